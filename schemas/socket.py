@@ -1,0 +1,199 @@
+"""Messages on the WebSocket between an IDE plugin and the edge (protocol version 1).
+
+Every frame is one UTF-8 JSON object (a text frame) with a ``type`` field. Offsets are counted in
+Unicode code points of the document text (LSP's ``utf-32`` position encoding); an edit replaces
+``[start, end)`` of the document as it is after the previous edit in the same message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from schemas.codec import decode_as, limit, parse_json
+
+PROTOCOL_VERSION = 1
+
+_ID = limit(min_len=1, max_len=64, pattern=r"^[A-Za-z0-9_.:\-]+$",
+            doc="client-chosen id: 1-64 of A-Z a-z 0-9 _ . : -")
+_URI = limit(min_len=1, max_len=2048, doc="document identifier as the editor names it")
+_VERSION = limit(ge=0, le=2**53, doc="document version; strictly increasing per document")
+_OFFSET = limit(ge=0, le=2**31, doc="offset in Unicode code points")
+
+Plan = Literal["free", "pro", "enterprise"]
+FeedbackKind = Literal["shown", "accepted", "partial", "rejected"]
+EndReason = Literal["stop", "length", "superseded", "cancelled", "expired", "error", "quota"]
+
+
+# --- client -> edge ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    """First frame of a session: protocol version and who is calling."""
+
+    protocol: int = field(metadata=limit(ge=1, le=1, doc="protocol version; this server speaks 1"))
+    client: str = field(metadata=limit(min_len=1, max_len=128, doc="plugin name/version"))
+    user_id: str = field(metadata=_ID)
+    tenant_id: str = field(default="default", metadata=_ID)
+    plan: Plan = "free"
+    type: Literal["hello"] = "hello"
+
+
+@dataclass(frozen=True, slots=True)
+class DocOpen:
+    """The editor opened a document: its full text at ``version``."""
+
+    uri: str = field(metadata=_URI)
+    language_id: str = field(metadata=limit(min_len=1, max_len=64, doc="LSP languageId"))
+    version: int = field(metadata=_VERSION)
+    text: str
+    type: Literal["doc_open"] = "doc_open"
+
+
+@dataclass(frozen=True, slots=True)
+class TextEdit:
+    """Replace code points ``[start, end)`` by ``text``."""
+
+    start: int = field(metadata=_OFFSET)
+    end: int = field(metadata=_OFFSET)
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class DocChange:
+    """Incremental edits that take the document to ``version``; applied in order."""
+
+    uri: str = field(metadata=_URI)
+    version: int = field(metadata=_VERSION)
+    changes: tuple[TextEdit, ...] = field(metadata=limit(min_len=1, max_len=1000))
+    type: Literal["doc_change"] = "doc_change"
+
+
+@dataclass(frozen=True, slots=True)
+class DocClose:
+    """The editor closed a document; its state is dropped."""
+
+    uri: str = field(metadata=_URI)
+    type: Literal["doc_close"] = "doc_close"
+
+
+@dataclass(frozen=True, slots=True)
+class CursorMove:
+    """The cursor moved without an edit (it changes where a completion would go)."""
+
+    uri: str = field(metadata=_URI)
+    offset: int = field(metadata=_OFFSET)
+    type: Literal["cursor"] = "cursor"
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionRequest:
+    """Ask for an inline completion at ``offset`` of ``uri`` as of ``version``."""
+
+    request_id: str = field(metadata=_ID)
+    uri: str = field(metadata=_URI)
+    version: int = field(metadata=_VERSION)
+    offset: int = field(metadata=_OFFSET)
+    max_tokens: int | None = field(default=None, metadata=limit(ge=1, le=512))
+    type: Literal["complete"] = "complete"
+
+
+@dataclass(frozen=True, slots=True)
+class Cancel:
+    """The client no longer wants ``request_id``'s tokens."""
+
+    request_id: str = field(metadata=_ID)
+    type: Literal["cancel"] = "cancel"
+
+
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    """What the user did with a completion; ``event_id`` makes retries idempotent."""
+
+    event_id: str = field(metadata=_ID)
+    request_id: str = field(metadata=_ID)
+    kind: FeedbackKind
+    accepted_chars: int | None = field(
+        default=None, metadata=limit(ge=0, le=2**31, doc="for partial: characters accepted"))
+    latency_ms: int | None = field(
+        default=None, metadata=limit(ge=0, le=3_600_000, doc="latency the client saw"))
+    type: Literal["feedback"] = "feedback"
+
+
+ClientMessage = Hello | DocOpen | DocChange | DocClose | CursorMove | CompletionRequest | Cancel | Feedback
+
+
+# --- edge -> client ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Welcome:
+    """Answer to hello: the session id and the limits this edge enforces."""
+
+    session_id: str
+    protocol: int
+    max_frame_bytes: int
+    type: Literal["welcome"] = "welcome"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenChunk:
+    """Generated text for ``request_id``; ``seq`` counts chunks from 0 with no gaps."""
+
+    request_id: str
+    seq: int
+    text: str
+    type: Literal["token"] = "token"
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionEnd:
+    """No more chunks for ``request_id``; ``reason`` says why."""
+
+    request_id: str
+    reason: EndReason
+    chunks: int
+    detail: str | None = None
+    type: Literal["end"] = "end"
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorFrame:
+    """A refused message: ``code`` is stable for programs, ``message`` is for people."""
+
+    code: str
+    message: str
+    field: str | None = None
+    request_id: str | None = None
+    type: Literal["error"] = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class SlowDown:
+    """The backend is overloaded: wait at least ``request_interval_ms`` between ``complete``
+    requests (a longer debounce) until a frame with 0 lifts it."""
+
+    request_interval_ms: int
+    reason: str
+    type: Literal["slow_down"] = "slow_down"
+
+
+ServerMessage = Welcome | TokenChunk | CompletionEnd | ErrorFrame | SlowDown
+
+
+
+def decode_client_message(value: Any) -> ClientMessage:
+    """Validate one parsed frame from a plugin."""
+    result: ClientMessage = decode_as(ClientMessage, value)  # type: ignore[arg-type]
+    return result
+
+
+def decode_server_message(value: Any, where: str = "") -> ServerMessage:
+    """Validate one frame meant for a plugin (used by clients and on the reply path)."""
+    result: ServerMessage = decode_as(ServerMessage, value, where)  # type: ignore[arg-type]
+    return result
+
+
+def read_client_frame(data: bytes | str) -> ClientMessage:
+    return decode_client_message(parse_json(data))

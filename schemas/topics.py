@@ -1,0 +1,157 @@
+"""Records on the Kafka topics (schema version 1). Every record is one orjson-encoded object.
+
+- ``editor-events`` (key = session id, short retention: carries code): :class:`EditorEvent`
+- ``completion-replies`` (partition = the edge holding the socket): :class:`Reply`
+- ``feedback-events`` (key = user id): :class:`FeedbackEvent` (no code text)
+- ``usage`` (key = tenant id): :class:`UsageRecord` (no code text)
+
+Consumers validate every record with :func:`read_record`; a bad record is reported and skipped,
+never allowed to stop a worker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, TypeVar
+
+from schemas.codec import decode_as, encode, limit, parse_json
+from schemas.socket import (
+    Cancel,
+    CompletionEnd,
+    CompletionRequest,
+    CursorMove,
+    DocChange,
+    DocClose,
+    DocOpen,
+    ErrorFrame,
+    FeedbackKind,
+    Plan,
+    TokenChunk,
+)
+
+RECORD_VERSION = 1
+_ID = limit(min_len=1, max_len=64)
+_MS = limit(ge=0, le=2**42, doc="milliseconds since the Unix epoch")
+
+R = TypeVar("R")
+
+
+@dataclass(frozen=True, slots=True)
+class SessionEnd:
+    """The socket closed: workers drop the session's documents and in-flight requests."""
+
+    type: Literal["session_end"] = "session_end"
+
+
+@dataclass(frozen=True, slots=True)
+class DocSnapshot:
+    """The edge's full copy of a document, sent when a worker must rebuild its state."""
+
+    uri: str
+    language_id: str
+    version: int = field(metadata=limit(ge=0))
+    text: str
+    type: Literal["doc_snapshot"] = "doc_snapshot"
+
+
+EditorBody = (
+    DocOpen | DocChange | DocClose | CursorMove | CompletionRequest | Cancel | SessionEnd
+    | DocSnapshot
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EditorEvent:
+    """One editor event of one session, as the edge received and validated it."""
+
+    event_id: str = field(metadata=_ID)
+    session_id: str = field(metadata=_ID)
+    #: Partition of the replies topic that the edge holding this session reads.
+    reply_partition: int = field(metadata=limit(ge=0, le=4096))
+    tenant_id: str = field(metadata=_ID)
+    user_id: str = field(metadata=_ID)
+    plan: Plan
+    received_ms: int = field(metadata=_MS)
+    body: EditorBody
+    v: Literal[1] = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ResyncRequest:
+    """Worker to edge: send a :class:`DocSnapshot` of ``uri`` (the worker lost or never had it)."""
+
+    uri: str
+    type: Literal["resync"] = "resync"
+
+
+ReplyFrame = TokenChunk | CompletionEnd | ErrorFrame | ResyncRequest
+
+
+@dataclass(frozen=True, slots=True)
+class StageTimes:
+    """Epoch milliseconds at each stage of one request, up to its first chunk (for the
+    per-stage latency split; ``received_ms`` is on the edge's clock, the rest on the worker's)."""
+
+    received_ms: int = field(metadata=_MS)
+    consumed_ms: int = field(metadata=_MS)
+    fired_ms: int = field(metadata=_MS)
+    first_chunk_ms: int = field(metadata=_MS)
+    produced_ms: int = field(metadata=_MS)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A frame for one session's socket, routed to the partition of the edge that holds it.
+    The first chunk of a request carries its ``timing``."""
+
+    session_id: str = field(metadata=_ID)
+    frame: ReplyFrame
+    timing: StageTimes | None = None
+    v: Literal[1] = 1
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackEvent:
+    """What a user did with a completion. Metadata only: no code text ever."""
+
+    event_id: str = field(metadata=_ID)
+    session_id: str = field(metadata=_ID)
+    tenant_id: str = field(metadata=_ID)
+    user_id: str = field(metadata=_ID)
+    plan: Plan
+    request_id: str = field(metadata=_ID)
+    kind: FeedbackKind
+    received_ms: int = field(metadata=_MS)
+    language_id: str | None = field(default=None, metadata=limit(max_len=64))
+    accepted_chars: int | None = field(default=None, metadata=limit(ge=0, le=2**31))
+    latency_ms: int | None = field(default=None, metadata=limit(ge=0, le=3_600_000))
+    v: Literal[1] = 1
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRecord:
+    """Per tenant and user, counts of one time window ``[window_start_ms, window_end_ms)``."""
+
+    tenant_id: str = field(metadata=_ID)
+    user_id: str = field(metadata=_ID)
+    plan: Plan
+    window_start_ms: int = field(metadata=_MS)
+    window_end_ms: int = field(metadata=_MS)
+    completions: int = field(metadata=limit(ge=0))
+    shown: int = field(metadata=limit(ge=0))
+    accepted: int = field(metadata=limit(ge=0))
+    rejected: int = field(metadata=limit(ge=0))
+    v: Literal[1] = 1
+
+
+def read_record(cls: type[R], data: bytes | None) -> R:
+    """Validate one Kafka record value as ``cls``."""
+    if data is None:
+        from schemas.errors import FrameError
+
+        raise FrameError("empty_record", "record has no value")
+    return decode_as(cls, parse_json(data))
+
+
+def write_record(record: object) -> bytes:
+    return encode(record)

@@ -1,0 +1,99 @@
+"""Starting and stopping components: clear errors naming the component, no stray processes."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from infra.processes import ComponentError, ProcessSpec, Supervisor, free_port, pid_alive
+from infra.settings import Settings
+from infra.stack import broker_spec, up
+
+
+def supervisor(tmp_path: Path) -> Supervisor:
+    return Supervisor(tmp_path / "run", tmp_path / "logs")
+
+
+class TestSupervisor:
+    """Each failure to start says which component, why, and what to do."""
+
+    def test_missing_binary(self, tmp_path: Path) -> None:
+        spec = ProcessSpec("broker", [str(tmp_path / "no-such-tansu")], {})
+        with pytest.raises(ComponentError) as caught:
+            supervisor(tmp_path).start(spec, 5)
+        assert caught.value.component == "broker"
+        assert "missing" in caught.value.problem
+        assert "make install" in caught.value.fix
+
+    def test_port_in_use(self, tmp_path: Path) -> None:
+        settings = Settings(broker_port=free_port())  # the installed broker binary
+        with socket.socket() as holder:
+            holder.bind(("127.0.0.1", settings.broker_port))
+            holder.listen()
+            with pytest.raises(ComponentError) as caught:
+                supervisor(tmp_path).start(broker_spec(settings), 5)
+        assert caught.value.component == "broker"
+        assert f"127.0.0.1:{settings.broker_port} is already in use" in caught.value.problem
+
+    def test_crash_on_start_shows_its_log(self, tmp_path: Path) -> None:
+        spec = ProcessSpec("triton", [sys.executable, "-c",
+                                      "import sys; print('model failed to load'); sys.exit(3)"], {})
+        with pytest.raises(ComponentError) as caught:
+            supervisor(tmp_path).start(spec, 10)
+        assert "exited with code 3" in caught.value.problem
+        assert "model failed to load" in caught.value.problem
+
+    def test_not_ready_in_time(self, tmp_path: Path) -> None:
+        spec = ProcessSpec("edge-0", [sys.executable, "-c", "import time; time.sleep(30)"], {},
+                           ready=lambda: False)
+        sup = supervisor(tmp_path)
+        with pytest.raises(ComponentError, match="not ready after 1 s"):
+            sup.start(spec, 1)
+        sup.stop_all()
+
+    def test_stop_kills_the_whole_process_group(self, tmp_path: Path) -> None:
+        child_pid_file = tmp_path / "child.pid"
+        script = ("import subprocess, sys, time, pathlib;"
+                  "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']);"
+                  f"pathlib.Path({str(child_pid_file)!r}).write_text(str(p.pid));"
+                  "time.sleep(60)")
+        sup = supervisor(tmp_path)
+        spec = ProcessSpec("worker-0", [sys.executable, "-c", script], {},
+                           ready=child_pid_file.exists)
+        sup.start(spec, 10)
+        parent = sup.procs["worker-0"].pid
+        child = int(child_pid_file.read_text())
+        assert pid_alive(child)
+        sup.stop_all()
+        time.sleep(0.2)
+        assert not pid_alive(parent)
+        assert not child_alive(child)
+        assert sup.running_pids() == {}
+
+    def test_stale_pid_files_are_ignored(self, tmp_path: Path) -> None:
+        sup = supervisor(tmp_path)
+        sup.run_dir.mkdir(parents=True)
+        (sup.run_dir / "broker.pid").write_text("999999999")
+        assert sup.running_pids() == {}
+
+
+def child_alive(pid: int) -> bool:
+    """Alive and not a zombie waiting for its (killed) parent's reaper."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.stack
+def test_starting_the_same_instance_twice_says_so(stack: Settings) -> None:
+    with pytest.raises(ComponentError) as caught:
+        up(stack)
+    assert caught.value.component == "stack"
+    assert "already running" in caught.value.problem
+    assert "make down" in caught.value.fix

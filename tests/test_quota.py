@@ -1,0 +1,87 @@
+"""Daily quotas: the arithmetic, and exactness under concurrency against the real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+
+from infra.processes import free_port
+from workers.quota import (
+    DAY_MS,
+    FREE_DAILY_COMPLETIONS,
+    LOCAL_FALLBACK_COMPLETIONS,
+    LocalAllowance,
+    QuotaGate,
+    day_window,
+    quota_key,
+)
+from workers.redis_client import make_redis
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+class TestArithmetic:
+    """Days are UTC days; the reset is the next midnight."""
+
+    def test_day_window(self) -> None:
+        day, resets = day_window(DAY_MS * 20_000 + 5)
+        assert (day, resets) == ("20000", DAY_MS * 20_001)
+        assert day_window(DAY_MS * 20_001 - 1)[0] == "20000"
+
+
+class TestQuotaGate:
+    """Exactly the plan's allowance is granted, however many attempts race for it."""
+
+    async def test_exactly_100_of_1000_concurrent_attempts(self) -> None:
+        client = make_redis(REDIS_URL)
+        gate = QuotaGate(client)
+        user = f"race-{uuid.uuid4().hex[:8]}"
+        now = DAY_MS * 20_000 + 1000
+        try:
+            decisions = await asyncio.gather(*(gate.take("t", user, "free", now)
+                                               for _ in range(1000)))
+            assert sum(d.allowed for d in decisions) == FREE_DAILY_COMPLETIONS
+            assert int(await client.get(quota_key("t", user, "20000")) or 0) == 100
+            ttl_s = await client.ttl(quota_key("t", user, "20000"))
+            assert 0 < ttl_s <= (DAY_MS - 1000) // 1000 + 3600
+            refused = next(d for d in decisions if not d.allowed)
+            assert refused.resets_at_ms == DAY_MS * 20_001
+        finally:
+            await client.delete(quota_key("t", user, "20000"))
+            await client.aclose()
+
+    async def test_paid_plans_are_not_counted(self) -> None:
+        client = make_redis(REDIS_URL)
+        user = f"pro-{uuid.uuid4().hex[:8]}"
+        try:
+            decision = await QuotaGate(client).take("t", user, "pro", DAY_MS * 20_000)
+            assert decision.allowed and decision.limit is None
+            assert await client.exists(quota_key("t", user, "20000")) == 0
+        finally:
+            await client.aclose()
+
+
+class TestRedisDown:
+    """With the counter unreachable (a real refused connection), paid plans are served and free
+    users get a small local allowance, not an unlimited one."""
+
+    async def test_local_fallback(self) -> None:
+        client = make_redis(f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+        gate = QuotaGate(client)
+        now = DAY_MS * 20_000
+        try:
+            decisions = [await gate.take("t", "u", "free", now) for _ in range(12)]
+            assert [d.allowed for d in decisions] == [True] * LOCAL_FALLBACK_COMPLETIONS + [False] * 2
+            assert all(d.degraded for d in decisions)
+            assert (await gate.take("t", "other", "free", now)).allowed
+            assert (await gate.take("t", "u", "pro", now)).allowed
+            assert (await gate.take("t", "u", "free", now + DAY_MS)).allowed, "a new day resets"
+        finally:
+            await client.aclose()
+
+
+def test_local_allowance_counts_exactly() -> None:
+    allowance = LocalAllowance(3)
+    assert [allowance.take("t", "u", "1") for _ in range(5)] == [1, 2, 3, 4, 4]
+    assert allowance.take("t", "u", "2") == 1

@@ -1,0 +1,41 @@
+"""Settings come from the environment, typed, and bad values fail with the variable's name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from infra.settings import Settings, SettingsError
+
+
+class TestSettings:
+    """Defaults are the embedded stack; every field can be overridden by its variable."""
+
+    def test_defaults_are_embedded(self) -> None:
+        s = Settings.from_env({})
+        assert s.embedded_broker and s.embedded_triton
+        assert s.bootstrap == "127.0.0.1:19092"
+        assert s.clickhouse_dsn.startswith("chdb://")
+
+    def test_external_components(self) -> None:
+        s = Settings.from_env({"KAFKA_BOOTSTRAP": "k1:9092,k2:9092", "TRITON_URL": "triton:8001",
+                               "CLICKHOUSE_URL": "https://ch:8443", "EDGE_PORT": "9000"})
+        assert not s.embedded_broker and s.bootstrap == "k1:9092,k2:9092"
+        assert s.triton_grpc == "triton:8001" and s.clickhouse_dsn == "https://ch:8443"
+        assert s.edge_port == 9000
+
+    def test_round_trip_through_env(self) -> None:
+        s = Settings.from_env({"STACK_HOME": "/tmp/x", "EDGE_COUNT": "2", "START_TIMEOUT_S": "5.5"})
+        assert Settings.from_env(s.to_env()) == s
+        assert s.stack_home == Path("/tmp/x")
+
+    @pytest.mark.parametrize(("env", "named"), [
+        ({"EDGE_PORT": "http"}, "EDGE_PORT"),
+        ({"BROKER_PORT": "70000"}, "BROKER_PORT"),
+        ({"WORKER_COUNT": "0"}, "WORKER_COUNT"),
+        ({"EDGE_COUNT": "99"}, "EDGE_COUNT"),
+    ])
+    def test_bad_values_name_the_variable(self, env: dict[str, str], named: str) -> None:
+        with pytest.raises(SettingsError, match=named):
+            Settings.from_env(env)

@@ -1,0 +1,265 @@
+"""The worker's asyncio adapter with a small double for the model and the reply topic:
+ordering of frames, cleanup of generations, quota refusal, model failure."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from infra.settings import Settings
+from schemas.socket import (
+    Cancel,
+    CompletionEnd,
+    CompletionRequest,
+    DocChange,
+    DocOpen,
+    ErrorFrame,
+    TextEdit,
+    TokenChunk,
+)
+from schemas.topics import EditorBody, EditorEvent, ReplyFrame, StageTimes, write_record
+from workers.core import Route
+from workers.inference import InferenceError
+from workers.prompt import Prompt
+from workers.quota import QuotaDecision
+from workers.service import CompletionWorker, now_ms
+
+
+class SlowModel:
+    """Yields ``tokens`` pieces, ``delay_s`` apart; can be told to fail."""
+
+    def __init__(self, tokens: int = 5, delay_s: float = 0.02, fail: bool = False) -> None:
+        self.tokens, self.delay_s, self.fail = tokens, delay_s, fail
+        self.calls = 0
+
+    async def stream(self, prompt: Prompt, max_tokens: int, request_id: str) -> AsyncIterator[str]:
+        self.calls += 1
+        for i in range(min(self.tokens, max_tokens)):
+            await asyncio.sleep(self.delay_s)
+            if self.fail:
+                raise InferenceError("model code_ngram failed: boom")
+            yield f"t{i}"
+
+    async def close(self) -> None:
+        pass
+
+
+class RefuseAll:
+    async def take(self, tenant_id: str, user_id: str, plan: str, now: int) -> QuotaDecision:
+        return QuotaDecision(False, 101, 100, 86_400_000)
+
+
+class MemoryCache:
+    """The cache's interface over a dict."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, tuple[list[str], str]] = {}
+
+    async def get(self, key: str) -> tuple[list[str], str] | None:
+        return self.data.get(key)
+
+    async def put(self, key: str, chunks: list[str], reason: str) -> None:
+        self.data[key] = (list(chunks), reason)
+
+
+class RecordingWorker(CompletionWorker):
+    """The real worker, with reply frames recorded instead of produced."""
+
+    def __init__(self, model: SlowModel, quota: object = None, cache: object = None) -> None:
+        super().__init__(Settings(), model, quota, cache)  # type: ignore[arg-type]
+        self.sent: list[ReplyFrame] = []
+        self.timings: list[StageTimes | None] = []
+        self._reply_partitions = 8
+
+    async def _send(self, route: Route, frame: ReplyFrame, timing: StageTimes | None = None
+                    ) -> None:
+        self.sent.append(frame)
+        self.timings.append(timing)
+
+
+async def feed(worker: CompletionWorker, body: EditorBody, session: str = "s1") -> None:
+    event = EditorEvent("e", session, 0, "t", "u", "pro", now_ms(), body)
+    await worker.handle_batch([(write_record(event), 0, 0)])
+
+
+async def start_request(worker: CompletionWorker, request_id: str = "r1", session: str = "s1"
+                        ) -> None:
+    await feed(worker, DocOpen("a.py", "python", 1, "x = 1\n"), session)
+    await feed(worker, CompletionRequest(request_id, "a.py", 1, 6), session)  # after a newline
+
+
+async def until_idle(worker: CompletionWorker) -> None:
+    for _ in range(200):
+        if not worker._requests:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("generations did not finish")
+
+
+class TestWorkerFrames:
+    """Every request ends exactly once, after its last token, and leaves nothing behind."""
+
+    async def test_tokens_then_end(self) -> None:
+        worker = RecordingWorker(SlowModel(tokens=3, delay_s=0))
+        await start_request(worker)
+        await until_idle(worker)
+        assert worker.sent == [TokenChunk("r1", 0, "t0"), TokenChunk("r1", 1, "t1"),
+                               TokenChunk("r1", 2, "t2"), CompletionEnd("r1", "stop", 3)]
+        first, *rest = worker.timings
+        assert first is not None and rest == [None, None, None], "only the first chunk is timed"
+        assert first.received_ms <= first.consumed_ms <= first.fired_ms <= first.first_chunk_ms
+        assert 'worker_requests_total{source="inferred"} 1' in worker.metrics.render()
+
+    async def test_cancel_mid_stream_ends_with_the_count_and_no_token_after(self) -> None:
+        worker = RecordingWorker(SlowModel(tokens=50, delay_s=0.01))
+        await start_request(worker)
+        await asyncio.sleep(0.05)
+        await feed(worker, Cancel("r1"))
+        sent_at_end = len(worker.sent)
+        await asyncio.sleep(0.05)
+        end = worker.sent[-1]
+        assert len(worker.sent) == sent_at_end, "nothing is sent after the end"
+        tokens = [f for f in worker.sent if isinstance(f, TokenChunk)]
+        assert 0 < len(tokens) < 50
+        assert end == CompletionEnd("r1", "cancelled", len(tokens))
+        assert worker._requests == {}
+
+    async def test_quota_refusal_spends_no_inference_and_cleans_up(self) -> None:
+        model = SlowModel()
+        worker = RecordingWorker(model, quota=RefuseAll())
+        await start_request(worker)
+        await until_idle(worker)
+        error, end = worker.sent
+        assert isinstance(error, ErrorFrame) and error.code == "quota_exceeded"
+        assert "resets at 1970-01-02T00:00:00+00:00" in error.message
+        assert end == CompletionEnd("r1", "quota", 0)
+        assert model.calls == 0
+        assert worker._requests == {}
+
+    async def test_model_failure_ends_with_error(self) -> None:
+        worker = RecordingWorker(SlowModel(fail=True, delay_s=0))
+        await start_request(worker)
+        await until_idle(worker)
+        (end,) = worker.sent
+        assert isinstance(end, CompletionEnd) and end.reason == "error"
+        assert end.detail == "model code_ngram failed: boom"
+
+    async def test_bad_records_are_counted_and_skipped(self) -> None:
+        worker = RecordingWorker(SlowModel())
+        bad_partition = EditorEvent("e", "s1", 4000, "t", "u", "pro", 1, DocOpen("a", "x", 1, ""))
+        await worker.handle_batch([(b"not json", 0, 1), (None, 0, 2),
+                                   (write_record(bad_partition), 0, 3)])
+        assert worker.bad_records == 3
+        assert worker.sent == []
+
+
+def frames_of(worker: RecordingWorker, request_id: str) -> list[ReplyFrame]:
+    return [f for f in worker.sent if getattr(f, "request_id", None) == request_id]
+
+
+class TestReuse:
+    """Identical prompts share a generation, finished ones come from the cache, and typing the
+    suggestion's first characters keeps serving the rest: none of these runs the model again."""
+
+    async def test_identical_prompts_share_one_generation(self) -> None:
+        model = SlowModel(tokens=4, delay_s=0.01)
+        worker = RecordingWorker(model)
+        await start_request(worker, "a1", session="s1")
+        await start_request(worker, "b1", session="s2")
+        await until_idle(worker)
+        assert model.calls == 1
+        assert [f for f in frames_of(worker, "a1") if isinstance(f, TokenChunk)] == [
+            TokenChunk("a1", i, f"t{i}") for i in range(4)]
+        assert frames_of(worker, "b1")[-1] == CompletionEnd("b1", "stop", 4)
+        assert worker.stats["shared"] == 1
+
+    async def test_finished_generation_is_served_from_the_cache(self) -> None:
+        model, cache = SlowModel(tokens=3, delay_s=0), MemoryCache()
+        worker = RecordingWorker(model, cache=cache)
+        await start_request(worker, "a1", session="s1")
+        await until_idle(worker)
+        await start_request(worker, "b1", session="s2")
+        await until_idle(worker)
+        assert model.calls == 1
+        assert [f.text for f in frames_of(worker, "b1") if isinstance(f, TokenChunk)] == [
+            "t0", "t1", "t2"]
+        assert worker.stats["cached"] == 1
+
+    async def test_typing_the_suggestion_serves_the_rest_without_inference(self) -> None:
+        model = SlowModel(tokens=3, delay_s=0.01)  # suggests "t0t1t2"
+        worker = RecordingWorker(model, cache=MemoryCache())
+        await start_request(worker, "r1")
+        await until_idle(worker)
+        await feed(worker, DocChange("a.py", 2, (TextEdit(6, 6, "t0t"),)))
+        await feed(worker, CompletionRequest("r2", "a.py", 2, 9))  # cursor after "t0t"
+        for _ in range(100):
+            if frames_of(worker, "r2") and isinstance(frames_of(worker, "r2")[-1], CompletionEnd):
+                break
+            await asyncio.sleep(0.01)
+        assert model.calls == 1
+        assert [f.text for f in frames_of(worker, "r2") if isinstance(f, TokenChunk)] == ["1", "t2"]
+        assert worker.stats["typed_as_suggested"] == 1
+
+    async def test_typing_something_else_asks_the_model_again(self) -> None:
+        model = SlowModel(tokens=3, delay_s=0)
+        worker = RecordingWorker(model, cache=MemoryCache())
+        await start_request(worker, "r1")
+        await until_idle(worker)
+        await feed(worker, DocChange("a.py", 2, (TextEdit(6, 6, "q"),)))
+        await feed(worker, CompletionRequest("r2", "a.py", 2, 7))
+        await asyncio.sleep(0.2)
+        assert model.calls == 2
+        assert worker.stats["typed_as_suggested"] == 0
+
+
+class TestRebalance:
+    """Sessions of partitions that moved away are forgotten, so a stale copy is never used."""
+
+    async def test_revoked_partition_forgets_its_sessions(self) -> None:
+        worker = RecordingWorker(SlowModel(tokens=1, delay_s=0))
+        await feed(worker, DocOpen("a.py", "python", 1, "x"), session="s1")  # partition 0
+        await worker.partitions_revoked({1})
+        assert worker._core.document("s1", "a.py") is not None
+        await worker.partitions_revoked({0})
+        assert worker._core.document("s1", "a.py") is None
+        assert not worker._core.has_session("s1")
+
+
+class TestBatches:
+    """A request superseded within the same fetched batch never reaches the model."""
+
+    async def test_superseded_in_the_same_batch_costs_no_inference(self) -> None:
+        model = SlowModel(tokens=2, delay_s=0)
+        worker = RecordingWorker(model)
+        events = [DocOpen("a.py", "python", 1, "x = 1\n"),
+                  CompletionRequest("r1", "a.py", 1, 6),
+                  DocChange("a.py", 2, (TextEdit(6, 6, "y"),))]
+        await worker.handle_batch([
+            (write_record(EditorEvent("e", "s1", 0, "t", "u", "pro", now_ms(), body)), 0, i)
+            for i, body in enumerate(events)])
+        await asyncio.sleep(0.05)
+        assert model.calls == 0
+        assert worker.sent == [CompletionEnd("r1", "superseded", 0)]
+
+
+class SwallowingCache(MemoryCache):
+    """A cache client that turns a cancellation into a miss, as some libraries do."""
+
+    async def get(self, key: str) -> tuple[list[str], str] | None:
+        try:
+            await asyncio.sleep(0.2)
+        except asyncio.CancelledError:
+            return None
+        return None
+
+
+class TestStopIsFinal:
+    """A stopped request sends nothing more, even when a library swallows the cancellation."""
+
+    async def test_one_end_even_if_cancellation_is_swallowed(self) -> None:
+        worker = RecordingWorker(SlowModel(tokens=3, delay_s=0), cache=SwallowingCache())
+        await start_request(worker)
+        await asyncio.sleep(0.05)  # the request is waiting on the cache
+        await feed(worker, Cancel("r1"))
+        await asyncio.sleep(0.3)
+        assert worker.sent == [CompletionEnd("r1", "cancelled", 0)]

@@ -1,0 +1,392 @@
+"""The completion worker's decisions, without I/O: editor events and ``now_ms`` in, actions out.
+
+One :class:`WorkerCore` holds, per session, the open documents, the typist's rhythm, at most one
+request waiting out its debounce and the in-flight generations. A newer request or a newer edit
+supersedes what is pending or in flight (the client gets ``end`` with reason ``superseded``); a
+cancel stops it. The asyncio service executes the returned actions (start/stop a generation,
+send a frame), calls :meth:`WorkerCore.due` at :meth:`WorkerCore.next_deadline_ms`, and reports
+ends with :meth:`WorkerCore.finished`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from schemas.errors import ProtocolError
+from schemas.socket import (
+    Cancel,
+    CompletionEnd,
+    CompletionRequest,
+    CursorMove,
+    DocChange,
+    DocClose,
+    DocOpen,
+    EndReason,
+    ErrorFrame,
+)
+from schemas.topics import (
+    DocSnapshot,
+    EditorEvent,
+    ReplyFrame,
+    ResyncRequest,
+    SessionEnd,
+    StageTimes,
+)
+from streams.document import Document, DocumentSet
+from workers.debounce import DebounceConfig, TypingRhythm
+from workers.prompt import Prompt, build_prompt
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where a session's frames go and who is billed for its work."""
+
+    session_id: str
+    reply_partition: int
+    tenant_id: str
+    user_id: str
+    plan: str
+
+
+@dataclass(frozen=True, slots=True)
+class StartCompletion:
+    route: Route
+    request_id: str
+    uri: str
+    offset: int
+    prompt: Prompt
+    max_tokens: int
+    #: When the edge received the request (edge clock), when it reached this worker and when
+    #: the debounce released it (worker clock).
+    received_ms: int
+    arrived_ms: int
+    fired_ms: int
+
+    @property
+    def debounce_ms(self) -> int:
+        return self.fired_ms - self.arrived_ms
+
+
+@dataclass(frozen=True, slots=True)
+class StopCompletion:
+    route: Route
+    request_id: str
+    reason: EndReason
+
+
+@dataclass(frozen=True, slots=True)
+class SendFrame:
+    route: Route
+    frame: ReplyFrame
+    #: Stage times, for an end frame that answers a request which never got a chunk (the edge
+    #: still learns how long the request queued).
+    timing: StageTimes | None = None
+
+
+Action = StartCompletion | StopCompletion | SendFrame
+
+
+def coalesce(actions: list[Action]) -> list[Action]:
+    """Drop generations that a later event of the same batch already stopped: a request
+    superseded before it was ever started costs no inference, only its end frame."""
+    stopped = {(a.route.session_id, a.request_id): a for a in actions
+               if isinstance(a, StopCompletion)}
+    started = {(a.route.session_id, a.request_id) for a in actions
+               if isinstance(a, StartCompletion)}
+    out: list[Action] = []
+    for action in actions:
+        key = (action.route.session_id, getattr(action, "request_id", ""))
+        if isinstance(action, StartCompletion) and key in stopped:
+            stop = stopped[key]
+            out.append(SendFrame(stop.route, CompletionEnd(stop.request_id, stop.reason, 0)))
+        elif not (isinstance(action, StopCompletion) and key in started):
+            out.append(action)
+    return out
+
+
+#: A transit time outside this range means the edge's and the worker's clocks disagree.
+PLAUSIBLE_TRANSIT_MS = 10_000
+
+
+def request_age_ms(pending: _Pending, now_ms: int) -> int:
+    """How long the user has been waiting: time at this worker plus the Kafka transit, the
+    latter measured across two machines' clocks and ignored when implausible (skew)."""
+    transit = pending.arrived_ms - pending.received_ms
+    if not 0 <= transit <= PLAUSIBLE_TRANSIT_MS:
+        transit = 0
+    return now_ms - pending.arrived_ms + transit
+
+
+def request_snapshot(route: Route, uri: str) -> SendFrame:
+    """Ask the edge holding the session for its copy of ``uri`` (this worker lost or never had it)."""
+    return SendFrame(route, ResyncRequest(uri))
+
+
+@dataclass(frozen=True)
+class WorkerLimits:
+    max_documents: int
+    max_document_chars: int
+    max_completion_tokens: int
+    prompt_prefix_chars: int
+    prompt_suffix_chars: int
+    debounce: DebounceConfig = field(default_factory=DebounceConfig)
+    #: A request older than this when its debounce ends is answered ``expired``, not inferred.
+    request_deadline_ms: int = 1000
+    #: A session with no event for this long is dropped (its socket is gone or moved away).
+    session_idle_ms: int = 600_000
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """A request waiting out its debounce."""
+
+    route: Route
+    request: CompletionRequest
+    #: Edge clock when the edge received it; worker clock when it reached the worker.
+    received_ms: int
+    arrived_ms: int
+    fire_at_ms: int
+
+
+@dataclass
+class _Session:
+    docs: DocumentSet
+    rhythm: TypingRhythm
+    last_event_ms: int
+    inflight: set[str] = field(default_factory=set)
+    pending: _Pending | None = None
+    #: Documents whose snapshot was asked of the edge and has not arrived yet, with the newest
+    #: version an edit carried meanwhile (a snapshot older than that must be asked again).
+    awaiting: dict[str, int] = field(default_factory=dict)
+
+    def await_snapshot(self, route: Route, uri: str, seen_version: int = -1) -> list[Action]:
+        """Forget ``uri`` and ask the edge for it, once."""
+        if self.docs.get(uri) is not None:
+            self.docs.close(uri)
+        if uri in self.awaiting:
+            self.awaiting[uri] = max(self.awaiting[uri], seen_version)
+            return []
+        self.awaiting[uri] = seen_version
+        return [request_snapshot(route, uri)]
+
+    def supersede(self, route: Route, reason: EndReason) -> list[Action]:
+        """End whatever is pending or in flight: a newer edit or request makes it stale."""
+        actions: list[Action] = [StopCompletion(route, r, reason) for r in sorted(self.inflight)]
+        self.inflight.clear()
+        if self.pending is not None:
+            actions.append(SendFrame(route, CompletionEnd(self.pending.request.request_id,
+                                                          reason, 0)))
+            self.pending = None
+        return actions
+
+
+class WorkerCore:
+    """Per-session document state and in-flight bookkeeping for the sessions this worker owns."""
+
+    def __init__(self, limits: WorkerLimits) -> None:
+        self._limits = limits
+        self._sessions: dict[str, _Session] = {}
+
+    @property
+    def session_count(self) -> int:
+        return len(self._sessions)
+
+    def inflight(self, session_id: str) -> frozenset[str]:
+        session = self._sessions.get(session_id)
+        return frozenset(session.inflight) if session else frozenset()
+
+    def has_session(self, session_id: str) -> bool:
+        return session_id in self._sessions
+
+    def document(self, session_id: str, uri: str) -> Document | None:
+        session = self._sessions.get(session_id)
+        return session.docs.get(uri) if session else None
+
+    def evict_idle(self, now_ms: int) -> list[Action]:
+        """Forget sessions idle for ``session_idle_ms``: their code must not stay in memory."""
+        return self.forget([sid for sid, s in self._sessions.items()
+                            if now_ms - s.last_event_ms >= self._limits.session_idle_ms])
+
+    def forget(self, session_ids: list[str]) -> list[Action]:
+        """Drop these sessions' state (idle, or their partition moved to another worker: a copy
+        kept here would be stale if the partition came back). Generations already running finish."""
+        actions: list[Action] = []
+        for session_id in session_ids:
+            session = self._sessions.pop(session_id, None)
+            pending = session.pending if session else None
+            if pending is not None:
+                actions.append(SendFrame(pending.route, CompletionEnd(
+                    pending.request.request_id, "cancelled", 0)))
+        return actions
+
+    def next_deadline_ms(self) -> int | None:
+        """When :meth:`due` next has something to do (``None``: nothing is pending)."""
+        times = [self._due_at(s, s.pending) for s in self._sessions.values() if s.pending]
+        return min(times) if times else None
+
+    def _due_at(self, session: _Session, pending: _Pending) -> int:
+        """A request waiting for a snapshot is due only at its deadline (then it expires)."""
+        if pending.request.uri in session.awaiting:
+            return pending.arrived_ms + self._limits.request_deadline_ms + 1
+        return pending.fire_at_ms
+
+    def due(self, now_ms: int) -> list[Action]:
+        """Start the pending requests whose debounce has run out; expire the stale ones."""
+        actions: list[Action] = []
+        for session in self._sessions.values():
+            pending = session.pending
+            if pending is not None and self._due_at(session, pending) <= now_ms:
+                session.pending = None
+                actions.extend(self._start(session, pending, now_ms))
+        return actions
+
+    def handle(self, event: EditorEvent, now_ms: int) -> list[Action]:
+        """Apply one event; return what must happen because of it."""
+        route = Route(event.session_id, event.reply_partition, event.tenant_id, event.user_id,
+                      event.plan)
+        body = event.body
+        if isinstance(body, SessionEnd):
+            session = self._sessions.pop(event.session_id, None)
+            if session is None:
+                return []
+            return [StopCompletion(route, r, "cancelled") for r in sorted(session.inflight)]
+        session = self._sessions.get(event.session_id)
+        if session is None:
+            if isinstance(body, Cancel | DocClose):
+                return []  # nothing to apply to: this worker holds no state of the session
+            session = _Session(DocumentSet(self._limits.max_documents,
+                                           self._limits.max_document_chars),
+                               TypingRhythm(self._limits.debounce), now_ms)
+            self._sessions[event.session_id] = session
+        session.last_event_ms = now_ms
+        try:
+            return self._apply(route, session, body, event.received_ms, now_ms)
+        except ProtocolError as error:
+            request_id = body.request_id if isinstance(body, CompletionRequest) else None
+            return self._refuse(route, request_id, error)
+
+    def _apply(self, route: Route, session: _Session, body: object, received_ms: int,
+               now_ms: int) -> list[Action]:
+        docs = session.docs
+        if isinstance(body, DocOpen):
+            session.awaiting.pop(body.uri, None)
+            docs.open(body.uri, body.language_id, body.version, body.text)
+        elif isinstance(body, DocSnapshot):
+            return self._resume(route, session, body, now_ms)
+        elif isinstance(body, DocChange):
+            session.rhythm.keystroke(received_ms)
+            return session.supersede(route, "superseded") + self._change(route, session, body)
+        elif isinstance(body, DocClose):
+            if docs.get(body.uri) is not None:
+                docs.close(body.uri)
+            if body.uri in session.awaiting:
+                del session.awaiting[body.uri]
+                return session.supersede(route, "cancelled")
+        elif isinstance(body, CursorMove):
+            return session.supersede(route, "superseded")
+        elif isinstance(body, Cancel):
+            return self._cancel(route, session, body.request_id)
+        elif isinstance(body, CompletionRequest):
+            return self._request(route, session, body, received_ms, now_ms)
+        return []
+
+    @staticmethod
+    def _change(route: Route, session: _Session, body: DocChange) -> list[Action]:
+        """Apply an edit the edge accepted. A replayed one is ignored; one that does not fit
+        this worker's copy means the copy is incomplete (a restart or a moved partition):
+        ask the edge for the document instead of failing the user."""
+        doc = session.docs.get(body.uri)
+        if doc is None or body.uri in session.awaiting:
+            return session.await_snapshot(route, body.uri, body.version)
+        if body.version <= doc.version:
+            return []
+        try:
+            session.docs.change(body.uri, body.version, body.changes)
+        except ProtocolError:
+            return session.await_snapshot(route, body.uri, body.version)
+        return []
+
+    def _request(self, route: Route, session: _Session, body: CompletionRequest,
+                 received_ms: int, now_ms: int) -> list[Action]:
+        actions = session.supersede(route, "superseded")
+        doc = session.docs.get(body.uri)
+        if doc is not None and body.version < doc.version:
+            # Replayed, or overtaken by a newer edit: the user has moved on.
+            return [*actions, SendFrame(route, CompletionEnd(body.request_id, "superseded", 0))]
+        if (doc is None or body.uri in session.awaiting or body.version > doc.version
+                or body.offset > len(doc.text)):
+            session.pending = _Pending(route, body, received_ms, now_ms, now_ms)
+            return actions + session.await_snapshot(route, body.uri)
+        last_char = doc.text[body.offset - 1] if body.offset else "\n"
+        wait_ms = session.rhythm.wait_ms(last_char)
+        # Count the wait from the earlier clock: Kafka transit already covered part of it,
+        # and a skewed edge clock can never push the wait past the ceiling.
+        pending = _Pending(route, body, received_ms, now_ms, min(received_ms, now_ms) + wait_ms)
+        if pending.fire_at_ms <= now_ms:
+            return actions + self._start(session, pending, now_ms)
+        session.pending = pending
+        return actions
+
+    def _resume(self, route: Route, session: _Session, body: DocSnapshot, now_ms: int
+                ) -> list[Action]:
+        """The edge's copy arrived: serve the request that waited for it, if still current."""
+        seen = session.awaiting.pop(body.uri, -1)
+        if body.version < seen:
+            # An edit newer than this snapshot overtook it on the way: the copy would be stale.
+            return session.await_snapshot(route, body.uri, seen)
+        session.docs.open(body.uri, body.language_id, body.version, body.text)
+        pending = session.pending
+        if pending is None or pending.request.uri != body.uri:
+            return []
+        session.pending = None
+        if pending.request.version != body.version:
+            return [SendFrame(pending.route, CompletionEnd(pending.request.request_id,
+                                                           "superseded", 0))]
+        return self._start(session, pending, now_ms)
+
+    @staticmethod
+    def _cancel(route: Route, session: _Session, request_id: str) -> list[Action]:
+        if request_id in session.inflight:
+            session.inflight.discard(request_id)
+            return [StopCompletion(route, request_id, "cancelled")]
+        if session.pending is not None and session.pending.request.request_id == request_id:
+            session.pending = None
+            return [SendFrame(route, CompletionEnd(request_id, "cancelled", 0))]
+        return []
+
+    def _start(self, session: _Session, pending: _Pending, now_ms: int) -> list[Action]:
+        request = pending.request
+        if request_age_ms(pending, now_ms) > self._limits.request_deadline_ms:
+            # Too old to help the user (the worker is behind): spend no inference on it.
+            timing = StageTimes(pending.received_ms, pending.arrived_ms, now_ms, now_ms, now_ms)
+            return [SendFrame(pending.route, CompletionEnd(request.request_id, "expired", 0),
+                              timing)]
+        try:
+            doc = session.docs.check_position(request.uri, request.version, request.offset)
+        except ProtocolError as error:  # e.g. the document was closed while the request waited
+            return self._refuse(pending.route, request.request_id, error)
+        limits = self._limits
+        prompt = build_prompt(doc, request.offset, limits.prompt_prefix_chars,
+                              limits.prompt_suffix_chars)
+        max_tokens = min(request.max_tokens or limits.max_completion_tokens,
+                         limits.max_completion_tokens)
+        session.inflight.add(request.request_id)
+        return [StartCompletion(pending.route, request.request_id, request.uri, request.offset,
+                                prompt, max_tokens, pending.received_ms, pending.arrived_ms,
+                                now_ms)]
+
+    @staticmethod
+    def _refuse(route: Route, request_id: str | None, error: ProtocolError) -> list[Action]:
+        frame = ErrorFrame(code=error.code, message=error.message, field=error.field,
+                           request_id=request_id)
+        actions: list[Action] = [SendFrame(route, frame)]
+        if request_id is not None:
+            actions.append(SendFrame(route, CompletionEnd(request_id, "error", 0,
+                                                          detail=error.code)))
+        return actions
+
+    def finished(self, session_id: str, request_id: str) -> None:
+        """A generation ended (any reason): it is no longer in flight."""
+        session = self._sessions.get(session_id)
+        if session is not None:
+            session.inflight.discard(request_id)

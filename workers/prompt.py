@@ -1,0 +1,34 @@
+"""The prompt around the cursor: bounded prefix and suffix of the document, cut at line starts.
+
+Pure. Cutting at a line boundary keeps the model from seeing half a token at the edge of its
+window; the bounds keep per-request cost flat however large the file is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from streams.document import Document
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    """What the model sees: text before and after the cursor, and the language."""
+
+    prefix: str
+    suffix: str
+    language_id: str
+
+
+def build_prompt(doc: Document, offset: int, prefix_chars: int, suffix_chars: int) -> Prompt:
+    """Prefix up to ``prefix_chars`` before ``offset``, suffix up to ``suffix_chars`` after it."""
+    text = doc.text
+    start = max(0, offset - prefix_chars)
+    if start > 0:
+        newline = text.find("\n", start, offset)
+        start = newline + 1 if newline != -1 else start
+    end = min(len(text), offset + suffix_chars)
+    if end < len(text):
+        newline = text.rfind("\n", offset, end)
+        end = newline + 1 if newline != -1 else end
+    return Prompt(prefix=text[start:offset], suffix=text[offset:end], language_id=doc.language_id)

@@ -1,0 +1,420 @@
+"""The completion worker process: Kafka editor events in, Triton streams, reply frames out.
+
+Thin asyncio around :class:`workers.core.WorkerCore`. Every record is validated; a bad record is
+logged (by offset, never by content) and skipped. Offsets are committed once a batch's records
+have been applied to the in-memory state; generations they started may still be running. A
+crash therefore loses the documents (they live in memory only) and the requests in flight;
+recovering documents from the edge after a restart or a rebalance is not built yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from collections import Counter, OrderedDict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from aiokafka import AIOKafkaProducer, ConsumerRebalanceListener
+
+from infra.runtime import run_marking_ready
+from infra.settings import Settings
+from schemas.errors import ProtocolError
+from schemas.socket import CompletionEnd, EndReason, ErrorFrame, TokenChunk
+from schemas.topics import EditorEvent, Reply, ReplyFrame, StageTimes, read_record, write_record
+from streams.kafka import make_consumer, make_producer
+from streams.metrics import Registry
+from workers.cache import CompletionCache
+from workers.core import (
+    Action,
+    Route,
+    SendFrame,
+    StartCompletion,
+    StopCompletion,
+    WorkerCore,
+    WorkerLimits,
+    coalesce,
+)
+from workers.generations import Generation, GenerationHub
+from workers.inference import InferenceBackend, InferenceError, TritonBackend
+from workers.quota import QuotaGate
+from workers.redis_client import make_redis
+from workers.reuse import Suggestion, chunks_after, continues, generation_key, typed_into
+
+log = logging.getLogger("workers")
+
+CONSUMER_GROUP = "completion-workers"
+#: How long a generation nobody follows keeps running, for a keystroke that matches it.
+GENERATION_LINGER_MS = 150
+MAX_REMEMBERED_SUGGESTIONS = 100_000
+#: A generation still streaming after this long is ended with an error (a hung model).
+GENERATION_TIMEOUT_S = 30
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class _Request:
+    """One request being answered: its task, how many chunks it has sent, and whether it was
+    stopped (then it sends nothing more, even if a library swallowed the cancellation)."""
+
+    task: asyncio.Task[None]
+
+    def __init__(self) -> None:
+        self.chunks = 0
+        self.stopped = False
+
+
+class CompletionWorker:
+    """Owns one consumer-group member, its sessions' state and their generations."""
+
+    def __init__(self, settings: Settings, backend: InferenceBackend,
+                 quota: QuotaGate | None, cache: CompletionCache | None = None) -> None:
+        self._settings = settings
+        self._backend = backend
+        self._quota = quota
+        self._core = WorkerCore(WorkerLimits(
+            max_documents=settings.max_open_documents,
+            max_document_chars=settings.max_document_chars,
+            max_completion_tokens=settings.max_completion_tokens,
+            prompt_prefix_chars=settings.prompt_prefix_chars,
+            prompt_suffix_chars=settings.prompt_suffix_chars,
+            session_idle_ms=settings.session_idle_ms,
+            request_deadline_ms=settings.request_deadline_ms,
+        ))
+        self._producer: AIOKafkaProducer | None = None  # created in run(), inside the loop
+        self._requests: dict[tuple[str, str], _Request] = {}
+        self._hub = GenerationHub(linger_ms=GENERATION_LINGER_MS)
+        self._cache = cache
+        self._suggestions: OrderedDict[str, Suggestion] = OrderedDict()
+        self.stats: Counter[str] = Counter()
+        self.metrics = Registry()
+        self._partition_of: dict[str, int] = {}
+        self.bad_records = 0
+        self._reply_partitions = 0
+        self.ready = asyncio.Event()
+
+    async def run(self) -> None:
+        settings = self._settings
+        consumer = make_consumer(settings, group_id=CONSUMER_GROUP, auto_offset_reset="latest")
+        consumer.subscribe([settings.topic_editor_events], listener=_Revocations(self))
+        self._producer = producer = make_producer(settings)
+        await producer.start()
+        self._reply_partitions = len(await producer.partitions_for(settings.topic_replies))
+        await consumer.start()
+        next_eviction_ms = now_ms() + 10_000
+        try:
+            while True:
+                deadline = self._core.next_deadline_ms()
+                wait_ms = 100 if deadline is None else max(0, min(100, deadline - now_ms()))
+                batches = await consumer.getmany(timeout_ms=wait_ms, max_records=500)
+                if not self.ready.is_set() and consumer.assignment():
+                    self.ready.set()
+                    log.info("worker ready: partitions %s",
+                             sorted(p.partition for p in consumer.assignment()))
+                await self.handle_batch([(r.value, tp.partition, r.offset)
+                                         for tp, records in batches.items() for r in records])
+                for action in self._core.due(now_ms()):
+                    await self._execute(action)
+                if now_ms() >= next_eviction_ms:
+                    for action in self._core.evict_idle(now_ms()):
+                        await self._execute(action)
+                    self._partition_of = {sid: p for sid, p in self._partition_of.items()
+                                          if self._core.has_session(sid)}
+                    next_eviction_ms = now_ms() + 10_000
+                if batches:
+                    await consumer.commit()
+        finally:
+            tasks = [g.task for g in self._requests.values()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self._hub.close()
+            await consumer.stop()
+            await producer.stop()
+
+    @property
+    def session_count(self) -> int:
+        return self._core.session_count
+
+    async def partitions_revoked(self, partitions: set[int]) -> None:
+        """Another worker now owns these partitions: forget their sessions."""
+        gone = [sid for sid, p in self._partition_of.items() if p in partitions]
+        for session_id in gone:
+            del self._partition_of[session_id]
+        for action in self._core.forget(gone):
+            await self._execute(action)
+        if gone:
+            log.info("partitions %s moved away: forgot %d sessions", sorted(partitions), len(gone))
+
+    async def handle_batch(self, records: list[tuple[bytes | None, int, int]]) -> None:
+        """Apply a fetched batch (value, partition, offset) to the state, then act on it."""
+        actions: list[Action] = []
+        for value, partition, offset in records:
+            try:
+                actions += self._on_record(value, partition, offset)
+            except Exception:  # one record must not stop the worker (or replay forever)
+                self.bad_records += 1
+                log.exception("failed to handle editor event at partition %d offset %d",
+                              partition, offset)
+        for action in coalesce(actions):
+            await self._execute(action)
+
+    def _on_record(self, value: bytes | None, partition: int, offset: int) -> list[Action]:
+        """Apply one record to the state; the actions run once the whole batch is applied."""
+        try:
+            event = read_record(EditorEvent, value)
+        except ProtocolError as error:
+            self.bad_records += 1
+            log.warning("skipping bad editor event at partition %d offset %d: %s (field %s)",
+                        partition, offset, error.code, error.field)
+            return []
+        if not 0 <= event.reply_partition < self._reply_partitions:
+            self.bad_records += 1
+            log.warning("skipping editor event at partition %d offset %d: reply partition %d "
+                        "does not exist", partition, offset, event.reply_partition)
+            return []
+        self._partition_of[event.session_id] = partition
+        return self._core.handle(event, now_ms())
+
+    async def _execute(self, action: Action) -> None:
+        if isinstance(action, SendFrame):
+            await self._send(action.route, action.frame, action.timing)
+        elif isinstance(action, StopCompletion):
+            request = self._requests.pop((action.route.session_id, action.request_id), None)
+            if request is not None:
+                request.stopped = True
+                request.task.cancel()
+                await asyncio.gather(request.task, return_exceptions=True)
+                # Sent after the task is gone: no token of this request can follow its end.
+                await self._send(action.route, CompletionEnd(action.request_id, action.reason,
+                                                             request.chunks))
+        elif isinstance(action, StartCompletion):
+            request = _Request()
+            request.task = asyncio.create_task(self._answer(action, request))
+            self._requests[(action.route.session_id, action.request_id)] = request
+
+    async def _send(self, route: Route, frame: ReplyFrame, timing: StageTimes | None = None
+                    ) -> None:
+        assert self._producer is not None, "replies are sent only while run() runs"
+        await self._producer.send(
+            self._settings.topic_replies, write_record(Reply(route.session_id, frame, timing)),
+            key=route.session_id.encode(), partition=route.reply_partition,
+        )
+
+    async def _send_chunk(self, start: StartCompletion, request: _Request, text: str,
+                          source: str) -> None:
+        """Send one chunk; the first carries the request's stage times."""
+        if request.stopped:
+            raise asyncio.CancelledError  # its end was sent: nothing may follow it
+        timing = None
+        if request.chunks == 0:
+            first_ms = now_ms()
+            timing = StageTimes(start.received_ms, start.arrived_ms, start.fired_ms, first_ms,
+                                first_ms)
+            self.metrics.observe("worker_first_chunk_seconds",
+                                 "debounce release to first chunk, by where it came from",
+                                 (first_ms - start.fired_ms) / 1000, source=source)
+        await self._send(start.route, TokenChunk(start.request_id, request.chunks, text), timing)
+        request.chunks += 1
+
+    async def _answer(self, start: StartCompletion, request: _Request) -> None:
+        """Answer one request: from the suggestion being typed, a shared or cached generation,
+        or a new one; tokens are forwarded as they come, then exactly one end frame."""
+        route, request_id = start.route, start.request_id
+        key = (route.session_id, request_id)
+        reason: EndReason = "stop"
+        detail: str | None = None
+        try:
+            source = await self._source(start)
+            if source is None:
+                reason = "quota"
+            elif source.generation is not None:
+                generation = source.generation
+                self._hub.attach(generation)
+                try:
+                    async for text in generation.follow(source.skip_chars):
+                        await self._send_chunk(start, request, text, source.kind)
+                finally:
+                    self._hub.detach(generation)
+                reason, detail = generation.reason, generation.detail
+            else:
+                for text in source.chunks:
+                    await self._send_chunk(start, request, text, source.kind)
+                reason = source.reason
+        except asyncio.CancelledError:
+            raise  # StopCompletion sends the end frame
+        except Exception as error:
+            log.exception("completion failed")
+            reason, detail = "error", f"internal error: {type(error).__name__}"
+        finally:
+            self._core.finished(route.session_id, request_id)
+            if self._requests.get(key) is request:
+                del self._requests[key]
+        if request.stopped:
+            return  # the stop already sent this request's end
+        timing = None
+        if request.chunks == 0:  # no chunk carried the stage times: the end does
+            ended_ms = now_ms()
+            timing = StageTimes(start.received_ms, start.arrived_ms, start.fired_ms, ended_ms,
+                                ended_ms)
+        await self._send(route, CompletionEnd(request_id, reason, request.chunks, detail=detail),
+                         timing)
+
+    async def _source(self, start: StartCompletion) -> _Source | None:
+        """Where the answer comes from, cheapest first; ``None`` if the quota refused it."""
+        session_id = start.route.session_id
+        suggestion = self._suggestions.get(session_id)
+        if suggestion is not None:
+            typed = typed_into(suggestion, start.uri, start.offset, start.prompt.prefix)
+            if typed:
+                live = self._hub.live(suggestion.key)
+                if live is not None and continues(live.text, typed, live.finished):
+                    return self._count(_Source("typed_as_suggested", generation=live,
+                                               skip_chars=len(typed)))
+                cached = await self._cached(suggestion.key)
+                if cached is not None and continues("".join(cached[0]), typed, True):
+                    return self._count(_Source("typed_as_suggested",
+                                               chunks=chunks_after(cached[0], len(typed)),
+                                               reason=cached[1]))
+        key = generation_key(self._settings.triton_model, start.prompt, start.max_tokens)
+        fresh = Suggestion(start.uri, start.offset, key)
+        live = self._hub.live(key)
+        if live is not None:
+            self._remember(session_id, fresh)
+            return self._count(_Source("shared", generation=live))
+        cached = await self._cached(key)
+        if cached is not None:
+            self._remember(session_id, fresh)
+            return self._count(_Source("cached", chunks=cached[0], reason=cached[1]))
+        if not await self._admit(start):
+            return None
+        self._remember(session_id, fresh)
+        live = self._hub.live(key)  # an identical request may have started while we awaited
+        if live is not None:
+            return self._count(_Source("shared", generation=live))
+        return self._count(_Source("inferred", generation=self._hub.start(
+            key, functools.partial(self._infer, start=start))))
+
+    async def _cached(self, key: str) -> tuple[list[str], EndReason] | None:
+        """The cached generation, or ``None`` (also when the cache is down: then infer)."""
+        if self._cache is None:
+            return None
+        try:
+            return await self._cache.get(key)
+        except Exception:
+            log.warning("completion cache unavailable", exc_info=True)
+            return None
+
+    def _count(self, source: _Source) -> _Source:
+        self.stats[source.kind] += 1
+        self.metrics.inc("worker_requests_total", "completion requests answered, by source",
+                         source=source.kind)
+        return source
+
+    def _remember(self, session_id: str, suggestion: Suggestion) -> None:
+        self._suggestions[session_id] = suggestion
+        self._suggestions.move_to_end(session_id)
+        while len(self._suggestions) > MAX_REMEMBERED_SUGGESTIONS:
+            self._suggestions.popitem(last=False)
+
+    async def _admit(self, start: StartCompletion) -> bool:
+        """Take one unit of quota; on refusal tell the client why (no inference is spent)."""
+        if self._quota is None:
+            return True
+        route = start.route
+        decision = await self._quota.take(route.tenant_id, route.user_id, route.plan, now_ms())
+        if decision.allowed:
+            return True
+        resets = datetime.fromtimestamp(decision.resets_at_ms / 1000, UTC)
+        limit = (f"the {route.plan} plan allows {decision.limit} completions per UTC day"
+                 if not decision.degraded else
+                 f"the quota service is unavailable, so the {route.plan} plan is limited to "
+                 f"{decision.limit} completions per UTC day on this server until it is back")
+        await self._send(route, ErrorFrame(
+            code="quota_exceeded",
+            message=f"{limit}; the quota resets at {resets.isoformat()}",
+            request_id=start.request_id))
+        return False
+
+    async def _infer(self, generation: Generation, start: StartCompletion) -> None:
+        """Fill ``generation`` from the model; cache it when it ended normally."""
+        try:
+            async with asyncio.timeout(GENERATION_TIMEOUT_S):
+                async for text in self._backend.stream(start.prompt, start.max_tokens,
+                                                       start.request_id):
+                    await generation.append(text)
+            generation.reason = "length" if len(generation.chunks) >= start.max_tokens else "stop"
+        except InferenceError as error:
+            generation.reason, generation.detail = "error", str(error)
+            return
+        except TimeoutError:
+            generation.reason = "error"
+            generation.detail = f"the model did not finish within {GENERATION_TIMEOUT_S} s"
+            return
+        if self._cache is not None:
+            try:
+                await self._cache.put(generation.key, generation.chunks, generation.reason)
+            except Exception:
+                log.warning("could not cache a generation", exc_info=True)
+
+
+class _Revocations(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Tells the worker when partitions move away (the consumer calls this during rebalances)."""
+
+    def __init__(self, worker: CompletionWorker) -> None:
+        self._worker = worker
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        await self._worker.partitions_revoked({tp.partition for tp in revoked})
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class _Source:
+    """A request's answer: a generation to follow from ``skip_chars``, or ready chunks."""
+
+    kind: str  # inferred, shared, cached or typed_as_suggested
+    generation: Generation | None = None
+    skip_chars: int = 0
+    chunks: list[str] = field(default_factory=list)
+    reason: EndReason = "stop"
+
+
+async def serve(settings: Settings, ready_file: str | None, index: int = 0) -> None:
+    backend = TritonBackend(settings.triton_grpc, settings.triton_model)
+    redis_client = make_redis(settings.redis_url)
+    cache = CompletionCache(redis_client, settings.completion_cache_ttl_s)
+    worker = CompletionWorker(settings, backend, QuotaGate(redis_client), cache)
+    worker.metrics.gauge("worker_sessions", "sessions whose state this worker holds",
+                         lambda: worker.session_count)
+    worker.metrics.gauge("worker_bad_records", "editor events skipped as invalid",
+                         lambda: worker.bad_records)
+    metrics = await serve_metrics(worker.metrics, settings.worker_metrics_port + index)
+    try:
+        await run_marking_ready(worker.run(), worker.ready, ready_file)
+    finally:
+        await metrics.cleanup()
+        await backend.close()
+        await redis_client.aclose()
+
+
+async def serve_metrics(registry: Registry, port: int) -> web.AppRunner:
+    """``GET /metrics`` on loopback ``port`` (Prometheus text format)."""
+
+    async def handle(_: web.Request) -> web.Response:
+        return web.Response(text=registry.render(), content_type="text/plain")
+
+    app = web.Application()
+    app.router.add_get("/metrics", handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner

@@ -1,0 +1,21 @@
+"""``python -m ws_edge --index N``: one edge process (listens on EDGE_PORT + N)."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+
+from infra.runtime import run_service
+from ws_edge.server import serve_edge
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m ws_edge")
+    parser.add_argument("--index", type=int, default=0,
+                        help="edge number: its port is EDGE_PORT + N and it reads reply partition N")
+    args = parser.parse_args()
+    return run_service(f"edge-{args.index}", functools.partial(serve_edge, index=args.index))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,198 @@
+"""A client a person can run: types a source file into the edge and shows completions as they stream.
+
+``python -m ws_edge.client FILE [--url ws://127.0.0.1:8765]`` opens an empty document, types FILE
+keystroke by keystroke, asks for a completion at the end of each word and line, prints the
+suggestion as its tokens arrive, and accepts it when it matches what the file really says next
+(then types the accepted text in one edit, as an editor would) or rejects it otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.protocol import State
+
+from schemas.codec import encode, parse_json
+from schemas.socket import (
+    CompletionEnd,
+    CompletionRequest,
+    DocChange,
+    DocOpen,
+    ErrorFrame,
+    Feedback,
+    Hello,
+    ServerMessage,
+    TextEdit,
+    TokenChunk,
+    Welcome,
+    decode_server_message,
+)
+
+LANGUAGE_BY_SUFFIX = {".py": "python", ".js": "javascript", ".ts": "typescript", ".go": "go",
+                      ".rs": "rust", ".java": "java", ".c": "c", ".cpp": "cpp", ".rb": "ruby"}
+
+
+@dataclass
+class Completion:
+    """What arrived for one request."""
+
+    request_id: str
+    sent_at: float
+    chunks: list[str] = field(default_factory=list)
+    end: CompletionEnd | None = None
+    error: ErrorFrame | None = None
+    first_token_s: float | None = None
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.chunks)
+
+
+class EdgeClient:
+    """A minimal protocol client: sends messages, routes frames to the request they belong to."""
+
+    def __init__(self, connection: ClientConnection) -> None:
+        self.connection = connection
+        self.pending: dict[str, Completion] = {}
+        self.errors: list[ErrorFrame] = []
+        self.frames: asyncio.Queue[ServerMessage] = asyncio.Queue()
+        self.on_chunk: Callable[[Completion, str], None] | None = None
+        self._reader: asyncio.Task[None] | None = None
+
+    async def start(self, user_id: str, plan: str = "free", tenant_id: str = "default") -> Welcome:
+        await self.send(Hello(protocol=1, client="demo-client/0.1", user_id=user_id,
+                              tenant_id=tenant_id, plan=plan))  # type: ignore[arg-type]
+        first = decode_server_message(parse_json(await self.connection.recv()))
+        if not isinstance(first, Welcome):
+            raise RuntimeError(f"expected welcome, got {first}")
+        self._reader = asyncio.create_task(self._read())
+        return first
+
+    async def send(self, message: Any) -> None:
+        await self.connection.send(encode(message).decode("utf-8"))
+
+    async def complete(self, uri: str, version: int, offset: int,
+                       max_tokens: int | None = None) -> Completion:
+        request_id = uuid.uuid4().hex[:16]
+        completion = Completion(request_id, time.perf_counter())
+        self.pending[request_id] = completion
+        await self.send(CompletionRequest(request_id, uri, version, offset, max_tokens))
+        return completion
+
+    async def _read(self) -> None:
+        async for data in self.connection:
+            frame = decode_server_message(orjson.loads(data))
+            await self.frames.put(frame)
+            if isinstance(frame, TokenChunk):
+                completion = self.pending.get(frame.request_id)
+                if completion is not None:
+                    if completion.first_token_s is None:
+                        completion.first_token_s = time.perf_counter() - completion.sent_at
+                    completion.chunks.append(frame.text)
+                    if self.on_chunk:
+                        self.on_chunk(completion, frame.text)
+            elif isinstance(frame, CompletionEnd):
+                completion = self.pending.pop(frame.request_id, None)
+                if completion is not None:
+                    completion.end = frame
+                    completion.done.set()
+            elif isinstance(frame, ErrorFrame):
+                completion = self.pending.get(frame.request_id or "")
+                if completion is not None:
+                    completion.error = frame
+                else:
+                    self.errors.append(frame)
+
+    async def close(self) -> None:
+        if self.connection.state is not State.CLOSED:  # closing twice trips over a dead transport
+            await self.connection.close()
+        if self._reader is not None:
+            await asyncio.gather(self._reader, return_exceptions=True)
+
+
+async def replay(url: str, path: Path, delay_ms: float, max_chars: int, user_id: str,
+                 plan: str) -> int:
+    source = path.read_text(encoding="utf-8")[:max_chars]  # noqa: ASYNC240 - read once at start
+    uri = path.resolve().as_uri()  # noqa: ASYNC240
+    language = LANGUAGE_BY_SUFFIX.get(path.suffix, "plaintext")
+    accepted = rejected = 0
+    async with connect(url, compression=None) as connection:
+        client = EdgeClient(connection)
+        welcome = await client.start(user_id, plan)
+        print(f"session {welcome.session_id} on {url}; typing {len(source)} characters of {path}")
+        client.on_chunk = lambda _c, text: print(text, end="", flush=True)
+        version = 1
+        await client.send(DocOpen(uri, language, version, ""))
+        typed = 0
+        while typed < len(source):
+            char = source[typed]
+            version += 1
+            await client.send(DocChange(uri, version, (TextEdit(typed, typed, char),)))
+            typed += 1
+            await asyncio.sleep(delay_ms / 1000)
+            if not (char == "\n" or (char in " (.:" and typed < len(source))):
+                continue
+            line_no = source.count("\n", 0, typed) + 1
+            print(f"\n[line {line_no}] ", end="")
+            completion = await client.complete(uri, version, typed)
+            try:
+                await asyncio.wait_for(completion.done.wait(), 10)
+            except TimeoutError:
+                print("(no answer in 10 s)")
+                continue
+            text = completion.text
+            expected = source[typed:typed + len(text)]
+            first = f"{completion.first_token_s * 1000:.1f} ms" if completion.first_token_s else "-"
+            if completion.error:
+                print(f"<error {completion.error.code}: {completion.error.message}>")
+                continue
+            if not text:
+                print(f"<nothing> ({completion.end.reason if completion.end else '?'})")
+                continue
+            kind = "accepted" if text == expected else "rejected"
+            print(f"  <- {kind}, first token {first}")
+            await client.send(Feedback(uuid.uuid4().hex, completion.request_id, kind,  # type: ignore[arg-type]
+                                       latency_ms=int((completion.first_token_s or 0) * 1000)))
+            if kind == "accepted":
+                accepted += 1
+                version += 1
+                await client.send(DocChange(uri, version, (TextEdit(typed, typed, text),)))
+                typed += len(text)
+            else:
+                rejected += 1
+        await client.close()
+    print(f"\ndone: {accepted} accepted, {rejected} rejected")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m ws_edge.client")
+    parser.add_argument("file", type=Path)
+    parser.add_argument("--url", default="ws://127.0.0.1:8765")
+    parser.add_argument("--delay-ms", type=float, default=30.0, help="pause between keystrokes")
+    parser.add_argument("--max-chars", type=int, default=2000)
+    parser.add_argument("--user", default="demo-user")
+    parser.add_argument("--plan", default="pro", choices=["free", "pro", "enterprise"])
+    args = parser.parse_args()
+    try:
+        return asyncio.run(replay(args.url, args.file, args.delay_ms, args.max_chars, args.user,
+                                  args.plan))
+    except OSError as error:
+        print(f"cannot reach the edge at {args.url}: {error}; is the stack up (`make up`)?",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
