@@ -182,17 +182,26 @@ class Supervisor:
             if pid_alive(pid):
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(pid, signal.SIGKILL)
-            self._reap(pid)
+            self._reap(pid, wait_s=5.0)
         for name in pids:
             (self.run_dir / f"{name}.pid").unlink(missing_ok=True)
             (self.run_dir / f"{name}.ready").unlink(missing_ok=True)
         self.procs.clear()
         self.stop_marker.unlink(missing_ok=True)
 
-    def _reap(self, pid: int) -> None:
+    def _reap(self, pid: int, wait_s: float = 0.0) -> None:
+        """Collect ``pid``'s exit status; with ``wait_s``, block for it (SIGKILL is not instant).
+
+        A :class:`subprocess.Popen` dropped before its child is collected warns from ``__del__``
+        at some later garbage collection, which is how a stop turned into a failure elsewhere.
+        """
         for proc in self.procs.values():
             if proc.pid == pid:
-                proc.poll()
+                if wait_s:
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        proc.wait(timeout=wait_s)
+                else:
+                    proc.poll()
                 return
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
