@@ -8,6 +8,7 @@ goes to that process's loopback endpoint, which runs it with ``readonly=1`` too.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import urllib.error
 import urllib.request
@@ -23,17 +24,19 @@ class QueryError(RuntimeError):
     pass
 
 
-def run_query(settings: Settings, sql: str) -> dict[str, Any]:
-    """Columns and rows of one read-only statement."""
-    if settings.clickhouse_url:
+def run_query(settings: Settings, sql: str, api_key: str | None = None) -> dict[str, Any]:
+    """Columns and rows of one read-only statement; with an analyst's ``api_key``, only that
+    key's tenant's rows."""
+    if settings.clickhouse_url and api_key is None:
         client = clickhouse_connect.get_client(dsn=settings.clickhouse_url)
         try:
             result = client.query(sql, settings={"readonly": 1})
             return {"columns": list(result.column_names), "rows": result.result_rows}
         finally:
             client.close()
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{settings.analytics_port}/query", data=sql.encode(), method="POST")
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key is not None else {}
+    request = urllib.request.Request(f"http://127.0.0.1:{settings.analytics_port}/query",
+                                     data=sql.encode(), method="POST", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - loopback
             answer: dict[str, Any] = orjson.loads(response.read())
@@ -49,9 +52,12 @@ def run_query(settings: Settings, sql: str) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m analytics.query")
     parser.add_argument("sql")
+    parser.add_argument("--api-key", default=os.environ.get("ANALYST_API_KEY"),
+                        help="an analyst key: the query sees only that key's tenant "
+                        "(default $ANALYST_API_KEY; none: the local operator sees everything)")
     args = parser.parse_args()
     try:
-        result = run_query(Settings.from_env(), args.sql)
+        result = run_query(Settings.from_env(), args.sql, args.api_key)
     except QueryError as error:
         print(f"query failed: {error}", file=sys.stderr)
         return 1

@@ -27,8 +27,10 @@ from clickhouse_connect.driver.client import Client
 
 from analytics.batcher import Batch, Batcher
 from analytics.schema import FEEDBACK_COLUMNS, FEEDBACK_TABLE, create_tables
+from analytics.scope import refusal, scoped_settings
 from infra.runtime import run_marking_ready
 from infra.settings import Settings
+from infra.tenants import DirectoryError, Principal, load_directory
 from schemas.errors import ProtocolError
 from schemas.topics import FeedbackEvent, read_record
 from streams.kafka import make_consumer
@@ -131,9 +133,22 @@ class FeedbackSink:
                 log.warning("insert of %s failed, retrying", batch.dedup_token, exc_info=True)
                 time.sleep(0.2 * 2**attempt)
 
-    def query(self, sql: str) -> dict[str, Any]:
-        """Run one read-only statement (the engine refuses writes with ``readonly=1``)."""
-        result = self.client.query(sql, settings={"readonly": 1})
+    def query(self, sql: str, tenant_id: str | None = None) -> dict[str, Any]:
+        """Run one read-only statement (the engine refuses writes with ``readonly=1``); with a
+        ``tenant_id``, confined to that tenant's rows (``analytics.scope``)."""
+        settings: dict[str, Any] = {"readonly": 1}
+        if tenant_id is not None:
+            tables = {row[0] for row in self.client.query(
+                "SELECT table FROM system.columns WHERE database = currentDatabase() "
+                "AND name = 'tenant_id'").result_rows}
+            ast = [row[0] for row in self.client.query(f"EXPLAIN AST {sql}",
+                                                       settings=settings).result_rows]
+            database = self.client.query("SELECT currentDatabase()").result_rows[0][0]
+            why = refusal(ast, tables, database)
+            if why is not None:
+                raise PermissionError(why)
+            settings = scoped_settings(tenant_id, tables)
+        result = self.client.query(sql, settings=settings)
         return {"columns": list(result.column_names), "rows": result.result_rows}
 
 
@@ -143,8 +158,21 @@ def query_app(sink: FeedbackSink) -> web.Application:
         if not sql:
             return web.json_response({"error": "send one SQL statement as the request body"},
                                      status=400)
+        tenant_id = None
+        authorization = request.headers.get("Authorization")
+        if authorization is not None:  # a tenant's analyst; without a key: the local operator
+            scheme, _, key = authorization.partition(" ")
+            try:
+                directory = load_directory(sink.settings.tenants_path)
+            except DirectoryError as error:
+                return web.json_response({"error": f"tenants file: {error}"}, status=503)
+            verdict = directory.authenticate(key.strip() if scheme.lower() == "bearer" else None,
+                                             time.time_ns() // 1_000_000, role="analyst")
+            if not isinstance(verdict, Principal):
+                return web.json_response({"error": verdict.reason}, status=403)
+            tenant_id = verdict.tenant_id
         try:
-            result = await sink.on_db(sink.query, sql)
+            result = await sink.on_db(sink.query, sql, tenant_id)
         except Exception as error:  # noqa: BLE001 - the engine's message is the useful answer
             return web.json_response({"error": str(error).strip()[:2000]}, status=400)
         body = orjson.dumps(result, option=orjson.OPT_NAIVE_UTC | orjson.OPT_NON_STR_KEYS)

@@ -22,8 +22,7 @@ import sysconfig
 import time
 from pathlib import Path
 
-from websockets.asyncio.client import connect
-
+from bench.keys import provision
 from infra.settings import Settings
 from infra.stack import private_settings, up
 from schemas.socket import DocOpen
@@ -31,7 +30,7 @@ from streams.document import Document
 from streams.kafka import TopicSpec, ensure_topics, make_consumer, make_producer
 from workers.inference import TritonBackend
 from workers.prompt import build_prompt
-from ws_edge.client import EdgeClient
+from ws_edge.client import EdgeClient, connect_edge
 
 SOURCE = Path(sysconfig.get_paths()["stdlib"]) / "json" / "encoder.py"
 
@@ -112,12 +111,12 @@ async def triton_direct(settings: Settings, states: list[tuple[str, int]]) -> li
     return samples
 
 
-async def end_to_end(settings: Settings, states: list[tuple[str, int]]
+async def end_to_end(settings: Settings, api_key: str, states: list[tuple[str, int]]
                      ) -> tuple[list[float], list[float], int]:
     first_ms, total_ms, empty = [], [], 0
-    async with connect(settings.edge_url(0), compression=None) as connection:
+    async with connect_edge(settings.edge_url(0), api_key) as connection:
         client = EdgeClient(connection)
-        await client.start("bench-user", "pro")
+        await client.start()
         for version, (text, offset) in enumerate(states, start=1):
             await client.send(DocOpen("file:///bench.py", "python", version, text))
             completion = await client.complete("file:///bench.py", version, offset)
@@ -131,12 +130,12 @@ async def end_to_end(settings: Settings, states: list[tuple[str, int]]
     return first_ms, total_ms, empty
 
 
-async def measure(settings: Settings, requests: int) -> None:
+async def measure(settings: Settings, api_key: str, requests: int) -> None:
     states = typing_states(SOURCE.read_text(), requests)
     print(f"prompts: {len(states)} seeded mid-line typing states of {SOURCE}")
     kafka = await kafka_two_hops(settings, requests)
     triton = await triton_direct(settings, states)
-    first, total, empty = await end_to_end(settings, states)
+    first, total, empty = await end_to_end(settings, api_key, states)
     print(f"kafka 2-hop round trip      ms: {percentiles(kafka)}")
     print(f"triton direct, first token  ms: {percentiles(triton)}")
     print(f"end to end, first token     ms: {percentiles(first)}")
@@ -152,9 +151,10 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
     settings = private_settings("bench")
+    api_key = provision(settings, 1, prefix="bench").take("pro").api_key
     supervisor, running = up(settings)
     try:
-        asyncio.run(measure(running, args.requests))
+        asyncio.run(measure(running, api_key, args.requests))
     finally:
         supervisor.stop_all()
     return 0

@@ -17,7 +17,6 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from bench.typist import Typist
@@ -35,6 +34,7 @@ from schemas.socket import (
     TokenChunk,
     decode_server_message,
 )
+from ws_edge.client import connect_edge
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 SOURCES = ("json/encoder.py", "json/decoder.py", "textwrap.py", "shlex.py", "fnmatch.py",
@@ -68,10 +68,11 @@ def region(source: str, rng: random.Random, lines: int = 30) -> tuple[str, int, 
     return source[:start] + source[end:], start, source[start:end]
 
 
-async def developer(url: str, number: int, seed: int, duration_s: float) -> SessionResult:
+async def developer(url: str, api_key: str, number: int, seed: int, duration_s: float
+                    ) -> SessionResult:
     result = SessionResult()
     try:
-        await _develop(url, number, seed, duration_s, result)
+        await _develop(url, api_key, number, seed, duration_s, result)
     except ConnectionClosed as closed:
         close = closed.rcvd
         result.closed_by_server = f"{close.code} {close.reason}" if close else "no close frame"
@@ -80,7 +81,7 @@ async def developer(url: str, number: int, seed: int, duration_s: float) -> Sess
     return result
 
 
-async def _develop(url: str, number: int, seed: int, duration_s: float,
+async def _develop(url: str, api_key: str, number: int, seed: int, duration_s: float,
                    result: SessionResult) -> None:
     rng = random.Random(seed * 100_003 + number)  # noqa: S311 - reproducible simulation
     source = (STDLIB / SOURCES[number % len(SOURCES)]).read_text()
@@ -94,9 +95,8 @@ async def _develop(url: str, number: int, seed: int, duration_s: float,
     interval_ms = [0]  # the server's current request-interval hint
     last_request = [0.0]
 
-    async with connect(url, compression=None, max_size=None, open_timeout=60) as ws:
-        await ws.send(encode(Hello(protocol=1, client="loadgen/1", user_id=f"load-{number}",
-                                   plan="pro")).decode())
+    async with connect_edge(url, api_key, max_size=None, open_timeout=60) as ws:
+        await ws.send(encode(Hello(protocol=1, client="loadgen/1")).decode())
         parse_json(await ws.recv())  # welcome
         version = 1
         await ws.send(encode(DocOpen(uri, "python", version, text)).decode())
@@ -187,12 +187,13 @@ async def _develop(url: str, number: int, seed: int, duration_s: float,
         result.unanswered = len(set(sent_at) - ended)
 
 
-async def run_load(url: str, sessions: int, seed: int, duration_s: float,
+async def run_load(url: str, api_keys: list[str], seed: int, duration_s: float,
                    ramp_s: float = 2.0) -> list[SessionResult]:
-    """``sessions`` developers at once (connections spread over ``ramp_s``)."""
+    """One developer per API key, all at once (connections spread over ``ramp_s``)."""
+    sessions = len(api_keys)
 
     async def one(number: int) -> SessionResult:
         await asyncio.sleep(ramp_s * number / max(1, sessions))
-        return await developer(url, number, seed, duration_s)
+        return await developer(url, api_keys[number], number, seed, duration_s)
 
     return list(await asyncio.gather(*(one(n) for n in range(sessions))))

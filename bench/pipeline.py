@@ -19,15 +19,16 @@ import urllib.request
 from pathlib import Path
 
 import redis
-from websockets.asyncio.client import connect
 
 from bench.first_token import kafka_two_hops
+from bench.keys import Keyring, provision
 from bench.loadgen import SessionResult, run_load
 from bench.typist import fixed_debounce_fires
 from infra.settings import Settings
 from infra.stack import private_settings, up
 from schemas.codec import encode
 from schemas.socket import Hello
+from ws_edge.client import connect_edge
 
 BENCH_REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 
@@ -107,7 +108,8 @@ async def level(settings: Settings, sessions: int, seconds: float, seed: int,
     worker_url = f"http://127.0.0.1:{settings.worker_metrics_port}/metrics"
     edge0, worker0, cpu0 = scrape(edge_url), scrape(worker_url), cpu_seconds(edge_pid)
     started = time.perf_counter()
-    results: list[SessionResult] = await run_load(settings.edge_url(0), sessions, seed, seconds)
+    api_keys = [KEYRING.take("pro").api_key for _ in range(sessions)]
+    results: list[SessionResult] = await run_load(settings.edge_url(0), api_keys, seed, seconds)
     wall = time.perf_counter() - started
     edge1, worker1, cpu1 = scrape(edge_url), scrape(worker_url), cpu_seconds(edge_pid)
 
@@ -182,9 +184,10 @@ async def idle_memory(settings: Settings, edge_pid: int, count: int) -> None:
     before = rss_kib(edge_pid)
     sockets = []
     try:
-        for n in range(count):
-            ws = await connect(settings.edge_url(0), compression=None, open_timeout=60)
-            await ws.send(encode(Hello(protocol=1, client="idle", user_id=f"idle-{n}")).decode())
+        for _ in range(count):
+            ws = await connect_edge(settings.edge_url(0), KEYRING.take("free").api_key,
+                                    open_timeout=60)
+            await ws.send(encode(Hello(protocol=1, client="idle")).decode())
             await ws.recv()
             sockets.append(ws)
         await asyncio.sleep(1)
@@ -209,6 +212,10 @@ async def measure(settings: Settings, levels: list[int], seconds: float, seed: i
         await idle_memory(settings, edge_pid, idle)
 
 
+#: API keys provisioned for this run (one user per simulated developer).
+KEYRING = Keyring()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.pipeline")
     parser.add_argument("--sessions", default="1,100,1000")
@@ -218,10 +225,11 @@ def main() -> int:
     args = parser.parse_args()
     settings = private_settings("bench-pipeline", redis_url=BENCH_REDIS_URL)
     flush_cache(settings.redis_url)  # an earlier run's cached completions would flatter this one
+    levels = [int(s) for s in args.sessions.split(",")]
+    KEYRING.pools = provision(settings, max(sum(levels), args.idle), prefix="bench").pools
     supervisor, running = up(settings)
     try:
-        asyncio.run(measure(running, [int(s) for s in args.sessions.split(",")], args.seconds,
-                            args.seed, args.idle))
+        asyncio.run(measure(running, levels, args.seconds, args.seed, args.idle))
     finally:
         supervisor.stop_all()
     return 0

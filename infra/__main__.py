@@ -1,4 +1,5 @@
-"""``python -m infra up|down|status|install``: the single command that runs the stack."""
+"""``python -m infra up|down|status|install``: the single command that runs the stack;
+``python -m infra keys create|revoke|list``: API keys in the tenants file."""
 
 from __future__ import annotations
 
@@ -10,7 +11,16 @@ import time
 from infra.install import main as install_main
 from infra.processes import ComponentError, Supervisor
 from infra.settings import Settings, SettingsError
-from infra.stack import up
+from infra.stack import ensure_tenants, up
+from infra.tenants import (
+    PLANS,
+    ROLES,
+    DirectoryError,
+    Tenant,
+    load_directory,
+    new_key,
+    save_directory,
+)
 
 
 def _connect_help(settings: Settings) -> str:
@@ -20,20 +30,72 @@ def _connect_help(settings: Settings) -> str:
         f"  connect a plugin to: {edges}\n"
         f"  try the demo client: .venv/bin/python -m ws_edge.client --url {settings.edge_url(0)} "
         "FILE.py\n"
+        f"  API keys: {settings.tenants_path} (hashes only); the local developer key is in "
+        f"{settings.tenants_path.with_suffix('.dev-key')}; more with `python -m infra keys create`\n"
         f"  logs: {settings.log_dir}\n"
         "  stop: Ctrl-C here, or `make down` from another shell"
     )
 
 
+def keys(settings: Settings, args: argparse.Namespace) -> int:
+    """Create, revoke or list keys; edges pick the change up within ``AUTH_RELOAD_MS``."""
+    path = settings.tenants_path
+    try:
+        ensure_tenants(settings)
+        directory = load_directory(path)
+        if args.action == "list":
+            for entry in directory.keys.values():
+                state = "revoked" if entry.revoked else "active"
+                print(f"{entry.key_id}\t{entry.tenant_id}\t{entry.user_id}\t{entry.role}\t"
+                      f"{state}\texpires_ms={entry.expires_ms}")
+            return 0
+        if args.action == "revoke":
+            save_directory(path, directory.revoked(args.key_id))
+            print(f"revoked {args.key_id}; live sessions close within "
+                  f"{settings.auth_reload_ms} ms")
+            return 0
+        if args.tenant not in directory.tenants:
+            directory = directory.with_tenant(Tenant(args.tenant, args.plan))
+        expires = int((time.time() + args.days * 86400) * 1000) if args.days else None
+        key, entry = new_key(args.tenant, args.user, args.role, expires)
+        save_directory(path, directory.with_key(entry))
+    except DirectoryError as error:
+        print(f"tenants file: {error}", file=sys.stderr)
+        return 1
+    except ComponentError as error:
+        print(str(error), file=sys.stderr)
+        return 1
+    print(f"key_id {entry.key_id} for {args.user}@{args.tenant} ({args.role}); the key, shown "
+          "only now:", file=sys.stderr)
+    print(key)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra")
-    parser.add_argument("command", choices=["up", "down", "status", "install"])
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name in ("up", "down", "status", "install"):
+        commands.add_parser(name)
+    key_parser = commands.add_parser("keys", help="API keys")
+    key_actions = key_parser.add_subparsers(dest="action", required=True)
+    create = key_actions.add_parser("create")
+    create.add_argument("--tenant", required=True)
+    create.add_argument("--user", required=True)
+    create.add_argument("--plan", choices=PLANS, default="free",
+                        help="plan of a new tenant (an existing tenant keeps its own)")
+    create.add_argument("--role", choices=ROLES, default="developer")
+    create.add_argument("--days", type=float, default=0, help="expire after N days (0: never)")
+    revoke = key_actions.add_parser("revoke")
+    revoke.add_argument("key_id")
+    key_actions.add_parser("list")
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
     except SettingsError as error:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
+    if args.command == "keys":
+        return keys(settings, args)
     if args.command == "install":
         return install_main()
     supervisor = Supervisor(settings.run_dir, settings.log_dir)

@@ -53,6 +53,19 @@ class Settings:
     #: WebSocket edge.
     edge_host: str = "127.0.0.1"
     edge_port: int = 8765
+    #: TLS for the edge (wss): PEM certificate chain and private key. Both or neither.
+    edge_tls_cert: str = ""
+    edge_tls_key: str = ""
+    #: Tenants, users, plans and hashed API keys (``infra.tenants``). Empty means
+    #: ``STACK_HOME/tenants/STACK_INSTANCE.json``, created with a local tenant on first ``up``.
+    tenants_file: str = ""
+    #: How often edges re-read the tenants file (a revoked key closes its sessions this fast).
+    auth_reload_ms: int = 1000
+    #: Client frames per second per session; the tenant's own rate applies on top.
+    session_messages_per_second: int = 200
+    #: A socket must send hello this soon after connecting, and is closed after this long idle.
+    hello_timeout_s: float = 10.0
+    session_idle_timeout_s: float = 1800.0
     #: Number of edge processes; edge ``i`` listens on ``edge_port + i`` and owns reply partition ``i``.
     edge_count: int = 1
     worker_count: int = 1
@@ -124,8 +137,15 @@ class Settings:
     def vendor_dir(self) -> Path:
         return self.stack_home / "vendor"
 
+    @property
+    def tenants_path(self) -> Path:
+        if self.tenants_file:
+            return Path(self.tenants_file)
+        return self.stack_home / "tenants" / f"{self.stack_instance}.json"
+
     def edge_url(self, index: int = 0) -> str:
-        return f"ws://{self.edge_host}:{self.edge_port + index}"
+        scheme = "wss" if self.edge_tls_cert else "ws"
+        return f"{scheme}://{self.edge_host}:{self.edge_port + index}"
 
     def to_env(self) -> dict[str, str]:
         """The environment that makes ``from_env`` in a child process rebuild these settings."""
@@ -160,6 +180,8 @@ class Settings:
                  "_ms", "_s")
             ) and value <= 0:
                 raise SettingsError(f"{field.name.upper()}={value}: must be positive")
+        if bool(self.edge_tls_cert) != bool(self.edge_tls_key):
+            raise SettingsError("EDGE_TLS_CERT and EDGE_TLS_KEY: set both (wss) or neither (ws)")
         if self.edge_count > self.editor_events_partitions:
             raise SettingsError(
                 f"EDGE_COUNT={self.edge_count}: each edge owns one reply partition and the replies "

@@ -21,6 +21,14 @@ import redis
 from infra.install import tansu_binary, triton_root
 from infra.processes import ComponentError, ProcessSpec, Supervisor, free_port
 from infra.settings import REPO_ROOT, Settings
+from infra.tenants import (
+    Directory,
+    DirectoryError,
+    Tenant,
+    load_directory,
+    new_key,
+    save_directory,
+)
 from streams.kafka import TopicConfigError, ensure_topics, wait_for_broker
 
 
@@ -159,6 +167,25 @@ def private_settings(instance: str, redis_url: str | None = None) -> Settings:
     )
 
 
+def ensure_tenants(settings: Settings) -> None:
+    """A first ``up`` gets a local tenant and a developer key (saved for the demo client, 0600);
+    an existing tenants file is only validated, so a bad edit fails here, by name."""
+    path = settings.tenants_path
+    if not path.exists() and not settings.tenants_file:
+        key, entry = new_key("local", "developer")
+        directory = Directory().with_tenant(Tenant("local", "enterprise")).with_key(entry)
+        save_directory(path, directory)
+        dev_key = path.with_suffix(".dev-key")
+        dev_key.write_text(key + "\n")
+        dev_key.chmod(0o600)
+    try:
+        load_directory(path)
+    except DirectoryError as error:
+        raise ComponentError("tenants", str(error),
+                             "fix the file (README: tenants and API keys) or point TENANTS_FILE "
+                             "at a valid one") from None
+
+
 def up(settings: Settings) -> tuple[Supervisor, Settings]:
     """Start the whole stack; on any failure stop what was started and re-raise.
 
@@ -173,6 +200,7 @@ def up(settings: Settings) -> tuple[Supervisor, Settings]:
             "stack", f"instance '{settings.stack_instance}' is already running: {names}",
             "use it as it is, or stop it first with `make down`",
         )
+    ensure_tenants(settings)
     try:
         settings = start_infrastructure(settings, supervisor)
         start_services(settings, supervisor)

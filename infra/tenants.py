@@ -19,6 +19,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import os
+import re
 import secrets
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -33,6 +34,8 @@ ROLES: tuple[Role, ...] = ("developer", "analyst")
 KEY_PREFIX = "ck_"
 #: The free plan's completions per user per UTC day (the product's promise).
 FREE_DAILY_COMPLETIONS = 100
+#: Tenant and user ids: they flow into topics, keys and SQL filters, so they stay plain.
+_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
 
 
 class DirectoryError(ValueError):
@@ -178,13 +181,15 @@ def parse_directory(data: bytes) -> Directory:
     tenants: dict[str, Tenant] = {}
     for tenant_id, body in _field(raw, "tenants", dict, "").items():
         where = f"tenants.{tenant_id}"
+        if not _ID.fullmatch(tenant_id):
+            raise DirectoryError(f"{where}: a tenant id is 1-64 of A-Z a-z 0-9 _ . : -")
         _only(body, {"plan", "daily_completions", "exclude_paths", "origins",
                      "max_sessions_per_user", "messages_per_second"}, where)
         plan = _field(body, "plan", str, where)
         if plan not in PLANS:
             raise DirectoryError(f"{where}.plan: {plan!r} is not one of {', '.join(PLANS)}")
         tenants[tenant_id] = Tenant(
-            tenant_id, plan,  # type: ignore[arg-type]
+            tenant_id, plan,
             daily_completions=_optional_int(body, "daily_completions", where),
             exclude_paths=tuple(_strings(body, "exclude_paths", where)),
             origins=tuple(_strings(body, "origins", where)),
@@ -204,6 +209,8 @@ def parse_directory(data: bytes) -> Directory:
             role=body.get("role", "developer"), expires_ms=_optional_int(body, "expires_ms", where),
             revoked=bool(body.get("revoked", False)),
         )
+        if not _ID.fullmatch(entry.user_id):
+            raise DirectoryError(f"{where}.user_id: a user id is 1-64 of A-Z a-z 0-9 _ . : -")
         if entry.tenant_id not in tenants:
             raise DirectoryError(f"{where}.tenant_id: no tenant {entry.tenant_id!r}")
         if entry.role not in ROLES:

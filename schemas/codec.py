@@ -235,12 +235,13 @@ def parse_json(data: bytes | str) -> Any:
 
 
 def to_jsonable(message: Any) -> Any:
-    """Dataclass -> plain dict, dropping ``None`` optionals so frames stay small."""
+    """Dataclass -> plain dict, dropping ``None`` optionals so frames stay small (a required
+    field that may be null is written as null: its absence would be an error)."""
     if dataclasses.is_dataclass(message) and not isinstance(message, type):
         out: dict[str, Any] = {}
         for f in dataclasses.fields(message):
             v = getattr(message, f.name)
-            if v is not None:
+            if v is not None or f.default is dataclasses.MISSING:
                 out[f.name] = to_jsonable(v)
         return out
     if isinstance(message, tuple):

@@ -22,7 +22,8 @@ _OFFSET = limit(ge=0, le=2**31, doc="offset in Unicode code points")
 
 Plan = Literal["free", "pro", "enterprise"]
 FeedbackKind = Literal["shown", "accepted", "partial", "rejected"]
-EndReason = Literal["stop", "length", "superseded", "cancelled", "expired", "error", "quota"]
+EndReason = Literal["stop", "length", "superseded", "cancelled", "expired", "error", "quota",
+                    "excluded"]
 
 
 # --- client -> edge ----------------------------------------------------------------------------
@@ -30,13 +31,11 @@ EndReason = Literal["stop", "length", "superseded", "cancelled", "expired", "err
 
 @dataclass(frozen=True, slots=True)
 class Hello:
-    """First frame of a session: protocol version and who is calling."""
+    """First frame of a session: protocol version and which plugin is calling. Who the user is
+    comes from the API key of the handshake (``Authorization: Bearer``), never from a frame."""
 
     protocol: int = field(metadata=limit(ge=1, le=1, doc="protocol version; this server speaks 1"))
     client: str = field(metadata=limit(min_len=1, max_len=128, doc="plugin name/version"))
-    user_id: str = field(metadata=_ID)
-    tenant_id: str = field(default="default", metadata=_ID)
-    plan: Plan = "free"
     type: Literal["hello"] = "hello"
 
 
@@ -129,11 +128,16 @@ ClientMessage = Hello | DocOpen | DocChange | DocClose | CursorMove | Completion
 
 @dataclass(frozen=True, slots=True)
 class Welcome:
-    """Answer to hello: the session id and the limits this edge enforces."""
+    """Answer to hello: the session id, who the key says the caller is, and this edge's limits."""
 
     session_id: str
     protocol: int
     max_frame_bytes: int
+    tenant_id: str
+    user_id: str
+    plan: Plan
+    #: Client frames per second this session may send (more are refused with ``rate_limited``).
+    messages_per_second: int
     type: Literal["welcome"] = "welcome"
 
 
@@ -179,7 +183,20 @@ class SlowDown:
     type: Literal["slow_down"] = "slow_down"
 
 
-ServerMessage = Welcome | TokenChunk | CompletionEnd | ErrorFrame | SlowDown
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something the user should know that refuses nothing, e.g. ``bidi_control`` (a document
+    holds invisible or bidirectional control characters that can make code read differently
+    from how it runs) or ``excluded`` (a document matches the tenant's content exclusion, so it
+    never reaches a prompt)."""
+
+    code: str
+    message: str
+    uri: str | None = None
+    type: Literal["notice"] = "notice"
+
+
+ServerMessage = Welcome | TokenChunk | CompletionEnd | ErrorFrame | SlowDown | Notice
 
 
 

@@ -71,6 +71,8 @@ class EditorEvent:
     tenant_id: str = field(metadata=_ID)
     user_id: str = field(metadata=_ID)
     plan: Plan
+    #: Completions this user may start per UTC day (from the tenant's plan); ``None``: unlimited.
+    daily_limit: int | None = field(metadata=limit(ge=0))
     received_ms: int = field(metadata=_MS)
     body: EditorBody
     v: Literal[1] = 1

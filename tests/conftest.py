@@ -5,26 +5,46 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 
 import pytest
 import redis
 
+from bench.keys import Keyring, provision
 from infra.processes import Supervisor
 from infra.settings import Settings
 from infra.stack import private_settings, up
+from infra.tenants import Tenant, load_directory, new_key, save_directory
+
+#: The test stack re-reads its tenants file this often (ms).
+AUTH_RELOAD_MS = 200
+KEYRING = Keyring()
 
 
 def stack_settings() -> Settings:
     """A private instance: free ports, its own logs and ClickHouse directory, shared binaries."""
     redis_url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
     return private_settings(f"pytest-{os.getpid()}", redis_url).replace(
-        sink_batch_ms=200, start_timeout_s=120.0)
+        sink_batch_ms=200, start_timeout_s=120.0, auth_reload_ms=AUTH_RELOAD_MS,
+        hello_timeout_s=2.0)
+
+
+def add_key(settings: Settings, tenant: Tenant, user: str, expires_ms: int | None = None,
+            role: str = "developer") -> tuple[str, str]:
+    """Add a key (and its tenant, replacing its terms) to the running stack's tenants file; wait
+    until the edges have re-read it. Returns the key and its key_id."""
+    directory = load_directory(settings.tenants_path).with_tenant(tenant)
+    key, entry = new_key(tenant.tenant_id, user, role, expires_ms)  # type: ignore[arg-type]
+    save_directory(settings.tenants_path, directory.with_key(entry))
+    time.sleep(3 * AUTH_RELOAD_MS / 1000)
+    return key, entry.key_id
 
 
 @pytest.fixture(scope="session")
 def running_stack() -> Iterator[tuple[Supervisor, Settings]]:
     settings = stack_settings()
+    KEYRING.pools = provision(settings, users_per_plan=300, prefix="test").pools
     supervisor, running = up(settings)
     try:
         yield supervisor, running
@@ -37,8 +57,15 @@ def running_stack() -> Iterator[tuple[Supervisor, Settings]]:
         client.close()
         shutil.rmtree(settings.stack_home / "clickhouse" / settings.stack_instance,
                       ignore_errors=True)
+        settings.tenants_path.unlink(missing_ok=True)
 
 
 @pytest.fixture
 def stack(running_stack: tuple[Supervisor, Settings]) -> Settings:
     return running_stack[1]
+
+
+@pytest.fixture
+def keyring(running_stack: tuple[Supervisor, Settings]) -> Keyring:
+    """Unused API keys of the test stack, per plan (tenants ``test-free``, ``test-pro``, ...)."""
+    return KEYRING

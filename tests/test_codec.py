@@ -71,7 +71,7 @@ class TestClientFrames:
         assert error.field == "changes.1.start"
 
     def test_unknown_field_is_refused(self) -> None:
-        error = refused('{"type":"hello","protocol":1,"client":"x","user_id":"u","colour":"red"}')
+        error = refused('{"type":"hello","protocol":1,"client":"x","colour":"red"}')
         assert (error.code, error.field) == ("unknown_field", "colour")
 
     def test_missing_required_field(self) -> None:
@@ -88,7 +88,7 @@ class TestClientFrames:
         assert error.field == "request_id"
 
     def test_protocol_version_other_than_1(self) -> None:
-        error = refused('{"type":"hello","protocol":2,"client":"x","user_id":"u"}')
+        error = refused('{"type":"hello","protocol":2,"client":"x"}')
         assert error.field == "protocol"
 
     def test_invalid_utf8_bytes(self) -> None:
@@ -99,7 +99,8 @@ class TestRecords:
     """Topic records round-trip exactly and are validated like socket frames."""
 
     def test_editor_event_round_trip(self) -> None:
-        event = EditorEvent("e1", "s1", 0, "t", "u", "free", 1, DocChange("a", 3, (TextEdit(0, 1, "y"),)))
+        event = EditorEvent("e1", "s1", 0, "t", "u", "free", 100, 1,
+                            DocChange("a", 3, (TextEdit(0, 1, "y"),)))
         assert read_record(EditorEvent, write_record(event)) == event
 
     def test_reply_round_trip(self) -> None:
@@ -108,7 +109,7 @@ class TestRecords:
             assert read_record(Reply, write_record(reply)) == reply
 
     def test_session_end_body(self) -> None:
-        event = EditorEvent("e1", "s1", 0, "t", "u", "pro", 1, SessionEnd())
+        event = EditorEvent("e1", "s1", 0, "t", "u", "pro", None, 1, SessionEnd())
         assert read_record(EditorEvent, write_record(event)).body == SessionEnd()
 
     def test_empty_record(self) -> None:
@@ -137,7 +138,7 @@ class TestPublishedSchema:
     def test_schema_accepts_what_we_encode(self) -> None:
         schema = protocol_schema()
         client = {**schema, "$ref": "#/$defs/ClientMessage"}
-        jsonschema.validate(orjson.loads(encode(Hello(protocol=1, client="c", user_id="u"))), client)
+        jsonschema.validate(orjson.loads(encode(Hello(protocol=1, client="c"))), client)
         jsonschema.validate(orjson.loads(encode(DocChange("a", 1, (TextEdit(0, 0, "x"),)))), client)
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate({"type": "doc_close", "uri": "a", "extra": 1}, client)

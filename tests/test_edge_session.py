@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from infra.tenants import Principal, Tenant
 from schemas.codec import encode
 from schemas.socket import (
     CompletionEnd,
@@ -16,15 +17,19 @@ from schemas.socket import (
     ErrorFrame,
     Feedback,
     Hello,
+    Notice,
     TextEdit,
     Welcome,
 )
 from schemas.topics import DocSnapshot, EditorEvent, FeedbackEvent, SessionEnd
-from ws_edge.session import EdgeLimits, EdgeSession
+from ws_edge.ratelimit import TokenBucket
+from ws_edge.session import FLOOD_REFUSALS, EdgeLimits, EdgeSession
 
-LIMITS = EdgeLimits(max_frame_bytes=2048, max_documents=4, max_document_chars=10_000)
+LIMITS = EdgeLimits(max_frame_bytes=2048, max_documents=4, max_document_chars=10_000,
+                    messages_per_second=1000)
+ACME = Tenant("acme", "pro", exclude_paths=("*/secrets/*",))
 VALID_FRAMES = [
-    '{"type":"hello","protocol":1,"client":"t","user_id":"u"}',
+    '{"type":"hello","protocol":1,"client":"t"}',
     '{"type":"doc_open","uri":"a","language_id":"python","version":1,"text":"abc"}',
     '{"type":"doc_change","uri":"a","version":2,"changes":[{"start":1,"end":2,"text":"x"}]}',
     '{"type":"complete","request_id":"r1","uri":"a","version":2,"offset":3}',
@@ -39,17 +44,24 @@ def frame(message: object) -> str:
     return encode(message).decode()
 
 
-def started() -> EdgeSession:
-    session = EdgeSession("s1", 3, LIMITS)
-    replies, records = session.receive(frame(Hello(protocol=1, client="t", user_id="u1",
-                                                   tenant_id="acme", plan="pro")), 10)
+def new_session(limits: EdgeLimits = LIMITS, tenant: Tenant = ACME,
+                tenant_bucket: TokenBucket | None = None) -> EdgeSession:
+    principal = Principal(tenant, "u1", "k1", "developer")
+    return EdgeSession("s1", 3, limits, principal,
+                       tenant_bucket or TokenBucket(10_000, 10_000, 0), 0)
+
+
+def started(limits: EdgeLimits = LIMITS, tenant: Tenant = ACME,
+            tenant_bucket: TokenBucket | None = None) -> EdgeSession:
+    session = new_session(limits, tenant, tenant_bucket)
+    replies, records = session.receive(frame(Hello(protocol=1, client="t")), 10)
     assert isinstance(replies[0], Welcome)
     assert records == []
     return session
 
 
-def error_of(session: EdgeSession, data: str | bytes) -> ErrorFrame:
-    replies, records = session.receive(data, 20)
+def error_of(session: EdgeSession, data: str | bytes, now_ms: int = 20) -> ErrorFrame:
+    replies, records = session.receive(data, now_ms)
     assert records == [], "a refused frame must not reach Kafka"
     (error,) = replies
     assert isinstance(error, ErrorFrame)
@@ -59,17 +71,22 @@ def error_of(session: EdgeSession, data: str | bytes) -> ErrorFrame:
 class TestHandshake:
     """Hello comes first, once."""
 
-    def test_welcome_carries_session_and_limits(self) -> None:
-        session = EdgeSession("s1", 0, LIMITS)
-        (welcome,), _ = session.receive(frame(Hello(protocol=1, client="t", user_id="u")), 1)
-        assert welcome == Welcome("s1", 1, 2048)
+    def test_welcome_carries_session_identity_and_limits(self) -> None:
+        (welcome,), _ = new_session().receive(frame(Hello(protocol=1, client="t")), 1)
+        assert welcome == Welcome("s1", 1, 2048, "acme", "u1", "pro", 1000)
+
+    def test_hello_cannot_claim_an_identity(self) -> None:
+        """Who the caller is comes from the API key only: a hello naming a user is refused."""
+        claim = '{"type":"hello","protocol":1,"client":"t","user_id":"admin","tenant_id":"other"}'
+        error = error_of(new_session(), claim)
+        assert error.code == "unknown_field"
 
     def test_message_before_hello(self) -> None:
-        error = error_of(EdgeSession("s1", 0, LIMITS), frame(DocOpen("a", "python", 1, "")))
+        error = error_of(new_session(), frame(DocOpen("a", "python", 1, "")))
         assert error.code == "hello_required"
 
     def test_second_hello(self) -> None:
-        error = error_of(started(), frame(Hello(protocol=1, client="t", user_id="u1")))
+        error = error_of(started(), frame(Hello(protocol=1, client="t")))
         assert error.code == "duplicate_hello"
 
 
@@ -119,6 +136,11 @@ class TestBadInput:
         error = error_of(started(), frame(Feedback("e1", "r1", "partial")))
         assert error.field == "accepted_chars"
 
+    def test_feedback_only_for_own_requests(self) -> None:
+        """Feedback naming a request this session never made (another user's) is refused."""
+        error = error_of(started(), frame(Feedback("e1", "someone-elses", "accepted")))
+        assert (error.code, error.field) == ("unknown_request", "request_id")
+
 
 class TestRecords:
     """Valid messages become records keyed for ordering and routing."""
@@ -129,7 +151,8 @@ class TestRecords:
         assert record.topic == "editor" and record.key == "s1"
         event = record.value
         assert isinstance(event, EditorEvent)
-        assert (event.reply_partition, event.tenant_id, event.user_id, event.plan) == (3, "acme", "u1", "pro")
+        assert (event.reply_partition, event.tenant_id, event.user_id, event.plan,
+                event.daily_limit) == (3, "acme", "u1", "pro", None)
         assert event.received_ms == 99
 
     def test_feedback_carries_language_of_its_request(self) -> None:
@@ -137,7 +160,7 @@ class TestRecords:
         session.receive(frame(DocOpen("a.go", "go", 1, "package main")), 1)
         session.receive(frame(CompletionRequest("r1", "a.go", 1, 12)), 2)
         _, (record,) = session.receive(frame(Feedback("e1", "r1", "accepted", latency_ms=40)), 3)
-        assert record.topic == "feedback" and record.key == "u1"
+        assert record.topic == "feedback" and record.key == "acme/u1"
         assert isinstance(record.value, FeedbackEvent)
         value = record.value
         assert (value.language_id, value.kind, value.latency_ms) == ("go", "accepted", 40)
@@ -148,7 +171,7 @@ class TestRecords:
         assert record.value.body == SessionEnd()
 
     def test_end_before_hello_produces_nothing(self) -> None:
-        assert EdgeSession("s", 0, LIMITS).end(1) == []
+        assert new_session().end(1) == []
 
 
 @settings(max_examples=300, deadline=None)
@@ -156,7 +179,7 @@ class TestRecords:
                           st.sampled_from(VALID_FRAMES)), max_size=12))
 def test_receive_never_raises(frames: list[str | bytes]) -> None:
     """Whatever a client sends, in any order, the session answers and stays usable."""
-    session = EdgeSession("s1", 0, LIMITS)
+    session = new_session(tenant=Tenant("plain", "free"))
     for data in frames:
         replies, records = session.receive(data, 1)
         assert replies or records, "every frame is answered or forwarded"
@@ -178,3 +201,90 @@ class TestSnapshots:
         record = started().snapshot("gone.py", 9)
         assert record is not None and isinstance(record.value, EditorEvent)
         assert record.value.body == DocClose("gone.py")
+
+
+class TestPrivacy:
+    """What leaves the edge: secrets masked in place, excluded documents not at all."""
+
+    def test_secrets_are_masked_in_opens_changes_and_snapshots(self) -> None:
+        secret = "AKIA" + "QWERTYUIOPASDFGH"
+        session = started()
+        _, (opened,) = session.receive(frame(DocOpen("a.py", "python", 1, f"k = '{secret}'")), 1)
+        _, (changed,) = session.receive(frame(DocChange("a.py", 2, (TextEdit(0, 0, secret + "\n"),))), 2)
+        snapshot = session.snapshot("a.py", 3)
+        assert snapshot is not None
+        for record in (opened, changed, snapshot):
+            assert secret not in encode(record.value).decode()
+        assert isinstance(snapshot.value, EditorEvent)
+        body = snapshot.value.body
+        assert isinstance(body, DocSnapshot)
+        assert len(body.text) == len(secret) + 1 + len(f"k = '{secret}'"), "offsets still hold"
+        assert session.docs.require("a.py").text.startswith(secret), "the edge's copy is exact"
+
+    def test_excluded_documents_never_leave_the_edge(self) -> None:
+        session = started()
+        uri = "file:///repo/secrets/prod.py"
+        replies, records = session.receive(frame(DocOpen(uri, "python", 1, "TOKEN = 1")), 1)
+        assert records == [] and isinstance(replies[0], Notice) and replies[0].code == "excluded"
+        _, records = session.receive(frame(DocChange(uri, 2, (TextEdit(0, 0, "x"),))), 2)
+        assert records == []
+        (end,), records = session.receive(frame(CompletionRequest("r1", uri, 2, 1)), 3)
+        assert records == [] and end == CompletionEnd("r1", "excluded", 0,
+                                                      detail="content_exclusion")
+        snapshot = session.snapshot(uri, 4)
+        assert snapshot is not None and isinstance(snapshot.value, EditorEvent)
+        assert snapshot.value.body == DocClose(uri)
+
+    def test_bidi_controls_are_flagged(self) -> None:
+        session = started()
+        replies, records = session.receive(
+            frame(DocOpen("a.py", "python", 1, "if role == 'user\u202e':")), 1)
+        assert len(records) == 1
+        assert [(r.code, r.uri) for r in replies if isinstance(r, Notice)] == [
+            ("bidi_control", "a.py")]
+
+
+class TestRates:
+    """Per-session and per-tenant rates: the excess is refused, and nothing drifts silently."""
+
+    def test_session_rate_refuses_the_excess_and_refills(self) -> None:
+        session = started(EdgeLimits(2048, 4, 10_000, messages_per_second=5))
+        answers = [session.receive(frame(DocOpen(f"{n}.py", "python", 1, "")), 10)
+                   for n in range(8)]
+        refused = [a for a in answers if a[1] == []]
+        assert len(refused) == 4  # 5 tokens, one of which hello took
+        assert all(isinstance(a[0][0], ErrorFrame) and a[0][0].code == "rate_limited"
+                   for a in refused)
+        _, records = session.receive(frame(DocClose("0.py")), 1010)
+        assert len(records) == 1, "tokens come back with time"
+
+    def test_a_dropped_change_makes_the_document_stale_until_reopened(self) -> None:
+        session = started(EdgeLimits(2048, 4, 10_000, messages_per_second=3))
+        session.receive(frame(DocOpen("a.py", "python", 1, "abc")), 10)
+        session.receive(frame(DocChange("a.py", 2, (TextEdit(0, 0, "x"),))), 10)
+        error = error_of(session, frame(DocChange("a.py", 3, (TextEdit(0, 0, "y"),))))
+        assert error.code == "rate_limited" and "re-open" in error.message
+        error = error_of(session, frame(DocChange("a.py", 4, (TextEdit(0, 0, "z"),))), 2000)
+        assert error.code == "document_stale"
+        _, records = session.receive(frame(DocOpen("a.py", "python", 5, "yxabc")), 2000)
+        assert len(records) == 1
+        _, records = session.receive(frame(DocChange("a.py", 6, (TextEdit(0, 0, "z"),))), 2000)
+        assert len(records) == 1
+
+    def test_tenant_rate_is_shared_by_its_sessions(self) -> None:
+        shared = TokenBucket(2, 2, 0)  # the two hellos take it all
+        first, second = started(tenant_bucket=shared), started(tenant_bucket=shared)
+        (error,), _ = second.receive(frame(DocOpen("a.py", "python", 1, "")), 10)
+        assert isinstance(error, ErrorFrame) and error.code == "rate_limited"
+        assert first.receive(frame(DocOpen("a.py", "python", 1, "")), 1000)[1]
+
+    def test_a_flood_of_refused_frames_is_noticed(self) -> None:
+        session = started()
+        for _ in range(FLOOD_REFUSALS - 1):
+            session.receive("not json", 10)
+        assert not session.flooding
+        session.receive(frame(DocOpen("a.py", "python", 1, "")), 10)
+        assert not session.flooding, "an accepted frame resets the count"
+        for _ in range(FLOOD_REFUSALS):
+            session.receive("not json", 10)
+        assert session.flooding

@@ -7,9 +7,9 @@ import os
 import uuid
 
 from infra.processes import free_port
+from infra.tenants import FREE_DAILY_COMPLETIONS
 from workers.quota import (
     DAY_MS,
-    FREE_DAILY_COMPLETIONS,
     LOCAL_FALLBACK_COMPLETIONS,
     LocalAllowance,
     QuotaGate,
@@ -39,7 +39,7 @@ class TestQuotaGate:
         user = f"race-{uuid.uuid4().hex[:8]}"
         now = DAY_MS * 20_000 + 1000
         try:
-            decisions = await asyncio.gather(*(gate.take("t", user, "free", now)
+            decisions = await asyncio.gather(*(gate.take("t", user, FREE_DAILY_COMPLETIONS, now)
                                                for _ in range(1000)))
             assert sum(d.allowed for d in decisions) == FREE_DAILY_COMPLETIONS
             assert int(await client.get(quota_key("t", user, "20000")) or 0) == 100
@@ -55,7 +55,7 @@ class TestQuotaGate:
         client = make_redis(REDIS_URL)
         user = f"pro-{uuid.uuid4().hex[:8]}"
         try:
-            decision = await QuotaGate(client).take("t", user, "pro", DAY_MS * 20_000)
+            decision = await QuotaGate(client).take("t", user, None, DAY_MS * 20_000)
             assert decision.allowed and decision.limit is None
             assert await client.exists(quota_key("t", user, "20000")) == 0
         finally:
@@ -71,17 +71,20 @@ class TestRedisDown:
         gate = QuotaGate(client)
         now = DAY_MS * 20_000
         try:
-            decisions = [await gate.take("t", "u", "free", now) for _ in range(12)]
+            decisions = [await gate.take("t", "u", 100, now) for _ in range(12)]
             assert [d.allowed for d in decisions] == [True] * LOCAL_FALLBACK_COMPLETIONS + [False] * 2
             assert all(d.degraded for d in decisions)
-            assert (await gate.take("t", "other", "free", now)).allowed
-            assert (await gate.take("t", "u", "pro", now)).allowed
-            assert (await gate.take("t", "u", "free", now + DAY_MS)).allowed, "a new day resets"
+            assert (await gate.take("t", "other", 100, now)).allowed
+            assert (await gate.take("t", "u", None, now)).allowed
+            assert (await gate.take("t", "u", 100, now + DAY_MS)).allowed, "a new day resets"
+            contract = [(await gate.take("t", "e", 3, now)).allowed for _ in range(4)]
+            assert contract == [True, True, True, False], "a lower contract limit still holds"
         finally:
             await client.aclose()
 
 
 def test_local_allowance_counts_exactly() -> None:
     allowance = LocalAllowance(3)
-    assert [allowance.take("t", "u", "1") for _ in range(5)] == [1, 2, 3, 4, 4]
-    assert allowance.take("t", "u", "2") == 1
+    assert [allowance.take("t", "u", "1", 3) for _ in range(5)] == [1, 2, 3, 4, 4]
+    assert allowance.take("t", "v", "1", 1) == 1 and allowance.take("t", "v", "1", 1) == 2
+    assert allowance.take("t", "u", "2", 3) == 1

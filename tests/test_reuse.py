@@ -17,13 +17,14 @@ class TestGenerationKey:
 
     def test_stable_and_sensitive(self) -> None:
         p = Prompt("def f(", ")", "python")
-        key = generation_key("m", p, 16)
-        assert key == generation_key("m", Prompt("def f(", ")", "python"), 16)
-        others = {generation_key("m2", p, 16), generation_key("m", p, 17),
-                  generation_key("m", Prompt("def f(", "", "python"), 16),
-                  generation_key("m", Prompt("def f(", ")", "go"), 16),
-                  generation_key("m", Prompt("def f", "()", "python"), 16)}
-        assert key not in others and len(others) == 5
+        key = generation_key("t", "m", p, 16)
+        assert key == generation_key("t", "m", Prompt("def f(", ")", "python"), 16)
+        others = {generation_key("t", "m2", p, 16), generation_key("t", "m", p, 17),
+                  generation_key("t2", "m", p, 16),
+                  generation_key("t", "m", Prompt("def f(", "", "python"), 16),
+                  generation_key("t", "m", Prompt("def f(", ")", "go"), 16),
+                  generation_key("t", "m", Prompt("def f", "()", "python"), 16)}
+        assert key not in others and len(others) == 6
         assert "def" not in key and len(key) == 64
 
 

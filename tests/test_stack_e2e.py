@@ -12,13 +12,14 @@ from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
-from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from analytics.query import run_query
+from bench.keys import Caller
 from infra.processes import Supervisor
 from infra.settings import Settings
 from infra.stack import python_service
+from infra.tenants import FREE_DAILY_COMPLETIONS
 from schemas.socket import (
     CompletionEnd,
     DocChange,
@@ -29,8 +30,9 @@ from schemas.socket import (
     TextEdit,
     TokenChunk,
 )
-from workers.quota import FREE_DAILY_COMPLETIONS, day_window, quota_key
-from ws_edge.client import Completion, EdgeClient
+from tests.conftest import KEYRING
+from workers.quota import day_window, quota_key
+from ws_edge.client import Completion, EdgeClient, connect_edge
 
 pytestmark = pytest.mark.stack
 
@@ -52,11 +54,13 @@ def main():
     for index in range(li'''
 
 
-async def open_client(settings: Settings, user: str | None = None, plan: str = "pro"
+async def open_client(settings: Settings, caller: Caller | None = None, edge: int = 0
                       ) -> EdgeClient:
-    connection = await connect(settings.edge_url(0), compression=None)
+    """A session of ``caller`` (default: a fresh pro user) on edge ``edge``."""
+    caller = caller or KEYRING.take("pro")
+    connection = await connect_edge(settings.edge_url(edge), caller.api_key)
     client = EdgeClient(connection)
-    await client.start(user or f"user-{uuid.uuid4().hex[:8]}", plan)
+    await client.start()
     return client
 
 
@@ -143,12 +147,13 @@ class TestCompletionEndToEnd:
                        for f in frames[end_at:]), "no token of a superseded request after its end"
 
     async def test_free_plan_over_quota_spends_no_inference(self, stack: Settings) -> None:
-        user = f"quota-{uuid.uuid4().hex[:8]}"
+        caller = KEYRING.take("free")
+        user = caller.user_id
         redis = aioredis.Redis.from_url(stack.redis_url)
         day, _ = day_window(time.time_ns() // 1_000_000)
-        key = quota_key("default", user, day)
+        key = quota_key(caller.tenant_id, user, day)
         await redis.set(key, FREE_DAILY_COMPLETIONS, ex=60)
-        client = await open_client(stack, user=user, plan="free")
+        client = await open_client(stack, caller)
         try:
             # A prompt nobody asked before: a cached answer would cost no quota.
             completion = await completion_for(client, f"# {user}\n{PYTHON_SOURCE}")
@@ -366,10 +371,7 @@ class TestScaleOut:
         await asyncio.to_thread(supervisor.start_together, [edge1, worker2], 90)
 
         async def client_on(edge: int) -> EdgeClient:
-            connection = await connect(stack.edge_url(edge), compression=None)
-            c = EdgeClient(connection)
-            await c.start(f"scale-{edge}-{uuid.uuid4().hex[:6]}", "pro")
-            return c
+            return await open_client(stack, edge=edge)
 
         async def dropped(edge: int) -> float:
             metrics = await asyncio.to_thread(

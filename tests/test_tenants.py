@@ -72,6 +72,7 @@ def test_the_file_holds_hashes_only_and_round_trips(tmp_path: Path) -> None:
     (b"[]", "top level"),
     (b'{"tenants": {"a": {"plan": "gold"}}, "keys": []}', "tenants.a.plan"),
     (b'{"tenants": {"a": {"plan": "pro", "colour": 1}}, "keys": []}', "unknown field(s) colour"),
+    (b'{"tenants": {"a\'; DROP": {"plan": "pro"}}, "keys": []}', "a tenant id is"),
     (b'{"tenants": {}, "keys": [{"key_id": "k", "sha256": "00", "tenant_id": "a", '
      b'"user_id": "u"}]}', "keys[0].tenant_id"),
     (b'{"tenants": {"a": {"plan": "pro"}}, "keys": [{"key_id": "k", "sha256": "00", '

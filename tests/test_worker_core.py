@@ -23,7 +23,7 @@ NOW = 1000 + LIMITS.debounce.ceiling_ms
 
 
 def event(body: EditorBody, session: str = "s1") -> EditorEvent:
-    return EditorEvent("e", session, 2, "t", "u", "free", 1000, body)
+    return EditorEvent("e", session, 2, "t", "u", "free", 100, 1000, body)
 
 
 def opened(text: str = "def add(a, b):\n    return ") -> WorkerCore:
@@ -183,7 +183,7 @@ def typed(core: WorkerCore, text: str, start_ms: int, gap_ms: int, version: int 
     for ch in text:
         version += 1
         doc_len = len(core_text(core))
-        core.handle(EditorEvent("e", "s1", 2, "t", "u", "free", at,
+        core.handle(EditorEvent("e", "s1", 2, "t", "u", "free", 100, at,
                                 DocChange("a.py", version, (TextEdit(doc_len, doc_len, ch),))), at)
         at += gap_ms
     return version
@@ -196,7 +196,7 @@ def core_text(core: WorkerCore) -> str:
 
 
 def request_at(ms: int, request_id: str, version: int, offset: int) -> EditorEvent:
-    return EditorEvent("e", "s1", 2, "t", "u", "free", ms,
+    return EditorEvent("e", "s1", 2, "t", "u", "free", 100, ms,
                        CompletionRequest(request_id, "a.py", version, offset))
 
 
@@ -220,7 +220,7 @@ class TestDebounceInTheWorker:
         version = typed(core, "some_longer_name", start_ms=0, gap_ms=30)
         assert core.handle(request_at(450, "r1", version, 20), now_ms=451) == []
         doc_len = len(core_text(core))
-        (end,) = core.handle(EditorEvent("e", "s1", 2, "t", "u", "free", 480, DocChange(
+        (end,) = core.handle(EditorEvent("e", "s1", 2, "t", "u", "free", 100, 480, DocChange(
             "a.py", version + 1, (TextEdit(doc_len, doc_len, "s"),))), 481)
         assert isinstance(end, SendFrame)
         assert end.frame == CompletionEnd("r1", "superseded", 0)
@@ -285,7 +285,7 @@ class TestOverload:
 def test_deadline_ignores_an_implausible_clock_skew() -> None:
     """An edge clock far behind the worker's must not expire every request."""
     core = opened()
-    skewed = EditorEvent("e", "s1", 2, "t", "u", "free", NOW - 3_600_000,
+    skewed = EditorEvent("e", "s1", 2, "t", "u", "free", 100, NOW - 3_600_000,
                          CompletionRequest("r1", "a.py", 1, 26))
     (start,) = core.handle(skewed, NOW)
     assert isinstance(start, StartCompletion)

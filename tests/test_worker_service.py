@@ -78,7 +78,7 @@ class RecordingWorker(CompletionWorker):
 
 
 async def feed(worker: CompletionWorker, body: EditorBody, session: str = "s1") -> None:
-    event = EditorEvent("e", session, 0, "t", "u", "pro", now_ms(), body)
+    event = EditorEvent("e", session, 0, "t", "u", "pro", None, now_ms(), body)
     await worker.handle_batch([(write_record(event), 0, 0)])
 
 
@@ -146,7 +146,7 @@ class TestWorkerFrames:
 
     async def test_bad_records_are_counted_and_skipped(self) -> None:
         worker = RecordingWorker(SlowModel())
-        bad_partition = EditorEvent("e", "s1", 4000, "t", "u", "pro", 1, DocOpen("a", "x", 1, ""))
+        bad_partition = EditorEvent("e", "s1", 4000, "t", "u", "pro", None, 1, DocOpen("a", "x", 1, ""))
         await worker.handle_batch([(b"not json", 0, 1), (None, 0, 2),
                                    (write_record(bad_partition), 0, 3)])
         assert worker.bad_records == 3
@@ -235,7 +235,7 @@ class TestBatches:
                   CompletionRequest("r1", "a.py", 1, 6),
                   DocChange("a.py", 2, (TextEdit(6, 6, "y"),))]
         await worker.handle_batch([
-            (write_record(EditorEvent("e", "s1", 0, "t", "u", "pro", now_ms(), body)), 0, i)
+            (write_record(EditorEvent("e", "s1", 0, "t", "u", "pro", None, now_ms(), body)), 0, i)
             for i, body in enumerate(events)])
         await asyncio.sleep(0.05)
         assert model.calls == 0

@@ -46,6 +46,8 @@ class Route:
     tenant_id: str
     user_id: str
     plan: str
+    #: Completions per UTC day for this user (``None``: unlimited), set by the edge from the key.
+    daily_limit: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +245,7 @@ class WorkerCore:
     def handle(self, event: EditorEvent, now_ms: int) -> list[Action]:
         """Apply one event; return what must happen because of it."""
         route = Route(event.session_id, event.reply_partition, event.tenant_id, event.user_id,
-                      event.plan)
+                      event.plan, event.daily_limit)
         body = event.body
         if isinstance(body, SessionEnd):
             session = self._sessions.pop(event.session_id, None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from streams.document import Document
+from streams.redaction import redact
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +22,9 @@ class Prompt:
 
 
 def build_prompt(doc: Document, offset: int, prefix_chars: int, suffix_chars: int) -> Prompt:
-    """Prefix up to ``prefix_chars`` before ``offset``, suffix up to ``suffix_chars`` after it."""
+    """Prefix up to ``prefix_chars`` before ``offset``, suffix up to ``suffix_chars`` after it,
+    with secrets masked (the edge masks what it can see in each edit; a secret typed key by key
+    is only whole here, in the document)."""
     text = doc.text
     start = max(0, offset - prefix_chars)
     if start > 0:
@@ -31,4 +34,5 @@ def build_prompt(doc: Document, offset: int, prefix_chars: int, suffix_chars: in
     if end < len(text):
         newline = text.rfind("\n", offset, end)
         end = newline + 1 if newline != -1 else end
-    return Prompt(prefix=text[start:offset], suffix=text[offset:end], language_id=doc.language_id)
+    return Prompt(prefix=redact(text[start:offset]), suffix=redact(text[offset:end]),
+                  language_id=doc.language_id)

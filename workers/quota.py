@@ -1,12 +1,14 @@
 """Daily completion quotas: the pure arithmetic, and the atomic Redis counter around it.
 
 What counts: one completion request that is admitted to inference (a cache hit or a rejected
-request does not count). Free plans get ``FREE_DAILY_COMPLETIONS`` per user per UTC day; pro and
-enterprise are not limited here (enterprise limits are per contract, outside this module).
+request does not count). The limit comes with each event, set by the edge from the API key's
+tenant (``infra.tenants``): free plans 100 per user per UTC day, pro unlimited, enterprise per
+contract (unlimited unless the contract sets a number).
 
-When Redis is unreachable: paid plans are served as always (they never touch the counter); free
-users are limited by a local counter in each worker, ``LOCAL_FALLBACK_COMPLETIONS`` per user per
-UTC day, so an outage neither blocks free users outright nor makes their quota unlimited.
+When Redis is unreachable: unlimited plans are served as always (they never touch the counter);
+limited users are held by a local counter in each worker, at most ``LOCAL_FALLBACK_COMPLETIONS``
+per user per UTC day (or their own limit if lower), so an outage neither blocks them outright
+nor makes their quota unlimited.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from redis.exceptions import RedisError
 
 log = logging.getLogger("workers.quota")
 
-FREE_DAILY_COMPLETIONS = 100
 LOCAL_FALLBACK_COMPLETIONS = 10
 DAY_MS = 86_400_000
 
@@ -41,13 +42,14 @@ class LocalAllowance:
         self.limit = limit
         self._used: dict[tuple[str, str, str], int] = {}
 
-    def take(self, tenant_id: str, user_id: str, day: str) -> int:
-        """Count one attempt; returns the count after it (refused attempts are given back)."""
+    def take(self, tenant_id: str, user_id: str, day: str, limit: int) -> int:
+        """Count one attempt against ``limit``; returns the count after it (refused attempts are
+        given back)."""
         if any(key[2] != day for key in self._used):
             self._used = {k: v for k, v in self._used.items() if k[2] == day}
         key = (tenant_id, user_id, day)
         used = self._used.get(key, 0) + 1
-        if used <= self.limit:
+        if used <= limit:
             self._used[key] = used
         return used
 
@@ -56,10 +58,6 @@ def day_window(now_ms: int) -> tuple[str, int]:
     """The UTC day's number (as a key part) and the epoch ms at which it ends."""
     day = now_ms // DAY_MS
     return str(day), (day + 1) * DAY_MS
-
-
-def daily_limit(plan: str) -> int | None:
-    return FREE_DAILY_COMPLETIONS if plan == "free" else None
 
 
 def quota_key(tenant_id: str, user_id: str, day: str) -> str:
@@ -88,8 +86,8 @@ class QuotaGate:
         self._take = client.register_script(_TAKE)
         self._local = LocalAllowance(LOCAL_FALLBACK_COMPLETIONS)
 
-    async def take(self, tenant_id: str, user_id: str, plan: str, now_ms: int) -> QuotaDecision:
-        limit = daily_limit(plan)
+    async def take(self, tenant_id: str, user_id: str, limit: int | None,
+                   now_ms: int) -> QuotaDecision:
         day, resets_at_ms = day_window(now_ms)
         if limit is None:
             return QuotaDecision(True, 0, None, resets_at_ms)
@@ -99,7 +97,8 @@ class QuotaGate:
                                         args=[limit, ttl_ms]))
         except (RedisError, OSError) as error:
             log.warning("quota counter unreachable (%s): local fallback", type(error).__name__)
-            used = self._local.take(tenant_id, user_id, day)
-            local = decide(used, self._local.limit, resets_at_ms)
-            return QuotaDecision(local.allowed, used, self._local.limit, resets_at_ms, True)
+            local_limit = min(limit, self._local.limit)
+            used = self._local.take(tenant_id, user_id, day, local_limit)
+            local = decide(used, local_limit, resets_at_ms)
+            return QuotaDecision(local.allowed, used, local_limit, resets_at_ms, True)
         return decide(used, limit, resets_at_ms)

@@ -16,10 +16,15 @@ from dataclasses import dataclass
 from workers.prompt import Prompt
 
 
-def generation_key(model: str, prompt: Prompt, max_tokens: int) -> str:
-    """A stable hash of what determines a generation (hex, safe for keys and logs)."""
+def generation_key(tenant_id: str, model: str, prompt: Prompt, max_tokens: int) -> str:
+    """A stable hash of what determines a generation (hex, safe for keys and logs).
+
+    The tenant is part of it: tenants never share generations, so a cache hit (and its speed)
+    can never tell one tenant that another typed the same code.
+    """
     digest = hashlib.sha256()
-    for part in (model, prompt.language_id, str(max_tokens), prompt.prefix, prompt.suffix):
+    for part in (tenant_id, model, prompt.language_id, str(max_tokens), prompt.prefix,
+                 prompt.suffix):
         data = part.encode("utf-8")
         digest.update(len(data).to_bytes(8, "big"))
         digest.update(data)

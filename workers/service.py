@@ -282,7 +282,8 @@ class CompletionWorker:
                     return self._count(_Source("typed_as_suggested",
                                                chunks=chunks_after(cached[0], len(typed)),
                                                reason=cached[1]))
-        key = generation_key(self._settings.triton_model, start.prompt, start.max_tokens)
+        key = generation_key(start.route.tenant_id, self._settings.triton_model, start.prompt,
+                             start.max_tokens)
         fresh = Suggestion(start.uri, start.offset, key)
         live = self._hub.live(key)
         if live is not None:
@@ -328,7 +329,8 @@ class CompletionWorker:
         if self._quota is None:
             return True
         route = start.route
-        decision = await self._quota.take(route.tenant_id, route.user_id, route.plan, now_ms())
+        decision = await self._quota.take(route.tenant_id, route.user_id, route.daily_limit,
+                                          now_ms())
         if decision.allowed:
             return True
         resets = datetime.fromtimestamp(decision.resets_at_ms / 1000, UTC)

@@ -1,6 +1,7 @@
 """A client a person can run: types a source file into the edge and shows completions as they stream.
 
-``python -m ws_edge.client FILE [--url ws://127.0.0.1:8765]`` opens an empty document, types FILE
+``python -m ws_edge.client FILE [--url ws://127.0.0.1:8765] [--api-key KEY]`` opens an empty
+document, types FILE
 keystroke by keystroke, asks for a completion at the end of each word and line, prints the
 suggestion as its tokens arrive, and accepts it when it matches what the file really says next
 (then types the accepted text in one edit, as an editor would) or rejects it otherwise.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import time
 import uuid
@@ -22,6 +24,7 @@ import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.protocol import State
 
+from infra.settings import Settings
 from schemas.codec import encode, parse_json
 from schemas.socket import (
     CompletionEnd,
@@ -70,9 +73,8 @@ class EdgeClient:
         self.on_chunk: Callable[[Completion, str], None] | None = None
         self._reader: asyncio.Task[None] | None = None
 
-    async def start(self, user_id: str, plan: str = "free", tenant_id: str = "default") -> Welcome:
-        await self.send(Hello(protocol=1, client="demo-client/0.1", user_id=user_id,
-                              tenant_id=tenant_id, plan=plan))  # type: ignore[arg-type]
+    async def start(self, client: str = "demo-client/0.1") -> Welcome:
+        await self.send(Hello(protocol=1, client=client))
         first = decode_server_message(parse_json(await self.connection.recv()))
         if not isinstance(first, Welcome):
             raise RuntimeError(f"expected welcome, got {first}")
@@ -121,16 +123,28 @@ class EdgeClient:
             await asyncio.gather(self._reader, return_exceptions=True)
 
 
-async def replay(url: str, path: Path, delay_ms: float, max_chars: int, user_id: str,
-                 plan: str) -> int:
+def connect_edge(url: str, api_key: str, **options: Any) -> connect:
+    """Open a socket to the edge, authenticated as the API key's user (the key goes in a header,
+    never in the URL, so it stays out of proxies' access logs)."""
+    return connect(url, additional_headers={"Authorization": f"Bearer {api_key}"},
+                   compression=None, **options)
+
+
+def dev_api_key(settings: Settings) -> str:
+    """The local tenant's developer key that ``make up`` created (embedded setup only)."""
+    return settings.tenants_path.with_suffix(".dev-key").read_text().strip()
+
+
+async def replay(url: str, api_key: str, path: Path, delay_ms: float, max_chars: int) -> int:
     source = path.read_text(encoding="utf-8")[:max_chars]  # noqa: ASYNC240 - read once at start
     uri = path.resolve().as_uri()  # noqa: ASYNC240
     language = LANGUAGE_BY_SUFFIX.get(path.suffix, "plaintext")
     accepted = rejected = 0
-    async with connect(url, compression=None) as connection:
+    async with connect_edge(url, api_key) as connection:
         client = EdgeClient(connection)
-        welcome = await client.start(user_id, plan)
-        print(f"session {welcome.session_id} on {url}; typing {len(source)} characters of {path}")
+        welcome = await client.start()
+        print(f"session {welcome.session_id} on {url} as {welcome.user_id} ({welcome.tenant_id}, "
+              f"{welcome.plan}); typing {len(source)} characters of {path}")
         client.on_chunk = lambda _c, text: print(text, end="", flush=True)
         version = 1
         await client.send(DocOpen(uri, language, version, ""))
@@ -182,12 +196,17 @@ def main() -> int:
     parser.add_argument("--url", default="ws://127.0.0.1:8765")
     parser.add_argument("--delay-ms", type=float, default=30.0, help="pause between keystrokes")
     parser.add_argument("--max-chars", type=int, default=2000)
-    parser.add_argument("--user", default="demo-user")
-    parser.add_argument("--plan", default="pro", choices=["free", "pro", "enterprise"])
+    parser.add_argument("--api-key", default=os.environ.get("API_KEY"),
+                        help="default: $API_KEY, else the embedded stack's developer key")
     args = parser.parse_args()
     try:
-        return asyncio.run(replay(args.url, args.file, args.delay_ms, args.max_chars, args.user,
-                                  args.plan))
+        api_key = args.api_key or dev_api_key(Settings.from_env())
+    except OSError:
+        print("no API key: pass --api-key, set API_KEY, or start the embedded stack (`make up`) "
+              "which creates a developer key", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(replay(args.url, api_key, args.file, args.delay_ms, args.max_chars))
     except OSError as error:
         print(f"cannot reach the edge at {args.url}: {error}; is the stack up (`make up`)?",
               file=sys.stderr)

@@ -4,6 +4,11 @@ Edge ``i`` owns partition ``i`` of the replies topic; every editor event it prod
 partition, so workers send each session's frames only to the edge holding its socket. Each
 socket has a bounded outbox drained by its own writer, so one slow client cannot stall the
 reply consumer for the others.
+
+Admission happens at the handshake: the API key (``Authorization: Bearer``) names the principal,
+the tenant's Origin allowlist and per-user session cap apply, and a refusal closes the socket at
+once with a 44xx code and a reason. The tenants file is re-read every ``AUTH_RELOAD_MS``; a key
+revoked or expired since closes its live sessions.
 """
 
 from __future__ import annotations
@@ -11,8 +16,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import time
 import uuid
+import weakref
+from collections import Counter
 from http import HTTPStatus
 from typing import Any
 
@@ -23,6 +31,7 @@ from websockets.http11 import Request, Response
 
 from infra.runtime import run_marking_ready
 from infra.settings import Settings
+from infra.tenants import Directory, DirectoryError, Principal, Refusal, load_directory
 from schemas.codec import encode
 from schemas.errors import ProtocolError
 from schemas.socket import ErrorFrame, SlowDown, TokenChunk
@@ -30,6 +39,7 @@ from schemas.topics import Reply, ResyncRequest, StageTimes, read_record, write_
 from streams.kafka import make_consumer, make_producer
 from streams.metrics import Registry
 from ws_edge.pressure import Pressure, PressureConfig
+from ws_edge.ratelimit import TokenBucket
 from ws_edge.session import EdgeLimits, EdgeSession, OutRecord
 
 log = logging.getLogger("ws_edge")
@@ -38,6 +48,12 @@ log = logging.getLogger("ws_edge")
 OUTBOX_FRAMES = 4096
 #: Frames this many times over the limit close the connection instead of getting an error frame.
 HARD_FRAME_FACTOR = 4
+#: Close codes (4000-4999 are the application's): see SECURITY.md.
+CLOSE_ORIGIN = 4403
+CLOSE_TOO_MANY_SESSIONS = 4429
+CLOSE_HELLO_TIMEOUT = 4408
+CLOSE_IDLE = 4000
+CLOSE_FLOOD = 1008
 
 
 def now_ms() -> int:
@@ -72,9 +88,17 @@ class Edge:
         self.settings = settings
         self.index = index
         self.limits = EdgeLimits(settings.max_frame_bytes, settings.max_open_documents,
-                                 settings.max_document_chars)
+                                 settings.max_document_chars, settings.session_messages_per_second)
         self.producer: AIOKafkaProducer = make_producer(settings)
         self.sockets: dict[str, _Socket] = {}
+        self.directory = load_directory(settings.tenants_path)
+        self._directory_stamp = _stamp(settings)
+        #: Handshake verdicts, from ``process_request`` to the connection's handler.
+        self._admissions: weakref.WeakKeyDictionary[ServerConnection, Principal | Refusal] = (
+            weakref.WeakKeyDictionary())
+        self._tenant_buckets: dict[str, TokenBucket] = {}
+        self._user_sessions: Counter[tuple[str, str]] = Counter()
+        self.refused_handshakes = 0
         self.dropped_replies = 0
         self.resyncs = 0
         self.pressure = Pressure(PressureConfig(
@@ -90,6 +114,8 @@ class Edge:
                            lambda: self.bad_replies)
         self.metrics.gauge("edge_resyncs", "document snapshots sent to workers",
                            lambda: self.resyncs)
+        self.metrics.gauge("edge_refused_handshakes", "sockets closed at admission (key, origin, "
+                           "session cap)", lambda: self.refused_handshakes)
         self._background: set[asyncio.Task[Any]] = set()  # closes and resyncs in flight
         self.bad_replies = 0
 
@@ -102,13 +128,18 @@ class Edge:
         consumer.assign([partition])
         await consumer.seek_to_end(partition)
         replies = asyncio.create_task(self._route_replies(consumer))
+        watcher = asyncio.create_task(self._watch_directory())
+        self._background.add(watcher)
         try:
             async with serve(
                 self._handle, settings.edge_host, settings.edge_port + self.index,
                 max_size=settings.max_frame_bytes * HARD_FRAME_FACTOR,
-                compression=None,  # per-message deflate costs memory per socket; off by default
-                process_request=self._health,
-                ping_interval=20, ping_timeout=20, open_timeout=10,
+                # Per-message deflate costs memory per socket and opens the door to decompression
+                # bombs: off (the server never negotiates it).
+                compression=None,
+                process_request=self._admit,
+                ping_interval=20, ping_timeout=20, open_timeout=settings.hello_timeout_s,
+                ssl=_tls(settings),
             ) as server:
                 log.info("edge %d listening on %s", self.index, settings.edge_url(self.index))
                 if ready is not None:
@@ -124,25 +155,84 @@ class Edge:
                 await serving
         finally:
             replies.cancel()
-            await asyncio.gather(replies, return_exceptions=True)
+            watcher.cancel()
+            await asyncio.gather(replies, watcher, return_exceptions=True)
             await consumer.stop()
             await self.producer.stop()
 
-    def _health(self, connection: ServerConnection, request: Request) -> Response | None:
+    def _admit(self, connection: ServerConnection, request: Request) -> Response | None:
+        """Health and metrics over plain HTTP; for a WebSocket upgrade, who is calling.
+
+        The verdict is kept for the handler, which closes a refused socket with a code and a
+        reason a plugin can show (an HTTP 401 would reach most WebSocket clients as a bare
+        "handshake failed")."""
         if request.path == "/healthz":
             return connection.respond(HTTPStatus.OK, "ok\n")
         if request.path == "/metrics":
             return connection.respond(HTTPStatus.OK, self.metrics.render())
+        authorization = request.headers.get("Authorization", "")
+        scheme, _, key = authorization.partition(" ")
+        verdict = self.directory.authenticate(key.strip() if scheme.lower() == "bearer" else None,
+                                              now_ms())
+        if isinstance(verdict, Principal):
+            origin = request.headers.get("Origin")
+            if origin is not None and origin not in verdict.tenant.origins:
+                verdict = Refusal(CLOSE_ORIGIN, f"origin {origin[:100]} is not allowed for this "
+                                  "tenant")
+            elif (self._user_sessions[(verdict.tenant_id, verdict.user_id)]
+                  >= verdict.tenant.max_sessions_per_user):
+                verdict = Refusal(CLOSE_TOO_MANY_SESSIONS, "too many sessions for this user "
+                                  f"(at most {verdict.tenant.max_sessions_per_user}); close one")
+        self._admissions[connection] = verdict
         return None
 
     async def _handle(self, connection: ServerConnection) -> None:
-        session = EdgeSession(uuid.uuid4().hex, self.index, self.limits)
+        verdict = self._admissions.pop(connection, None)
+        if not isinstance(verdict, Principal):
+            self.refused_handshakes += 1
+            refusal = verdict or Refusal(4401, "not authenticated")
+            await connection.close(refusal.code, refusal.reason)
+            return
+        user = (verdict.tenant_id, verdict.user_id)
+        if self._user_sessions[user] >= verdict.tenant.max_sessions_per_user:
+            self.refused_handshakes += 1  # raced with another handshake of the same user
+            await connection.close(CLOSE_TOO_MANY_SESSIONS, "too many sessions for this user")
+            return
+        self._user_sessions[user] += 1
+        try:
+            await self._serve_session(connection, verdict)
+        finally:
+            self._user_sessions[user] -= 1
+            if self._user_sessions[user] <= 0:
+                del self._user_sessions[user]
+
+    def _tenant_bucket(self, principal: Principal) -> TokenBucket:
+        rate = principal.tenant.messages_per_second
+        bucket = self._tenant_buckets.get(principal.tenant_id)
+        if bucket is None:
+            bucket = TokenBucket(rate, rate, now_ms())
+            self._tenant_buckets[principal.tenant_id] = bucket
+        return bucket
+
+    async def _serve_session(self, connection: ServerConnection, principal: Principal) -> None:
+        session = EdgeSession(uuid.uuid4().hex, self.index, self.limits, principal,
+                              self._tenant_bucket(principal), now_ms())
         sock = _Socket(connection, session)
         self.sockets[session.session_id] = sock
         writer = asyncio.create_task(sock.drain())
         hinted = False
         try:
-            async for frame in connection:
+            while True:
+                waited = (self.settings.hello_timeout_s if session.hello is None
+                          else self.settings.session_idle_timeout_s)
+                try:
+                    async with asyncio.timeout(waited):
+                        frame = await connection.recv()
+                except TimeoutError:
+                    code, why = ((CLOSE_HELLO_TIMEOUT, "no hello in time") if session.hello is None
+                                 else (CLOSE_IDLE, "idle for too long; reconnect when needed"))
+                    await connection.close(code, why)
+                    return
                 try:
                     frames, records = session.receive(frame, now_ms())
                 except Exception:  # a bug must cost one frame, not the session
@@ -157,6 +247,9 @@ class Edge:
                     if not sock.push(encode(message)):
                         await connection.close(1008, "client is not reading its frames")
                         return
+                if session.flooding:
+                    await connection.close(CLOSE_FLOOD, "too many refused frames in a row")
+                    return
                 for record in records:
                     if not await self._produce(record):
                         await connection.close(1011, "an event could not be queued; reconnect")
@@ -164,6 +257,7 @@ class Edge:
         except ConnectionClosed:
             pass
         finally:
+            sock.closing = True
             del self.sockets[session.session_id]
             with contextlib.suppress(Exception):
                 for record in session.end(now_ms()):
@@ -172,6 +266,36 @@ class Edge:
                 sock.outbox.put_nowait(None)
             writer.cancel()
             await asyncio.gather(writer, return_exceptions=True)
+
+    async def _watch_directory(self) -> None:
+        """Re-read the tenants file when it changes; re-check every live session's key."""
+        while True:
+            await asyncio.sleep(self.settings.auth_reload_ms / 1000)
+            stamp = _stamp(self.settings)
+            if stamp != self._directory_stamp:
+                try:
+                    self.directory = load_directory(self.settings.tenants_path)
+                    self._directory_stamp = stamp
+                    log.info("tenants file reloaded: %d tenants, %d keys",
+                             len(self.directory.tenants), len(self.directory.keys))
+                except DirectoryError as error:  # keep serving with the last good directory
+                    log.error("tenants file not reloaded: %s", error)
+                    continue
+            self._recheck(self.directory, now_ms())
+
+    def _recheck(self, directory: Directory, at_ms: int) -> None:
+        for sock in list(self.sockets.values()):
+            verdict = directory.recheck(sock.session.principal, at_ms)
+            if isinstance(verdict, Refusal):
+                if not sock.closing:
+                    sock.closing = True
+                    self._close_later(sock, verdict.code, verdict.reason)
+                continue
+            sock.session.principal = verdict
+        for tenant_id, bucket in self._tenant_buckets.items():
+            tenant = directory.tenants.get(tenant_id)
+            if tenant is not None:
+                bucket.set_rate(tenant.messages_per_second, tenant.messages_per_second)
 
     async def _produce(self, record: OutRecord) -> bool:
         """Queue ``record``; ``False`` if it cannot be (the session's documents would drift)."""
@@ -287,10 +411,33 @@ def observe_first_token(metrics: Registry, timing: StageTimes, queued_ms: int) -
                         max(0, ms) / 1000, stage=stage)
 
 
+def _stamp(settings: Settings) -> tuple[int, int] | None:
+    try:
+        stat = settings.tenants_path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
+
+
+def _tls(settings: Settings) -> ssl.SSLContext | None:
+    if not settings.edge_tls_cert:
+        return None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(settings.edge_tls_cert, settings.edge_tls_key)
+    except (OSError, ssl.SSLError) as error:
+        raise SystemExit(f"edge: cannot load EDGE_TLS_CERT / EDGE_TLS_KEY: {error}") from None
+    return context
+
+
 async def serve_edge(settings: Settings, ready_file: str | None, index: int = 0) -> None:
     last = settings.editor_events_partitions - 1
     if not 0 <= index <= last:
         raise SystemExit(f"edge: --index {index} must be in 0..{last}")
-    edge = Edge(settings, index)
+    try:
+        edge = Edge(settings, index)
+    except DirectoryError as error:
+        raise SystemExit(f"edge: {error}") from None
     ready = asyncio.Event()
     await run_marking_ready(edge.run(ready), ready, ready_file)

@@ -1,19 +1,25 @@
 """One plugin session at the edge, without I/O: frames in, frames and Kafka records out.
 
 The edge validates everything before it enters Kafka: frame type and size, JSON shape, message
-order (hello first), document existence and versions. It keeps its own copy of each open
-document for that, and so that a worker that lost state can be sent a snapshot (the
-``DocSnapshot`` record; the resync exchange itself is not built yet). A refused frame yields an
-:class:`ErrorFrame` (and, for a ``complete``, its ``end``) and changes nothing; the session goes on.
+order (hello first), document existence and versions, the session's and its tenant's message
+rates. It keeps its own copy of each open document for that, and so that a worker that lost
+state can be sent a snapshot. A refused frame yields an :class:`ErrorFrame` (and, for a
+``complete``, its ``end``) and changes nothing; the session goes on.
+
+Who the session acts for is the :class:`~infra.tenants.Principal` of its API key, fixed at the
+handshake: no frame can name another user or tenant. Text leaves the edge with secrets masked
+(same length, so offsets hold), and documents the tenant excludes never leave it at all.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from infra.tenants import Principal
 from schemas.codec import parse_json
 from schemas.errors import FrameError, ProtocolError, StateError
 from schemas.socket import (
@@ -29,15 +35,22 @@ from schemas.socket import (
     ErrorFrame,
     Feedback,
     Hello,
+    Notice,
     ServerMessage,
+    TextEdit,
     Welcome,
     read_client_frame,
 )
 from schemas.topics import DocSnapshot, EditorBody, EditorEvent, FeedbackEvent, SessionEnd
 from streams.document import DocumentSet
+from streams.redaction import control_characters, redact
+from ws_edge.ratelimit import TokenBucket
 
-#: How many recent request ids a session remembers to attach a language to their feedback.
-REMEMBERED_REQUESTS = 256
+#: How many recent request ids a session remembers: feedback must name one of them (a session
+#: can only give feedback on its own completions) and gets its language from it.
+REMEMBERED_REQUESTS = 1024
+#: Refused frames in a row after which the edge closes a flooding connection.
+FLOOD_REFUSALS = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,25 +67,45 @@ class EdgeLimits:
     max_frame_bytes: int
     max_documents: int
     max_document_chars: int
+    #: Client frames per second per session (burst: one second's worth).
+    messages_per_second: int = 200
+
+
+Replies = tuple[list[ServerMessage], list[OutRecord]]
 
 
 class EdgeSession:
     """State of one socket: who it is, its documents, its recent requests."""
 
-    def __init__(self, session_id: str, reply_partition: int, limits: EdgeLimits) -> None:
+    def __init__(self, session_id: str, reply_partition: int, limits: EdgeLimits,
+                 principal: Principal, tenant_bucket: TokenBucket, now_ms: int) -> None:
         self.session_id = session_id
         self.reply_partition = reply_partition
+        self.principal = principal
         self.hello: Hello | None = None
         self._limits = limits
         self.docs = DocumentSet(limits.max_documents, limits.max_document_chars)
         self._requests: OrderedDict[str, str] = OrderedDict()
+        self._bucket = TokenBucket(limits.messages_per_second, limits.messages_per_second, now_ms)
+        self._tenant_bucket = tenant_bucket
+        #: Documents whose change was refused for rate: the edge's copy (and the workers') would
+        #: silently drift from the editor's, so they take no edit until the client re-opens them.
+        self._stale: set[str] = set()
+        self.refused_in_row = 0
 
-    def receive(self, frame: bytes | str, now_ms: int) -> tuple[list[ServerMessage],
-                                                                list[OutRecord]]:
+    @property
+    def flooding(self) -> bool:
+        """The client keeps sending past every refusal: the server should close it."""
+        return self.refused_in_row >= FLOOD_REFUSALS
+
+    def receive(self, frame: bytes | str, now_ms: int) -> Replies:
         """Handle one frame: replies to the client and records to produce."""
         try:
-            return self._receive(frame, now_ms)
+            answer = self._receive(frame, now_ms)
+            self.refused_in_row = 0
+            return answer
         except ProtocolError as error:
+            self.refused_in_row += 1
             kind, request_id = _identify(frame)
             replies: list[ServerMessage] = [ErrorFrame(code=error.code, message=error.message,
                                                        field=error.field, request_id=request_id)]
@@ -86,9 +119,10 @@ class EdgeSession:
         if self.hello is None:
             return None
         doc = self.docs.get(uri)
-        if doc is None:
+        if doc is None or self.principal.tenant.excludes(uri) or uri in self._stale:
             return self._editor(DocClose(uri), now_ms)
-        return self._editor(DocSnapshot(doc.uri, doc.language_id, doc.version, doc.text), now_ms)
+        return self._editor(DocSnapshot(doc.uri, doc.language_id, doc.version, redact(doc.text)),
+                            now_ms)
 
     def end(self, now_ms: int) -> list[OutRecord]:
         """The socket closed: tell the workers to drop this session's state."""
@@ -96,8 +130,7 @@ class EdgeSession:
             return []
         return [self._editor(SessionEnd(), now_ms)]
 
-    def _receive(self, frame: bytes | str, now_ms: int) -> tuple[list[ServerMessage],
-                                                                 list[OutRecord]]:
+    def _receive(self, frame: bytes | str, now_ms: int) -> Replies:
         if isinstance(frame, bytes):
             raise FrameError("binary_frame", "binary frames are not accepted; send JSON as text")
         size = len(frame.encode("utf-8")) if len(frame) * 4 > self._limits.max_frame_bytes else 0
@@ -105,43 +138,83 @@ class EdgeSession:
             raise FrameError("frame_too_large",
                              f"frame has {size} bytes; the limit is {self._limits.max_frame_bytes}")
         message = read_client_frame(frame)
+        if not self._bucket.take(now_ms) or not self._tenant_bucket.take(now_ms):
+            if isinstance(message, DocChange):
+                self._stale.add(message.uri)
+            raise StateError("rate_limited",
+                             f"more than {self._limits.messages_per_second} frames per second "
+                             "(this session) or over the tenant's rate; this frame was dropped"
+                             + ("; re-open the document with doc_open"
+                                if isinstance(message, DocChange) else ""), "type")
         if self.hello is None:
             if not isinstance(message, Hello):
                 raise StateError("hello_required",
                                  f"the first message must be hello, got {message.type}", "type")
             self.hello = message
-            return [Welcome(self.session_id, PROTOCOL_VERSION, self._limits.max_frame_bytes)], []
-        return [], self._dispatch(message, now_ms)
+            principal = self.principal
+            return [Welcome(self.session_id, PROTOCOL_VERSION, self._limits.max_frame_bytes,
+                            principal.tenant_id, principal.user_id, principal.tenant.plan,
+                            self._limits.messages_per_second)], []
+        return self._dispatch(message, now_ms)
 
-    def _dispatch(self, message: ClientMessage, now_ms: int) -> list[OutRecord]:
+    def _dispatch(self, message: ClientMessage, now_ms: int) -> Replies:
         docs = self.docs
+        tenant = self.principal.tenant
+        notices: list[ServerMessage] = []
         if isinstance(message, Hello):
             raise StateError("duplicate_hello", "hello was already received on this session",
                              "type")
         if isinstance(message, DocOpen):
             docs.open(message.uri, message.language_id, message.version, message.text)
+            self._stale.discard(message.uri)
+            if tenant.excludes(message.uri):
+                return [Notice("excluded", "this document matches the tenant's content "
+                               "exclusion: it is never sent to the model, and completions in it "
+                               "end with reason 'excluded'", message.uri)], []
+            notices = _flag_controls(message.uri, (message.text,))
+            message = DocOpen(message.uri, message.language_id, message.version,
+                              redact(message.text))
         elif isinstance(message, DocChange):
+            if message.uri in self._stale:
+                raise StateError("document_stale", "an earlier change to this document was "
+                                 "dropped; re-open it with doc_open", "uri")
             docs.change(message.uri, message.version, message.changes)
+            if tenant.excludes(message.uri):
+                return [], []
+            notices = _flag_controls(message.uri, (edit.text for edit in message.changes))
+            message = DocChange(message.uri, message.version, tuple(
+                TextEdit(edit.start, edit.end, redact(edit.text)) for edit in message.changes))
         elif isinstance(message, DocClose):
             docs.close(message.uri)
+            self._stale.discard(message.uri)
+            if tenant.excludes(message.uri):
+                return [], []
         elif isinstance(message, CursorMove):
             doc = docs.require(message.uri)
             if message.offset > len(doc.text):
                 raise StateError("offset_out_of_range",
                                  f"offset {message.offset} is past the document's length "
                                  f"{len(doc.text)}", "offset")
+            if tenant.excludes(message.uri):
+                return [], []
         elif isinstance(message, CompletionRequest):
             if message.request_id in self._requests:
                 raise StateError("duplicate_request_id",
                                  "this request_id was already used on this session; use a new one",
                                  "request_id")
+            if message.uri in self._stale:
+                raise StateError("document_stale", "an earlier change to this document was "
+                                 "dropped; re-open it with doc_open", "uri")
             doc = docs.check_position(message.uri, message.version, message.offset)
             self._remember(message.request_id, doc.language_id)
+            if tenant.excludes(message.uri):
+                return [CompletionEnd(message.request_id, "excluded", 0,
+                                      detail="content_exclusion")], []
         elif isinstance(message, Feedback):
-            return [self._feedback(message, now_ms)]
+            return [], [self._feedback(message, now_ms)]
         elif not isinstance(message, Cancel):  # pragma: no cover - the union is exhaustive
             raise AssertionError(message)
-        return [self._editor(message, now_ms)]
+        return notices, [self._editor(message, now_ms)]
 
     def _remember(self, request_id: str, language_id: str) -> None:
         self._requests[request_id] = language_id
@@ -150,27 +223,38 @@ class EdgeSession:
             self._requests.popitem(last=False)
 
     def _editor(self, body: EditorBody, now_ms: int) -> OutRecord:
-        hello = self.hello
-        assert hello is not None
+        principal = self.principal
         return OutRecord("editor", self.session_id, EditorEvent(
             event_id=uuid.uuid4().hex, session_id=self.session_id,
-            reply_partition=self.reply_partition, tenant_id=hello.tenant_id,
-            user_id=hello.user_id, plan=hello.plan, received_ms=now_ms, body=body,
+            reply_partition=self.reply_partition, tenant_id=principal.tenant_id,
+            user_id=principal.user_id, plan=principal.tenant.plan,
+            daily_limit=principal.tenant.daily_limit(), received_ms=now_ms, body=body,
         ))
 
     def _feedback(self, message: Feedback, now_ms: int) -> OutRecord:
-        hello = self.hello
-        assert hello is not None
+        principal = self.principal
         if message.kind == "partial" and message.accepted_chars is None:
             raise StateError("missing_field", "partial feedback needs accepted_chars",
                              "accepted_chars")
-        return OutRecord("feedback", hello.user_id, FeedbackEvent(
-            event_id=message.event_id, session_id=self.session_id, tenant_id=hello.tenant_id,
-            user_id=hello.user_id, plan=hello.plan, request_id=message.request_id,
-            kind=message.kind, received_ms=now_ms,
-            language_id=self._requests.get(message.request_id),
-            accepted_chars=message.accepted_chars, latency_ms=message.latency_ms,
+        language_id = self._requests.get(message.request_id)
+        if language_id is None:
+            raise StateError("unknown_request", "feedback must name a request of this session "
+                             f"(one of its last {REMEMBERED_REQUESTS})", "request_id")
+        return OutRecord("feedback", f"{principal.tenant_id}/{principal.user_id}", FeedbackEvent(
+            event_id=message.event_id, session_id=self.session_id,
+            tenant_id=principal.tenant_id, user_id=principal.user_id, plan=principal.tenant.plan,
+            request_id=message.request_id, kind=message.kind, received_ms=now_ms,
+            language_id=language_id, accepted_chars=message.accepted_chars,
+            latency_ms=message.latency_ms,
         ))
+
+
+def _flag_controls(uri: str, texts: Iterable[str]) -> list[ServerMessage]:
+    if not any(next(control_characters(text), None) is not None for text in texts):
+        return []
+    return [Notice("bidi_control", "the text holds invisible or bidirectional control characters "
+                   "(U+200B-U+200F, U+202A-U+202E, U+2060-U+2069, U+FEFF): the code may read "
+                   "differently from how it runs", uri)]
 
 
 def _identify(frame: bytes | str) -> tuple[str | None, str | None]:
