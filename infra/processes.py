@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -51,11 +52,28 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
     return False
 
 
-def free_port() -> int:
+#: Private instances take ports from here: below Linux's ephemeral range (32768-60999), so an
+#: outgoing connection of another process cannot take a port between its choice and its use.
+PRIVATE_PORTS = range(20000, 32000)
+
+
+def free_port(block: int = 1) -> int:
+    """The first of ``block`` consecutive free loopback ports, chosen at random."""
+    rng = random.SystemRandom()
+    for _ in range(1000):
+        first = rng.randrange(PRIVATE_PORTS.start, PRIVATE_PORTS.stop - block)
+        if not any(port_in_use(port) or not _bindable(port) for port in range(first, first + block)):
+            return first
+    raise RuntimeError(f"no {block} free consecutive ports in {PRIVATE_PORTS}")
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def tail(path: Path, lines: int = 15) -> str:

@@ -161,8 +161,9 @@ def private_settings(instance: str, redis_url: str | None = None) -> Settings:
     return settings.replace(
         stack_instance=instance,
         broker_port=free_port(), triton_grpc_port=free_port(), triton_http_port=free_port(),
-        triton_metrics_port=free_port(), edge_port=free_port(), analytics_port=free_port(),
-        worker_metrics_port=free_port(),
+        # Blocks: tests and benchmarks add edges and workers at ``port + index``.
+        triton_metrics_port=free_port(), edge_port=free_port(4), analytics_port=free_port(),
+        worker_metrics_port=free_port(4),
         redis_port=free_port(), redis_url=redis_url or settings.redis_url,
     )
 
