@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from analytics.query import QueryError, run_query
 from infra.processes import Supervisor
@@ -54,14 +54,24 @@ async def refusal(url: str, api_key: str | None = None, **options: object) -> tu
 class TestAdmission:
     """Keys at the handshake: missing, unknown, expired and revoked keys are refused clearly."""
 
-    async def test_missing_and_unknown_keys(self, stack: Settings) -> None:
-        assert (await refusal(stack.edge_url(0)))[0] == 4401
-        code, reason = await refusal(stack.edge_url(0), "ck_k000000000000_not-a-real-key")
-        assert (code, reason) == (4401, "unknown API key")
+    async def test_missing_and_unknown_keys_get_401_before_any_upgrade(self, stack: Settings
+                                                                        ) -> None:
+        for headers, why in (({}, b"missing API key"),
+                             ({"Authorization": "Bearer ck_k000000000000_not-a-real-key"},
+                              b"unknown API key"),
+                             ({"Authorization": "Basic dXNlcjpwYXNz"}, b"missing API key")):
+            with pytest.raises(InvalidStatus) as refused:
+                async with connect(stack.edge_url(0), additional_headers=headers):
+                    pass
+            assert refused.value.response.status_code == 401
+            assert why in refused.value.response.body
 
     async def test_key_in_query_string_is_not_accepted(self, stack: Settings) -> None:
         key = KEYRING.take("pro").api_key
-        assert (await refusal(f"{stack.edge_url(0)}/?api_key={key}"))[0] == 4401
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(f"{stack.edge_url(0)}/?api_key={key}"):
+                pass
+        assert refused.value.response.status_code == 401
 
     async def test_expired_key(self, stack: Settings) -> None:
         key, _ = add_key(stack, Tenant("sec-expiry", "pro"), "late", expires_ms=1)

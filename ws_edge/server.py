@@ -31,7 +31,15 @@ from websockets.http11 import Request, Response
 
 from infra.runtime import run_marking_ready
 from infra.settings import Settings
-from infra.tenants import Directory, DirectoryError, Principal, Refusal, load_directory
+from infra.tenants import (
+    NO_KEY,
+    UNKNOWN_KEY,
+    Directory,
+    DirectoryError,
+    Principal,
+    Refusal,
+    load_directory,
+)
 from schemas.codec import encode
 from schemas.errors import ProtocolError
 from schemas.socket import ErrorFrame, SlowDown, TokenChunk
@@ -163,9 +171,10 @@ class Edge:
     def _admit(self, connection: ServerConnection, request: Request) -> Response | None:
         """Health and metrics over plain HTTP; for a WebSocket upgrade, who is calling.
 
-        The verdict is kept for the handler, which closes a refused socket with a code and a
-        reason a plugin can show (an HTTP 401 would reach most WebSocket clients as a bare
-        "handshake failed")."""
+        No key or an unknown one: HTTP 401 before any upgrade (the cheapest answer to a
+        connection flood). A known key that is expired or revoked, a foreign Origin or one
+        session too many: the verdict goes to the handler, which closes the socket with a 44xx
+        code and a reason the plugin can show the user."""
         if request.path == "/healthz":
             return connection.respond(HTTPStatus.OK, "ok\n")
         if request.path == "/metrics":
@@ -174,6 +183,11 @@ class Edge:
         scheme, _, key = authorization.partition(" ")
         verdict = self.directory.authenticate(key.strip() if scheme.lower() == "bearer" else None,
                                               now_ms())
+        if verdict in (NO_KEY, UNKNOWN_KEY):
+            self.refused_handshakes += 1
+            response = connection.respond(HTTPStatus.UNAUTHORIZED, verdict.reason + "\n")
+            response.headers["WWW-Authenticate"] = 'Bearer realm="completions"'
+            return response
         if isinstance(verdict, Principal):
             origin = request.headers.get("Origin")
             if origin is not None and origin not in verdict.tenant.origins:
