@@ -37,6 +37,11 @@ def _token(n: int, alphabet: str = _ALNUM) -> str:
     return "".join(_RNG.choice(alphabet) for _ in range(n))
 
 
+#: An identifier that exists only in this test's document: code, not a secret. It may pass
+#: through the code topic (short retention); it must never be in ClickHouse or a log.
+CODE_MARKER = "connect_" + _token(12, "abcdefghijklmnopqrstuvwxyz")
+
+
 def canaries() -> dict[str, str]:
     """Secrets (the part that must never show) by how they are written in code."""
     return {
@@ -58,7 +63,7 @@ def documents(secrets: dict[str, str]) -> tuple[str, str, str]:
         f"DATABASE_URL = \"postgres://app:{secrets['url_password']}@db.internal:5432/main\"\n"
         "KEY = '''-----BEGIN RSA PRIVATE KEY-----\n"
         f"{secrets['private_key_line']}\n-----END RSA PRIVATE KEY-----'''\n\n\n"
-        "def connect(region):\n    return boto3.client(\"s3\", region_name=region)\n\n\n"
+        f"def {CODE_MARKER}(region):\n    return boto3.client(\"s3\", region_name=region)\n\n\n"
     )
     pasted = f"GITHUB_TOKEN = \"{secrets['github']}\"\nSTRIPE = \"{secrets['stripe']}\"\n"
     typed = (f"password = \"{secrets['assigned_password']}\"\n"
@@ -150,3 +155,7 @@ async def test_seeded_secrets_are_found_nowhere(stack: Settings) -> None:
     hits = [(kind, place) for kind, secret in secrets.items()
             for place, texts in places.items() if any(secret in t for t in texts)]
     assert hits == [], f"secrets found: {hits}"
+    assert any(CODE_MARKER in r for r in places["kafka topics"]), "the marker is findable"
+    at_rest = [place for place in ("clickhouse", "logs")
+               if any(CODE_MARKER in t for t in places[place])]
+    assert at_rest == [], f"code text found in {at_rest}"
