@@ -1,50 +1,154 @@
-"""ClickHouse tables of the analytics store. Metadata only: ids, kinds, lengths, timings, never code.
+"""ClickHouse tables and views of the analytics store. Metadata only: ids, kinds, lengths,
+timings, hashes; never code.
 
-``feedback_events`` is a ReplacingMergeTree keyed by ``event_id`` (inside tenant and day), so a
-batch replayed after a crash collapses onto the rows already there; inserts also carry an
-``insert_deduplication_token`` so an identical retried batch is dropped at once.
+Raw tables (``feedback_events``, ``completion_events``) are ReplacingMergeTrees keyed by
+``event_id`` inside tenant and day, so a batch replayed after a crash collapses onto the rows
+already there; inserts also carry an ``insert_deduplication_token`` so an identical retried batch
+is dropped at once. Until a merge has run, a replay may still show as two rows: every view here
+counts ``uniqExact(event_id)``, never ``count()``, so a replay can never be counted twice.
+
+``usage_daily`` is maintained by a materialized view as ``uniqExact`` states, for the same reason.
+Every table has a TTL (``ANALYTICS_RETENTION_DAYS``); one user's rows are erased on request with
+:func:`erase_user` (GDPR).
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 FEEDBACK_TABLE = "feedback_events"
+COMPLETIONS_TABLE = "completion_events"
 
 FEEDBACK_COLUMNS = (
     "event_id", "session_id", "tenant_id", "user_id", "plan", "request_id", "kind",
     "language_id", "accepted_chars", "latency_ms", "received_at",
 )
-
-DDL = (
-    f"""
-    CREATE TABLE IF NOT EXISTS {FEEDBACK_TABLE} (
-        event_id String,
-        session_id String,
-        tenant_id LowCardinality(String),
-        user_id String,
-        plan LowCardinality(String),
-        request_id String,
-        kind LowCardinality(String),
-        language_id LowCardinality(String),
-        accepted_chars Nullable(UInt32),
-        latency_ms Nullable(UInt32),
-        received_at DateTime64(3, 'UTC'),
-        inserted_at DateTime64(3, 'UTC') DEFAULT now64(3)
-    )
-    ENGINE = ReplacingMergeTree
-    PARTITION BY toYYYYMM(received_at)
-    ORDER BY (tenant_id, toDate(received_at), user_id, event_id)
-    TTL toDateTime(received_at) + INTERVAL 400 DAY
-    SETTINGS non_replicated_deduplication_window = 10000
-    """,
+COMPLETION_COLUMNS = (
+    "event_id", "session_id", "tenant_id", "user_id", "plan", "request_id", "model",
+    "language_id", "source", "admitted", "reason", "chunks", "generated_chars", "received_at",
+    "ended_at", "first_chunk_latency_ms",
 )
+#: Tables holding rows of one user (what :func:`erase_user` deletes from).
+USER_TABLES = (FEEDBACK_TABLE, COMPLETIONS_TABLE, "usage_daily")
+
+
+def ddl(retention_days: int) -> list[str]:
+    ttl = f"TTL toDateTime(received_at) + INTERVAL {int(retention_days)} DAY"
+    return [
+        f"""
+        CREATE TABLE IF NOT EXISTS {FEEDBACK_TABLE} (
+            event_id String,
+            session_id String,
+            tenant_id LowCardinality(String),
+            user_id String,
+            plan LowCardinality(String),
+            request_id String,
+            kind LowCardinality(String),
+            language_id LowCardinality(String),
+            accepted_chars Nullable(UInt32),
+            latency_ms Nullable(UInt32),
+            received_at DateTime64(3, 'UTC'),
+            inserted_at DateTime64(3, 'UTC') DEFAULT now64(3)
+        )
+        ENGINE = ReplacingMergeTree
+        PARTITION BY toYYYYMM(received_at)
+        ORDER BY (tenant_id, toDate(received_at), user_id, event_id)
+        {ttl}
+        SETTINGS non_replicated_deduplication_window = 10000
+        """,
+        f"""
+        CREATE TABLE IF NOT EXISTS {COMPLETIONS_TABLE} (
+            event_id String,
+            session_id String,
+            tenant_id LowCardinality(String),
+            user_id String,
+            plan LowCardinality(String),
+            request_id String,
+            model LowCardinality(String),
+            language_id LowCardinality(String),
+            source LowCardinality(String),
+            admitted Bool,
+            reason LowCardinality(String),
+            chunks UInt32,
+            generated_chars UInt32,
+            received_at DateTime64(3, 'UTC'),
+            ended_at DateTime64(3, 'UTC'),
+            first_chunk_latency_ms Nullable(Int32),
+            inserted_at DateTime64(3, 'UTC') DEFAULT now64(3)
+        )
+        ENGINE = ReplacingMergeTree
+        PARTITION BY toYYYYMM(received_at)
+        ORDER BY (tenant_id, toDate(received_at), user_id, event_id)
+        {ttl}
+        SETTINGS non_replicated_deduplication_window = 10000
+        """,
+        # Usage per tenant, user and UTC day: replay-proof states, kept up to date on insert.
+        f"""
+        CREATE TABLE IF NOT EXISTS usage_daily (
+            tenant_id LowCardinality(String),
+            user_id String,
+            plan LowCardinality(String),
+            day Date,
+            requests AggregateFunction(uniqExact, String),
+            admitted AggregateFunction(uniqExactIf, String, UInt8)
+        )
+        ENGINE = AggregatingMergeTree
+        ORDER BY (tenant_id, day, user_id, plan)
+        {ttl.replace("toDateTime(received_at)", "day")}
+        """,
+        f"""
+        CREATE MATERIALIZED VIEW IF NOT EXISTS usage_daily_mv TO usage_daily AS
+        SELECT tenant_id, user_id, plan, toDate(received_at) AS day,
+               uniqExactState(event_id) AS requests,
+               uniqExactIfState(event_id, toUInt8(admitted)) AS admitted
+        FROM {COMPLETIONS_TABLE}
+        GROUP BY tenant_id, user_id, plan, day
+        """,
+        # Views for analysts: plain views over the raw tables, deduplicated by event id.
+        f"""
+        CREATE VIEW IF NOT EXISTS acceptance_daily AS
+        SELECT f.tenant_id AS tenant_id, toDate(f.received_at) AS day, f.plan AS plan,
+               f.language_id AS language_id, c.model AS model,
+               uniqExactIf(f.event_id, f.kind = 'shown') AS shown,
+               uniqExactIf(f.event_id, f.kind IN ('accepted', 'partial')) AS accepted,
+               uniqExactIf(f.event_id, f.kind = 'rejected') AS rejected,
+               accepted / greatest(accepted + rejected, 1) AS acceptance_rate
+        FROM {FEEDBACK_TABLE} AS f
+        LEFT JOIN (SELECT DISTINCT tenant_id, session_id, request_id, model
+                   FROM {COMPLETIONS_TABLE}) AS c
+          ON c.tenant_id = f.tenant_id AND c.session_id = f.session_id
+             AND c.request_id = f.request_id
+        GROUP BY tenant_id, day, plan, language_id, model
+        """,
+        f"""
+        CREATE VIEW IF NOT EXISTS latency_daily AS
+        SELECT tenant_id, toDate(received_at) AS day, model, source,
+               uniqExact(event_id) AS requests,
+               quantileExact(0.5)(first_chunk_latency_ms) AS first_token_p50_ms,
+               quantileExact(0.95)(first_chunk_latency_ms) AS first_token_p95_ms,
+               quantileExact(0.99)(first_chunk_latency_ms) AS first_token_p99_ms
+        FROM (SELECT * FROM {COMPLETIONS_TABLE} FINAL)
+        WHERE first_chunk_latency_ms IS NOT NULL
+        GROUP BY tenant_id, day, model, source
+        """,
+    ]
 
 
 class CommandClient(Protocol):
-    def command(self, cmd: str) -> object: ...
+    def command(self, cmd: str, parameters: Any = None) -> object: ...
 
 
-def create_tables(client: CommandClient) -> None:
-    for statement in DDL:
+def create_tables(client: CommandClient, retention_days: int = 400) -> None:
+    for statement in ddl(retention_days):
         client.command(statement)
+
+
+def erase_user(client: CommandClient, tenant_id: str, user_id: str,
+               tables: Sequence[str] = USER_TABLES) -> None:
+    """Delete every row of one user (GDPR erasure); synchronous, so it is done on return."""
+    for table in tables:
+        client.command(f"DELETE FROM {table} WHERE tenant_id = %(tenant)s AND user_id = %(user)s",
+                       parameters={"tenant": tenant_id, "user": user_id})
+
+

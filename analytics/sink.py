@@ -1,4 +1,5 @@
-"""The analytics process: feedback events from Kafka into ClickHouse, and read-only SQL for analysts.
+"""The analytics process: feedback and completion events from Kafka into ClickHouse, read-only
+SQL for analysts, and erasure of one user's rows for the operator.
 
 Order per flush (as in quix-streams' checkpointing): write the batch, then commit its offsets.
 A crash in between replays the batch; the dedup token and the ReplacingMergeTree key absorb it.
@@ -14,7 +15,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,13 +29,21 @@ from aiokafka.structs import OffsetAndMetadata
 from clickhouse_connect.driver.client import Client
 
 from analytics.batcher import Batch, Batcher
-from analytics.schema import FEEDBACK_COLUMNS, FEEDBACK_TABLE, create_tables
+from analytics.schema import (
+    COMPLETION_COLUMNS,
+    COMPLETIONS_TABLE,
+    FEEDBACK_COLUMNS,
+    FEEDBACK_TABLE,
+    USER_TABLES,
+    create_tables,
+    erase_user,
+)
 from analytics.scope import refusal, scoped_settings
 from infra.runtime import run_marking_ready
 from infra.settings import Settings
 from infra.tenants import DirectoryError, Principal, load_directory
 from schemas.errors import ProtocolError
-from schemas.topics import FeedbackEvent, read_record
+from schemas.topics import CompletionEvent, FeedbackEvent, read_record
 from streams.kafka import make_consumer
 
 log = logging.getLogger("analytics")
@@ -49,8 +60,41 @@ def feedback_row(event: FeedbackEvent) -> tuple[Any, ...]:
     return (
         event.event_id, event.session_id, event.tenant_id, event.user_id, event.plan,
         event.request_id, event.kind, event.language_id or "", event.accepted_chars,
-        event.latency_ms, datetime.fromtimestamp(event.received_ms / 1000, UTC),
+        event.latency_ms, _time(event.received_ms),
     )
+
+
+def completion_row(event: CompletionEvent) -> tuple[Any, ...]:
+    """The table row for one event, in ``COMPLETION_COLUMNS`` order."""
+    return (
+        event.event_id, event.session_id, event.tenant_id, event.user_id, event.plan,
+        event.request_id, event.model, event.language_id, event.source, event.admitted,
+        event.reason, event.chunks, event.generated_chars, _time(event.received_ms),
+        _time(event.ended_ms), event.first_chunk_latency_ms,
+    )
+
+
+def _time(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+@dataclass(frozen=True)
+class Flow:
+    """One topic into one table: how a record becomes a row (or raises to be skipped)."""
+
+    topic: str
+    table: str
+    columns: tuple[str, ...]
+    row: Callable[[bytes | None], tuple[Any, ...]]
+
+
+def flows(settings: Settings) -> list[Flow]:
+    return [
+        Flow(settings.topic_feedback, FEEDBACK_TABLE, FEEDBACK_COLUMNS,
+             lambda value: feedback_row(read_record(FeedbackEvent, value))),
+        Flow(settings.topic_completions, COMPLETIONS_TABLE, COMPLETION_COLUMNS,
+             lambda value: completion_row(read_record(CompletionEvent, value))),
+    ]
 
 
 def open_client(settings: Settings) -> Client:
@@ -60,15 +104,13 @@ def open_client(settings: Settings) -> Client:
     return clickhouse_connect.get_client(dsn=dsn)
 
 
-class FeedbackSink:
-    """Consumes ``feedback-events`` and writes them to ``feedback_events`` in batches."""
+class AnalyticsSink:
+    """Consumes each flow's topic and writes its rows to its table in batches."""
 
     def __init__(self, settings: Settings, client: Client) -> None:
         self.settings = settings
         self.client = client
         self.db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
-        self.batcher = Batcher(settings.topic_feedback, settings.sink_batch_rows,
-                               settings.sink_batch_ms)
         self.rows_written = 0
         self.bad_records = 0
         self.ready = asyncio.Event()
@@ -78,52 +120,73 @@ class FeedbackSink:
             self.db, lambda: fn(*args, **kwargs))
 
     async def run(self) -> None:
-        await self.on_db(create_tables, self.client)
-        consumer = make_consumer(self.settings, self.settings.topic_feedback,
-                                 group_id=f"{CONSUMER_GROUP}.{self.settings.topic_feedback}",
+        await self.on_db(create_tables, self.client, self.settings.analytics_retention_days)
+        started: list[asyncio.Event] = []
+        tasks = []
+        for flow in flows(self.settings):
+            started.append(asyncio.Event())
+            tasks.append(asyncio.create_task(self._run_flow(flow, started[-1])))
+        waiting: asyncio.Future[Any] = asyncio.gather(*(e.wait() for e in started))
+        pending: set[asyncio.Future[Any]] = {waiting, *tasks}
+        await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+        if waiting.done():
+            self.ready.set()
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            waiting.cancel()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(waiting, *tasks, return_exceptions=True)
+
+    async def _run_flow(self, flow: Flow, started: asyncio.Event) -> None:
+        batcher = Batcher(flow.topic, self.settings.sink_batch_rows, self.settings.sink_batch_ms)
+        consumer = make_consumer(self.settings, flow.topic,
+                                 group_id=f"{CONSUMER_GROUP}.{flow.topic}",
                                  auto_offset_reset="earliest")
         await consumer.start()
-        self.ready.set()
+        started.set()
         try:
             while True:
-                deadline = self.batcher.next_deadline_ms()
+                deadline = batcher.next_deadline_ms()
                 wait_ms = 200 if deadline is None else max(0, min(200, deadline - now_ms()))
                 batches = await consumer.getmany(timeout_ms=wait_ms, max_records=5000)
                 for tp, records in batches.items():
                     for record in records:
-                        self.batcher.add(tp.partition, record.offset,
-                                         self._row(record.value, tp.partition, record.offset),
-                                         now_ms())
-                await self._flush(consumer, self.batcher.due(now_ms()))
+                        batcher.add(tp.partition, record.offset,
+                                    self._row(flow, record.value, tp.partition, record.offset),
+                                    now_ms())
+                await self._flush(flow, consumer, batcher.due(now_ms()))
         finally:
-            await self._flush(consumer, self.batcher.due(now_ms(), force=True))
+            await self._flush(flow, consumer, batcher.due(now_ms(), force=True))
             await consumer.stop()
 
-    def _row(self, value: bytes | None, partition: int, offset: int) -> tuple[Any, ...] | None:
+    def _row(self, flow: Flow, value: bytes | None, partition: int, offset: int
+             ) -> tuple[Any, ...] | None:
         try:
-            return feedback_row(read_record(FeedbackEvent, value))
+            return flow.row(value)
         except ProtocolError as error:
             self.bad_records += 1
-            log.warning("skipping bad feedback record at partition %d offset %d: %s (field %s)",
-                        partition, offset, error.code, error.field)
+            log.warning("skipping bad %s record at partition %d offset %d: %s (field %s)",
+                        flow.topic, partition, offset, error.code, error.field)
         except (ValueError, OverflowError) as error:
             self.bad_records += 1
-            log.warning("skipping unconvertible feedback record at partition %d offset %d: %s",
-                        partition, offset, type(error).__name__)
+            log.warning("skipping unconvertible %s record at partition %d offset %d: %s",
+                        flow.topic, partition, offset, type(error).__name__)
         return None
 
-    async def _flush(self, consumer: AIOKafkaConsumer, batches: list[Batch]) -> None:
+    async def _flush(self, flow: Flow, consumer: AIOKafkaConsumer, batches: list[Batch]) -> None:
         for batch in batches:
             if batch.rows:
-                await self.on_db(self.write, batch)
+                await self.on_db(self.write, flow, batch)
             tp = TopicPartition(batch.topic, batch.partition)
             await consumer.commit({tp: OffsetAndMetadata(batch.last_offset + 1, "")})
 
-    def write(self, batch: Batch) -> None:
+    def write(self, flow: Flow, batch: Batch) -> None:
         """Insert one batch, retrying transient failures; the token makes retries idempotent."""
         for attempt in range(5):
             try:
-                self.client.insert(FEEDBACK_TABLE, list(batch.rows), column_names=FEEDBACK_COLUMNS,
+                self.client.insert(flow.table, list(batch.rows), column_names=flow.columns,
                                    settings={"insert_deduplication_token": batch.dedup_token})
                 self.rows_written += len(batch.rows)
                 return
@@ -132,6 +195,10 @@ class FeedbackSink:
                     raise
                 log.warning("insert of %s failed, retrying", batch.dedup_token, exc_info=True)
                 time.sleep(0.2 * 2**attempt)
+
+    def erase(self, tenant_id: str, user_id: str) -> dict[str, Any]:
+        erase_user(self.client, tenant_id, user_id)
+        return {"erased": {"tenant_id": tenant_id, "user_id": user_id, "tables": USER_TABLES}}
 
     def query(self, sql: str, tenant_id: str | None = None) -> dict[str, Any]:
         """Run one read-only statement (the engine refuses writes with ``readonly=1``); with a
@@ -152,7 +219,7 @@ class FeedbackSink:
         return {"columns": list(result.column_names), "rows": result.result_rows}
 
 
-def query_app(sink: FeedbackSink) -> web.Application:
+def query_app(sink: AnalyticsSink) -> web.Application:
     async def handle(request: web.Request) -> web.Response:
         sql = (await request.text()).strip()
         if not sql:
@@ -178,14 +245,26 @@ def query_app(sink: FeedbackSink) -> web.Application:
         body = orjson.dumps(result, option=orjson.OPT_NAIVE_UTC | orjson.OPT_NON_STR_KEYS)
         return web.Response(body=body, content_type="application/json")
 
+    async def erase(request: web.Request) -> web.Response:
+        """GDPR erasure of one user (the local operator only: no analyst key may do this)."""
+        if request.headers.get("Authorization") is not None:
+            return web.json_response({"error": "erasure is for the operator (no API key)"},
+                                     status=403)
+        tenant_id, user_id = request.query.get("tenant_id"), request.query.get("user_id")
+        if not tenant_id or not user_id:
+            return web.json_response({"error": "give tenant_id and user_id"}, status=400)
+        result = await sink.on_db(sink.erase, tenant_id, user_id)
+        return web.json_response(result)
+
     app = web.Application(client_max_size=1 << 20)
     app.router.add_post("/query", handle)
+    app.router.add_post("/erase", erase)
     return app
 
 
 async def serve_analytics(settings: Settings, ready_file: str | None) -> None:
     client = await asyncio.to_thread(open_client, settings)
-    sink = FeedbackSink(settings, client)
+    sink = AnalyticsSink(settings, client)
     runner = web.AppRunner(query_app(sink), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", settings.analytics_port)

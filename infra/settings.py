@@ -73,7 +73,9 @@ class Settings:
     topic_editor_events: str = "editor-events"
     topic_replies: str = "completion-replies"
     topic_feedback: str = "feedback-events"
+    topic_completions: str = "completion-events"
     editor_events_partitions: int = 8
+    #: Partitions of the feedback and completion-events topics.
     feedback_partitions: int = 4
     #: Code-bearing topics keep data for minutes only.
     code_retention_ms: int = 10 * 60 * 1000
@@ -99,6 +101,8 @@ class Settings:
     slow_down_interval_ms: int = 400
     #: Workers drop a session's documents after this long without an event from it.
     session_idle_ms: int = 10 * 60 * 1000
+    #: Analytics rows are deleted this long after the event (table TTL, set at creation).
+    analytics_retention_days: int = 400
     #: Analytics sink batching.
     sink_batch_rows: int = 1000
     sink_batch_ms: int = 1000

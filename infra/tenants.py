@@ -34,8 +34,9 @@ ROLES: tuple[Role, ...] = ("developer", "analyst")
 KEY_PREFIX = "ck_"
 #: The free plan's completions per user per UTC day (the product's promise).
 FREE_DAILY_COMPLETIONS = 100
-#: Tenant and user ids: they flow into topics, keys and SQL filters, so they stay plain.
-_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
+#: Tenant and user ids: they flow into topics, Redis keys (``:``-separated) and SQL filters, so
+#: they stay plain.
+_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 
 class DirectoryError(ValueError):
@@ -182,7 +183,7 @@ def parse_directory(data: bytes) -> Directory:
     for tenant_id, body in _field(raw, "tenants", dict, "").items():
         where = f"tenants.{tenant_id}"
         if not _ID.fullmatch(tenant_id):
-            raise DirectoryError(f"{where}: a tenant id is 1-64 of A-Z a-z 0-9 _ . : -")
+            raise DirectoryError(f"{where}: a tenant id is 1-64 of A-Z a-z 0-9 _ . -")
         _only(body, {"plan", "daily_completions", "exclude_paths", "origins",
                      "max_sessions_per_user", "messages_per_second"}, where)
         plan = _field(body, "plan", str, where)
@@ -210,7 +211,7 @@ def parse_directory(data: bytes) -> Directory:
             revoked=bool(body.get("revoked", False)),
         )
         if not _ID.fullmatch(entry.user_id):
-            raise DirectoryError(f"{where}.user_id: a user id is 1-64 of A-Z a-z 0-9 _ . : -")
+            raise DirectoryError(f"{where}.user_id: a user id is 1-64 of A-Z a-z 0-9 _ . -")
         if entry.tenant_id not in tenants:
             raise DirectoryError(f"{where}.tenant_id: no tenant {entry.tenant_id!r}")
         if entry.role not in ROLES:

@@ -2,7 +2,8 @@
 
 - ``editor-events`` (key = session id, short retention: carries code): :class:`EditorEvent`
 - ``completion-replies`` (partition = the edge holding the socket): :class:`Reply`
-- ``feedback-events`` (key = user id): :class:`FeedbackEvent` (no code text)
+- ``feedback-events`` (key = tenant/user): :class:`FeedbackEvent` (no code text)
+- ``completion-events`` (key = tenant/user): :class:`CompletionEvent` (no code text)
 - ``usage`` (key = tenant id): :class:`UsageRecord` (no code text)
 
 Consumers validate every record with :func:`read_record`; a bad record is reported and skipped,
@@ -23,6 +24,7 @@ from schemas.socket import (
     DocChange,
     DocClose,
     DocOpen,
+    EndReason,
     ErrorFrame,
     FeedbackKind,
     Plan,
@@ -127,6 +129,40 @@ class FeedbackEvent:
     language_id: str | None = field(default=None, metadata=limit(max_len=64))
     accepted_chars: int | None = field(default=None, metadata=limit(ge=0, le=2**31))
     latency_ms: int | None = field(default=None, metadata=limit(ge=0, le=3_600_000))
+    v: Literal[1] = 1
+
+
+Source = Literal["inferred", "shared", "cached", "typed_as_suggested", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionEvent:
+    """One completion request as a worker answered it. Metadata only: no code text ever.
+
+    ``admitted`` is what quotas count: the request took a unit of its user's daily quota and went
+    to inference (cache hits, shared generations and typed-as-suggested answers are free; a
+    refused request has reason ``quota``). ``event_id`` is derived from session and request, so
+    a replayed event collapses onto the first.
+    """
+
+    event_id: str = field(metadata=_ID)
+    session_id: str = field(metadata=_ID)
+    tenant_id: str = field(metadata=_ID)
+    user_id: str = field(metadata=_ID)
+    plan: Plan
+    request_id: str = field(metadata=_ID)
+    model: str = field(metadata=limit(min_len=1, max_len=128))
+    language_id: str = field(metadata=limit(max_len=64))
+    source: Source
+    admitted: bool
+    reason: EndReason
+    chunks: int = field(metadata=limit(ge=0, le=2**31))
+    generated_chars: int = field(metadata=limit(ge=0, le=2**31))
+    received_ms: int = field(metadata=_MS)
+    ended_ms: int = field(metadata=_MS)
+    #: Edge receipt of the request to its first chunk (edge and worker clocks); none if no chunk.
+    first_chunk_latency_ms: int | None = field(default=None, metadata=limit(ge=-60_000,
+                                                                             le=3_600_000))
     v: Literal[1] = 1
 
 

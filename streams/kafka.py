@@ -38,6 +38,8 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
                   settings.code_retention_ms, settings.max_record_bytes),
         TopicSpec(settings.topic_feedback, settings.feedback_partitions,
                   settings.feedback_retention_ms),
+        TopicSpec(settings.topic_completions, settings.feedback_partitions,
+                  settings.feedback_retention_ms),
     ]
 
 

@@ -9,7 +9,8 @@ function the running process uses:
   answered (an error frame for bad input) and nothing may raise;
 - ``editor-events``: record validation, then :meth:`WorkerCore.handle`, then the due timers;
 - ``completion-replies``: record validation as the edge's reply router does it;
-- ``feedback-events``: record validation, then the ClickHouse row the sink would write.
+- ``feedback-events`` and ``completion-events``: record validation, then the ClickHouse row
+  the sink would write.
 
 A consumer may refuse a record only with :class:`ProtocolError` (the sink also with the
 conversion errors it counts). ``python -m tests.fuzzing --inputs N --seed S`` runs more.
@@ -27,7 +28,7 @@ from typing import Any
 
 import orjson
 
-from analytics.sink import feedback_row
+from analytics.sink import completion_row, feedback_row
 from infra.tenants import Principal, Tenant
 from schemas.codec import encode
 from schemas.errors import ProtocolError
@@ -46,6 +47,7 @@ from schemas.socket import (
     TokenChunk,
 )
 from schemas.topics import (
+    CompletionEvent,
     DocSnapshot,
     EditorEvent,
     FeedbackEvent,
@@ -77,6 +79,9 @@ REPLIES: list[Any] = [
     Reply("s1", ErrorFrame("bad", "no", "field", "r1")),
     Reply("s1", ResyncRequest(URI)),
 ]
+COMPLETION = CompletionEvent("c1", "s1", "t", "u", "free", "r1", "code_ngram", "python",
+                             "inferred", True, "stop", 3, 12, 1_700_000_000_000,
+                             1_700_000_000_050, 21)
 FEEDBACK = FeedbackEvent("e1", "s1", "t", "u", "pro", "r1", "partial", 1_700_000_000_000, "python",
                          5, 40)
 EXTREMES: list[Any] = [None, True, False, 0, -1, 2**31, 2**53 + 1, 2**64, -(2**63), 1.5, 1e308,
@@ -232,6 +237,9 @@ def fuzz_topics(rng: random.Random, report: Report, records: int) -> None:
     def sink(data: bytes) -> None:
         feedback_row(read_record(FeedbackEvent, data))
 
+    def completions_sink(data: bytes) -> None:
+        completion_row(read_record(CompletionEvent, data))
+
     for _ in range(records):
         roll = rng.random()
         if roll < 0.5:
@@ -242,9 +250,13 @@ def fuzz_topics(rng: random.Random, report: Report, records: int) -> None:
         elif roll < 0.75:
             data = mutate(rng.choice(REPLIES), rng, ["token", "end", "error", "resync"])
             _consumer(report, "completion-replies", data, edge)
-        else:
+        elif roll < 0.875:
             data = mutate(FEEDBACK, rng, [])
             _consumer(report, "feedback-events", data, sink,
+                      (ProtocolError, ValueError, OverflowError))
+        else:
+            data = mutate(COMPLETION, rng, [])
+            _consumer(report, "completion-events", data, completions_sink,
                       (ProtocolError, ValueError, OverflowError))
 
 

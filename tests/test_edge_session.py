@@ -81,6 +81,14 @@ class TestHandshake:
         error = error_of(new_session(), claim)
         assert error.code == "unknown_field"
 
+    def test_a_frame_cannot_name_a_session(self) -> None:
+        """Session ids are made by the edge; a frame naming one (a forged id) is refused."""
+        session = started()
+        forged = '{"type":"cancel","request_id":"r1","session_id":"someone-elses-session"}'
+        assert error_of(session, forged).code == "unknown_field"
+        forged = '{"type":"doc_close","uri":"a","tenant_id":"other"}'
+        assert error_of(session, forged).code == "unknown_field"
+
     def test_message_before_hello(self) -> None:
         error = error_of(new_session(), frame(DocOpen("a", "python", 1, "")))
         assert error.code == "hello_required"

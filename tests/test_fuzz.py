@@ -36,6 +36,6 @@ def test_the_fuzzer_finds_planted_bugs(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(ws_edge.session, "redact", fragile_redact)
     monkeypatch.setattr(fuzzing, "feedback_row", fragile_row)
-    report = fuzzing.run(20_000, seed=7)
+    report = fuzzing.run(50_000, seed=7)
     kinds = {failure.split(":")[0] for failure in report.failures}
     assert kinds == {"socket", "feedback-events"}, report.failures[:3]

@@ -64,10 +64,13 @@ def test_kill_9_during_100k_events_loses_and_doubles_nothing(
     running_stack: tuple[Supervisor, Settings],
 ) -> None:
     _, stack = running_stack
+    run = uuid.uuid4().hex[:6]
     settings = stack.replace(stack_instance=f"chaos-{os.getpid()}",
-                             topic_feedback=f"chaos-feedback-{uuid.uuid4().hex[:6]}",
+                             topic_feedback=f"chaos-feedback-{run}",
+                             topic_completions=f"chaos-completions-{run}",
                              analytics_port=free_port(), sink_batch_rows=1000, sink_batch_ms=300)
-    asyncio.run(ensure_topics(settings, [TopicSpec(settings.topic_feedback, 4, 86_400_000)]))
+    asyncio.run(ensure_topics(settings, [TopicSpec(settings.topic_feedback, 4, 86_400_000),
+                                         TopicSpec(settings.topic_completions, 1, 86_400_000)]))
     expected = asyncio.run(produce(settings, EVENTS))
     supervisor = Supervisor(settings.run_dir, settings.log_dir)
     rng = random.Random(20261123)

@@ -175,7 +175,7 @@ class TestTypedAsSuggested:
     async def test_rest_of_the_suggestion_without_inference(
         self, stack: Settings, client: EdgeClient
     ) -> None:
-        uri, text = "file:///typed.py", f"# {uuid.uuid4().hex}\n{PYTHON_SOURCE}"
+        uri, text = "file:///typed.py", f"# run {uuid.uuid4().hex[:12]}\n{PYTHON_SOURCE}"
         first = await completion_for(client, text, uri=uri)
         assert len(first.text) >= 2, first.text
         before = await asyncio.to_thread(worker_metrics, stack)
@@ -200,7 +200,7 @@ class TestCompletionCache:
     """Finished generations land in the real Redis under a hash, with a TTL."""
 
     async def test_generation_is_cached_by_hash(self, stack: Settings, client: EdgeClient) -> None:
-        marker = uuid.uuid4().hex
+        marker = f"run {uuid.uuid4().hex[:12]}"  # a 32-hex marker would be masked as a secret
         completion = await completion_for(client, f"# {marker}\n{PYTHON_SOURCE}")
         assert completion.text
         redis = aioredis.Redis.from_url(stack.redis_url)
@@ -330,7 +330,7 @@ class TestMetrics:
     """Edge and worker export Prometheus metrics, with the first-token latency split by stage."""
 
     async def test_stage_split_and_sources(self, stack: Settings, client: EdgeClient) -> None:
-        completion = await completion_for(client, f"# {uuid.uuid4().hex}\n{PYTHON_SOURCE}")
+        completion = await completion_for(client, f"# run {uuid.uuid4().hex[:12]}\n{PYTHON_SOURCE}")
         assert completion.text
         edge = await asyncio.to_thread(http_get, f"http://127.0.0.1:{stack.edge_port}/metrics")
         worker = await asyncio.to_thread(
@@ -382,7 +382,7 @@ class TestScaleOut:
         clients = [await client_on(i % 2) for i in range(6)]
         try:
             completions = await asyncio.gather(*(
-                completion_for(c, f"# {uuid.uuid4().hex}\n{PYTHON_SOURCE}", uri=f"file:///s{i}.py")
+                completion_for(c, f"# run {uuid.uuid4().hex[:12]}\n{PYTHON_SOURCE}", uri=f"file:///s{i}.py")
                 for i, c in enumerate(clients)))
             for c, completion in zip(clients, completions, strict=True):
                 assert completion.text, completion.end

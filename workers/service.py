@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import logging
 import time
 from collections import Counter, OrderedDict
@@ -25,7 +26,15 @@ from infra.runtime import run_marking_ready
 from infra.settings import Settings
 from schemas.errors import ProtocolError
 from schemas.socket import CompletionEnd, EndReason, ErrorFrame, TokenChunk
-from schemas.topics import EditorEvent, Reply, ReplyFrame, StageTimes, read_record, write_record
+from schemas.topics import (
+    CompletionEvent,
+    EditorEvent,
+    Reply,
+    ReplyFrame,
+    StageTimes,
+    read_record,
+    write_record,
+)
 from streams.kafka import make_consumer, make_producer
 from streams.metrics import Registry
 from workers.cache import CompletionCache
@@ -67,7 +76,11 @@ class _Request:
 
     def __init__(self) -> None:
         self.chunks = 0
+        self.generated_chars = 0
+        self.first_chunk_ms: int | None = None
         self.stopped = False
+        self.stop_reason: EndReason = "cancelled"
+        self.source: _Source | None = None
 
 
 class CompletionWorker:
@@ -96,6 +109,8 @@ class CompletionWorker:
         self.metrics = Registry()
         self._partition_of: dict[str, int] = {}
         self.bad_records = 0
+        self.lost_reports = 0
+        self._reports: set[asyncio.Task[Any]] = set()
         self._reply_partitions = 0
         self.ready = asyncio.Event()
 
@@ -134,6 +149,7 @@ class CompletionWorker:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*self._reports, return_exceptions=True)
             await self._hub.close()
             await consumer.stop()
             await producer.stop()
@@ -189,6 +205,7 @@ class CompletionWorker:
             request = self._requests.pop((action.route.session_id, action.request_id), None)
             if request is not None:
                 request.stopped = True
+                request.stop_reason = action.reason
                 request.task.cancel()
                 await asyncio.gather(request.task, return_exceptions=True)
                 # Sent after the task is gone: no token of this request can follow its end.
@@ -221,7 +238,10 @@ class CompletionWorker:
                                  "debounce release to first chunk, by where it came from",
                                  (first_ms - start.fired_ms) / 1000, source=source)
         await self._send(start.route, TokenChunk(start.request_id, request.chunks, text), timing)
+        if request.chunks == 0:
+            request.first_chunk_ms = now_ms()
         request.chunks += 1
+        request.generated_chars += len(text)
 
     async def _answer(self, start: StartCompletion, request: _Request) -> None:
         """Answer one request: from the suggestion being typed, a shared or cached generation,
@@ -231,7 +251,7 @@ class CompletionWorker:
         reason: EndReason = "stop"
         detail: str | None = None
         try:
-            source = await self._source(start)
+            source = request.source = await self._source(start)
             if source is None:
                 reason = "quota"
             elif source.generation is not None:
@@ -248,6 +268,7 @@ class CompletionWorker:
                     await self._send_chunk(start, request, text, source.kind)
                 reason = source.reason
         except asyncio.CancelledError:
+            self._report(start, request, request.stop_reason)
             raise  # StopCompletion sends the end frame
         except Exception as error:
             log.exception("completion failed")
@@ -257,7 +278,9 @@ class CompletionWorker:
             if self._requests.get(key) is request:
                 del self._requests[key]
         if request.stopped:
+            self._report(start, request, request.stop_reason)
             return  # the stop already sent this request's end
+        self._report(start, request, reason)
         timing = None
         if request.chunks == 0:  # no chunk carried the stage times: the end does
             ended_ms = now_ms()
@@ -265,6 +288,38 @@ class CompletionWorker:
                                 ended_ms)
         await self._send(route, CompletionEnd(request_id, reason, request.chunks, detail=detail),
                          timing)
+
+    def _report(self, start: StartCompletion, request: _Request, reason: EndReason) -> None:
+        """Emit the request's :class:`CompletionEvent` (in the background: this may run while
+        the request's task is being cancelled)."""
+        if self._producer is None:
+            return
+        route, source = start.route, request.source
+        event = CompletionEvent(
+            event_id=hashlib.sha256(f"{route.session_id}\n{start.request_id}".encode()
+                                    ).hexdigest()[:32],
+            session_id=route.session_id, tenant_id=route.tenant_id, user_id=route.user_id,
+            plan=route.plan,  # type: ignore[arg-type]
+            request_id=start.request_id, model=self._settings.triton_model,
+            language_id=start.prompt.language_id[:64],
+            source=source.kind if source is not None else "none",  # type: ignore[arg-type]
+            admitted=source is not None and source.admitted, reason=reason,
+            chunks=request.chunks, generated_chars=request.generated_chars,
+            received_ms=start.received_ms, ended_ms=now_ms(),
+            first_chunk_latency_ms=(None if request.first_chunk_ms is None
+                                    else request.first_chunk_ms - start.received_ms),
+        )
+        task = asyncio.create_task(self._producer.send(
+            self._settings.topic_completions, write_record(event),
+            key=f"{route.tenant_id}/{route.user_id}".encode()))
+        self._reports.add(task)
+        task.add_done_callback(self._reported)
+
+    def _reported(self, task: asyncio.Task[Any]) -> None:
+        self._reports.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.lost_reports += 1
+            log.warning("completion event not produced: %s", type(task.exception()).__name__)
 
     async def _source(self, start: StartCompletion) -> _Source | None:
         """Where the answer comes from, cheapest first; ``None`` if the quota refused it."""
@@ -298,9 +353,9 @@ class CompletionWorker:
         self._remember(session_id, fresh)
         live = self._hub.live(key)  # an identical request may have started while we awaited
         if live is not None:
-            return self._count(_Source("shared", generation=live))
+            return self._count(_Source("shared", generation=live, admitted=True))
         return self._count(_Source("inferred", generation=self._hub.start(
-            key, functools.partial(self._infer, start=start))))
+            key, functools.partial(self._infer, start=start)), admitted=True))
 
     async def _cached(self, key: str) -> tuple[list[str], EndReason] | None:
         """The cached generation, or ``None`` (also when the cache is down: then infer)."""
@@ -388,6 +443,8 @@ class _Source:
     skip_chars: int = 0
     chunks: list[str] = field(default_factory=list)
     reason: EndReason = "stop"
+    #: It took a unit of quota (what ``CompletionEvent.admitted`` reports).
+    admitted: bool = False
 
 
 async def serve(settings: Settings, ready_file: str | None, index: int = 0) -> None:

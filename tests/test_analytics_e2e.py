@@ -1,0 +1,113 @@
+"""Completion events into ClickHouse, the analysts' views, quota reconciliation against Redis and
+erasure of one user, over the real stack."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import uuid
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+
+from analytics.query import run_query
+from infra.settings import Settings
+from infra.tenants import Tenant
+from schemas.socket import DocOpen, Feedback
+from tests.conftest import add_key
+from tests.test_stack_e2e import PYTHON_SOURCE
+from workers.quota import day_window, quota_key
+from ws_edge.client import EdgeClient, connect_edge
+
+pytestmark = pytest.mark.stack
+
+SOURCE = PYTHON_SOURCE  # the model has a completion for it
+
+
+def rows(stack: Settings, sql: str) -> list[list[Any]]:
+    result: list[list[Any]] = run_query(stack, sql)["rows"]
+    return result
+
+
+async def until(stack: Settings, sql: str, expected: Any, timeout_s: float = 30) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = (await asyncio.to_thread(rows, stack, sql))[0][0]
+        if found == expected or time.monotonic() > deadline:
+            return found
+        await asyncio.sleep(0.3)
+
+
+def cli(stack: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", *args], env={**os.environ, **stack.to_env()},
+                          capture_output=True, text=True, check=False, timeout=120)
+
+
+async def use(stack: Settings, key: str, prompts: list[str]) -> list[str]:
+    """One completion per prompt (each a new document version), accepting each; request ids."""
+    ids = []
+    async with connect_edge(stack.edge_url(0), key) as ws:
+        client = EdgeClient(ws)
+        await client.start()
+        for version, prompt in enumerate(prompts, start=1):
+            await client.send(DocOpen("file:///m.py", "python", version, prompt))
+            completion = await client.complete("file:///m.py", version, len(prompt))
+            await asyncio.wait_for(completion.done.wait(), 20)
+            await client.send(Feedback(uuid.uuid4().hex, completion.request_id, "accepted",
+                                       accepted_chars=len(completion.text), latency_ms=30))
+            ids.append(completion.request_id)
+        await client.close()
+    return ids
+
+
+async def test_usage_views_reconciliation_and_erasure(stack: Settings) -> None:
+    tenant = Tenant(f"an-{uuid.uuid4().hex[:6]}", "free")
+    alice, _ = add_key(stack, tenant, "alice")
+    bob, _ = add_key(stack, tenant, "bob")
+    fresh = [f"# run {uuid.uuid4().hex[:12]}\n{SOURCE}" for _ in range(3)]
+    # Three new prompts (inference: quota counted) and one repeat (cache: free).
+    await use(stack, alice, [*fresh, fresh[0]])
+    await use(stack, bob, [f"# run {uuid.uuid4().hex[:12]}\n{SOURCE}"])
+    t = tenant.tenant_id
+
+    count = f"SELECT uniqExact(event_id) FROM completion_events WHERE tenant_id = '{t}'"
+    assert await until(stack, count, 5) == 5
+    by_user = await asyncio.to_thread(rows, stack, (
+        "SELECT user_id, uniqExactMerge(requests), uniqExactIfMerge(admitted) FROM usage_daily "
+        f"WHERE tenant_id = '{t}' GROUP BY user_id ORDER BY user_id"))
+    assert by_user == [["alice", 4, 3], ["bob", 1, 1]]
+    sources = await asyncio.to_thread(rows, stack, (
+        f"SELECT source, admitted FROM completion_events FINAL WHERE tenant_id = '{t}' "
+        "AND user_id = 'alice' ORDER BY received_at"))
+    assert sources[:3] == [["inferred", True]] * 3 and sources[3][0] in {"cached", "shared"}
+    accepted = f"SELECT sum(accepted) FROM acceptance_daily WHERE tenant_id = '{t}'"
+    assert await until(stack, accepted, 5) == 5
+    latency = await asyncio.to_thread(rows, stack, (
+        f"SELECT sum(requests), max(first_token_p99_ms) FROM latency_daily WHERE tenant_id = '{t}'"))
+    assert latency[0][0] == 5 and 0 < latency[0][1] < 5000
+
+    # Redis enforced what ClickHouse recorded: no drift.
+    checked = await asyncio.to_thread(cli, stack, "analytics.reconcile", "--tenant", t)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "2 limited users compared, 0 with drift" in checked.stdout
+    # Negative control: a counter that disagrees is reported.
+    redis = aioredis.Redis.from_url(stack.redis_url)
+    day, _ = day_window(time.time_ns() // 1_000_000)
+    await redis.incr(quota_key(t, "bob", day))
+    await redis.aclose()
+    drifted = await asyncio.to_thread(cli, stack, "analytics.reconcile", "--tenant", t)
+    assert drifted.returncode == 1
+    assert f"{t}/bob: redis 2, clickhouse 1 (drift +1)" in drifted.stdout
+
+    # Erasure: every row of alice is gone, bob's stay.
+    erased = await asyncio.to_thread(cli, stack, "analytics.erase", "--tenant", t, "--user", "alice")
+    assert erased.returncode == 0, erased.stderr
+    for table in ("completion_events", "feedback_events", "usage_daily"):
+        left = await asyncio.to_thread(rows, stack, (
+            f"SELECT countIf(user_id = 'alice'), countIf(user_id = 'bob') FROM {table} "
+            f"WHERE tenant_id = '{t}'"))
+        assert left[0][0] == 0 and left[0][1] > 0, (table, left)
