@@ -1,9 +1,13 @@
 """Pure batching for the ClickHouse sink: rows in with their Kafka position, batches out.
 
 A batch closes when the rows buffered reach ``max_rows`` or the oldest has waited ``max_ms``.
-Each batch holds one partition's consecutive offsets, so its deduplication token
-(topic, partition, first and last offset) names exactly the records it carries; offsets are
-committed only after the batch is durable.
+Each batch holds one partition's consecutive offsets, so its deduplication token (topic,
+partition, first and last offset, and the Kafka timestamps of those two records) names exactly
+the records it carries; offsets are committed only after the batch is durable.
+
+The timestamps are there because offsets alone do not name records forever: a topic deleted
+and created again (or an embedded in-memory broker restarted) starts again at offset 0, and a
+token made of offsets only would make ClickHouse drop the new records as duplicates of old ones.
 """
 
 from __future__ import annotations
@@ -19,10 +23,13 @@ class Batch:
     first_offset: int
     last_offset: int
     rows: tuple[tuple[Any, ...], ...]
+    first_timestamp_ms: int = 0
+    last_timestamp_ms: int = 0
 
     @property
     def dedup_token(self) -> str:
-        return f"{self.topic}:{self.partition}:{self.first_offset}-{self.last_offset}"
+        return (f"{self.topic}:{self.partition}:{self.first_offset}-{self.last_offset}:"
+                f"{self.first_timestamp_ms}-{self.last_timestamp_ms}")
 
 
 @dataclass
@@ -30,6 +37,8 @@ class _Open:
     first_offset: int
     last_offset: int
     since_ms: int
+    first_timestamp_ms: int
+    last_timestamp_ms: int
     rows: list[tuple[Any, ...]] = field(default_factory=list)
 
 
@@ -42,12 +51,16 @@ class Batcher:
         self.max_ms = max_ms
         self._open: dict[int, _Open] = {}
 
-    def add(self, partition: int, offset: int, row: tuple[Any, ...] | None, now_ms: int) -> None:
-        """Buffer ``row`` (``None``: a skipped record whose offset still advances)."""
+    def add(self, partition: int, offset: int, row: tuple[Any, ...] | None, now_ms: int,
+            timestamp_ms: int = 0) -> None:
+        """Buffer ``row`` (``None``: a skipped record whose offset still advances);
+        ``timestamp_ms`` is the record's Kafka timestamp."""
         batch = self._open.get(partition)
         if batch is None:
-            batch = self._open[partition] = _Open(offset, offset, now_ms)
+            batch = self._open[partition] = _Open(offset, offset, now_ms, timestamp_ms,
+                                                  timestamp_ms)
         batch.last_offset = offset
+        batch.last_timestamp_ms = timestamp_ms
         if row is not None:
             batch.rows.append(row)
 
@@ -67,6 +80,7 @@ class Batcher:
             batch = self._open[partition]
             if force or full or now_ms - batch.since_ms >= self.max_ms:
                 out.append(Batch(self.topic, partition, batch.first_offset, batch.last_offset,
-                                 tuple(batch.rows)))
+                                 tuple(batch.rows), batch.first_timestamp_ms,
+                                 batch.last_timestamp_ms))
                 del self._open[partition]
         return out

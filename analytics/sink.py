@@ -155,7 +155,7 @@ class AnalyticsSink:
                     for record in records:
                         batcher.add(tp.partition, record.offset,
                                     self._row(flow, record.value, tp.partition, record.offset),
-                                    now_ms())
+                                    now_ms(), record.timestamp)
                 await self._flush(flow, consumer, batcher.due(now_ms()))
         finally:
             await self._flush(flow, consumer, batcher.due(now_ms(), force=True))
