@@ -136,9 +136,12 @@ async def oversized(settings: Settings, api_key: str, outcomes: Outcomes) -> Non
                 await ws.send(encode(DocOpen("file:///big.py", "python", 1, "x" * size)).decode())
                 answer = await asyncio.wait_for(ws.recv(), 10)
                 outcomes.add("oversized frame", f"{name}: {str(answer)[:40]}")
-        except ConnectionClosed as closed:
-            outcomes.add("oversized frame",
-                         f"{name}: closed {closed.rcvd.code if closed.rcvd else '?'}")
+        except Exception as error:  # noqa: BLE001 - the close may surface as another error
+            closed = next((e for e in (error, error.__context__)
+                           if isinstance(e, ConnectionClosed)), None)
+            code = closed.rcvd.code if closed is not None and closed.rcvd else None
+            outcomes.add("oversized frame", f"{name}: closed {code}" if code
+                         else f"{name}: {type(error).__name__}")
 
 
 def _handshake(port: int, api_key: str) -> socket.socket:
@@ -275,7 +278,13 @@ async def attack(settings: Settings, keys: Keyring, seconds: float, scale: int) 
 
 def _attack_process(settings: Settings, keys: Keyring, seconds: float, scale: int,
                     results: multiprocessing.Queue[Outcomes]) -> None:
-    results.put(asyncio.run(attack(settings, keys, seconds, scale)))
+    try:
+        results.put(asyncio.run(attack(settings, keys, seconds, scale)))
+    except BaseException as error:
+        broken = Outcomes()
+        broken.add("attacker", f"crashed: {type(error).__name__}: {error}")
+        results.put(broken)
+        raise
 
 
 async def abuse(settings: Settings, keys: Keyring, seconds: float, scale: int,
@@ -328,6 +337,8 @@ def broken_guarantees(result: AbuseResult) -> list[str]:
     if len(result.loaded_ms) < len(result.unloaded_ms):
         broken.append("the honest session lost completions under abuse")
     answers = result.outcomes.counts
+    if "attacker" in answers:
+        broken.append(f"the attacks did not run: {dict(answers['attacker'])}")
     expected = {"oversized frame": ("frame_too_large", "closed 1009"),
                 "decompression bomb": ("closed 1002",), "slow handshake": ("closed by the edge",),
                 "message flood": ("closed 1008",), "connection flood": ("HTTP 401",)}

@@ -74,6 +74,7 @@ class Settings:
     topic_replies: str = "completion-replies"
     topic_feedback: str = "feedback-events"
     topic_completions: str = "completion-events"
+    topic_usage: str = "usage-records"
     editor_events_partitions: int = 8
     #: Partitions of the feedback and completion-events topics.
     feedback_partitions: int = 4
@@ -101,6 +102,11 @@ class Settings:
     slow_down_interval_ms: int = 400
     #: Workers drop a session's documents after this long without an event from it.
     session_idle_ms: int = 10 * 60 * 1000
+    #: Usage records for billing: window length, how late an event may be and still land in its
+    #: window's first record, and how long the usage topic keeps records.
+    usage_window_ms: int = 3_600_000
+    usage_grace_ms: int = 60_000
+    usage_retention_ms: int = 400 * 86_400_000
     #: Analytics rows are deleted this long after the event (table TTL, set at creation).
     analytics_retention_days: int = 400
     #: Analytics sink batching.
@@ -184,6 +190,9 @@ class Settings:
                  "_ms", "_s")
             ) and value <= 0:
                 raise SettingsError(f"{field.name.upper()}={value}: must be positive")
+        if 86_400_000 % self.usage_window_ms:
+            raise SettingsError(f"USAGE_WINDOW_MS={self.usage_window_ms}: must divide a day "
+                                "(86400000) so windows never straddle a UTC day or month")
         if bool(self.edge_tls_cert) != bool(self.edge_tls_key):
             raise SettingsError("EDGE_TLS_CERT and EDGE_TLS_KEY: set both (wss) or neither (ws)")
         if self.edge_count > self.editor_events_partitions:

@@ -140,10 +140,11 @@ def start_infrastructure(settings: Settings, supervisor: Supervisor) -> Settings
 
 
 def start_services(settings: Settings, supervisor: Supervisor) -> None:
-    """Analytics, workers and edges start together: each joins its consumer group meanwhile."""
+    """Analytics, the usage stream, workers and edges start together: each joins its consumer
+    group meanwhile."""
     analytics = python_service(settings, "analytics", "analytics")
     analytics.ports = [settings.analytics_port]
-    specs = [analytics]
+    specs = [analytics, python_service(settings, "usage", "analytics.usage")]
     for index in range(settings.worker_count):
         spec = python_service(settings, f"worker-{index}", "workers", "--index", str(index))
         spec.ports = [settings.worker_metrics_port + index]

@@ -4,7 +4,7 @@
 - ``completion-replies`` (partition = the edge holding the socket): :class:`Reply`
 - ``feedback-events`` (key = tenant/user): :class:`FeedbackEvent` (no code text)
 - ``completion-events`` (key = tenant/user): :class:`CompletionEvent` (no code text)
-- ``usage`` (key = tenant id): :class:`UsageRecord` (no code text)
+- ``usage-records`` (key = tenant/user): :class:`UsageRecord` (no code text)
 
 Consumers validate every record with :func:`read_record`; a bad record is reported and skipped,
 never allowed to stop a worker.
@@ -168,15 +168,27 @@ class CompletionEvent:
 
 @dataclass(frozen=True, slots=True)
 class UsageRecord:
-    """Per tenant and user, counts of one time window ``[window_start_ms, window_end_ms)``."""
+    """Usage of one user in one window ``[window_start_ms, window_end_ms)`` (UTC, by the time
+    the edge received each event), for billing. Metadata only.
 
+    Readers keep one record per ``record_id`` (a record can be emitted twice after a crash, with
+    the same id and the same counts) and sum the records of a window: ``seq`` 0 holds the window
+    as it closed, ``seq`` 1, 2, ... events that arrived after it closed.
+    """
+
+    record_id: str = field(metadata=limit(min_len=32, max_len=32))
     tenant_id: str = field(metadata=_ID)
     user_id: str = field(metadata=_ID)
     plan: Plan
     window_start_ms: int = field(metadata=_MS)
     window_end_ms: int = field(metadata=_MS)
+    seq: int = field(metadata=limit(ge=0))
+    #: Completions admitted to inference: what quotas count and billing charges.
     completions: int = field(metadata=limit(ge=0))
+    #: Every completion request answered (including cache hits and refusals).
+    requests: int = field(metadata=limit(ge=0))
     shown: int = field(metadata=limit(ge=0))
+    #: Accepted, fully or partially.
     accepted: int = field(metadata=limit(ge=0))
     rejected: int = field(metadata=limit(ge=0))
     v: Literal[1] = 1

@@ -80,7 +80,7 @@ async def topic_bytes(settings: Settings) -> list[bytes]:
                                     settings.topic_feedback)
                       for p in (consumer.partitions_for_topic(topic) or set())]
         if not partitions:
-            await consumer.client.force_metadata_update()
+            await consumer.topics()
             partitions = [TopicPartition(topic, p)
                           for topic in (settings.topic_editor_events, settings.topic_replies,
                                         settings.topic_feedback)

@@ -77,7 +77,7 @@ def test_up_prints_how_to_connect_and_ctrl_c_leaves_no_process() -> None:
         rest = "".join(output + [proc.stdout.readline() for _ in range(2)])
         assert settings.edge_url(0) in rest
         names = sorted(p.stem for p in settings.run_dir.glob("*.pid"))
-        assert names == ["analytics", "broker", "edge-0", "redis", "triton", "worker-0"]
+        assert names == ["analytics", "broker", "edge-0", "redis", "triton", "usage", "worker-0"]
         pids = {int(p.read_text()) for p in settings.run_dir.glob("*.pid")}
         members = group_members(pids)
         assert len(members) > len(pids), "tritonserver's python stub runs in triton's group"

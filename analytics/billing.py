@@ -1,0 +1,128 @@
+"""``python -m analytics.billing --tenant T --month YYYY-MM [--format csv|json]``: a tenant's
+usage for one month, per user, read from the usage stream as a billing job would.
+
+Reads every record of ``usage-records`` (a record may be there twice after a crash: one per
+``record_id`` is kept), keeps the tenant's windows that start in the month (UTC; windows never
+straddle a month), and sums them per user and plan. The totals equal what ClickHouse holds for
+the same tenant and month (``uniqExact`` of admitted completions and of each feedback kind),
+which the test suite checks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import io
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import orjson
+from aiokafka import TopicPartition
+
+from infra.settings import Settings
+from schemas.errors import ProtocolError
+from schemas.topics import UsageRecord, read_record
+from streams.kafka import make_consumer
+
+FIELDS = ("completions", "requests", "shown", "accepted", "rejected")
+
+
+@dataclass(frozen=True)
+class Month:
+    year: int
+    month: int
+
+    @classmethod
+    def parse(cls, text: str) -> Month:
+        try:
+            moment = datetime.strptime(text, "%Y-%m")
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r}: expected YYYY-MM") from None
+        return cls(moment.year, moment.month)
+
+    def bounds_ms(self) -> tuple[int, int]:
+        start = datetime(self.year, self.month, 1, tzinfo=UTC)
+        after = (datetime(self.year + 1, 1, 1, tzinfo=UTC) if self.month == 12
+                 else datetime(self.year, self.month + 1, 1, tzinfo=UTC))
+        return int(start.timestamp() * 1000), int(after.timestamp() * 1000)
+
+    def __str__(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
+
+
+def summarize(records: list[UsageRecord], tenant_id: str, month: Month
+              ) -> list[dict[str, object]]:
+    """Per user and plan, the month's sums (pure; records may repeat)."""
+    start, end = month.bounds_ms()
+    unique = {r.record_id: r for r in records}
+    sums: dict[tuple[str, str], dict[str, int]] = {}
+    for record in unique.values():
+        if record.tenant_id != tenant_id or not start <= record.window_start_ms < end:
+            continue
+        row = sums.setdefault((record.user_id, record.plan), dict.fromkeys(FIELDS, 0))
+        for name in FIELDS:
+            row[name] += getattr(record, name)
+    return [{"tenant_id": tenant_id, "month": str(month), "user_id": user, "plan": plan, **row}
+            for (user, plan), row in sorted(sums.items())]
+
+
+def totals(rows: list[dict[str, object]]) -> dict[str, int]:
+    return {name: sum(int(str(row[name])) for row in rows) for name in FIELDS}
+
+
+def render(rows: list[dict[str, object]], tenant_id: str, month: Month, form: str) -> str:
+    if form == "json":
+        return orjson.dumps({"tenant_id": tenant_id, "month": str(month), "users": rows,
+                             "totals": totals(rows)}, option=orjson.OPT_INDENT_2).decode()
+    out = io.StringIO()
+    writer = csv.DictWriter(out, ["tenant_id", "month", "user_id", "plan", *FIELDS])
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+async def read_usage(settings: Settings) -> list[UsageRecord]:
+    """Every record of the usage topic, from the beginning to its current end."""
+    consumer = make_consumer(settings, group_id=None, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        await consumer.topics()  # fetches the cluster's metadata
+        partitions = [TopicPartition(settings.topic_usage, p)
+                      for p in consumer.partitions_for_topic(settings.topic_usage) or set()]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        records: list[UsageRecord] = []
+        for _ in range(100_000):
+            behind = [tp for tp in partitions if await consumer.position(tp) < ends[tp]]
+            if not behind:
+                break
+            batches = await consumer.getmany(*behind, timeout_ms=500, max_records=10_000)
+            for batch in batches.values():
+                for message in batch:
+                    try:
+                        records.append(read_record(UsageRecord, message.value))
+                    except ProtocolError as error:
+                        print(f"skipping bad usage record: {error.code} ({error.field})",
+                              file=sys.stderr)
+        return records
+    finally:
+        await consumer.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m analytics.billing")
+    parser.add_argument("--tenant", required=True)
+    parser.add_argument("--month", type=Month.parse, required=True, help="YYYY-MM (UTC)")
+    parser.add_argument("--format", choices=["csv", "json"], default="csv")
+    args = parser.parse_args(argv)
+    records = asyncio.run(read_usage(Settings.from_env()))
+    rows = summarize(records, args.tenant, args.month)
+    sys.stdout.write(render(rows, args.tenant, args.month, args.format))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
