@@ -19,6 +19,8 @@ from typing import Any, Protocol
 
 FEEDBACK_TABLE = "feedback_events"
 COMPLETIONS_TABLE = "completion_events"
+PERSISTENCE_TABLE = "persistence_events"
+AUTHORSHIP_TABLE = "authorship_events"
 
 FEEDBACK_COLUMNS = (
     "event_id", "session_id", "tenant_id", "user_id", "plan", "request_id", "kind",
@@ -29,8 +31,17 @@ COMPLETION_COLUMNS = (
     "language_id", "source", "admitted", "reason", "chunks", "generated_chars", "received_at",
     "ended_at", "first_chunk_latency_ms",
 )
+PERSISTENCE_COLUMNS = (
+    "event_id", "session_id", "tenant_id", "user_id", "plan", "request_id", "language_id",
+    "checkpoint_s", "accepted_chars", "surviving_chars", "received_at",
+)
+AUTHORSHIP_COLUMNS = (
+    "event_id", "session_id", "tenant_id", "user_id", "plan", "language_id", "typed_chars",
+    "completion_chars", "received_at",
+)
 #: Tables holding rows of one user (what :func:`erase_user` deletes from).
-USER_TABLES = (FEEDBACK_TABLE, COMPLETIONS_TABLE, "usage_daily")
+USER_TABLES = (FEEDBACK_TABLE, COMPLETIONS_TABLE, "usage_daily", PERSISTENCE_TABLE,
+               AUTHORSHIP_TABLE)
 
 
 def ddl(retention_days: int) -> list[str]:
@@ -104,6 +115,55 @@ def ddl(retention_days: int) -> list[str]:
                uniqExactIfState(event_id, toUInt8(admitted)) AS admitted
         FROM {COMPLETIONS_TABLE}
         GROUP BY tenant_id, user_id, plan, day
+        """,
+        f"""
+        CREATE TABLE IF NOT EXISTS {PERSISTENCE_TABLE} (
+            event_id String,
+            session_id String,
+            tenant_id LowCardinality(String),
+            user_id String,
+            plan LowCardinality(String),
+            request_id String,
+            language_id LowCardinality(String),
+            checkpoint_s UInt32,
+            accepted_chars UInt32,
+            surviving_chars UInt32,
+            received_at DateTime64(3, 'UTC'),
+            inserted_at DateTime64(3, 'UTC') DEFAULT now64(3)
+        )
+        ENGINE = ReplacingMergeTree
+        PARTITION BY toYYYYMM(received_at)
+        ORDER BY (tenant_id, toDate(received_at), user_id, event_id)
+        {ttl}
+        SETTINGS non_replicated_deduplication_window = 10000
+        """,
+        f"""
+        CREATE TABLE IF NOT EXISTS {AUTHORSHIP_TABLE} (
+            event_id String,
+            session_id String,
+            tenant_id LowCardinality(String),
+            user_id String,
+            plan LowCardinality(String),
+            language_id LowCardinality(String),
+            typed_chars UInt64,
+            completion_chars UInt64,
+            received_at DateTime64(3, 'UTC'),
+            inserted_at DateTime64(3, 'UTC') DEFAULT now64(3)
+        )
+        ENGINE = ReplacingMergeTree
+        PARTITION BY toYYYYMM(received_at)
+        ORDER BY (tenant_id, toDate(received_at), user_id, event_id)
+        {ttl}
+        SETTINGS non_replicated_deduplication_window = 10000
+        """,
+        f"""
+        CREATE VIEW IF NOT EXISTS persistence_daily AS
+        SELECT tenant_id, toDate(received_at) AS day, language_id, checkpoint_s,
+               count() AS completions, sum(accepted_chars) AS accepted_chars,
+               sum(surviving_chars) AS surviving_chars,
+               surviving_chars / greatest(accepted_chars, 1) AS surviving_share
+        FROM (SELECT * FROM {PERSISTENCE_TABLE} FINAL)
+        GROUP BY tenant_id, day, language_id, checkpoint_s
         """,
         # Views for analysts: plain views over the raw tables, deduplicated by event id.
         f"""

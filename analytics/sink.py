@@ -30,10 +30,14 @@ from clickhouse_connect.driver.client import Client
 
 from analytics.batcher import Batch, Batcher
 from analytics.schema import (
+    AUTHORSHIP_COLUMNS,
+    AUTHORSHIP_TABLE,
     COMPLETION_COLUMNS,
     COMPLETIONS_TABLE,
     FEEDBACK_COLUMNS,
     FEEDBACK_TABLE,
+    PERSISTENCE_COLUMNS,
+    PERSISTENCE_TABLE,
     USER_TABLES,
     create_tables,
     erase_user,
@@ -43,7 +47,14 @@ from infra.runtime import run_marking_ready
 from infra.settings import Settings
 from infra.tenants import DirectoryError, Principal, load_directory
 from schemas.errors import ProtocolError
-from schemas.topics import CompletionEvent, FeedbackEvent, read_record
+from schemas.topics import (
+    AuthorshipEvent,
+    CompletionEvent,
+    FeedbackEvent,
+    PersistenceEvent,
+    read_quality,
+    read_record,
+)
 from streams.kafka import make_consumer
 
 log = logging.getLogger("analytics")
@@ -80,12 +91,13 @@ def _time(ms: int) -> datetime:
 
 @dataclass(frozen=True)
 class Flow:
-    """One topic into one table: how a record becomes a row (or raises to be skipped)."""
+    """One topic into one table: how a record becomes a row (``None``: a record of the topic
+    that belongs to another table; raising: a bad record, skipped and counted)."""
 
     topic: str
     table: str
     columns: tuple[str, ...]
-    row: Callable[[bytes | None], tuple[Any, ...]]
+    row: Callable[[bytes | None], tuple[Any, ...] | None]
 
 
 def flows(settings: Settings) -> list[Flow]:
@@ -94,7 +106,25 @@ def flows(settings: Settings) -> list[Flow]:
              lambda value: feedback_row(read_record(FeedbackEvent, value))),
         Flow(settings.topic_completions, COMPLETIONS_TABLE, COMPLETION_COLUMNS,
              lambda value: completion_row(read_record(CompletionEvent, value))),
+        Flow(settings.topic_quality, PERSISTENCE_TABLE, PERSISTENCE_COLUMNS,
+             lambda value: quality_row(read_quality(value), PersistenceEvent)),
+        Flow(settings.topic_quality, AUTHORSHIP_TABLE, AUTHORSHIP_COLUMNS,
+             lambda value: quality_row(read_quality(value), AuthorshipEvent)),
     ]
+
+
+def quality_row(event: PersistenceEvent | AuthorshipEvent, wanted: type
+                ) -> tuple[Any, ...] | None:
+    """The row of ``event`` if it is of the ``wanted`` kind (one topic feeds two tables)."""
+    if not isinstance(event, wanted):
+        return None
+    if isinstance(event, PersistenceEvent):
+        return (event.event_id, event.session_id, event.tenant_id, event.user_id, event.plan,
+                event.request_id, event.language_id, event.checkpoint_s, event.accepted_chars,
+                event.surviving_chars, _time(event.accepted_ms + event.checkpoint_s * 1000))
+    return (event.event_id, event.session_id, event.tenant_id, event.user_id, event.plan,
+            event.language_id, event.typed_chars, event.completion_chars,
+            _time(event.ended_ms))
 
 
 def open_client(settings: Settings) -> Client:
@@ -142,7 +172,7 @@ class AnalyticsSink:
     async def _run_flow(self, flow: Flow, started: asyncio.Event) -> None:
         batcher = Batcher(flow.topic, self.settings.sink_batch_rows, self.settings.sink_batch_ms)
         consumer = make_consumer(self.settings, flow.topic,
-                                 group_id=f"{CONSUMER_GROUP}.{flow.topic}",
+                                 group_id=f"{CONSUMER_GROUP}.{flow.table}",
                                  auto_offset_reset="earliest")
         await consumer.start()
         started.set()

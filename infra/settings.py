@@ -75,6 +75,7 @@ class Settings:
     topic_feedback: str = "feedback-events"
     topic_completions: str = "completion-events"
     topic_usage: str = "usage-records"
+    topic_quality: str = "quality-events"
     editor_events_partitions: int = 8
     #: Partitions of the feedback and completion-events topics.
     feedback_partitions: int = 4
@@ -102,6 +103,8 @@ class Settings:
     slow_down_interval_ms: int = 400
     #: Workers drop a session's documents after this long without an event from it.
     session_idle_ms: int = 10 * 60 * 1000
+    #: Seconds after an acceptance at which the share of it still in the document is measured.
+    persistence_checkpoints_s: str = "30,120,300,600"
     #: Usage records for billing: window length, how late an event may be and still land in its
     #: window's first record, and how long the usage topic keeps records.
     usage_window_ms: int = 3_600_000
@@ -147,6 +150,9 @@ class Settings:
     def vendor_dir(self) -> Path:
         return self.stack_home / "vendor"
 
+    def checkpoints(self) -> tuple[int, ...]:
+        return tuple(int(part) for part in self.persistence_checkpoints_s.split(",") if part)
+
     @property
     def tenants_path(self) -> Path:
         if self.tenants_file:
@@ -190,6 +196,13 @@ class Settings:
                  "_ms", "_s")
             ) and value <= 0:
                 raise SettingsError(f"{field.name.upper()}={value}: must be positive")
+        try:
+            checkpoints = self.checkpoints()
+        except ValueError:
+            checkpoints = ()
+        if not checkpoints or min(checkpoints) <= 0:
+            raise SettingsError(f"PERSISTENCE_CHECKPOINTS_S={self.persistence_checkpoints_s!r}: "
+                                "positive whole seconds, comma-separated")
         if 86_400_000 % self.usage_window_ms:
             raise SettingsError(f"USAGE_WINDOW_MS={self.usage_window_ms}: must divide a day "
                                 "(86400000) so windows never straddle a UTC day or month")

@@ -4,6 +4,7 @@
 - ``completion-replies`` (partition = the edge holding the socket): :class:`Reply`
 - ``feedback-events`` (key = tenant/user): :class:`FeedbackEvent` (no code text)
 - ``completion-events`` (key = tenant/user): :class:`CompletionEvent` (no code text)
+- ``quality-events`` (key = tenant/user): :class:`PersistenceEvent`, :class:`AuthorshipEvent`
 - ``usage-records`` (key = tenant/user): :class:`UsageRecord` (no code text)
 
 Consumers validate every record with :func:`read_record`; a bad record is reported and skipped,
@@ -26,6 +27,7 @@ from schemas.socket import (
     DocOpen,
     EndReason,
     ErrorFrame,
+    Feedback,
     FeedbackKind,
     Plan,
     TokenChunk,
@@ -58,7 +60,7 @@ class DocSnapshot:
 
 EditorBody = (
     DocOpen | DocChange | DocClose | CursorMove | CompletionRequest | Cancel | SessionEnd
-    | DocSnapshot
+    | DocSnapshot | Feedback
 )
 
 
@@ -167,6 +169,47 @@ class CompletionEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class PersistenceEvent:
+    """How much of an accepted completion is still in the document ``checkpoint_s`` after it
+    was accepted (measured by the worker on its copy). Lengths only."""
+
+    event_id: str = field(metadata=_ID)
+    session_id: str = field(metadata=_ID)
+    tenant_id: str = field(metadata=_ID)
+    user_id: str = field(metadata=_ID)
+    plan: Plan
+    request_id: str = field(metadata=_ID)
+    language_id: str = field(metadata=limit(max_len=64))
+    checkpoint_s: int = field(metadata=limit(ge=1, le=86_400))
+    accepted_chars: int = field(metadata=limit(ge=1, le=2**31))
+    surviving_chars: int = field(metadata=limit(ge=0, le=2**31))
+    accepted_ms: int = field(metadata=_MS)
+    type: Literal["persistence"] = "persistence"
+    v: Literal[1] = 1
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorshipEvent:
+    """Characters a session inserted in documents of one language: typed by hand, or put there
+    by accepting completions. Sent when the session ends."""
+
+    event_id: str = field(metadata=_ID)
+    session_id: str = field(metadata=_ID)
+    tenant_id: str = field(metadata=_ID)
+    user_id: str = field(metadata=_ID)
+    plan: Plan
+    language_id: str = field(metadata=limit(max_len=64))
+    typed_chars: int = field(metadata=limit(ge=0, le=2**40))
+    completion_chars: int = field(metadata=limit(ge=0, le=2**40))
+    ended_ms: int = field(metadata=_MS)
+    type: Literal["authorship"] = "authorship"
+    v: Literal[1] = 1
+
+
+QualityEvent = PersistenceEvent | AuthorshipEvent
+
+
+@dataclass(frozen=True, slots=True)
 class UsageRecord:
     """Usage of one user in one window ``[window_start_ms, window_end_ms)`` (UTC, by the time
     the edge received each event), for billing. Metadata only.
@@ -201,6 +244,16 @@ def read_record(cls: type[R], data: bytes | None) -> R:
 
         raise FrameError("empty_record", "record has no value")
     return decode_as(cls, parse_json(data))
+
+
+def read_quality(data: bytes | None) -> QualityEvent:
+    """Validate one ``quality-events`` record (either kind, told apart by ``type``)."""
+    if data is None:
+        from schemas.errors import FrameError
+
+        raise FrameError("empty_record", "record has no value")
+    result: QualityEvent = decode_as(QualityEvent, parse_json(data))  # type: ignore[arg-type]
+    return result
 
 
 def write_record(record: object) -> bytes:

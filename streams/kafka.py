@@ -41,6 +41,8 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.topic_completions, settings.feedback_partitions,
                   settings.feedback_retention_ms),
         TopicSpec(settings.topic_usage, settings.feedback_partitions, settings.usage_retention_ms),
+        TopicSpec(settings.topic_quality, settings.feedback_partitions,
+                  settings.feedback_retention_ms),
     ]
 
 

@@ -27,7 +27,8 @@ def stack_settings() -> Settings:
     redis_url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
     return private_settings(f"pytest-{os.getpid()}", redis_url).replace(
         sink_batch_ms=200, start_timeout_s=120.0, auth_reload_ms=AUTH_RELOAD_MS,
-        hello_timeout_s=2.0, usage_window_ms=2000, usage_grace_ms=500)
+        hello_timeout_s=2.0, usage_window_ms=2000, usage_grace_ms=500,
+        persistence_checkpoints_s="1,2")
 
 
 def add_key(settings: Settings, tenant: Tenant, user: str, expires_ms: int | None = None,

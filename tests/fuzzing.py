@@ -28,7 +28,8 @@ from typing import Any
 
 import orjson
 
-from analytics.sink import completion_row, feedback_row
+from analytics.sink import completion_row, feedback_row, flows
+from infra.settings import Settings
 from infra.tenants import Principal, Tenant
 from schemas.codec import encode
 from schemas.errors import ProtocolError
@@ -47,10 +48,12 @@ from schemas.socket import (
     TokenChunk,
 )
 from schemas.topics import (
+    AuthorshipEvent,
     CompletionEvent,
     DocSnapshot,
     EditorEvent,
     FeedbackEvent,
+    PersistenceEvent,
     Reply,
     ResyncRequest,
     SessionEnd,
@@ -72,12 +75,16 @@ FRAMES: list[Any] = [
     DocClose(URI),
     Hello(1, "fuzz/1"),
 ]
-BODIES: list[Any] = [*FRAMES[:-2], SessionEnd(), DocSnapshot(URI, "python", 5, "x = 1\n")]
+BODIES: list[Any] = [*FRAMES[:-1], SessionEnd(), DocSnapshot(URI, "python", 5, "x = 1\n")]
 REPLIES: list[Any] = [
     Reply("s1", TokenChunk("r1", 0, "abc"), StageTimes(1, 2, 3, 4, 5)),
     Reply("s1", CompletionEnd("r1", "superseded", 2, "newer")),
     Reply("s1", ErrorFrame("bad", "no", "field", "r1")),
     Reply("s1", ResyncRequest(URI)),
+]
+QUALITY: list[Any] = [
+    PersistenceEvent("p1", "s1", "t", "u", "pro", "r1", "python", 30, 15, 9, 1_700_000_000_000),
+    AuthorshipEvent("a1", "s1", "t", "u", "pro", "python", 120, 15, 1_700_000_000_000),
 ]
 COMPLETION = CompletionEvent("c1", "s1", "t", "u", "free", "r1", "code_ngram", "python",
                              "inferred", True, "stop", 3, 12, 1_700_000_000_000,
@@ -237,6 +244,8 @@ def fuzz_topics(rng: random.Random, report: Report, records: int) -> None:
     def sink(data: bytes) -> None:
         feedback_row(read_record(FeedbackEvent, data))
 
+    quality_flows = [f for f in flows(Settings()) if f.topic == Settings().topic_quality]
+
     def completions_sink(data: bytes) -> None:
         completion_row(read_record(CompletionEvent, data))
 
@@ -250,7 +259,12 @@ def fuzz_topics(rng: random.Random, report: Report, records: int) -> None:
         elif roll < 0.75:
             data = mutate(rng.choice(REPLIES), rng, ["token", "end", "error", "resync"])
             _consumer(report, "completion-replies", data, edge)
-        elif roll < 0.875:
+        elif roll < 0.82:
+            data = mutate(rng.choice(QUALITY), rng, ["persistence", "authorship"])
+            for flow in quality_flows:
+                _consumer(report, "quality-events", data, flow.row,
+                          (ProtocolError, ValueError, OverflowError))
+        elif roll < 0.9:
             data = mutate(FEEDBACK, rng, [])
             _consumer(report, "feedback-events", data, sink,
                       (ProtocolError, ValueError, OverflowError))

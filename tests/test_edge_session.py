@@ -167,11 +167,17 @@ class TestRecords:
         session = started()
         session.receive(frame(DocOpen("a.go", "go", 1, "package main")), 1)
         session.receive(frame(CompletionRequest("r1", "a.go", 1, 12)), 2)
-        _, (record,) = session.receive(frame(Feedback("e1", "r1", "accepted", latency_ms=40)), 3)
+        message = Feedback("e1", "r1", "accepted", latency_ms=40)
+        _, (record, forwarded) = session.receive(frame(message), 3)
         assert record.topic == "feedback" and record.key == "acme/u1"
         assert isinstance(record.value, FeedbackEvent)
         value = record.value
         assert (value.language_id, value.kind, value.latency_ms) == ("go", "accepted", 40)
+        # An acceptance also goes to the session's worker, in order with the edits.
+        assert forwarded.topic == "editor" and forwarded.key == "s1"
+        assert isinstance(forwarded.value, EditorEvent) and forwarded.value.body == message
+        _, records = session.receive(frame(Feedback("e2", "r1", "rejected")), 4)
+        assert [r.topic for r in records] == ["feedback"]
 
     def test_end_tells_workers(self) -> None:
         (record,) = started().end(5)

@@ -25,12 +25,15 @@ from aiokafka import AIOKafkaProducer, ConsumerRebalanceListener
 from infra.runtime import run_marking_ready
 from infra.settings import Settings
 from schemas.errors import ProtocolError
-from schemas.socket import CompletionEnd, EndReason, ErrorFrame, TokenChunk
+from schemas.socket import CompletionEnd, DocChange, EndReason, ErrorFrame, Feedback, TokenChunk
 from schemas.topics import (
+    AuthorshipEvent,
     CompletionEvent,
     EditorEvent,
+    PersistenceEvent,
     Reply,
     ReplyFrame,
+    SessionEnd,
     StageTimes,
     read_record,
     write_record,
@@ -50,6 +53,7 @@ from workers.core import (
 )
 from workers.generations import Generation, GenerationHub
 from workers.inference import InferenceBackend, InferenceError, TritonBackend
+from workers.persistence import PersistenceTracker
 from workers.quota import QuotaGate
 from workers.redis_client import make_redis
 from workers.reuse import Suggestion, chunks_after, continues, generation_key, typed_into
@@ -78,6 +82,8 @@ class _Request:
         self.chunks = 0
         self.generated_chars = 0
         self.first_chunk_ms: int | None = None
+        #: The streamed text, kept until the request ends (the persistence tracker needs it).
+        self.text_parts: list[str] = []
         self.stopped = False
         self.stop_reason: EndReason = "cancelled"
         self.source: _Source | None = None
@@ -110,6 +116,8 @@ class CompletionWorker:
         self._partition_of: dict[str, int] = {}
         self.bad_records = 0
         self.lost_reports = 0
+        self._tracker = PersistenceTracker(settings.checkpoints())
+        self._routes: dict[str, Route] = {}
         self._reports: set[asyncio.Task[Any]] = set()
         self._reply_partitions = 0
         self.ready = asyncio.Event()
@@ -123,6 +131,7 @@ class CompletionWorker:
         self._reply_partitions = len(await producer.partitions_for(settings.topic_replies))
         await consumer.start()
         next_eviction_ms = now_ms() + 10_000
+        next_measure_ms = now_ms()
         try:
             while True:
                 deadline = self._core.next_deadline_ms()
@@ -136,6 +145,9 @@ class CompletionWorker:
                                          for tp, records in batches.items() for r in records])
                 for action in self._core.due(now_ms()):
                     await self._execute(action)
+                if now_ms() >= next_measure_ms:
+                    self._measure_persistence()
+                    next_measure_ms = now_ms() + 500
                 if now_ms() >= next_eviction_ms:
                     for action in self._core.evict_idle(now_ms()):
                         await self._execute(action)
@@ -196,7 +208,11 @@ class CompletionWorker:
                         "does not exist", partition, offset, event.reply_partition)
             return []
         self._partition_of[event.session_id] = partition
-        return self._core.handle(event, now_ms())
+        actions = self._core.handle(event, now_ms())
+        route = Route(event.session_id, event.reply_partition, event.tenant_id, event.user_id,
+                      event.plan, event.daily_limit)
+        self._follow_quality(event, route)
+        return actions
 
     async def _execute(self, action: Action) -> None:
         if isinstance(action, SendFrame):
@@ -242,6 +258,7 @@ class CompletionWorker:
             request.first_chunk_ms = now_ms()
         request.chunks += 1
         request.generated_chars += len(text)
+        request.text_parts.append(text)
 
     async def _answer(self, start: StartCompletion, request: _Request) -> None:
         """Answer one request: from the suggestion being typed, a shared or cached generation,
@@ -296,8 +313,7 @@ class CompletionWorker:
             return
         route, source = start.route, request.source
         event = CompletionEvent(
-            event_id=hashlib.sha256(f"{route.session_id}\n{start.request_id}".encode()
-                                    ).hexdigest()[:32],
+            event_id=_event_id(route.session_id, start.request_id),
             session_id=route.session_id, tenant_id=route.tenant_id, user_id=route.user_id,
             plan=route.plan,  # type: ignore[arg-type]
             request_id=start.request_id, model=self._settings.triton_model,
@@ -309,11 +325,65 @@ class CompletionWorker:
             first_chunk_latency_ms=(None if request.first_chunk_ms is None
                                     else request.first_chunk_ms - start.received_ms),
         )
+        self._emit(self._settings.topic_completions, event, route)
+        if request.text_parts and not request.stopped:
+            self._tracker.suggested(route.session_id, start.request_id, start.uri, start.offset,
+                                    "".join(request.text_parts), start.prompt.language_id)
+
+    def _emit(self, topic: str, record: object, route: Route) -> None:
+        """Produce a metadata record in the background (this may run while a task is being
+        cancelled); failures are counted and logged, never raised."""
+        if self._producer is None:
+            return
         task = asyncio.create_task(self._producer.send(
-            self._settings.topic_completions, write_record(event),
-            key=f"{route.tenant_id}/{route.user_id}".encode()))
+            topic, write_record(record), key=f"{route.tenant_id}/{route.user_id}".encode()))
         self._reports.add(task)
         task.add_done_callback(self._reported)
+
+    def _follow_quality(self, event: EditorEvent, route: Route) -> None:
+        """Feed the persistence tracker: suggestions accepted, edits, sessions ending."""
+        body, session_id = event.body, event.session_id
+        if isinstance(body, Feedback):
+            uri = self._tracker.uri_of(session_id, body.request_id)
+            doc = self._core.document(session_id, uri) if uri is not None else None
+            self._tracker.accepted(session_id, body.request_id, body.accepted_chars,
+                                   doc.text if doc is not None else None, now_ms())
+        elif isinstance(body, DocChange):
+            doc = self._core.document(session_id, body.uri)
+            if doc is not None:
+                self._tracker.edited(session_id, body.uri, doc.language_id, body.changes)
+        elif isinstance(body, SessionEnd):
+            for authorship in self._tracker.forget(session_id):
+                self._emit(self._settings.topic_quality, AuthorshipEvent(
+                    event_id=_event_id(session_id, "authorship", authorship.language_id),
+                    session_id=session_id, tenant_id=route.tenant_id, user_id=route.user_id,
+                    plan=route.plan,  # type: ignore[arg-type]
+                    language_id=authorship.language_id[:64],
+                    typed_chars=authorship.typed_chars,
+                    completion_chars=authorship.completion_chars, ended_ms=now_ms()), route)
+            self._routes.pop(session_id, None)
+            return
+        self._routes[session_id] = route
+
+    def _measure_persistence(self) -> None:
+        texts = {}
+        for session_id, uri in self._tracker.tracked_uris():
+            doc = self._core.document(session_id, uri)
+            if doc is not None:
+                texts[(session_id, uri)] = doc.text
+        for checkpoint in self._tracker.due(now_ms(), texts):
+            route = self._routes.get(checkpoint.session_id)
+            if route is None:
+                continue
+            self._emit(self._settings.topic_quality, PersistenceEvent(
+                event_id=_event_id(checkpoint.session_id, checkpoint.request_id,
+                                   str(checkpoint.checkpoint_s)),
+                session_id=checkpoint.session_id, tenant_id=route.tenant_id,
+                user_id=route.user_id, plan=route.plan,  # type: ignore[arg-type]
+                request_id=checkpoint.request_id, language_id=checkpoint.language_id[:64],
+                checkpoint_s=checkpoint.checkpoint_s, accepted_chars=checkpoint.accepted_chars,
+                surviving_chars=checkpoint.surviving_chars, accepted_ms=checkpoint.accepted_ms),
+                route)
 
     def _reported(self, task: asyncio.Task[Any]) -> None:
         self._reports.discard(task)
@@ -445,6 +515,11 @@ class _Source:
     reason: EndReason = "stop"
     #: It took a unit of quota (what ``CompletionEvent.admitted`` reports).
     admitted: bool = False
+
+
+def _event_id(*parts: str) -> str:
+    """A deterministic id for a derived event: a replay produces the same one."""
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
 
 
 async def serve(settings: Settings, ready_file: str | None, index: int = 0) -> None:

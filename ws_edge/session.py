@@ -211,7 +211,12 @@ class EdgeSession:
                 return [CompletionEnd(message.request_id, "excluded", 0,
                                       detail="content_exclusion")], []
         elif isinstance(message, Feedback):
-            return [], [self._feedback(message, now_ms)]
+            feedback = self._feedback(message, now_ms)
+            if message.kind in ("accepted", "partial"):
+                # Also to the session's worker, in order with the edits: it measures how much
+                # of the accepted text stays in the document.
+                return [], [feedback, self._editor(message, now_ms)]
+            return [], [feedback]
         elif not isinstance(message, Cancel):  # pragma: no cover - the union is exhaustive
             raise AssertionError(message)
         return notices, [self._editor(message, now_ms)]
