@@ -172,7 +172,7 @@ def ddl(retention_days: int) -> list[str]:
                f.language_id AS language_id, c.model AS model,
                uniqExactIf(f.event_id, f.kind = 'shown') AS shown,
                uniqExactIf(f.event_id, f.kind IN ('accepted', 'partial')) AS accepted,
-               uniqExactIf(f.event_id, f.kind = 'rejected') AS rejected,
+               uniqExactIf(f.event_id, f.kind IN ('rejected', 'dismissed')) AS rejected,
                accepted / greatest(accepted + rejected, 1) AS acceptance_rate
         FROM {FEEDBACK_TABLE} AS f
         LEFT JOIN (SELECT DISTINCT tenant_id, session_id, request_id, model

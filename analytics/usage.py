@@ -25,16 +25,21 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
-from analytics.usage_windows import UsageWindows
+from analytics.usage_windows import Kind, UsageWindows
 from infra.runtime import run_marking_ready, run_service
 from infra.settings import Settings
 from schemas.errors import ProtocolError
+from schemas.socket import FeedbackKind
 from schemas.topics import CompletionEvent, FeedbackEvent, read_record, write_record
 from streams.kafka import make_consumer, make_producer
 
 log = logging.getLogger("analytics.usage")
 
 CONSUMER_GROUP = "usage-windows"
+#: Feedback kinds as usage counts them.
+USAGE_KIND: dict[FeedbackKind, Kind] = {"shown": "shown", "accepted": "accepted",
+                                        "partial": "accepted", "rejected": "rejected",
+                                        "dismissed": "rejected"}
 
 
 def now_ms() -> int:
@@ -65,7 +70,7 @@ class UsageStream:
                         topic, partition, offset, error.code, error.field)
             self.windows.skipped(position, offset)
             return
-        kind = "accepted" if feedback.kind == "partial" else feedback.kind
+        kind = USAGE_KIND[feedback.kind]
         self.windows.add(position, offset, feedback.event_id, feedback.tenant_id,
                          feedback.user_id, feedback.plan, kind,
                          feedback.received_ms)

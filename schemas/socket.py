@@ -21,7 +21,10 @@ _VERSION = limit(ge=0, le=2**53, doc="document version; strictly increasing per 
 _OFFSET = limit(ge=0, le=2**31, doc="offset in Unicode code points")
 
 Plan = Literal["free", "pro", "enterprise"]
-FeedbackKind = Literal["shown", "accepted", "partial", "rejected"]
+#: ``rejected``: the user turned the suggestion down explicitly (Esc); ``dismissed``: it went away
+#: without a decision (the user typed past it, moved the cursor, or another suggestion replaced
+#: it). Both count as not accepted.
+FeedbackKind = Literal["shown", "accepted", "partial", "rejected", "dismissed"]
 EndReason = Literal["stop", "length", "superseded", "cancelled", "expired", "error", "quota",
                     "excluded"]
 

@@ -233,6 +233,7 @@ class UsageRecord:
     shown: int = field(metadata=limit(ge=0))
     #: Accepted, fully or partially.
     accepted: int = field(metadata=limit(ge=0))
+    #: Rejected explicitly or dismissed.
     rejected: int = field(metadata=limit(ge=0))
     v: Literal[1] = 1
 

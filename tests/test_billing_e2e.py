@@ -63,7 +63,8 @@ def clickhouse_totals(stack: Settings, tenant: str, month: str) -> dict[str, int
     said: list[Any] = run_query(stack, (
         "SELECT uniqExactIf(event_id, kind = 'shown'), "
         "uniqExactIf(event_id, kind IN ('accepted', 'partial')), "
-        f"uniqExactIf(event_id, kind = 'rejected') FROM feedback_events WHERE {where}"))["rows"][0]
+        f"uniqExactIf(event_id, kind IN ('rejected', 'dismissed')) FROM feedback_events "
+        f"WHERE {where}"))["rows"][0]
     return {"completions": int(done[0]), "requests": int(done[1]), "shown": int(said[0]),
             "accepted": int(said[1]), "rejected": int(said[2])}
 
@@ -82,7 +83,7 @@ async def test_export_equals_clickhouse_across_a_killed_usage_process(
     usage = supervisor.procs["usage"]
     usage.send_signal(signal.SIGKILL)
     usage.wait(timeout=10)
-    await traffic(stack, ben, ["shown", "partial", "accepted", "rejected"])
+    await traffic(stack, ben, ["shown", "partial", "accepted", "dismissed"])
     await asyncio.to_thread(supervisor.start, python_service(stack, "usage", "analytics.usage"), 90)
     await traffic(stack, ann, ["accepted"])
 
