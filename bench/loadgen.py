@@ -3,7 +3,8 @@
 Each developer re-types a region of a standard-library file keystroke by keystroke (with the
 rhythm of :mod:`bench.typist`), sends ``complete`` after every keystroke as an inline-completion
 plugin does (the server debounces), accepts a suggestion when it matches what the file says next
-(and inserts it in one edit), and rejects it otherwise. Every frame is checked: a token for a
+(and inserts it in one edit), and rejects it otherwise; now and then it jumps elsewhere in the
+file to read and comes back (cursor moves). Every frame is checked: a token for a
 request this session never made, or after that request's ``end``, is counted as a violation.
 """
 
@@ -24,6 +25,7 @@ from schemas.codec import encode, parse_json
 from schemas.socket import (
     CompletionEnd,
     CompletionRequest,
+    CursorMove,
     DocChange,
     DocOpen,
     ErrorFrame,
@@ -57,6 +59,8 @@ class SessionResult:
     unanswered: int = 0
     #: How the server closed the session early, if it did (for example under overload).
     closed_by_server: str | None = None
+    #: Times the developer jumped elsewhere in the file to read, then came back.
+    cursor_jumps: int = 0
 
 
 def region(source: str, rng: random.Random, lines: int = 30) -> tuple[str, int, str]:
@@ -79,6 +83,10 @@ async def developer(url: str, api_key: str, number: int, seed: int, duration_s: 
     except OSError as error:
         result.closed_by_server = f"connect failed: {type(error).__name__}"
     return result
+
+
+#: Per character typed, the chance of a jump elsewhere in the file and back.
+CURSOR_JUMP_CHANCE = 0.004
 
 
 async def _develop(url: str, api_key: str, number: int, seed: int, duration_s: float,
@@ -154,6 +162,13 @@ async def _develop(url: str, api_key: str, number: int, seed: int, duration_s: f
                         result.rejected += 1
                     latest[0] = ""
                     continue
+                if rng.random() < CURSOR_JUMP_CHANCE:
+                    # Off to read another part of the file, then back: the cursor moves
+                    # supersede whatever was waiting or streaming.
+                    await ws.send(encode(CursorMove(uri, rng.randrange(cursor + 1))).decode())
+                    await asyncio.sleep(rng.uniform(0.3, 1.5))
+                    await ws.send(encode(CursorMove(uri, cursor)).decode())
+                    result.cursor_jumps += 1
                 for key in typist.next_keys(to_type[typed]):
                     await asyncio.sleep(key.delay_ms / 1000)
                     version += 1

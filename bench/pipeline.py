@@ -169,6 +169,8 @@ async def level(settings: Settings, sessions: int, seconds: float, seed: int,
     hints = sum(r.slow_downs for r in results)
     if hints:
         print(f"slow-down hints received: {hints} (sessions then space their requests)")
+    jumps = sum(r.cursor_jumps for r in results)
+    print(f"cursor jumps away and back: {jumps}")
     closed = [r.closed_by_server for r in results if r.closed_by_server]
     if closed:
         print(f"sessions closed by the server: {len(closed)} of {sessions} "
