@@ -79,6 +79,13 @@ def test_authorship_splits_typed_from_accepted_characters() -> None:
     assert editor.tracker.forget("s") == []
 
 
+def test_sessions_the_worker_dropped_are_forgotten() -> None:
+    editor = accepted_then_inserted()
+    editor.tracker.retain(lambda session_id: session_id != "s")
+    assert editor.tracker.forget("s") == []
+    assert editor.due(30_000) == []
+
+
 def test_unknown_requests_are_ignored() -> None:
     tracker = PersistenceTracker((30,))
     tracker.accepted("s", "never-suggested", None, "x", 0)

@@ -16,6 +16,7 @@ Only lengths and counts leave this module; the texts stay in memory, like the do
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from schemas.socket import TextEdit
@@ -156,6 +157,11 @@ class PersistenceTracker:
 
     def tracked_uris(self) -> set[tuple[str, str]]:
         return {(sid, t.uri) for sid, s in self._sessions.items() for t in s.tracked}
+
+    def retain(self, alive: Callable[[str], bool]) -> None:
+        """Drop sessions the worker no longer holds (idle, or their partition moved away):
+        they will never end here, so their counts would stay forever."""
+        self._sessions = {sid: s for sid, s in self._sessions.items() if alive(sid)}
 
     def forget(self, session_id: str) -> list[Authorship]:
         """The session ended: its authorship counts (checkpoints not reached are not measured)."""

@@ -153,6 +153,9 @@ class CompletionWorker:
                         await self._execute(action)
                     self._partition_of = {sid: p for sid, p in self._partition_of.items()
                                           if self._core.has_session(sid)}
+                    self._routes = {sid: r for sid, r in self._routes.items()
+                                    if self._core.has_session(sid)}
+                    self._tracker.retain(self._core.has_session)
                     next_eviction_ms = now_ms() + 10_000
                 if batches:
                     await consumer.commit()
