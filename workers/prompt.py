@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from streams.document import Document
+from streams.languages import canonical_id
 from streams.redaction import redact
 
 
@@ -35,4 +36,4 @@ def build_prompt(doc: Document, offset: int, prefix_chars: int, suffix_chars: in
         newline = text.rfind("\n", offset, end)
         end = newline + 1 if newline != -1 else end
     return Prompt(prefix=redact(text[start:offset]), suffix=redact(text[offset:end]),
-                  language_id=doc.language_id)
+                  language_id=canonical_id(doc.language_id, doc.uri))
