@@ -136,8 +136,13 @@ def install_triton(settings: Settings) -> Path:
     if not stub.exists():
         raise InstallError(f"tritonserver: no python backend stub for Python {minor} in the wheel")
     placed = root / "backends" / "python" / "triton_python_backend_stub"
-    shutil.copy2(stub, placed)
-    placed.chmod(0o755)
+    if not placed.exists() or placed.read_bytes() != stub.read_bytes():
+        # Copy beside it, then rename over it: a running stub keeps its (old) file, whereas
+        # writing into a running executable fails with "Text file busy".
+        staged = placed.with_name(placed.name + ".new")
+        shutil.copy2(stub, staged)
+        staged.chmod(0o755)
+        os.replace(staged, placed)
     return binary
 
 

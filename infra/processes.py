@@ -197,9 +197,10 @@ class Supervisor:
             while pid_alive(pid) and time.monotonic() < deadline:
                 self._reap(pid)
                 time.sleep(0.05)
-            if pid_alive(pid):
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(pid, signal.SIGKILL)
+            # The whole group, even when its leader is gone: a child it left behind (Triton's
+            # python stub) would otherwise live on as an orphan.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
             self._reap(pid, wait_s=5.0)
         for name in pids:
             (self.run_dir / f"{name}.pid").unlink(missing_ok=True)

@@ -74,6 +74,24 @@ class TestSupervisor:
         assert not child_alive(child)
         assert sup.running_pids() == {}
 
+    def test_stop_kills_a_child_left_behind_by_its_exited_leader(self, tmp_path: Path) -> None:
+        """Like Triton's python stub: the leader exits on SIGTERM, its child ignores SIGTERM."""
+        child_pid_file = tmp_path / "child.pid"
+        child = ("import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+                 "time.sleep(60)")
+        script = ("import subprocess, sys, time, pathlib;"
+                  f"p = subprocess.Popen([sys.executable, '-c', {child!r}]);"
+                  "time.sleep(0.3);"
+                  f"pathlib.Path({str(child_pid_file)!r}).write_text(str(p.pid));"
+                  "time.sleep(60)")
+        sup = supervisor(tmp_path)
+        sup.start(ProcessSpec("triton", [sys.executable, "-c", script], {},
+                              ready=child_pid_file.exists), 10)
+        orphan = int(child_pid_file.read_text())
+        sup.stop_all(grace_s=2)
+        time.sleep(0.3)
+        assert not child_alive(orphan), "the child that ignored SIGTERM was left running"
+
     def test_stale_pid_files_are_ignored(self, tmp_path: Path) -> None:
         sup = supervisor(tmp_path)
         sup.run_dir.mkdir(parents=True)
