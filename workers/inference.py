@@ -38,7 +38,7 @@ def _uint8_tensor(request: pb.ModelInferRequest, name: str, data: bytes) -> None
     tensor = request.inputs.add()
     tensor.name = name
     tensor.datatype = "UINT8"
-    tensor.shape.append(len(data))
+    tensor.shape.extend((1, len(data)))  # a batch of one: Triton batches requests together
     request.raw_input_contents.append(data)
 
 
@@ -52,7 +52,7 @@ def triton_request(model: str, prompt: Prompt, max_tokens: int, request_id: str
     limit = request.inputs.add()
     limit.name = "MAX_TOKENS"
     limit.datatype = "INT32"
-    limit.shape.append(1)
+    limit.shape.extend((1, 1))
     request.raw_input_contents.append(struct.pack("<i", max_tokens))
     request.outputs.add().name = "TEXT"
     request.parameters["triton_enable_empty_final_response"].bool_param = True

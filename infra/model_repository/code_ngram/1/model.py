@@ -142,7 +142,8 @@ class TritonPythonModel:
             if cancelled is not None and cancelled():
                 stopped = True
                 break
-            data = np.frombuffer(token.encode("utf-8"), dtype=np.uint8)
+            # One row: the model is batched (max_batch_size > 0), each request is a batch of 1.
+            data = np.frombuffer(token.encode("utf-8"), dtype=np.uint8).reshape(1, -1)
             sender.send(pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor("TEXT", data)]))
             sent += 1
         sender.send(flags=pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL)
