@@ -22,6 +22,7 @@ import os
 import re
 import secrets
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -132,17 +133,21 @@ class Directory:
             return WRONG_ROLE
         return Principal(self.tenants[entry.tenant_id], entry.user_id, entry.key_id, entry.role)
 
+    @cached_property
+    def _by_key_id(self) -> dict[str, ApiKey]:
+        return {entry.key_id: entry for entry in self.keys.values()}
+
     def recheck(self, principal: Principal, now_ms: int) -> Principal | Refusal:
-        """A live session's key after a reload: still valid (with fresh tenant terms) or not."""
-        for entry in self.keys.values():
-            if entry.key_id == principal.key_id:
-                if entry.revoked:
-                    return REVOKED_KEY
-                if entry.expires_ms is not None and now_ms >= entry.expires_ms:
-                    return EXPIRED_KEY
-                return Principal(self.tenants[entry.tenant_id], entry.user_id, entry.key_id,
-                                 entry.role)
-        return REVOKED_KEY  # deleted from the file: as good as revoked
+        """A live session's key after a reload: still valid (with fresh tenant terms) or not.
+        Runs for every live session every ``AUTH_RELOAD_MS``, so it is one dict lookup."""
+        entry = self._by_key_id.get(principal.key_id)
+        if entry is None:
+            return REVOKED_KEY  # deleted from the file: as good as revoked
+        if entry.revoked:
+            return REVOKED_KEY
+        if entry.expires_ms is not None and now_ms >= entry.expires_ms:
+            return EXPIRED_KEY
+        return Principal(self.tenants[entry.tenant_id], entry.user_id, entry.key_id, entry.role)
 
     def with_key(self, entry: ApiKey) -> Directory:
         return Directory(self.tenants, {**self.keys, entry.sha256: entry})
