@@ -30,12 +30,12 @@ import time
 import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from bench.keys import Keyring, provision
+from bench.measure import percentile, rss_kib
 from infra.settings import Settings
 from infra.stack import private_settings, up
 from schemas.codec import encode
@@ -43,18 +43,6 @@ from schemas.socket import CompletionRequest, DocChange, DocOpen, Hello, TextEdi
 from ws_edge.client import EdgeClient, connect_edge
 
 SOURCE = "import os\n\n\ndef read_config(path):\n    with open(path) as handle:\n        return "
-
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
 @dataclass

@@ -19,10 +19,10 @@ import os
 import statistics
 import time
 import uuid
-from pathlib import Path
 
 from analytics.query import QueryError, run_query
 from bench.keys import provision
+from bench.measure import cpu_seconds, percentile
 from infra.settings import Settings
 from infra.stack import private_settings, up
 from schemas.socket import DocOpen, Feedback
@@ -34,16 +34,6 @@ from ws_edge.client import EdgeClient, connect_edge
 
 SOURCE = "import os\n\n\ndef read_config(path):\n    with open(path) as handle:\n        return "
 BENCH_REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def landed(settings: Settings, prefix: str) -> int:

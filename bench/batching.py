@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.measure import percentile
 from infra.processes import Supervisor
 from infra.settings import Settings
 from infra.stack import private_settings, triton_spec
@@ -55,11 +56,6 @@ def prompts(count: int, seed: int = 11) -> list[Prompt]:
             offset += 1
         out.append(build_prompt(Document("bench.py", "python", 1, source), offset, 4000, 1000))
     return out
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 async def run(settings: Settings, model: str, work: list[Prompt], concurrency: int

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from bench.keys import provision
+from bench.measure import percentile
 from infra.settings import Settings
 from infra.stack import private_settings, up
 from schemas.socket import DocOpen
@@ -36,13 +37,8 @@ SOURCE = Path(sysconfig.get_paths()["stdlib"]) / "json" / "encoder.py"
 
 
 def percentiles(samples_ms: list[float]) -> str:
-    ordered = sorted(samples_ms)
-
-    def pick(q: float) -> float:
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-    return (f"p50 {statistics.median(ordered):7.2f}  p95 {pick(0.95):7.2f}  "
-            f"p99 {pick(0.99):7.2f}  (n={len(ordered)})")
+    return (f"p50 {statistics.median(samples_ms):7.2f}  p95 {percentile(samples_ms, 0.95):7.2f}  "
+            f"p99 {percentile(samples_ms, 0.99):7.2f}  (n={len(samples_ms)})")
 
 
 def typing_states(text: str, count: int, seed: int = 7) -> list[tuple[str, int]]:

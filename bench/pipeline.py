@@ -16,13 +16,13 @@ import os
 import statistics
 import time
 import urllib.request
-from pathlib import Path
 
 import redis
 
 from bench.first_token import kafka_two_hops
 from bench.keys import Keyring, provision
 from bench.loadgen import SessionResult, run_load
+from bench.measure import cpu_seconds, percentile, rss_kib
 from bench.typist import fixed_debounce_fires
 from infra.settings import Settings
 from infra.stack import private_settings, up
@@ -81,23 +81,6 @@ def histogram_quantile(after: dict[str, float], before: dict[str, float], name: 
     return lower
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
-
-
 def verdict(ok: bool) -> str:
     return "met" if ok else "NOT met"
 
@@ -128,7 +111,7 @@ async def level(settings: Settings, sessions: int, seconds: float, seed: int,
           f"{sum(r.accepted for r in results)} accepted")
     if first:
         print(f"keystroke -> first token ms: p50 {statistics.median(first):.1f}  "
-              f"p95 {pct(first, 0.95):.1f}  p99 {pct(first, 0.99):.1f}")
+              f"p95 {percentile(first, 0.95):.1f}  p99 {percentile(first, 0.99):.1f}")
     split = []
     for stage in STAGES:
         p50 = histogram_quantile(edge1, edge0, "completion_first_token_stage_seconds",
@@ -205,7 +188,7 @@ async def measure(settings: Settings, levels: list[int], seconds: float, seed: i
                   idle: int) -> None:
     kafka = await kafka_two_hops(settings, 200)
     kafka_p50 = statistics.median(kafka)
-    print(f"kafka two-hop round trip (floor) ms: p50 {kafka_p50:.2f}  p99 {pct(kafka, 0.99):.2f}")
+    print(f"kafka two-hop round trip (floor) ms: p50 {kafka_p50:.2f}  p99 {percentile(kafka, 0.99):.2f}")
     edge_pid = int((settings.run_dir / "edge-0.pid").read_text())
     for sessions in levels:
         # A seed per level: the same trace twice would be answered from the completion cache.
