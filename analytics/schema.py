@@ -44,56 +44,51 @@ USER_TABLES = (FEEDBACK_TABLE, COMPLETIONS_TABLE, "usage_daily", PERSISTENCE_TAB
                AUTHORSHIP_TABLE)
 
 
+def _event_table(name: str, ttl: str, columns: tuple[str, ...]) -> str:
+    """A raw event table: who and which session first, then ``columns``; one row per
+    ``event_id`` inside tenant and day (replays collapse on merge), partitioned by month."""
+    return f"""
+        CREATE TABLE IF NOT EXISTS {name} (
+            event_id String,
+            session_id String,
+            tenant_id LowCardinality(String),
+            user_id String,
+            plan LowCardinality(String),
+            {", ".join(columns)},
+            inserted_at DateTime64(3, 'UTC') DEFAULT now64(3)
+        )
+        ENGINE = ReplacingMergeTree
+        PARTITION BY toYYYYMM(received_at)
+        ORDER BY (tenant_id, toDate(received_at), user_id, event_id)
+        {ttl}
+        SETTINGS non_replicated_deduplication_window = 10000
+        """
+
+
 def ddl(retention_days: int) -> list[str]:
     ttl = f"TTL toDateTime(received_at) + INTERVAL {int(retention_days)} DAY"
     return [
-        f"""
-        CREATE TABLE IF NOT EXISTS {FEEDBACK_TABLE} (
-            event_id String,
-            session_id String,
-            tenant_id LowCardinality(String),
-            user_id String,
-            plan LowCardinality(String),
-            request_id String,
-            kind LowCardinality(String),
-            language_id LowCardinality(String),
-            accepted_chars Nullable(UInt32),
-            latency_ms Nullable(UInt32),
-            received_at DateTime64(3, 'UTC'),
-            inserted_at DateTime64(3, 'UTC') DEFAULT now64(3)
-        )
-        ENGINE = ReplacingMergeTree
-        PARTITION BY toYYYYMM(received_at)
-        ORDER BY (tenant_id, toDate(received_at), user_id, event_id)
-        {ttl}
-        SETTINGS non_replicated_deduplication_window = 10000
-        """,
-        f"""
-        CREATE TABLE IF NOT EXISTS {COMPLETIONS_TABLE} (
-            event_id String,
-            session_id String,
-            tenant_id LowCardinality(String),
-            user_id String,
-            plan LowCardinality(String),
-            request_id String,
-            model LowCardinality(String),
-            language_id LowCardinality(String),
-            source LowCardinality(String),
-            admitted Bool,
-            reason LowCardinality(String),
-            chunks UInt32,
-            generated_chars UInt32,
-            received_at DateTime64(3, 'UTC'),
-            ended_at DateTime64(3, 'UTC'),
-            first_chunk_latency_ms Nullable(Int32),
-            inserted_at DateTime64(3, 'UTC') DEFAULT now64(3)
-        )
-        ENGINE = ReplacingMergeTree
-        PARTITION BY toYYYYMM(received_at)
-        ORDER BY (tenant_id, toDate(received_at), user_id, event_id)
-        {ttl}
-        SETTINGS non_replicated_deduplication_window = 10000
-        """,
+        _event_table(FEEDBACK_TABLE, ttl, (
+            "request_id String",
+            "kind LowCardinality(String)",
+            "language_id LowCardinality(String)",
+            "accepted_chars Nullable(UInt32)",
+            "latency_ms Nullable(UInt32)",
+            "received_at DateTime64(3, 'UTC')",
+        )),
+        _event_table(COMPLETIONS_TABLE, ttl, (
+            "request_id String",
+            "model LowCardinality(String)",
+            "language_id LowCardinality(String)",
+            "source LowCardinality(String)",
+            "admitted Bool",
+            "reason LowCardinality(String)",
+            "chunks UInt32",
+            "generated_chars UInt32",
+            "received_at DateTime64(3, 'UTC')",
+            "ended_at DateTime64(3, 'UTC')",
+            "first_chunk_latency_ms Nullable(Int32)",
+        )),
         # Usage per tenant, user and UTC day: replay-proof states, kept up to date on insert.
         f"""
         CREATE TABLE IF NOT EXISTS usage_daily (
@@ -116,46 +111,20 @@ def ddl(retention_days: int) -> list[str]:
         FROM {COMPLETIONS_TABLE}
         GROUP BY tenant_id, user_id, plan, day
         """,
-        f"""
-        CREATE TABLE IF NOT EXISTS {PERSISTENCE_TABLE} (
-            event_id String,
-            session_id String,
-            tenant_id LowCardinality(String),
-            user_id String,
-            plan LowCardinality(String),
-            request_id String,
-            language_id LowCardinality(String),
-            checkpoint_s UInt32,
-            accepted_chars UInt32,
-            surviving_chars UInt32,
-            received_at DateTime64(3, 'UTC'),
-            inserted_at DateTime64(3, 'UTC') DEFAULT now64(3)
-        )
-        ENGINE = ReplacingMergeTree
-        PARTITION BY toYYYYMM(received_at)
-        ORDER BY (tenant_id, toDate(received_at), user_id, event_id)
-        {ttl}
-        SETTINGS non_replicated_deduplication_window = 10000
-        """,
-        f"""
-        CREATE TABLE IF NOT EXISTS {AUTHORSHIP_TABLE} (
-            event_id String,
-            session_id String,
-            tenant_id LowCardinality(String),
-            user_id String,
-            plan LowCardinality(String),
-            language_id LowCardinality(String),
-            typed_chars UInt64,
-            completion_chars UInt64,
-            received_at DateTime64(3, 'UTC'),
-            inserted_at DateTime64(3, 'UTC') DEFAULT now64(3)
-        )
-        ENGINE = ReplacingMergeTree
-        PARTITION BY toYYYYMM(received_at)
-        ORDER BY (tenant_id, toDate(received_at), user_id, event_id)
-        {ttl}
-        SETTINGS non_replicated_deduplication_window = 10000
-        """,
+        _event_table(PERSISTENCE_TABLE, ttl, (
+            "request_id String",
+            "language_id LowCardinality(String)",
+            "checkpoint_s UInt32",
+            "accepted_chars UInt32",
+            "surviving_chars UInt32",
+            "received_at DateTime64(3, 'UTC')",
+        )),
+        _event_table(AUTHORSHIP_TABLE, ttl, (
+            "language_id LowCardinality(String)",
+            "typed_chars UInt64",
+            "completion_chars UInt64",
+            "received_at DateTime64(3, 'UTC')",
+        )),
         f"""
         CREATE VIEW IF NOT EXISTS persistence_daily AS
         SELECT tenant_id, toDate(received_at) AS day, language_id, checkpoint_s,
