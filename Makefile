@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: install up down status test lint typecheck schema bench clean
+.PHONY: install up down status test lint typecheck schema bench clean train-tools model evaluate
 
 install: .venv/.installed
 	$(PY) -m infra install
@@ -40,3 +40,17 @@ clean: down
 bench: install
 	$(PY) -m bench.first_token
 	$(PY) -m bench.pipeline
+
+# The model (issue 4, docs/MODEL.md). Training needs PyTorch and tokenizers; serving does not.
+train-tools: .venv/.installed
+	$(PY) -m pip install -q -r requirements-train.txt -c requirements.lock
+
+# Rebuilds the committed model from scratch: corpus manifest, tokenizer, seeded training.
+model: train-tools
+	$(PY) -m infra.corpus
+	$(PY) -m infra.training.tokenizer
+	$(PY) -m infra.training.train
+
+# Held-out quality against the n-gram baseline and no completion, then serving through Triton.
+evaluate: install
+	OPENBLAS_NUM_THREADS=1 $(PY) -m infra.training.evaluate --triton --json .stack/evaluation.json

@@ -15,6 +15,7 @@ import argparse
 import hashlib
 import importlib.metadata
 import json
+import re
 import sys
 import sysconfig
 from collections import Counter
@@ -35,6 +36,7 @@ PERMISSIVE = {
     "python software foundation license": "PSF-2.0", "unlicense": "Unlicense",
     "the unlicense (unlicense)": "Unlicense", "zlib": "Zlib", "artistic-2.0": "Artistic-2.0",
 }
+LOCK_FILE = Path(__file__).resolve().parent.parent / "requirements.lock"
 #: Files larger than this are data or generated code, not what people type.
 MAX_FILE_BYTES = 200_000
 #: One package in this many goes to the held-out split (by a hash of its name).
@@ -122,13 +124,27 @@ def stdlib_files() -> Iterator[Path]:
             yield path
 
 
+def locked_names(lock: Path = LOCK_FILE) -> frozenset[str]:
+    """Distribution names pinned in ``requirements.lock``, normalized as PyPI does."""
+    names = set()
+    for line in lock.read_text().splitlines():
+        name = line.split("#", 1)[0].split("==", 1)[0].strip()
+        if name:
+            names.add(re.sub(r"[-_.]+", "-", name).lower())
+    return frozenset(names)
+
+
 def sources() -> Iterator[tuple[str, str, Iterable[Path]]]:
-    """(package, licence, files) of every permissively licensed source on this machine."""
+    """(package, licence, files) of every permissively licensed source on this machine: the
+    standard library, the project's locked distributions (not whatever else is installed, such as
+    the training tools, so the corpus is the same wherever the project is installed) and the
+    global Node packages."""
     yield "python-stdlib", "PSF-2.0", stdlib_files()
+    locked = locked_names()
     for dist in importlib.metadata.distributions():
         licence = distribution_licence(dist.metadata)
         name = _first(dist.metadata, "Name")
-        if licence is None or not name:
+        if licence is None or not name or re.sub(r"[-_.]+", "-", name).lower() not in locked:
             continue
         files = [Path(str(dist.locate_file(f))) for f in dist.files or []]
         yield f"pypi:{name.lower()}", licence, files

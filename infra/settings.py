@@ -37,7 +37,7 @@ class Settings:
     triton_grpc_port: int = 18001
     triton_http_port: int = 18000
     triton_metrics_port: int = 18002
-    triton_model: str = "code_ngram"
+    triton_model: str = "code_fim"
     #: The model repository the embedded tritonserver serves.
     triton_model_repository: Path = REPO_ROOT / "infra" / "model_repository"
     #: Redis URL. If it does not answer, the embedded stack starts Debian's redis-server on

@@ -79,6 +79,10 @@ def triton_spec(settings: Settings) -> ProcessSpec:
     libdir = sysconfig.get_config_var("LIBDIR") or ""
     env["LD_LIBRARY_PATH"] = ":".join(p for p in (libdir, env.get("LD_LIBRARY_PATH", "")) if p)
     env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
+    # One core per model instance (NumPy would otherwise start a BLAS thread per core and the
+    # instances would fight over them); more throughput is more instances or more servers.
+    env.setdefault("OMP_NUM_THREADS", "1")
+    env.setdefault("OPENBLAS_NUM_THREADS", "1")
     http = f"http://127.0.0.1:{settings.triton_http_port}"
     return ProcessSpec(
         name="triton",

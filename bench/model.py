@@ -1,0 +1,207 @@
+"""The trained model (``code_fim``) served by a real tritonserver: first token and tokens/s.
+
+``python -m bench.model [--requests 40]`` starts one tritonserver on a temporary repository
+holding only ``code_fim`` (one instance, one BLAS thread: one core), then streams held-out-like
+prompts (the standard library's ``json/encoder.py``, cursor at line starts, multi-line
+completions of up to 64 tokens, no confidence cut so every request generates):
+
+* batch 1, cold: one request at a time, every prompt different (no reusable cached states);
+* batch 1, typing: the same prompts again with one more character typed (cached states reused);
+* batch 8: eight clients at once (the model advances all eight together).
+
+Prints first-token p50/p99 and generated tokens per second (tokens counted by re-encoding the
+streamed text with the model's tokenizer); also the engine's own cost of one decoding step at
+batch 1 and 8, measured in this process without Triton, as a baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import shutil
+import statistics
+import struct
+import sysconfig
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import grpc
+from tritonclient.grpc import service_pb2_grpc
+
+from bench.measure import percentile
+from infra.processes import Supervisor
+from infra.settings import Settings
+from infra.stack import private_settings, triton_spec
+from infra.training import model_dir
+from streams.document import Document
+from workers.inference import is_final, response_text, triton_request
+from workers.prompt import Prompt, build_prompt
+
+MODEL = "code_fim"
+
+
+def prompts(count: int, seed: int = 5) -> list[Prompt]:
+    source = (Path(sysconfig.get_paths()["stdlib"]) / "json" / "encoder.py").read_text()
+    rng = random.Random(seed)  # noqa: S311 - reproducible prompts
+    starts = [i + 1 for i, c in enumerate(source) if c == "\n" and 200 < i < len(source) - 200]
+    out = []
+    for offset in rng.sample(starts, count):
+        while source[offset] == " ":
+            offset += 1
+        doc = Document("bench.py", "python", 1, source[:offset] + "\n" + source[offset:])
+        out.append(build_prompt(doc, offset, 4000, 1000))
+    return out
+
+
+def typed(prompt: Prompt) -> Prompt:
+    """The same prompt after typing one more character (a space would not change the line)."""
+    return Prompt(prompt.prefix + "x", prompt.suffix, prompt.language_id)
+
+
+class Client:
+    def __init__(self, url: str) -> None:
+        self.channel = grpc.aio.insecure_channel(url)
+        self.stub = service_pb2_grpc.GRPCInferenceServiceStub(self.channel)
+
+    async def complete(self, prompt: Prompt, request_id: str) -> tuple[float, float, str]:
+        """(first response ms, total ms, text) for one streamed completion."""
+        request = triton_request(MODEL, prompt, 64, request_id)
+        threshold = request.inputs.add()
+        threshold.name = "THRESHOLD"
+        threshold.datatype = "FP32"
+        threshold.shape.extend((1, 1))
+        request.raw_input_contents.append(struct.pack("<f", 0.0))
+        done = asyncio.Event()
+
+        async def requests() -> Any:
+            yield request
+            await done.wait()
+
+        started = time.perf_counter()
+        first = None
+        text = ""
+        call = self.stub.ModelStreamInfer(requests())
+        try:
+            async for message in call:
+                if message.error_message:
+                    raise RuntimeError(message.error_message)
+                piece = response_text(message.infer_response)
+                if piece:
+                    first = first or time.perf_counter()
+                    text += piece
+                if is_final(message.infer_response):
+                    break
+        finally:
+            done.set()
+            call.cancel()
+        ended = time.perf_counter()
+        return ((first or ended) - started) * 1000, (ended - started) * 1000, text
+
+
+async def run(settings: Settings, work: list[Prompt], concurrency: int, label: str,
+              tokenizer: Any) -> dict[str, float]:
+    client = Client(settings.triton_grpc)
+    queue: asyncio.Queue[tuple[int, Prompt]] = asyncio.Queue()
+    for item in enumerate(work):
+        queue.put_nowait(item)
+    firsts: list[float] = []
+    tokens = 0
+
+    async def worker() -> None:
+        nonlocal tokens
+        while not queue.empty():
+            n, prompt = queue.get_nowait()
+            first, _, text = await client.complete(prompt, f"{label}-{n}")
+            firsts.append(first)
+            tokens += len(tokenizer.encode(text))
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - began
+    await client.channel.close()
+    result = {"first_token_p50_ms": statistics.median(firsts),
+              "first_token_p99_ms": percentile(firsts, 0.99), "tokens_per_s": tokens / elapsed,
+              "requests": len(firsts), "tokens": tokens}
+    print(f"{label:<22} first token p50 {result['first_token_p50_ms']:6.1f} ms  "
+          f"p99 {result['first_token_p99_ms']:6.1f} ms  {result['tokens_per_s']:6.0f} tokens/s "
+          f"({tokens} tokens in {elapsed:.1f} s)")
+    return result
+
+
+def engine_steps(repeats: int = 200) -> dict[str, float]:
+    """Milliseconds per decoding step at batch 1 and 8, in this process (one BLAS thread)."""
+    transformer = model_dir.import_module("transformer").Transformer.load(model_dir.MODEL_DIR)
+    out: dict[str, float] = {}
+    for batch in (1, 8):
+        caches = [transformer.new_cache() for _ in range(batch)]
+        for cache in caches:
+            transformer.prefill(list(range(1, 200)), cache)
+        times = []
+        for _ in range(repeats):
+            for cache in caches:
+                cache.length = 199
+            started = time.perf_counter()
+            transformer.step([5] * batch, caches)
+            times.append((time.perf_counter() - started) * 1000)
+        step = statistics.median(times)
+        out[f"step_ms_batch{batch}"] = step
+        out[f"engine_tokens_per_s_batch{batch}"] = batch * 1000 / step
+        print(f"engine step, batch {batch}: p50 {step:.2f} ms -> "
+              f"{batch * 1000 / step:.0f} tokens/s (no Triton)")
+    prompt = list(range(1, 266))
+    times = []
+    for _ in range(20):
+        cache = transformer.new_cache()
+        started = time.perf_counter()
+        transformer.prefill(prompt, cache)
+        times.append((time.perf_counter() - started) * 1000)
+    out["prefill_265_ms"] = statistics.median(times)
+    print(f"engine prefill of a full 265-token prompt: p50 {out['prefill_265_ms']:.1f} ms (no Triton)")
+    return out
+
+
+async def measure(settings: Settings, requests: int) -> dict[str, Any]:
+    tokenizer = model_dir.import_module("bpe").Tokenizer.load(model_dir.MODEL_DIR / "tokenizer.json")
+    work = prompts(requests)
+    await run(settings, work[:4], 1, "warm-up", tokenizer)
+    out: dict[str, Any] = {"batch1_cold": await run(settings, work, 1, "batch 1, cold", tokenizer),
+           "batch1_typing": await run(settings, [typed(p) for p in work], 1, "batch 1, typing", tokenizer),
+           "batch8": await run(settings, [typed(typed(p)) for p in work] * 2, 8, "batch 8", tokenizer)}
+    ratio = out["batch8"]["tokens_per_s"] / out["batch1_cold"]["tokens_per_s"]
+    print(f"batch 8 / batch 1 tokens/s: {ratio:.2f}x")
+    out["batch8_over_batch1"] = ratio
+    return out
+
+
+def measure_all(requests: int = 40) -> dict[str, Any]:
+    import os
+
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    with tempfile.TemporaryDirectory() as scratch:
+        repository = Path(scratch)
+        shutil.copytree(model_dir.MODEL_DIR.parent, repository / MODEL,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        settings = private_settings("bench-model").replace(triton_model_repository=repository,
+                                                           triton_model=MODEL)
+        supervisor = Supervisor(settings.run_dir, settings.log_dir)
+        supervisor.start(triton_spec(settings), 120)
+        try:
+            served = asyncio.run(measure(settings, requests))
+        finally:
+            supervisor.stop_all()
+    return {**served, **engine_steps()}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.model")
+    parser.add_argument("--requests", type=int, default=40)
+    args = parser.parse_args()
+    measure_all(args.requests)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

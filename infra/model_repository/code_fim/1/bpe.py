@@ -1,0 +1,114 @@
+"""The model's byte-level BPE tokenizer: encode and decode with the vocabulary trained here.
+
+Pure standard library, so it runs in Triton's python backend stub without the ``tokenizers``
+package (which trains the vocabulary: ``python -m infra.training.tokenizer``). Text is split into
+pieces by a code-aware pattern (a newline with the indentation after it, identifiers with one
+leading space, digit runs, punctuation runs, blanks), each piece's UTF-8 bytes are mapped to
+printable characters (GPT-2's byte-to-unicode table), then merged by rank. The training command
+checks that this encoder gives exactly the ``tokenizers`` library's ids on held-out files.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+
+#: The pre-tokenizer, in syntax both Python's ``re`` and Oniguruma (``tokenizers``) read alike.
+PATTERN = (
+    r"\n[ \t]*"  # a newline and the next line's indentation
+    r"| ?[A-Za-z_][A-Za-z0-9_]*"  # an ASCII identifier or keyword, with one leading space
+    r"|[0-9]{1,3}"  # digits in groups of at most three
+    r"| ?[^\sA-Za-z0-9_]+"  # a run of punctuation, with one leading space
+    r"|[ \t]+"  # other blanks
+    r"|\s"  # anything else, one character at a time
+)
+_SPLIT = re.compile(PATTERN)
+
+EOT = "<|endoftext|>"
+FIM_PREFIX = "<|fim_prefix|>"
+FIM_SUFFIX = "<|fim_suffix|>"
+FIM_MIDDLE = "<|fim_middle|>"
+LANGUAGE = "<|language|>"
+PAD = "<|pad|>"
+SPECIAL_TOKENS = (EOT, FIM_PREFIX, FIM_SUFFIX, FIM_MIDDLE, LANGUAGE, PAD)
+
+
+def byte_alphabet() -> dict[int, str]:
+    """Each byte's printable stand-in: printable Latin-1 maps to itself, the rest above 255."""
+    keep = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1),
+            *range(ord("®"), ord("ÿ") + 1)]
+    table = {b: chr(b) for b in keep}
+    extra = 0
+    for b in range(256):
+        if b not in table:
+            table[b] = chr(256 + extra)
+            extra += 1
+    return table
+
+
+_BYTE_TO_CHAR = byte_alphabet()
+_CHAR_TO_BYTE = {c: b for b, c in _BYTE_TO_CHAR.items()}
+
+
+class Tokenizer:
+    """Encodes text to token ids and back; ids are stable for one vocabulary file."""
+
+    def __init__(self, vocab: dict[str, int], merges: list[tuple[str, str]]) -> None:
+        self.vocab = vocab
+        self.ranks = {pair: rank for rank, pair in enumerate(merges)}
+        self.pieces = {i: s for s, i in vocab.items()}
+        self.special = {s: vocab[s] for s in SPECIAL_TOKENS}
+        self._token_bytes = {i: self._bytes_of(s) for i, s in self.pieces.items()}
+        self._encode_piece = lru_cache(maxsize=65536)(self._encode_piece_uncached)
+
+    @classmethod
+    def load(cls, path: Path) -> Tokenizer:
+        """From a ``tokenizers`` JSON file (its ``model.vocab`` and ``model.merges``)."""
+        data = json.loads(path.read_text(encoding="utf-8"))
+        model = data["model"]
+        merges = [tuple(m.split(" ", 1)) if isinstance(m, str) else tuple(m)
+                  for m in model["merges"]]
+        vocab = dict(model["vocab"])
+        for added in data.get("added_tokens", []):
+            vocab[added["content"]] = added["id"]
+        return cls(vocab, [(a, b) for a, b in merges])
+
+    @property
+    def size(self) -> int:
+        return max(self.pieces) + 1
+
+    def _bytes_of(self, piece: str) -> bytes:
+        if piece in SPECIAL_TOKENS:
+            return b""
+        return bytes(_CHAR_TO_BYTE[c] for c in piece)
+
+    def _encode_piece_uncached(self, piece: str) -> tuple[int, ...]:
+        parts = [_BYTE_TO_CHAR[b] for b in piece.encode("utf-8")]
+        ranks = self.ranks
+        while len(parts) > 1:
+            best = None
+            best_rank = len(ranks)
+            for i in range(len(parts) - 1):
+                rank = ranks.get((parts[i], parts[i + 1]), best_rank)
+                if rank < best_rank:
+                    best, best_rank = i, rank
+            if best is None:
+                break
+            parts[best:best + 2] = [parts[best] + parts[best + 1]]
+        return tuple(self.vocab[p] for p in parts)
+
+    def encode(self, text: str) -> list[int]:
+        """The ids of ``text`` (special-token strings inside it are ordinary text)."""
+        ids: list[int] = []
+        for piece in _SPLIT.findall(text):
+            ids.extend(self._encode_piece(piece))
+        return ids
+
+    def token_bytes(self, token: int) -> bytes:
+        """The UTF-8 bytes one token stands for (empty for special tokens)."""
+        return self._token_bytes[token]
+
+    def decode(self, ids: list[int]) -> str:
+        return b"".join(self._token_bytes[i] for i in ids).decode("utf-8", errors="replace")

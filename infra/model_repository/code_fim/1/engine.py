@@ -1,0 +1,264 @@
+"""Generation for many requests at once: prompt states reused, tokens chosen, completions stopped.
+
+No Triton here: ``model.py`` feeds requests in and sends out what :meth:`Engine.advance` returns,
+so tests and the evaluation command drive the very same code. Per request: the prompt (suffix
+first) is run through the transformer, reusing cached states of the longest earlier prompt it
+starts with; then every call to ``advance`` moves each active request by one token, all rows in
+one pass through the network (continuous batching: requests join and leave between steps).
+
+Choosing a token mixes the network's distribution with a copy model of the document: what
+followed the same last tokens elsewhere in the file (the identifiers and lines a file already
+uses are the best predictor of its next ones). Each completion carries a confidence, the product
+of its tokens' probabilities; it stops before the token that would take that below the request's
+threshold, so what is shown is what the model is reasonably sure of.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, OrderedDict
+from dataclasses import dataclass, field
+
+import numpy as np
+from bpe import EOT, Tokenizer
+from layout import CONTEXT, prompt_ids
+from rules import Context, LanguageRules, context_of, finish, settled, stop_point
+from transformer import KVCache, Transformer
+
+#: Weight of the document's copy model at full trust; trust grows with how often the context
+#: was seen in the document (n / (n + COPY_PRIOR)).
+COPY_WEIGHT = 0.5
+COPY_PRIOR = 1.0
+COPY_ORDER = 3
+#: Default confidence threshold: below it nothing more is shown (see docs/MODEL.md for the
+#: trade-off between answering and being right).
+DEFAULT_THRESHOLD = 0.3
+#: Cached prompt states kept for reuse (each about 2 MB).
+PREFIX_CACHE_ENTRIES = 32
+#: Sequences generated at once (each holds a slot of the batch's key/value arrays).
+SLOTS = 8
+#: A cached prompt is reused only when at least this many leading tokens match.
+MIN_REUSE = 8
+#: Characters of the document around the cursor the copy model reads.
+COPY_PREFIX_CHARS = 8000
+COPY_SUFFIX_CHARS = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    prefix: str
+    suffix: str
+    language: str
+    max_tokens: int
+    threshold: float = DEFAULT_THRESHOLD
+
+
+class CopyModel:
+    """Next-token counts after each context of up to ``COPY_ORDER`` tokens in the document."""
+
+    def __init__(self, ids: list[int], order: int = COPY_ORDER) -> None:
+        self.order = order
+        self.counts: dict[tuple[int, ...], Counter[int]] = {}
+        for end in range(1, len(ids)):
+            for n in range(2, order + 1):
+                if end - n >= 0:
+                    self.counts.setdefault(tuple(ids[end - n:end]), Counter())[ids[end]] += 1
+
+    def add(self, history: list[int], token: int) -> None:
+        for n in range(2, self.order + 1):
+            if len(history) >= n:
+                self.counts.setdefault(tuple(history[-n:]), Counter())[token] += 1
+
+    def predict(self, history: list[int]) -> tuple[Counter[int], int] | None:
+        """Counts after the longest context seen, and its total."""
+        for n in range(self.order, 1, -1):
+            if len(history) >= n:
+                found = self.counts.get(tuple(history[-n:]))
+                if found:
+                    return found, sum(found.values())
+        return None
+
+
+@dataclass(eq=False)
+class Sequence:
+    """One request being generated."""
+
+    request: Request
+    context: Context
+    prompt: list[int]
+    cache: KVCache
+    copy: CopyModel
+    history: list[int]
+    logits: np.ndarray | None = None
+    pending: int | None = None
+    generated: bytearray = field(default_factory=bytearray)
+    text: str = ""
+    emitted: str = ""
+    tokens: int = 0
+    confidence: float = 1.0
+    done: bool = False
+    reason: str = ""
+    reused: int = 0
+    #: (text, confidence) after each token, when the caller asks for it (the evaluation does).
+    trace: list[tuple[str, float]] | None = None
+
+
+class PrefixCache:
+    """Prompt states of recent requests, by their token ids (least recently used goes first).
+    Entries are copied in and out of generation slots, never shared with them."""
+
+    def __init__(self, transformer: Transformer, entries: int = PREFIX_CACHE_ENTRIES) -> None:
+        self.transformer = transformer
+        self.entries = entries
+        self.stored: OrderedDict[bytes, tuple[np.ndarray, KVCache]] = OrderedDict()
+
+    def lookup(self, ids: list[int]) -> tuple[KVCache | None, int]:
+        """The entry sharing the longest start with ``ids`` and how many positions it shares
+        (at most ``len(ids) - 1``: the last prompt token must run to give the next one)."""
+        wanted = np.asarray(ids, dtype=np.int64)
+        best_key, best = None, 0
+        for key, (stored, _) in self.stored.items():
+            n = min(len(stored), len(wanted))
+            differ = np.flatnonzero(stored[:n] != wanted[:n])
+            common = int(differ[0]) if differ.size else n
+            if common > best:
+                best_key, best = key, common
+        if best_key is None or best < MIN_REUSE:
+            return None, 0
+        self.stored.move_to_end(best_key)
+        return self.stored[best_key][1], min(best, len(ids) - 1)
+
+    def store(self, ids: list[int], source: KVCache) -> None:
+        """Keeps a copy of ``source``'s states for the prompt ``ids``."""
+        array = np.asarray(ids, dtype=np.int64)
+        key = array.tobytes()
+        if key in self.stored:
+            self.stored.move_to_end(key)
+            return
+        if len(self.stored) >= self.entries:
+            _, (_, entry) = self.stored.popitem(last=False)
+        else:
+            entry = self.transformer.new_cache()
+        entry.copy_from(source, len(ids))
+        self.stored[key] = (array, entry)
+
+
+class Engine:
+    """Starts requests and advances all active ones a token at a time."""
+
+    def __init__(self, transformer: Transformer, tokenizer: Tokenizer,
+                 languages: dict[str, LanguageRules], copy_weight: float = COPY_WEIGHT,
+                 prefix_cache_entries: int = PREFIX_CACHE_ENTRIES, slots: int = SLOTS) -> None:
+        self.transformer = transformer
+        self.tokenizer = tokenizer
+        self.languages = languages
+        self.copy_weight = copy_weight
+        self.prefix_cache = PrefixCache(transformer, prefix_cache_entries)
+        self.batch = transformer.new_batch(slots)
+        self.eot = tokenizer.special[EOT]
+        self.banned = np.array(sorted(set(tokenizer.special.values()) - {self.eot}))
+
+    def start(self, request: Request, trace: bool = False) -> Sequence:
+        """Tokenizes and runs the prompt (reusing cached states) and chooses the first token;
+        ``trace`` keeps the text and confidence after every token (for the evaluation)."""
+        rules = self.languages.get(request.language, LanguageRules())
+        context = context_of(request.prefix, request.suffix, rules)
+        prompt = prompt_ids(self.tokenizer, request.prefix, request.suffix, request.language)
+        cache = self.batch.take()
+        try:
+            entry, reused = self.prefix_cache.lookup(prompt)
+            if entry is not None:
+                cache.copy_from(entry, reused)
+            logits = self.transformer.prefill(prompt[reused:], cache)
+        except BaseException:
+            self.batch.give(cache)
+            raise
+        history = self.tokenizer.encode(request.prefix[-COPY_PREFIX_CHARS:])
+        document = [*self.tokenizer.encode(request.suffix[:COPY_SUFFIX_CHARS]), self.eot, *history]
+        sequence = Sequence(request, context, prompt, cache, CopyModel(document), history,
+                            logits=logits, reused=reused, trace=[] if trace else None)
+        self._choose(sequence)
+        return sequence
+
+    def advance(self, sequences: list[Sequence]) -> None:
+        """One token more for every sequence still generating."""
+        active = [s for s in sequences if not s.done and s.pending is not None]
+        if not active:
+            return
+        logits = self.transformer.step([s.pending for s in active if s.pending is not None],
+                                       [s.cache for s in active], self.batch)
+        for row, sequence in enumerate(active):
+            sequence.logits = logits[row]
+            self._choose(sequence)
+
+    def release(self, sequence: Sequence, keep: bool = True) -> None:
+        """Frees the sequence's slot, first keeping its prompt states (``keep``) for later
+        requests that start the same way. Every started sequence must be released once."""
+        if keep:
+            self.prefix_cache.store(sequence.prompt, sequence.cache)
+        self.batch.give(sequence.cache)
+
+    def take_output(self, sequence: Sequence) -> str:
+        """Text that became final since the last call."""
+        if sequence.done:
+            shown = finish(sequence.text, sequence.context)
+            if not shown.startswith(sequence.emitted):  # cannot happen if `settled` holds back enough
+                shown = sequence.emitted
+        else:
+            shown = sequence.text[:settled(sequence.text, sequence.context)]
+        if len(shown) <= len(sequence.emitted):
+            return ""
+        new = shown[len(sequence.emitted):]
+        sequence.emitted = shown
+        return new
+
+    def _distribution(self, sequence: Sequence) -> np.ndarray:
+        assert sequence.logits is not None
+        logits = sequence.logits.astype(np.float64)
+        logits[self.banned] = -np.inf
+        probabilities = np.exp(logits - logits.max())
+        probabilities /= probabilities.sum()
+        if self.copy_weight > 0:
+            seen = sequence.copy.predict(sequence.history)
+            if seen is not None:
+                counts, total = seen
+                trust = self.copy_weight * total / (total + COPY_PRIOR)
+                probabilities *= 1 - trust
+                for token, count in counts.items():
+                    probabilities[token] += trust * count / total
+        return probabilities
+
+    def _choose(self, sequence: Sequence) -> None:
+        probabilities = self._distribution(sequence)
+        token = int(probabilities.argmax())
+        probability = float(probabilities[token])
+        sequence.pending = None
+        if token == self.eot:
+            self._end(sequence, "eot")
+            return
+        if sequence.confidence * probability < sequence.request.threshold:
+            self._end(sequence, "unsure")
+            return
+        sequence.confidence *= probability
+        sequence.tokens += 1
+        sequence.copy.add(sequence.history, token)
+        sequence.history.append(token)
+        sequence.generated += self.tokenizer.token_bytes(token)
+        sequence.text = sequence.generated.decode("utf-8", errors="ignore")
+        cut = stop_point(sequence.text, sequence.context)
+        if cut is not None:
+            sequence.text = sequence.text[:cut]
+        if sequence.trace is not None:
+            sequence.trace.append((sequence.text, sequence.confidence))
+        if cut is not None:
+            self._end(sequence, "rule")
+        elif sequence.tokens >= sequence.request.max_tokens:
+            self._end(sequence, "length")
+        elif sequence.cache.length >= CONTEXT or sequence.cache.length >= self.transformer.context:
+            self._end(sequence, "context")
+        else:
+            sequence.pending = token
+
+    @staticmethod
+    def _end(sequence: Sequence, reason: str) -> None:
+        sequence.done = True
+        sequence.reason = reason

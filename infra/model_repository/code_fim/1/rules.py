@@ -1,0 +1,226 @@
+"""Where a completion stops and how it meets the code after the cursor (pure).
+
+Decided from context, per request:
+
+* **line or block**: finish the current line when the cursor has code on its line (before it
+  without a block opener, or after it); write a block (several lines) on a blank line or right
+  after a line that opens one (``:``, ``{``, ``(``, ``[``, ``=>``, ``do``, ``then``...).
+* **end of block**: a block completion stops before a line indented less than its first line
+  (Python and other indentation languages), or after the line that closes it (``}``, ``end``)
+  unless the suffix already has that line; also at two blank lines in a row and at ``max_lines``.
+* **never re-emit the suffix**: a line equal to the suffix's next line ends the completion before
+  it, and closing brackets or quotes the rest of the cursor's line already has are removed.
+* **balanced brackets**: brackets a one-line completion opens and neither it nor the rest of the
+  line closes are closed at its end, innermost first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Mode = Literal["line", "block"]
+OPENERS = {"(": ")", "[": "]", "{": "}"}
+CLOSERS = {v: k for k, v in OPENERS.items()}
+QUOTES = "\"'`"
+CLOSERS_AND_QUOTES = ")]}" + QUOTES + ";,:"
+#: Words that open a block at the end of a line in keyword-delimited languages.
+BLOCK_WORDS = ("do", "then", "else", "begin", "->", "=>", "of", "in")
+MAX_LINES = 8
+
+
+@dataclass(frozen=True, slots=True)
+class LanguageRules:
+    """What the stop rules need to know about a language."""
+
+    blocks: str = "braces"  # braces | indent | keyword | parens | none
+    line_comment: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What the rules read from around the cursor."""
+
+    mode: Mode
+    prefix_line: str  # the cursor's line up to the cursor
+    suffix_line: str  # the cursor's line after the cursor
+    next_line: str  # the suffix's next non-blank line, stripped ('' if none)
+    rules: LanguageRules
+    max_lines: int = MAX_LINES
+
+
+def indent_width(line: str) -> int:
+    return len(line.expandtabs(4)) - len(line.expandtabs(4).lstrip(" "))
+
+
+def opens_block(line: str, rules: LanguageRules) -> bool:
+    """Whether ``line`` (code before the cursor) ends by opening a block."""
+    code = strip_comment(line, rules).rstrip()
+    if not code:
+        return False
+    if code[-1] in "{([":
+        return True
+    if rules.blocks == "indent" and code.endswith(":"):
+        return True
+    words = code.split()
+    return bool(words) and words[-1] in BLOCK_WORDS
+
+
+def strip_comment(line: str, rules: LanguageRules) -> str:
+    """``line`` without a trailing line comment (outside of quotes)."""
+    marker = rules.line_comment
+    if not marker or marker not in line:
+        return line
+    quote = None
+    i = 0
+    while i < len(line):
+        char = line[i]
+        if quote:
+            if char == "\\":
+                i += 1
+            elif char == quote:
+                quote = None
+        elif char in QUOTES:
+            quote = char
+        elif line.startswith(marker, i):
+            return line[:i]
+        i += 1
+    return line
+
+
+def context_of(prefix: str, suffix: str, rules: LanguageRules, max_lines: int = MAX_LINES) -> Context:
+    prefix_line = prefix[prefix.rfind("\n") + 1:]
+    newline = suffix.find("\n")
+    suffix_line = suffix if newline == -1 else suffix[:newline]
+    next_line = ""
+    if newline != -1:
+        for line in suffix[newline + 1:].split("\n", 20)[:20]:
+            if line.strip():
+                next_line = line.strip()
+                break
+    if suffix_line.strip():
+        mode: Mode = "line"
+    elif not prefix_line.strip() or opens_block(prefix_line, rules):
+        mode = "block"
+    else:
+        mode = "line"
+    return Context(mode, prefix_line, suffix_line, next_line, rules, max_lines)
+
+
+def stop_point(text: str, context: Context) -> int | None:
+    """Where the completion ``text`` (so far) must end, if it must: an index into ``text``."""
+    if context.mode == "line":
+        newline = text.find("\n")
+        return None if newline == -1 else newline
+    lines = text.split("\n")
+    base: int | None = None
+    blank_run = 0
+    offset = 0
+    for number, piece in enumerate(lines[:-1]):  # the last piece may still grow
+        line = context.prefix_line + piece if number == 0 else piece
+        if not piece.strip():
+            blank_run += 1 if number > 0 else 0
+            if blank_run >= 2:
+                return max(0, offset - 1)
+            offset += len(piece) + 1
+            continue
+        blank_run = 0
+        if context.next_line and line.strip() == context.next_line:
+            return max(0, offset - 1)
+        width = indent_width(line)
+        if base is None:
+            base = width
+        elif width < base:
+            closes = context.rules.blocks in ("braces", "keyword")
+            return offset + len(piece) if closes else max(0, offset - 1)
+        if number + 1 >= context.max_lines:
+            return offset + len(piece)
+        offset += len(piece) + 1
+    return None
+
+
+def _block_base(text: str, context: Context) -> int | None:
+    for number, piece in enumerate(text.split("\n")[:-1]):
+        if piece.strip():
+            return indent_width(context.prefix_line + piece if number == 0 else piece)
+    return None
+
+
+def settled(text: str, context: Context) -> int:
+    """How much of ``text`` (so far, not yet stopped) no later token can take back from what
+    :func:`finish` shows: what may be streamed now."""
+    if context.mode == "line":
+        if not context.suffix_line.strip():
+            return len(text)
+        end = len(text)
+        while end > 0 and text[end - 1] in CLOSERS_AND_QUOTES:
+            end -= 1
+        return end
+    start = text.rfind("\n") + 1
+    current = text[start:]
+    line = context.prefix_line + current if start == 0 else current
+    stripped = line.strip()
+    base = _block_base(text, context)
+    growing_ok = (bool(stripped) and not context.next_line.startswith(stripped)
+                  and (base is None or indent_width(line) >= base)
+                  and (start > 0 or bool(current.strip())))
+    if growing_ok:
+        return len(text.rstrip(" \t"))
+    return len(text[:start].rstrip(" \t\n"))
+
+
+def _scan(text: str, rules: LanguageRules, stack: list[str] | None = None) -> tuple[list[str], int]:
+    """Openers still open after ``text`` (starting from ``stack``, innermost last) and how many
+    closers found no opener. Brackets in quotes and comments do not count."""
+    stack = list(stack or [])
+    stray = 0
+    for line in text.split("\n"):
+        quote = None
+        code = strip_comment(line, rules)
+        i = 0
+        while i < len(code):
+            char = code[i]
+            if quote:
+                if char == "\\":
+                    i += 1
+                elif char == quote:
+                    quote = None
+            elif char in QUOTES:
+                quote = char
+            elif char in OPENERS:
+                stack.append(char)
+            elif char in CLOSERS:
+                if stack and stack[-1] == CLOSERS[char]:
+                    stack.pop()
+                else:
+                    stray += 1
+            i += 1
+    return stack, stray
+
+
+def finish(text: str, context: Context) -> str:
+    """The completion as shown: trailing blank lines dropped; for one line, closers and quotes
+    the rest of the line already has not repeated, and brackets left open closed."""
+    if context.mode == "block":
+        return text.rstrip(" \t\n") if text.strip() else ""
+    rules = context.rules
+    rest = context.suffix_line.strip()
+    if rest:
+        _, stray = _scan(context.prefix_line + text + context.suffix_line, rules)
+        while stray > 0 and text and text[-1] in CLOSERS and text[-1] in rest:
+            text = text[:-1]
+            stray -= 1
+        for overlap in range(min(len(rest), len(text)), 0, -1):
+            if rest[:overlap] == text[-overlap:] and all(c in QUOTES + ";,:" for c in rest[:overlap]):
+                text = text[:-overlap]
+                break
+    # Only brackets the completion opened are closed here; the rest of the line closes the
+    # brackets that were open before the cursor (it did before the completion).
+    before, _ = _scan(context.prefix_line, rules)
+    after, _ = _scan(text, rules, before)
+    own, _ = _scan(text, rules)
+    _, closed_by_rest = _scan(context.suffix_line, rules)
+    needed = min(len(own), len(after) - closed_by_rest)
+    if needed > 0:
+        text += "".join(OPENERS[o] for o in reversed(after[len(after) - needed:]))
+    return text

@@ -1,0 +1,221 @@
+"""The trained transformer's forward pass in NumPy, with a cache of past keys and values.
+
+Same computation as ``infra/training/train.py``'s model (pre-norm blocks, learned positions,
+tied embeddings, tanh GELU), written for serving: a prompt is run once (``prefill``) into a
+:class:`KVCache`, then each new token costs one row through the network (``step``), whatever the
+prompt's length, and the rows of many sequences go through the matrix products together.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+EPSILON = 1e-5
+
+
+@dataclass(frozen=True, slots=True)
+class Layer:
+    norm1: tuple[np.ndarray, np.ndarray]
+    qkv: tuple[np.ndarray, np.ndarray]  # weight transposed: [width, 3 * width]
+    proj: tuple[np.ndarray, np.ndarray]
+    norm2: tuple[np.ndarray, np.ndarray]
+    up: tuple[np.ndarray, np.ndarray]
+    down: tuple[np.ndarray, np.ndarray]
+
+
+class KVCache:
+    """Keys and values of one sequence's past positions, for every layer: its own arrays, or a
+    slot of a :class:`Batch` (views into the batch's arrays)."""
+
+    def __init__(self, keys: np.ndarray, values: np.ndarray, slot: int = -1) -> None:
+        self.keys = keys  # [layers, heads, context, head_width]
+        self.values = values
+        self.slot = slot
+        self.length = 0
+
+    def copy_from(self, other: KVCache, length: int) -> None:
+        """Takes ``other``'s first ``length`` positions."""
+        self.keys[:, :, :length] = other.keys[:, :, :length]
+        self.values[:, :, :length] = other.values[:, :, :length]
+        self.length = length
+
+
+class Batch:
+    """The caches of the sequences being generated, side by side in one array per kind, so one
+    decoding step attends for all of them with a few array operations (no per-sequence loop)."""
+
+    def __init__(self, slots: int, layers: int, heads: int, context: int, head_width: int) -> None:
+        shape = (slots, layers, heads, context, head_width)
+        self.keys = np.zeros(shape, dtype=np.float32)
+        self.values = np.zeros(shape, dtype=np.float32)
+        self.caches = [KVCache(self.keys[i], self.values[i], i) for i in range(slots)]
+        self.free = list(range(slots))
+
+    def take(self) -> KVCache:
+        """The lowest free slot (so few sequences stay in the first rows)."""
+        if not self.free:
+            raise RuntimeError("no free generation slot")
+        self.free.sort()
+        cache = self.caches[self.free.pop(0)]
+        cache.length = 0
+        return cache
+
+    def give(self, cache: KVCache) -> None:
+        if cache.slot not in self.free:
+            self.free.append(cache.slot)
+
+
+def _norm(x: np.ndarray, weights: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    mean = x.mean(axis=-1, keepdims=True)
+    centered = x - mean
+    variance = (centered * centered).mean(axis=-1, keepdims=True)
+    out: np.ndarray = centered / np.sqrt(variance + EPSILON) * weights[0] + weights[1]
+    return out
+
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    out: np.ndarray = 0.5 * x * (1.0 + np.tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)))
+    return out
+
+
+def _softmax_rows(scores: np.ndarray) -> np.ndarray:
+    scores = scores - scores.max(axis=-1, keepdims=True)
+    np.exp(scores, out=scores)
+    scores /= scores.sum(axis=-1, keepdims=True)
+    return scores
+
+
+class Transformer:
+    """Runs the exported weights (``weights.npz``, shapes in ``card.json``)."""
+
+    def __init__(self, weights: dict[str, np.ndarray], layers: int, heads: int) -> None:
+        def get(name: str) -> np.ndarray:
+            return np.ascontiguousarray(weights[name], dtype=np.float32)
+
+        self.embed = get("embed.weight")
+        self.unembed = np.ascontiguousarray(self.embed.T)
+        self.position = get("position.weight")
+        self.vocab, self.width = self.embed.shape
+        self.context = self.position.shape[0]
+        self.heads = heads
+        self.head_width = self.width // heads
+        self.scale = 1.0 / float(np.sqrt(self.head_width))
+        self.final_norm = (get("norm.weight"), get("norm.bias"))
+        self.layers = []
+        for i in range(layers):
+            p = f"blocks.{i}."
+            self.layers.append(Layer(
+                norm1=(get(p + "norm1.weight"), get(p + "norm1.bias")),
+                qkv=(np.ascontiguousarray(get(p + "qkv.weight").T), get(p + "qkv.bias")),
+                proj=(np.ascontiguousarray(get(p + "proj.weight").T), get(p + "proj.bias")),
+                norm2=(get(p + "norm2.weight"), get(p + "norm2.bias")),
+                up=(np.ascontiguousarray(get(p + "up.weight").T), get(p + "up.bias")),
+                down=(np.ascontiguousarray(get(p + "down.weight").T), get(p + "down.bias")),
+            ))
+
+    @classmethod
+    def load(cls, directory: Path) -> Transformer:
+        card = json.loads((directory / "card.json").read_text())
+        with np.load(directory / "weights.npz") as data:
+            weights = {name: data[name] for name in data.files}
+        return cls(weights, card["shape"]["layers"], card["shape"]["heads"])
+
+    def new_cache(self) -> KVCache:
+        shape = (len(self.layers), self.heads, self.context, self.head_width)
+        return KVCache(np.zeros(shape, dtype=np.float32), np.zeros(shape, dtype=np.float32))
+
+    def new_batch(self, slots: int) -> Batch:
+        return Batch(slots, len(self.layers), self.heads, self.context, self.head_width)
+
+    def prefill(self, ids: list[int], cache: KVCache) -> np.ndarray:
+        """Runs ``ids`` after the cache's ``length`` positions; returns the last position's logits."""
+        start = cache.length
+        count = len(ids)
+        if start + count > self.context:
+            raise ValueError(f"{start + count} positions exceed the model's context of {self.context}")
+        x = self.embed[ids] + self.position[start:start + count]
+        heads, head_width = self.heads, self.head_width
+        total = start + count
+        # Causal mask for the new rows against all positions so far.
+        mask = np.triu(np.full((count, total), -np.inf, dtype=np.float32), k=start + 1)
+        for index, layer in enumerate(self.layers):
+            qkv = _norm(x, layer.norm1) @ layer.qkv[0] + layer.qkv[1]
+            q, k, v = (qkv[:, i * self.width:(i + 1) * self.width].reshape(count, heads, head_width)
+                       .transpose(1, 0, 2) for i in range(3))
+            cache.keys[index, :, start:total] = k
+            cache.values[index, :, start:total] = v
+            scores = q @ cache.keys[index, :, :total].transpose(0, 2, 1) * self.scale + mask
+            attended = _softmax_rows(scores) @ cache.values[index, :, :total]
+            x = x + attended.transpose(1, 0, 2).reshape(count, self.width) @ layer.proj[0] + layer.proj[1]
+            x = x + _gelu(_norm(x, layer.norm2) @ layer.up[0] + layer.up[1]) @ layer.down[0] + layer.down[1]
+        cache.length = total
+        logits: np.ndarray = _norm(x[-1:], self.final_norm) @ self.unembed
+        return logits[0]
+
+    def step(self, tokens: list[int], caches: list[KVCache], batch: Batch | None = None) -> np.ndarray:
+        """One new token for each of several sequences at once; returns logits [len(tokens), vocab].
+
+        With ``batch`` (every cache one of its slots), attention runs over the batch's first rows
+        at once; otherwise sequence by sequence."""
+        for cache in caches:
+            if cache.length >= self.context:
+                raise ValueError(f"a sequence reached the model's context of {self.context}")
+        if batch is not None and all(c.slot >= 0 for c in caches):
+            return self._step_batched(tokens, caches, batch)
+        rows = len(tokens)
+        positions = [cache.length for cache in caches]
+        x = self.embed[tokens] + self.position[positions]
+        heads, head_width = self.heads, self.head_width
+        for index, layer in enumerate(self.layers):
+            qkv = _norm(x, layer.norm1) @ layer.qkv[0] + layer.qkv[1]
+            q = qkv[:, :self.width].reshape(rows, heads, head_width)
+            k = qkv[:, self.width:2 * self.width].reshape(rows, heads, head_width)
+            v = qkv[:, 2 * self.width:].reshape(rows, heads, head_width)
+            attended = np.empty((rows, heads, head_width), dtype=np.float32)
+            for row, cache in enumerate(caches):
+                at = positions[row]
+                cache.keys[index, :, at] = k[row]
+                cache.values[index, :, at] = v[row]
+                scores = (cache.keys[index, :, :at + 1] @ q[row][:, :, None])[:, :, 0] * self.scale
+                attended[row] = (_softmax_rows(scores)[:, None, :] @ cache.values[index, :, :at + 1])[:, 0]
+            x = x + attended.reshape(rows, self.width) @ layer.proj[0] + layer.proj[1]
+            x = x + _gelu(_norm(x, layer.norm2) @ layer.up[0] + layer.up[1]) @ layer.down[0] + layer.down[1]
+        for cache in caches:
+            cache.length += 1
+        logits: np.ndarray = _norm(x, self.final_norm) @ self.unembed
+        return logits
+
+    def _step_batched(self, tokens: list[int], caches: list[KVCache], batch: Batch) -> np.ndarray:
+        # Rows are slots 0..top; slots without a token this step compute a dummy row.
+        top = max(c.slot for c in caches) + 1
+        slot_tokens = [0] * top
+        lengths = np.zeros(top, dtype=np.int64)
+        for token, cache in zip(tokens, caches, strict=True):
+            slot_tokens[cache.slot] = token
+            lengths[cache.slot] = cache.length
+        span = int(lengths.max()) + 1
+        x = self.embed[slot_tokens] + self.position[lengths]
+        heads, head_width = self.heads, self.head_width
+        real = np.array([c.slot for c in caches])
+        real_lengths = lengths[real]
+        # Positions after each row's own length are masked out.
+        mask = np.where(np.arange(span)[None, :] <= lengths[:, None], 0.0, -np.inf).astype(np.float32)
+        for index, layer in enumerate(self.layers):
+            qkv = _norm(x, layer.norm1) @ layer.qkv[0] + layer.qkv[1]
+            q = qkv[:, :self.width].reshape(top, heads, 1, head_width)
+            keys = batch.keys[:top, index]
+            values = batch.values[:top, index]
+            keys[real, :, real_lengths] = qkv[real, self.width:2 * self.width].reshape(-1, heads, head_width)
+            values[real, :, real_lengths] = qkv[real, 2 * self.width:].reshape(-1, heads, head_width)
+            scores = (q @ keys[:, :, :span].transpose(0, 1, 3, 2))[:, :, 0] * self.scale + mask[:, None, :]
+            attended = (_softmax_rows(scores)[:, :, None, :] @ values[:, :, :span])[:, :, 0]
+            x = x + attended.reshape(top, self.width) @ layer.proj[0] + layer.proj[1]
+            x = x + _gelu(_norm(x, layer.norm2) @ layer.up[0] + layer.up[1]) @ layer.down[0] + layer.down[1]
+        for cache in caches:
+            cache.length += 1
+        logits: np.ndarray = _norm(x[real], self.final_norm) @ self.unembed
+        return logits

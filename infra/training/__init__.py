@@ -1,0 +1,6 @@
+"""Training and evaluating the code model served as ``code_fim`` (issue 4).
+
+These commands need the training tools (``requirements-train.txt``: PyTorch, ``tokenizers``,
+``tqdm``); serving needs none of them. Their outputs are committed under
+``infra/model_repository/code_fim/1/`` so that setup never retrains.
+"""

@@ -1,0 +1,279 @@
+"""``python -m infra.training.train``: trains the fill-in-the-middle code model, seeded, on CPU.
+
+A small decoder-only transformer (pre-norm, learned positions, tied embeddings, GELU) over the
+BPE vocabulary, trained on FIM examples cut from the training split (``fim.sample``) in the
+serving layout (``layout.prompt_ids``), with the loss on every token. The weights are exported as
+float16 ``weights.npz`` beside ``model.py``, with ``card.json`` saying how they were made. One
+seed fixes the examples, the initialization and the order, so a rerun with the same corpus and
+thread count gives the same model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from infra.training import corpus_files, fim, model_dir
+
+
+@dataclass(frozen=True)
+class Shape:
+    vocab: int = 4096
+    width: int = 192
+    layers: int = 4
+    heads: int = 6
+    context: int = 330
+
+
+@dataclass(frozen=True)
+class Budget:
+    steps: int = 4000
+    batch: int = 32
+    learning_rate: float = 3e-3
+    warmup: int = 200
+    weight_decay: float = 0.1
+    seed: int = 1234
+    threads: int = 2
+
+
+def build_model(shape: Shape) -> Any:
+    import torch
+    from torch import nn
+    from torch.nn import functional
+
+    class Block(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.norm1 = nn.LayerNorm(shape.width)
+            self.qkv = nn.Linear(shape.width, 3 * shape.width)
+            self.proj = nn.Linear(shape.width, shape.width)
+            self.norm2 = nn.LayerNorm(shape.width)
+            self.up = nn.Linear(shape.width, 4 * shape.width)
+            self.down = nn.Linear(4 * shape.width, shape.width)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            batch, length, width = x.shape
+            q, k, v = self.qkv(self.norm1(x)).split(width, dim=2)
+            heads = shape.heads
+            q, k, v = (t.view(batch, length, heads, width // heads).transpose(1, 2) for t in (q, k, v))
+            attended = functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+            x = x + self.proj(attended.transpose(1, 2).reshape(batch, length, width))
+            return x + self.down(functional.gelu(self.up(self.norm2(x)), approximate="tanh"))
+
+    class Model(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed = nn.Embedding(shape.vocab, shape.width)
+            self.position = nn.Embedding(shape.context, shape.width)
+            self.blocks = nn.ModuleList(Block() for _ in range(shape.layers))
+            self.norm = nn.LayerNorm(shape.width)
+            for name, parameter in self.named_parameters():
+                if name.endswith("weight") and parameter.dim() == 2:
+                    nn.init.normal_(parameter, std=0.02)
+                    if name.endswith(("proj.weight", "down.weight")):
+                        parameter.data /= math.sqrt(2 * shape.layers)
+                elif name.endswith("bias"):
+                    nn.init.zeros_(parameter)
+
+        def forward(self, ids: torch.Tensor) -> torch.Tensor:
+            positions = torch.arange(ids.shape[1])
+            x = self.embed(ids) + self.position(positions)
+            for block in self.blocks:
+                x = block(x)
+            return self.norm(x) @ self.embed.weight.T
+
+    return Model()
+
+
+class Examples:
+    """FIM examples from the training files, as padded id rows with their targets."""
+
+    def __init__(self, files: list[corpus_files.SourceFile], seed: int, context: int) -> None:
+        self.bpe = model_dir.import_module("bpe")
+        self.layout = model_dir.import_module("layout")
+        self.tokenizer = self.bpe.Tokenizer.load(model_dir.MODEL_DIR / "tokenizer.json")
+        self.files = files
+        self.weights = [math.sqrt(len(f.text)) for f in files]  # big files count, not dominate
+        self.rng = random.Random(seed)  # noqa: S311 - reproducible examples, not secrets
+        self.context = context
+        self.eot = self.tokenizer.special[self.bpe.EOT]
+        self.pad = self.tokenizer.special[self.bpe.PAD]
+
+    def one(self, file: corpus_files.SourceFile) -> list[int] | None:
+        split = fim.sample(file.text, self.rng)
+        if split is None or not split.middle:
+            return None
+        layout = self.layout
+        ids: list[int] = layout.prompt_ids(self.tokenizer, split.prefix, split.suffix, file.language)
+        middle = self.tokenizer.encode(split.middle[:800])
+        ids += middle[:layout.MIDDLE_TOKENS]
+        if len(middle) <= layout.MIDDLE_TOKENS:
+            ids.append(self.eot)
+        return ids[:self.context + 1]
+
+    def batch(self, size: int) -> tuple[list[list[int]], list[list[int]]]:
+        inputs: list[list[int]] = []
+        targets: list[list[int]] = []
+        while len(inputs) < size:
+            file = self.rng.choices(self.files, self.weights)[0]
+            ids = self.one(file)
+            if ids is None or len(ids) < 8:
+                continue
+            padding = self.context + 1 - len(ids)
+            inputs.append(ids[:-1] + [self.pad] * padding)
+            targets.append(ids[1:] + [-100] * padding)
+        return inputs, targets
+
+
+def export(model: Any, shape: Shape, out: Path) -> int:
+    """float16 weights under names the numpy runtime reads; returns the file size."""
+    import numpy as np
+
+    arrays = {name: tensor.detach().float().numpy().astype(np.float16)
+              for name, tensor in model.state_dict().items()}
+    with out.open("wb") as handle:
+        np.savez_compressed(handle, **arrays)
+    return out.stat().st_size
+
+
+def check_runtime(model: Any, directory: Path, ids: list[int]) -> float:
+    """Largest difference between PyTorch's logits and the NumPy runtime's (run from the exported
+    float16 weights, prompt then token by token); fails if they disagree on the next token."""
+    import numpy as np
+    import torch
+
+    transformer = model_dir.import_module("transformer").Transformer.load(directory)
+    model.eval()
+    with torch.no_grad():
+        expected = model(torch.tensor([ids]))[0].numpy()
+    model.train()
+    cache = transformer.new_cache()
+    half = len(ids) // 2
+    got = [transformer.prefill(ids[:half], cache)]
+    got += [transformer.step([token], [cache])[0] for token in ids[half:]]
+    worst = 0.0
+    for row, logits in zip(range(half - 1, len(ids)), got, strict=False):
+        worst = max(worst, float(np.abs(logits - expected[row]).max()))
+        if int(logits.argmax()) != int(expected[row].argmax()) and worst > 0.5:
+            raise SystemExit(f"train: the NumPy runtime disagrees with PyTorch at position {row}")
+    return worst
+
+
+def evaluate_loss(model: Any, examples: Examples, batches: int, batch: int) -> float:
+    import torch
+    from torch.nn import functional
+
+    model.eval()
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for _ in range(batches):
+            inputs, targets = examples.batch(batch)
+            logits = model(torch.tensor(inputs))
+            target = torch.tensor(targets)
+            loss = functional.cross_entropy(logits.reshape(-1, shape_vocab(logits)), target.reshape(-1),
+                                            ignore_index=-100, reduction="sum")
+            total += float(loss)
+            count += int((target != -100).sum())
+    model.train()
+    return total / max(1, count)
+
+
+def shape_vocab(logits: Any) -> int:
+    return int(logits.shape[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.training.train")
+    parser.add_argument("--steps", type=int, default=Budget.steps)
+    parser.add_argument("--batch", type=int, default=Budget.batch)
+    parser.add_argument("--seed", type=int, default=Budget.seed)
+    parser.add_argument("--threads", type=int, default=Budget.threads)
+    parser.add_argument("--out", type=Path, default=model_dir.MODEL_DIR)
+    parser.add_argument("--checkpoint-every", type=int, default=250)
+    args = parser.parse_args(argv)
+
+    import numpy as np
+    import torch
+    from torch.nn import functional
+    from tqdm import tqdm
+
+    budget = Budget(steps=args.steps, batch=args.batch, seed=args.seed, threads=args.threads)
+    torch.manual_seed(budget.seed)
+    np.random.seed(budget.seed)
+    torch.set_num_threads(budget.threads)
+    shape = Shape()
+    train_files = corpus_files.load("train")
+    heldout_files = corpus_files.load("heldout")
+    examples = Examples(train_files, budget.seed, shape.context)
+    heldout = Examples(heldout_files, budget.seed + 1, shape.context)
+    model = build_model(shape)
+    parameters = sum(p.numel() for p in model.parameters())
+    decay = [p for n, p in model.named_parameters() if p.dim() == 2 and "embed" not in n
+             and "position" not in n]
+    other = [p for n, p in model.named_parameters() if not (p.dim() == 2 and "embed" not in n
+                                                               and "position" not in n)]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": budget.weight_decay}, {"params": other, "weight_decay": 0.0}],
+        lr=budget.learning_rate, betas=(0.9, 0.95))
+
+    def rate(step: int) -> float:
+        if step < budget.warmup:
+            return (step + 1) / budget.warmup
+        progress = (step - budget.warmup) / max(1, budget.steps - budget.warmup)
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
+
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, rate)
+    print(f"train: {parameters / 1e6:.2f}M parameters, {len(train_files)} training files, "
+          f"{budget.steps} steps of {budget.batch} x {shape.context} tokens, {budget.threads} threads",
+          file=sys.stderr)
+    history: list[dict[str, float]] = []
+    started = time.perf_counter()
+    tokens_seen = 0
+    progress = tqdm(range(budget.steps), desc="train", unit="step", file=sys.stderr)
+    running = None
+    for step in progress:
+        inputs, targets = examples.batch(budget.batch)
+        target = torch.tensor(targets)
+        logits = model(torch.tensor(inputs))
+        loss = functional.cross_entropy(logits.reshape(-1, shape.vocab), target.reshape(-1),
+                                        ignore_index=-100)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        tokens_seen += int((target != -100).sum())
+        running = float(loss) if running is None else 0.98 * running + 0.02 * float(loss)
+        progress.set_postfix(loss=f"{running:.3f}", tokens=f"{tokens_seen / 1e6:.1f}M")
+        last = step + 1 == budget.steps
+        if (step + 1) % args.checkpoint_every == 0 or last:
+            held = evaluate_loss(model, heldout, 4 if not last else 16, budget.batch)
+            history.append({"step": step + 1, "train_loss": round(running, 4),
+                            "heldout_loss": round(held, 4), "tokens": tokens_seen,
+                            "seconds": round(time.perf_counter() - started, 1)})
+            progress.write(f"step {step + 1}: train {running:.3f} held-out {held:.3f} nats/token")
+            size = export(model, shape, args.out / "weights.npz")
+            card = {
+                "model": "code_fim", "shape": asdict(shape), "budget": asdict(budget),
+                "parameters": parameters, "weights_bytes": size, "steps_done": step + 1,
+                "tokens_seen": tokens_seen, "corpus_manifest_sha256": corpus_files.manifest_digest(),
+                "training_files": len(train_files), "history": history,
+                "torch": torch.__version__,
+            }
+            (args.out / "card.json").write_text(json.dumps(card, indent=1) + "\n")
+            sample = (heldout.one(heldout_files[0]) or [1, 2, 3])[:shape.context]
+            difference = check_runtime(model, args.out, sample)
+            progress.write(f"  exported {size / 1e6:.1f} MB; NumPy runtime within {difference:.3f} "
+                           "of PyTorch")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,186 @@
+"""The served model's pure parts with the committed artifact: tokenizer, prompt layout, the NumPy
+transformer's cache of past states and batched steps, and the engine that drives them."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from infra.training import languages as language_table
+
+MODEL_DIR = Path(__file__).resolve().parent.parent / "infra" / "model_repository" / "code_fim" / "1"
+if str(MODEL_DIR) not in sys.path:
+    sys.path.insert(0, str(MODEL_DIR))
+import bpe  # noqa: E402
+import engine  # noqa: E402
+import layout  # noqa: E402
+import rules  # noqa: E402
+import transformer  # noqa: E402
+
+TOKENIZER = bpe.Tokenizer.load(MODEL_DIR / "tokenizer.json")
+SOURCE = '''import os
+
+
+def read_lines(path):
+    with open(path) as handle:
+        return handle.read().splitlines()
+
+
+def count_lines(path):
+    lines = read_lines(path)
+    return len(lines)
+
+
+class Config:
+    def __init__(self, path, name):
+        self.path = path
+        self.name = name
+'''
+
+
+@pytest.fixture(scope="module")
+def model() -> transformer.Transformer:
+    return transformer.Transformer.load(MODEL_DIR)
+
+
+def make_engine(model: transformer.Transformer, copy_weight: float = engine.COPY_WEIGHT) -> engine.Engine:
+    table = json.loads((MODEL_DIR / "languages.json").read_text())
+    languages = {k: rules.LanguageRules(v["blocks"], v["line_comment"]) for k, v in table.items()}
+    return engine.Engine(model, TOKENIZER, languages, copy_weight=copy_weight)
+
+
+def run(eng: engine.Engine, requests: list[engine.Request]) -> list[engine.Sequence]:
+    sequences = [eng.start(r) for r in requests]
+    while not all(s.done for s in sequences):
+        eng.advance(sequences)
+    for s in sequences:
+        eng.release(s)
+    return sequences
+
+
+class TestTokenizer:
+    @settings(max_examples=200)
+    @given(st.text(max_size=200))
+    def test_round_trips_any_text(self, text: str) -> None:
+        assert TOKENIZER.decode(TOKENIZER.encode(text)) == text
+
+    def test_code_takes_fewer_tokens_than_bytes(self) -> None:
+        assert len(TOKENIZER.encode(SOURCE)) < len(SOURCE.encode()) / 2.5
+
+    def test_special_tokens_are_not_produced_from_text(self) -> None:
+        ids = TOKENIZER.encode("<|endoftext|><|fim_middle|>")
+        assert not set(ids) & set(TOKENIZER.special.values())
+
+
+class TestLayout:
+    def test_suffix_comes_first_then_prefix_then_middle_marker(self) -> None:
+        ids = layout.prompt_ids(TOKENIZER, "x = 1\n", "y = 2\n", "python")
+        special = TOKENIZER.special
+        assert ids[0] == special[bpe.LANGUAGE]
+        assert ids.index(special[bpe.FIM_SUFFIX]) < ids.index(special[bpe.FIM_PREFIX])
+        assert ids[-1] == special[bpe.FIM_MIDDLE]
+        assert TOKENIZER.decode(ids) == "pythony = 2\nx = 1\n"
+
+    def test_prompt_fits_the_model(self, model: transformer.Transformer) -> None:
+        ids = layout.prompt_ids(TOKENIZER, SOURCE * 50, SOURCE * 50, "python")
+        assert len(ids) + layout.MIDDLE_TOKENS <= model.context
+
+    def test_typing_keeps_the_start_of_a_long_prompt(self) -> None:
+        """Typing at the cursor changes only the end of the prompt, so cached states are reused."""
+        long = SOURCE * 20
+        before = layout.prompt_ids(TOKENIZER, long, "\n", "python")
+        after = layout.prompt_ids(TOKENIZER, long + "x = co", "\n", "python")
+        common = next(i for i, (a, b) in enumerate(zip(before, after, strict=False)) if a != b)
+        assert common >= len(before) - 4
+
+    @given(st.integers(0, 5000), st.integers(1, 255))
+    def test_prefix_window_moves_in_steps(self, length: int, typed: int) -> None:
+        text = ("abcdefghi\n" * 600)[:length]
+        window = layout.prefix_window(text)
+        assert len(window) <= layout.PREFIX_CHARS
+        assert text.endswith(window)
+
+
+class TestTransformer:
+    def test_cached_steps_equal_one_pass(self, model: transformer.Transformer) -> None:
+        ids = TOKENIZER.encode(SOURCE)[:120]
+        whole = model.new_cache()
+        expected = model.prefill(ids, whole)
+        cache = model.new_cache()
+        model.prefill(ids[:60], cache)
+        for token in ids[60:-1]:
+            model.step([token], [cache])
+        got = model.step([ids[-1]], [cache])[0]
+        assert np.allclose(got, expected, atol=1e-3)
+
+    def test_batched_step_equals_separate_steps(self, model: transformer.Transformer) -> None:
+        ids = TOKENIZER.encode(SOURCE)
+        batch = model.new_batch(4)
+        slots = [batch.take() for _ in range(3)]
+        alone = [model.new_cache() for _ in range(3)]
+        for n, (slot, single) in enumerate(zip(slots, alone, strict=True)):
+            model.prefill(ids[:20 + 15 * n], slot)
+            model.prefill(ids[:20 + 15 * n], single)
+        together = model.step([5, 6, 7], slots, batch)
+        for n, single in enumerate(alone):
+            assert np.allclose(together[n], model.step([5 + n], [single])[0], atol=1e-3)
+
+    def test_a_step_for_some_slots_leaves_the_others_intact(self, model: transformer.Transformer) -> None:
+        batch = model.new_batch(3)
+        a, b = batch.take(), batch.take()
+        model.prefill([10, 11, 12], a)
+        model.prefill([20, 21, 22, 23], b)
+        before = b.keys.copy()
+        model.step([13], [a], batch)
+        assert np.array_equal(before, b.keys) and b.length == 4
+
+
+class TestEngine:
+    def test_one_line_completion_stays_on_its_line(self, model: transformer.Transformer) -> None:
+        cut = SOURCE.index("read_lines(path)\n    return") + len("read_")
+        [sequence] = run(make_engine(model), [engine.Request(SOURCE[:cut], SOURCE[cut:], "python", 32, 0.0)])
+        assert sequence.context.mode == "line"
+        assert "\n" not in sequence.emitted and sequence.tokens >= 1
+
+    def test_reusing_cached_states_gives_the_same_completion(self, model: transformer.Transformer) -> None:
+        eng = make_engine(model)
+        cut = SOURCE.index("self.name = name")
+        request = engine.Request(SOURCE[:cut], SOURCE[cut:], "python", 24, 0.0)
+        [cold] = run(eng, [request])
+        [warm] = run(eng, [request])
+        assert cold.reused == 0 and warm.reused == len(warm.prompt) - 1
+        assert warm.emitted == cold.emitted
+
+    def test_batched_requests_match_requests_alone(self, model: transformer.Transformer) -> None:
+        cuts = [SOURCE.index(marker) for marker in ("return handle", "lines = read", "self.path =")]
+        requests = [engine.Request(SOURCE[:c], SOURCE[c:], "python", 24, 0.0) for c in cuts]
+        together = run(make_engine(model), requests)
+        alone = [run(make_engine(model), [r])[0] for r in requests]
+        assert [s.emitted for s in together] == [s.emitted for s in alone]
+
+    def test_threshold_one_shows_nothing(self, model: transformer.Transformer) -> None:
+        cut = SOURCE.index("self.name = name")
+        [sequence] = run(make_engine(model), [engine.Request(SOURCE[:cut], SOURCE[cut:], "python", 24, 1.0)])
+        assert sequence.emitted == "" and sequence.reason in ("unsure", "eot")
+
+    def test_the_copy_model_predicts_what_followed_the_same_tokens(self) -> None:
+        copy = engine.CopyModel([1, 2, 3, 4, 1, 2, 3, 5, 1, 2, 3, 4])
+        counts, total = copy.predict([9, 1, 2, 3]) or (None, 0)
+        assert counts == {4: 2, 5: 1} and total == 3
+
+    def test_every_slot_is_freed(self, model: transformer.Transformer) -> None:
+        eng = make_engine(model)
+        requests = [engine.Request(SOURCE[:n], SOURCE[n:], "python", 8, 0.0) for n in range(100, 420, 40)]
+        run(eng, requests)
+        assert sorted(eng.batch.free) == list(range(engine.SLOTS))
+
+
+def test_language_table_is_current() -> None:
+    assert (MODEL_DIR / "languages.json").read_text() == language_table.table(), (
+        "run `python -m infra.training.languages`")

@@ -1,0 +1,128 @@
+"""Stop rules, suffix handling and bracket balance of the served model (pure: ``rules.py``)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+MODEL_DIR = Path(__file__).resolve().parent.parent / "infra" / "model_repository" / "code_fim" / "1"
+if str(MODEL_DIR) not in sys.path:
+    sys.path.insert(0, str(MODEL_DIR))
+import rules  # noqa: E402
+
+PY = rules.LanguageRules("indent", "#")
+C = rules.LanguageRules("braces", "//")
+RUBY = rules.LanguageRules("keyword", "#")
+
+
+def complete(prefix: str, generated: str, suffix: str, language: rules.LanguageRules = PY) -> str:
+    """What would be shown if the model generated ``generated`` token by token (one char each),
+    checking that what was streamed early is never taken back."""
+    context = rules.context_of(prefix, suffix, language)
+    text = ""
+    streamed = ""
+    for char in generated:
+        text += char
+        cut = rules.stop_point(text, context)
+        if cut is not None:
+            text = text[:cut]
+            break
+        settled = text[:rules.settled(text, context)]
+        assert settled.startswith(streamed), (settled, streamed)
+        streamed = settled
+    shown = rules.finish(text, context)
+    assert shown.startswith(streamed), (shown, streamed)
+    return shown
+
+
+class TestMode:
+    def test_code_after_the_cursor_means_one_line(self) -> None:
+        assert rules.context_of("x = foo(", ")\nnext()\n", PY).mode == "line"
+
+    def test_code_before_the_cursor_without_opener_means_one_line(self) -> None:
+        assert rules.context_of("    total = ", "\n", PY).mode == "line"
+
+    def test_blank_line_means_block(self) -> None:
+        assert rules.context_of("def f(x):\n    ", "\n", PY).mode == "block"
+
+    @pytest.mark.parametrize("line", ["def f(x):", "if (x) {", "items = [", "call(", "x.each do"])
+    def test_line_ending_in_an_opener_means_block(self, line: str) -> None:
+        language = RUBY if line.endswith("do") else (C if "{" in line else PY)
+        assert rules.context_of(line, "\n", language).mode == "block"
+
+    def test_opener_inside_a_comment_does_not_count(self) -> None:
+        assert rules.context_of("x = 1  # note: {", "\n", PY).mode == "line"
+
+
+class TestLineStops:
+    def test_stops_at_the_end_of_the_line(self) -> None:
+        assert complete("x = ", "compute(a)\ny = 2\n", "\n") == "compute(a)"
+
+    def test_never_re_emits_the_closing_bracket_after_the_cursor(self) -> None:
+        assert complete("print(", "value)", ")\n") == "value"
+
+    def test_keeps_its_own_closer_when_the_suffix_closes_an_outer_bracket(self) -> None:
+        assert complete("print(", "len(items))", ")\n") == "len(items)"
+
+    def test_closes_brackets_it_opened(self) -> None:
+        assert complete("x = ", "compute(a, [1, 2", "\n") == "compute(a, [1, 2])"
+
+    def test_closes_its_own_bracket_inside_an_outer_call(self) -> None:
+        assert complete("x = print(", "foo(a", ")\n") == "foo(a)"
+
+    def test_does_not_close_brackets_opened_before_the_cursor(self) -> None:
+        assert complete("for i in range(", "", "\n") == ""
+        assert complete("for i in range(", "limit", "\n") == "limit"
+
+    def test_does_not_repeat_a_closing_quote(self) -> None:
+        assert complete('name = "', 'hello"', '"\n') == "hello"
+
+    def test_brackets_inside_strings_do_not_count(self) -> None:
+        assert complete("x = ", 'f("(")', "\n") == 'f("(")'
+
+
+class TestBlockStops:
+    def test_python_block_stops_before_the_dedent(self) -> None:
+        shown = complete("def f(x):\n", "    y = x + 1\n    return y\ndef g():\n    pass\n", "\n")
+        assert shown == "    y = x + 1\n    return y"
+
+    def test_two_blank_lines_end_the_block(self) -> None:
+        shown = complete("def f(x):\n    ", "return x\n\n\nclass A:\n", "\n")
+        assert shown == "return x"
+
+    def test_brace_block_includes_its_missing_closer(self) -> None:
+        shown = complete("int f(int x) {\n", "    return x;\n}\nint g() {\n", "\n", C)
+        assert shown == "    return x;\n}"
+
+    def test_brace_block_does_not_repeat_the_closer_the_suffix_has(self) -> None:
+        shown = complete("int f(int x) {\n", "    return x;\n}\n", "\n}\n", C)
+        assert shown == "    return x;"
+
+    def test_keyword_block_includes_end(self) -> None:
+        shown = complete("def f(x)\n", "  x + 1\nend\nputs 1\n", "\n", RUBY)
+        assert shown == "  x + 1\nend"
+
+    def test_a_line_equal_to_the_suffix_s_next_line_is_not_re_emitted(self) -> None:
+        shown = complete("def f(x):\n    ", "y = x\n    return y\n", "\n    return y\n")
+        assert shown == "y = x"
+
+    def test_at_most_max_lines(self) -> None:
+        body = "".join(f"    x{i} = {i}\n" for i in range(20))
+        shown = complete("def f():\n", body, "\n")
+        assert shown.count("\n") == rules.MAX_LINES - 1
+
+
+class TestBalanceProperty:
+    @given(st.text(alphabet="ab(),[] ", max_size=30))
+    def test_one_line_completion_never_leaves_its_own_brackets_open(self, generated: str) -> None:
+        shown = complete("x = ", generated, "\n")
+        stack, _ = rules._scan(shown, PY)
+        assert stack == []
+
+    @given(st.text(alphabet="ab()\n ", max_size=40), st.sampled_from([")\n", "\n", "):\n"]))
+    def test_streamed_text_is_never_taken_back(self, generated: str, suffix: str) -> None:
+        complete("f(", generated, suffix)  # the assertions are inside
