@@ -21,14 +21,15 @@ import asyncio
 import random
 import shutil
 import statistics
-import struct
 import sysconfig
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import grpc
+from tritonclient.grpc import service_pb2 as pb
 from tritonclient.grpc import service_pb2_grpc
 
 from bench.measure import percentile
@@ -61,19 +62,33 @@ def typed(prompt: Prompt) -> Prompt:
     return Prompt(prompt.prefix + "x", prompt.suffix, prompt.language_id)
 
 
+def fim_request(prompt: Prompt, request_id: str, max_tokens: int = 64, threshold: float = 0.0
+                ) -> pb.ModelInferRequest:
+    """The worker's request for ``code_fim``, plus an explicit confidence threshold."""
+    return triton_request(MODEL, prompt, max_tokens, request_id, threshold)
+
+
+@dataclass
+class Streamed:
+    first_ms: float
+    total_ms: float
+    pieces: list[str]
+    error: str = ""
+
+    @property
+    def text(self) -> str:
+        return "".join(self.pieces)
+
+
 class Client:
+    """Streams requests to ``code_fim`` over Triton's gRPC API."""
+
     def __init__(self, url: str) -> None:
         self.channel = grpc.aio.insecure_channel(url)
         self.stub = service_pb2_grpc.GRPCInferenceServiceStub(self.channel)
 
-    async def complete(self, prompt: Prompt, request_id: str) -> tuple[float, float, str]:
-        """(first response ms, total ms, text) for one streamed completion."""
-        request = triton_request(MODEL, prompt, 64, request_id)
-        threshold = request.inputs.add()
-        threshold.name = "THRESHOLD"
-        threshold.datatype = "FP32"
-        threshold.shape.extend((1, 1))
-        request.raw_input_contents.append(struct.pack("<f", 0.0))
+    async def stream(self, request: pb.ModelInferRequest, stop_after: int | None = None) -> Streamed:
+        """Sends ``request`` and collects its responses (cancelling after ``stop_after`` pieces)."""
         done = asyncio.Event()
 
         async def requests() -> Any:
@@ -82,23 +97,32 @@ class Client:
 
         started = time.perf_counter()
         first = None
-        text = ""
+        out = Streamed(0.0, 0.0, [])
         call = self.stub.ModelStreamInfer(requests())
         try:
             async for message in call:
-                if message.error_message:
-                    raise RuntimeError(message.error_message)
+                if message.error_message:  # an error ends the request (no final flag follows)
+                    out.error = message.error_message
+                    break
                 piece = response_text(message.infer_response)
                 if piece:
                     first = first or time.perf_counter()
-                    text += piece
-                if is_final(message.infer_response):
+                    out.pieces.append(piece)
+                if is_final(message.infer_response) or (stop_after and len(out.pieces) >= stop_after):
                     break
         finally:
             done.set()
             call.cancel()
         ended = time.perf_counter()
-        return ((first or ended) - started) * 1000, (ended - started) * 1000, text
+        out.first_ms, out.total_ms = ((first or ended) - started) * 1000, (ended - started) * 1000
+        return out
+
+    async def complete(self, prompt: Prompt, request_id: str, max_tokens: int = 64,
+                       threshold: float = 0.0) -> Streamed:
+        return await self.stream(fim_request(prompt, request_id, max_tokens, threshold))
+
+    async def close(self) -> None:
+        await self.channel.close()
 
 
 async def run(settings: Settings, work: list[Prompt], concurrency: int, label: str,
@@ -114,14 +138,14 @@ async def run(settings: Settings, work: list[Prompt], concurrency: int, label: s
         nonlocal tokens
         while not queue.empty():
             n, prompt = queue.get_nowait()
-            first, _, text = await client.complete(prompt, f"{label}-{n}")
-            firsts.append(first)
-            tokens += len(tokenizer.encode(text))
+            streamed = await client.complete(prompt, f"{label}-{n}")
+            firsts.append(streamed.first_ms)
+            tokens += len(tokenizer.encode(streamed.text))
 
     began = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed = time.perf_counter() - began
-    await client.channel.close()
+    await client.close()
     result = {"first_token_p50_ms": statistics.median(firsts),
               "first_token_p99_ms": percentile(firsts, 0.99), "tokens_per_s": tokens / elapsed,
               "requests": len(firsts), "tokens": tokens}

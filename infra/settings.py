@@ -38,6 +38,9 @@ class Settings:
     triton_http_port: int = 18000
     triton_metrics_port: int = 18002
     triton_model: str = "code_fim"
+    #: Confidence under which the model shows nothing (0 to 1; ``code_fim``'s THRESHOLD input).
+    #: Negative: the model's own default (``CONFIDENCE_THRESHOLD`` in its config.pbtxt).
+    model_threshold: float = -1.0
     #: The model repository the embedded tritonserver serves.
     triton_model_repository: Path = REPO_ROOT / "infra" / "model_repository"
     #: Redis URL. If it does not answer, the embedded stack starts Debian's redis-server on
@@ -206,6 +209,9 @@ class Settings:
         if 86_400_000 % self.usage_window_ms:
             raise SettingsError(f"USAGE_WINDOW_MS={self.usage_window_ms}: must divide a day "
                                 "(86400000) so windows never straddle a UTC day or month")
+        if self.model_threshold > 1:
+            raise SettingsError(f"MODEL_THRESHOLD={self.model_threshold}: a confidence between 0 and 1 "
+                                "(negative: the model's default)")
         if bool(self.edge_tls_cert) != bool(self.edge_tls_key):
             raise SettingsError("EDGE_TLS_CERT and EDGE_TLS_KEY: set both (wss) or neither (ws)")
         if self.edge_count > self.editor_events_partitions:

@@ -56,8 +56,13 @@ def make_engine(model: transformer.Transformer, copy_weight: float = engine.COPY
 
 
 def run(eng: engine.Engine, requests: list[engine.Request]) -> list[engine.Sequence]:
+    """Generates like ``model.py`` does: output taken after every step, slots released."""
     sequences = [eng.start(r) for r in requests]
-    while not all(s.done for s in sequences):
+    while True:
+        for s in sequences:
+            eng.take_output(s)
+        if all(s.done for s in sequences):
+            break
         eng.advance(sequences)
     for s in sequences:
         eng.release(s)
@@ -155,7 +160,7 @@ class TestEngine:
         [cold] = run(eng, [request])
         [warm] = run(eng, [request])
         assert cold.reused == 0 and warm.reused == len(warm.prompt) - 1
-        assert warm.emitted == cold.emitted
+        assert warm.emitted == cold.emitted and cold.tokens > 0
 
     def test_batched_requests_match_requests_alone(self, model: transformer.Transformer) -> None:
         cuts = [SOURCE.index(marker) for marker in ("return handle", "lines = read", "self.path =")]
@@ -163,6 +168,7 @@ class TestEngine:
         together = run(make_engine(model), requests)
         alone = [run(make_engine(model), [r])[0] for r in requests]
         assert [s.emitted for s in together] == [s.emitted for s in alone]
+        assert any(s.emitted for s in together)
 
     def test_threshold_one_shows_nothing(self, model: transformer.Transformer) -> None:
         cut = SOURCE.index("self.name = name")
@@ -173,6 +179,26 @@ class TestEngine:
         copy = engine.CopyModel([1, 2, 3, 4, 1, 2, 3, 5, 1, 2, 3, 4])
         counts, total = copy.predict([9, 1, 2, 3]) or (None, 0)
         assert counts == {4: 2, 5: 1} and total == 3
+
+    @pytest.mark.parametrize(("prefix", "word"), [("x = read_li", "read_li"), ("return ", ""),
+                                                   ("f(a)", ""), ("self.na", "na"), ("x1", "x1")])
+    def test_the_part_typed_word_is_found(self, prefix: str, word: str) -> None:
+        assert engine.partial_word(prefix) == word
+
+    def test_a_part_typed_word_is_completed_not_repeated(self, model: transformer.Transformer) -> None:
+        cut = SOURCE.index("read_lines(path)\n    return") + len("read_")
+        [sequence] = run(make_engine(model), [engine.Request(SOURCE[:cut], SOURCE[cut:], "python", 8, 0.0)])
+        generated = TOKENIZER.decode(sequence.history[-sequence.tokens:])
+        assert sequence.partial == "read_" and generated.startswith("read_")
+        assert sequence.text == generated[len("read_"):]
+        assert sequence.emitted == rules.finish(sequence.text, sequence.context)
+
+    def test_typing_inside_a_word_reuses_the_whole_prompt(self, model: transformer.Transformer) -> None:
+        eng = make_engine(model)
+        cut = SOURCE.index("lines = read_lines") + len("lines = re")
+        [first] = run(eng, [engine.Request(SOURCE[:cut], SOURCE[cut:], "python", 4, 0.0)])
+        [second] = run(eng, [engine.Request(SOURCE[:cut + 1], SOURCE[cut:], "python", 4, 0.0)])
+        assert second.prompt == first.prompt and second.reused == len(second.prompt) - 1
 
     def test_every_slot_is_freed(self, model: transformer.Transformer) -> None:
         eng = make_engine(model)

@@ -42,9 +42,9 @@ def _uint8_tensor(request: pb.ModelInferRequest, name: str, data: bytes) -> None
     request.raw_input_contents.append(data)
 
 
-def triton_request(model: str, prompt: Prompt, max_tokens: int, request_id: str
-                   ) -> pb.ModelInferRequest:
-    """The gRPC request for one completion (pure)."""
+def triton_request(model: str, prompt: Prompt, max_tokens: int, request_id: str,
+                   threshold: float | None = None) -> pb.ModelInferRequest:
+    """The gRPC request for one completion (pure); ``threshold`` only for models that take one."""
     request = pb.ModelInferRequest(model_name=model, id=request_id)
     _uint8_tensor(request, "PREFIX", prompt.prefix.encode("utf-8"))
     _uint8_tensor(request, "SUFFIX", prompt.suffix.encode("utf-8"))
@@ -54,6 +54,12 @@ def triton_request(model: str, prompt: Prompt, max_tokens: int, request_id: str
     limit.datatype = "INT32"
     limit.shape.extend((1, 1))
     request.raw_input_contents.append(struct.pack("<i", max_tokens))
+    if threshold is not None:
+        confidence = request.inputs.add()
+        confidence.name = "THRESHOLD"
+        confidence.datatype = "FP32"
+        confidence.shape.extend((1, 1))
+        request.raw_input_contents.append(struct.pack("<f", threshold))
     request.outputs.add().name = "TEXT"
     request.parameters["triton_enable_empty_final_response"].bool_param = True
     return request
@@ -76,13 +82,14 @@ def is_final(response: pb.ModelInferResponse) -> bool:
 class TritonBackend:
     """Streams completions from a decoupled Triton model over gRPC."""
 
-    def __init__(self, url: str, model: str) -> None:
+    def __init__(self, url: str, model: str, threshold: float | None = None) -> None:
         self._channel = grpc.aio.insecure_channel(url, options=[
             ("grpc.max_receive_message_length", 16 * 1024 * 1024),
             ("grpc.max_send_message_length", 16 * 1024 * 1024),
         ])
         self._stub = service_pb2_grpc.GRPCInferenceServiceStub(self._channel)
         self._model = model
+        self._threshold = threshold
 
     async def ready(self) -> bool:
         answer = await self._stub.ModelReady(pb.ModelReadyRequest(name=self._model), timeout=5)
@@ -90,7 +97,7 @@ class TritonBackend:
 
     async def stream(self, prompt: Prompt, max_tokens: int, request_id: str) -> AsyncIterator[str]:
         done = asyncio.Event()
-        request = triton_request(self._model, prompt, max_tokens, request_id)
+        request = triton_request(self._model, prompt, max_tokens, request_id, self._threshold)
 
         async def requests() -> AsyncIterator[pb.ModelInferRequest]:
             yield request

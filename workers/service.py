@@ -526,7 +526,8 @@ def _event_id(*parts: str) -> str:
 
 
 async def serve(settings: Settings, ready_file: str | None, index: int = 0) -> None:
-    backend = TritonBackend(settings.triton_grpc, settings.triton_model)
+    threshold = settings.model_threshold if settings.model_threshold >= 0 else None
+    backend = TritonBackend(settings.triton_grpc, settings.triton_model, threshold)
     redis_client = make_redis(settings.redis_url)
     cache = CompletionCache(redis_client, settings.completion_cache_ttl_s)
     worker = CompletionWorker(settings, backend, QuotaGate(redis_client), cache)

@@ -26,7 +26,7 @@ from typing import Any
 from infra.training import corpus_files, model_dir, tasks
 from infra.training.tasks import Task
 
-THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+THRESHOLDS = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9)
 NGRAM_DIR = model_dir.MODEL_DIR.parent.parent / "code_ngram" / "1"
 
 
@@ -77,18 +77,16 @@ def fim_answers(work: list[Task], copy_weight: float, batch: int = 8) -> list[An
     answers: list[Answer] = []
     for start in range(0, len(work), batch):
         group = work[start:start + batch]
-        sequences = [engine.start(engine_module.Request(t.prefix, t.suffix, t.language, 64, 0.0),
-                                  trace=True) for t in group]
+        sequences = [engine.start(engine_module.Request(t.prefix, t.suffix, t.language, 64, 0.0))
+                     for t in group]
         while not all(s.done for s in sequences):
             engine.advance(sequences)
         for sequence in sequences:
             engine.release(sequence)
             shown = {}
             for threshold in THRESHOLDS:
-                kept = [text for text, confidence in sequence.trace if confidence >= threshold]
-                raw = kept[-1] if kept else ""
-                if kept and len(kept) == len(sequence.trace):
-                    raw = sequence.text
+                passed = [end for end, confidence in sequence.line_ends if confidence >= threshold]
+                raw = sequence.text[:passed[-1]] if passed else ""
                 shown[threshold] = rules_module.finish(raw, sequence.context)
             answers.append(Answer(shown[0.0], shown))
     return answers

@@ -6,15 +6,23 @@ first) is run through the transformer, reusing cached states of the longest earl
 starts with; then every call to ``advance`` moves each active request by one token, all rows in
 one pass through the network (continuous batching: requests join and leave between steps).
 
+A word typed in part before the cursor is taken out of the prompt and generated again under a
+constraint ("token healing"): the model was trained on whole tokens, and ``li|`` tokenizes unlike
+the ``limit`` it should complete to; the constraint keeps the regenerated start equal to what was
+typed, and it is not shown again.
+
 Choosing a token mixes the network's distribution with a copy model of the document: what
 followed the same last tokens elsewhere in the file (the identifiers and lines a file already
 uses are the best predictor of its next ones). Each completion carries a confidence, the product
-of its tokens' probabilities; it stops before the token that would take that below the request's
-threshold, so what is shown is what the model is reasonably sure of.
+of its tokens' probabilities (its end included). It is judged at the end of every line: a line
+that takes it below the request's threshold is not shown, nor anything after it, so what is shown
+is whole lines the model is reasonably sure of. With a threshold, text is therefore released a
+line at a time; without one (0), token by token.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 
@@ -41,6 +49,17 @@ MIN_REUSE = 8
 #: Characters of the document around the cursor the copy model reads.
 COPY_PREFIX_CHARS = 8000
 COPY_SUFFIX_CHARS = 2000
+
+
+_PARTIAL_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+#: Longer words are left in the prompt (an identifier this long is rarely being typed fresh).
+MAX_PARTIAL = 32
+
+
+def partial_word(prefix: str) -> str:
+    """The identifier the cursor is in the middle (or at the end) of, if any."""
+    found = _PARTIAL_WORD.search(prefix[-MAX_PARTIAL - 1:])
+    return found.group() if found and len(found.group()) <= MAX_PARTIAL else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +110,10 @@ class Sequence:
     logits: np.ndarray | None = None
     pending: int | None = None
     generated: bytearray = field(default_factory=bytearray)
+    #: The word part-typed before the cursor, taken out of the prompt: the model writes it again
+    #: (constrained to it) so it sees whole tokens, and it is not shown.
+    partial: str = ""
+    unmatched: str = ""
     text: str = ""
     emitted: str = ""
     tokens: int = 0
@@ -98,8 +121,11 @@ class Sequence:
     done: bool = False
     reason: str = ""
     reused: int = 0
-    #: (text, confidence) after each token, when the caller asks for it (the evaluation does).
-    trace: list[tuple[str, float]] | None = None
+    #: Where each line of ``text`` ended (and the whole completion, last) with the confidence
+    #: there: what the completion would be at any threshold (the evaluation reads it).
+    line_ends: list[tuple[int, float]] = field(default_factory=list)
+    #: End of the text that passed the threshold so far.
+    accepted: int = 0
 
 
 class PrefixCache:
@@ -156,13 +182,17 @@ class Engine:
         self.batch = transformer.new_batch(slots)
         self.eot = tokenizer.special[EOT]
         self.banned = np.array(sorted(set(tokenizer.special.values()) - {self.eot}))
+        self.texts = [tokenizer.token_bytes(i).decode("utf-8", errors="replace") if i not in
+                      tokenizer.special.values() else "" for i in range(transformer.vocab)]
+        self._consistent_cache: dict[str, np.ndarray] = {}
 
-    def start(self, request: Request, trace: bool = False) -> Sequence:
-        """Tokenizes and runs the prompt (reusing cached states) and chooses the first token;
-        ``trace`` keeps the text and confidence after every token (for the evaluation)."""
+    def start(self, request: Request) -> Sequence:
+        """Tokenizes and runs the prompt (reusing cached states) and chooses the first token."""
         rules = self.languages.get(request.language, LanguageRules())
         context = context_of(request.prefix, request.suffix, rules)
-        prompt = prompt_ids(self.tokenizer, request.prefix, request.suffix, request.language)
+        partial = partial_word(request.prefix)
+        healed = request.prefix[:len(request.prefix) - len(partial)]
+        prompt = prompt_ids(self.tokenizer, healed, request.suffix, request.language)
         cache = self.batch.take()
         try:
             entry, reused = self.prefix_cache.lookup(prompt)
@@ -172,10 +202,10 @@ class Engine:
         except BaseException:
             self.batch.give(cache)
             raise
-        history = self.tokenizer.encode(request.prefix[-COPY_PREFIX_CHARS:])
+        history = self.tokenizer.encode(healed[-COPY_PREFIX_CHARS:])
         document = [*self.tokenizer.encode(request.suffix[:COPY_SUFFIX_CHARS]), self.eot, *history]
         sequence = Sequence(request, context, prompt, cache, CopyModel(document), history,
-                            logits=logits, reused=reused, trace=[] if trace else None)
+                            logits=logits, reused=reused, partial=partial, unmatched=partial)
         self._choose(sequence)
         return sequence
 
@@ -198,13 +228,17 @@ class Engine:
         self.batch.give(sequence.cache)
 
     def take_output(self, sequence: Sequence) -> str:
-        """Text that became final since the last call."""
+        """Text that became final since the last call. With a threshold, only whole lines the
+        model is confident enough in are final (nothing shown is ever taken back)."""
         if sequence.done:
             shown = finish(sequence.text, sequence.context)
             if not shown.startswith(sequence.emitted):  # cannot happen if `settled` holds back enough
                 shown = sequence.emitted
         else:
-            shown = sequence.text[:settled(sequence.text, sequence.context)]
+            end = settled(sequence.text, sequence.context)
+            if sequence.request.threshold > 0:
+                end = min(end, sequence.accepted)
+            shown = sequence.text[:end]
         if len(shown) <= len(sequence.emitted):
             return ""
         new = shown[len(sequence.emitted):]
@@ -229,26 +263,35 @@ class Engine:
 
     def _choose(self, sequence: Sequence) -> None:
         probabilities = self._distribution(sequence)
+        if sequence.unmatched:
+            probabilities = self._consistent(probabilities, sequence.unmatched)
         token = int(probabilities.argmax())
-        probability = float(probabilities[token])
+        sequence.confidence *= float(probabilities[token])
         sequence.pending = None
         if token == self.eot:
             self._end(sequence, "eot")
             return
-        if sequence.confidence * probability < sequence.request.threshold:
-            self._end(sequence, "unsure")
-            return
-        sequence.confidence *= probability
         sequence.tokens += 1
         sequence.copy.add(sequence.history, token)
         sequence.history.append(token)
         sequence.generated += self.tokenizer.token_bytes(token)
-        sequence.text = sequence.generated.decode("utf-8", errors="ignore")
+        if sequence.unmatched:
+            piece = self.texts[token]
+            matched = sequence.unmatched.startswith(piece)
+            sequence.unmatched = sequence.unmatched[len(piece):] if matched else ""
+            if sequence.unmatched:
+                sequence.pending = token
+                return
+        checked = len(sequence.text)
+        sequence.text = sequence.generated.decode("utf-8", errors="ignore")[len(sequence.partial):]
         cut = stop_point(sequence.text, sequence.context)
         if cut is not None:
             sequence.text = sequence.text[:cut]
-        if sequence.trace is not None:
-            sequence.trace.append((sequence.text, sequence.confidence))
+        newline = sequence.text.find("\n", checked)
+        while newline != -1:  # each line that ended with this token is judged once
+            if not self._judge(sequence, newline):
+                return
+            newline = sequence.text.find("\n", newline + 1)
         if cut is not None:
             self._end(sequence, "rule")
         elif sequence.tokens >= sequence.request.max_tokens:
@@ -258,7 +301,37 @@ class Engine:
         else:
             sequence.pending = token
 
+    def _consistent(self, probabilities: np.ndarray, unmatched: str) -> np.ndarray:
+        """``probabilities`` over the tokens that agree with the part-typed word still to match
+        (a start of it, or it and more), renormalized."""
+        allowed = self._consistent_cache.get(unmatched)
+        if allowed is None:
+            allowed = np.array([i for i, text in enumerate(self.texts)
+                                if text and (text.startswith(unmatched) or unmatched.startswith(text))],
+                               dtype=np.int64)
+            if len(self._consistent_cache) > 4096:
+                self._consistent_cache.clear()
+            self._consistent_cache[unmatched] = allowed
+        out = np.zeros_like(probabilities)
+        out[allowed] = probabilities[allowed]
+        total = out.sum()
+        return out / total if total > 0 else probabilities
+
     @staticmethod
-    def _end(sequence: Sequence, reason: str) -> None:
+    def _judge(sequence: Sequence, end: int) -> bool:
+        """Whether the completion may go on past ``end`` (a line's end in ``text``): the
+        confidence so far is recorded there; under the threshold, the completion ends at the
+        last line that passed."""
+        sequence.line_ends.append((end, sequence.confidence))
+        if sequence.confidence < sequence.request.threshold:
+            sequence.text = sequence.text[:sequence.accepted]
+            sequence.done, sequence.reason = True, "unsure"
+            return False
+        sequence.accepted = end
+        return True
+
+    def _end(self, sequence: Sequence, reason: str) -> None:
         sequence.done = True
         sequence.reason = reason
+        if self._judge(sequence, len(sequence.text)):
+            sequence.done, sequence.reason = True, reason
