@@ -176,9 +176,18 @@ class TestEngine:
         assert sequence.emitted == "" and sequence.reason in ("unsure", "eot")
 
     def test_the_copy_model_predicts_what_followed_the_same_tokens(self) -> None:
-        copy = engine.CopyModel([1, 2, 3, 4, 1, 2, 3, 5, 1, 2, 3, 4])
+        copy = engine.CopyModel([1, 2, 3, 4, 1, 2, 3, 5, 1, 2, 3, 4, 7, 2, 3])
         counts, total = copy.predict([9, 1, 2, 3]) or (None, 0)
         assert counts == {4: 2, 5: 1} and total == 3
+        counts, total = copy.predict([9, 8, 2, 3]) or (None, 0)  # falls back to two tokens
+        assert counts == {4: 2, 5: 1} and total == 3
+        assert copy.predict([6, 6]) is None
+
+    @pytest.mark.parametrize(("tokens", "stuck"), [
+        ([1, 2, 3, 3, 3, 3], True), ([1, 4, 5, 4, 5, 4, 5, 4, 5], True), ([2, 2, 2], False),
+        ([1, 2, 3, 4, 5, 6], False), ([7, 7, 8], False)])
+    def test_a_completion_stuck_in_a_loop_is_caught(self, tokens: list[int], stuck: bool) -> None:
+        assert engine.looping([9, 9, *tokens], len(tokens)) == stuck
 
     @pytest.mark.parametrize(("prefix", "word"), [("x = read_li", "read_li"), ("return ", ""),
                                                    ("f(a)", ""), ("self.na", "na"), ("x1", "x1")])

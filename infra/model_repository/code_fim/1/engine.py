@@ -62,6 +62,24 @@ def partial_word(prefix: str) -> str:
     return found.group() if found and len(found.group()) <= MAX_PARTIAL else ""
 
 
+#: A completion whose last tokens are the same short run of tokens this many times in a row is
+#: stuck (greedy decoding of a small model can be): it ends there.
+LOOP_REPEATS = 4
+
+
+def looping(history: list[int], generated: int) -> bool:
+    """Whether the last ``generated`` tokens end with a run of 1 to 4 tokens repeated
+    ``LOOP_REPEATS`` times."""
+    for width in range(1, 5):
+        span = width * LOOP_REPEATS
+        if generated < span:
+            break
+        run = history[-width:]
+        if all(history[-k * width - width:len(history) - k * width] == run for k in range(1, LOOP_REPEATS)):
+            return True
+    return False
+
+
 @dataclass(frozen=True, slots=True)
 class Request:
     prefix: str
@@ -72,28 +90,32 @@ class Request:
 
 
 class CopyModel:
-    """Next-token counts after each context of up to ``COPY_ORDER`` tokens in the document."""
+    """What followed the same last tokens earlier in the document: counts of the next token
+    after the longest context (of ``COPY_ORDER`` down to 2 tokens) that occurred before.
+
+    Nothing is built up front (a request may stop after one token): each prediction compares the
+    context against the document's ids in one vectorized pass. Only the document is copied from,
+    never the completion itself (which would feed a loop)."""
 
     def __init__(self, ids: list[int], order: int = COPY_ORDER) -> None:
         self.order = order
-        self.counts: dict[tuple[int, ...], Counter[int]] = {}
-        for end in range(1, len(ids)):
-            for n in range(2, order + 1):
-                if end - n >= 0:
-                    self.counts.setdefault(tuple(ids[end - n:end]), Counter())[ids[end]] += 1
-
-    def add(self, history: list[int], token: int) -> None:
-        for n in range(2, self.order + 1):
-            if len(history) >= n:
-                self.counts.setdefault(tuple(history[-n:]), Counter())[token] += 1
+        self.ids = np.asarray(ids, dtype=np.int64)
+        self.length = len(ids)
 
     def predict(self, history: list[int]) -> tuple[Counter[int], int] | None:
-        """Counts after the longest context seen, and its total."""
+        """Counts after the longest context seen, and their total (``None``: never seen)."""
+        ids = self.ids[:self.length]
         for n in range(self.order, 1, -1):
-            if len(history) >= n:
-                found = self.counts.get(tuple(history[-n:]))
-                if found:
-                    return found, sum(found.values())
+            if len(history) < n or len(ids) <= n:
+                continue
+            # Positions i where ids[i - n:i] equals the last n tokens (i < len: a next token exists).
+            match = ids[:len(ids) - n] == history[-n]
+            for k in range(1, n):
+                match &= ids[k:len(ids) - n + k] == history[-n + k]
+            found = np.flatnonzero(match)
+            if found.size:
+                counts = Counter(ids[found + n].tolist())
+                return counts, int(found.size)
         return None
 
 
@@ -272,7 +294,6 @@ class Engine:
             self._end(sequence, "eot")
             return
         sequence.tokens += 1
-        sequence.copy.add(sequence.history, token)
         sequence.history.append(token)
         sequence.generated += self.tokenizer.token_bytes(token)
         if sequence.unmatched:
@@ -292,7 +313,9 @@ class Engine:
             if not self._judge(sequence, newline):
                 return
             newline = sequence.text.find("\n", newline + 1)
-        if cut is not None:
+        if cut is None and looping(sequence.history, sequence.tokens):
+            self._end(sequence, "loop")
+        elif cut is not None:
             self._end(sequence, "rule")
         elif sequence.tokens >= sequence.request.max_tokens:
             self._end(sequence, "length")
