@@ -162,6 +162,13 @@ class TestEngine:
         assert cold.reused == 0 and warm.reused == len(warm.prompt) - 1
         assert warm.emitted == cold.emitted and cold.tokens > 0
 
+    def test_without_a_store_nothing_is_reused(self, model: transformer.Transformer) -> None:
+        eng = engine.Engine(model, TOKENIZER, {}, prefix_cache_entries=0)
+        cut = SOURCE.index("self.name = name")
+        request = engine.Request(SOURCE[:cut], SOURCE[cut:], "python", 4, 0.0)
+        [first], [second] = run(eng, [request]), run(eng, [request])
+        assert first.reused == second.reused == 0 and first.emitted == second.emitted
+
     def test_batched_requests_match_requests_alone(self, model: transformer.Transformer) -> None:
         cuts = [SOURCE.index(marker) for marker in ("return handle", "lines = read", "self.path =")]
         requests = [engine.Request(SOURCE[:c], SOURCE[c:], "python", 24, 0.0) for c in cuts]

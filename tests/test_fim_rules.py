@@ -49,10 +49,14 @@ class TestMode:
     def test_blank_line_means_block(self) -> None:
         assert rules.context_of("def f(x):\n    ", "\n", PY).mode == "block"
 
-    @pytest.mark.parametrize("line", ["def f(x):", "if (x) {", "items = [", "call(", "x.each do"])
+    @pytest.mark.parametrize("line", ["def f(x):", "if (x) {", "x.each do", "let f = () =>"])
     def test_line_ending_in_an_opener_means_block(self, line: str) -> None:
         language = RUBY if line.endswith("do") else (C if "{" in line else PY)
         assert rules.context_of(line, "\n", language).mode == "block"
+
+    @pytest.mark.parametrize("line", ["call(", "items = ["])
+    def test_an_open_call_or_list_is_finished_on_its_line(self, line: str) -> None:
+        assert rules.context_of(line, "\n", C).mode == "line"
 
     def test_opener_inside_a_comment_does_not_count(self) -> None:
         assert rules.context_of("x = 1  # note: {", "\n", PY).mode == "line"

@@ -177,6 +177,8 @@ class PrefixCache:
 
     def store(self, ids: list[int], source: KVCache) -> None:
         """Keeps a copy of ``source``'s states for the prompt ``ids``."""
+        if self.entries <= 0:
+            return
         array = np.asarray(ids, dtype=np.int64)
         key = array.tobytes()
         if key in self.stored:

@@ -4,7 +4,8 @@ Decided from context, per request:
 
 * **line or block**: finish the current line when the cursor has code on its line (before it
   without a block opener, or after it); write a block (several lines) on a blank line or right
-  after a line that opens one (``:``, ``{``, ``(``, ``[``, ``=>``, ``do``, ``then``...).
+  after a line that opens one (``{``; ``:`` in indentation languages; ``=>``, ``do``, ``then``...).
+  An open ``(`` or ``[`` at the end of the line asks for its arguments, on the same line.
 * **end of block**: a block completion stops before a line indented less than its first line
   (Python and other indentation languages), or after the line that closes it (``}``, ``end``)
   unless the suffix already has that line; also at two blank lines in a row and at ``max_lines``.
@@ -58,7 +59,7 @@ def opens_block(line: str, rules: LanguageRules) -> bool:
     code = strip_comment(line, rules).rstrip()
     if not code:
         return False
-    if code[-1] in "{([":
+    if code[-1] == "{":
         return True
     if rules.blocks == "indent" and code.endswith(":"):
         return True
