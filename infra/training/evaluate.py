@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         idx = groups[("all", kind)]
         trade[kind] = tradeoff([work[i] for i in idx], [systems["code_fim"][i] for i in idx])
         for row in trade[kind]:
-            print(f"| {kind} | {row['threshold']:.1f} | {row['answered']:.2f} | "
+            print(f"| {kind} | {row['threshold']:.2f} | {row['answered']:.2f} | "
                   f"{row['exact_match_of_shown']:.3f} | {row['prefix_of_target']:.3f} |")
     serving = None
     if args.triton:

@@ -39,7 +39,7 @@ COPY_PRIOR = 1.0
 COPY_ORDER = 3
 #: Default confidence threshold: below it nothing more is shown (see docs/MODEL.md for the
 #: trade-off between answering and being right).
-DEFAULT_THRESHOLD = 0.3
+DEFAULT_THRESHOLD = 0.05
 #: Cached prompt states kept for reuse (each about 2 MB).
 PREFIX_CACHE_ENTRIES = 32
 #: Sequences generated at once (each holds a slot of the batch's key/value arrays).

@@ -29,7 +29,7 @@ if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
 from bpe import Tokenizer  # noqa: E402
-from engine import Engine, Request, Sequence  # noqa: E402
+from engine import DEFAULT_THRESHOLD, Engine, Request, Sequence  # noqa: E402
 from rules import LanguageRules  # noqa: E402
 from transformer import Transformer  # noqa: E402
 
@@ -123,7 +123,7 @@ class TritonPythonModel:
         config = json.loads(args["model_config"])
         parameters = config.get("parameters", {})
         self.default_threshold = float(
-            parameters.get("CONFIDENCE_THRESHOLD", {}).get("string_value", "") or 0.3)
+            parameters.get("CONFIDENCE_THRESHOLD", {}).get("string_value", "") or DEFAULT_THRESHOLD)
         started = time.perf_counter()
         self.tokenizer = Tokenizer.load(here / "tokenizer.json")
         transformer = Transformer.load(here)

@@ -174,12 +174,12 @@ class Transformer:
     def step(self, tokens: list[int], caches: list[KVCache], batch: Batch | None = None) -> np.ndarray:
         """One new token for each of several sequences at once; returns logits [len(tokens), vocab].
 
-        With ``batch`` (every cache one of its slots), attention runs over the batch's first rows
-        at once; otherwise sequence by sequence."""
+        With ``batch`` (every cache one of its slots) and several sequences, attention runs over
+        the batch's first rows at once; otherwise sequence by sequence (for one, that is faster)."""
         for cache in caches:
             if cache.length >= self.context:
                 raise ValueError(f"a sequence reached the model's context of {self.context}")
-        if batch is not None and all(c.slot >= 0 for c in caches):
+        if batch is not None and len(caches) > 1 and all(c.slot >= 0 for c in caches):
             return self._step_batched(tokens, caches, batch)
         rows = len(tokens)
         positions = [cache.length for cache in caches]
