@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--minimum-files", type=int, default=20,
                         help="languages with fewer held-out files are left out")
-    parser.add_argument("--ngram-tokens", type=int, default=8_000_000,
+    parser.add_argument("--ngram-tokens", type=int, default=30_000_000,
                         help="training tokens for the n-gram baseline")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument("--triton", action="store_true", help="also measure serving through tritonserver")
