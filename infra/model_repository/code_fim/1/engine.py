@@ -217,20 +217,20 @@ class Engine:
         partial = partial_word(request.prefix)
         healed = request.prefix[:len(request.prefix) - len(partial)]
         prompt = prompt_ids(self.tokenizer, healed, request.suffix, request.language)
+        history = self.tokenizer.encode(healed[-COPY_PREFIX_CHARS:])
+        document = [*self.tokenizer.encode(request.suffix[:COPY_SUFFIX_CHARS]), self.eot, *history]
         cache = self.batch.take()
         try:
             entry, reused = self.prefix_cache.lookup(prompt)
             if entry is not None:
                 cache.copy_from(entry, reused)
             logits = self.transformer.prefill(prompt[reused:], cache)
+            sequence = Sequence(request, context, prompt, cache, CopyModel(document), history,
+                                logits=logits, reused=reused, partial=partial, unmatched=partial)
+            self._choose(sequence)
         except BaseException:
-            self.batch.give(cache)
+            self.batch.give(cache)  # the slot is not lost to a failed start
             raise
-        history = self.tokenizer.encode(healed[-COPY_PREFIX_CHARS:])
-        document = [*self.tokenizer.encode(request.suffix[:COPY_SUFFIX_CHARS]), self.eot, *history]
-        sequence = Sequence(request, context, prompt, cache, CopyModel(document), history,
-                            logits=logits, reused=reused, partial=partial, unmatched=partial)
-        self._choose(sequence)
         return sequence
 
     def advance(self, sequences: list[Sequence]) -> None:
