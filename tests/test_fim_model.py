@@ -204,7 +204,7 @@ class TestEngine:
     def test_a_part_typed_word_is_completed_not_repeated(self, model: transformer.Transformer) -> None:
         cut = SOURCE.index("read_lines(path)\n    return") + len("read_")
         [sequence] = run(make_engine(model), [engine.Request(SOURCE[:cut], SOURCE[cut:], "python", 8, 0.0)])
-        generated = TOKENIZER.decode(sequence.history[-sequence.tokens:])
+        generated = sequence.generated.decode()
         assert sequence.partial == "read_" and generated.startswith("read_")
         assert sequence.text == generated[len("read_"):]
         assert sequence.emitted == rules.finish(sequence.text, sequence.context)

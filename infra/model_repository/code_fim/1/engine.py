@@ -295,16 +295,16 @@ class Engine:
         if token == self.eot:
             self._end(sequence, "eot")
             return
-        sequence.tokens += 1
         sequence.history.append(token)
         sequence.generated += self.tokenizer.token_bytes(token)
         if sequence.unmatched:
             piece = self.texts[token]
             matched = sequence.unmatched.startswith(piece)
             sequence.unmatched = sequence.unmatched[len(piece):] if matched else ""
-            if sequence.unmatched:
-                sequence.pending = token
+            if sequence.unmatched or sequence.generated == sequence.partial.encode():
+                sequence.pending = token  # still inside the typed word: nothing new yet
                 return
+        sequence.tokens += 1  # tokens that only repeat the typed word do not count
         checked = len(sequence.text)
         sequence.text = sequence.generated.decode("utf-8", errors="ignore")[len(sequence.partial):]
         cut = stop_point(sequence.text, sequence.context)
@@ -340,7 +340,10 @@ class Engine:
         out = np.zeros_like(probabilities)
         out[allowed] = probabilities[allowed]
         total = out.sum()
-        return out / total if total > 0 else probabilities
+        if total > 0:
+            return out / total
+        out[allowed] = 1.0 / len(allowed)  # never leave the typed word, even if all underflow
+        return out
 
     @staticmethod
     def _judge(sequence: Sequence, end: int) -> bool:

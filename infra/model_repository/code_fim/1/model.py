@@ -113,6 +113,7 @@ class _Job:
         self.parsed = parsed
         self.sequence: Sequence | None = None
         self.received = time.perf_counter()
+        self.closed = False  # the final flag was sent (or failed to be) and the slot freed
 
 
 class TritonPythonModel:
@@ -168,15 +169,24 @@ class TritonPythonModel:
                 if not active:
                     continue
                 self.engine.advance([job.sequence for job in active if job.sequence is not None])
-                active[:] = [job for job in active if not self._deliver(job)]
             except Exception as error:  # noqa: BLE001 - fail the batch, keep serving
                 pb_utils.Logger.log_error(
                     f"code_fim: generation failed: {type(error).__name__}{_where(error)}")
                 for job in active:
-                    _fail(job.sender, f"code_fim internal error ({type(error).__name__})")
-                    if job.sequence is not None:
-                        self.engine.release(job.sequence, keep=False)
+                    self._abandon(job, error)
                 active.clear()
+                continue
+            active[:] = [job for job in active if not self._deliver_or_abandon(job)]
+        # Unloading: whatever is still running or queued gets its error and final flag.
+        stopping = RuntimeError("model unloading")
+        for job in active:
+            self._abandon(job, stopping)
+        while True:
+            try:
+                job = self.incoming.get_nowait()
+            except queue.Empty:
+                break
+            _fail(job.sender, "code_fim is unloading")
 
     def _admit(self, active: list[_Job]) -> None:
         """Starts queued requests while there is room; waits for one when idle."""
@@ -191,8 +201,26 @@ class TritonPythonModel:
                 pb_utils.Logger.log_error(f"code_fim: start failed: {type(error).__name__}{_where(error)}")
                 _fail(job.sender, f"code_fim internal error ({type(error).__name__})")
                 continue
-            if not self._deliver(job):
+            if not self._deliver_or_abandon(job):
                 active.append(job)
+
+    def _deliver_or_abandon(self, job: _Job) -> bool:
+        """:meth:`_deliver`, failing only this job if sending to its client fails."""
+        try:
+            return self._deliver(job)
+        except Exception as error:  # noqa: BLE001 - one client's failure is not the others'
+            pb_utils.Logger.log_warn(f"code_fim: delivery failed: {type(error).__name__}{_where(error)}")
+            self._abandon(job, error)
+            return True
+
+    def _abandon(self, job: _Job, error: BaseException) -> None:
+        """Error and final flag to the client (unless it already has them); slot freed once."""
+        if job.closed:
+            return
+        job.closed = True
+        _fail(job.sender, f"code_fim internal error ({type(error).__name__})")
+        if job.sequence is not None:
+            self.engine.release(job.sequence, keep=False)
 
     def _deliver(self, job: _Job) -> bool:
         """Sends what became final; returns whether the job is over."""
@@ -206,8 +234,9 @@ class TritonPythonModel:
             _send_text(job.sender, text)
         if not sequence.done:
             return False
-        job.sender.send(flags=pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL)
+        job.closed = True
         self.engine.release(sequence)
+        job.sender.send(flags=pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL)
         pb_utils.Logger.log_verbose(
             f"code_fim: {len(sequence.prompt)} prompt tokens ({sequence.reused} reused), "
             f"{sequence.tokens}/{sequence.request.max_tokens} tokens, mode {sequence.context.mode}, "

@@ -70,8 +70,9 @@ class Batch:
         return cache
 
     def give(self, cache: KVCache) -> None:
-        if cache.slot not in self.free:
-            self.free.append(cache.slot)
+        if cache.slot in self.free:
+            raise RuntimeError(f"generation slot {cache.slot} freed twice")
+        self.free.append(cache.slot)
 
 
 def _norm(x: np.ndarray, weights: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
