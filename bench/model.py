@@ -167,7 +167,8 @@ def engine_steps(repeats: int = 200) -> dict[str, float]:
     transformer = model_dir.import_module("transformer").Transformer.load(model_dir.MODEL_DIR)
     out: dict[str, float] = {}
     for batch in (1, 8):
-        caches = [transformer.new_cache() for _ in range(batch)]
+        slots = transformer.new_batch(8)  # as the engine runs it: slots of one batch
+        caches = [slots.take() for _ in range(batch)]
         for cache in caches:
             transformer.prefill(list(range(1, 200)), cache)
         times = []
@@ -175,7 +176,7 @@ def engine_steps(repeats: int = 200) -> dict[str, float]:
             for cache in caches:
                 cache.length = 199
             started = time.perf_counter()
-            transformer.step([5] * batch, caches)
+            transformer.step([5] * batch, caches, slots)
             times.append((time.perf_counter() - started) * 1000)
         step = statistics.median(times)
         out[f"step_ms_batch{batch}"] = step
