@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.corpus import build, looks_written_by_hand, permissive, split_of
+from infra.corpus import build, locked_names, looks_written_by_hand, permissive, split_of
 
 
 @pytest.mark.parametrize(("expression", "expected"), [
@@ -47,3 +47,9 @@ def test_hand_written_check() -> None:
     assert not looks_written_by_hand(b"")
     assert not looks_written_by_hand(b"a" * 2000)
     assert not looks_written_by_hand(b"\x00abc")
+
+
+def test_only_locked_distributions_count_with_names_normalized(tmp_path: Path) -> None:
+    lock = tmp_path / "requirements.lock"
+    lock.write_text("# pins\nFaust_Streaming==0.15.3\nzope.interface==7.0  # a comment\n\n")
+    assert locked_names(lock) == {"faust-streaming", "zope-interface"}

@@ -3,7 +3,6 @@ transformer's cache of past states and batched steps, and the engine that drives
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -49,10 +48,9 @@ def model() -> transformer.Transformer:
     return transformer.Transformer.load(MODEL_DIR)
 
 
-def make_engine(model: transformer.Transformer, copy_weight: float = engine.COPY_WEIGHT) -> engine.Engine:
-    table = json.loads((MODEL_DIR / "languages.json").read_text())
-    languages = {k: rules.LanguageRules(v["blocks"], v["line_comment"]) for k, v in table.items()}
-    return engine.Engine(model, TOKENIZER, languages, copy_weight=copy_weight)
+def make_engine(model: transformer.Transformer) -> engine.Engine:
+    """A fresh engine (empty prompt-state store) around the already loaded weights."""
+    return engine.Engine(model, TOKENIZER, engine.load_languages(MODEL_DIR / "languages.json"))
 
 
 def run(eng: engine.Engine, requests: list[engine.Request]) -> list[engine.Sequence]:

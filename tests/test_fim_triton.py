@@ -10,29 +10,10 @@ import pytest
 
 from bench.model import Client, fim_request
 from infra.settings import Settings
+from tests.test_fim_model import SOURCE
 from workers.prompt import Prompt
 
 pytestmark = pytest.mark.stack
-
-SOURCE = '''import os
-
-
-def read_lines(path):
-    with open(path) as handle:
-        return handle.read().splitlines()
-
-
-def count_lines(path):
-    lines = read_lines(path)
-    return len(lines)
-
-
-class Config:
-    def __init__(self, path, name):
-        self.path = path
-        self.name = name
-'''
-
 
 def prompt_at(marker: str, extra: int = 0) -> Prompt:
     cut = SOURCE.index(marker) + extra

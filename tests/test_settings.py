@@ -35,6 +35,7 @@ class TestSettings:
         ({"BROKER_PORT": "70000"}, "BROKER_PORT"),
         ({"WORKER_COUNT": "0"}, "WORKER_COUNT"),
         ({"EDGE_COUNT": "99"}, "EDGE_COUNT"),
+        ({"MODEL_THRESHOLD": "2"}, "MODEL_THRESHOLD"),
     ])
     def test_bad_values_name_the_variable(self, env: dict[str, str], named: str) -> None:
         with pytest.raises(SettingsError, match=named):

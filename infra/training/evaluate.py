@@ -93,14 +93,7 @@ def fim_answers(work: list[Task], copy_weight: float, batch: int = 8) -> list[An
 
 
 def load_engine(copy_weight: float) -> Any:
-    bpe = model_dir.import_module("bpe")
-    engine_module = model_dir.import_module("engine")
-    rules_module = model_dir.import_module("rules")
-    transformer = model_dir.import_module("transformer").Transformer.load(model_dir.MODEL_DIR)
-    table = json.loads((model_dir.MODEL_DIR / "languages.json").read_text())
-    languages = {k: rules_module.LanguageRules(v["blocks"], v["line_comment"]) for k, v in table.items()}
-    tokenizer = bpe.Tokenizer.load(model_dir.MODEL_DIR / "tokenizer.json")
-    return engine_module.Engine(transformer, tokenizer, languages, copy_weight=copy_weight)
+    return model_dir.import_module("engine").Engine.load(model_dir.MODEL_DIR, copy_weight=copy_weight)
 
 
 def ngram_answers(work: list[Task], texts: list[str], max_tokens: int, always: bool) -> list[Answer]:

@@ -29,7 +29,7 @@ class Shape:
     width: int = 192
     layers: int = 4
     heads: int = 6
-    context: int = 330
+    context: int = model_dir.import_module("layout").CONTEXT  # the serving layout's length
 
 
 @dataclass(frozen=True)
@@ -177,16 +177,12 @@ def evaluate_loss(model: Any, examples: Examples, batches: int, batch: int) -> f
             inputs, targets = examples.batch(batch)
             logits = model(torch.tensor(inputs))
             target = torch.tensor(targets)
-            loss = functional.cross_entropy(logits.reshape(-1, shape_vocab(logits)), target.reshape(-1),
+            loss = functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
                                             ignore_index=-100, reduction="sum")
             total += float(loss)
             count += int((target != -100).sum())
     model.train()
     return total / max(1, count)
-
-
-def shape_vocab(logits: Any) -> int:
-    return int(logits.shape[-1])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,13 +22,16 @@ line at a time; without one (0), token by token.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from bpe import EOT, Tokenizer
-from layout import CONTEXT, prompt_ids
+from layout import prompt_ids
 from rules import Context, LanguageRules, context_of, finish, settled, stop_point
 from transformer import KVCache, Transformer
 
@@ -78,6 +81,12 @@ def looping(history: list[int], generated: int) -> bool:
         if all(history[-k * width - width:len(history) - k * width] == run for k in range(1, LOOP_REPEATS)):
             return True
     return False
+
+
+def load_languages(path: Path) -> dict[str, LanguageRules]:
+    """The stop rules' language table (``python -m infra.training.languages`` writes it)."""
+    table = json.loads(path.read_text())
+    return {k: LanguageRules(v["blocks"], v["line_comment"]) for k, v in table.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +219,12 @@ class Engine:
                       tokenizer.special.values() else "" for i in range(transformer.vocab)]
         self._consistent_cache: dict[str, np.ndarray] = {}
 
+    @classmethod
+    def load(cls, directory: Path, **options: Any) -> Engine:
+        """The engine of a model directory: weights, tokenizer and language table."""
+        return cls(Transformer.load(directory), Tokenizer.load(directory / "tokenizer.json"),
+                   load_languages(directory / "languages.json"), **options)
+
     def start(self, request: Request) -> Sequence:
         """Tokenizes and runs the prompt (reusing cached states) and chooses the first token."""
         rules = self.languages.get(request.language, LanguageRules())
@@ -321,7 +336,7 @@ class Engine:
             self._end(sequence, "rule")
         elif sequence.tokens >= sequence.request.max_tokens:
             self._end(sequence, "length")
-        elif sequence.cache.length >= CONTEXT or sequence.cache.length >= self.transformer.context:
+        elif sequence.cache.length >= self.transformer.context:
             self._end(sequence, "context")
         else:
             sequence.pending = token
@@ -359,7 +374,6 @@ class Engine:
         return True
 
     def _end(self, sequence: Sequence, reason: str) -> None:
-        sequence.done = True
-        sequence.reason = reason
-        if self._judge(sequence, len(sequence.text)):
-            sequence.done, sequence.reason = True, reason
+        """Ends the completion; under the threshold, at its last line that passed ("unsure")."""
+        sequence.done, sequence.reason = True, reason
+        self._judge(sequence, len(sequence.text))

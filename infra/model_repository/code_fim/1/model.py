@@ -28,10 +28,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from bpe import Tokenizer  # noqa: E402
 from engine import DEFAULT_THRESHOLD, Engine, Request, Sequence  # noqa: E402
-from rules import LanguageRules  # noqa: E402
-from transformer import Transformer  # noqa: E402
 
 MAX_TOKENS_LIMIT = 512
 MAX_ACTIVE = 8
@@ -126,11 +123,8 @@ class TritonPythonModel:
         self.default_threshold = float(
             parameters.get("CONFIDENCE_THRESHOLD", {}).get("string_value", "") or DEFAULT_THRESHOLD)
         started = time.perf_counter()
-        self.tokenizer = Tokenizer.load(here / "tokenizer.json")
-        transformer = Transformer.load(here)
-        table = json.loads((here / "languages.json").read_text())
-        languages = {k: LanguageRules(v["blocks"], v["line_comment"]) for k, v in table.items()}
-        self.engine = Engine(transformer, self.tokenizer, languages)
+        self.engine = Engine.load(here)
+        transformer = self.engine.transformer
         self.incoming: queue.Queue[_Job] = queue.Queue()
         self.running = True
         self.thread = threading.Thread(target=self._loop, name="code_fim-generate", daemon=True)

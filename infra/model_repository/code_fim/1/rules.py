@@ -17,6 +17,7 @@ Decided from context, per request:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -67,26 +68,38 @@ def opens_block(line: str, rules: LanguageRules) -> bool:
     return bool(words) and words[-1] in BLOCK_WORDS
 
 
-def strip_comment(line: str, rules: LanguageRules) -> str:
-    """``line`` without a trailing line comment (outside of quotes)."""
+def _characters(line: str, rules: LanguageRules) -> Iterator[tuple[int, str, bool]]:
+    """(index, character, inside a string literal, its quotes included) for each character of
+    ``line`` before its line comment."""
     marker = rules.line_comment
-    if not marker or marker not in line:
-        return line
     quote = None
-    i = 0
-    while i < len(line):
-        char = line[i]
+    escaped = False
+    for i, char in enumerate(line):
         if quote:
-            if char == "\\":
-                i += 1
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
             elif char == quote:
                 quote = None
+            yield i, char, True
         elif char in QUOTES:
             quote = char
-        elif line.startswith(marker, i):
-            return line[:i]
-        i += 1
-    return line
+            yield i, char, True
+        elif marker and line.startswith(marker, i):
+            return
+        else:
+            yield i, char, False
+
+
+def strip_comment(line: str, rules: LanguageRules) -> str:
+    """``line`` without a trailing line comment (outside of quotes)."""
+    if not rules.line_comment or rules.line_comment not in line:
+        return line
+    end = 0
+    for i, _, _ in _characters(line, rules):
+        end = i + 1
+    return line[:end]
 
 
 def context_of(prefix: str, suffix: str, rules: LanguageRules, max_lines: int = MAX_LINES) -> Context:
@@ -176,26 +189,16 @@ def _scan(text: str, rules: LanguageRules, stack: list[str] | None = None) -> tu
     stack = list(stack or [])
     stray = 0
     for line in text.split("\n"):
-        quote = None
-        code = strip_comment(line, rules)
-        i = 0
-        while i < len(code):
-            char = code[i]
-            if quote:
-                if char == "\\":
-                    i += 1
-                elif char == quote:
-                    quote = None
-            elif char in QUOTES:
-                quote = char
-            elif char in OPENERS:
+        for _, char, quoted in _characters(line, rules):
+            if quoted:
+                continue
+            if char in OPENERS:
                 stack.append(char)
             elif char in CLOSERS:
                 if stack and stack[-1] == CLOSERS[char]:
                     stack.pop()
                 else:
                     stray += 1
-            i += 1
     return stack, stray
 
 
