@@ -19,12 +19,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import orjson
-from aiokafka import TopicPartition
 
 from infra.settings import Settings
 from schemas.errors import ProtocolError
 from schemas.topics import UsageRecord, read_record
-from streams.kafka import make_consumer
+from streams.kafka import read_all
 
 FIELDS = ("completions", "requests", "shown", "accepted", "rejected")
 
@@ -85,31 +84,13 @@ def render(rows: list[dict[str, object]], tenant_id: str, month: Month, form: st
 
 async def read_usage(settings: Settings) -> list[UsageRecord]:
     """Every record of the usage topic, from the beginning to its current end."""
-    consumer = make_consumer(settings, group_id=None, auto_offset_reset="earliest")
-    await consumer.start()
-    try:
-        await consumer.topics()  # fetches the cluster's metadata
-        partitions = [TopicPartition(settings.topic_usage, p)
-                      for p in consumer.partitions_for_topic(settings.topic_usage) or set()]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        records: list[UsageRecord] = []
-        for _ in range(100_000):
-            behind = [tp for tp in partitions if await consumer.position(tp) < ends[tp]]
-            if not behind:
-                break
-            batches = await consumer.getmany(*behind, timeout_ms=500, max_records=10_000)
-            for batch in batches.values():
-                for message in batch:
-                    try:
-                        records.append(read_record(UsageRecord, message.value))
-                    except ProtocolError as error:
-                        print(f"skipping bad usage record: {error.code} ({error.field})",
-                              file=sys.stderr)
-        return records
-    finally:
-        await consumer.stop()
+    records: list[UsageRecord] = []
+    for message in await read_all(settings, [settings.topic_usage]):
+        try:
+            records.append(read_record(UsageRecord, message.value))
+        except ProtocolError as error:
+            print(f"skipping bad usage record: {error.code} ({error.field})", file=sys.stderr)
+    return records
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -55,7 +55,7 @@ from schemas.topics import (
     read_quality,
     read_record,
 )
-from streams.kafka import make_consumer
+from streams.kafka import IDLE_WAIT_MS, make_consumer
 
 log = logging.getLogger("analytics")
 
@@ -179,7 +179,8 @@ class AnalyticsSink:
         try:
             while True:
                 deadline = batcher.next_deadline_ms()
-                wait_ms = 200 if deadline is None else max(0, min(200, deadline - now_ms()))
+                wait_ms = (IDLE_WAIT_MS if deadline is None
+                           else max(0, min(IDLE_WAIT_MS, deadline - now_ms())))
                 batches = await consumer.getmany(timeout_ms=wait_ms, max_records=5000)
                 for tp, records in batches.items():
                     for record in records:

@@ -31,7 +31,7 @@ from infra.settings import Settings
 from schemas.errors import ProtocolError
 from schemas.socket import FeedbackKind
 from schemas.topics import CompletionEvent, FeedbackEvent, read_record, write_record
-from streams.kafka import make_consumer, make_producer
+from streams.kafka import IDLE_WAIT_MS, make_consumer, make_producer
 
 log = logging.getLogger("analytics.usage")
 
@@ -84,9 +84,10 @@ class UsageStream:
         producer = make_producer(settings)
         await producer.start()
         await consumer.start()
+        committed: dict[TopicPartition, OffsetAndMetadata] = {}
         try:
             while True:
-                batches = await consumer.getmany(timeout_ms=200, max_records=5000)
+                batches = await consumer.getmany(timeout_ms=IDLE_WAIT_MS, max_records=5000)
                 if consumer.assignment() and not self.ready.is_set():
                     self.ready.set()
                 for tp, records in batches.items():
@@ -104,8 +105,9 @@ class UsageStream:
                 offsets = {TopicPartition(topic, partition): OffsetAndMetadata(offset, "")
                            for (topic, partition), offset in self.windows.committable().items()
                            if TopicPartition(topic, partition) in consumer.assignment()}
-                if offsets:
+                if offsets and offsets != committed:  # an idle loop commits nothing
                     await consumer.commit(offsets)
+                    committed = offsets
         finally:
             await consumer.stop()
             await producer.stop()

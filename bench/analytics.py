@@ -28,8 +28,8 @@ from infra.stack import private_settings, up
 from schemas.socket import DocOpen, Feedback
 from schemas.topics import FeedbackEvent, write_record
 from streams.kafka import make_producer
+from streams.redis_client import make_redis
 from workers.quota import QuotaGate
-from workers.redis_client import make_redis
 from ws_edge.client import EdgeClient, connect_edge
 
 SOURCE = "import os\n\n\ndef read_config(path):\n    with open(path) as handle:\n        return "

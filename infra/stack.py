@@ -18,7 +18,8 @@ from pathlib import Path
 
 import redis
 
-from infra.install import tansu_binary, triton_root
+from infra.broker import java_argv, prepare_node
+from infra.install import triton_root
 from infra.processes import ComponentError, ProcessSpec, Supervisor, free_port
 from infra.settings import REPO_ROOT, Settings
 from infra.tenants import (
@@ -59,15 +60,17 @@ def redis_reachable(url: str) -> bool:
         return False
 
 
-def broker_spec(settings: Settings) -> ProcessSpec:
-    url = f"tcp://127.0.0.1:{settings.broker_port}"
+def broker_spec(settings: Settings, node: int) -> ProcessSpec:
+    """Node ``node`` of the embedded Kafka cluster (formatted on its first start)."""
+    properties = prepare_node(settings, node)
+    port = settings.broker_port + node
     return ProcessSpec(
-        name="broker",
-        argv=[str(tansu_binary(settings)), "broker", "--listener-url", url,
-              "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
-        env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
-        ports=[settings.broker_port],
-        ready=lambda: _tcp_open(settings.broker_port),
+        name="broker" if settings.kafka_brokers == 1 else f"broker-{node}",
+        argv=java_argv(settings, "kafka.Kafka", str(properties)),
+        env=dict(os.environ),
+        ports=[port, settings.controller_port + node],
+        ready=lambda: _tcp_open(port),
+        install_hint="run `make install` (it resolves the broker's jars with Maven)",
     )
 
 
@@ -121,12 +124,15 @@ def start_infrastructure(settings: Settings, supervisor: Supervisor) -> Settings
     """Start what is not external; return settings that point at what is running."""
     timeout = settings.start_timeout_s
     if settings.embedded_broker:
-        supervisor.start(broker_spec(settings), timeout)
-    else:
-        try:
-            asyncio.run(wait_for_broker(settings, timeout))
-        except TimeoutError as error:
-            raise ComponentError("broker", str(error), "check KAFKA_BOOTSTRAP") from None
+        # The nodes of a cluster elect their controller together: start them at once.
+        supervisor.start_together(
+            [broker_spec(settings, node) for node in range(settings.kafka_brokers)], timeout)
+    try:
+        asyncio.run(wait_for_broker(settings, timeout))
+    except TimeoutError as error:
+        fix = ("read the broker's log in " + str(settings.log_dir) if settings.embedded_broker
+               else "check KAFKA_BOOTSTRAP")
+        raise ComponentError("broker", str(error), fix) from None
     try:
         asyncio.run(ensure_topics(settings))
     except TopicConfigError as error:
@@ -165,7 +171,8 @@ def private_settings(instance: str, redis_url: str | None = None) -> Settings:
     settings = Settings.from_env()
     return settings.replace(
         stack_instance=instance,
-        broker_port=free_port(), triton_grpc_port=free_port(), triton_http_port=free_port(),
+        broker_port=free_port(3), controller_port=free_port(3),
+        triton_grpc_port=free_port(), triton_http_port=free_port(),
         # Blocks: tests and benchmarks add edges and workers at ``port + index``.
         triton_metrics_port=free_port(), edge_port=free_port(4), analytics_port=free_port(),
         worker_metrics_port=free_port(4),

@@ -1,8 +1,10 @@
 """Kafka plumbing over aiokafka: topic specs, topic creation, producer and consumer factories.
 
-Only the Kafka protocol is used, so the embedded Tansu broker and a production cluster are
-interchangeable. Delivery is at-least-once (the embedded broker has no idempotent producer);
-consumers deduplicate by event id where it matters.
+Only the Kafka protocol is used, so the embedded Apache Kafka and a production cluster are
+interchangeable. Producers are idempotent (``acks=all``: a retried send is never written twice);
+consumers long-poll (the broker answers a fetch as soon as data arrives, so the wait costs no
+latency, only idle work). Across process crashes delivery stays at-least-once, and consumers
+deduplicate by event id where it matters.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import asyncio
 import contextlib
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
@@ -27,15 +29,38 @@ class TopicSpec:
     partitions: int
     retention_ms: int
     max_message_bytes: int = 1_048_588
+    #: Retention deletes whole closed segments: a code topic rolls a segment this often, so its
+    #: records leave the disk at most ``retention_ms + segment_ms`` (+ the broker's check
+    #: interval) after they were written. ``None``: the broker's default (a week).
+    segment_ms: int | None = None
+
+    def configs(self, min_insync_replicas: int) -> dict[str, str]:
+        configs = {"retention.ms": str(self.retention_ms),
+                   "max.message.bytes": str(self.max_message_bytes),
+                   "min.insync.replicas": str(min_insync_replicas)}
+        if self.segment_ms is not None:
+            configs["segment.ms"] = str(self.segment_ms)
+            configs["segment.bytes"] = str(CODE_SEGMENT_BYTES)
+        return configs
+
+
+#: Segment size of code-bearing topics (a segment also rolls when it is this full).
+CODE_SEGMENT_BYTES = 16 * 1024 * 1024
+
+
+def code_segment_ms(retention_ms: int) -> int:
+    """A fifth of the retention, at least 10 s: records outlive their retention by a fifth."""
+    return max(10_000, retention_ms // 5)
 
 
 def topic_specs(settings: Settings) -> list[TopicSpec]:
     """Editor events and replies carry code, so they keep it for minutes only."""
+    segment_ms = code_segment_ms(settings.code_retention_ms)
     return [
         TopicSpec(settings.topic_editor_events, settings.editor_events_partitions,
-                  settings.code_retention_ms, settings.max_record_bytes),
+                  settings.code_retention_ms, settings.max_record_bytes, segment_ms),
         TopicSpec(settings.topic_replies, settings.editor_events_partitions,
-                  settings.code_retention_ms, settings.max_record_bytes),
+                  settings.code_retention_ms, settings.max_record_bytes, segment_ms),
         TopicSpec(settings.topic_feedback, settings.feedback_partitions,
                   settings.feedback_retention_ms),
         TopicSpec(settings.topic_completions, settings.feedback_partitions,
@@ -68,67 +93,109 @@ async def ensure_topics(settings: Settings, specs: list[TopicSpec] | None = None
             # Another process may create them between our list and create: that is fine.
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics([
-                    NewTopic(s.name, s.partitions, 1,
-                             topic_configs={"retention.ms": str(s.retention_ms),
-                                            "max.message.bytes": str(s.max_message_bytes)})
+                    NewTopic(s.name, s.partitions, settings.replication,
+                             topic_configs=s.configs(settings.min_insync_replicas))
                     for s in missing
                 ])
         too_long = await _retention_violations(admin, [s for s in specs if s not in missing])
         if too_long:
             raise TopicConfigError("; ".join(
-                f"topic {name} keeps records for {kept} ms, more than the {wanted} ms allowed: "
-                f"set its retention.ms to at most {wanted} (kafka-configs --alter) or delete it"
-                for name, kept, wanted in too_long))
+                f"topic {name} has {key}={kept}, more than the {wanted} allowed: set it to at "
+                f"most {wanted} (kafka-configs --alter) or delete the topic"
+                for name, key, kept, wanted in too_long))
         return [s.name for s in missing]
     finally:
         await admin.close()
 
 
 async def _retention_violations(admin: AIOKafkaAdminClient, specs: list[TopicSpec]
-                                ) -> list[tuple[str, int, int]]:
-    if not specs:
+                                ) -> list[tuple[str, str, int, int]]:
+    """Existing topics whose ``retention.ms`` (or, for code topics, ``segment.ms``) is longer
+    than the spec's: their records would stay on disk longer than promised."""
+    limits = {s.name: {"retention.ms": s.retention_ms, "segment.ms": s.segment_ms} for s in specs}
+    if not limits:
         return []
-    wanted = {s.name: s.retention_ms for s in specs}
     responses = await admin.describe_configs(
-        [ConfigResource(ConfigResourceType.TOPIC, name) for name in wanted])
+        [ConfigResource(ConfigResourceType.TOPIC, name) for name in limits])
     found = []
     for response in responses:
         for resource in response.resources:
             name, entries = resource[3], resource[4]
             for entry in entries:
-                if entry[0] == "retention.ms" and entry[1] is not None:
+                wanted = limits[name].get(entry[0])
+                if wanted is not None and entry[1] is not None:
                     kept = int(entry[1])
-                    if kept < 0 or kept > wanted[name]:
-                        found.append((name, kept, wanted[name]))
+                    if kept < 0 or kept > wanted:
+                        found.append((name, str(entry[0]), kept, wanted))
     return found
 
 
 def make_producer(settings: Settings) -> AIOKafkaProducer:
-    """Low-latency producer: no linger, leader ack (the embedded broker has one replica)."""
+    """Low-latency idempotent producer: no linger, every in-sync replica acknowledges."""
     return AIOKafkaProducer(
         bootstrap_servers=settings.bootstrap,
         linger_ms=0,
-        acks=1,
-        enable_idempotence=False,
+        acks="all",
+        enable_idempotence=True,
         max_request_size=settings.max_record_bytes,
         request_timeout_ms=10_000,
     )
 
 
+#: How long a consumer loop with nothing else to do waits in ``getmany`` (wake-ups are idle work;
+#: data wakes it at once).
+IDLE_WAIT_MS = 1000
+
+
 def make_consumer(settings: Settings, *topics: str, group_id: str | None,
                   auto_offset_reset: str = "latest") -> AIOKafkaConsumer:
-    """Consumer tuned for latency: short fetch wait, manual commits when in a group."""
+    """Long-polling consumer with manual commits when in a group."""
     return AIOKafkaConsumer(
         *topics,
         bootstrap_servers=settings.bootstrap,
         group_id=group_id,
         enable_auto_commit=False,
         auto_offset_reset=auto_offset_reset,
-        fetch_max_wait_ms=5,
+        fetch_max_wait_ms=settings.kafka_fetch_wait_ms,
         max_partition_fetch_bytes=settings.max_record_bytes,
+        # A dead member's partitions move after 10 s; a heartbeat every 3 s (a third of that, as
+        # Kafka advises) is idle work for the broker, so no more often.
         session_timeout_ms=10_000,
-        heartbeat_interval_ms=1_000,
+        heartbeat_interval_ms=3_000,
     )
+
+
+async def topic_partitions(settings: Settings, topics: list[str]) -> list[TopicPartition]:
+    """Every partition of ``topics`` (that exist), from the cluster's metadata."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap, request_timeout_ms=10_000)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(topics)
+    finally:
+        await admin.close()
+    return [TopicPartition(t["topic"], p["partition"]) for t in described if not t["error_code"]
+            for p in t["partitions"]]
+
+
+async def read_all(settings: Settings, topics: list[str]) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record of ``topics`` from the beginning to their ends at the time of the call (a
+    reader outside any consumer group: billing exports, audits, tests)."""
+    partitions = await topic_partitions(settings, topics)
+    consumer = make_consumer(settings, group_id=None, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        if partitions:
+            await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions) if partitions else {}
+        records: list[ConsumerRecord[bytes, bytes]] = []
+        while behind := [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
+            batches = await consumer.getmany(*behind, timeout_ms=500, max_records=10_000)
+            for batch in batches.values():
+                records.extend(batch)
+        return records
+    finally:
+        await consumer.stop()
 
 
 async def wait_for_broker(settings: Settings, timeout_s: float) -> None:

@@ -12,6 +12,7 @@ import pytest
 import redis
 
 from bench.keys import Keyring, provision
+from infra.broker import instance_dir
 from infra.processes import Supervisor
 from infra.settings import Settings
 from infra.stack import private_settings, up
@@ -22,10 +23,10 @@ AUTH_RELOAD_MS = 200
 KEYRING = Keyring()
 
 
-def stack_settings() -> Settings:
+def stack_settings(instance: str = "") -> Settings:
     """A private instance: free ports, its own logs and ClickHouse directory, shared binaries."""
     redis_url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-    return private_settings(f"pytest-{os.getpid()}", redis_url).replace(
+    return private_settings(instance or f"pytest-{os.getpid()}", redis_url).replace(
         sink_batch_ms=200, start_timeout_s=120.0, auth_reload_ms=AUTH_RELOAD_MS,
         hello_timeout_s=2.0, usage_window_ms=2000, usage_grace_ms=500,
         persistence_checkpoints_s="1,2",
@@ -53,20 +54,30 @@ def running_stack() -> Iterator[tuple[Supervisor, Settings]]:
     try:
         yield supervisor, running
     finally:
-        supervisor.stop_all()
+        # Before the stop: the Redis may be the stack's own (it keeps nothing once stopped).
         client = redis.Redis.from_url(running.redis_url)
-        for pattern in ("gen:v1:*", "quota:v1:*"):
-            for key in client.scan_iter(match=pattern):
-                client.delete(key)
-        client.close()
+        try:
+            for pattern in ("gen:v1:*", "quota:v1:*", "sk:v1:*"):
+                for key in client.scan_iter(match=pattern):
+                    client.delete(key)
+        finally:
+            client.close()
+            supervisor.stop_all()
         shutil.rmtree(settings.stack_home / "clickhouse" / settings.stack_instance,
                       ignore_errors=True)
+        shutil.rmtree(instance_dir(settings), ignore_errors=True)
         settings.tenants_path.unlink(missing_ok=True)
 
 
 @pytest.fixture
 def stack(running_stack: tuple[Supervisor, Settings]) -> Settings:
     return running_stack[1]
+
+
+@pytest.fixture
+def redis_url(running_stack: tuple[Supervisor, Settings]) -> str:
+    """The test stack's Redis: ``TEST_REDIS_URL`` if that answers, else the stack's own."""
+    return running_stack[1].redis_url
 
 
 @pytest.fixture

@@ -3,11 +3,11 @@
 Seeded secrets go into documents the three ways an editor sends text (opened with the file,
 pasted in one edit, typed key by key); completions are asked for right after each and given
 feedback. Then every place the system writes is scanned for every secret: all records of every
-topic, every row of every analytics table, every log file, the Redis cache, and every token the
-model produced. One hit fails the test.
-
-What the scan cannot see, said plainly: a secret typed key by key crosses the code topic one
-character per record, as all typed code does (short retention); it is never whole there.
+topic, every file the broker keeps on disk, every row of every analytics table, every log file,
+the Redis cache, and every token the model produced. One hit fails the test. Code itself (a marker
+identifier) must not be readable at rest either: the code topics are sealed with per-session keys,
+so neither the records nor the broker's files show it. The negative control runs an edge with
+``CODE_ENCRYPTION=0`` on the same broker: its marker is found on disk, so the scan can see.
 """
 
 from __future__ import annotations
@@ -18,13 +18,16 @@ import uuid
 
 import pytest
 import redis.asyncio as aioredis
-from aiokafka import TopicPartition
 
 from analytics.query import run_query
+from infra.broker import instance_dir
+from infra.processes import Supervisor
 from infra.settings import Settings
+from infra.stack import python_service
 from schemas.socket import DocChange, DocOpen, Feedback, TextEdit
-from streams.kafka import make_consumer
+from streams.kafka import read_all, topic_specs
 from tests.conftest import KEYRING
+from tests.test_stack_e2e import http_get
 from ws_edge.client import EdgeClient, connect_edge
 
 pytestmark = pytest.mark.stack
@@ -37,8 +40,8 @@ def _token(n: int, alphabet: str = _ALNUM) -> str:
     return "".join(_RNG.choice(alphabet) for _ in range(n))
 
 
-#: An identifier that exists only in this test's document: code, not a secret. It may pass
-#: through the code topic (short retention); it must never be in ClickHouse or a log.
+#: An identifier that exists only in this test's document: code, not a secret. It passes through
+#: the code topic sealed; it must never be readable in Kafka, on disk, in ClickHouse or a log.
 CODE_MARKER = "connect_" + _token(12, "abcdefghijklmnopqrstuvwxyz")
 
 
@@ -71,34 +74,18 @@ def documents(secrets: dict[str, str]) -> tuple[str, str, str]:
     return opened, pasted, typed
 
 
-async def topic_bytes(settings: Settings) -> list[bytes]:
-    consumer = make_consumer(settings, group_id=None, auto_offset_reset="earliest")
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(topic, p)
-                      for topic in (settings.topic_editor_events, settings.topic_replies,
-                                    settings.topic_feedback)
-                      for p in (consumer.partitions_for_topic(topic) or set())]
-        if not partitions:
-            await consumer.topics()
-            partitions = [TopicPartition(topic, p)
-                          for topic in (settings.topic_editor_events, settings.topic_replies,
-                                        settings.topic_feedback)
-                          for p in (consumer.partitions_for_topic(topic) or set())]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        values: list[bytes] = []
-        async def behind() -> bool:
-            return any([await consumer.position(tp) < ends[tp] for tp in partitions])
+async def topic_records(settings: Settings) -> dict[str, list[bytes]]:
+    """Every record value of every topic of the stack, by topic."""
+    found: dict[str, list[bytes]] = {spec.name: [] for spec in topic_specs(settings)}
+    for record in await read_all(settings, list(found)):
+        found[record.topic].append(record.value or b"")
+    return found
 
-        while await behind():
-            batches = await consumer.getmany(timeout_ms=500, max_records=10_000)
-            for records in batches.values():
-                values.extend(r.value or b"" for r in records)
-        return values
-    finally:
-        await consumer.stop()
+
+def broker_files(settings: Settings) -> list[bytes]:
+    """The contents of every file the embedded brokers keep (segments, indexes, checkpoints)."""
+    return [path.read_bytes() for path in sorted(instance_dir(settings).rglob("*"))
+            if path.is_file()]
 
 
 async def test_seeded_secrets_are_found_nowhere(stack: Settings) -> None:
@@ -136,9 +123,12 @@ async def test_seeded_secrets_are_found_nowhere(stack: Settings) -> None:
     assert len(outputs) == 4 and any(outputs), "completions were produced"
 
     places: dict[str, list[str]] = {"model output": outputs}
-    records = await topic_bytes(stack)
-    assert any(uri.encode() in r for r in records), "the scan reads the code topic"
-    places["kafka topics"] = [r.decode("utf-8", "replace") for r in records]
+    by_topic = await topic_records(stack)
+    assert len(by_topic) == 6 and by_topic[stack.topic_editor_events], "every topic is read"
+    assert by_topic[stack.topic_replies] and by_topic[stack.topic_feedback]
+    places["kafka topics"] = [r.decode("utf-8", "replace") for rs in by_topic.values() for r in rs]
+    places["broker disk"] = [b.decode("utf-8", "replace") for b in broker_files(stack)]
+    assert any(uri.encode() in b for b in broker_files(stack)) is False, "sealed on disk"
     columns = run_query(stack, (
         "SELECT table, groupArray(name) FROM system.columns WHERE database = currentDatabase() "
         "AND type LIKE '%String%' AND type NOT LIKE 'AggregateFunction%' GROUP BY table"))
@@ -159,7 +149,40 @@ async def test_seeded_secrets_are_found_nowhere(stack: Settings) -> None:
     hits = [(kind, place) for kind, secret in secrets.items()
             for place, texts in places.items() if any(secret in t for t in texts)]
     assert hits == [], f"secrets found: {hits}"
-    assert any(CODE_MARKER in r for r in places["kafka topics"]), "the marker is findable"
-    at_rest = [place for place in ("clickhouse", "logs")
+    at_rest = [place for place in ("kafka topics", "broker disk", "clickhouse", "logs")
                if any(CODE_MARKER in t for t in places[place])]
     assert at_rest == [], f"code text found in {at_rest}"
+
+
+async def test_negative_control_an_edge_without_encryption_leaves_code_on_disk(
+        running_stack: tuple[Supervisor, Settings]) -> None:
+    """The same scan finds the marker when an edge does not seal (``CODE_ENCRYPTION=0``); the
+    workers, which expect sealed records, refuse its events instead of reading them. (Its
+    requests would go unanswered: run an edge without encryption only with workers without.)"""
+    supervisor, stack = running_stack
+    plain = stack.replace(code_encryption=0)
+    spec = python_service(plain, "edge-plain", "ws_edge", "--index", "1")
+    spec.ports = [plain.edge_port + 1]
+    await asyncio.to_thread(supervisor.start, spec, 60)
+    marker = "plaintext_" + uuid.uuid4().hex
+    try:
+        async with connect_edge(plain.edge_url(1), KEYRING.take("pro").api_key) as ws:
+            client = EdgeClient(ws)
+            await client.start()
+            await client.send(DocOpen(f"file:///canary/{marker}.py", "python", 1,
+                                      f"def {marker}():\n    return 1\n"))
+            await asyncio.sleep(1.0)
+            await client.close()
+        by_topic = await topic_records(stack)
+        assert any(marker.encode() in r for r in by_topic[stack.topic_editor_events])
+        assert any(marker.encode() in b for b in broker_files(stack))
+        metrics = await asyncio.to_thread(
+            http_get, f"http://127.0.0.1:{stack.worker_metrics_port}/metrics")
+        unreadable = next(line for line in metrics.splitlines()
+                          if line.startswith("worker_unreadable_records "))
+        assert float(unreadable.split()[1]) >= 1, "the worker refused the plain events"
+    finally:
+        proc = supervisor.procs.pop("edge-plain")
+        proc.terminate()
+        await asyncio.to_thread(proc.wait, 10)
+        (stack.run_dir / "edge-plain.pid").unlink(missing_ok=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 import sys
 import time
@@ -9,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from infra.broker import instance_dir
 from infra.processes import ComponentError, ProcessSpec, Supervisor, free_port, pid_alive
 from infra.settings import Settings
 from infra.stack import broker_spec, up
@@ -30,12 +33,15 @@ class TestSupervisor:
         assert "make install" in caught.value.fix
 
     def test_port_in_use(self, tmp_path: Path) -> None:
-        settings = Settings(broker_port=free_port())  # the installed broker binary
-        with socket.socket() as holder:
-            holder.bind(("127.0.0.1", settings.broker_port))
-            holder.listen()
-            with pytest.raises(ComponentError) as caught:
-                supervisor(tmp_path).start(broker_spec(settings), 5)
+        settings = Settings(broker_port=free_port(), stack_instance=f"pytest-port-{os.getpid()}")
+        try:
+            with socket.socket() as holder:
+                holder.bind(("127.0.0.1", settings.broker_port))
+                holder.listen()
+                with pytest.raises(ComponentError) as caught:
+                    supervisor(tmp_path).start(broker_spec(settings, 0), 5)
+        finally:
+            shutil.rmtree(instance_dir(settings), ignore_errors=True)
         assert caught.value.component == "broker"
         assert f"127.0.0.1:{settings.broker_port} is already in use" in caught.value.problem
 

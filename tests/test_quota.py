@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 
 from infra.processes import free_port
 from infra.tenants import FREE_DAILY_COMPLETIONS
+from streams.redis_client import make_redis
 from workers.quota import (
     DAY_MS,
     LOCAL_FALLBACK_COMPLETIONS,
@@ -16,9 +16,6 @@ from workers.quota import (
     day_window,
     quota_key,
 )
-from workers.redis_client import make_redis
-
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 class TestArithmetic:
@@ -33,8 +30,8 @@ class TestArithmetic:
 class TestQuotaGate:
     """Exactly the plan's allowance is granted, however many attempts race for it."""
 
-    async def test_exactly_100_of_1000_concurrent_attempts(self) -> None:
-        client = make_redis(REDIS_URL)
+    async def test_exactly_100_of_1000_concurrent_attempts(self, redis_url: str) -> None:
+        client = make_redis(redis_url)
         gate = QuotaGate(client)
         user = f"race-{uuid.uuid4().hex[:8]}"
         now = DAY_MS * 20_000 + 1000
@@ -51,8 +48,8 @@ class TestQuotaGate:
             await client.delete(quota_key("t", user, "20000"))
             await client.aclose()
 
-    async def test_paid_plans_are_not_counted(self) -> None:
-        client = make_redis(REDIS_URL)
+    async def test_paid_plans_are_not_counted(self, redis_url: str) -> None:
+        client = make_redis(redis_url)
         user = f"pro-{uuid.uuid4().hex[:8]}"
         try:
             decision = await QuotaGate(client).take("t", user, None, DAY_MS * 20_000)

@@ -311,8 +311,13 @@ class TestTopics:
             for response in configs:
                 for resource in response.resources:
                     name, entries = resource[3], resource[4]
-                    retention[name] = next(int(e[1]) for e in entries if e[0] == "retention.ms")
-            assert retention == {s.name: s.retention_ms for s in specs}
+                    retention[name] = {e[0]: e[1] for e in entries
+                                       if e[0] in ("retention.ms", "segment.ms")}
+            assert retention == {s.name: {"retention.ms": str(s.retention_ms),
+                                          "segment.ms": str(s.segment_ms or 604_800_000)}
+                                 for s in specs}
+            code = {s.name: s.segment_ms for s in specs if s.segment_ms}
+            assert code == {stack.topic_editor_events: 120_000, stack.topic_replies: 120_000}
         finally:
             await admin.close()
 
@@ -321,9 +326,19 @@ class TestTopics:
 
         name = f"long-retention-{uuid.uuid4().hex[:6]}"
         await ensure_topics(stack, [TopicSpec(name, 1, 7 * 86_400_000)])
-        with pytest.raises(TopicConfigError, match=f"topic {name} keeps records for 604800000 ms"):
+        with pytest.raises(TopicConfigError, match=f"topic {name} has retention.ms=604800000, "
+                           "more than the 600000 allowed"):
             await ensure_topics(stack, [TopicSpec(name, 1, 600_000)])
         assert await ensure_topics(stack, [TopicSpec(name, 1, 7 * 86_400_000)]) == []
+
+    async def test_code_topic_with_long_segments_is_refused(self, stack: Settings) -> None:
+        """Retention deletes closed segments only: a week-long segment keeps code for a week."""
+        from streams.kafka import TopicConfigError, TopicSpec, ensure_topics
+
+        name = f"long-segments-{uuid.uuid4().hex[:6]}"
+        await ensure_topics(stack, [TopicSpec(name, 1, 600_000)])  # the broker's segment.ms
+        with pytest.raises(TopicConfigError, match=f"topic {name} has segment.ms=604800000"):
+            await ensure_topics(stack, [TopicSpec(name, 1, 600_000, segment_ms=120_000)])
 
 
 class TestMetrics:

@@ -38,8 +38,11 @@ from schemas.topics import (
     read_record,
     write_record,
 )
-from streams.kafka import make_consumer, make_producer
+from streams.kafka import IDLE_WAIT_MS, make_consumer, make_producer
 from streams.metrics import Registry
+from streams.redis_client import make_redis
+from streams.sealing import SealError
+from streams.session_keys import SessionKeys
 from workers.cache import CompletionCache
 from workers.core import (
     Action,
@@ -55,7 +58,6 @@ from workers.generations import Generation, GenerationHub
 from workers.inference import InferenceBackend, InferenceError, TritonBackend
 from workers.persistence import PersistenceTracker
 from workers.quota import QuotaGate
-from workers.redis_client import make_redis
 from workers.reuse import Suggestion, chunks_after, continues, generation_key, typed_into
 
 log = logging.getLogger("workers")
@@ -64,6 +66,8 @@ CONSUMER_GROUP = "completion-workers"
 #: How long a generation nobody follows keeps running, for a keystroke that matches it.
 GENERATION_LINGER_MS = 150
 MAX_REMEMBERED_SUGGESTIONS = 100_000
+#: How often accepted suggestions are looked for in the documents (persistence checkpoints).
+PERSISTENCE_TICK_MS = 500
 #: A generation still streaming after this long is ended with an error (a hung model).
 GENERATION_TIMEOUT_S = 30
 
@@ -93,8 +97,11 @@ class CompletionWorker:
     """Owns one consumer-group member, its sessions' state and their generations."""
 
     def __init__(self, settings: Settings, backend: InferenceBackend,
-                 quota: QuotaGate | None, cache: CompletionCache | None = None) -> None:
+                 quota: QuotaGate | None, cache: CompletionCache | None = None,
+                 keys: SessionKeys | None = None) -> None:
         self._settings = settings
+        #: Opens sessions' editor events and seals their replies (``None``: plain records).
+        self._keys = keys or SessionKeys(None, settings.code_retention_ms)
         self._backend = backend
         self._quota = quota
         self._core = WorkerCore(WorkerLimits(
@@ -115,6 +122,7 @@ class CompletionWorker:
         self.metrics = Registry()
         self._partition_of: dict[str, int] = {}
         self.bad_records = 0
+        self.unreadable_records = 0
         self.lost_reports = 0
         self._tracker = PersistenceTracker(settings.checkpoints())
         self._routes: dict[str, Route] = {}
@@ -134,20 +142,21 @@ class CompletionWorker:
         next_measure_ms = now_ms()
         try:
             while True:
-                deadline = self._core.next_deadline_ms()
-                wait_ms = 100 if deadline is None else max(0, min(100, deadline - now_ms()))
+                deadline = min(self._core.next_deadline_ms() or next_measure_ms, next_measure_ms)
+                wait_ms = max(0, min(IDLE_WAIT_MS, deadline - now_ms()))
                 batches = await consumer.getmany(timeout_ms=wait_ms, max_records=500)
                 if not self.ready.is_set() and consumer.assignment():
                     self.ready.set()
                     log.info("worker ready: partitions %s",
                              sorted(p.partition for p in consumer.assignment()))
-                await self.handle_batch([(r.value, tp.partition, r.offset)
-                                         for tp, records in batches.items() for r in records])
+                await self.handle_batch(await self._open_batch(
+                    [(r.key, r.value, tp.partition, r.offset)
+                     for tp, records in batches.items() for r in records]))
                 for action in self._core.due(now_ms()):
                     await self._execute(action)
                 if now_ms() >= next_measure_ms:
                     self._measure_persistence()
-                    next_measure_ms = now_ms() + 500
+                    next_measure_ms = now_ms() + PERSISTENCE_TICK_MS
                 if now_ms() >= next_eviction_ms:
                     for action in self._core.evict_idle(now_ms()):
                         await self._execute(action)
@@ -156,6 +165,7 @@ class CompletionWorker:
                     self._routes = {sid: r for sid, r in self._routes.items()
                                     if self._core.has_session(sid)}
                     self._tracker.retain(self._core.has_session)
+                    self._keys.retain(set(self._routes))
                     next_eviction_ms = now_ms() + 10_000
                 if batches:
                     await consumer.commit()
@@ -182,6 +192,30 @@ class CompletionWorker:
             await self._execute(action)
         if gone:
             log.info("partitions %s moved away: forgot %d sessions", sorted(partitions), len(gone))
+
+    async def _open_batch(self, records: list[tuple[bytes | None, bytes | None, int, int]]
+                          ) -> list[tuple[bytes | None, int, int]]:
+        """Open sealed editor events (key, value, partition, offset) with their sessions' keys,
+        fetching the keys not known yet in one round trip; unreadable ones are counted and
+        skipped (their key expired, Redis lost it, or they were not sealed)."""
+        sessions = {key.decode("utf-8", "replace") for key, _, _, _ in records if key}
+        try:
+            await self._keys.fetch(sessions)
+        except Exception as error:  # noqa: BLE001 - Redis away: these records stay unreadable
+            log.warning("session keys unavailable (redis: %s)", type(error).__name__)
+        opened: list[tuple[bytes | None, int, int]] = []
+        for key, value, partition, offset in records:
+            session_id = key.decode("utf-8", "replace") if key else ""
+            cipher = self._keys.known(session_id)
+            try:
+                if cipher is None:
+                    raise SealError("no key for its session (expired, or Redis lost it)")
+                opened.append((cipher.open(value or b"", "editor", session_id), partition, offset))
+            except SealError as error:
+                self.unreadable_records += 1
+                log.warning("skipping unreadable editor event at partition %d offset %d: %s",
+                            partition, offset, error)
+        return opened
 
     async def handle_batch(self, records: list[tuple[bytes | None, int, int]]) -> None:
         """Apply a fetched batch (value, partition, offset) to the state, then act on it."""
@@ -238,10 +272,17 @@ class CompletionWorker:
     async def _send(self, route: Route, frame: ReplyFrame, timing: StageTimes | None = None
                     ) -> None:
         assert self._producer is not None, "replies are sent only while run() runs"
-        await self._producer.send(
-            self._settings.topic_replies, write_record(Reply(route.session_id, frame, timing)),
-            key=route.session_id.encode(), partition=route.reply_partition,
-        )
+        session_id = route.session_id
+        cipher = self._keys.known(session_id)
+        if cipher is None:
+            await self._keys.fetch({session_id})
+            cipher = self._keys.known(session_id)
+        if cipher is None:
+            log.warning("reply dropped: the session's key is gone")
+            return
+        value = cipher.seal(write_record(Reply(session_id, frame, timing)), "reply", session_id)
+        await self._producer.send(self._settings.topic_replies, value,
+                                  key=session_id.encode(), partition=route.reply_partition)
 
     async def _send_chunk(self, start: StartCompletion, request: _Request, text: str,
                           source: str) -> None:
@@ -530,11 +571,16 @@ async def serve(settings: Settings, ready_file: str | None, index: int = 0) -> N
     backend = TritonBackend(settings.triton_grpc, settings.triton_model, threshold)
     redis_client = make_redis(settings.redis_url)
     cache = CompletionCache(redis_client, settings.completion_cache_ttl_s)
-    worker = CompletionWorker(settings, backend, QuotaGate(redis_client), cache)
+    keys = SessionKeys(redis_client if settings.code_encryption else None,
+                       settings.code_retention_ms)
+    worker = CompletionWorker(settings, backend, QuotaGate(redis_client), cache, keys)
     worker.metrics.gauge("worker_sessions", "sessions whose state this worker holds",
                          lambda: worker.session_count)
     worker.metrics.gauge("worker_bad_records", "editor events skipped as invalid",
                          lambda: worker.bad_records)
+    worker.metrics.gauge("worker_unreadable_records", "editor events skipped because their "
+                         "session's key was missing or did not open them",
+                         lambda: worker.unreadable_records)
     metrics = await serve_metrics(worker.metrics, settings.worker_metrics_port + index)
     try:
         await run_marking_ready(worker.run(), worker.ready, ready_file)

@@ -44,8 +44,11 @@ from schemas.codec import encode
 from schemas.errors import ProtocolError
 from schemas.socket import ErrorFrame, SlowDown, TokenChunk
 from schemas.topics import Reply, ResyncRequest, StageTimes, read_record, write_record
-from streams.kafka import make_consumer, make_producer
+from streams.kafka import IDLE_WAIT_MS, make_consumer, make_producer
 from streams.metrics import Registry
+from streams.redis_client import make_redis
+from streams.sealing import Cipher, SealError
+from streams.session_keys import REFRESH_MS, SessionKeyError, SessionKeys
 from ws_edge.pressure import Pressure, PressureConfig
 from ws_edge.ratelimit import TokenBucket
 from ws_edge.session import EdgeLimits, EdgeSession, OutRecord
@@ -71,9 +74,11 @@ def now_ms() -> int:
 class _Socket:
     """A live session's socket and its outbox."""
 
-    def __init__(self, connection: ServerConnection, session: EdgeSession) -> None:
+    def __init__(self, connection: ServerConnection, session: EdgeSession, cipher: Cipher) -> None:
         self.connection = connection
         self.session = session
+        #: Seals this session's editor events and opens its replies (key only in memory/Redis).
+        self.cipher = cipher
         self.outbox: asyncio.Queue[bytes | None] = asyncio.Queue(OUTBOX_FRAMES)
         self.closing = False
 
@@ -98,6 +103,8 @@ class Edge:
         self.limits = EdgeLimits(settings.max_frame_bytes, settings.max_open_documents,
                                  settings.max_document_chars, settings.session_messages_per_second)
         self.producer: AIOKafkaProducer = make_producer(settings)
+        self.redis = make_redis(settings.redis_url) if settings.code_encryption else None
+        self.keys = SessionKeys(self.redis, settings.code_retention_ms)
         self.sockets: dict[str, _Socket] = {}
         self.directory = load_directory(settings.tenants_path)
         self._directory_stamp = _stamp(settings)
@@ -138,6 +145,8 @@ class Edge:
         replies = asyncio.create_task(self._route_replies(consumer))
         watcher = asyncio.create_task(self._watch_directory())
         self._background.add(watcher)
+        refresher = asyncio.create_task(self._refresh_keys())
+        self._background.add(refresher)
         try:
             async with serve(
                 self._handle, settings.edge_host, settings.edge_port + self.index,
@@ -164,9 +173,12 @@ class Edge:
         finally:
             replies.cancel()
             watcher.cancel()
-            await asyncio.gather(replies, watcher, return_exceptions=True)
+            refresher.cancel()
+            await asyncio.gather(replies, watcher, refresher, return_exceptions=True)
             await consumer.stop()
             await self.producer.stop()
+            if self.redis is not None:
+                await self.redis.aclose()
 
     def _admit(self, connection: ServerConnection, request: Request) -> Response | None:
         """Health and metrics over plain HTTP; for a WebSocket upgrade, who is calling.
@@ -229,9 +241,17 @@ class Edge:
         return bucket
 
     async def _serve_session(self, connection: ServerConnection, principal: Principal) -> None:
-        session = EdgeSession(uuid.uuid4().hex, self.index, self.limits, principal,
+        session_id = uuid.uuid4().hex
+        try:
+            cipher = await self.keys.create(session_id)
+        except SessionKeyError as error:
+            log.error("session not started: no session key (%s)", error)
+            await connection.close(1011, "the edge cannot protect this session's code: its key "
+                                   "store (Redis) is unavailable; reconnect in a few seconds")
+            return
+        session = EdgeSession(session_id, self.index, self.limits, principal,
                               self._tenant_bucket(principal), now_ms())
-        sock = _Socket(connection, session)
+        sock = _Socket(connection, session, cipher)
         self.sockets[session.session_id] = sock
         writer = asyncio.create_task(sock.drain())
         hinted = False
@@ -265,7 +285,7 @@ class Edge:
                     await connection.close(CLOSE_FLOOD, "too many refused frames in a row")
                     return
                 for record in records:
-                    if not await self._produce(record):
+                    if not await self._produce(record, cipher):
                         await connection.close(1011, "an event could not be queued; reconnect")
                         return
         except ConnectionClosed:
@@ -275,11 +295,23 @@ class Edge:
             del self.sockets[session.session_id]
             with contextlib.suppress(Exception):
                 for record in session.end(now_ms()):
-                    await self._produce(record)
+                    await self._produce(record, cipher)
+            with contextlib.suppress(Exception):
+                await self.keys.retire(session_id)
             with contextlib.suppress(asyncio.QueueFull):
                 sock.outbox.put_nowait(None)
             writer.cancel()
             await asyncio.gather(writer, return_exceptions=True)
+
+    async def _refresh_keys(self) -> None:
+        """Keep live sessions' keys in Redis (and put them back after a Redis restart)."""
+        while True:
+            await asyncio.sleep(REFRESH_MS / 1000)
+            try:
+                await self.keys.refresh()
+            except Exception as error:  # noqa: BLE001 - Redis away: try again next time
+                log.warning("session keys not refreshed (redis: %s); retrying in %d ms",
+                            type(error).__name__, REFRESH_MS)
 
     async def _watch_directory(self) -> None:
         """Re-read the tenants file when it changes; re-check every live session's key."""
@@ -311,13 +343,18 @@ class Edge:
             if tenant is not None:
                 bucket.set_rate(tenant.messages_per_second, tenant.messages_per_second)
 
-    async def _produce(self, record: OutRecord) -> bool:
-        """Queue ``record``; ``False`` if it cannot be (the session's documents would drift)."""
+    async def _produce(self, record: OutRecord, cipher: Cipher) -> bool:
+        """Queue ``record`` (an editor event sealed with its session's key); ``False`` if it
+        cannot be (the session's documents would drift)."""
         settings = self.settings
-        topic = settings.topic_editor_events if record.topic == "editor" else settings.topic_feedback
+        value = write_record(record.value)
+        if record.topic == "editor":
+            topic = settings.topic_editor_events
+            value = cipher.seal(value, "editor", record.value.session_id)
+        else:
+            topic = settings.topic_feedback
         try:
-            delivery = await self.producer.send(topic, write_record(record.value),
-                                                key=record.key.encode())
+            delivery = await self.producer.send(topic, value, key=record.key.encode())
         except Exception as error:  # noqa: BLE001 - e.g. a record over the broker's size limit
             log.warning("could not produce to %s: %s", topic, type(error).__name__)
             if self.pressure.produce_failed(now_ms()):
@@ -343,7 +380,7 @@ class Edge:
         if record is None:
             return
         self.resyncs += 1
-        task = asyncio.create_task(self._produce(record))
+        task = asyncio.create_task(self._produce(record, sock.cipher))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
@@ -354,26 +391,36 @@ class Edge:
 
     async def _route_replies(self, consumer: AIOKafkaConsumer) -> None:
         while True:
-            batches = await consumer.getmany(timeout_ms=100, max_records=1000)
+            batches = await consumer.getmany(timeout_ms=IDLE_WAIT_MS, max_records=1000)
             for records in batches.values():
                 for record in records:
                     try:
-                        self._deliver(record.value, record.offset)
+                        self._deliver(record.key, record.value, record.offset)
                     except Exception:  # one reply must not stop routing for every session
                         self.bad_replies += 1
                         log.exception("failed to route the reply at offset %d", record.offset)
 
-    def _deliver(self, value: bytes | None, offset: int) -> None:
+    def _deliver(self, key: bytes | None, value: bytes | None, offset: int) -> None:
+        """Route one reply record (key = session id, value sealed with the session's key)."""
+        sock = self.sockets.get(key.decode("utf-8", "replace")) if key else None
+        if sock is None:
+            self.dropped_replies += 1  # the session closed; its tokens have no one to go to
+            return
         try:
-            reply = read_record(Reply, value)
+            reply = read_record(Reply, sock.cipher.open(value or b"", "reply",
+                                                        sock.session.session_id))
+        except SealError as error:
+            self.bad_replies += 1
+            log.warning("skipping unreadable reply at offset %d: %s", offset, error)
+            return
         except ProtocolError as error:
             self.bad_replies += 1
             log.warning("skipping bad reply at offset %d: %s (field %s)", offset, error.code,
                         error.field)
             return
-        sock = self.sockets.get(reply.session_id)
-        if sock is None:
-            self.dropped_replies += 1  # the session closed; its tokens have no one to go to
+        if reply.session_id != sock.session.session_id:
+            self.bad_replies += 1
+            log.warning("skipping reply at offset %d: its key names another session", offset)
             return
         frame = reply.frame
         if isinstance(frame, ResyncRequest):

@@ -1,4 +1,4 @@
-"""The worker's Redis client: a bounded pool that makes callers wait for a connection.
+"""The services' Redis client: a bounded pool that makes callers wait for a connection.
 
 redis-py's default async pool raises ``MaxConnectionsError`` when more commands are in flight
 than it has connections; a worker with many generations at once must queue instead.

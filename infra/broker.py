@@ -1,0 +1,125 @@
+"""The embedded broker: Apache Kafka in KRaft mode (one combined broker+controller per node).
+
+``make install`` resolves the broker's jars from Maven Central through ``infra/kafka/pom.xml``
+(exact versions; ``mvn -C`` fails on a checksum mismatch) into ``.stack/vendor/kafka/libs``. Each
+stack instance keeps its nodes' logs under ``.stack/kafka/<instance>/node-<i>``, formatted once
+with the instance's cluster id, and runs them with ``java`` on loopback. One node by default;
+``KAFKA_BROKERS=3`` runs three, with topics replicated three times and ``min.insync.replicas=2``.
+"""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+from infra.processes import ComponentError
+from infra.settings import REPO_ROOT, Settings
+
+POM = REPO_ROOT / "infra" / "kafka" / "pom.xml"
+LOG4J = REPO_ROOT / "infra" / "kafka" / "log4j.properties"
+#: How often each broker looks for segments past their retention (default 5 minutes).
+RETENTION_CHECK_MS = 30_000
+#: How long a deleted segment's files stay on disk after deletion is decided (default 60 s).
+SEGMENT_DELETE_DELAY_MS = 5_000
+
+def kafka_libs(settings: Settings) -> Path:
+    return settings.vendor_dir / "kafka" / "libs"
+
+
+def instance_dir(settings: Settings) -> Path:
+    """Where this instance's brokers keep their logs (records, offsets, metadata)."""
+    return settings.stack_home / "kafka" / settings.stack_instance
+
+
+def node_dir(settings: Settings, node: int) -> Path:
+    return instance_dir(settings) / f"node-{node}"
+
+
+def node_properties(settings: Settings, node: int) -> str:
+    """``server.properties`` of node ``node`` (0-based) of the embedded cluster."""
+    count = settings.kafka_brokers
+    voters = ",".join(f"{i + 1}@127.0.0.1:{settings.controller_port + i}" for i in range(count))
+    replicas = settings.replication
+    lines = {
+        "process.roles": "broker,controller",
+        "node.id": str(node + 1),
+        "controller.quorum.voters": voters,
+        "listeners": (f"PLAINTEXT://127.0.0.1:{settings.broker_port + node},"
+                      f"CONTROLLER://127.0.0.1:{settings.controller_port + node}"),
+        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{settings.broker_port + node}",
+        "controller.listener.names": "CONTROLLER",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "log.dirs": str(node_dir(settings, node) / "data"),
+        "auto.create.topics.enable": "false",
+        "default.replication.factor": str(replicas),
+        "min.insync.replicas": str(settings.min_insync_replicas),
+        "unclean.leader.election.enable": "false",
+        "offsets.topic.replication.factor": str(replicas),
+        "transaction.state.log.replication.factor": str(replicas),
+        "transaction.state.log.min.isr": str(settings.min_insync_replicas),
+        # Internal topics sized for one machine: each partition is idle work for the broker.
+        "offsets.topic.num.partitions": "4",
+        "transaction.state.log.num.partitions": "4",
+        "group.initial.rebalance.delay.ms": "0",
+        "log.retention.check.interval.ms": str(RETENTION_CHECK_MS),
+        "log.segment.delete.delay.ms": str(SEGMENT_DELETE_DELAY_MS),
+        "num.network.threads": "2",
+        "num.io.threads": "2",
+        "background.threads": "2",
+        "num.recovery.threads.per.data.dir": "1",
+        "log.cleaner.threads": "1",
+        "num.replica.fetchers": "1",
+    }
+    return "".join(f"{key}={value}\n" for key, value in lines.items())
+
+
+def cluster_id(settings: Settings) -> str:
+    """The instance's KRaft cluster id, made once and kept beside its nodes."""
+    path = instance_dir(settings) / "cluster.id"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    made = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    path.write_text(made + "\n")
+    return made
+
+
+def java_argv(settings: Settings, main_class: str, *args: str) -> list[str]:
+    java = shutil.which("java") or "java"
+    return [java, f"-Xmx{settings.kafka_heap_mb}m", "-Xms64m",
+            # A small heap on a small machine: the serial collector has no background threads
+            # (idle cost) and its pauses at this size are a few ms.
+            "-XX:+UseSerialGC", "-Djava.awt.headless=true",
+            f"-Dlog4j.configuration=file:{LOG4J}",
+            "-cp", f"{kafka_libs(settings)}/*", main_class, *args]
+
+
+def prepare_node(settings: Settings, node: int) -> Path:
+    """Write node ``node``'s properties and format its storage the first time; return the
+    properties file."""
+    if shutil.which("java") is None:
+        raise ComponentError("broker", "`java` is missing",
+                             "install Java 17 with `apt-get install -y openjdk-17-jre-headless`")
+    if not any(kafka_libs(settings).glob("kafka_2.13-*.jar")):
+        raise ComponentError("broker", f"the broker's jars are not in {kafka_libs(settings)}",
+                             "run `make install` (it resolves them from Maven Central)")
+    home = node_dir(settings, node)
+    home.mkdir(parents=True, exist_ok=True)
+    properties = home / "server.properties"
+    properties.write_text(node_properties(settings, node))
+    if not (home / "data" / "meta.properties").exists():
+        result = subprocess.run(
+            java_argv(settings, "kafka.tools.StorageTool", "format", "-t", cluster_id(settings),
+                      "-c", str(properties), "--ignore-formatted"),
+            capture_output=True, text=True, check=False,
+        )
+        if result.returncode != 0:
+            raise ComponentError(
+                f"broker-{node}", f"formatting {home / 'data'} failed: "
+                f"{(result.stdout + result.stderr).strip()[-600:]}",
+                "`make install` re-resolves the broker's jars; remove the folder to start afresh")
+    return properties
