@@ -18,12 +18,13 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
 
 from bench.keys import provision
 from infra.broker import instance_dir
 from infra.settings import Settings
 from infra.stack import up
-from schemas.socket import DocOpen, Feedback
+from schemas.socket import DocClose, DocOpen, Feedback
 from tests.conftest import stack_settings
 from tests.test_billing_e2e import clickhouse_totals, export
 from tests.test_stack_e2e import PYTHON_SOURCE
@@ -47,9 +48,16 @@ async def keep_typing(stack: Settings, key: str, stop: asyncio.Event) -> int:
                 text = f"# run {uuid.uuid4().hex[:12]}\n{PYTHON_SOURCE}"
                 await client.send(DocOpen(f"file:///r{version}.py", "python", 1, text))
                 completion = await client.complete(f"file:///r{version}.py", 1, len(text))
-                await asyncio.wait_for(completion.done.wait(), 20)
+                for _ in range(40):  # until its end, or the socket closes (the stack stopped)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(completion.done.wait(), 0.5)
+                    if completion.done.is_set() or ws.state is State.CLOSED:
+                        break
+                if not completion.done.is_set():
+                    break
                 ended += 1
                 kind = ("accepted", "rejected", "shown")[version % 3]
+                await client.send(DocClose(f"file:///r{version}.py"))
                 await client.send(Feedback(uuid.uuid4().hex, completion.request_id, kind))  # type: ignore[arg-type]
     return ended
 
