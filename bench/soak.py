@@ -3,7 +3,8 @@
 ``python -m bench.soak [--minutes 30] [--window-s 300] [--sessions 1] [--idle-s 60]`` starts a
 private stack, measures its idle CPU (every component, children included, over ``--idle-s``
 after a warm-up), then runs ``--sessions`` clients that each repeat, back to back: open a
-document (a real source file with a fresh comment, so no answer comes from the cache), ask for a
+document (a real source file cut at a random line, then a line no request had before, so no
+answer comes from the cache), ask for a
 completion at a line's end, wait for its ``end``, send feedback, close the document (4 frames
 per request, as in the issue that asked for this). Per window it prints request time and first
 token p50 / p99, requests, and every component's CPU; then the idle CPU again after the load
@@ -79,7 +80,9 @@ async def one_session(settings: Settings, api_key: str, seed: int, stop_at: floa
             source = rng.choice(sources)
             lines = source.splitlines(keepends=True)
             cut = rng.randrange(5, len(lines))
-            text = f"# soak {uuid.uuid4().hex}\n" + "".join(lines[:cut])
+            # A line no earlier request had, right before the cursor: no answer comes from the
+            # cache, every request reaches the model (as fresh typing does).
+            text = "".join(lines[:cut]) + f"soak_{uuid.uuid4().hex} = 0\n"
             uri = f"file:///soak/{uuid.uuid4().hex[:8]}.py"
             await client.send(DocOpen(uri, "python", 1, text))
             completion = await client.complete(uri, 1, len(text))
@@ -101,11 +104,14 @@ async def one_session(settings: Settings, api_key: str, seed: int, stop_at: floa
 
 
 async def soak(settings: Settings, api_keys: list[str], seconds: float, window_s: float,
-               idle_s: float, warmup_s: float = 0.0) -> SoakResult:
-    """Idle, load in windows, idle again: against a running stack."""
+               idle_s: float, warmup_s: float = 0.0, load_warmup_s: float = 0.0) -> SoakResult:
+    """Idle, warm-up load, load in windows, idle again: against a running stack."""
     if warmup_s:
         await asyncio.sleep(warmup_s)
     idle_before = await idle_cpu(settings, idle_s)
+    if load_warmup_s:  # first requests warm the model and the JIT-compiled broker: not counted
+        await asyncio.gather(*(one_session(settings, key, -1 - n, time.perf_counter() + load_warmup_s,
+                                           []) for n, key in enumerate(api_keys)))
     records: list[list[tuple[float, float | None, bool]]] = [[] for _ in api_keys]
     started = time.perf_counter()
     stop_at = started + seconds
@@ -117,7 +123,9 @@ async def soak(settings: Settings, api_keys: list[str], seconds: float, window_s
         window = Window(time.perf_counter() - started)
         cpu_before = stack_cpu_seconds(settings.run_dir)
         remaining = stop_at - time.perf_counter()
-        done, _ = await asyncio.wait(sessions, timeout=max(0.0, min(window_s, remaining)))
+        # The last window waits for the sessions' last requests to end.
+        timeout = None if remaining <= window_s else window_s
+        done, _ = await asyncio.wait(sessions, timeout=timeout)
         for task in done:
             task.result()  # a session that failed fails the benchmark, loudly
         cpu_after = stack_cpu_seconds(settings.run_dir)
@@ -161,9 +169,6 @@ def report(result: SoakResult) -> list[str]:
     full = [w for w in result.windows if w.request_ms]
     if len(full) >= 2:
         first, last = full[0], full[-1]
-        # The last window may be cut short; compare it only when it ran long enough.
-        if len(last.request_ms) < len(first.request_ms) // 2 and len(full) > 2:
-            last = full[-2]
         for q, name in ((0.5, "p50"), (0.99, "p99")):
             ratio = percentile(last.request_ms, q) / percentile(first.request_ms, q)
             lines.append(f"request time {name}, last window / first: {ratio:.2f} "
@@ -185,6 +190,8 @@ def main() -> int:
     parser.add_argument("--idle-s", type=float, default=60.0)
     parser.add_argument("--warmup-s", type=float, default=60.0,
                         help="wait after start before measuring idle (the JVM compiles at first)")
+    parser.add_argument("--load-warmup-s", type=float, default=30.0,
+                        help="requests before the first window, not counted")
     args = parser.parse_args()
     settings = private_settings("soak")
     ring = provision(settings, args.sessions, prefix="soak")
@@ -192,7 +199,7 @@ def main() -> int:
     supervisor, running = up(settings)
     try:
         result = asyncio.run(soak(running, keys, args.minutes * 60, args.window_s, args.idle_s,
-                                  args.warmup_s))
+                                  args.warmup_s, args.load_warmup_s))
     finally:
         supervisor.stop_all()
     print("\n".join(report(result)))

@@ -92,8 +92,9 @@ def java_argv(settings: Settings, main_class: str, *args: str) -> list[str]:
     java = shutil.which("java") or "java"
     return [java, f"-Xmx{settings.kafka_heap_mb}m", "-Xms64m",
             # A small heap on a small machine: the serial collector has no background threads
-            # (idle cost) and its pauses at this size are a few ms.
-            "-XX:+UseSerialGC", "-Djava.awt.headless=true",
+            # (idle cost) and its pauses at this size are a few ms. The C1 compiler alone: the
+            # optimising one kept compiling for minutes on an idle broker (2-3 % of a core).
+            "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Djava.awt.headless=true",
             f"-Dlog4j.configuration=file:{LOG4J}",
             "-cp", f"{kafka_libs(settings)}/*", main_class, *args]
 

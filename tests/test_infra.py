@@ -121,3 +121,32 @@ def test_starting_the_same_instance_twice_says_so(stack: Settings) -> None:
     assert caught.value.component == "stack"
     assert "already running" in caught.value.problem
     assert "make down" in caught.value.fix
+
+
+class TestBrokerConfig:
+    """The embedded Kafka's node configuration (pure)."""
+
+    def test_single_node(self) -> None:
+        from infra.broker import node_properties
+
+        props = dict(line.split("=", 1) for line in
+                     node_properties(Settings(broker_port=30000, controller_port=30100), 0).splitlines())
+        assert props["controller.quorum.voters"] == "1@127.0.0.1:30100"
+        assert props["listeners"] == "PLAINTEXT://127.0.0.1:30000,CONTROLLER://127.0.0.1:30100"
+        assert props["offsets.topic.replication.factor"] == "1"
+        assert props["min.insync.replicas"] == "1"
+        assert props["auto.create.topics.enable"] == "false"
+
+    def test_three_nodes_replicate_three_times_and_need_two(self) -> None:
+        from infra.broker import node_properties
+
+        settings = Settings(broker_port=30000, controller_port=30100, kafka_brokers=3)
+        props = dict(line.split("=", 1) for line in node_properties(settings, 2).splitlines())
+        assert props["node.id"] == "3"
+        assert props["controller.quorum.voters"] == ("1@127.0.0.1:30100,2@127.0.0.1:30101,"
+                                                     "3@127.0.0.1:30102")
+        assert props["advertised.listeners"] == "PLAINTEXT://127.0.0.1:30002"
+        assert props["default.replication.factor"] == "3"
+        assert props["min.insync.replicas"] == "2"
+        assert props["transaction.state.log.min.isr"] == "2"
+        assert settings.bootstrap == "127.0.0.1:30000,127.0.0.1:30001,127.0.0.1:30002"
