@@ -9,7 +9,7 @@ import sys
 import time
 
 from infra.install import main as install_main
-from infra.processes import ComponentError, Supervisor
+from infra.processes import ComponentError, Supervisor, Watchdog
 from infra.settings import Settings, SettingsError
 from infra.stack import ensure_tenants, up
 from infra.tenants import (
@@ -116,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"start failed: {error}", file=sys.stderr)
         return 1
     print(_connect_help(settings), flush=True)
+    watchdog = Watchdog(supervisor, say=lambda line: print(line, file=sys.stderr, flush=True))
     stopping = False
 
     def request_stop(*_: object) -> None:
@@ -129,9 +130,9 @@ def main(argv: list[str] | None = None) -> int:
             if supervisor.stop_marker.exists() or not supervisor.running_pids():
                 print("stack stopped from another shell")
                 return 0
-            dead = supervisor.exited()
-            if dead:
-                print(f"component exited: {dead}; stopping the stack (see {settings.log_dir})",
+            crash_loop = watchdog.tick(time.time_ns() // 1_000_000)
+            if crash_loop is not None:
+                print(f"{crash_loop.reason}; stopping the stack (logs: {settings.log_dir})",
                       file=sys.stderr)
                 return 1
             time.sleep(0.5)

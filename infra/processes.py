@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from infra.restarts import GiveUp, Restarts
+
 
 class ComponentError(RuntimeError):
     """A component could not start; the message says which one, why, and what to do."""
@@ -104,6 +106,8 @@ class Supervisor:
         self.run_dir = run_dir
         self.log_dir = log_dir
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        #: How each component was started, to start it again after a crash.
+        self.specs: dict[str, ProcessSpec] = {}
 
     def running_pids(self) -> dict[str, int]:
         """Processes of this instance that pid files say are alive (from any earlier start)."""
@@ -155,7 +159,19 @@ class Supervisor:
                 stdin=subprocess.DEVNULL, start_new_session=True, cwd=spec.cwd,
             )
         self.procs[spec.name] = proc
+        self.specs[spec.name] = spec
         (self.run_dir / f"{spec.name}.pid").write_text(str(proc.pid))
+
+    def relaunch(self, name: str) -> None:
+        """Start an exited component again, as it was started (without waiting for it): what
+        its crash left in its process group (Triton's python stubs) is killed first."""
+        old = self.procs.pop(name, None)
+        if old is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(old.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                old.wait(timeout=5)
+        self._launch(self.specs[name])
 
     def _wait_ready(self, spec: ProcessSpec, deadline: float, timeout_s: float) -> None:
         proc = self.procs[spec.name]
@@ -203,6 +219,7 @@ class Supervisor:
             (self.run_dir / f"{name}.pid").unlink(missing_ok=True)
             (self.run_dir / f"{name}.ready").unlink(missing_ok=True)
         self.procs.clear()
+        self.specs.clear()
         self.stop_marker.unlink(missing_ok=True)
 
     def _stop_wave(self, pids: dict[str, int], grace_s: float) -> None:
@@ -241,3 +258,53 @@ class Supervisor:
     def exited(self) -> dict[str, int]:
         """Processes started here that have exited, with their codes."""
         return {n: c for n, p in self.procs.items() if (c := p.poll()) is not None}
+
+
+class Watchdog:
+    """Starts the supervisor's components again when they exit (the I/O half of
+    :mod:`infra.restarts`); :meth:`tick` runs every half second or so."""
+
+    def __init__(self, supervisor: Supervisor, restarts: Restarts | None = None,
+                 say: Callable[[str], None] = print) -> None:
+        self.supervisor = supervisor
+        self.restarts = restarts or Restarts()
+        self.say = say
+        self._due: dict[str, int] = {}
+        now = _now_ms()
+        for name in supervisor.procs:
+            self.restarts.started(name, now)
+
+    def tick(self, now_ms: int) -> GiveUp | None:
+        """Schedule restarts for components that exited, start those whose backoff is over;
+        a crash loop is returned (the caller stops the stack)."""
+        supervisor = self.supervisor
+        for name, code in supervisor.exited().items():
+            if name in self._due:
+                continue
+            decision = self.restarts.exited(name, now_ms)
+            if isinstance(decision, GiveUp):
+                return decision
+            self._due[name] = decision.at_ms
+            self.say(f"[{name}] exited with code {code}; starting it again in "
+                     f"{decision.at_ms - now_ms} ms (exit {decision.attempt} in a row; log: "
+                     f"{supervisor.log_dir / (name + '.log')})")
+        for name, at_ms in list(self._due.items()):
+            if now_ms < at_ms:
+                continue
+            del self._due[name]
+            try:
+                supervisor.relaunch(name)
+            except ComponentError as error:  # e.g. its port is still held: counts as an exit
+                self.say(f"[{name}] could not be started again: {error.problem}")
+                decision = self.restarts.exited(name, now_ms)
+                if isinstance(decision, GiveUp):
+                    return decision
+                self._due[name] = decision.at_ms
+                continue
+            self.restarts.started(name, now_ms)
+            self.say(f"[{name}] started again")
+        return None
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
