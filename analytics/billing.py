@@ -17,9 +17,11 @@ import io
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 
+from analytics.query import literal, run_query
 from infra.settings import Settings
 from schemas.errors import ProtocolError
 from schemas.topics import UsageRecord, read_record
@@ -80,6 +82,23 @@ def render(rows: list[dict[str, object]], tenant_id: str, month: Month, form: st
     writer.writeheader()
     writer.writerows(rows)
     return out.getvalue()
+
+
+def clickhouse_totals(settings: Settings, tenant: str, month: str) -> dict[str, int]:
+    """The same totals counted from ClickHouse's event tables (what the export must equal)."""
+    where = (f"tenant_id = {literal(tenant)} AND toStartOfMonth(received_at) = "
+             f"toDate({literal(month + '-01')})")
+    # Values are quoted by literal(): the only text from outside is the tenant and month.
+    done_sql = ("SELECT uniqExactIf(event_id, admitted), uniqExact(event_id) "  # noqa: S608
+                f"FROM completion_events WHERE {where}")
+    said_sql = ("SELECT uniqExactIf(event_id, kind = 'shown'), "  # noqa: S608
+                "uniqExactIf(event_id, kind IN ('accepted', 'partial')), "
+                "uniqExactIf(event_id, kind IN ('rejected', 'dismissed')) "
+                f"FROM feedback_events WHERE {where}")
+    done: list[Any] = run_query(settings, done_sql)["rows"][0]
+    said: list[Any] = run_query(settings, said_sql)["rows"][0]
+    return {"completions": int(done[0]), "requests": int(done[1]), "shown": int(said[0]),
+            "accepted": int(said[1]), "rejected": int(said[2])}
 
 
 async def read_usage(settings: Settings) -> list[UsageRecord]:

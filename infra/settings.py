@@ -115,6 +115,9 @@ class Settings:
     completion_cache_ttl_s: int = 600
     #: A request not started this long after the edge received it is answered ``expired``.
     request_deadline_ms: int = 1000
+    #: The edge ends a request with ``error`` (detail ``no_answer``) when no frame of it came
+    #: for this long: its worker died, or its records were lost on the way.
+    reply_deadline_ms: int = 5000
     #: The edge asks clients to slow down when requests queue this long between it and the
     #: workers (smoothed), and lifts the hint below the low mark.
     overload_high_ms: int = 250

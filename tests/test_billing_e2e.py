@@ -13,12 +13,11 @@ import sys
 import time
 import uuid
 from datetime import UTC, datetime
-from typing import Any
 
 import orjson
 import pytest
 
-from analytics.query import run_query
+from analytics.billing import clickhouse_totals
 from infra.processes import Supervisor
 from infra.settings import Settings
 from infra.stack import python_service
@@ -53,20 +52,6 @@ def export(stack: Settings, tenant: str, month: str, form: str) -> str:
                             text=True, check=False, timeout=120)
     assert result.returncode == 0, result.stderr
     return result.stdout
-
-
-def clickhouse_totals(stack: Settings, tenant: str, month: str) -> dict[str, int]:
-    where = f"tenant_id = '{tenant}' AND toStartOfMonth(received_at) = toDate('{month}-01')"
-    done: list[Any] = run_query(stack, (
-        "SELECT uniqExactIf(event_id, admitted), uniqExact(event_id) FROM completion_events "
-        f"WHERE {where}"))["rows"][0]
-    said: list[Any] = run_query(stack, (
-        "SELECT uniqExactIf(event_id, kind = 'shown'), "
-        "uniqExactIf(event_id, kind IN ('accepted', 'partial')), "
-        f"uniqExactIf(event_id, kind IN ('rejected', 'dismissed')) FROM feedback_events "
-        f"WHERE {where}"))["rows"][0]
-    return {"completions": int(done[0]), "requests": int(done[1]), "shown": int(said[0]),
-            "accepted": int(said[1]), "rejected": int(said[2])}
 
 
 async def test_export_equals_clickhouse_across_a_killed_usage_process(

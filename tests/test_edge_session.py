@@ -19,6 +19,7 @@ from schemas.socket import (
     Hello,
     Notice,
     TextEdit,
+    TokenChunk,
     Welcome,
 )
 from schemas.topics import DocSnapshot, EditorEvent, FeedbackEvent, SessionEnd
@@ -302,3 +303,41 @@ class TestRates:
         for _ in range(FLOOD_REFUSALS):
             session.receive("not json", 10)
         assert session.flooding
+
+
+class TestUnanswered:
+    """A request the backend never answers ends at the edge: the client hears, never silence."""
+
+    def opened(self) -> EdgeSession:
+        session = started(EdgeLimits(2048, 4, 10_000, 1000, reply_deadline_ms=500))
+        session.receive(frame(DocOpen("a", "python", 1, "abc")), 20)
+        return session
+
+    def test_no_frame_in_time_ends_with_error_once(self) -> None:
+        session = self.opened()
+        session.receive(frame(CompletionRequest("r1", "a", 1, 3)), 100)
+        assert session.overdue(599) == []
+        assert session.overdue(600) == [CompletionEnd("r1", "error", 0, detail="no_answer")]
+        assert session.overdue(10_000) == []
+        # What the backend sends after that is not delivered (the request has ended).
+        assert session.on_reply(TokenChunk("r1", 0, "x"), 700) is False
+        assert session.on_reply(CompletionEnd("r1", "stop", 1), 700) is False
+
+    def test_each_chunk_extends_the_deadline_and_the_end_clears_it(self) -> None:
+        session = self.opened()
+        session.receive(frame(CompletionRequest("r1", "a", 1, 3)), 100)
+        assert session.on_reply(TokenChunk("r1", 0, "x"), 400)
+        assert session.on_reply(TokenChunk("r1", 1, "y"), 800)
+        assert session.overdue(1200) == []
+        assert session.overdue(1300) == [CompletionEnd("r1", "error", 2, detail="no_answer")]
+        session.receive(frame(CompletionRequest("r2", "a", 1, 3)), 2000)
+        assert session.on_reply(CompletionEnd("r2", "stop", 0), 2100)
+        assert session.overdue(99_999) == []
+
+    def test_refused_and_excluded_requests_are_not_waited_for(self) -> None:
+        session = self.opened()
+        session.receive(frame(CompletionRequest("r1", "a", 9, 3)), 100)  # wrong version: refused
+        session.receive(frame(DocOpen("x/secrets/k.py", "python", 1, "k")), 100)
+        replies, _ = session.receive(frame(CompletionRequest("r2", "x/secrets/k.py", 1, 0)), 100)
+        assert [r.reason for r in replies if isinstance(r, CompletionEnd)] == ["excluded"]
+        assert session.overdue(99_999) == []

@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
 from infra.settings import Settings
@@ -135,34 +136,76 @@ def dev_api_key(settings: Settings) -> str:
     return settings.tenants_path.with_suffix(".dev-key").read_text().strip()
 
 
-async def replay(url: str, api_key: str, path: Path, delay_ms: float, max_chars: int) -> int:
-    source = path.read_text(encoding="utf-8")[:max_chars]  # noqa: ASYNC240 - read once at start
+#: Reconnection backoff of the demo client (doubling, capped).
+RECONNECT_FIRST_S = 0.5
+RECONNECT_MAX_S = 8.0
+
+
+@dataclass
+class Typing:
+    """How far the replay got: survives a reconnection."""
+
+    source: str
+    typed: int = 0
+    version: int = 0
+    accepted: int = 0
+    rejected: int = 0
+
+
+async def replay(url: str, api_key: str, path: Path, delay_ms: float, max_chars: int,
+                 max_reconnects: int = 20) -> int:
+    """Type ``path`` into the edge; if the connection drops (an edge or stack restart), connect
+    again with backoff, re-open the document as typed so far, and go on."""
+    state = Typing(path.read_text(encoding="utf-8")[:max_chars])  # noqa: ASYNC240 - read once at start
+    backoff, reconnects = RECONNECT_FIRST_S, 0
+    while True:
+        try:
+            await _type_session(url, api_key, path, delay_ms, state)
+            break
+        except (ConnectionClosed, OSError) as error:
+            if state.version == 0 or reconnects >= max_reconnects:
+                raise  # never connected (no stack there), or it does not come back
+            reconnects += 1
+            print(f"\n[connection lost: {type(error).__name__}; reconnecting in {backoff:.1f} s, "
+                  f"{state.typed} of {len(state.source)} characters typed]", flush=True)
+            await asyncio.sleep(backoff)
+            backoff = min(RECONNECT_MAX_S, backoff * 2)
+    print(f"\ndone: {state.accepted} accepted, {state.rejected} rejected"
+          + (f", {reconnects} reconnection(s)" if reconnects else ""))
+    return 0
+
+
+async def _type_session(url: str, api_key: str, path: Path, delay_ms: float,
+                        state: Typing) -> None:
+    """One connection: open the document as typed so far, type the rest."""
+    source = state.source
     uri = path.resolve().as_uri()  # noqa: ASYNC240
     language = LANGUAGE_BY_SUFFIX.get(path.suffix, "plaintext")
-    accepted = rejected = 0
     async with connect_edge(url, api_key) as connection:
         client = EdgeClient(connection)
         welcome = await client.start()
         print(f"session {welcome.session_id} on {url} as {welcome.user_id} ({welcome.tenant_id}, "
-              f"{welcome.plan}); typing {len(source)} characters of {path}")
+              f"{welcome.plan}); typing {len(source) - state.typed} characters of {path}")
         client.on_chunk = lambda _c, text: print(text, end="", flush=True)
-        version = 1
-        await client.send(DocOpen(uri, language, version, ""))
-        typed = 0
-        while typed < len(source):
+        state.version += 1
+        await client.send(DocOpen(uri, language, state.version, source[:state.typed]))
+        while state.typed < len(source):
+            typed = state.typed
             char = source[typed]
-            version += 1
-            await client.send(DocChange(uri, version, (TextEdit(typed, typed, char),)))
-            typed += 1
+            state.version += 1
+            await client.send(DocChange(uri, state.version, (TextEdit(typed, typed, char),)))
+            typed = state.typed = typed + 1
             await asyncio.sleep(delay_ms / 1000)
             if not (char == "\n" or (char in " (.:" and typed < len(source))):
                 continue
             line_no = source.count("\n", 0, typed) + 1
             print(f"\n[line {line_no}] ", end="")
-            completion = await client.complete(uri, version, typed)
+            completion = await client.complete(uri, state.version, typed)
             try:
                 await asyncio.wait_for(completion.done.wait(), 10)
             except TimeoutError:
+                if connection.state is State.CLOSED:
+                    raise ConnectionClosed(None, None) from None
                 print("(no answer in 10 s)")
                 continue
             text = completion.text
@@ -179,15 +222,13 @@ async def replay(url: str, api_key: str, path: Path, delay_ms: float, max_chars:
             await client.send(Feedback(uuid.uuid4().hex, completion.request_id, kind,  # type: ignore[arg-type]
                                        latency_ms=int((completion.first_token_s or 0) * 1000)))
             if kind == "accepted":
-                accepted += 1
-                version += 1
-                await client.send(DocChange(uri, version, (TextEdit(typed, typed, text),)))
-                typed += len(text)
+                state.accepted += 1
+                state.version += 1
+                await client.send(DocChange(uri, state.version, (TextEdit(typed, typed, text),)))
+                state.typed = typed + len(text)
             else:
-                rejected += 1
+                state.rejected += 1
         await client.close()
-    print(f"\ndone: {accepted} accepted, {rejected} rejected")
-    return 0
 
 
 def main() -> int:

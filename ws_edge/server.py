@@ -55,6 +55,8 @@ from ws_edge.session import EdgeLimits, EdgeSession, OutRecord
 
 log = logging.getLogger("ws_edge")
 
+#: How often the edge looks for requests past their answer deadline.
+OVERDUE_CHECK_MS = 250
 #: Frames queued for one socket before the edge gives up on a client that does not read.
 OUTBOX_FRAMES = 4096
 #: Frames this many times over the limit close the connection instead of getting an error frame.
@@ -101,7 +103,8 @@ class Edge:
         self.settings = settings
         self.index = index
         self.limits = EdgeLimits(settings.max_frame_bytes, settings.max_open_documents,
-                                 settings.max_document_chars, settings.session_messages_per_second)
+                                 settings.max_document_chars, settings.session_messages_per_second,
+                                 settings.reply_deadline_ms)
         self.producer: AIOKafkaProducer = make_producer(settings)
         self.redis = make_redis(settings.redis_url) if settings.code_encryption else None
         self.keys = SessionKeys(self.redis, settings.code_retention_ms)
@@ -133,6 +136,12 @@ class Edge:
                            "session cap)", lambda: self.refused_handshakes)
         self._background: set[asyncio.Task[Any]] = set()  # closes and resyncs in flight
         self.bad_replies = 0
+        self.unanswered = 0
+        self.late_replies = 0
+        self.metrics.gauge("edge_requests_unanswered", "requests the edge ended itself (no frame "
+                           "within REPLY_DEADLINE_MS)", lambda: self.unanswered)
+        self.metrics.gauge("edge_replies_late", "frames for requests the edge had ended",
+                           lambda: self.late_replies)
 
     async def run(self, ready: asyncio.Event | None = None) -> None:
         settings = self.settings
@@ -147,6 +156,8 @@ class Edge:
         self._background.add(watcher)
         refresher = asyncio.create_task(self._refresh_keys())
         self._background.add(refresher)
+        overdue = asyncio.create_task(self._end_overdue())
+        self._background.add(overdue)
         try:
             async with serve(
                 self._handle, settings.edge_host, settings.edge_port + self.index,
@@ -174,7 +185,8 @@ class Edge:
             replies.cancel()
             watcher.cancel()
             refresher.cancel()
-            await asyncio.gather(replies, watcher, refresher, return_exceptions=True)
+            overdue.cancel()
+            await asyncio.gather(replies, watcher, refresher, overdue, return_exceptions=True)
             await consumer.stop()
             await self.producer.stop()
             if self.redis is not None:
@@ -303,6 +315,16 @@ class Edge:
             writer.cancel()
             await asyncio.gather(writer, return_exceptions=True)
 
+    async def _end_overdue(self) -> None:
+        """End requests that got no answer in time (a worker died, a record was lost)."""
+        while True:
+            await asyncio.sleep(OVERDUE_CHECK_MS / 1000)
+            now = now_ms()
+            for sock in list(self.sockets.values()):
+                for end in sock.session.overdue(now):
+                    self.unanswered += 1
+                    sock.push(encode(end))
+
     async def _refresh_keys(self) -> None:
         """Keep live sessions' keys in Redis (and put them back after a Redis restart)."""
         while True:
@@ -421,6 +443,9 @@ class Edge:
         if reply.session_id != sock.session.session_id:
             self.bad_replies += 1
             log.warning("skipping reply at offset %d: its key names another session", offset)
+            return
+        if not sock.session.on_reply(reply.frame, now_ms()):
+            self.late_replies += 1  # its request was ended here already: nothing may follow
             return
         frame = reply.frame
         if isinstance(frame, ResyncRequest):

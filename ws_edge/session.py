@@ -38,6 +38,7 @@ from schemas.socket import (
     Notice,
     ServerMessage,
     TextEdit,
+    TokenChunk,
     Welcome,
     read_client_frame,
 )
@@ -69,6 +70,13 @@ class EdgeLimits:
     max_document_chars: int
     #: Client frames per second per session (burst: one second's worth).
     messages_per_second: int = 200
+    #: A request that gets no frame for this long (first frame, or the next chunk) is ended by
+    #: the edge with ``error`` / ``no_answer``: a worker died or the broker lost it meanwhile.
+    reply_deadline_ms: int = 5000
+
+
+#: Request ids the edge ended itself that a session remembers: their late frames are dropped.
+REMEMBERED_ENDED = 256
 
 
 Replies = tuple[list[ServerMessage], list[OutRecord]]
@@ -92,6 +100,10 @@ class EdgeSession:
         #: silently drift from the editor's, so they take no edit until the client re-opens them.
         self._stale: set[str] = set()
         self.refused_in_row = 0
+        #: Requests forwarded and not ended yet: (deadline for their next frame, chunks so far).
+        self._waiting: dict[str, tuple[int, int]] = {}
+        #: Requests the edge ended for want of an answer (their late frames are not delivered).
+        self._gave_up: OrderedDict[str, None] = OrderedDict()
 
     @property
     def flooding(self) -> bool:
@@ -123,6 +135,33 @@ class EdgeSession:
             return self._editor(DocClose(uri), now_ms)
         return self._editor(DocSnapshot(doc.uri, doc.language_id, doc.version, redact(doc.text)),
                             now_ms)
+
+    def on_reply(self, frame: object, now_ms: int) -> bool:
+        """A frame from a worker for this session: ``False`` if it must not be delivered (its
+        request was already ended here). Keeps the request's answer deadline up to date."""
+        request_id = getattr(frame, "request_id", None)
+        if request_id is None:
+            return True
+        if request_id in self._gave_up:
+            return False
+        if isinstance(frame, CompletionEnd):
+            self._waiting.pop(request_id, None)
+        elif isinstance(frame, TokenChunk) and request_id in self._waiting:
+            self._waiting[request_id] = (now_ms + self._limits.reply_deadline_ms,
+                                         self._waiting[request_id][1] + 1)
+        return True
+
+    def overdue(self, now_ms: int) -> list[CompletionEnd]:
+        """Ends for requests with no frame within the deadline: the client hears, never silence."""
+        late = [rid for rid, (deadline, _) in self._waiting.items() if deadline <= now_ms]
+        ends = []
+        for request_id in late:
+            _, chunks = self._waiting.pop(request_id)
+            self._gave_up[request_id] = None
+            ends.append(CompletionEnd(request_id, "error", chunks, detail="no_answer"))
+        while len(self._gave_up) > REMEMBERED_ENDED:
+            self._gave_up.popitem(last=False)
+        return ends
 
     def end(self, now_ms: int) -> list[OutRecord]:
         """The socket closed: tell the workers to drop this session's state."""
@@ -210,6 +249,7 @@ class EdgeSession:
             if tenant.excludes(message.uri):
                 return [CompletionEnd(message.request_id, "excluded", 0,
                                       detail="content_exclusion")], []
+            self._waiting[message.request_id] = (now_ms + self._limits.reply_deadline_ms, 0)
         elif isinstance(message, Feedback):
             feedback = self._feedback(message, now_ms)
             if message.kind in ("accepted", "partial"):

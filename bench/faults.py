@@ -1,0 +1,304 @@
+"""The fault benchmark: ``kill -9`` each component in turn while simulated developers work.
+
+``python -m bench.faults [--kills 5] [--broker-kills 20] [--sessions 2] [--brokers 1|3]``
+starts a private stack with the same watchdog as ``make up`` (it starts a killed component
+again), runs ``--sessions`` developers that each ask for completions back to back and send
+feedback for every answer (reconnecting with backoff when their socket closes), and kills each
+component in turn with SIGKILL: broker, Triton, Redis, worker, edge, analytics, usage. With
+``--brokers 3`` it runs three brokers and kills one of them (broker-1) instead of the only one.
+
+Per component it reports: the time from the kill until a completion asked after the kill is
+answered with tokens again (and until the component was running again), requests that got no
+``end`` while their socket stayed open (silence), and requests whose socket closed first. At the
+end, with merges switched off so every inserted row stays countable: feedback and completion
+events the clients were told about but ClickHouse lacks (lost) or holds more than once
+(duplicated), and the billing export's totals against ClickHouse's for the same tenant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import random
+import signal
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import clickhouse_connect
+from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
+
+from analytics.billing import Month, clickhouse_totals, read_usage, summarize, totals
+from analytics.query import literal, run_query
+from analytics.schema import create_tables
+from bench.keys import provision
+from bench.loadgen import SOURCES, STDLIB
+from bench.measure import percentile
+from infra.processes import Supervisor, Watchdog, free_port
+from infra.restarts import RestartPolicy, Restarts
+from infra.settings import Settings
+from infra.stack import private_settings, up
+from schemas.socket import DocClose, DocOpen, Feedback
+from ws_edge.client import EdgeClient, connect_edge
+
+COMPONENTS = ("broker", "triton", "redis", "worker-0", "edge-0", "analytics", "usage")
+#: A request whose socket stays open this long without an ``end`` is silence.
+SILENCE_S = 35.0
+
+
+@dataclass
+class Request:
+    request_id: str
+    sent_s: float
+    ended_s: float | None = None
+    tokens: bool = False
+    reason: str | None = None
+    #: The socket closed before its end arrived (the session was told: reconnect).
+    closed: bool = False
+
+
+@dataclass
+class Developers:
+    """What the simulated developers did and were told."""
+
+    requests: list[Request] = field(default_factory=list)
+    #: request_id -> feedback kind sent on a socket that stayed open for 2 s or until our close.
+    feedback: dict[str, str] = field(default_factory=dict)
+    reconnects: int = 0
+
+
+@dataclass
+class Fault:
+    component: str
+    killed_s: float
+    back_s: float | None = None
+    flowing_s: float | None = None
+
+
+def now_s() -> float:
+    return time.monotonic()
+
+
+async def developer(settings: Settings, api_key: str, seed: int, stop: asyncio.Event,
+                    log: Developers) -> None:
+    """Back-to-back completions with feedback; on a closed socket, reconnect with backoff."""
+    rng = random.Random(seed)  # noqa: S311 - a reproducible workload
+    sources = [(STDLIB / name).read_text() for name in SOURCES]
+    backoff = 0.2
+    while not stop.is_set():
+        try:
+            async with connect_edge(settings.edge_url(0), api_key, open_timeout=5) as ws:
+                client = EdgeClient(ws)
+                await client.start("faults/1")
+                backoff = 0.2
+                await session(client, rng, sources, stop, log)
+                await client.close()
+        except (ConnectionClosed, OSError, TimeoutError):
+            log.reconnects += 1
+            await asyncio.sleep(backoff)
+            backoff = min(2.0, backoff * 2)
+
+
+async def session(client: EdgeClient, rng: random.Random, sources: list[str],
+                  stop: asyncio.Event, log: Developers) -> None:
+    pending_feedback: list[tuple[float, str, str]] = []
+    while not stop.is_set():
+        lines = rng.choice(sources).splitlines(keepends=True)
+        cut = rng.randrange(5, len(lines))
+        text = "".join(lines[:cut]) + f"fault_{uuid.uuid4().hex} = 0\n"
+        uri = f"file:///faults/{uuid.uuid4().hex[:8]}.py"
+        await client.send(DocOpen(uri, "python", 1, text))
+        completion = await client.complete(uri, 1, len(text))
+        request = Request(completion.request_id, now_s())
+        log.requests.append(request)
+        while not completion.done.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(completion.done.wait(), 0.25)
+            if client.connection.state is State.CLOSED:
+                request.closed = True
+                raise ConnectionClosed(None, None)
+            if now_s() - request.sent_s > SILENCE_S:
+                break
+        if completion.done.is_set():
+            request.ended_s = now_s()
+            request.tokens = bool(completion.text)
+            request.reason = completion.end.reason if completion.end else None
+            if completion.text:
+                kind = "accepted" if rng.random() < 0.3 else "rejected"
+                await client.send(Feedback(uuid.uuid4().hex, completion.request_id, kind))  # type: ignore[arg-type]
+                pending_feedback.append((now_s(), completion.request_id, kind))
+        await client.send(DocClose(uri))
+        # Feedback counts as told once its socket stayed open two seconds after it was sent.
+        while pending_feedback and now_s() - pending_feedback[0][0] > 2.0:
+            _, request_id, kind = pending_feedback.pop(0)
+            log.feedback[request_id] = kind
+    for _, request_id, kind in pending_feedback:  # our own close: the edge flushes what it has
+        log.feedback[request_id] = kind
+
+
+def prepare_tables(settings: Settings) -> None:
+    """The analytics tables, made before the sink starts, with merges off: duplicated inserts
+    stay countable (a merge of the ReplacingMergeTree would collapse them)."""
+    client = clickhouse_connect.get_client(dsn=settings.clickhouse_dsn)
+    try:
+        create_tables(client, settings.analytics_retention_days)
+        for table in ("feedback_events", "completion_events"):
+            client.command(f"ALTER TABLE {table} MODIFY SETTING "
+                           "max_bytes_to_merge_at_max_space_in_pool = 1, "
+                           "max_bytes_to_merge_at_min_space_in_pool = 1")
+    finally:
+        client.close()
+
+
+def kill(supervisor: Supervisor, name: str) -> None:
+    """SIGKILL the component's main process (its children are left to the watchdog)."""
+    os.kill(supervisor.procs[name].pid, signal.SIGKILL)
+
+
+async def run_faults(settings: Settings, supervisor: Supervisor, api_keys: list[str],
+                     plan: list[str], settle_s: float = 3.0) -> tuple[list[Fault], Developers]:
+    """Kill the components in ``plan`` one after another under load; the watchdog (in a thread,
+    as in ``make up``) starts each again."""
+    log = Developers()
+    stop = asyncio.Event()
+    watchdog = Watchdog(supervisor, Restarts(RestartPolicy(max_exits=10_000)), say=lambda _: None)
+    halt = threading.Event()
+
+    def watch() -> None:
+        while not halt.is_set():
+            watchdog.tick(time.time_ns() // 1_000_000)
+            time.sleep(0.1)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    developers = [asyncio.create_task(developer(settings, key, n, stop, log))
+                  for n, key in enumerate(api_keys)]
+    faults: list[Fault] = []
+    try:
+        await asyncio.sleep(settle_s)
+        for name in plan:
+            fault = Fault(name, now_s())
+            pid = supervisor.procs[name].pid
+            kill(supervisor, name)
+            faults.append(fault)
+            deadline = fault.killed_s + 90
+            while now_s() < deadline and (fault.back_s is None or fault.flowing_s is None):
+                proc = supervisor.procs.get(name)
+                if fault.back_s is None and proc is not None and proc.pid != pid:
+                    fault.back_s = now_s() - fault.killed_s
+                answered = [r for r in log.requests if r.sent_s > fault.killed_s and r.tokens]
+                if fault.flowing_s is None and answered:
+                    fault.flowing_s = min(r.ended_s or 0 for r in answered) - fault.killed_s
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(settle_s)
+    finally:
+        stop.set()
+        await asyncio.gather(*developers, return_exceptions=True)
+        halt.set()
+        watcher.join()
+    return faults, log
+
+
+def audit(settings: Settings, log: Developers, tenant_id: str) -> dict[str, Any]:
+    """Lost and duplicated events against what the developers were told; billing vs ClickHouse."""
+    ended = {r.request_id for r in log.requests if r.ended_s is not None}
+
+    def counts(sql: str) -> Counter[str]:
+        return Counter({row[0]: int(row[1]) for row in run_query(settings, sql)["rows"]})
+
+    where = f"WHERE tenant_id = {literal(tenant_id)} GROUP BY request_id"
+    completions = counts(f"SELECT request_id, count() FROM completion_events {where}")  # noqa: S608
+    feedback = counts(f"SELECT request_id, count() FROM feedback_events {where}")  # noqa: S608
+    month = Month.parse(datetime.now(UTC).strftime("%Y-%m"))
+    exported = totals(summarize(asyncio.run(read_usage(settings)), tenant_id, month))
+    return {
+        "completion events lost": len(ended - completions.keys()),
+        "completion events duplicated": sum(1 for c in completions.values() if c > 1),
+        "feedback events lost": len(log.feedback.keys() - feedback.keys()),
+        "feedback events duplicated": sum(1 for c in feedback.values() if c > 1),
+        "billing export": exported,
+        "clickhouse": clickhouse_totals(settings, tenant_id, str(month)),
+    }
+
+
+def report(faults: list[Fault], log: Developers, audited: dict[str, Any]) -> list[str]:
+    lines = [f"{'component':>10} {'kills':>5} {'back p50':>9} {'flowing p50':>11} "
+             f"{'flowing max':>11} {'silent':>6} {'closed':>6}"]
+    for name in dict.fromkeys(f.component for f in faults):
+        mine = [f for f in faults if f.component == name]
+        back = [f.back_s for f in mine if f.back_s is not None]
+        flowing = [f.flowing_s for f in mine if f.flowing_s is not None]
+        spans = [(f.killed_s, f.killed_s + (f.flowing_s or 90)) for f in mine]
+        during = [r for r in log.requests if any(a <= r.sent_s <= b for a, b in spans)]
+        silent = sum(1 for r in during if r.ended_s is None and not r.closed)
+        closed = sum(1 for r in during if r.closed)
+        never = len(mine) - len(flowing)
+        lines.append(f"{name:>10} {len(mine):5d} {percentile(back, 0.5):8.1f}s "
+                     f"{percentile(flowing, 0.5):10.1f}s {max(flowing, default=float('nan')):10.1f}s "
+                     f"{silent:6d} {closed:6d}" + (f"  ({never} never flowed again)" if never else ""))
+    requests = log.requests
+    reasons = Counter(r.reason or ("closed" if r.closed else "silent") for r in requests)
+    lines.append(f"requests: {len(requests)} ({dict(reasons)}); reconnects: {log.reconnects}; "
+                 f"without an end while their socket stayed open: "
+                 f"{sum(1 for r in requests if r.ended_s is None and not r.closed)}")
+    for key, value in audited.items():
+        lines.append(f"{key}: {value}")
+    same = audited["billing export"] == audited["clickhouse"]
+    lines.append(f"billing export equals ClickHouse: {'yes' if same else 'NO'}")
+    return lines
+
+
+def wait_settled(settings: Settings, log: Developers, tenant_id: str, timeout_s: float
+                 ) -> dict[str, Any]:
+    """Audit until nothing more arrives (or the timeout), so in-flight events are not 'lost'."""
+    deadline = now_s() + timeout_s
+    audited = audit(settings, log, tenant_id)
+    while now_s() < deadline:
+        time.sleep(2)
+        again = audit(settings, log, tenant_id)
+        if again == audited and again["billing export"] == again["clickhouse"]:
+            break
+        audited = again
+    return audited
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.faults")
+    parser.add_argument("--kills", type=int, default=5, help="kills of each component")
+    parser.add_argument("--broker-kills", type=int, default=20)
+    parser.add_argument("--sessions", type=int, default=2)
+    parser.add_argument("--brokers", type=int, choices=(1, 3), default=1)
+    parser.add_argument("--components", default=",".join(COMPONENTS))
+    args = parser.parse_args()
+    # An unreachable REDIS_URL: the stack starts its own Redis, which this benchmark kills.
+    settings = private_settings("faults", f"redis://127.0.0.1:{free_port()}/0").replace(
+        kafka_brokers=args.brokers, usage_window_ms=10_000, usage_grace_ms=2_000)
+    ring = provision(settings, args.sessions, prefix="faults")
+    keys = [ring.take("free").api_key for _ in range(args.sessions)]
+    plan: list[str] = []
+    components = args.components.split(",")
+    rounds = max(args.kills, args.broker_kills if "broker" in components else 0)
+    for round_ in range(rounds):
+        for name in components:
+            if round_ < (args.broker_kills if name == "broker" else args.kills):
+                plan.append("broker-1" if name == "broker" and args.brokers == 3 else name)
+    prepare_tables(settings)
+    supervisor, running = up(settings)
+    try:
+        faults, log = asyncio.run(run_faults(running, supervisor, keys, plan))
+        audited = wait_settled(running, log, "faults-free", 90)
+    finally:
+        supervisor.stop_all()
+    print("\n".join(report(faults, log, audited)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
