@@ -115,6 +115,10 @@ class Settings:
     completion_cache_ttl_s: int = 600
     #: A request not started this long after the edge received it is answered ``expired``.
     request_deadline_ms: int = 1000
+    #: Concurrent inferences one worker runs (more wait for a slot, briefly: see below).
+    worker_model_slots: int = 4
+    #: How long a request may wait for a model slot before it is refused ``overloaded``.
+    admission_wait_ms: int = 50
     #: The edge ends a request with ``error`` (detail ``no_answer``) when no frame of it came
     #: for this long: its worker died, or its records were lost on the way.
     reply_deadline_ms: int = 5000

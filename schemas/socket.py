@@ -26,7 +26,7 @@ Plan = Literal["free", "pro", "enterprise"]
 #: it). Both count as not accepted.
 FeedbackKind = Literal["shown", "accepted", "partial", "rejected", "dismissed"]
 EndReason = Literal["stop", "length", "superseded", "cancelled", "expired", "error", "quota",
-                    "excluded"]
+                    "excluded", "overloaded"]
 
 
 # --- client -> edge ----------------------------------------------------------------------------

@@ -65,8 +65,9 @@ class MemoryCache:
 class RecordingWorker(CompletionWorker):
     """The real worker, with reply frames recorded instead of produced."""
 
-    def __init__(self, model: SlowModel, quota: object = None, cache: object = None) -> None:
-        super().__init__(Settings(), model, quota, cache)  # type: ignore[arg-type]
+    def __init__(self, model: SlowModel, quota: object = None, cache: object = None,
+                 settings: Settings | None = None) -> None:
+        super().__init__(settings or Settings(), model, quota, cache)  # type: ignore[arg-type]
         self.sent: list[ReplyFrame] = []
         self.timings: list[StageTimes | None] = []
         self._reply_partitions = 8
@@ -263,3 +264,42 @@ class TestStopIsFinal:
         await feed(worker, Cancel("r1"))
         await asyncio.sleep(0.3)
         assert worker.sent == [CompletionEnd("r1", "cancelled", 0)]
+
+
+class TestModelSlots:
+    """Over the worker's model slots a request waits briefly, then is refused ``overloaded``."""
+
+    @staticmethod
+    async def ask(worker: CompletionWorker, n: int) -> None:
+        """Request ``rN`` on session ``sN`` with a prompt of its own (nothing to share)."""
+        await feed(worker, DocOpen("a.py", "python", 1, f"x = {n}\n"), f"s{n}")
+        await feed(worker, CompletionRequest(f"r{n}", "a.py", 1, len(f"x = {n}\n")), f"s{n}")
+
+    async def test_shed_not_queued_and_slots_come_back(self) -> None:
+        model = SlowModel(tokens=3, delay_s=0.1)
+        worker = RecordingWorker(model, settings=Settings(worker_model_slots=1,
+                                                          admission_wait_ms=30))
+        await self.ask(worker, 1)
+        await asyncio.sleep(0.05)  # r1 holds the only slot
+        await self.ask(worker, 2)
+        await until_idle(worker)
+        ends = {f.request_id: f for f in worker.sent if isinstance(f, CompletionEnd)}
+        assert ends["r2"] == CompletionEnd("r2", "overloaded", 0)
+        assert ends["r1"].reason == "stop" and model.calls == 1
+        # The slot was given back: the next request gets the model.
+        await self.ask(worker, 3)
+        await until_idle(worker)
+        assert worker.sent[-1] == CompletionEnd("r3", "stop", 3)
+        assert worker._admission.busy == 0 and worker._admission.waiting == 0
+
+    async def test_a_waiting_request_gets_the_freed_slot(self) -> None:
+        model = SlowModel(tokens=1, delay_s=0.03)
+        worker = RecordingWorker(model, settings=Settings(worker_model_slots=1,
+                                                          admission_wait_ms=500))
+        await self.ask(worker, 1)
+        await asyncio.sleep(0.01)
+        await self.ask(worker, 2)
+        await until_idle(worker)
+        reasons = {f.request_id: f.reason for f in worker.sent if isinstance(f, CompletionEnd)}
+        assert reasons == {"r1": "stop", "r2": "stop"} and model.calls == 2
+        assert worker._admission.busy == 0

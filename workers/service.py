@@ -43,6 +43,7 @@ from streams.metrics import Registry
 from streams.redis_client import make_redis
 from streams.sealing import SealError
 from streams.session_keys import SessionKeys
+from workers.admission import Admission
 from workers.cache import CompletionCache
 from workers.core import (
     Action,
@@ -129,6 +130,8 @@ class CompletionWorker:
         self._reports: set[asyncio.Task[Any]] = set()
         self._reply_partitions = 0
         self.ready = asyncio.Event()
+        self._admission = Admission(settings.worker_model_slots)
+        self._slot_waiters: dict[str, asyncio.Future[None]] = {}
 
     async def run(self) -> None:
         settings = self._settings
@@ -462,14 +465,54 @@ class CompletionWorker:
         if cached is not None:
             self._remember(session_id, fresh)
             return self._count(_Source("cached", chunks=cached[0], reason=cached[1]))
-        if not await self._admit(start):
-            return None
-        self._remember(session_id, fresh)
-        live = self._hub.live(key)  # an identical request may have started while we awaited
-        if live is not None:
-            return self._count(_Source("shared", generation=live, admitted=True))
-        return self._count(_Source("inferred", generation=self._hub.start(
-            key, functools.partial(self._infer, start=start)), admitted=True))
+        if not await self._slot(start.request_id):
+            return self._count(_Source("none", reason="overloaded"))  # shed: no model slot
+        try:
+            if not await self._admit(start):
+                self._release_slot()
+                return None
+            self._remember(session_id, fresh)
+            live = self._hub.live(key)  # an identical request may have started while we awaited
+            if live is not None:
+                self._release_slot()
+                return self._count(_Source("shared", generation=live, admitted=True))
+            return self._count(_Source("inferred", generation=self._hub.start(
+                key, functools.partial(self._infer, start=start)), admitted=True))
+        except BaseException:
+            self._release_slot()  # cancelled or failed before the model had it
+            raise
+
+    async def _slot(self, request_id: str) -> bool:
+        """A model slot for this request, waiting ``ADMISSION_WAIT_MS`` at most."""
+        if self._admission.arrive(request_id):
+            return True
+        granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._slot_waiters[request_id] = granted
+        try:
+            async with asyncio.timeout(self._settings.admission_wait_ms / 1000):
+                await granted
+        except TimeoutError:
+            pass
+        except asyncio.CancelledError:
+            if granted.done() and not granted.cancelled():
+                self._release_slot()  # granted as the request was cancelled: pass it on
+            else:
+                self._admission.leave(request_id)
+            raise
+        finally:
+            self._slot_waiters.pop(request_id, None)
+        if granted.done() and not granted.cancelled():
+            return True  # (also when the grant and the timeout came together)
+        self._admission.leave(request_id)
+        return False
+
+    def _release_slot(self) -> None:
+        """An inference ended: its slot passes to the longest-waiting request, if any."""
+        while (next_id := self._admission.release()) is not None:
+            waiter = self._slot_waiters.get(next_id)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+                return
 
     async def _cached(self, key: str) -> tuple[list[str], EndReason] | None:
         """The cached generation, or ``None`` (also when the cache is down: then infer)."""
@@ -514,7 +557,14 @@ class CompletionWorker:
         return False
 
     async def _infer(self, generation: Generation, start: StartCompletion) -> None:
-        """Fill ``generation`` from the model; cache it when it ended normally."""
+        """Fill ``generation`` from the model (in the slot its request took); cache it when it
+        ended normally."""
+        try:
+            await self._infer_in_slot(generation, start)
+        finally:
+            self._release_slot()
+
+    async def _infer_in_slot(self, generation: Generation, start: StartCompletion) -> None:
         try:
             async with asyncio.timeout(GENERATION_TIMEOUT_S):
                 async for text in self._backend.stream(start.prompt, start.max_tokens,

@@ -3,7 +3,8 @@
 The signal is the time requests spend queued between the edge and the worker and back (both
 Kafka hops, as measured on each request's first chunk), smoothed; crossing ``high_ms`` turns
 the hint on, falling below ``low_ms`` turns it off, and not before ``hold_ms`` (hysteresis and a
-minimum hold keep it from flapping). A failed produce counts as overload at once. The hint asks
+minimum hold keep it from flapping). A failed produce, or a request a worker shed
+(``overloaded``), counts as overload at once. The hint asks
 plugins for a minimum interval between ``complete`` requests: a longer client-side debounce
 instead of ever-growing queues.
 """
@@ -38,7 +39,8 @@ class Pressure:
         return self._settle(now_ms)
 
     def produce_failed(self, now_ms: int) -> bool:
-        """The broker refused or timed out a record: overloaded now."""
+        """The broker refused or timed out a record, or a worker shed a request for want of
+        model capacity: overloaded now."""
         self.queue_ms = max(self.queue_ms, self._config.high_ms)
         return self._settle(now_ms)
 

@@ -42,7 +42,7 @@ from infra.tenants import (
 )
 from schemas.codec import encode
 from schemas.errors import ProtocolError
-from schemas.socket import ErrorFrame, SlowDown, TokenChunk
+from schemas.socket import CompletionEnd, ErrorFrame, SlowDown, TokenChunk
 from schemas.topics import Reply, ResyncRequest, StageTimes, read_record, write_record
 from streams.kafka import IDLE_WAIT_MS, make_consumer, make_producer
 from streams.metrics import Registry
@@ -451,6 +451,9 @@ class Edge:
         if isinstance(frame, ResyncRequest):
             self._resync(sock, frame.uri)
             return
+        if (isinstance(frame, CompletionEnd) and frame.reason == "overloaded"
+                and self.pressure.produce_failed(now_ms())):
+            self._broadcast(self._slow_down())
         if not sock.push(encode(frame)) and not sock.closing:
             sock.closing = True
             self._close_later(sock, 1008, "client is not reading its frames")
