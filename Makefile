@@ -47,10 +47,10 @@ train-tools: .venv/.installed
 
 # Rebuilds the committed model from scratch: corpus manifest, tokenizer, seeded training.
 model: train-tools
-	$(PY) -m infra.corpus
-	$(PY) -m infra.training.tokenizer
-	$(PY) -m infra.training.train
+	$(PY) -m model.corpus
+	$(PY) -m model.training.tokenizer
+	$(PY) -m model.training.train
 
 # Held-out quality against the n-gram baseline and no completion, then serving through Triton.
 evaluate: install
-	OPENBLAS_NUM_THREADS=1 $(PY) -m infra.training.evaluate --triton --json .stack/evaluation.json
+	OPENBLAS_NUM_THREADS=1 $(PY) -m model.training.evaluate --triton --json .stack/evaluation.json

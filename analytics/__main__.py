@@ -1,7 +1,7 @@
 """``python -m analytics``: the feedback sink into ClickHouse and the analysts' query endpoint."""
 
 from analytics.sink import serve_analytics
-from infra.runtime import run_service
+from runtime.service import run_service
 
 if __name__ == "__main__":
     raise SystemExit(run_service("analytics", serve_analytics))

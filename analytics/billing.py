@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from analytics.query import literal, run_query
-from infra.settings import Settings
+from config.settings import Settings
 from schemas.errors import ProtocolError
 from schemas.topics import UsageRecord, read_record
 from streams.kafka import read_all

@@ -20,7 +20,7 @@ import orjson
 import redis
 
 from analytics.schema import USER_TABLES, erase_user
-from infra.settings import Settings
+from config.settings import Settings
 
 
 def erase(settings: Settings, tenant_id: str, user_id: str) -> None:

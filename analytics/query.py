@@ -17,7 +17,7 @@ from typing import Any
 import clickhouse_connect
 import orjson
 
-from infra.settings import Settings
+from config.settings import Settings
 
 
 class QueryError(RuntimeError):

@@ -18,8 +18,8 @@ from datetime import UTC, date, datetime
 import redis
 
 from analytics.query import QueryError, run_query
-from infra.settings import Settings
-from workers.quota import DAY_MS
+from config.settings import Settings
+from quota.arithmetic import DAY_MS
 
 User = tuple[str, str]
 

@@ -43,9 +43,8 @@ from analytics.schema import (
     erase_user,
 )
 from analytics.scope import refusal, scoped_settings
-from infra.runtime import run_marking_ready
-from infra.settings import Settings
-from infra.tenants import DirectoryError, Principal, load_directory
+from config.settings import Settings
+from runtime.service import run_marking_ready
 from schemas.errors import ProtocolError
 from schemas.topics import (
     AuthorshipEvent,
@@ -56,6 +55,7 @@ from schemas.topics import (
     read_record,
 )
 from streams.kafka import IDLE_WAIT_MS, make_consumer
+from tenants.directory import DirectoryError, Principal, load_directory
 
 log = logging.getLogger("analytics")
 

@@ -26,8 +26,8 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
 from analytics.usage_windows import Kind, UsageWindows
-from infra.runtime import run_marking_ready, run_service
-from infra.settings import Settings
+from config.settings import Settings
+from runtime.service import run_marking_ready, run_service
 from schemas.errors import ProtocolError
 from schemas.socket import FeedbackKind
 from schemas.topics import CompletionEvent, FeedbackEvent, read_record, write_record

@@ -36,7 +36,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from bench.keys import Keyring, provision
 from bench.measure import percentile, rss_kib
-from infra.settings import Settings
+from config.settings import Settings
 from infra.stack import private_settings, up
 from schemas.codec import encode
 from schemas.socket import CompletionRequest, DocChange, DocOpen, Hello, TextEdit

@@ -23,7 +23,7 @@ import uuid
 from analytics.query import QueryError, run_query
 from bench.keys import provision
 from bench.measure import cpu_seconds, percentile
-from infra.settings import Settings
+from config.settings import Settings
 from infra.stack import private_settings, up
 from schemas.socket import DocOpen, Feedback
 from schemas.topics import FeedbackEvent, write_record

@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 from bench.measure import percentile
+from config.settings import Settings
 from infra.processes import Supervisor
-from infra.settings import Settings
 from infra.stack import private_settings, triton_spec
 from streams.document import Document
 from workers.inference import TritonBackend

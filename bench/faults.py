@@ -41,9 +41,9 @@ from analytics.schema import create_tables
 from bench.keys import provision
 from bench.loadgen import SOURCES, STDLIB
 from bench.measure import percentile
+from config.settings import Settings
 from infra.processes import Supervisor, Watchdog, free_port
 from infra.restarts import RestartPolicy, Restarts
-from infra.settings import Settings
 from infra.stack import private_settings, up
 from schemas.socket import DocClose, DocOpen, Feedback
 from ws_edge.client import EdgeClient, connect_edge

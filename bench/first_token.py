@@ -24,7 +24,7 @@ from pathlib import Path
 
 from bench.keys import provision
 from bench.measure import percentile
-from infra.settings import Settings
+from config.settings import Settings
 from infra.stack import private_settings, up
 from schemas.socket import DocOpen
 from streams.document import Document

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from infra.settings import Settings
-from infra.tenants import PLANS, Directory, Tenant, new_key, save_directory
+from config.settings import Settings
+from tenants.directory import PLANS, Directory, Tenant, new_key, save_directory
 
 
 @dataclass(frozen=True, slots=True)

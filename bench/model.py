@@ -34,10 +34,10 @@ from tritonclient.grpc import service_pb2 as pb
 from tritonclient.grpc import service_pb2_grpc
 
 from bench.measure import percentile
+from config.settings import Settings
 from infra.processes import Supervisor
-from infra.settings import Settings
 from infra.stack import private_settings, triton_spec
-from infra.training import model_dir
+from model.training import model_dir
 from streams.document import Document
 from workers.inference import is_final, response_text, triton_request
 from workers.prompt import Prompt, build_prompt

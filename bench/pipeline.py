@@ -24,7 +24,7 @@ from bench.keys import Keyring, provision
 from bench.loadgen import SessionResult, run_load
 from bench.measure import cpu_seconds, percentile, rss_kib
 from bench.typist import fixed_debounce_fires
-from infra.settings import Settings
+from config.settings import Settings
 from infra.stack import private_settings, up
 from schemas.codec import encode
 from schemas.socket import Hello

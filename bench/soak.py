@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from bench.keys import provision
 from bench.loadgen import SOURCES, STDLIB
 from bench.measure import percentile, stack_cpu_seconds
-from infra.settings import Settings
+from config.settings import Settings
 from infra.stack import private_settings, up
 from schemas.socket import DocClose, DocOpen, Feedback
 from workers.service import GENERATION_TIMEOUT_S

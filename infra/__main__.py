@@ -8,11 +8,11 @@ import signal
 import sys
 import time
 
+from config.settings import Settings, SettingsError
 from infra.install import main as install_main
 from infra.processes import ComponentError, Supervisor, Watchdog
-from infra.settings import Settings, SettingsError
 from infra.stack import ensure_tenants, up
-from infra.tenants import (
+from tenants.directory import (
     PLANS,
     ROLES,
     DirectoryError,

@@ -15,8 +15,8 @@ import subprocess
 import uuid
 from pathlib import Path
 
+from config.settings import REPO_ROOT, Settings
 from infra.processes import ComponentError
-from infra.settings import REPO_ROOT, Settings
 
 POM = REPO_ROOT / "infra" / "kafka" / "pom.xml"
 LOG4J = REPO_ROOT / "infra" / "kafka" / "log4j.properties"

@@ -20,8 +20,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from config.settings import Settings
 from infra.broker import POM, kafka_libs
-from infra.settings import Settings
 
 JAVA_HINT = "install Java 17 with `apt-get install -y openjdk-17-jre-headless`"
 MAVEN_HINT = "install Maven with `apt-get install -y maven`"

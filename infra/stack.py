@@ -18,11 +18,12 @@ from pathlib import Path
 
 import redis
 
+from config.settings import REPO_ROOT, Settings
 from infra.broker import java_argv, prepare_node
 from infra.install import triton_root
 from infra.processes import ComponentError, ProcessSpec, Supervisor, free_port
-from infra.settings import REPO_ROOT, Settings
-from infra.tenants import (
+from streams.kafka import TopicConfigError, ensure_topics, wait_for_broker
+from tenants.directory import (
     Directory,
     DirectoryError,
     Tenant,
@@ -30,7 +31,6 @@ from infra.tenants import (
     new_key,
     save_directory,
 )
-from streams.kafka import TopicConfigError, ensure_topics, wait_for_broker
 
 
 def _http_ok(url: str) -> bool:

@@ -12,11 +12,11 @@ import pytest
 import redis
 
 from bench.keys import Keyring, provision
+from config.settings import Settings
 from infra.broker import instance_dir
 from infra.processes import Supervisor
-from infra.settings import Settings
 from infra.stack import private_settings, up
-from infra.tenants import Tenant, load_directory, new_key, save_directory
+from tenants.directory import Tenant, load_directory, new_key, save_directory
 
 #: The test stack re-reads its tenants file this often (ms).
 AUTH_RELOAD_MS = 200

@@ -10,7 +10,14 @@ function the running process uses:
 - ``editor-events``: record validation, then :meth:`WorkerCore.handle`, then the due timers;
 - ``completion-replies``: record validation as the edge's reply router does it;
 - ``feedback-events`` and ``completion-events``: record validation, then the ClickHouse row
-  the sink would write.
+  the sink would write; and the usage stream's step (:meth:`UsageStream.apply`, then closing
+  its windows);
+- ``usage-records``: record validation, then the billing export's monthly sums;
+- sealed ``editor-events``: opening under the session's key (:class:`SessionCipher`), then the
+  worker as above.
+
+Not fuzzed here: the asyncio adapters around these functions (their Kafka, Redis and Triton
+calls), which the stack tests drive with real components.
 
 A consumer may refuse a record only with :class:`ProtocolError` (the sink also with the
 conversion errors it counts). ``python -m tests.fuzzing --inputs N --seed S`` runs more.
@@ -19,6 +26,7 @@ conversion errors it counts). ``python -m tests.fuzzing --inputs N --seed S`` ru
 from __future__ import annotations
 
 import argparse
+import logging
 import random
 import sys
 import time
@@ -28,9 +36,10 @@ from typing import Any
 
 import orjson
 
+from analytics.billing import Month, summarize
 from analytics.sink import completion_row, feedback_row, flows
-from infra.settings import Settings
-from infra.tenants import Principal, Tenant
+from analytics.usage import UsageStream
+from config.settings import Settings
 from schemas.codec import encode
 from schemas.errors import ProtocolError
 from schemas.socket import (
@@ -58,8 +67,11 @@ from schemas.topics import (
     ResyncRequest,
     SessionEnd,
     StageTimes,
+    UsageRecord,
     read_record,
 )
+from streams.sealing import SealError, SessionCipher, new_key
+from tenants.directory import Principal, Tenant
 from workers.core import WorkerCore, WorkerLimits
 from ws_edge.ratelimit import TokenBucket
 from ws_edge.session import EdgeLimits, EdgeSession
@@ -86,6 +98,8 @@ QUALITY: list[Any] = [
     PersistenceEvent("p1", "s1", "t", "u", "pro", "r1", "python", 30, 15, 9, 1_700_000_000_000),
     AuthorshipEvent("a1", "s1", "t", "u", "pro", "python", 120, 15, 1_700_000_000_000),
 ]
+USAGE = UsageRecord("0" * 32, "t", "u", "free", 1_700_000_000_000, 1_700_003_600_000, 0, 3, 4,
+                    2, 1, 1)
 COMPLETION = CompletionEvent("c1", "s1", "t", "u", "free", "r1", "code_ngram", "python",
                              "inferred", True, "stop", 3, 12, 1_700_000_000_000,
                              1_700_000_000_050, 21)
@@ -249,9 +263,38 @@ def fuzz_topics(rng: random.Random, report: Report, records: int) -> None:
     def completions_sink(data: bytes) -> None:
         completion_row(read_record(CompletionEvent, data))
 
+    usage = UsageStream(Settings())
+    usage_topics = [usage.settings.topic_completions, usage.settings.topic_feedback]
+    offsets = [0]
+
+    def usage_stream(data: bytes) -> None:
+        offsets[0] += 1
+        usage.apply(rng.choice(usage_topics), 0, offsets[0], data)
+        usage.windows.close(usage.windows.watermark(clock[0], True))
+
+    def billing(data: bytes) -> None:
+        summarize([read_record(UsageRecord, data)], "t", Month(2023, 11))
+
+    key = new_key()
+    cipher = SessionCipher(key)
+
+    def sealed(data: bytes) -> None:
+        worker(cipher.open(data, "editor", "s1"))
+
     for _ in range(records):
         roll = rng.random()
-        if roll < 0.5:
+        if roll < 0.05:
+            event = EditorEvent("e", "s1", 0, "t", "u", "free", 100, clock[0], rng.choice(BODIES))
+            data = cipher.seal(encode(event), "editor", "s1")
+            data = _mutate_bytes(data, rng) if rng.random() < 0.8 else data
+            _consumer(report, "editor-events (sealed)", data, sealed, (ProtocolError, SealError))
+        elif roll < 0.1:
+            data = mutate(USAGE, rng, [])
+            _consumer(report, "usage-records", data, billing)
+        elif roll < 0.15:
+            data = mutate(rng.choice([COMPLETION, FEEDBACK]), rng, [])
+            _consumer(report, "usage stream", data, usage_stream)
+        elif roll < 0.5:
             event = EditorEvent("e", f"s{rng.randrange(3)}", 0, "t", "u", "free", 100, clock[0],
                                 rng.choice(BODIES))
             data = mutate(event, rng, body_types) if rng.random() < 0.8 else encode(event)
@@ -288,6 +331,7 @@ def main() -> int:
     parser.add_argument("--inputs", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=int(time.time()))
     args = parser.parse_args()
+    logging.disable(logging.WARNING)  # consumers log each refused record; the report counts them
     started = time.perf_counter()
     report = run(args.inputs, args.seed)
     took = time.perf_counter() - started

@@ -9,7 +9,7 @@ import statistics
 import pytest
 
 from bench.abuse import abuse, broken_guarantees, report
-from infra.settings import Settings
+from config.settings import Settings
 from tests.conftest import KEYRING
 
 pytestmark = pytest.mark.stack

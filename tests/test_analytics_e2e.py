@@ -15,12 +15,12 @@ import pytest
 import redis.asyncio as aioredis
 
 from analytics.query import run_query
-from infra.settings import Settings
-from infra.tenants import Tenant
+from config.settings import Settings
+from quota.arithmetic import day_window, quota_key
 from schemas.socket import DocOpen, Feedback
+from tenants.directory import Tenant
 from tests.conftest import add_key
 from tests.test_stack_e2e import PYTHON_SOURCE
-from workers.quota import day_window, quota_key
 from ws_edge.client import EdgeClient, connect_edge
 
 pytestmark = pytest.mark.stack

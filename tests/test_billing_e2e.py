@@ -18,11 +18,11 @@ import orjson
 import pytest
 
 from analytics.billing import clickhouse_totals
+from config.settings import Settings
 from infra.processes import Supervisor
-from infra.settings import Settings
 from infra.stack import python_service
-from infra.tenants import Tenant
 from schemas.socket import DocOpen, Feedback
+from tenants.directory import Tenant
 from tests.conftest import add_key
 from tests.test_stack_e2e import PYTHON_SOURCE
 from ws_edge.client import EdgeClient, connect_edge

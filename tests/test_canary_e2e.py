@@ -20,9 +20,9 @@ import pytest
 import redis.asyncio as aioredis
 
 from analytics.query import run_query
+from config.settings import Settings
 from infra.broker import instance_dir
 from infra.processes import Supervisor
-from infra.settings import Settings
 from infra.stack import python_service
 from schemas.socket import DocChange, DocOpen, Feedback, TextEdit
 from streams.kafka import read_all, topic_specs

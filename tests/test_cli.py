@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from config.settings import REPO_ROOT, Settings
 from infra.processes import free_port, pid_alive
-from infra.settings import REPO_ROOT, Settings
 from tests.conftest import stack_settings
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.corpus import build, locked_names, looks_written_by_hand, permissive, split_of
+from model.corpus import build, locked_names, looks_written_by_hand, permissive, split_of
 
 
 @pytest.mark.parametrize(("expression", "expected"), [

@@ -6,7 +6,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from infra.tenants import Principal, Tenant
 from schemas.codec import encode
 from schemas.socket import (
     CompletionEnd,
@@ -23,6 +22,7 @@ from schemas.socket import (
     Welcome,
 )
 from schemas.topics import DocSnapshot, EditorEvent, FeedbackEvent, SessionEnd
+from tenants.directory import Principal, Tenant
 from ws_edge.ratelimit import TokenBucket
 from ws_edge.session import FLOOD_REFUSALS, EdgeLimits, EdgeSession
 

@@ -16,9 +16,9 @@ import pytest
 
 from bench.faults import COMPONENTS, prepare_tables, report, run_faults, wait_settled
 from bench.keys import provision
+from config.settings import Settings
 from infra.broker import instance_dir
 from infra.processes import Supervisor, free_port
-from infra.settings import Settings
 from infra.stack import private_settings, up
 from ws_edge.client import replay
 

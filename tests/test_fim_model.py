@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from infra.training import languages as language_table
+from model.training import languages as language_table
 
-MODEL_DIR = Path(__file__).resolve().parent.parent / "infra" / "model_repository" / "code_fim" / "1"
+MODEL_DIR = Path(__file__).resolve().parent.parent / "model" / "repository" / "code_fim" / "1"
 if str(MODEL_DIR) not in sys.path:
     sys.path.insert(0, str(MODEL_DIR))
 import bpe  # noqa: E402
@@ -223,4 +223,4 @@ class TestEngine:
 
 def test_language_table_is_current() -> None:
     assert (MODEL_DIR / "languages.json").read_text() == language_table.table(), (
-        "run `python -m infra.training.languages`")
+        "run `python -m model.training.languages`")

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-MODEL_DIR = Path(__file__).resolve().parent.parent / "infra" / "model_repository" / "code_fim" / "1"
+MODEL_DIR = Path(__file__).resolve().parent.parent / "model" / "repository" / "code_fim" / "1"
 if str(MODEL_DIR) not in sys.path:
     sys.path.insert(0, str(MODEL_DIR))
 import rules  # noqa: E402

@@ -15,7 +15,7 @@ import pytest
 
 from tests.test_ngram import FakeRequest, FakeSender, fake_pb_utils
 
-MODEL_DIR = Path(__file__).resolve().parent.parent / "infra" / "model_repository" / "code_fim" / "1"
+MODEL_DIR = Path(__file__).resolve().parent.parent / "model" / "repository" / "code_fim" / "1"
 SOURCE = "def read_lines(path):\n    with open(path) as handle:\n        return handle.read()\n\n\n"
 
 

@@ -9,7 +9,7 @@ import struct
 import pytest
 
 from bench.model import Client, fim_request
-from infra.settings import Settings
+from config.settings import Settings
 from tests.test_fim_model import SOURCE
 from workers.prompt import Prompt
 

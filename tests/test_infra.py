@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from config.settings import Settings
 from infra.broker import instance_dir
 from infra.processes import ComponentError, ProcessSpec, Supervisor, free_port, pid_alive
-from infra.settings import Settings
 from infra.stack import broker_spec, up
 
 

@@ -1,4 +1,4 @@
-"""The n-gram completion model's pure core (``infra/model_repository/code_ngram/1/ngram.py``), and
+"""The n-gram completion model's pure core (``model/repository/code_ngram/1/ngram.py``), and
 the Triton ``model.py`` around it with a stand-in for ``triton_python_backend_utils``.
 
 A tiny in-test corpus keeps these fast; one test trains on a small slice of the real stdlib.
@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-MODEL_DIR = Path(__file__).resolve().parent.parent / "infra" / "model_repository" / "code_ngram" / "1"
+MODEL_DIR = Path(__file__).resolve().parent.parent / "model" / "repository" / "code_ngram" / "1"
 if str(MODEL_DIR) not in sys.path:
     sys.path.insert(0, str(MODEL_DIR))
 ngram = importlib.import_module("ngram")

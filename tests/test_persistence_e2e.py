@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from analytics.query import run_query
-from infra.settings import Settings
+from config.settings import Settings
 from schemas.socket import DocChange, DocOpen, Feedback, TextEdit
 from tests.conftest import KEYRING
 from tests.test_stack_e2e import PYTHON_SOURCE

@@ -6,16 +6,16 @@ import asyncio
 import uuid
 
 from infra.processes import free_port
-from infra.tenants import FREE_DAILY_COMPLETIONS
-from streams.redis_client import make_redis
-from workers.quota import (
+from quota.arithmetic import (
     DAY_MS,
     LOCAL_FALLBACK_COMPLETIONS,
     LocalAllowance,
-    QuotaGate,
     day_window,
     quota_key,
 )
+from streams.redis_client import make_redis
+from tenants.directory import FREE_DAILY_COMPLETIONS
+from workers.quota import QuotaGate
 
 
 class TestArithmetic:

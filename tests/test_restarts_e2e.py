@@ -21,8 +21,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
 from bench.keys import provision
+from config.settings import Settings
 from infra.broker import instance_dir
-from infra.settings import Settings
 from infra.stack import up
 from schemas.socket import DocClose, DocOpen, Feedback
 from tests.conftest import stack_settings

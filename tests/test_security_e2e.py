@@ -17,10 +17,9 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from analytics.query import QueryError, run_query
+from config.settings import Settings
 from infra.processes import Supervisor
-from infra.settings import Settings
 from infra.stack import python_service
-from infra.tenants import Tenant
 from schemas.codec import encode, parse_json
 from schemas.socket import (
     CompletionEnd,
@@ -31,6 +30,7 @@ from schemas.socket import (
     Welcome,
     decode_server_message,
 )
+from tenants.directory import Tenant
 from tests.conftest import AUTH_RELOAD_MS, KEYRING, add_key
 from ws_edge.client import EdgeClient, connect_edge
 

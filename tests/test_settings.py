@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.settings import Settings, SettingsError
+from config.settings import Settings, SettingsError
 
 
 class TestSettings:

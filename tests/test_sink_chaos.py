@@ -24,8 +24,8 @@ import pytest
 
 from analytics.query import QueryError, run_query
 from analytics.schema import create_tables
+from config.settings import Settings
 from infra.processes import Supervisor, free_port
-from infra.settings import Settings
 from infra.stack import python_service
 from schemas.topics import FeedbackEvent, write_record
 from streams.kafka import TopicSpec, ensure_topics, make_producer

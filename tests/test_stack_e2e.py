@@ -16,10 +16,10 @@ from websockets.exceptions import ConnectionClosed
 
 from analytics.query import run_query
 from bench.keys import Caller
+from config.settings import Settings
 from infra.processes import Supervisor
-from infra.settings import Settings
 from infra.stack import python_service
-from infra.tenants import FREE_DAILY_COMPLETIONS
+from quota.arithmetic import day_window, quota_key
 from schemas.socket import (
     CompletionEnd,
     DocChange,
@@ -30,8 +30,8 @@ from schemas.socket import (
     TextEdit,
     TokenChunk,
 )
+from tenants.directory import FREE_DAILY_COMPLETIONS
 from tests.conftest import KEYRING
-from workers.quota import day_window, quota_key
 from ws_edge.client import Completion, EdgeClient, connect_edge
 
 pytestmark = pytest.mark.stack

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.tenants import (
+from tenants.directory import (
     EXPIRED_KEY,
     NO_KEY,
     REVOKED_KEY,

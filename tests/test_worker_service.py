@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from infra.settings import Settings
+from config.settings import Settings
+from quota.arithmetic import QuotaDecision
 from schemas.socket import (
     Cancel,
     CompletionEnd,
@@ -21,7 +22,6 @@ from schemas.topics import EditorBody, EditorEvent, ReplyFrame, StageTimes, writ
 from workers.core import Route
 from workers.inference import InferenceError
 from workers.prompt import Prompt
-from workers.quota import QuotaDecision
 from workers.service import CompletionWorker, now_ms
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import functools
 
-from infra.runtime import run_service
+from runtime.service import run_service
 from workers.service import serve
 
 

@@ -1,10 +1,13 @@
 """The completion worker process: Kafka editor events in, Triton streams, reply frames out.
 
-Thin asyncio around :class:`workers.core.WorkerCore`. Every record is validated; a bad record is
-logged (by offset, never by content) and skipped. Offsets are committed once a batch's records
-have been applied to the in-memory state; generations they started may still be running. A
-crash therefore loses the documents (they live in memory only) and the requests in flight;
-recovering documents from the edge after a restart or a rebalance is not built yet.
+Thin asyncio around :class:`workers.core.WorkerCore`. Every record is opened with its session's
+key and validated; a bad or unreadable record is logged (by offset, never by content) and
+skipped. Offsets are committed once a batch's records have been applied to the in-memory state;
+generations they started may still be running. A crash loses the documents (they live in memory
+only) and the requests in flight: the next worker asks the edge for a snapshot of each document
+it lacks (``resync``), and the edge ends the lost requests after ``REPLY_DEADLINE_MS``.
+Inference runs in a bounded number of model slots; what finds none in time is refused
+``overloaded`` instead of queueing.
 """
 
 from __future__ import annotations
@@ -22,8 +25,8 @@ from typing import Any
 from aiohttp import web
 from aiokafka import AIOKafkaProducer, ConsumerRebalanceListener
 
-from infra.runtime import run_marking_ready
-from infra.settings import Settings
+from config.settings import Settings
+from runtime.service import run_marking_ready
 from schemas.errors import ProtocolError
 from schemas.socket import CompletionEnd, DocChange, EndReason, ErrorFrame, Feedback, TokenChunk
 from schemas.topics import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import functools
 
-from infra.runtime import run_service
+from runtime.service import run_service
 from ws_edge.server import serve_edge
 
 

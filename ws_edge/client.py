@@ -25,7 +25,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
-from infra.settings import Settings
+from config.settings import Settings
 from schemas.codec import encode, parse_json
 from schemas.socket import (
     CompletionEnd,

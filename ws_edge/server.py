@@ -29,17 +29,8 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from infra.runtime import run_marking_ready
-from infra.settings import Settings
-from infra.tenants import (
-    NO_KEY,
-    UNKNOWN_KEY,
-    Directory,
-    DirectoryError,
-    Principal,
-    Refusal,
-    load_directory,
-)
+from config.settings import Settings
+from runtime.service import run_marking_ready
 from schemas.codec import encode
 from schemas.errors import ProtocolError
 from schemas.socket import CompletionEnd, ErrorFrame, SlowDown, TokenChunk
@@ -49,6 +40,15 @@ from streams.metrics import Registry
 from streams.redis_client import make_redis
 from streams.sealing import Cipher, SealError
 from streams.session_keys import REFRESH_MS, SessionKeyError, SessionKeys
+from tenants.directory import (
+    NO_KEY,
+    UNKNOWN_KEY,
+    Directory,
+    DirectoryError,
+    Principal,
+    Refusal,
+    load_directory,
+)
 from ws_edge.pressure import Pressure, PressureConfig
 from ws_edge.ratelimit import TokenBucket
 from ws_edge.session import EdgeLimits, EdgeSession, OutRecord

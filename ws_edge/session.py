@@ -6,7 +6,7 @@ rates. It keeps its own copy of each open document for that, and so that a worke
 state can be sent a snapshot. A refused frame yields an :class:`ErrorFrame` (and, for a
 ``complete``, its ``end``) and changes nothing; the session goes on.
 
-Who the session acts for is the :class:`~infra.tenants.Principal` of its API key, fixed at the
+Who the session acts for is the :class:`~tenants.directory.Principal` of its API key, fixed at the
 handshake: no frame can name another user or tenant. Text leaves the edge with secrets masked
 (same length, so offsets hold), and documents the tenant excludes never leave it at all.
 """
@@ -19,7 +19,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from infra.tenants import Principal
 from schemas.codec import parse_json
 from schemas.errors import FrameError, ProtocolError, StateError
 from schemas.socket import (
@@ -45,6 +44,7 @@ from schemas.socket import (
 from schemas.topics import DocSnapshot, EditorBody, EditorEvent, FeedbackEvent, SessionEnd
 from streams.document import DocumentSet
 from streams.redaction import control_characters, redact
+from tenants.directory import Principal
 from ws_edge.ratelimit import TokenBucket
 
 #: How many recent request ids a session remembers: feedback must name one of them (a session

@@ -1,6 +1,6 @@
 """The token layout the model was trained on, built from prefix, suffix and language.
 
-Pure. Suffix first, then prefix (see ``infra/training/fim.py``): while a developer types, the
+Pure. Suffix first, then prefix (see ``model/training/fim.py``): while a developer types, the
 prompt only changes at its end, so cached states for the rest are reused. The prefix is cut from
 its start in steps of ``PREFIX_STEP`` tokens, so its first token stays put while the developer
 types up to that many more tokens.

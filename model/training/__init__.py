@@ -2,5 +2,5 @@
 
 These commands need the training tools (``requirements-train.txt``: PyTorch, ``tokenizers``,
 ``tqdm``); serving needs none of them. Their outputs are committed under
-``infra/model_repository/code_fim/1/`` so that setup never retrains.
+``model/repository/code_fim/1/`` so that setup never retrains.
 """

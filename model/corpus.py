@@ -1,4 +1,4 @@
-"""``python -m infra.corpus``: the training corpus, from code this machine already has under a
+"""``python -m model.corpus``: the training corpus, from code this machine already has under a
 permissive licence, with the licence of every file recorded, duplicates removed and a held-out
 split by package that training never reads.
 
@@ -172,7 +172,7 @@ def build(found: Iterable[tuple[str, str, Iterable[Path]]]) -> list[Entry]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.corpus")
+    parser = argparse.ArgumentParser(prog="python -m model.corpus")
     parser.add_argument("--out", type=Path, default=Path(".stack/corpus/manifest.jsonl"))
     args = parser.parse_args(argv)
     corpus = build(sources())

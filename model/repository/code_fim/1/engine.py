@@ -84,7 +84,7 @@ def looping(history: list[int], generated: int) -> bool:
 
 
 def load_languages(path: Path) -> dict[str, LanguageRules]:
-    """The stop rules' language table (``python -m infra.training.languages`` writes it)."""
+    """The stop rules' language table (``python -m model.training.languages`` writes it)."""
     table = json.loads(path.read_text())
     return {k: LanguageRules(v["blocks"], v["line_comment"]) for k, v in table.items()}
 

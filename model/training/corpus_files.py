@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra import corpus
+from model import corpus
 
 MANIFEST = Path(".stack/corpus/manifest.jsonl")
 
@@ -21,7 +21,7 @@ class SourceFile:
 
 
 def ensure_manifest(path: Path = MANIFEST) -> Path:
-    """The manifest, built first if missing (``python -m infra.corpus``)."""
+    """The manifest, built first if missing (``python -m model.corpus``)."""
     if not path.exists():
         corpus.main(["--out", str(path)])
     return path

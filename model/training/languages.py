@@ -1,4 +1,4 @@
-"""``python -m infra.training.languages``: writes the stop rules' language table for the model.
+"""``python -m model.training.languages``: writes the stop rules' language table for the model.
 
 The served model reads ``languages.json`` beside ``model.py`` (it cannot import ``streams``
 inside Triton's stub): for each canonical language id, how its blocks end and its line comment,
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from infra.training.model_dir import MODEL_DIR
+from model.training.model_dir import MODEL_DIR
 from streams.languages import LANGUAGES
 
 OUT = MODEL_DIR / "languages.json"

@@ -1,4 +1,4 @@
-"""``python -m infra.training.evaluate``: the served model against baselines on held-out code.
+"""``python -m model.training.evaluate``: the served model against baselines on held-out code.
 
 On the held-out split (packages training never read), per language and task kind (``tasks``):
 exact match, edit similarity and, for Python, whether the file still parses with the completion
@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infra.training import corpus_files, model_dir, tasks
-from infra.training.tasks import Task
+from model.training import corpus_files, model_dir, tasks
+from model.training.tasks import Task
 
 THRESHOLDS = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9)
 NGRAM_DIR = model_dir.MODEL_DIR.parent.parent / "code_ngram" / "1"
@@ -178,7 +178,7 @@ def table(results: Results, keys: Iterable[tuple[str, str]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.training.evaluate")
+    parser = argparse.ArgumentParser(prog="python -m model.training.evaluate")
     parser.add_argument("--per-language", type=int, default=150, help="tasks per language and kind")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--minimum-files", type=int, default=20,

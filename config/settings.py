@@ -58,7 +58,7 @@ class Settings:
     #: Negative: the model's own default (``CONFIDENCE_THRESHOLD`` in its config.pbtxt).
     model_threshold: float = -1.0
     #: The model repository the embedded tritonserver serves.
-    triton_model_repository: Path = REPO_ROOT / "infra" / "model_repository"
+    triton_model_repository: Path = REPO_ROOT / "model" / "repository"
     #: Redis URL. If it does not answer, the embedded stack starts Debian's redis-server on
     #: ``redis_port``.
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -75,7 +75,7 @@ class Settings:
     #: TLS for the edge (wss): PEM certificate chain and private key. Both or neither.
     edge_tls_cert: str = ""
     edge_tls_key: str = ""
-    #: Tenants, users, plans and hashed API keys (``infra.tenants``). Empty means
+    #: Tenants, users, plans and hashed API keys (``tenants.directory``). Empty means
     #: ``STACK_HOME/tenants/STACK_INSTANCE.json``, created with a local tenant on first ``up``.
     tenants_file: str = ""
     #: How often edges re-read the tenants file (a revoked key closes its sessions this fast).

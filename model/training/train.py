@@ -1,4 +1,4 @@
-"""``python -m infra.training.train``: trains the fill-in-the-middle code model, seeded, on CPU.
+"""``python -m model.training.train``: trains the fill-in-the-middle code model, seeded, on CPU.
 
 A small decoder-only transformer (pre-norm, learned positions, tied embeddings, GELU) over the
 BPE vocabulary, trained on FIM examples cut from the training split (``fim.sample``) in the
@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from infra.training import corpus_files, fim, model_dir
+from model.training import corpus_files, fim, model_dir
 
 
 @dataclass(frozen=True)
@@ -186,7 +186,7 @@ def evaluate_loss(model: Any, examples: Examples, batches: int, batch: int) -> f
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.training.train")
+    parser = argparse.ArgumentParser(prog="python -m model.training.train")
     parser.add_argument("--steps", type=int, default=Budget.steps)
     parser.add_argument("--batch", type=int, default=Budget.batch)
     parser.add_argument("--seed", type=int, default=Budget.seed)

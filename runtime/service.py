@@ -12,7 +12,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from infra.settings import Settings, SettingsError
+from config.settings import Settings, SettingsError
 
 ServiceMain = Callable[[Settings, str | None], Coroutine[Any, Any, None]]
 
