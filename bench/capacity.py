@@ -1,0 +1,163 @@
+"""The capacity benchmark: offered load in steps, what is admitted, refused, and what it costs.
+
+``python -m bench.capacity [--rates 10,20,40,80] [--seconds 20] [--slots 4]
+[--model-instances 1] [--workers 1]`` starts a private stack (``MODEL_THRESHOLD=0``: the model
+answers every request, the costliest case) and, per step, runs ``rate`` sessions that each send
+one completion request a second (open loop, jittered; a fresh line before the cursor so no
+answer comes from a cache), each waiting for its request's ``end`` before the next. Per step it
+prints: requests offered and ended per second, answered by the model (``stop`` / ``length``) per
+second, the share refused ``overloaded`` (and other reasons), first-frame latency p50 / p99 of
+the answered (the first token, or the end when the model had nothing), requests without an
+``end``, and each component's CPU seconds per answered completion (the capacity model's input).
+The capacity is the highest step whose answered p99 stays under 100 ms with under 1 % refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+
+from bench.keys import provision
+from bench.loadgen import SOURCES, STDLIB
+from bench.measure import percentile, stack_cpu_seconds
+from config.settings import Settings
+from infra.stack import private_settings, up
+from schemas.socket import DocClose, DocOpen
+from ws_edge.client import EdgeClient, connect_edge
+
+P99_TARGET_MS = 100.0
+
+
+@dataclass
+class Step:
+    rate: int
+    seconds: float
+    latencies_ms: list[float] = field(default_factory=list)
+    reasons: Counter[str] = field(default_factory=Counter)
+    unended: int = 0
+    cpu_s: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def answered(self) -> int:
+        return self.reasons["stop"] + self.reasons["length"]
+
+    @property
+    def ended(self) -> int:
+        return sum(self.reasons.values())
+
+    @property
+    def refused_share(self) -> float:
+        return self.reasons["overloaded"] / max(1, self.ended + self.unended)
+
+    @property
+    def p99_ms(self) -> float:
+        return percentile(self.latencies_ms, 0.99)
+
+    def meets(self) -> bool:
+        return bool(self.latencies_ms) and self.p99_ms < P99_TARGET_MS and self.refused_share < 0.01
+
+
+async def session(settings: Settings, api_key: str, seed: int, stop_at: float, step: Step,
+                  sources: list[str]) -> None:
+    rng = random.Random(seed)  # noqa: S311 - a reproducible workload
+    await asyncio.sleep(rng.random())
+    async with connect_edge(settings.edge_url(0), api_key, max_size=None) as connection:
+        client = EdgeClient(connection)
+        await client.start("capacity/1")
+        next_at = time.perf_counter()
+        while next_at < stop_at:
+            await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+            next_at += rng.uniform(0.5, 1.5)
+            lines = rng.choice(sources).splitlines(keepends=True)
+            cut = rng.randrange(5, len(lines))
+            text = "".join(lines[:cut]) + f"cap_{uuid.uuid4().hex} = 0\n"
+            uri = f"file:///cap/{uuid.uuid4().hex[:8]}.py"
+            await client.send(DocOpen(uri, "python", 1, text))
+            completion = await client.complete(uri, 1, len(text))
+            try:
+                await asyncio.wait_for(completion.done.wait(), 35)
+            except TimeoutError:
+                step.unended += 1
+                continue
+            finally:
+                await client.send(DocClose(uri))
+            reason = completion.end.reason if completion.end else "?"
+            step.reasons[reason] += 1
+            if reason in ("stop", "length"):
+                first = completion.first_token_s
+                if first is None:
+                    first = time.perf_counter() - completion.sent_at  # ended with nothing
+                step.latencies_ms.append(first * 1000)
+        await client.close()
+
+
+async def run_step(settings: Settings, keys: list[str], rate: int, seconds: float) -> Step:
+    step = Step(rate, seconds)
+    sources = [(STDLIB / name).read_text() for name in SOURCES]
+    before = stack_cpu_seconds(settings.run_dir)
+    started = time.perf_counter()
+    await asyncio.gather(*(session(settings, keys[n], rate * 1000 + n, started + seconds, step,
+                                   sources) for n in range(rate)))
+    after = stack_cpu_seconds(settings.run_dir)
+    step.cpu_s = {name: after[name] - before.get(name, 0.0) for name in after}
+    return step
+
+
+def report(steps: list[Step]) -> list[str]:
+    lines = [f"{'offered/s':>9} {'ended/s':>8} {'answered/s':>10} {'refused':>8} {'p50 ms':>7} "
+             f"{'p99 ms':>7} {'unended':>7}  other reasons; CPU ms per answered completion"]
+    for step in steps:
+        other = {k: v for k, v in step.reasons.items() if k not in ("stop", "length", "overloaded")}
+        per = ", ".join(f"{n} {s / max(1, step.answered) * 1000:.1f}"
+                        for n, s in sorted(step.cpu_s.items()))
+        lines.append(
+            f"{step.rate:9d} {step.ended / step.seconds:8.1f} {step.answered / step.seconds:10.1f} "
+            f"{step.refused_share * 100:7.1f}% {percentile(step.latencies_ms, 0.5):7.1f} "
+            f"{step.p99_ms:7.1f} {step.unended:7d}  {dict(other) or ''}; {per}")
+    good = [s for s in steps if s.meets()]
+    if good:
+        best = max(good, key=lambda s: s.answered)
+        lines.append(f"capacity: {best.answered / best.seconds:.1f} completions/s answered with "
+                     f"first-frame p99 {best.p99_ms:.1f} ms < {P99_TARGET_MS:.0f} ms and "
+                     f"{best.refused_share * 100:.1f}% refused (offered {best.rate}/s)")
+    else:
+        lines.append(f"capacity: no step kept p99 under {P99_TARGET_MS:.0f} ms with < 1% refused")
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.capacity")
+    parser.add_argument("--rates", default="10,20,40,80")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--slots", type=int, default=Settings().worker_model_slots)
+    parser.add_argument("--wait-ms", type=int, default=Settings().admission_wait_ms)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    rates = [int(r) for r in args.rates.split(",")]
+    settings = private_settings("capacity").replace(
+        model_threshold=0.0, worker_model_slots=args.slots, admission_wait_ms=args.wait_ms,
+        worker_count=args.workers)
+    ring = provision(settings, max(rates), prefix="capacity")
+    keys = [ring.take("pro").api_key for _ in range(max(rates))]
+    supervisor, running = up(settings)
+    steps = []
+    try:
+        asyncio.run(run_step(running, keys[:4], 4, 10))  # warm-up, not reported
+        for rate in rates:
+            steps.append(asyncio.run(run_step(running, keys, rate, args.seconds)))
+            print("\n".join(report(steps)[-2:-1]), flush=True)
+    finally:
+        supervisor.stop_all()
+    print(f"slots per worker {args.slots}, admission wait {args.wait_ms} ms, "
+          f"workers {args.workers}")
+    print("\n".join(report(steps)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
