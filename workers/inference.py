@@ -86,6 +86,12 @@ class TritonBackend:
         self._channel = grpc.aio.insecure_channel(url, options=[
             ("grpc.max_receive_message_length", 16 * 1024 * 1024),
             ("grpc.max_send_message_length", 16 * 1024 * 1024),
+            # A restarted Triton is back in seconds: reconnect within a second or two of it,
+            # not after gRPC's default backoff (up to 120 s), and without hammering it (jittered,
+            # at most one attempt a second per worker).
+            ("grpc.initial_reconnect_backoff_ms", 250),
+            ("grpc.min_reconnect_backoff_ms", 250),
+            ("grpc.max_reconnect_backoff_ms", 1000),
         ])
         self._stub = service_pb2_grpc.GRPCInferenceServiceStub(self._channel)
         self._model = model
