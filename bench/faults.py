@@ -60,6 +60,8 @@ class Request:
     ended_s: float | None = None
     tokens: bool = False
     reason: str | None = None
+    #: The end came from the edge (``no_answer``): no worker saw it through, none reported it.
+    by_edge: bool = False
     #: The socket closed before its end arrived (the session was told: reconnect).
     closed: bool = False
 
@@ -130,11 +132,14 @@ async def session(client: EdgeClient, rng: random.Random, sources: list[str],
             request.ended_s = now_s()
             request.tokens = bool(completion.text)
             request.reason = completion.end.reason if completion.end else None
+            request.by_edge = completion.end is not None and completion.end.detail == "no_answer"
             if completion.text:
                 kind = "accepted" if rng.random() < 0.3 else "rejected"
                 await client.send(Feedback(uuid.uuid4().hex, completion.request_id, kind))  # type: ignore[arg-type]
                 pending_feedback.append((now_s(), completion.request_id, kind))
         await client.send(DocClose(uri))
+        if request.reason in ("error", "overloaded", "expired"):
+            await asyncio.sleep(0.2)  # as a plugin does: no tight loop against a failing backend
         # Feedback counts as told once its socket stayed open two seconds after it was sent.
         while pending_feedback and now_s() - pending_feedback[0][0] > 2.0:
             _, request_id, kind = pending_feedback.pop(0)
@@ -208,21 +213,37 @@ async def run_faults(settings: Settings, supervisor: Supervisor, api_keys: list[
 
 def audit(settings: Settings, log: Developers, tenant_id: str) -> dict[str, Any]:
     """Lost and duplicated events against what the developers were told; billing vs ClickHouse."""
-    ended = {r.request_id for r in log.requests if r.ended_s is not None}
+    # Workers report every request they start (CompletionEvent); a request ended before it
+    # started (``expired``: it waited past REQUEST_DEADLINE_MS) or by the edge is not reported.
+    reported = {r.request_id for r in log.requests
+                if r.ended_s is not None and not r.by_edge and r.reason != "expired"}
 
-    def counts(sql: str) -> Counter[str]:
-        return Counter({row[0]: int(row[1]) for row in run_query(settings, sql)["rows"]})
+    def rows(sql: str) -> list[list[Any]]:
+        found: list[list[Any]] = run_query(settings, sql)["rows"]
+        return found
 
-    where = f"WHERE tenant_id = {literal(tenant_id)} GROUP BY request_id"
-    completions = counts(f"SELECT request_id, count() FROM completion_events {where}")  # noqa: S608
-    feedback = counts(f"SELECT request_id, count() FROM feedback_events {where}")  # noqa: S608
+    where = f"WHERE tenant_id = {literal(tenant_id)}"
+    # Identical rows twice: one record inserted twice (what the sink's deduplication prevents).
+    # The same event id with other content: a worker that replayed its input after a crash
+    # reported the request again (ReplacingMergeTree keeps one; billing counts event ids).
+    completion_rows = rows("SELECT request_id, event_id, reason, chunks, count() "  # noqa: S608
+                           f"FROM completion_events {where} GROUP BY request_id, event_id, "
+                           "reason, chunks")
+    feedback_rows = rows("SELECT request_id, event_id, kind, count() "  # noqa: S608
+                         f"FROM feedback_events {where} GROUP BY request_id, event_id, kind")
+    completions = Counter(row[0] for row in completion_rows)
     month = Month.parse(datetime.now(UTC).strftime("%Y-%m"))
     exported = totals(summarize(asyncio.run(read_usage(settings)), tenant_id, month))
+    lost = reported - completions.keys()
     return {
-        "completion events lost": len(ended - completions.keys()),
-        "completion events duplicated": sum(1 for c in completions.values() if c > 1),
-        "feedback events lost": len(log.feedback.keys() - feedback.keys()),
-        "feedback events duplicated": sum(1 for c in feedback.values() if c > 1),
+        "completion events lost": len(lost),
+        "lost, by end reason": dict(Counter(r.reason for r in log.requests
+                                            if r.request_id in lost)),
+        "completion events inserted twice": sum(1 for row in completion_rows if row[-1] > 1),
+        "completion events reported again after a replay": sum(
+            1 for c in completions.values() if c > 1),
+        "feedback events lost": len(log.feedback.keys() - {row[0] for row in feedback_rows}),
+        "feedback events inserted twice": sum(1 for row in feedback_rows if row[-1] > 1),
         "billing export": exported,
         "clickhouse": clickhouse_totals(settings, tenant_id, str(month)),
     }
@@ -245,7 +266,8 @@ def report(faults: list[Fault], log: Developers, audited: dict[str, Any]) -> lis
                      f"{silent:6d} {closed:6d}" + (f"  ({never} never flowed again)" if never else ""))
     requests = log.requests
     reasons = Counter(r.reason or ("closed" if r.closed else "silent") for r in requests)
-    lines.append(f"requests: {len(requests)} ({dict(reasons)}); reconnects: {log.reconnects}; "
+    lines.append(f"requests: {len(requests)} ({dict(reasons)}; ended by the edge for want of an "
+                 f"answer: {sum(r.by_edge for r in requests)}); reconnects: {log.reconnects}; "
                  f"without an end while their socket stayed open: "
                  f"{sum(1 for r in requests if r.ended_s is None and not r.closed)}")
     for key, value in audited.items():
@@ -281,7 +303,7 @@ def main() -> int:
     settings = private_settings("faults", f"redis://127.0.0.1:{free_port()}/0").replace(
         kafka_brokers=args.brokers, usage_window_ms=10_000, usage_grace_ms=2_000)
     ring = provision(settings, args.sessions, prefix="faults")
-    keys = [ring.take("free").api_key for _ in range(args.sessions)]
+    keys = [ring.take("pro").api_key for _ in range(args.sessions)]
     plan: list[str] = []
     components = args.components.split(",")
     rounds = max(args.kills, args.broker_kills if "broker" in components else 0)
@@ -293,7 +315,7 @@ def main() -> int:
     supervisor, running = up(settings)
     try:
         faults, log = asyncio.run(run_faults(running, supervisor, keys, plan))
-        audited = wait_settled(running, log, "faults-free", 90)
+        audited = wait_settled(running, log, "faults-pro", 90)
     finally:
         supervisor.stop_all()
     print("\n".join(report(faults, log, audited)))

@@ -65,6 +65,10 @@ def node_properties(settings: Settings, node: int) -> str:
         "offsets.topic.num.partitions": "4",
         "transaction.state.log.num.partitions": "4",
         "group.initial.rebalance.delay.ms": "0",
+        # A node killed and started again is fenced until its previous incarnation's session
+        # expires (9 s by default): on one machine, 3 s is plenty and recovery is that faster.
+        "broker.session.timeout.ms": "3000",
+        "broker.heartbeat.interval.ms": "1000",
         "log.retention.check.interval.ms": str(RETENTION_CHECK_MS),
         "log.segment.delete.delay.ms": str(SEGMENT_DELETE_DELAY_MS),
         "num.network.threads": "2",

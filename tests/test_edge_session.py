@@ -341,3 +341,14 @@ class TestUnanswered:
         replies, _ = session.receive(frame(CompletionRequest("r2", "x/secrets/k.py", 1, 0)), 100)
         assert [r.reason for r in replies if isinstance(r, CompletionEnd)] == ["excluded"]
         assert session.overdue(99_999) == []
+
+
+def test_a_request_ends_exactly_once_even_when_answered_twice() -> None:
+    """A worker that replays records after a crash may answer a request again: not delivered."""
+    session = started()
+    session.receive(frame(DocOpen("a", "python", 1, "abc")), 20)
+    session.receive(frame(CompletionRequest("r1", "a", 1, 3)), 30)
+    assert session.on_reply(TokenChunk("r1", 0, "x"), 40)
+    assert session.on_reply(CompletionEnd("r1", "stop", 1), 50)
+    assert not session.on_reply(CompletionEnd("r1", "expired", 0), 60)
+    assert not session.on_reply(TokenChunk("r1", 0, "y"), 60)

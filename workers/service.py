@@ -95,6 +95,8 @@ class _Request:
         self.stopped = False
         self.stop_reason: EndReason = "cancelled"
         self.source: _Source | None = None
+        #: The delivery of its CompletionEvent, which its end frame waits for.
+        self.report: asyncio.Task[Any] | None = None
 
 
 class CompletionWorker:
@@ -267,6 +269,8 @@ class CompletionWorker:
                 request.stop_reason = action.reason
                 request.task.cancel()
                 await asyncio.gather(request.task, return_exceptions=True)
+                if request.report is not None:
+                    await asyncio.wait({request.report})
                 # Sent after the task is gone: no token of this request can follow its end.
                 await self._send(action.route, CompletionEnd(action.request_id, action.reason,
                                                              request.chunks))
@@ -348,6 +352,8 @@ class CompletionWorker:
             self._report(start, request, request.stop_reason)
             return  # the stop already sent this request's end
         self._report(start, request, reason)
+        if request.report is not None:
+            await asyncio.wait({request.report})
         timing = None
         if request.chunks == 0:  # no chunk carried the stage times: the end does
             ended_ms = now_ms()
@@ -358,7 +364,8 @@ class CompletionWorker:
 
     def _report(self, start: StartCompletion, request: _Request, reason: EndReason) -> None:
         """Emit the request's :class:`CompletionEvent` (in the background: this may run while
-        the request's task is being cancelled)."""
+        the request's task is being cancelled); its end frame waits for it (``request.report``),
+        so a client never sees the end of a request whose event a crash could still lose."""
         if self._producer is None:
             return
         route, source = start.route, request.source
@@ -375,20 +382,28 @@ class CompletionWorker:
             first_chunk_latency_ms=(None if request.first_chunk_ms is None
                                     else request.first_chunk_ms - start.received_ms),
         )
-        self._emit(self._settings.topic_completions, event, route)
+        request.report = self._emit(self._settings.topic_completions, event, route)
         if request.text_parts and not request.stopped:
             self._tracker.suggested(route.session_id, start.request_id, start.uri, start.offset,
                                     "".join(request.text_parts), start.prompt.language_id)
 
-    def _emit(self, topic: str, record: object, route: Route) -> None:
+    def _emit(self, topic: str, record: object, route: Route) -> asyncio.Task[Any] | None:
         """Produce a metadata record in the background (this may run while a task is being
-        cancelled); failures are counted and logged, never raised."""
+        cancelled); the task ends when the broker has it. Failures are counted and logged,
+        never raised."""
         if self._producer is None:
-            return
-        task = asyncio.create_task(self._producer.send(
-            topic, write_record(record), key=f"{route.tenant_id}/{route.user_id}".encode()))
+            return None
+        producer = self._producer
+
+        async def deliver() -> None:
+            delivery = await producer.send(topic, write_record(record),
+                                           key=f"{route.tenant_id}/{route.user_id}".encode())
+            await delivery
+
+        task = asyncio.create_task(deliver())
         self._reports.add(task)
         task.add_done_callback(self._reported)
+        return task
 
     def _follow_quality(self, event: EditorEvent, route: Route) -> None:
         """Feed the persistence tracker: suggestions accepted, edits, sessions ending."""

@@ -75,7 +75,8 @@ class EdgeLimits:
     reply_deadline_ms: int = 5000
 
 
-#: Request ids the edge ended itself that a session remembers: their late frames are dropped.
+#: Ended request ids a session remembers: a frame for one of them is not delivered (a request
+#: ends exactly once, even when a worker that replays its records answers it again).
 REMEMBERED_ENDED = 256
 
 
@@ -102,8 +103,8 @@ class EdgeSession:
         self.refused_in_row = 0
         #: Requests forwarded and not ended yet: (deadline for their next frame, chunks so far).
         self._waiting: dict[str, tuple[int, int]] = {}
-        #: Requests the edge ended for want of an answer (their late frames are not delivered).
-        self._gave_up: OrderedDict[str, None] = OrderedDict()
+        #: Requests that have ended (by a worker's end, or here for want of an answer).
+        self._ended: OrderedDict[str, None] = OrderedDict()
 
     @property
     def flooding(self) -> bool:
@@ -138,14 +139,15 @@ class EdgeSession:
 
     def on_reply(self, frame: object, now_ms: int) -> bool:
         """A frame from a worker for this session: ``False`` if it must not be delivered (its
-        request was already ended here). Keeps the request's answer deadline up to date."""
+        request has ended already). Keeps the request's answer deadline up to date."""
         request_id = getattr(frame, "request_id", None)
         if request_id is None:
             return True
-        if request_id in self._gave_up:
+        if request_id in self._ended:
             return False
         if isinstance(frame, CompletionEnd):
             self._waiting.pop(request_id, None)
+            self._finish(request_id)
         elif isinstance(frame, TokenChunk) and request_id in self._waiting:
             self._waiting[request_id] = (now_ms + self._limits.reply_deadline_ms,
                                          self._waiting[request_id][1] + 1)
@@ -157,11 +159,14 @@ class EdgeSession:
         ends = []
         for request_id in late:
             _, chunks = self._waiting.pop(request_id)
-            self._gave_up[request_id] = None
+            self._finish(request_id)
             ends.append(CompletionEnd(request_id, "error", chunks, detail="no_answer"))
-        while len(self._gave_up) > REMEMBERED_ENDED:
-            self._gave_up.popitem(last=False)
         return ends
+
+    def _finish(self, request_id: str) -> None:
+        self._ended[request_id] = None
+        while len(self._ended) > REMEMBERED_ENDED:
+            self._ended.popitem(last=False)
 
     def end(self, now_ms: int) -> list[OutRecord]:
         """The socket closed: tell the workers to drop this session's state."""
