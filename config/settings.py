@@ -115,8 +115,9 @@ class Settings:
     completion_cache_ttl_s: int = 600
     #: A request not started this long after the edge received it is answered ``expired``.
     request_deadline_ms: int = 1000
-    #: Concurrent inferences one worker runs (more wait for a slot, briefly: see below).
-    worker_model_slots: int = 4
+    #: Concurrent inferences one worker runs (more wait for a slot, briefly: see below); 8 is
+    #: what one code_fim instance batches.
+    worker_model_slots: int = 8
     #: How long a request may wait for a model slot before it is refused ``overloaded``.
     admission_wait_ms: int = 50
     #: The edge ends a request with ``error`` (detail ``no_answer``) when no frame of it came

@@ -158,10 +158,10 @@ def make_consumer(settings: Settings, *topics: str, group_id: str | None,
         auto_offset_reset=auto_offset_reset,
         fetch_max_wait_ms=settings.kafka_fetch_wait_ms,
         max_partition_fetch_bytes=settings.max_record_bytes,
-        # A dead member's partitions move after 10 s; a heartbeat every 3 s (a third of that, as
-        # Kafka advises) is idle work for the broker, so no more often.
-        session_timeout_ms=10_000,
-        heartbeat_interval_ms=3_000,
+        # A dead member's partitions move after 6 s (the broker's minimum); a heartbeat every
+        # 2 s (a third of that, as Kafka advises) is idle work for the broker, so no more often.
+        session_timeout_ms=6_000,
+        heartbeat_interval_ms=2_000,
     )
 
 
