@@ -18,16 +18,15 @@ import argparse
 import asyncio
 import random
 import time
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 
 from bench.keys import provision
-from bench.loadgen import SOURCES, STDLIB
+from bench.loadgen import ask_fresh, stdlib_sources
 from bench.measure import percentile, stack_cpu_seconds
 from config.settings import Settings
 from infra.stack import private_settings, up
-from schemas.socket import DocClose, DocOpen
+from schemas.socket import DocClose
 from ws_edge.client import EdgeClient, connect_edge
 
 P99_TARGET_MS = 100.0
@@ -73,12 +72,7 @@ async def session(settings: Settings, api_key: str, seed: int, stop_at: float, s
         while next_at < stop_at:
             await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
             next_at += rng.uniform(0.5, 1.5)
-            lines = rng.choice(sources).splitlines(keepends=True)
-            cut = rng.randrange(5, len(lines))
-            text = "".join(lines[:cut]) + f"cap_{uuid.uuid4().hex} = 0\n"
-            uri = f"file:///cap/{uuid.uuid4().hex[:8]}.py"
-            await client.send(DocOpen(uri, "python", 1, text))
-            completion = await client.complete(uri, 1, len(text))
+            uri, completion = await ask_fresh(client, rng, sources, "cap")
             try:
                 await asyncio.wait_for(completion.done.wait(), 35)
             except TimeoutError:
@@ -98,7 +92,7 @@ async def session(settings: Settings, api_key: str, seed: int, stop_at: float, s
 
 async def run_step(settings: Settings, keys: list[str], rate: int, seconds: float) -> Step:
     step = Step(rate, seconds)
-    sources = [(STDLIB / name).read_text() for name in SOURCES]
+    sources = stdlib_sources()
     before = stack_cpu_seconds(settings.run_dir)
     started = time.perf_counter()
     await asyncio.gather(*(session(settings, keys[n], rate * 1000 + n, started + seconds, step,

@@ -39,13 +39,13 @@ from analytics.billing import Month, clickhouse_totals, read_usage, summarize, t
 from analytics.query import literal, run_query
 from analytics.schema import create_tables
 from bench.keys import provision
-from bench.loadgen import SOURCES, STDLIB
+from bench.loadgen import ask_fresh, stdlib_sources
 from bench.measure import percentile
 from config.settings import Settings
 from infra.processes import Supervisor, Watchdog, free_port
 from infra.restarts import RestartPolicy, Restarts
 from infra.stack import private_settings, up
-from schemas.socket import DocClose, DocOpen, Feedback
+from schemas.socket import DocClose, Feedback
 from ws_edge.client import EdgeClient, connect_edge
 
 COMPONENTS = ("broker", "triton", "redis", "worker-0", "edge-0", "analytics", "usage")
@@ -92,7 +92,7 @@ async def developer(settings: Settings, api_key: str, seed: int, stop: asyncio.E
                     log: Developers) -> None:
     """Back-to-back completions with feedback; on a closed socket, reconnect with backoff."""
     rng = random.Random(seed)  # noqa: S311 - a reproducible workload
-    sources = [(STDLIB / name).read_text() for name in SOURCES]
+    sources = stdlib_sources()
     backoff = 0.2
     while not stop.is_set():
         try:
@@ -112,12 +112,7 @@ async def session(client: EdgeClient, rng: random.Random, sources: list[str],
                   stop: asyncio.Event, log: Developers) -> None:
     pending_feedback: list[tuple[float, str, str]] = []
     while not stop.is_set():
-        lines = rng.choice(sources).splitlines(keepends=True)
-        cut = rng.randrange(5, len(lines))
-        text = "".join(lines[:cut]) + f"fault_{uuid.uuid4().hex} = 0\n"
-        uri = f"file:///faults/{uuid.uuid4().hex[:8]}.py"
-        await client.send(DocOpen(uri, "python", 1, text))
-        completion = await client.complete(uri, 1, len(text))
+        uri, completion = await ask_fresh(client, rng, sources, "faults")
         request = Request(completion.request_id, now_s())
         log.requests.append(request)
         while not completion.done.is_set():

@@ -36,11 +36,29 @@ from schemas.socket import (
     TokenChunk,
     decode_server_message,
 )
-from ws_edge.client import connect_edge
+from ws_edge.client import Completion, EdgeClient, connect_edge
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 SOURCES = ("json/encoder.py", "json/decoder.py", "textwrap.py", "shlex.py", "fnmatch.py",
            "queue.py", "bisect.py", "heapq.py", "csv.py", "string.py", "glob.py", "calendar.py")
+
+
+def stdlib_sources() -> list[str]:
+    """The texts of :data:`SOURCES` (read once per benchmark)."""
+    return [(STDLIB / name).read_text() for name in SOURCES]
+
+
+async def ask_fresh(client: EdgeClient, rng: random.Random, sources: list[str], tag: str
+                    ) -> tuple[str, Completion]:
+    """Open a document cut from one of ``sources`` at a random line, with a line no earlier
+    request had right before the cursor (no answer comes from a cache: every request reaches
+    the model, as fresh typing does), and ask for a completion there. Returns its uri."""
+    lines = rng.choice(sources).splitlines(keepends=True)
+    cut = rng.randrange(5, len(lines))
+    text = "".join(lines[:cut]) + f"{tag}_{uuid.uuid4().hex} = 0\n"
+    uri = f"file:///{tag}/{uuid.uuid4().hex[:8]}.py"
+    await client.send(DocOpen(uri, "python", 1, text))
+    return uri, await client.complete(uri, 1, len(text))
 
 
 @dataclass

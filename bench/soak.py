@@ -24,11 +24,11 @@ import uuid
 from dataclasses import dataclass, field
 
 from bench.keys import provision
-from bench.loadgen import SOURCES, STDLIB
+from bench.loadgen import ask_fresh, stdlib_sources
 from bench.measure import percentile, stack_cpu_seconds
 from config.settings import Settings
 from infra.stack import private_settings, up
-from schemas.socket import DocClose, DocOpen, Feedback
+from schemas.socket import DocClose, Feedback
 from workers.service import GENERATION_TIMEOUT_S
 from ws_edge.client import EdgeClient, connect_edge
 
@@ -72,20 +72,12 @@ async def one_session(settings: Settings, api_key: str, seed: int, stop_at: floa
     ms, ended in time) per request."""
     rng = random.Random(seed)  # noqa: S311 - a reproducible workload, not a secret
     limit_s = settings.request_deadline_ms / 1000 + GENERATION_TIMEOUT_S
-    sources = [(STDLIB / name).read_text() for name in SOURCES]
+    sources = stdlib_sources()
     async with connect_edge(settings.edge_url(0), api_key, max_size=None) as connection:
         client = EdgeClient(connection)
         await client.start("soak/1")
         while time.perf_counter() < stop_at:
-            source = rng.choice(sources)
-            lines = source.splitlines(keepends=True)
-            cut = rng.randrange(5, len(lines))
-            # A line no earlier request had, right before the cursor: no answer comes from the
-            # cache, every request reaches the model (as fresh typing does).
-            text = "".join(lines[:cut]) + f"soak_{uuid.uuid4().hex} = 0\n"
-            uri = f"file:///soak/{uuid.uuid4().hex[:8]}.py"
-            await client.send(DocOpen(uri, "python", 1, text))
-            completion = await client.complete(uri, 1, len(text))
+            uri, completion = await ask_fresh(client, rng, sources, "soak")
             try:
                 await asyncio.wait_for(completion.done.wait(), limit_s)
                 ended = True
