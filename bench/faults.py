@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import os
 import random
+import shutil
 import signal
 import threading
 import time
@@ -42,6 +43,7 @@ from bench.keys import provision
 from bench.loadgen import ask_fresh, stdlib_sources
 from bench.measure import percentile
 from config.settings import Settings
+from infra.broker import instance_dir
 from infra.processes import Supervisor, Watchdog, free_port
 from infra.restarts import RestartPolicy, Restarts
 from infra.stack import private_settings, up
@@ -295,8 +297,12 @@ def main() -> int:
     parser.add_argument("--components", default=",".join(COMPONENTS))
     args = parser.parse_args()
     # An unreachable REDIS_URL: the stack starts its own Redis, which this benchmark kills.
-    settings = private_settings("faults", f"redis://127.0.0.1:{free_port()}/0").replace(
-        kafka_brokers=args.brokers, usage_window_ms=10_000, usage_grace_ms=2_000)
+    settings = private_settings(f"faults-{args.brokers}", f"redis://127.0.0.1:{free_port()}/0"
+                                ).replace(kafka_brokers=args.brokers, usage_window_ms=10_000,
+                                          usage_grace_ms=2_000)
+    # A fresh instance: the counts compare this run's traffic only.
+    shutil.rmtree(settings.stack_home / "clickhouse" / settings.stack_instance, ignore_errors=True)
+    shutil.rmtree(instance_dir(settings), ignore_errors=True)
     ring = provision(settings, args.sessions, prefix="faults")
     keys = [ring.take("pro").api_key for _ in range(args.sessions)]
     plan: list[str] = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 import time
@@ -94,6 +95,12 @@ class EdgeClient:
         return completion
 
     async def _read(self) -> None:
+        """Route frames until the connection closes (a close is how the reader ends, not an
+        error: callers see the connection's state)."""
+        with contextlib.suppress(ConnectionClosed):
+            await self._route_frames()
+
+    async def _route_frames(self) -> None:
         async for data in self.connection:
             frame = decode_server_message(orjson.loads(data))
             await self.frames.put(frame)
