@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import clickhouse_connect
+import orjson
 from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
@@ -48,6 +49,7 @@ from infra.processes import Supervisor, Watchdog, free_port
 from infra.restarts import RestartPolicy, Restarts
 from infra.stack import private_settings, up
 from schemas.socket import DocClose, Feedback
+from streams.kafka import read_all
 from ws_edge.client import EdgeClient, connect_edge
 
 COMPONENTS = ("broker", "triton", "redis", "worker-0", "edge-0", "analytics", "usage")
@@ -220,14 +222,18 @@ def audit(settings: Settings, log: Developers, tenant_id: str) -> dict[str, Any]
         return found
 
     where = f"WHERE tenant_id = {literal(tenant_id)}"
-    # Identical rows twice: one record inserted twice (what the sink's deduplication prevents).
-    # The same event id with other content: a worker that replayed its input after a crash
-    # reported the request again (ReplacingMergeTree keeps one; billing counts event ids).
-    completion_rows = rows("SELECT request_id, event_id, reason, chunks, count() "  # noqa: S608
-                           f"FROM completion_events {where} GROUP BY request_id, event_id, "
-                           "reason, chunks")
-    feedback_rows = rows("SELECT request_id, event_id, kind, count() "  # noqa: S608
-                         f"FROM feedback_events {where} GROUP BY request_id, event_id, kind")
+    # Rows per event id in ClickHouse against records per event id in Kafka: more rows than
+    # records is the sink inserting a record twice (what its deduplication prevents); more than
+    # one record is a worker that re-read its input (after a crash, or a commit lost with the
+    # broker) and reported the request again (ReplacingMergeTree keeps one; billing counts ids).
+    completion_rows = rows("SELECT request_id, event_id, count() "  # noqa: S608
+                           f"FROM completion_events {where} GROUP BY request_id, event_id")
+    feedback_rows = rows("SELECT request_id, event_id, count() "  # noqa: S608
+                         f"FROM feedback_events {where} GROUP BY request_id, event_id")
+    records = Counter(
+        orjson.loads(record.value or b"{}").get("event_id")
+        for record in asyncio.run(read_all(settings, [settings.topic_completions,
+                                                      settings.topic_feedback])))
     completions = Counter(row[0] for row in completion_rows)
     month = Month.parse(datetime.now(UTC).strftime("%Y-%m"))
     exported = totals(summarize(asyncio.run(read_usage(settings)), tenant_id, month))
@@ -236,11 +242,13 @@ def audit(settings: Settings, log: Developers, tenant_id: str) -> dict[str, Any]
         "completion events lost": len(lost),
         "lost, by end reason": dict(Counter(r.reason for r in log.requests
                                             if r.request_id in lost)),
-        "completion events inserted twice": sum(1 for row in completion_rows if row[-1] > 1),
+        "completion events inserted twice": sum(
+            1 for row in completion_rows if row[-1] > records[row[1]]),
         "completion events reported again after a replay": sum(
-            1 for c in completions.values() if c > 1),
+            1 for row in completion_rows if records[row[1]] > 1),
         "feedback events lost": len(log.feedback.keys() - {row[0] for row in feedback_rows}),
-        "feedback events inserted twice": sum(1 for row in feedback_rows if row[-1] > 1),
+        "feedback events inserted twice": sum(
+            1 for row in feedback_rows if row[-1] > records[row[1]]),
         "billing export": exported,
         "clickhouse": clickhouse_totals(settings, tenant_id, str(month)),
     }

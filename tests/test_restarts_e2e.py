@@ -36,7 +36,8 @@ RESTARTS = 3
 
 
 async def keep_typing(stack: Settings, key: str, stop: asyncio.Event) -> int:
-    """Completions with feedback until ``stop`` or the stack goes away; returns how many ended."""
+    """Completions with feedback until ``stop`` or the stack goes away; returns how many a
+    worker answered (each of those must be counted in ClickHouse)."""
     ended = 0
     with contextlib.suppress(ConnectionClosed, OSError, TimeoutError):
         async with connect_edge(stack.edge_url(0), key) as ws:
@@ -55,7 +56,11 @@ async def keep_typing(stack: Settings, key: str, stop: asyncio.Event) -> int:
                         break
                 if not completion.done.is_set():
                     break
-                ended += 1
+                end = completion.end
+                # Ends a worker reports as a completion event (not the edge's no_answer, not
+                # a request that expired before it started).
+                if end is not None and end.reason in ("stop", "length", "quota"):
+                    ended += 1
                 kind = ("accepted", "rejected", "shown")[version % 3]
                 await client.send(DocClose(f"file:///r{version}.py"))
                 await client.send(Feedback(uuid.uuid4().hex, completion.request_id, kind))  # type: ignore[arg-type]
