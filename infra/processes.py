@@ -129,6 +129,7 @@ class Supervisor:
 
     def start_together(self, specs: list[ProcessSpec], timeout_s: float) -> None:
         """Launch all of ``specs`` at once, then wait for each (their start-up overlaps)."""
+        self.stop_marker.unlink(missing_ok=True)
         for spec in specs:
             self._launch(spec)
         deadline = time.monotonic() + timeout_s
@@ -148,7 +149,6 @@ class Supervisor:
                 )
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        self.stop_marker.unlink(missing_ok=True)
         ready_file = self.run_dir / f"{spec.name}.ready"
         ready_file.unlink(missing_ok=True)
         log_path = self.log_dir / f"{spec.name}.log"
@@ -276,8 +276,11 @@ class Watchdog:
 
     def tick(self, now_ms: int) -> GiveUp | None:
         """Schedule restarts for components that exited, start those whose backoff is over;
-        a crash loop is returned (the caller stops the stack)."""
+        a crash loop is returned (the caller stops the stack). Nothing is started while a stop
+        is under way (``make down`` from another shell)."""
         supervisor = self.supervisor
+        if supervisor.stop_marker.exists():
+            return None
         for name, code in supervisor.exited().items():
             if name in self._due:
                 continue

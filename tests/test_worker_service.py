@@ -116,6 +116,7 @@ class TestWorkerFrames:
         await start_request(worker)
         await asyncio.sleep(0.05)
         await feed(worker, Cancel("r1"))
+        await asyncio.sleep(0.01)  # the end goes out once the request's event is reported
         sent_at_end = len(worker.sent)
         await asyncio.sleep(0.05)
         end = worker.sent[-1]

@@ -70,6 +70,8 @@ CONSUMER_GROUP = "completion-workers"
 #: How long a generation nobody follows keeps running, for a keystroke that matches it.
 GENERATION_LINGER_MS = 150
 MAX_REMEMBERED_SUGGESTIONS = 100_000
+#: How long the worker waits for session keys from Redis before it gives up on those records.
+KEY_FETCH_TIMEOUT_S = 1.0
 #: How often accepted suggestions are looked for in the documents (persistence checkpoints).
 PERSISTENCE_TICK_MS = 500
 #: A generation still streaming after this long is ended with an error (a hung model).
@@ -208,7 +210,8 @@ class CompletionWorker:
         skipped (their key expired, Redis lost it, or they were not sealed)."""
         sessions = {key.decode("utf-8", "replace") for key, _, _, _ in records if key}
         try:
-            await self._keys.fetch(sessions)
+            async with asyncio.timeout(KEY_FETCH_TIMEOUT_S):  # a hung Redis must not stall us
+                await self._keys.fetch(sessions)
         except Exception as error:  # noqa: BLE001 - Redis away: these records stay unreadable
             log.warning("session keys unavailable (redis: %s)", type(error).__name__)
         opened: list[tuple[bytes | None, int, int]] = []
@@ -269,15 +272,25 @@ class CompletionWorker:
                 request.stop_reason = action.reason
                 request.task.cancel()
                 await asyncio.gather(request.task, return_exceptions=True)
-                if request.report is not None:
-                    await asyncio.wait({request.report})
-                # Sent after the task is gone: no token of this request can follow its end.
-                await self._send(action.route, CompletionEnd(action.request_id, action.reason,
-                                                             request.chunks))
+                # Sent after the task is gone (no token of this request can follow its end) and
+                # after its completion event is on the broker, without holding up this loop.
+                ending = asyncio.create_task(self._end_stopped(action, request))
+                self._reports.add(ending)
+                ending.add_done_callback(self._stop_ended)
         elif isinstance(action, StartCompletion):
             request = _Request()
             request.task = asyncio.create_task(self._answer(action, request))
             self._requests[(action.route.session_id, action.request_id)] = request
+
+    def _stop_ended(self, task: asyncio.Task[Any]) -> None:
+        self._reports.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("end of a stopped request not sent: %s", type(task.exception()).__name__)
+
+    async def _end_stopped(self, stop: StopCompletion, request: _Request) -> None:
+        if request.report is not None:
+            await asyncio.wait({request.report})
+        await self._send(stop.route, CompletionEnd(stop.request_id, stop.reason, request.chunks))
 
     async def _send(self, route: Route, frame: ReplyFrame, timing: StageTimes | None = None
                     ) -> None:
@@ -285,7 +298,11 @@ class CompletionWorker:
         session_id = route.session_id
         cipher = self._keys.known(session_id)
         if cipher is None:
-            await self._keys.fetch({session_id})
+            try:
+                async with asyncio.timeout(KEY_FETCH_TIMEOUT_S):
+                    await self._keys.fetch({session_id})
+            except Exception as error:  # noqa: BLE001 - the edge ends the request in time
+                log.warning("session key unavailable (redis: %s)", type(error).__name__)
             cipher = self._keys.known(session_id)
         if cipher is None:
             log.warning("reply dropped: the session's key is gone")
@@ -483,7 +500,7 @@ class CompletionWorker:
         if cached is not None:
             self._remember(session_id, fresh)
             return self._count(_Source("cached", chunks=cached[0], reason=cached[1]))
-        if not await self._slot(start.request_id):
+        if not await self._slot(f"{session_id}/{start.request_id}"):
             return self._count(_Source("none", reason="overloaded"))  # shed: no model slot
         try:
             if not await self._admit(start):
@@ -501,7 +518,8 @@ class CompletionWorker:
             raise
 
     async def _slot(self, request_id: str) -> bool:
-        """A model slot for this request, waiting ``ADMISSION_WAIT_MS`` at most."""
+        """A model slot for this request (``session/request`` id), waiting
+        ``ADMISSION_WAIT_MS`` at most."""
         if self._admission.arrive(request_id):
             return True
         granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()

@@ -323,7 +323,9 @@ class Edge:
             for sock in list(self.sockets.values()):
                 for end in sock.session.overdue(now):
                     self.unanswered += 1
-                    sock.push(encode(end))
+                    if not sock.push(encode(end)) and not sock.closing:
+                        sock.closing = True
+                        self._close_later(sock, 1008, "client is not reading its frames")
 
     async def _refresh_keys(self) -> None:
         """Keep live sessions' keys in Redis (and put them back after a Redis restart)."""
