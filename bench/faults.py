@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import os
 import random
-import shutil
 import signal
 import threading
 import time
@@ -44,10 +43,9 @@ from bench.keys import provision
 from bench.loadgen import ask_fresh, stdlib_sources
 from bench.measure import percentile
 from config.settings import Settings
-from infra.broker import instance_dir
 from infra.processes import Supervisor, Watchdog, free_port
 from infra.restarts import RestartPolicy, Restarts
-from infra.stack import private_settings, up
+from infra.stack import forget_instance, private_settings, up
 from schemas.socket import DocClose, Feedback
 from streams.kafka import read_all
 from ws_edge.client import EdgeClient, connect_edge
@@ -309,8 +307,7 @@ def main() -> int:
                                 ).replace(kafka_brokers=args.brokers, usage_window_ms=10_000,
                                           usage_grace_ms=2_000)
     # A fresh instance: the counts compare this run's traffic only.
-    shutil.rmtree(settings.stack_home / "clickhouse" / settings.stack_instance, ignore_errors=True)
-    shutil.rmtree(instance_dir(settings), ignore_errors=True)
+    forget_instance(settings)
     ring = provision(settings, args.sessions, prefix="faults")
     keys = [ring.take("pro").api_key for _ in range(args.sessions)]
     plan: list[str] = []

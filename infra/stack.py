@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
 import sys
 import sysconfig
@@ -19,7 +20,7 @@ from pathlib import Path
 import redis
 
 from config.settings import REPO_ROOT, Settings
-from infra.broker import java_argv, prepare_node
+from infra.broker import instance_dir, java_argv, prepare_node
 from infra.install import triton_root
 from infra.processes import ComponentError, ProcessSpec, Supervisor, free_port
 from streams.kafka import TopicConfigError, ensure_topics, wait_for_broker
@@ -178,6 +179,14 @@ def private_settings(instance: str, redis_url: str | None = None) -> Settings:
         worker_metrics_port=free_port(4),
         redis_port=free_port(), redis_url=redis_url or settings.redis_url,
     )
+
+
+def forget_instance(settings: Settings) -> None:
+    """Delete a stopped instance's data: its ClickHouse directory, its brokers' logs and its
+    tenants file (tests and benchmarks start from nothing and leave nothing)."""
+    shutil.rmtree(settings.stack_home / "clickhouse" / settings.stack_instance, ignore_errors=True)
+    shutil.rmtree(instance_dir(settings), ignore_errors=True)
+    settings.tenants_path.unlink(missing_ok=True)
 
 
 def ensure_tenants(settings: Settings) -> None:

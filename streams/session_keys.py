@@ -35,10 +35,6 @@ class SessionKeys:
         #: Keys this process made (edge): written again on every refresh.
         self._owned: dict[str, bytes] = {}
 
-    @property
-    def enabled(self) -> bool:
-        return self._client is not None
-
     async def create(self, session_id: str) -> Cipher:
         """A new key for a new session (edge)."""
         if self._client is None:

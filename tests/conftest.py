@@ -4,7 +4,6 @@ analytics sink, worker, edge), started by the same code as ``make up``, on free 
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from collections.abc import Iterator
 
@@ -13,9 +12,8 @@ import redis
 
 from bench.keys import Keyring, provision
 from config.settings import Settings
-from infra.broker import instance_dir
 from infra.processes import Supervisor
-from infra.stack import private_settings, up
+from infra.stack import forget_instance, private_settings, up
 from tenants.directory import Tenant, load_directory, new_key, save_directory
 
 #: The test stack re-reads its tenants file this often (ms).
@@ -63,10 +61,7 @@ def running_stack() -> Iterator[tuple[Supervisor, Settings]]:
         finally:
             client.close()
             supervisor.stop_all()
-        shutil.rmtree(settings.stack_home / "clickhouse" / settings.stack_instance,
-                      ignore_errors=True)
-        shutil.rmtree(instance_dir(settings), ignore_errors=True)
-        settings.tenants_path.unlink(missing_ok=True)
+        forget_instance(settings)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
 import time
 from pathlib import Path
@@ -17,9 +16,8 @@ import pytest
 from bench.faults import COMPONENTS, prepare_tables, report, run_faults, wait_settled
 from bench.keys import provision
 from config.settings import Settings
-from infra.broker import instance_dir
 from infra.processes import Supervisor, free_port
-from infra.stack import private_settings, up
+from infra.stack import forget_instance, private_settings, up
 from ws_edge.client import replay
 
 pytestmark = pytest.mark.stack
@@ -38,10 +36,7 @@ def test_every_component_killed_once_under_load() -> None:
         audited = wait_settled(running, log, "faults-pro", 60)
     finally:
         supervisor.stop_all()
-        shutil.rmtree(settings.stack_home / "clickhouse" / settings.stack_instance,
-                      ignore_errors=True)
-        shutil.rmtree(instance_dir(settings), ignore_errors=True)
-        settings.tenants_path.unlink(missing_ok=True)
+        forget_instance(settings)
     print("\n".join(report(faults, log, audited)))
     assert [f.component for f in faults] == list(COMPONENTS)
     assert all(f.back_s is not None for f in faults), "the watchdog started each one again"

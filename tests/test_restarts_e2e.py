@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shutil
 import time
 import uuid
 from datetime import UTC, datetime
@@ -22,8 +21,7 @@ from websockets.protocol import State
 
 from bench.keys import provision
 from config.settings import Settings
-from infra.broker import instance_dir
-from infra.stack import up
+from infra.stack import forget_instance, up
 from schemas.socket import DocClose, DocOpen, Feedback
 from tests.conftest import stack_settings
 from tests.test_billing_e2e import clickhouse_totals, export
@@ -106,7 +104,4 @@ async def test_billing_equals_clickhouse_after_restarts_under_traffic() -> None:
         finally:
             await asyncio.to_thread(supervisor.stop_all)
     finally:
-        shutil.rmtree(settings.stack_home / "clickhouse" / settings.stack_instance,
-                      ignore_errors=True)
-        shutil.rmtree(instance_dir(settings), ignore_errors=True)
-        settings.tenants_path.unlink(missing_ok=True)
+        forget_instance(settings)

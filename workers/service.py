@@ -208,12 +208,7 @@ class CompletionWorker:
         """Open sealed editor events (key, value, partition, offset) with their sessions' keys,
         fetching the keys not known yet in one round trip; unreadable ones are counted and
         skipped (their key expired, Redis lost it, or they were not sealed)."""
-        sessions = {key.decode("utf-8", "replace") for key, _, _, _ in records if key}
-        try:
-            async with asyncio.timeout(KEY_FETCH_TIMEOUT_S):  # a hung Redis must not stall us
-                await self._keys.fetch(sessions)
-        except Exception as error:  # noqa: BLE001 - Redis away: these records stay unreadable
-            log.warning("session keys unavailable (redis: %s)", type(error).__name__)
+        await self._fetch_keys({key.decode("utf-8", "replace") for key, _, _, _ in records if key})
         opened: list[tuple[bytes | None, int, int]] = []
         for key, value, partition, offset in records:
             session_id = key.decode("utf-8", "replace") if key else ""
@@ -227,6 +222,16 @@ class CompletionWorker:
                 log.warning("skipping unreadable editor event at partition %d offset %d: %s",
                             partition, offset, error)
         return opened
+
+    async def _fetch_keys(self, sessions: set[str]) -> None:
+        """Load the sessions' keys not known yet; a Redis that fails or hangs leaves them
+        unknown (their records are skipped, their replies dropped: the edge ends those requests
+        in time) instead of stalling the consume loop."""
+        try:
+            async with asyncio.timeout(KEY_FETCH_TIMEOUT_S):
+                await self._keys.fetch(sessions)
+        except Exception as error:  # noqa: BLE001 - any Redis failure: the keys stay unknown
+            log.warning("session keys unavailable (redis: %s)", type(error).__name__)
 
     async def handle_batch(self, records: list[tuple[bytes | None, int, int]]) -> None:
         """Apply a fetched batch (value, partition, offset) to the state, then act on it."""
@@ -298,11 +303,7 @@ class CompletionWorker:
         session_id = route.session_id
         cipher = self._keys.known(session_id)
         if cipher is None:
-            try:
-                async with asyncio.timeout(KEY_FETCH_TIMEOUT_S):
-                    await self._keys.fetch({session_id})
-            except Exception as error:  # noqa: BLE001 - the edge ends the request in time
-                log.warning("session key unavailable (redis: %s)", type(error).__name__)
+            await self._fetch_keys({session_id})
             cipher = self._keys.known(session_id)
         if cipher is None:
             log.warning("reply dropped: the session's key is gone")
