@@ -1,0 +1,139 @@
+"""Between the editor's LSP events and the edge session: which frame each event becomes, which
+documents the edge must be sent again, and what a completion or a feedback command needs.
+
+The edge's copy of a document is *unsent* when a frame for it could not go out (no session, or
+larger than the edge's frame limit) or the edge refused one: its next event re-opens it whole
+instead of sending an edit against a text the edge may not have.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import get_args
+
+from ide.edge_link import Answer, EdgeLink
+from ide.mirror import Change, DocumentError, Mirror, MirroredDocument
+from ide.options import Options
+from ide.positions import Encoding, Position, PositionError
+from schemas.socket import ClientMessage, DocOpen, ErrorFrame, FeedbackKind
+
+#: End details after which the request is worth one retry once the document is re-opened.
+RESYNC = {"unknown_document", "document_stale", "version_conflict", "offset_out_of_range",
+          "edit_out_of_range"}
+#: How long a completion waits for a session to the edge before answering with nothing.
+CONNECT_WAIT_S = 2.0
+#: Answers remembered for their feedback (request id -> latency); the oldest are forgotten.
+REMEMBERED_ANSWERS = 256
+QUOTA_NOTICE_EVERY_S = 300.0
+
+
+class EdgeUnavailable(Exception):
+    """No session to the edge could be opened in time."""
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    """A finished answer, with the document and cursor it is for."""
+
+    answer: Answer
+    doc: MirroredDocument
+    offset: int
+
+
+class Bridge:
+    """The documents of one editor and its session to the edge."""
+
+    def __init__(self, options: Options, encoding: Encoding,
+                 notify: Callable[[str], None] = lambda _message: None) -> None:
+        self.mirror = Mirror(encoding)
+        self.notify = notify
+        self.link = EdgeLink(options, self._reopen, notify, self._refused)
+        self._unsent: set[str] = set()
+        self._latency_ms: OrderedDict[str, int] = OrderedDict()
+        self._quota_noticed_s = -QUOTA_NOTICE_EVERY_S
+
+    # --- documents -------------------------------------------------------------------------
+
+    def opened(self, uri: str, language_id: str, text: str) -> None:
+        self._send(uri, self.mirror.open(uri, language_id, text))
+
+    def changed(self, uri: str, changes: Sequence[Change]) -> None:
+        self._send(uri, self.mirror.change(uri, changes))
+
+    def closed(self, uri: str) -> None:
+        self._unsent.discard(uri)
+        self.link.post(self.mirror.close(uri))
+
+    def _send(self, uri: str, frame: ClientMessage) -> None:
+        if uri in self._unsent and not isinstance(frame, DocOpen):
+            frame = self.mirror.get(uri).snapshot()
+        if self.link.post(frame):
+            self._unsent.discard(uri)
+        else:
+            self._unsent.add(uri)
+
+    def _reopen(self) -> None:
+        """A new session: every document goes again, whole."""
+        for doc in self.mirror:
+            if doc.synced:
+                self._send(doc.uri, doc.snapshot())
+
+    def _refused(self, frame: ErrorFrame) -> None:
+        """The edge refused a frame that names no request: it may have been an edit, and the
+        frame does not say of which document, so every document is sent whole on its next use."""
+        self._unsent.update(doc.uri for doc in self.mirror)
+
+    # --- completions and feedback ----------------------------------------------------------
+
+    async def complete(self, uri: str, position: Position) -> Suggestion:
+        """Ask the edge for a completion at ``position``; :class:`DocumentError` for a document
+        or position that does not exist, :class:`EdgeUnavailable` without a session."""
+        doc = self.mirror.get(uri)
+        try:
+            offset = doc.offset(position, self.mirror.encoding)
+        except PositionError as error:
+            raise DocumentError("position_out_of_range", f"{uri}: {error}") from error
+        if not self.link.connected and not await self.link.wait_connected(CONNECT_WAIT_S):
+            raise EdgeUnavailable(f"no session to the edge at {self.link.options.url}")
+        for attempt in range(2):
+            if uri in self._unsent:
+                self._send(uri, doc.snapshot())
+                if uri in self._unsent:
+                    raise DocumentError(
+                        "document_too_large",
+                        f"{uri} is larger than the edge's frame limit "
+                        f"({self.link.max_frame_bytes} bytes), so it cannot be completed")
+            answer = await self.link.complete(uri, doc.version, offset)
+            if attempt == 0 and answer.detail in RESYNC:
+                self._unsent.add(uri)
+                continue
+            break
+        self._remember(answer)
+        return Suggestion(answer, doc, offset)
+
+    def _remember(self, answer: Answer) -> None:
+        if answer.error is not None and answer.error.code == "quota_exceeded":
+            now = time.monotonic()
+            if now - self._quota_noticed_s >= QUOTA_NOTICE_EVERY_S:
+                self._quota_noticed_s = now
+                self.notify(f"code assistant: {answer.error.message}")
+        if answer.text:
+            self._latency_ms[answer.request_id] = int((time.perf_counter() - answer.sent_s) * 1000)
+            while len(self._latency_ms) > REMEMBERED_ANSWERS:
+                self._latency_ms.popitem(last=False)
+
+    def feedback(self, request_id: str, kind: str, accepted_chars: int | None = None) -> bool:
+        """The editor's verdict on a suggestion it was given; :class:`DocumentError` for a
+        request this server did not answer or an unknown kind."""
+        if kind not in get_args(FeedbackKind):
+            raise DocumentError("invalid_kind",
+                                f"kind {kind!r} is not one of {', '.join(get_args(FeedbackKind))}")
+        latency = self._latency_ms.get(request_id)
+        if latency is None:
+            raise DocumentError("unknown_request", f"request {request_id!r} got no suggestion here")
+        if accepted_chars is not None and accepted_chars < 0:
+            raise DocumentError("invalid_field", "acceptedChars must not be negative")
+        return self.link.feedback(request_id, kind, accepted_chars, latency)

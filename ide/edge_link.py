@@ -1,0 +1,234 @@
+"""One WebSocket session from the language server to the edge, kept open for the editor's life.
+
+The asyncio adapter around the socket protocol: frames go out in the order they were posted (one
+writer per connection), replies are routed to the request that is waiting for them, ``slow_down``
+is honoured, and a dropped socket is opened again with backoff; on every new session ``reopen``
+posts the editor's open documents first, so the edge's copy is whole before any edit or request
+of the new session reaches it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
+
+from ide.options import Options
+from ide.pacing import Backoff, Pacing
+from schemas.codec import encode, parse_json
+from schemas.errors import ProtocolError
+from schemas.socket import (
+    Cancel,
+    ClientMessage,
+    CompletionEnd,
+    CompletionRequest,
+    ErrorFrame,
+    Feedback,
+    Hello,
+    Notice,
+    SlowDown,
+    TokenChunk,
+    Welcome,
+    decode_server_message,
+)
+
+log = logging.getLogger("ide.edge")
+
+#: Frames larger than this are refused by the edge; the real limit comes with ``welcome``.
+DEFAULT_MAX_FRAME_BYTES = 1 << 20
+
+
+@dataclass(slots=True)
+class Answer:
+    """What came back for one completion request."""
+
+    request_id: str
+    sent_s: float
+    chunks: list[str] = field(default_factory=list)
+    reason: str = ""
+    detail: str | None = None
+    error: ErrorFrame | None = None
+    first_chunk_s: float | None = None
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.chunks)
+
+
+class EdgeLink:
+    """The session to the edge: ``run()`` keeps it connected; ``post`` and ``complete`` use it."""
+
+    def __init__(self, options: Options, reopen: Callable[[], None],
+                 notify: Callable[[str], None] = lambda _message: None,
+                 on_refused: Callable[[ErrorFrame], None] = lambda _frame: None) -> None:
+        self.options = options
+        self._reopen = reopen
+        self._notify = notify
+        self._on_refused = on_refused
+        self.welcome: Welcome | None = None
+        self.pacing = Pacing()
+        self.sessions = 0
+        self._outbox: asyncio.Queue[str] | None = None
+        self._pending: dict[str, Answer] = {}
+        self._connected = asyncio.Event()
+        self._stopping = False
+
+    @property
+    def connected(self) -> bool:
+        return self._outbox is not None
+
+    @property
+    def max_frame_bytes(self) -> int:
+        return self.welcome.max_frame_bytes if self.welcome else DEFAULT_MAX_FRAME_BYTES
+
+    def post(self, message: ClientMessage) -> bool:
+        """Queue ``message`` for the current session. False when there is none (the frame is not
+        needed: the next session re-opens every document) or when it is larger than the edge takes."""
+        if self._outbox is None:
+            return False
+        data = encode(message)
+        if len(data) > self.max_frame_bytes:
+            return False
+        self._outbox.put_nowait(data.decode("utf-8"))
+        return True
+
+    async def wait_connected(self, timeout_s: float) -> bool:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._connected.wait(), timeout_s)
+        return self.connected
+
+    async def complete(self, uri: str, version: int, offset: int, timeout_s: float = 10.0,
+                       max_tokens: int | None = None) -> Answer:
+        """Ask for a completion and wait for its ``end``. A cancelled caller (``$/cancelRequest``)
+        cancels the request at the edge too."""
+        delay = self.pacing.wait_s(time.monotonic())
+        if delay:
+            await asyncio.sleep(delay)
+        answer = Answer(uuid.uuid4().hex[:16], time.perf_counter())
+        if not self.post(CompletionRequest(answer.request_id, uri, version, offset, max_tokens)):
+            answer.reason, answer.detail = "error", "not_connected"
+            return answer
+        self.pacing.sent(time.monotonic())
+        self._pending[answer.request_id] = answer
+        try:
+            await asyncio.wait_for(answer.done.wait(), timeout_s)
+        except asyncio.CancelledError:
+            self.post(Cancel(answer.request_id))
+            raise
+        except TimeoutError:
+            self.post(Cancel(answer.request_id))
+            answer.reason, answer.detail = "error", "timeout"
+        finally:
+            self._pending.pop(answer.request_id, None)
+        return answer
+
+    def feedback(self, request_id: str, kind: str, accepted_chars: int | None = None,
+                 latency_ms: int | None = None) -> bool:
+        """Report what the user did with a suggestion (a new event id each time)."""
+        return self.post(Feedback(uuid.uuid4().hex, request_id, kind,  # type: ignore[arg-type]
+                                  accepted_chars, latency_ms))
+
+    async def run(self) -> None:
+        """Connect, serve the session until it drops, wait, connect again; until :meth:`stop`."""
+        backoff = Backoff()
+        while not self._stopping:
+            try:
+                await self._session(backoff)
+            except InvalidStatus as error:
+                status = error.response.status_code
+                self._notify(f"the edge at {self.options.url} refused the connection (HTTP {status})"
+                             + ("; check the API key" if status in (401, 403) else ""))
+            except (OSError, WebSocketException, ProtocolError, TimeoutError) as error:
+                if self.sessions == 0 and backoff.failures == 0:
+                    self._notify(f"cannot reach the edge at {self.options.url}: {error}; "
+                                 "retrying (is `make up` running?)")
+                log.info("edge session ended: %s", type(error).__name__)
+            if self._stopping:
+                break
+            await asyncio.sleep(backoff.next_delay_s())
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    def _ssl(self) -> ssl.SSLContext | None:
+        if not self.options.url.startswith("wss://"):
+            return None
+        return ssl.create_default_context(cafile=self.options.ca_file)
+
+    async def _session(self, backoff: Backoff) -> None:
+        headers = {"Authorization": f"Bearer {self.options.api_key}"}
+        async with connect(self.options.url, additional_headers=headers, compression=None,
+                           ssl=self._ssl(), open_timeout=5, max_size=4 * (1 << 20)) as connection:
+            await connection.send(encode(Hello(protocol=1, client=self.options.client)).decode())
+            first = decode_server_message(parse_json(await asyncio.wait_for(connection.recv(), 5)))
+            if not isinstance(first, Welcome):
+                raise ProtocolError("no_welcome", f"the edge answered hello with {first.type}")
+            self.welcome = first
+            self.sessions += 1
+            backoff.reset()
+            outbox: asyncio.Queue[str] = asyncio.Queue()
+            self._outbox = outbox
+            self._reopen()  # posts every open document before anything else of this session
+            self._connected.set()
+            log.info("edge session %s open (%s)", first.session_id, first.plan)
+            writer = asyncio.create_task(self._write(connection, outbox))
+            try:
+                await self._read(connection)
+            finally:
+                self._outbox = None
+                self._connected.clear()
+                writer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await writer
+                for answer in self._pending.values():
+                    answer.reason, answer.detail = "error", "disconnected"
+                    answer.done.set()
+
+    async def _write(self, connection: ClientConnection, outbox: asyncio.Queue[str]) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                await connection.send(await outbox.get())
+
+    async def _read(self, connection: ClientConnection) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            async for data in connection:
+                try:
+                    frame = decode_server_message(parse_json(data))
+                except ProtocolError as error:
+                    log.warning("bad frame from the edge: %s", error.code)
+                    continue
+                self._route(frame)
+
+    def _route(self, frame: Any) -> None:
+        if isinstance(frame, TokenChunk):
+            answer = self._pending.get(frame.request_id)
+            if answer is not None:
+                if answer.first_chunk_s is None:
+                    answer.first_chunk_s = time.perf_counter()
+                answer.chunks.append(frame.text)
+        elif isinstance(frame, CompletionEnd):
+            answer = self._pending.get(frame.request_id)
+            if answer is not None:
+                answer.reason, answer.detail = frame.reason, frame.detail
+                answer.done.set()
+        elif isinstance(frame, ErrorFrame):
+            answer = self._pending.get(frame.request_id or "")
+            if answer is not None:
+                answer.error = frame
+            else:
+                log.info("edge refused a frame: %s (field %s)", frame.code, frame.field)
+                self._on_refused(frame)
+        elif isinstance(frame, SlowDown):
+            self.pacing.interval_ms = frame.request_interval_ms
+        elif isinstance(frame, Notice):
+            self._notify(f"code assistant: {frame.message}")

@@ -1,0 +1,73 @@
+"""Where the language server connects and with which key: ``initializationOptions`` from the
+editor, else the environment, else the embedded stack's defaults.
+
+The API key comes only from ``CODE_ASSISTANT_API_KEY`` or a file (``apiKeyFile`` /
+``CODE_ASSISTANT_API_KEY_FILE``; by default the developer key ``make up`` writes), never from
+``initializationOptions`` (editors log those) or a URL, and it is never logged.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_URL = "ws://127.0.0.1:8765"
+#: The embedded stack's developer key, relative to the stack's home (``make up`` writes it).
+DEV_KEY = Path("tenants") / "default.dev-key"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class OptionsError(ValueError):
+    """Settings the server cannot start a session with; the message says which and the fix."""
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """A resolved configuration (``api_key`` is kept out of ``repr``)."""
+
+    url: str
+    api_key: str = field(repr=False)
+    ca_file: str | None = None
+    client: str = "code-assistant-ls"
+    warnings: tuple[str, ...] = ()
+
+
+def resolve(init: Mapping[str, Any] | None, env: Mapping[str, str]) -> Options:
+    """Read ``initializationOptions`` (``url``, ``apiKeyFile``, ``caFile``, ``client``) over the
+    environment (``CODE_ASSISTANT_URL``, ``CODE_ASSISTANT_API_KEY``, ``CODE_ASSISTANT_API_KEY_FILE``,
+    ``CODE_ASSISTANT_CA_FILE``)."""
+    init = init or {}
+    warnings = []
+    if "apiKey" in init or "api_key" in init:
+        warnings.append("initializationOptions.apiKey is ignored: editors log their options; set "
+                        "CODE_ASSISTANT_API_KEY or apiKeyFile instead")
+    url = str(init.get("url") or env.get("CODE_ASSISTANT_URL") or DEFAULT_URL)
+    if not url.startswith(("ws://", "wss://")):
+        raise OptionsError(f"url {url!r} must start with ws:// or wss://")
+    if "@" in url.split("//", 1)[1].split("/", 1)[0]:
+        raise OptionsError("the url must not carry credentials; put the API key in "
+                           "CODE_ASSISTANT_API_KEY or a key file")
+    key = env.get("CODE_ASSISTANT_API_KEY", "").strip()
+    if not key:
+        key_file = init.get("apiKeyFile") or env.get("CODE_ASSISTANT_API_KEY_FILE")
+        path = Path(str(key_file)).expanduser() if key_file else \
+            Path(env.get("STACK_HOME") or ROOT / ".stack") / DEV_KEY
+        try:
+            key = path.read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise OptionsError(
+                f"no API key: CODE_ASSISTANT_API_KEY is not set and {path} cannot be read "
+                f"({error.strerror}); set one of them (`make up` writes a developer key)") from error
+    if not key:
+        raise OptionsError("the API key is empty")
+    ca_file = init.get("caFile") or env.get("CODE_ASSISTANT_CA_FILE") or None
+    client = str(init.get("client") or "code-assistant-ls")
+    return Options(url, key, str(ca_file) if ca_file else None, client[:128], tuple(warnings))
+
+
+def from_environment(init: Mapping[str, Any] | None = None) -> Options:
+    """:func:`resolve` against this process's environment."""
+    return resolve(init, os.environ)

@@ -1,0 +1,201 @@
+"""The language server: LSP over stdio (pygls) on one side, one session to the edge on the other.
+
+Editors start it as ``python -m ide``. Documents are kept by :class:`ide.bridge.Bridge` only (the
+pygls workspace is not filled, so the text is held once). Requests about a document or position
+that does not exist get an ``InvalidParams`` error; an edit that cannot be applied to a
+notification is reported with ``window/showMessage`` and marks the document unsynced. Nothing an
+editor sends ends the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Generator
+from typing import Any
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
+from pygls.protocol.language_server import lsp_method
+
+from ide.bridge import Bridge, EdgeUnavailable, Suggestion
+from ide.mirror import Change, DocumentError
+from ide.options import OptionsError, from_environment
+from ide.positions import ENCODINGS, Encoding, Position
+from ide.suggestions import FEEDBACK_COMMAND, completion_items, inline_items
+
+VERSION = "0.1.0"
+log = logging.getLogger("ide")
+
+
+class _Protocol(LanguageServerProtocol):
+    """pygls' protocol without its own copy of each document: the bridge's mirror is the only one
+    (pygls' would fail first, with a less precise error, on an edit it cannot apply)."""
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_OPEN)
+    def lsp_text_document__did_open(self, params: types.DidOpenTextDocumentParams
+                                    ) -> Generator[Any, Any, None]:
+        yield self.fm.features[types.TEXT_DOCUMENT_DID_OPEN], (params,), None
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
+    def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams
+                                      ) -> Generator[Any, Any, None]:
+        yield self.fm.features[types.TEXT_DOCUMENT_DID_CHANGE], (params,), None
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CLOSE)
+    def lsp_text_document__did_close(self, params: types.DidCloseTextDocumentParams
+                                     ) -> Generator[Any, Any, None]:
+        yield self.fm.features[types.TEXT_DOCUMENT_DID_CLOSE], (params,), None
+
+
+class AssistantServer(LanguageServer):
+    """The server, holding one :class:`Bridge` once the editor has initialized it."""
+
+    def __init__(self) -> None:
+        super().__init__("code-assistant-ls", VERSION, protocol_cls=_Protocol,
+                         text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+        self.bridge: Bridge | None = None
+        self.problem = "the server is not initialized"
+        self._link_task: asyncio.Task[None] | None = None
+
+    def tell(self, message: str, kind: types.MessageType = types.MessageType.Warning) -> None:
+        self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+
+    def require_bridge(self) -> Bridge:
+        if self.bridge is None:
+            raise JsonRpcException(code=-32002, message=self.problem)  # ServerNotInitialized
+        return self.bridge
+
+
+def _encoding(ls: AssistantServer) -> Encoding:
+    chosen = str(ls.workspace.position_encoding or "utf-16")
+    return next((encoding for encoding in ENCODINGS if encoding == chosen), "utf-16")
+
+
+def _position(position: types.Position) -> Position:
+    return Position(position.line, position.character)
+
+
+def _changes(params: types.DidChangeTextDocumentParams) -> list[Change]:
+    changes = []
+    for change in params.content_changes:
+        if isinstance(change, types.TextDocumentContentChangePartial):
+            changes.append(Change(change.text, _position(change.range.start),
+                                  _position(change.range.end)))
+        else:
+            changes.append(Change(change.text))
+    return changes
+
+
+def build() -> AssistantServer:
+    """A server with every feature registered (a new one per process or test)."""
+    server = AssistantServer()
+
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: AssistantServer, params: types.InitializeParams) -> None:
+        init = params.initialization_options if isinstance(params.initialization_options, dict) \
+            else None
+        try:
+            options = from_environment(init)
+        except OptionsError as error:
+            ls.problem = f"code assistant is not configured: {error}"
+            return
+        ls.bridge = Bridge(options, _encoding(ls), ls.tell)
+        for warning in options.warnings:
+            log.warning(warning)
+
+    @server.feature(types.INITIALIZED)
+    def initialized(ls: AssistantServer, _params: types.InitializedParams) -> None:
+        if ls.bridge is None:
+            ls.tell(ls.problem, types.MessageType.Error)
+            return
+        for warning in ls.bridge.link.options.warnings:
+            ls.tell(warning)
+        ls._link_task = asyncio.ensure_future(ls.bridge.link.run())
+
+    @server.feature(types.SHUTDOWN)
+    def shutdown(ls: AssistantServer, _params: None) -> None:
+        if ls.bridge is not None:
+            ls.bridge.link.stop()
+        if ls._link_task is not None:
+            ls._link_task.cancel()
+
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: AssistantServer, params: types.DidOpenTextDocumentParams) -> None:
+        doc = params.text_document
+        _document_event(ls, lambda bridge: bridge.opened(doc.uri, doc.language_id, doc.text))
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: AssistantServer, params: types.DidChangeTextDocumentParams) -> None:
+        uri, changes = params.text_document.uri, _changes(params)
+        _document_event(ls, lambda bridge: bridge.changed(uri, changes))
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: AssistantServer, params: types.DidCloseTextDocumentParams) -> None:
+        _document_event(ls, lambda bridge: bridge.closed(params.text_document.uri))
+
+    @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION)
+    async def inline_completion(ls: AssistantServer, params: types.InlineCompletionParams
+                                ) -> types.InlineCompletionList:
+        position = _position(params.position)
+        found = await _complete(ls, params.text_document.uri, position)
+        if found is None:
+            return types.InlineCompletionList(items=[])
+        return inline_items(found.answer.text, found.answer.request_id, position)
+
+    @server.feature(types.TEXT_DOCUMENT_COMPLETION,
+                    types.CompletionOptions(trigger_characters=[".", "(", " "]))
+    async def completion(ls: AssistantServer, params: types.CompletionParams) -> types.CompletionList:
+        position = _position(params.position)
+        found = await _complete(ls, params.text_document.uri, position)
+        if found is None:
+            return types.CompletionList(is_incomplete=True, items=[])
+        return completion_items(found.answer.text, found.answer.request_id, found.doc.text,
+                                found.offset, position, ls.require_bridge().mirror.encoding)
+
+    @server.command(FEEDBACK_COMMAND)
+    def feedback(ls: AssistantServer, *args: Any) -> bool:
+        """``{"requestId", "kind": shown|accepted|partial|rejected|dismissed, "acceptedChars"?}``"""
+        if len(args) != 1 or not isinstance(args[0], dict):
+            raise JsonRpcInvalidParams(f"{FEEDBACK_COMMAND} takes one object argument")
+        argument: dict[str, Any] = args[0]
+        request_id, kind = argument.get("requestId"), argument.get("kind")
+        accepted = argument.get("acceptedChars")
+        if not isinstance(request_id, str) or not isinstance(kind, str) \
+                or not (accepted is None or isinstance(accepted, int)):
+            raise JsonRpcInvalidParams("requestId and kind must be strings, acceptedChars an integer")
+        try:
+            return ls.require_bridge().feedback(request_id, kind, accepted)
+        except DocumentError as error:
+            raise JsonRpcInvalidParams(error.message) from None
+
+    return server
+
+
+def _document_event(ls: AssistantServer, apply: Any) -> None:
+    """Apply a document notification; what cannot be applied is told to the user (a
+    notification has no response to carry an error)."""
+    if ls.bridge is None:
+        return
+    try:
+        apply(ls.bridge)
+    except DocumentError as error:
+        log.warning("document event refused: %s", error.code)
+        ls.tell(f"code assistant: {error.message}", types.MessageType.Error)
+
+
+async def _complete(ls: AssistantServer, uri: str, position: Position) -> Suggestion | None:
+    try:
+        return await ls.require_bridge().complete(uri, position)
+    except DocumentError as error:
+        raise JsonRpcInvalidParams(error.message) from None
+    except EdgeUnavailable:
+        return None
+
+
+def main() -> None:
+    """Serve on stdio until the editor exits."""
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    build().start_io()
