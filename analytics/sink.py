@@ -1,8 +1,10 @@
 """The analytics process: feedback and completion events from Kafka into ClickHouse, read-only
 SQL for analysts, and erasure of one user's rows for the operator.
 
-Order per flush (as in quix-streams' checkpointing): write the batch, then commit its offsets.
-A crash in between replays the batch; the dedup token and the ReplacingMergeTree key absorb it.
+Order per flush (as in quix-streams' checkpointing): record where the batch ends in the commit
+metadata, write the batch, then commit its offsets. A crash in between replays the batch cut at
+the same end (``analytics.batcher``), so its dedup token matches and ClickHouse drops the copy;
+the ReplacingMergeTree key is the second line.
 
 In the embedded setup the chDB directory belongs to this one process, so analysts reach the
 data through its loopback query endpoint (``python -m analytics.query``); against a ClickHouse
@@ -25,10 +27,11 @@ import clickhouse_connect
 import orjson
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import OffsetAndMetadata
 from clickhouse_connect.driver.client import Client
 
-from analytics.batcher import Batch, Batcher
+from analytics.batcher import Batch, Batcher, plan_metadata, planned_end
 from analytics.schema import (
     AUTHORSHIP_COLUMNS,
     AUTHORSHIP_TABLE,
@@ -175,7 +178,11 @@ class AnalyticsSink:
                                  group_id=f"{CONSUMER_GROUP}.{flow.table}",
                                  auto_offset_reset="earliest")
         await consumer.start()
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.bootstrap,
+                                    request_timeout_ms=10_000)
+        await admin.start()
         started.set()
+        seen: set[int] = set()
         try:
             while True:
                 deadline = batcher.next_deadline_ms()
@@ -183,14 +190,35 @@ class AnalyticsSink:
                            else max(0, min(IDLE_WAIT_MS, deadline - now_ms())))
                 batches = await consumer.getmany(timeout_ms=wait_ms, max_records=5000)
                 for tp, records in batches.items():
+                    if tp.partition not in seen:
+                        await self._resume(admin, f"{CONSUMER_GROUP}.{flow.table}", tp, batcher)
+                        seen.add(tp.partition)
                     for record in records:
                         batcher.add(tp.partition, record.offset,
                                     self._row(flow, record.value, tp.partition, record.offset),
                                     now_ms(), record.timestamp)
                 await self._flush(flow, consumer, batcher.due(now_ms()))
         finally:
-            await self._flush(flow, consumer, batcher.due(now_ms(), force=True))
-            await consumer.stop()
+            try:
+                await self._flush(flow, consumer, batcher.due(now_ms(), force=True))
+            finally:
+                await consumer.stop()
+                await admin.close()
+
+    @staticmethod
+    async def _resume(admin: AIOKafkaAdminClient, group: str, tp: TopicPartition,
+                      batcher: Batcher) -> None:
+        """Before a partition's first records: if the last run stopped while inserting a batch,
+        cut the replay at that batch's end."""
+        committed = await admin.list_consumer_group_offsets(group, partitions=[tp])
+        found = committed.get(tp)
+        if found is None:
+            return
+        end = planned_end(found.metadata, found.offset)
+        if end is not None:
+            log.warning("the last run stopped while inserting %s up to offset %d: replaying it "
+                        "as one batch (ClickHouse drops the rows it already has)", tp, end)
+            batcher.resume(tp.partition, end)
 
     def _row(self, flow: Flow, value: bytes | None, partition: int, offset: int
              ) -> tuple[Any, ...] | None:
@@ -208,9 +236,11 @@ class AnalyticsSink:
 
     async def _flush(self, flow: Flow, consumer: AIOKafkaConsumer, batches: list[Batch]) -> None:
         for batch in batches:
-            if batch.rows:
-                await self.on_db(self.write, flow, batch)
             tp = TopicPartition(batch.topic, batch.partition)
+            if batch.rows:
+                await consumer.commit({tp: OffsetAndMetadata(batch.first_offset,
+                                                             plan_metadata(batch))})
+                await self.on_db(self.write, flow, batch)
             await consumer.commit({tp: OffsetAndMetadata(batch.last_offset + 1, "")})
 
     def write(self, flow: Flow, batch: Batch) -> None:

@@ -24,7 +24,7 @@ from schemas.socket import (
 from schemas.topics import DocSnapshot, EditorEvent, FeedbackEvent, SessionEnd
 from tenants.directory import Principal, Tenant
 from ws_edge.ratelimit import TokenBucket
-from ws_edge.session import FLOOD_REFUSALS, EdgeLimits, EdgeSession
+from ws_edge.session import FLOOD_FORGIVEN_PER_S, FLOOD_REFUSALS, EdgeLimits, EdgeSession
 
 LIMITS = EdgeLimits(max_frame_bytes=2048, max_documents=4, max_document_chars=10_000,
                     messages_per_second=1000)
@@ -295,14 +295,21 @@ class TestRates:
 
     def test_a_flood_of_refused_frames_is_noticed(self) -> None:
         session = started()
-        for _ in range(FLOOD_REFUSALS - 1):
-            session.receive("not json", 10)
-        assert not session.flooding
-        session.receive(frame(DocOpen("a.py", "python", 1, "")), 10)
-        assert not session.flooding, "an accepted frame resets the count"
         for _ in range(FLOOD_REFUSALS):
             session.receive("not json", 10)
-        assert session.flooding
+        assert not session.flooding
+        assert session.receive(frame(DocOpen("a.py", "python", 1, "")), 10)[1]
+        assert not session.flooding
+        session.receive("not json", 10)
+        assert session.flooding, "accepted frames in between do not hide a flood"
+
+    def test_refusals_spread_out_are_forgiven(self) -> None:
+        session = started()
+        at = 10
+        for _ in range(5 * FLOOD_REFUSALS):
+            at += 1000 // FLOOD_FORGIVEN_PER_S
+            session.receive("not json", at)
+        assert not session.flooding
 
 
 class TestUnanswered:

@@ -50,8 +50,11 @@ from ws_edge.ratelimit import TokenBucket
 #: How many recent request ids a session remembers: feedback must name one of them (a session
 #: can only give feedback on its own completions) and gets its language from it.
 REMEMBERED_REQUESTS = 1024
-#: Refused frames in a row after which the edge closes a flooding connection.
+#: Refused frames a client may run up before the edge closes it as a flood; the allowance comes
+#: back at ``FLOOD_FORGIVEN_PER_S``. Accepted frames in between do not reset it: a flooder the edge
+#: cannot read fast enough has refusals and acceptances interleaved, and is still a flood.
 FLOOD_REFUSALS = 200
+FLOOD_FORGIVEN_PER_S = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +103,8 @@ class EdgeSession:
         #: Documents whose change was refused for rate: the edge's copy (and the workers') would
         #: silently drift from the editor's, so they take no edit until the client re-opens them.
         self._stale: set[str] = set()
-        self.refused_in_row = 0
+        self._refusals = TokenBucket(FLOOD_FORGIVEN_PER_S, FLOOD_REFUSALS, now_ms)
+        self._flooding = False
         #: Requests forwarded and not ended yet: (deadline for their next frame, chunks so far).
         self._waiting: dict[str, tuple[int, int]] = {}
         #: Requests that have ended (by a worker's end, or here for want of an answer).
@@ -109,16 +113,14 @@ class EdgeSession:
     @property
     def flooding(self) -> bool:
         """The client keeps sending past every refusal: the server should close it."""
-        return self.refused_in_row >= FLOOD_REFUSALS
+        return self._flooding
 
     def receive(self, frame: bytes | str, now_ms: int) -> Replies:
         """Handle one frame: replies to the client and records to produce."""
         try:
-            answer = self._receive(frame, now_ms)
-            self.refused_in_row = 0
-            return answer
+            return self._receive(frame, now_ms)
         except ProtocolError as error:
-            self.refused_in_row += 1
+            self._flooding = self._flooding or not self._refusals.take(now_ms)
             kind, request_id = _identify(frame)
             replies: list[ServerMessage] = [ErrorFrame(code=error.code, message=error.message,
                                                        field=error.field, request_id=request_id)]
