@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Generator
 from typing import Any
 
@@ -197,5 +198,7 @@ async def _complete(ls: AssistantServer, uri: str, position: Position) -> Sugges
 
 def main() -> None:
     """Serve on stdio until the editor exits."""
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    level = os.environ.get("CODE_ASSISTANT_LOG", "warning").upper()
+    logging.basicConfig(level=level if level in logging.getLevelNamesMapping() else "WARNING",
+                        format="%(asctime)s %(name)s %(message)s")
     build().start_io()

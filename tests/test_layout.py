@@ -3,7 +3,8 @@
 - Layers run one way: ``schemas`` imports nothing of ours; ``config`` only schemas; the shared
   libraries (``quota``, ``streams``, ``tenants``, ``runtime``) stand on those; the services
   (``ws_edge``, ``workers``, ``analytics``) on the libraries, never on each other; ``infra`` (the
-  installer and supervisor) may use everything, and nothing but ``bench`` and tests use it.
+  installer and supervisor) may use everything, and nothing but ``bench`` and tests use it;
+  ``ide`` (the language server, on a developer's machine) only the message shapes.
 - The model's serving code in ``model/repository`` imports nothing of ours (it is copied into
   any Triton repository as it is); its training and evaluation commands may use settings, the
   language table and the serving benchmark.
@@ -32,6 +33,9 @@ ALLOWED: dict[str, set[str]] = {
     "model": {"config", "streams", "bench"},
     "infra": {"schemas", "config", "quota", "streams", "tenants", "runtime", "ws_edge",
               "workers", "analytics", "model"},
+    # The language server runs on a developer's machine: it speaks the socket protocol and
+    # needs nothing of the stack's internals.
+    "ide": {"schemas"},
 }
 OURS = set(ALLOWED) | {"bench", "tests"}
 
@@ -41,6 +45,7 @@ PURE = [
     "ws_edge/ratelimit.py", "workers/core.py", "workers/debounce.py", "workers/reuse.py",
     "workers/prompt.py", "workers/admission.py", "workers/persistence.py",
     "analytics/batcher.py", "analytics/usage_windows.py", "infra/restarts.py",
+    "ide/positions.py", "ide/mirror.py", "ide/pacing.py", "ide/suggestions.py",
 ]
 IO_LIBRARIES = {"asyncio", "aiokafka", "redis", "tritonclient", "websockets", "aiohttp",
                 "socket", "subprocess", "clickhouse_connect"}

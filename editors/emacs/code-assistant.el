@@ -1,0 +1,182 @@
+;;; code-assistant.el --- Self-hosted code completion through eglot -*- lexical-binding: t; -*-
+
+;; Package-Requires: ((emacs "28.1") (eglot "1.9"))
+
+;;; Commentary:
+
+;; Starts the code assistant's language server with eglot (built into Emacs 29; the
+;; `elpa-eglot' package on Debian's Emacs 28) and shows its inline completion as ghost text
+;; while you type.  TAB accepts (and tells the server, for analytics), C-g or typing on
+;; dismisses.  Classic completion (`completion-at-point') is answered by the server as well.
+;;
+;;   (add-to-list 'load-path "/path/to/checkout/editors/emacs")
+;;   (require 'code-assistant)
+;;   (setq code-assistant-server-command
+;;         '("/path/to/checkout/editors/bin/code-assistant-ls"))
+;;   (setq code-assistant-url "ws://127.0.0.1:8765")   ; or CODE_ASSISTANT_URL
+;;   (code-assistant-setup '(python-mode js-mode go-mode rust-mode))
+;;
+;; The API key comes from CODE_ASSISTANT_API_KEY or CODE_ASSISTANT_API_KEY_FILE in Emacs's
+;; environment, or from `code-assistant-api-key-file'; never from this file.
+;; eglot runs one server per buffer: in these modes it replaces any other language server.
+
+;;; Code:
+
+(require 'cl-lib)
+(require 'eglot)
+(require 'jsonrpc)
+
+(defgroup code-assistant nil
+  "Self-hosted code completion."
+  :group 'tools)
+
+(defcustom code-assistant-server-command '("code-assistant-ls")
+  "The language server's command line (editors/bin/code-assistant-ls in a checkout)."
+  :type '(repeat string))
+
+(defcustom code-assistant-url nil
+  "The edge's WebSocket URL; nil: CODE_ASSISTANT_URL, else ws://127.0.0.1:8765."
+  :type '(choice (const nil) string))
+
+(defcustom code-assistant-api-key-file nil
+  "A file holding the API key; nil: the server's environment."
+  :type '(choice (const nil) file))
+
+(defcustom code-assistant-idle-delay 0.075
+  "Seconds of typing pause before a suggestion is asked for."
+  :type 'number)
+
+(defface code-assistant-ghost '((t :inherit shadow))
+  "Face of the suggested text.")
+
+(defclass code-assistant-server (eglot-lsp-server) ()
+  :documentation "The code assistant's language server.")
+
+(cl-defmethod eglot-initialization-options ((_server code-assistant-server))
+  "Only what is set here; the server's environment fills the rest."
+  (append '(:client "emacs")
+          (and code-assistant-url (list :url code-assistant-url))
+          (and code-assistant-api-key-file
+               (list :apiKeyFile (expand-file-name code-assistant-api-key-file)))))
+
+(defun code-assistant--contact (&optional _interactive)
+  "How eglot starts our server."
+  (cons 'code-assistant-server code-assistant-server-command))
+
+(defvar-local code-assistant--overlay nil "The ghost text on screen.")
+(defvar-local code-assistant--item nil "The LSP InlineCompletionItem on screen.")
+(defvar-local code-assistant--timer nil "The pending request's idle timer.")
+(defvar-local code-assistant--tick 0 "Counts requests: an older answer is stale.")
+
+(defun code-assistant--report (item kind)
+  "Tell the server what became of ITEM: KIND is \"accepted\" or \"rejected\"."
+  (let* ((command (plist-get item :command))
+         (args (and command (plist-get command :arguments)))
+         (server (eglot-current-server)))
+    (when (and server args)
+      (let ((arg (copy-sequence (aref args 0))))
+        (setq arg (plist-put arg :kind kind))
+        (jsonrpc-async-request server :workspace/executeCommand
+                               (list :command (plist-get command :command)
+                                     :arguments (vector arg))
+                               :success-fn #'ignore :error-fn #'ignore)))))
+
+(defun code-assistant--clear ()
+  (when code-assistant--overlay
+    (delete-overlay code-assistant--overlay))
+  (setq code-assistant--overlay nil code-assistant--item nil))
+
+(defun code-assistant-dismiss ()
+  "Remove the suggestion and report it rejected."
+  (interactive)
+  (let ((item code-assistant--item))
+    (code-assistant--clear)
+    (when item
+      (code-assistant--report item "rejected"))))
+
+(defun code-assistant-suggestion ()
+  "The suggested text on screen, or nil."
+  (and code-assistant--item (plist-get code-assistant--item :insertText)))
+
+(defun code-assistant--show (buffer point item)
+  (with-current-buffer buffer
+    (code-assistant--clear)
+    (let ((overlay (make-overlay point point nil nil t))
+          (text (plist-get item :insertText)))
+      (overlay-put overlay 'after-string
+                   (propertize text 'face 'code-assistant-ghost 'cursor t))
+      (setq code-assistant--overlay overlay code-assistant--item item))))
+
+(defun code-assistant-request ()
+  "Ask the server for a suggestion at point."
+  (interactive)
+  (let ((server (eglot-current-server))
+        (buffer (current-buffer))
+        (point (point))
+        (tick (cl-incf code-assistant--tick)))
+    (when server
+      (eglot--signal-textDocument/didChange)  ; the server must see the keystroke first
+      (jsonrpc-async-request
+       server :textDocument/inlineCompletion
+       (append (eglot--TextDocumentPositionParams) '(:context (:triggerKind 2)))
+       :success-fn
+       (lambda (result)
+         (when (buffer-live-p buffer)
+           (with-current-buffer buffer
+             (let* ((items (if (vectorp result) result (plist-get result :items)))
+                    (item (and items (> (length items) 0) (aref items 0))))
+               (when (and item (= tick code-assistant--tick) (= point (point))
+                          (not (equal (plist-get item :insertText) "")))
+                 (code-assistant--show buffer point item))))))
+       :error-fn #'ignore))))
+
+(defun code-assistant-accept ()
+  "Insert the suggestion at point and report it accepted; TAB otherwise."
+  (interactive)
+  (let ((item code-assistant--item))
+    (if (not item)
+        (indent-for-tab-command)
+      (code-assistant--clear)
+      (insert (plist-get item :insertText))
+      (code-assistant--report item "accepted"))))
+
+(defun code-assistant--after-command ()
+  (unless (memq this-command '(code-assistant-accept code-assistant-request))
+    (when code-assistant--item
+      (code-assistant-dismiss))
+    (when code-assistant--timer
+      (cancel-timer code-assistant--timer))
+    (when (memq this-command '(self-insert-command newline delete-backward-char))
+      (setq code-assistant--timer
+            (run-with-idle-timer code-assistant-idle-delay nil
+                                 (let ((buffer (current-buffer)))
+                                   (lambda ()
+                                     (when (buffer-live-p buffer)
+                                       (with-current-buffer buffer
+                                         (code-assistant-request))))))))))
+
+(defvar code-assistant-mode-map
+  (let ((map (make-sparse-keymap)))
+    (define-key map (kbd "TAB") #'code-assistant-accept)
+    (define-key map (kbd "C-c C-a") #'code-assistant-request)
+    map)
+  "Keys of `code-assistant-mode'.")
+
+(define-minor-mode code-assistant-mode
+  "Ghost-text suggestions from the code assistant while you type."
+  :lighter " CA"
+  (if code-assistant-mode
+      (add-hook 'post-command-hook #'code-assistant--after-command nil t)
+    (remove-hook 'post-command-hook #'code-assistant--after-command t)
+    (code-assistant--clear)))
+
+(defun code-assistant-setup (modes)
+  "Use the code assistant in the major MODES: eglot starts it, ghost text follows."
+  (add-to-list 'eglot-server-programs (cons modes #'code-assistant--contact))
+  (dolist (mode modes)
+    (let ((hook (intern (format "%s-hook" mode))))
+      (add-hook hook #'eglot-ensure)
+      (add-hook hook #'code-assistant-mode))))
+
+(provide 'code-assistant)
+;;; code-assistant.el ends here

@@ -1,0 +1,250 @@
+"""The language server driven by a real LSP client (pytest-lsp, over stdio, with the capabilities
+VS Code and Neovim really announce) against the test stack: completions, acceptance reaching
+ClickHouse, cancellation, reconnection after the edge is killed, UTF-16 text, and bad input."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+
+from config.settings import Settings
+from infra.processes import Supervisor
+from tests.conftest import KEYRING
+from tests.test_analytics_e2e import until
+from tests.test_stack_e2e import PYTHON_SOURCE
+
+pytestmark = pytest.mark.stack
+ROOT = Path(__file__).resolve().parent.parent
+URI = "file:///work/fib.py"
+
+
+async def start_editor(stack: Settings, client: str = "visual-studio-code",
+                       api_key: str | None = None, **init: object) -> LanguageClient:
+    env = {**os.environ, "CODE_ASSISTANT_API_KEY": api_key or KEYRING.take("pro").api_key,
+           "PYTHONPATH": str(ROOT)}
+    editor = await ClientServerConfig([sys.executable, "-m", "ide"], server_env=env).start()
+    await editor.initialize_session(types.InitializeParams(
+        capabilities=client_capabilities(client),
+        initialization_options={"url": stack.edge_url(), **init}))
+    return editor
+
+
+@pytest.fixture
+async def editor(stack: Settings) -> AsyncIterator[LanguageClient]:
+    client = await start_editor(stack)
+    yield client
+    await client.shutdown_session()
+    await client.stop()
+
+
+def open_doc(editor: LanguageClient, text: str, uri: str = URI, version: int = 1) -> None:
+    editor.text_document_did_open(types.DidOpenTextDocumentParams(
+        text_document=types.TextDocumentItem(uri=uri, language_id="python", version=version, text=text)))
+
+
+def type_at(editor: LanguageClient, line: int, character: int, text: str, version: int,
+            uri: str = URI) -> None:
+    here = types.Position(line=line, character=character)
+    editor.text_document_did_change(types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+        content_changes=[types.TextDocumentContentChangePartial(
+            range=types.Range(start=here, end=here), text=text)]))
+
+
+def pos(line: int, character: int) -> types.Position:
+    return types.Position(line=line, character=character)
+
+
+def inline_params(uri: str, position: types.Position) -> types.InlineCompletionParams:
+    return types.InlineCompletionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), position=position,
+        context=types.InlineCompletionContext(
+            trigger_kind=types.InlineCompletionTriggerKind.Automatic))
+
+
+def end_of(text: str) -> types.Position:
+    """The end of ``text`` as VS Code counts it (UTF-16 units; ``\\r\\n`` one line break)."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    return pos(len(lines) - 1, len(lines[-1].encode("utf-16-le")) // 2)
+
+
+async def inline(editor: LanguageClient, position: types.Position, uri: str = URI
+                 ) -> types.InlineCompletionList:
+    result = await editor.text_document_inline_completion_async(inline_params(uri, position))
+    assert isinstance(result, types.InlineCompletionList)
+    return result
+
+
+async def test_inline_completion_then_accept_reaches_clickhouse(
+        stack: Settings, editor: LanguageClient) -> None:
+    open_doc(editor, PYTHON_SOURCE)
+    at = end_of(PYTHON_SOURCE)
+    type_at(editor, at.line, at.character, "m", 2)
+    result = await inline(editor, pos(at.line, at.character + 1))
+    assert len(result.items) == 1
+    item = result.items[0]
+    assert isinstance(item.insert_text, str) and item.insert_text.startswith("it)"), item.insert_text
+    assert item.command is not None and item.command.arguments
+    request_id = item.command.arguments[0]["requestId"]
+    accepted = await editor.workspace_execute_command_async(types.ExecuteCommandParams(
+        command=item.command.command, arguments=item.command.arguments))
+    assert accepted is True
+    sql = (f"SELECT uniqExact(event_id) FROM feedback_events WHERE request_id = '{request_id}' "
+           "AND kind = 'accepted'")
+    assert await until(stack, sql, 1) == 1
+
+
+async def test_utf16_and_crlf_document(stack: Settings, editor: LanguageClient) -> None:
+    """VS Code counts UTF-16 units: edits after emoji and CJK extension B characters, on CRLF
+    lines, keep the server's copy equal (the completion is the one the plain text gets)."""
+    text = "# 😀 𠀀 naïve 👍🏽\r\n" + PYTHON_SOURCE.replace("\n", "\r\n")
+    open_doc(editor, text)
+    type_at(editor, 0, len("# 😀 𠀀 naïve 👍🏽".encode("utf-16-le")) // 2, " 中文 😀", 2)
+    at = end_of(text)
+    type_at(editor, at.line, at.character, "m", 3)
+    result = await inline(editor, pos(at.line, at.character + 1))
+    assert result.items and str(result.items[0].insert_text).startswith("it)")
+    assert not [m for m in editor.messages if m.type == types.MessageType.Error], editor.messages
+
+
+async def test_classic_completion_for_a_client_without_inline_completion(stack: Settings) -> None:
+    editor = await start_editor(stack, "neovim@v0.7.0")
+    try:
+        open_doc(editor, PYTHON_SOURCE)
+        at = end_of(PYTHON_SOURCE)
+        type_at(editor, at.line, at.character, "m", 2)
+        result = await editor.text_document_completion_async(types.CompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=URI),
+            position=pos(at.line, at.character + 1)))
+        assert isinstance(result, types.CompletionList) and len(result.items) == 1
+        edit = result.items[0].text_edit
+        assert isinstance(edit, types.TextEdit)
+        # The word being typed ("lim") is replaced by itself plus the suggestion.
+        assert edit.range.start.character == at.character - 2
+        assert edit.new_text.startswith("limit)"), edit.new_text
+    finally:
+        await editor.shutdown_session()
+        await editor.stop()
+
+
+async def test_cancel_request_cancels_at_the_edge(stack: Settings) -> None:
+    caller = KEYRING.take("pro")
+    editor = await start_editor(stack, api_key=caller.api_key)
+    try:
+        # A text no other test typed, so the answer is generated, not found in the cache.
+        text = f"# {uuid.uuid4().hex}\n{PYTHON_SOURCE}"
+        open_doc(editor, text)
+        at = end_of(text)
+        refused = 0
+        for version in range(2, 6):  # a few tries: a fast model may finish before the cancel
+            type_at(editor, at.line, at.character, "m", version)
+            at = pos(at.line, at.character + 1)
+            msg_id = f"cancel-me-{version}"
+            request = asyncio.ensure_future(editor.protocol.send_request_async(
+                types.TEXT_DOCUMENT_INLINE_COMPLETION, inline_params(URI, at), msg_id=msg_id))
+            await asyncio.sleep(0.02)  # sent and received; the answer takes longer
+            editor.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id=msg_id))
+            try:
+                await request
+            except JsonRpcException as error:
+                assert "cancel" in str(error).lower(), error
+                refused += 1
+        assert refused >= 1, "no request was still running when its cancel arrived"
+        sql = (f"SELECT uniqExact(event_id) FROM completion_events WHERE user_id = "
+               f"'{caller.user_id}' AND tenant_id = '{caller.tenant_id}' AND reason = 'cancelled'")
+        deadline = time.monotonic() + 20
+        cancelled = 0
+        while not cancelled and time.monotonic() < deadline:
+            cancelled = await until(stack, sql, 1, timeout_s=1)
+        assert cancelled >= 1
+        # The server goes on serving after cancellations.
+        result = await inline(editor, at)
+        assert isinstance(result, types.InlineCompletionList)
+    finally:
+        await editor.shutdown_session()
+        await editor.stop()
+
+
+async def test_reconnects_and_reopens_documents_after_the_edge_is_killed(
+        running_stack: tuple[Supervisor, Settings], editor: LanguageClient) -> None:
+    supervisor = running_stack[0]
+    open_doc(editor, PYTHON_SOURCE)
+    at = end_of(PYTHON_SOURCE)
+    type_at(editor, at.line, at.character, "m", 2)
+    here = pos(at.line, at.character + 1)
+    assert (await inline(editor, here)).items
+
+    supervisor.procs["edge-0"].send_signal(signal.SIGKILL)
+    supervisor.procs["edge-0"].wait(timeout=10)
+    supervisor.relaunch("edge-0")
+    # Typing goes on while the edge is away; the server re-opens the document once it is back.
+    type_at(editor, here.line, here.character, "i", 3)
+    type_at(editor, here.line, here.character + 1, "t", 4)
+    end = pos(here.line, here.character + 2)
+    deadline = time.monotonic() + 60
+    items: list[types.InlineCompletionItem] = []
+    while not items and time.monotonic() < deadline:
+        items = list((await inline(editor, end)).items)
+        await asyncio.sleep(0.5)
+    assert items and str(items[0].insert_text).startswith(")"), items
+
+
+async def test_bad_editor_input_gets_errors_and_the_server_lives(
+        stack: Settings, editor: LanguageClient) -> None:
+    with pytest.raises(JsonRpcException, match="not open"):
+        await inline(editor, pos(0, 0), uri="file:///never-opened.py")
+    open_doc(editor, "x = 1\n")
+    with pytest.raises(JsonRpcException, match="past the document's last line"):
+        await inline(editor, pos(40, 0))
+    # A change before open, and one out of range: told with showMessage, nothing ends.
+    type_at(editor, 0, 0, "y", 2, uri="file:///not-open.py")
+    type_at(editor, 9, 0, "y", 2)
+    await asyncio.sleep(0.5)
+    errors = [m.message for m in editor.messages if m.type == types.MessageType.Error]
+    assert any("not-open.py is not open" in m for m in errors), errors
+    assert any("past the document's last line" in m for m in errors), errors
+    with pytest.raises(JsonRpcException, match="close and reopen"):
+        await inline(editor, pos(0, 0))
+    # A document larger than the edge takes in one frame.
+    open_doc(editor, "x = 1\n" * 300_000, uri="file:///huge.py")
+    with pytest.raises(JsonRpcException, match="larger than the edge's frame limit"):
+        await inline(editor, pos(1, 0), uri="file:///huge.py")
+    with pytest.raises(JsonRpcException, match="got no suggestion here"):
+        await editor.workspace_execute_command_async(types.ExecuteCommandParams(
+            command="codeAssistant.feedback", arguments=[{"requestId": "nope", "kind": "accepted"}]))
+    with pytest.raises(JsonRpcException, match="one object argument"):
+        await editor.workspace_execute_command_async(types.ExecuteCommandParams(
+            command="codeAssistant.feedback", arguments=["nope"]))
+    # Still serving: a fresh document completes.
+    open_doc(editor, PYTHON_SOURCE + "m", uri="file:///ok.py")
+    result = await inline(editor, end_of(PYTHON_SOURCE + "m"), uri="file:///ok.py")
+    assert result.items and str(result.items[0].insert_text).startswith("it)")
+
+
+async def test_missing_api_key_is_a_clear_error(stack: Settings, tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "STACK_HOME": str(tmp_path)}
+    env.pop("CODE_ASSISTANT_API_KEY", None)
+    editor = await ClientServerConfig([sys.executable, "-m", "ide"], server_env=env).start()
+    try:
+        await editor.initialize_session(types.InitializeParams(
+            capabilities=client_capabilities("visual-studio-code"),
+            initialization_options={"url": stack.edge_url(), "apiKey": "leaked"}))
+        await asyncio.sleep(0.3)
+        assert any("no API key" in m.message for m in editor.messages), editor.messages
+        open_doc(editor, "x")
+        with pytest.raises(JsonRpcException, match="not configured"):
+            await inline(editor, pos(0, 1))
+    finally:
+        await editor.shutdown_session()
+        await editor.stop()
