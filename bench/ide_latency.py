@@ -11,8 +11,8 @@ types the same function twice, one character at a time, into two editors that ru
 An inline completion is one LSP response, sent when the suggestion is complete, so the like-for-
 like baseline is the socket's ``end``; the socket's first token is printed too. The two editors
 type the same file under keys of two tenants (tenants never share cached generations), so each
-keystroke costs both the same model work; which one goes first alternates. Then the server's memory: RSS of the language server process,
-idle, after the run.
+keystroke costs both the same model work; which one goes first alternates. Then the server's
+memory: RSS of the language server process, idle, after the run.
 """
 
 from __future__ import annotations
