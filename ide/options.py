@@ -9,12 +9,14 @@ The API key comes only from ``CODE_ASSISTANT_API_KEY`` or a file (``apiKeyFile``
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 DEFAULT_URL = "ws://127.0.0.1:8765"
+CREDENTIAL_IN_QUERY = re.compile(r"[?&](key|token|api_?key|password)=", re.IGNORECASE)
 #: The embedded stack's developer key, relative to the stack's home (``make up`` writes it).
 DEV_KEY = Path("tenants") / "default.dev-key"
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,7 +49,7 @@ def resolve(init: Mapping[str, Any] | None, env: Mapping[str, str]) -> Options:
     url = str(init.get("url") or env.get("CODE_ASSISTANT_URL") or DEFAULT_URL)
     if not url.startswith(("ws://", "wss://")):
         raise OptionsError(f"url {url!r} must start with ws:// or wss://")
-    if "@" in url.split("//", 1)[1].split("/", 1)[0]:
+    if "@" in url.split("//", 1)[1].split("/", 1)[0] or CREDENTIAL_IN_QUERY.search(url):
         raise OptionsError("the url must not carry credentials; put the API key in "
                            "CODE_ASSISTANT_API_KEY or a key file")
     key = env.get("CODE_ASSISTANT_API_KEY", "").strip()

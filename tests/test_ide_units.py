@@ -1,0 +1,98 @@
+"""The language server's small pure parts: settings, pacing, reconnection delays, LSP items."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from lsprotocol import types
+
+from ide.options import DEV_KEY, OptionsError, resolve
+from ide.pacing import RECONNECT_FIRST_S, RECONNECT_MAX_S, Backoff, Pacing
+from ide.positions import Position
+from ide.suggestions import FEEDBACK_COMMAND, completion_items, inline_items, word_start
+
+
+class TestOptions:
+    def test_initialization_options_win_over_the_environment(self, tmp_path: Path) -> None:
+        key = tmp_path / "key"
+        key.write_text("k-from-file\n")
+        env = {"CODE_ASSISTANT_URL": "ws://env:1", "CODE_ASSISTANT_API_KEY_FILE": "/nope"}
+        options = resolve({"url": "wss://init:2", "apiKeyFile": str(key), "caFile": "/ca.pem",
+                           "client": "vim"}, env)
+        assert (options.url, options.api_key, options.ca_file, options.client) == (
+            "wss://init:2", "k-from-file", "/ca.pem", "vim")
+
+    def test_the_key_from_the_environment_and_never_in_repr(self) -> None:
+        options = resolve(None, {"CODE_ASSISTANT_API_KEY": "secret-key"})
+        assert options.api_key == "secret-key" and options.url == "ws://127.0.0.1:8765"
+        assert "secret-key" not in repr(options)
+
+    def test_a_key_in_initialization_options_is_ignored_with_a_warning(self) -> None:
+        options = resolve({"apiKey": "leaked"}, {"CODE_ASSISTANT_API_KEY": "real"})
+        assert options.api_key == "real" and "ignored" in options.warnings[0]
+
+    def test_the_stack_developer_key_is_the_default(self, tmp_path: Path) -> None:
+        (tmp_path / DEV_KEY).parent.mkdir(parents=True)
+        (tmp_path / DEV_KEY).write_text("dev\n")
+        assert resolve(None, {"STACK_HOME": str(tmp_path)}).api_key == "dev"
+
+    @pytest.mark.parametrize(("init", "env", "message"), [
+        ({"url": "http://edge"}, {"CODE_ASSISTANT_API_KEY": "k"}, "ws:// or wss://"),
+        ({"url": "ws://me:pw@edge"}, {"CODE_ASSISTANT_API_KEY": "k"}, "credentials"),
+        ({"url": "wss://edge/?token=t"}, {"CODE_ASSISTANT_API_KEY": "k"}, "credentials"),
+        (None, {"STACK_HOME": "/nonexistent"}, "no API key"),
+    ])
+    def test_unusable_settings_say_what_to_fix(self, init: dict[str, str] | None,
+                                               env: dict[str, str], message: str) -> None:
+        with pytest.raises(OptionsError, match=message):
+            resolve(init, env)
+
+
+def test_slow_down_spaces_requests_until_lifted() -> None:
+    pacing = Pacing()
+    pacing.sent(10.0)
+    assert pacing.wait_s(10.0) == 0.0, "no interval: no wait"
+    pacing.interval_ms = 400
+    assert pacing.wait_s(10.1) == pytest.approx(0.3)
+    assert pacing.wait_s(10.5) == 0.0
+    pacing.interval_ms = 0
+    assert pacing.wait_s(10.0) == 0.0
+
+
+def test_reconnection_backs_off_doubling_to_a_cap_and_resets() -> None:
+    backoff = Backoff()
+    delays = [backoff.next_delay_s() for _ in range(8)]
+    assert delays[0] == RECONNECT_FIRST_S and delays[1] == 2 * RECONNECT_FIRST_S
+    assert max(delays) == RECONNECT_MAX_S and delays == sorted(delays)
+    backoff.reset()
+    assert backoff.next_delay_s() == RECONNECT_FIRST_S
+
+
+def test_inline_items_carry_the_accept_command() -> None:
+    (item,) = inline_items("it)", "r1", Position(3, 5)).items
+    assert item.insert_text == "it)" and item.command is not None
+    assert item.command.command == FEEDBACK_COMMAND
+    assert item.command.arguments == [{"requestId": "r1", "kind": "accepted"}]
+    assert inline_items("", "r2", Position(0, 0)).items == []
+
+
+def test_a_completion_item_replaces_the_word_before_the_cursor() -> None:
+    text = "x = 1\nfor i in range(li"
+    offset = len(text)
+    assert text[word_start(text, offset):offset] == "li"
+    (item,) = completion_items("mit):", "r1", text, offset, Position(1, 17), "utf-16").items
+    edit = item.text_edit
+    assert isinstance(edit, types.TextEdit)
+    assert (edit.range.start.character, edit.range.end.character) == (15, 17)
+    assert edit.new_text == "limit):" and item.filter_text == "limit):"
+
+
+def test_the_word_start_counts_units_of_the_negotiated_encoding() -> None:
+    text = "𠀀x = é𠀀b"  # the word before the cursor holds a character outside the BMP
+    offset = len(text)
+    assert text[word_start(text, offset):offset] == "é𠀀b"
+    for encoding, width in (("utf-16", 4), ("utf-8", 7), ("utf-32", 3)):
+        (item,) = completion_items("c", "r", text, offset, Position(0, 100), encoding).items
+        assert isinstance(item.text_edit, types.TextEdit)
+        assert item.text_edit.range.start.character == 100 - width, encoding
