@@ -161,6 +161,10 @@ async def measure(settings: Settings, keys: list[str], keystrokes: int) -> None:
           + "; lsp " + ", ".join(f"{v:.0f}" for v in sorted(lsp_editor.response_ms)[-5:]) + " ms")
     print(f"answered with a suggestion: socket {len(socket_editor.first_ms)}, "
           f"lsp {lsp_editor.answered} of {len(typed)}")
+    paired = [lsp - sock for lsp, sock in zip(lsp_editor.response_ms, socket_editor.end_ms,
+                                               strict=True)]
+    print(f"per keystroke, lsp response - socket end: median {statistics.median(paired):+.2f} ms, "
+          f"p90 {percentile(paired, 0.9):+.2f}, p99 {percentile(paired, 0.99):+.2f}")
     for q, name in ((0.5, "p50"), (0.99, "p99")):
         added = percentile(lsp_editor.response_ms, q) - percentile(socket_editor.end_ms, q)
         over_first = percentile(lsp_editor.response_ms, q) - percentile(socket_editor.first_ms, q)

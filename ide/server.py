@@ -25,6 +25,7 @@ from ide.bridge import Bridge, EdgeUnavailable, Suggestion
 from ide.mirror import Change, DocumentError
 from ide.options import OptionsError, from_environment
 from ide.positions import ENCODINGS, Encoding, Position
+from ide.stdio import serve
 from ide.suggestions import FEEDBACK_COMMAND, completion_items, inline_items
 
 VERSION = "0.1.0"
@@ -201,4 +202,4 @@ def main() -> None:
     level = os.environ.get("CODE_ASSISTANT_LOG", "warning").upper()
     logging.basicConfig(level=level if level in logging.getLevelNamesMapping() else "WARNING",
                         format="%(asctime)s %(name)s %(message)s")
-    build().start_io()
+    serve(build())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from lsprotocol import types
 from ide.options import DEV_KEY, OptionsError, resolve
 from ide.pacing import RECONNECT_FIRST_S, RECONNECT_MAX_S, Backoff, Pacing
 from ide.positions import Position
+from ide.stdio import streamable
 from ide.suggestions import FEEDBACK_COMMAND, completion_items, inline_items, word_start
 
 
@@ -96,3 +98,17 @@ def test_the_word_start_counts_units_of_the_negotiated_encoding() -> None:
         (item,) = completion_items("c", "r", text, offset, Position(0, 100), encoding).items
         assert isinstance(item.text_edit, types.TextEdit)
         assert item.text_edit.range.start.character == 100 - width, encoding
+
+
+def test_the_pipe_reader_is_used_only_where_the_event_loop_can_watch_stdin(tmp_path: Path) -> None:
+    read_end, write_end = os.pipe()
+    try:
+        with os.fdopen(read_end, "rb", closefd=False) as pipe:
+            assert streamable(pipe)
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    regular = tmp_path / "input"
+    regular.write_bytes(b"")
+    with regular.open("rb") as file, open(os.devnull, "rb") as null:
+        assert not streamable(file) and not streamable(null)
