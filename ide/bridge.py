@@ -8,6 +8,7 @@ instead of sending an edit against a text the edge may not have.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -18,6 +19,7 @@ from ide.edge_link import Answer, EdgeLink
 from ide.mirror import Change, DocumentError, Mirror, MirroredDocument
 from ide.options import Options
 from ide.positions import Encoding, Position, PositionError
+from ide.verdicts import Verdicts
 from schemas.socket import ClientMessage, DocOpen, ErrorFrame, FeedbackKind
 
 #: End details after which the request is worth one retry once the document is re-opened.
@@ -54,6 +56,8 @@ class Bridge:
         self._unsent: set[str] = set()
         self._latency_ms: OrderedDict[str, int] = OrderedDict()
         self._quota_noticed_s = -QUOTA_NOTICE_EVERY_S
+        self.verdicts = Verdicts()
+        self._verdict_timer: asyncio.TimerHandle | None = None
 
     # --- documents -------------------------------------------------------------------------
 
@@ -64,6 +68,7 @@ class Bridge:
         self._send(uri, self.mirror.change(uri, changes))
 
     def closed(self, uri: str) -> None:
+        self._supersede(uri)
         self._unsent.discard(uri)
         self.link.post(self.mirror.close(uri))
 
@@ -96,6 +101,7 @@ class Bridge:
             offset = doc.offset(position, self.mirror.encoding)
         except PositionError as error:
             raise DocumentError("position_out_of_range", f"{uri}: {error}") from error
+        self._supersede(uri)
         if not self.link.connected and not await self.link.wait_connected(CONNECT_WAIT_S):
             raise EdgeUnavailable(f"no session to the edge at {self.link.options.url}")
         for attempt in range(2):
@@ -111,19 +117,45 @@ class Bridge:
                 self._unsent.add(uri)
                 continue
             break
-        self._remember(answer)
+        self._remember(answer, uri)
         return Suggestion(answer, doc, offset)
 
-    def _remember(self, answer: Answer) -> None:
+    def _remember(self, answer: Answer, uri: str) -> None:
         if answer.error is not None and answer.error.code == "quota_exceeded":
             now = time.monotonic()
             if now - self._quota_noticed_s >= QUOTA_NOTICE_EVERY_S:
                 self._quota_noticed_s = now
                 self.notify(f"code assistant: {answer.error.message}")
         if answer.text:
-            self._latency_ms[answer.request_id] = int((time.perf_counter() - answer.sent_s) * 1000)
+            latency = int((time.perf_counter() - answer.sent_s) * 1000)
+            self._latency_ms[answer.request_id] = latency
             while len(self._latency_ms) > REMEMBERED_ANSWERS:
                 self._latency_ms.popitem(last=False)
+            self.link.feedback(answer.request_id, "shown", None, latency)
+            self.verdicts.answered(answer.request_id, uri)
+
+    def _supersede(self, uri: str) -> None:
+        """A newer request for ``uri`` (or its close): its unanswered-for suggestions will be
+        reported dismissed unless the editor gives a verdict first (``ide.verdicts``)."""
+        self.verdicts.superseded(uri, time.monotonic())
+        self._schedule_verdicts()
+
+    def _schedule_verdicts(self) -> None:
+        due = self.verdicts.next_due_s()
+        if due is None or self._verdict_timer is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a caller outside the server): reported on the next event
+            return
+        self._verdict_timer = loop.call_later(max(0.0, due - time.monotonic()),
+                                              self._report_dismissed)
+
+    def _report_dismissed(self) -> None:
+        self._verdict_timer = None
+        for request_id in self.verdicts.due(time.monotonic()):
+            self.link.feedback(request_id, "dismissed", None, self._latency_ms.get(request_id))
+        self._schedule_verdicts()
 
     def feedback(self, request_id: str, kind: str, accepted_chars: int | None = None) -> bool:
         """The editor's verdict on a suggestion it was given; :class:`DocumentError` for a
@@ -136,4 +168,5 @@ class Bridge:
             raise DocumentError("unknown_request", f"request {request_id!r} got no suggestion here")
         if accepted_chars is not None and accepted_chars < 0:
             raise DocumentError("invalid_field", "acceptedChars must not be negative")
+        self.verdicts.settled(request_id)
         return self.link.feedback(request_id, kind, accepted_chars, latency)

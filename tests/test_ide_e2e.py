@@ -19,6 +19,7 @@ from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 from config.settings import Settings
+from ide.verdicts import GRACE_S
 from infra.processes import Supervisor
 from tests.conftest import KEYRING
 from tests.test_analytics_e2e import until
@@ -103,6 +104,37 @@ async def test_inline_completion_then_accept_reaches_clickhouse(
     sql = (f"SELECT uniqExact(event_id) FROM feedback_events WHERE request_id = '{request_id}' "
            "AND kind = 'accepted'")
     assert await until(stack, sql, 1) == 1
+
+
+async def test_suggestions_typed_past_are_reported_shown_then_dismissed(
+        stack: Settings, editor: LanguageClient) -> None:
+    """An editor that says nothing when a suggestion is typed past (VS Code does not) still
+    gets it counted: shown when answered, dismissed once a newer request went unanswered-for."""
+    text = f"# {uuid.uuid4().hex}\n{PYTHON_SOURCE}"
+    open_doc(editor, text)
+    at = end_of(text)
+    type_at(editor, at.line, at.character, "m", 2)
+    first = await inline(editor, pos(at.line, at.character + 1))
+    assert first.items and first.items[0].command and first.items[0].command.arguments
+    passed_over = first.items[0].command.arguments[0]["requestId"]
+    type_at(editor, at.line, at.character + 1, "i", 3)
+    second = await inline(editor, pos(at.line, at.character + 2))
+    assert second.items and second.items[0].command and second.items[0].command.arguments
+    kept = second.items[0].command.arguments[0]["requestId"]
+    assert await editor.workspace_execute_command_async(types.ExecuteCommandParams(
+        command=second.items[0].command.command, arguments=second.items[0].command.arguments))
+
+    def kinds(request_id: str) -> str:
+        return ("SELECT arrayStringConcat(arraySort(groupUniqArray(kind)), ',') FROM "
+                f"feedback_events WHERE request_id = '{request_id}'")
+
+    type_at(editor, at.line, at.character + 2, "t", 4)  # a newer request after the accept
+    await inline(editor, pos(at.line, at.character + 3))
+    assert await until(stack, kinds(passed_over), "dismissed,shown") == "dismissed,shown"
+    assert await until(stack, kinds(kept), "accepted,shown") == "accepted,shown"
+    await asyncio.sleep(GRACE_S + 1.0)
+    assert await until(stack, kinds(kept), "accepted,shown", timeout_s=3) == "accepted,shown", \
+        "an accepted suggestion is never also dismissed"
 
 
 async def test_utf16_and_crlf_document(stack: Settings, editor: LanguageClient) -> None:

@@ -1,4 +1,5 @@
-"""The language server's small pure parts: settings, pacing, reconnection delays, LSP items."""
+"""The language server's small pure parts: settings, pacing, reconnection delays, LSP items,
+the stdin reader's choice and the verdicts reported for suggestions."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from ide.pacing import RECONNECT_FIRST_S, RECONNECT_MAX_S, Backoff, Pacing
 from ide.positions import Position
 from ide.stdio import streamable
 from ide.suggestions import FEEDBACK_COMMAND, completion_items, inline_items, word_start
+from ide.verdicts import GRACE_S, TRACKED, Verdicts
 
 
 class TestOptions:
@@ -112,3 +114,36 @@ def test_the_pipe_reader_is_used_only_where_the_event_loop_can_watch_stdin(tmp_p
     regular.write_bytes(b"")
     with regular.open("rb") as file, open(os.devnull, "rb") as null:
         assert not streamable(file) and not streamable(null)
+
+
+class TestVerdicts:
+    def test_a_superseded_suggestion_without_a_verdict_is_dismissed_after_the_grace(self) -> None:
+        verdicts = Verdicts()
+        verdicts.answered("r1", "a.py")
+        verdicts.answered("r2", "b.py")
+        verdicts.superseded("a.py", 10.0)
+        assert verdicts.next_due_s() == 10.0 + GRACE_S
+        assert verdicts.due(10.0 + GRACE_S - 0.01) == []
+        assert verdicts.due(10.0 + GRACE_S) == ["r1"], "only the document's own suggestion"
+        assert verdicts.due(100.0) == [], "reported once"
+
+    def test_a_verdict_within_the_grace_wins(self) -> None:
+        verdicts = Verdicts()
+        verdicts.answered("r1", "a.py")
+        verdicts.superseded("a.py", 10.0)
+        verdicts.settled("r1")  # the editor ran the accept command after asking for more
+        assert verdicts.due(100.0) == [] and verdicts.next_due_s() is None
+
+    def test_a_later_request_does_not_push_the_deadline_back(self) -> None:
+        verdicts = Verdicts()
+        verdicts.answered("r1", "a.py")
+        verdicts.superseded("a.py", 10.0)
+        verdicts.superseded("a.py", 11.0)
+        assert verdicts.due(10.0 + GRACE_S) == ["r1"]
+
+    def test_tracking_is_bounded(self) -> None:
+        verdicts = Verdicts()
+        for n in range(TRACKED + 10):
+            verdicts.answered(f"r{n}", "a.py")
+        verdicts.superseded("a.py", 0.0)
+        assert len(verdicts.due(GRACE_S)) == TRACKED

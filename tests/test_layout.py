@@ -45,7 +45,7 @@ PURE = [
     "ws_edge/ratelimit.py", "workers/core.py", "workers/debounce.py", "workers/reuse.py",
     "workers/prompt.py", "workers/admission.py", "workers/persistence.py",
     "analytics/batcher.py", "analytics/usage_windows.py", "infra/restarts.py",
-    "ide/positions.py", "ide/mirror.py", "ide/pacing.py", "ide/suggestions.py",
+    "ide/positions.py", "ide/mirror.py", "ide/pacing.py", "ide/suggestions.py", "ide/verdicts.py",
 ]
 IO_LIBRARIES = {"asyncio", "aiokafka", "redis", "tritonclient", "websockets", "aiohttp",
                 "socket", "subprocess", "clickhouse_connect"}
