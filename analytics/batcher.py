@@ -92,6 +92,8 @@ class Batcher:
         """Buffer ``row`` (``None``: a skipped record whose offset still advances);
         ``timestamp_ms`` is the record's Kafka timestamp."""
         batch = self._open.get(partition)
+        if batch is not None and offset <= batch.last_offset:
+            return  # fetched again (the partition was reassigned): already in this batch
         if batch is not None and batch.ends_at is not None and offset > batch.ends_at:
             batch.ends_at = None  # the planned end is gone (retention): close it as it is
             self._closed.append(self._cut(partition))
@@ -104,6 +106,12 @@ class Batcher:
         batch.last_timestamp_ms = timestamp_ms
         if row is not None:
             batch.rows.append(row)
+
+    def forget(self, partition: int) -> None:
+        """The partition moved to another consumer: its unwritten rows are that consumer's to
+        read again (nothing of them was inserted or committed here)."""
+        self._open.pop(partition, None)
+        self._resume.pop(partition, None)
 
     @property
     def buffered_rows(self) -> int:

@@ -26,7 +26,7 @@ from typing import Any
 import clickhouse_connect
 import orjson
 from aiohttp import web
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import OffsetAndMetadata
 from clickhouse_connect.driver.client import Client
@@ -130,6 +130,26 @@ def quality_row(event: PersistenceEvent | AuthorshipEvent, wanted: type
             _time(event.ended_ms))
 
 
+#: Tries at reading a partition's committed offset and plan before the flow gives up.
+PLAN_LOOKUPS = 8
+
+
+class _Forget(ConsumerRebalanceListener):  # type: ignore[misc]
+    """A partition taken away drops its open batch and pending replay plan here; when it comes
+    back, its plan is read again (another member may have written one)."""
+
+    def __init__(self, batcher: Batcher, seen: set[int]) -> None:
+        self.batcher, self.seen = batcher, seen
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        for tp in revoked:
+            self.batcher.forget(tp.partition)
+            self.seen.discard(tp.partition)
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        return None
+
+
 def open_client(settings: Settings) -> Client:
     dsn = settings.clickhouse_dsn
     if dsn.startswith("chdb://"):
@@ -174,15 +194,15 @@ class AnalyticsSink:
 
     async def _run_flow(self, flow: Flow, started: asyncio.Event) -> None:
         batcher = Batcher(flow.topic, self.settings.sink_batch_rows, self.settings.sink_batch_ms)
-        consumer = make_consumer(self.settings, flow.topic,
-                                 group_id=f"{CONSUMER_GROUP}.{flow.table}",
+        consumer = make_consumer(self.settings, group_id=f"{CONSUMER_GROUP}.{flow.table}",
                                  auto_offset_reset="earliest")
+        seen: set[int] = set()
+        consumer.subscribe([flow.topic], listener=_Forget(batcher, seen))
         await consumer.start()
         admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.bootstrap,
                                     request_timeout_ms=10_000)
         await admin.start()
         started.set()
-        seen: set[int] = set()
         try:
             while True:
                 deadline = batcher.next_deadline_ms()
@@ -210,10 +230,18 @@ class AnalyticsSink:
                       batcher: Batcher) -> None:
         """Before a partition's first records: if the last run stopped while inserting a batch,
         cut the replay at that batch's end."""
-        committed = await admin.list_consumer_group_offsets(group, partitions=[tp])
-        found = committed.get(tp)
-        if found is None:
-            return
+        for attempt in range(PLAN_LOOKUPS):
+            committed = await admin.list_consumer_group_offsets(group, partitions=[tp])
+            found = committed.get(tp)
+            if found is not None:
+                break
+            # The partition was asked for by name, so an answer without it is an error the
+            # admin client swallowed (coordinator loading or moved): guessing "no plan" could
+            # cut the replay elsewhere and double rows, so ask again.
+            await asyncio.sleep(0.2 * 2**attempt)
+        else:
+            raise RuntimeError(f"could not read the committed offset of {tp} for group {group} "
+                               f"after {PLAN_LOOKUPS} tries; is the broker's coordinator up?")
         end = planned_end(found.metadata, found.offset)
         if end is not None:
             log.warning("the last run stopped while inserting %s up to offset %d: replaying it "

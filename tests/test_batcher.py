@@ -129,3 +129,27 @@ def test_plans_are_read_only_from_our_metadata() -> None:
     assert planned_end("", 0) is None
     assert planned_end("someone else's", 0) is None
     assert planned_end("batch-ends-at:x", 0) is None
+
+
+def test_a_reassigned_partition_starts_clean_and_refetched_offsets_are_not_added_twice() -> None:
+    b = Batcher("fb", max_rows=100, max_ms=10_000)
+    for offset in range(5):
+        b.add(0, offset, (offset,), 0)
+    b.add(0, 3, (3,), 0)  # fetched again after a seek: already here
+    b.resume(1, 9)
+    b.forget(1)
+    b.forget(0)  # revoked: nothing of it was written here
+    assert b.buffered_rows == 0 and b.due(0, force=True) == []
+    b.add(0, 2, (2,), 0)
+    (batch,) = b.due(0, force=True)
+    assert (batch.first_offset, batch.last_offset, batch.rows) == (2, 2, ((2,),))
+    b.add(1, 0, (0,), 0)
+    assert len(b.due(0, force=True)) == 1, "the forgotten plan no longer holds partition 1"
+
+
+def test_duplicate_offsets_in_an_open_batch_are_dropped() -> None:
+    b = Batcher("fb", max_rows=100, max_ms=10_000)
+    for offset in (0, 1, 2, 1, 2, 3):
+        b.add(0, offset, (offset,), 0)
+    (batch,) = b.due(0, force=True)
+    assert batch.rows == ((0,), (1,), (2,), (3,))
