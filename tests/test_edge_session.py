@@ -303,6 +303,24 @@ class TestRates:
         session.receive("not json", 10)
         assert session.flooding, "accepted frames in between do not hide a flood"
 
+    def test_what_others_cause_is_not_charged_to_the_session(self) -> None:
+        """A busy tenant's shared rate and the stale-document refusals after a dropped change
+        are not this client's flood."""
+        drained = TokenBucket(1, 1, 0)
+        drained.take(0)
+        session = started(tenant_bucket=TokenBucket(1000, 1000, 0))
+        session._tenant_bucket = drained  # the tenant's other sessions took every token
+        for n in range(3 * FLOOD_REFUSALS):
+            (error,), _ = session.receive(frame(DocOpen("a.py", "python", 1, "")), 20 + n % 5)
+            assert isinstance(error, ErrorFrame) and error.code == "rate_limited"
+        assert not session.flooding
+
+    def test_frames_past_the_sessions_own_rate_are_charged(self) -> None:
+        session = started(EdgeLimits(2048, 4, 10_000, messages_per_second=1))
+        for _ in range(FLOOD_REFUSALS + 2):
+            session.receive(frame(DocOpen("a.py", "python", 1, "")), 20)
+        assert session.flooding
+
     def test_refusals_spread_out_are_forgiven(self) -> None:
         session = started()
         at = 10

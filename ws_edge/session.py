@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from schemas.codec import parse_json
-from schemas.errors import FrameError, ProtocolError, StateError
+from schemas.errors import FrameError, ProtocolError, StateError, ValidationError
 from schemas.socket import (
     PROTOCOL_VERSION,
     Cancel,
@@ -52,7 +52,10 @@ from ws_edge.ratelimit import TokenBucket
 REMEMBERED_REQUESTS = 1024
 #: Refused frames a client may run up before the edge closes it as a flood; the allowance comes
 #: back at ``FLOOD_FORGIVEN_PER_S``. Accepted frames in between do not reset it: a flooder the edge
-#: cannot read fast enough has refusals and acceptances interleaved, and is still a flood.
+#: cannot read fast enough has refusals and acceptances interleaved, and is still a flood. Only
+#: what the client alone causes is charged: frames past the session's own rate and frames that do
+#: not decode. The tenant's shared rate (other sessions' doing) and state errors such as
+#: ``document_stale`` after a dropped change are not.
 FLOOD_REFUSALS = 200
 FLOOD_FORGIVEN_PER_S = 10
 
@@ -105,6 +108,7 @@ class EdgeSession:
         self._stale: set[str] = set()
         self._refusals = TokenBucket(FLOOD_FORGIVEN_PER_S, FLOOD_REFUSALS, now_ms)
         self._flooding = False
+        self._over_own_rate = False
         #: Requests forwarded and not ended yet: (deadline for their next frame, chunks so far).
         self._waiting: dict[str, tuple[int, int]] = {}
         #: Requests that have ended (by a worker's end, or here for want of an answer).
@@ -120,7 +124,10 @@ class EdgeSession:
         try:
             return self._receive(frame, now_ms)
         except ProtocolError as error:
-            self._flooding = self._flooding or not self._refusals.take(now_ms)
+            charged = isinstance(error, FrameError | ValidationError) or self._over_own_rate
+            self._over_own_rate = False
+            if charged and not self._refusals.take(now_ms):
+                self._flooding = True
             kind, request_id = _identify(frame)
             replies: list[ServerMessage] = [ErrorFrame(code=error.code, message=error.message,
                                                        field=error.field, request_id=request_id)]
@@ -184,7 +191,8 @@ class EdgeSession:
             raise FrameError("frame_too_large",
                              f"frame has {size} bytes; the limit is {self._limits.max_frame_bytes}")
         message = read_client_frame(frame)
-        if not self._bucket.take(now_ms) or not self._tenant_bucket.take(now_ms):
+        self._over_own_rate = not self._bucket.take(now_ms)
+        if self._over_own_rate or not self._tenant_bucket.take(now_ms):
             if isinstance(message, DocChange):
                 self._stale.add(message.uri)
             raise StateError("rate_limited",
