@@ -2,8 +2,11 @@
 documents the edge must be sent again, and what a completion or a feedback command needs.
 
 The edge's copy of a document is *unsent* when a frame for it could not go out (no session, or
-larger than the edge's frame limit) or the edge refused one: its next event re-opens it whole
-instead of sending an edit against a text the edge may not have.
+larger than the edge takes) or the edge refused one: its next event re-opens it whole instead of
+sending an edit against a text the edge may not have. The edge holds a bounded number of
+documents per session, while an IDE may have a hundred tabs open: the bridge keeps only the
+``EDGE_DOCUMENTS`` most recently used ones there, closes the least recently used one at the edge
+when another comes, and re-opens it whole on its next use.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from ide.mirror import Change, DocumentError, Mirror, MirroredDocument
 from ide.options import Options
 from ide.positions import Encoding, Position, PositionError
 from ide.verdicts import Verdicts
-from schemas.socket import ClientMessage, DocOpen, ErrorFrame, FeedbackKind
+from schemas.socket import ClientMessage, DocClose, DocOpen, ErrorFrame, FeedbackKind
 
 #: End details after which the request is worth one retry once the document is re-opened.
 RESYNC = {"unknown_document", "document_stale", "version_conflict", "offset_out_of_range",
@@ -30,6 +33,10 @@ CONNECT_WAIT_S = 2.0
 #: Answers remembered for their feedback (request id -> latency); the oldest are forgotten.
 REMEMBERED_ANSWERS = 256
 QUOTA_NOTICE_EVERY_S = 300.0
+#: Documents kept open at the edge (it refuses more than its MAX_OPEN_DOCUMENTS, 64 by default).
+EDGE_DOCUMENTS = 32
+#: The edge's default MAX_DOCUMENT_CHARS: a larger document is never sent (the edge refuses it).
+EDGE_DOCUMENT_CHARS = 1_000_000
 
 
 class EdgeUnavailable(Exception):
@@ -54,6 +61,7 @@ class Bridge:
         self.notify = notify
         self.link = EdgeLink(options, self._reopen, notify, self._refused)
         self._unsent: set[str] = set()
+        self._at_edge: OrderedDict[str, None] = OrderedDict()  # least recently used first
         self._latency_ms: OrderedDict[str, int] = OrderedDict()
         self._quota_noticed_s = -QUOTA_NOTICE_EVERY_S
         self.verdicts = Verdicts()
@@ -70,21 +78,36 @@ class Bridge:
     def closed(self, uri: str) -> None:
         self._supersede(uri)
         self._unsent.discard(uri)
-        self.link.post(self.mirror.close(uri))
+        frame = self.mirror.close(uri)
+        if uri in self._at_edge:  # else the edge does not hold it (never sent, or evicted)
+            del self._at_edge[uri]
+            self.link.post(frame)
 
     def _send(self, uri: str, frame: ClientMessage) -> None:
         if uri in self._unsent and not isinstance(frame, DocOpen):
             frame = self.mirror.get(uri).snapshot()
-        if self.link.post(frame):
+        too_large = isinstance(frame, DocOpen) and len(frame.text) > EDGE_DOCUMENT_CHARS
+        if not too_large and self.link.post(frame):
             self._unsent.discard(uri)
+            self._at_edge[uri] = None
+            self._at_edge.move_to_end(uri)
+            while len(self._at_edge) > EDGE_DOCUMENTS:
+                evicted, _ = self._at_edge.popitem(last=False)
+                self.link.post(DocClose(evicted))
+                self._unsent.add(evicted)
         else:
             self._unsent.add(uri)
+            self._at_edge.pop(uri, None)
 
     def _reopen(self) -> None:
-        """A new session: every document goes again, whole."""
-        for doc in self.mirror:
-            if doc.synced:
-                self._send(doc.uri, doc.snapshot())
+        """A new session: the documents last used go again, whole; the others when next used."""
+        recent = list(self._at_edge)
+        self._at_edge.clear()
+        self._unsent.update(doc.uri for doc in self.mirror)
+        for uri in recent:
+            doc = self.mirror.find(uri)
+            if doc is not None and doc.synced:
+                self._send(uri, doc.snapshot())
 
     def _refused(self, frame: ErrorFrame) -> None:
         """The edge refused a frame that names no request: it may have been an edit, and the
@@ -96,15 +119,14 @@ class Bridge:
     async def complete(self, uri: str, position: Position) -> Suggestion:
         """Ask the edge for a completion at ``position``; :class:`DocumentError` for a document
         or position that does not exist, :class:`EdgeUnavailable` without a session."""
-        doc = self.mirror.get(uri)
-        try:
-            offset = doc.offset(position, self.mirror.encoding)
-        except PositionError as error:
-            raise DocumentError("position_out_of_range", f"{uri}: {error}") from error
+        doc, offset = self._locate(uri, position)
         self._supersede(uri)
         if not self.link.connected and not await self.link.wait_connected(CONNECT_WAIT_S):
             raise EdgeUnavailable(f"no session to the edge at {self.link.options.url}")
         for attempt in range(2):
+            await self.link.pace()
+            # The document may have changed (or been re-opened) while this request waited.
+            doc, offset = self._locate(uri, position)
             if uri in self._unsent:
                 self._send(uri, doc.snapshot())
                 if uri in self._unsent:
@@ -119,6 +141,13 @@ class Bridge:
             break
         self._remember(answer, uri)
         return Suggestion(answer, doc, offset)
+
+    def _locate(self, uri: str, position: Position) -> tuple[MirroredDocument, int]:
+        doc = self.mirror.get(uri)
+        try:
+            return doc, doc.offset(position, self.mirror.encoding)
+        except PositionError as error:
+            raise DocumentError("position_out_of_range", f"{uri}: {error}") from error
 
     def _remember(self, answer: Answer, uri: str) -> None:
         if answer.error is not None and answer.error.code == "quota_exceeded":

@@ -43,6 +43,9 @@ from schemas.socket import (
 
 log = logging.getLogger("ide.edge")
 
+#: A session that lasted this long resets the reconnection backoff (one the edge closes at once,
+#: for a reason that will not go away, must not be retried every 0.25 s).
+STABLE_SESSION_S = 5.0
 #: Frames larger than this are refused by the edge; the real limit comes with ``welcome``.
 DEFAULT_MAX_FRAME_BYTES = 1 << 20
 
@@ -107,18 +110,23 @@ class EdgeLink:
             await asyncio.wait_for(self._connected.wait(), timeout_s)
         return self.connected
 
-    async def complete(self, uri: str, version: int, offset: int, timeout_s: float = 10.0,
-                       max_tokens: int | None = None) -> Answer:
-        """Ask for a completion and wait for its ``end``. A cancelled caller (``$/cancelRequest``)
-        cancels the request at the edge too."""
-        delay = self.pacing.wait_s(time.monotonic())
+    async def pace(self) -> None:
+        """Wait for this request's turn under the edge's ``slow_down``: the slot is taken before
+        the wait, so concurrent requests line up instead of leaving together."""
+        now = time.monotonic()
+        delay = self.pacing.wait_s(now)
+        self.pacing.sent(now + delay)
         if delay:
             await asyncio.sleep(delay)
+
+    async def complete(self, uri: str, version: int, offset: int, timeout_s: float = 10.0,
+                       max_tokens: int | None = None) -> Answer:
+        """Ask for a completion now (after :meth:`pace`) and wait for its ``end``. A cancelled
+        caller (``$/cancelRequest``) cancels the request at the edge too."""
         answer = Answer(uuid.uuid4().hex[:16], time.perf_counter())
         if not self.post(CompletionRequest(answer.request_id, uri, version, offset, max_tokens)):
             answer.reason, answer.detail = "error", "not_connected"
             return answer
-        self.pacing.sent(time.monotonic())
         self._pending[answer.request_id] = answer
         try:
             await asyncio.wait_for(answer.done.wait(), timeout_s)
@@ -141,20 +149,28 @@ class EdgeLink:
     async def run(self) -> None:
         """Connect, serve the session until it drops, wait, connect again; until :meth:`stop`."""
         backoff = Backoff()
+        told_status = 0
         while not self._stopping:
+            started, sessions = time.monotonic(), self.sessions
             try:
-                await self._session(backoff)
+                await self._session()
             except InvalidStatus as error:
                 status = error.response.status_code
-                self._notify(f"the edge at {self.options.url} refused the connection (HTTP {status})"
-                             + ("; check the API key" if status in (401, 403) else ""))
-            except (OSError, WebSocketException, ProtocolError, TimeoutError) as error:
+                if status != told_status:  # once per kind of refusal, not every retry
+                    told_status = status
+                    self._notify(f"the edge at {self.options.url} refused the connection "
+                                 f"(HTTP {status})"
+                                 + ("; check the API key" if status in (401, 403) else ""))
+            except (OSError, WebSocketException, ProtocolError, TimeoutError, ValueError) as error:
                 if self.sessions == 0 and backoff.failures == 0:
                     self._notify(f"cannot reach the edge at {self.options.url}: {error}; "
                                  "retrying (is `make up` running?)")
                 log.info("edge session ended: %s", type(error).__name__)
             if self._stopping:
                 break
+            if self.sessions > sessions and time.monotonic() - started >= STABLE_SESSION_S:
+                backoff.reset()  # it had been working: back at the first delay
+                told_status = 0
             await asyncio.sleep(backoff.next_delay_s())
 
     def stop(self) -> None:
@@ -165,7 +181,7 @@ class EdgeLink:
             return None
         return ssl.create_default_context(cafile=self.options.ca_file)
 
-    async def _session(self, backoff: Backoff) -> None:
+    async def _session(self) -> None:
         headers = {"Authorization": f"Bearer {self.options.api_key}"}
         async with connect(self.options.url, additional_headers=headers, compression=None,
                            ssl=self._ssl(), open_timeout=5, max_size=4 * (1 << 20)) as connection:
@@ -175,7 +191,6 @@ class EdgeLink:
                 raise ProtocolError("no_welcome", f"the edge answered hello with {first.type}")
             self.welcome = first
             self.sessions += 1
-            backoff.reset()
             outbox: asyncio.Queue[str] = asyncio.Queue()
             self._outbox = outbox
             self._reopen()  # posts every open document before anything else of this session

@@ -91,6 +91,10 @@ class Mirror:
     def __iter__(self) -> Iterator[MirroredDocument]:
         return iter(list(self._docs.values()))
 
+    def find(self, uri: str) -> MirroredDocument | None:
+        """The document ``uri`` if it is open, synced or not."""
+        return self._docs.get(uri)
+
     def get(self, uri: str) -> MirroredDocument:
         """The open, synced document ``uri``; :class:`DocumentError` otherwise."""
         doc = self._docs.get(uri)

@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from websockets.exceptions import InvalidURI
+from websockets.uri import parse_uri
+
 DEFAULT_URL = "ws://127.0.0.1:8765"
 CREDENTIAL_IN_QUERY = re.compile(r"[?&](key|token|api_?key|password)=", re.IGNORECASE)
 #: The embedded stack's developer key, relative to the stack's home (``make up`` writes it).
@@ -49,6 +52,10 @@ def resolve(init: Mapping[str, Any] | None, env: Mapping[str, str]) -> Options:
     url = str(init.get("url") or env.get("CODE_ASSISTANT_URL") or DEFAULT_URL)
     if not url.startswith(("ws://", "wss://")):
         raise OptionsError(f"url {url!r} must start with ws:// or wss://")
+    try:
+        parse_uri(url)
+    except (InvalidURI, ValueError) as error:
+        raise OptionsError(f"url {url!r} is not a usable WebSocket URL: {error}") from None
     if "@" in url.split("//", 1)[1].split("/", 1)[0] or CREDENTIAL_IN_QUERY.search(url):
         raise OptionsError("the url must not carry credentials; put the API key in "
                            "CODE_ASSISTANT_API_KEY or a key file")

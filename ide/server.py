@@ -61,6 +61,8 @@ class AssistantServer(LanguageServer):
         self.bridge: Bridge | None = None
         self.problem = "the server is not initialized"
         self._link_task: asyncio.Task[None] | None = None
+        #: Documents whose refused event the user has been told of (until they are re-opened).
+        self.told: set[str] = set()
 
     def tell(self, message: str, kind: types.MessageType = types.MessageType.Warning) -> None:
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))
@@ -127,16 +129,20 @@ def build() -> AssistantServer:
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: AssistantServer, params: types.DidOpenTextDocumentParams) -> None:
         doc = params.text_document
-        _document_event(ls, lambda bridge: bridge.opened(doc.uri, doc.language_id, doc.text))
+        ls.told.discard(doc.uri)
+        _document_event(ls, doc.uri,
+                        lambda bridge: bridge.opened(doc.uri, doc.language_id, doc.text))
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: AssistantServer, params: types.DidChangeTextDocumentParams) -> None:
         uri, changes = params.text_document.uri, _changes(params)
-        _document_event(ls, lambda bridge: bridge.changed(uri, changes))
+        _document_event(ls, uri, lambda bridge: bridge.changed(uri, changes))
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: AssistantServer, params: types.DidCloseTextDocumentParams) -> None:
-        _document_event(ls, lambda bridge: bridge.closed(params.text_document.uri))
+        uri = params.text_document.uri
+        _document_event(ls, uri, lambda bridge: bridge.closed(uri))
+        ls.told.discard(uri)
 
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION)
     async def inline_completion(ls: AssistantServer, params: types.InlineCompletionParams
@@ -176,16 +182,19 @@ def build() -> AssistantServer:
     return server
 
 
-def _document_event(ls: AssistantServer, apply: Any) -> None:
+def _document_event(ls: AssistantServer, uri: str, apply: Any) -> None:
     """Apply a document notification; what cannot be applied is told to the user (a
-    notification has no response to carry an error)."""
+    notification has no response to carry an error), once per document until it is re-opened,
+    not on every keystroke."""
     if ls.bridge is None:
         return
     try:
         apply(ls.bridge)
     except DocumentError as error:
         log.warning("document event refused: %s", error.code)
-        ls.tell(f"code assistant: {error.message}", types.MessageType.Error)
+        if uri not in ls.told:
+            ls.told.add(uri)
+            ls.tell(f"code assistant: {error.message}", types.MessageType.Error)
 
 
 async def _complete(ls: AssistantServer, uri: str, position: Position) -> Suggestion | None:
@@ -202,4 +211,6 @@ def main() -> None:
     level = os.environ.get("CODE_ASSISTANT_LOG", "warning").upper()
     logging.basicConfig(level=level if level in logging.getLevelNamesMapping() else "WARNING",
                         format="%(asctime)s %(name)s %(message)s")
+    # websockets logs the handshake's headers (the API key) and every frame (code) at DEBUG.
+    logging.getLogger("websockets").setLevel(max(logging.INFO, logging.getLogger().level))
     serve(build())

@@ -264,6 +264,25 @@ async def test_bad_editor_input_gets_errors_and_the_server_lives(
     assert result.items and str(result.items[0].insert_text).startswith("it)")
 
 
+async def test_more_documents_than_the_edge_holds_are_rotated_through_it(
+        stack: Settings, editor: LanguageClient) -> None:
+    """An IDE with many tabs open: the edge keeps a bounded set per session (64); the server
+    keeps the most recently used there and re-opens an evicted one whole when it is used."""
+    open_doc(editor, "x = 1\n", uri="file:///work/warm-up.py")
+    await inline(editor, pos(1, 0), uri="file:///work/warm-up.py")  # the session is up
+    tabs = [f"file:///work/tab-{n}.py" for n in range(80)]
+    for n, uri in enumerate(tabs):
+        open_doc(editor, PYTHON_SOURCE if n in (0, 79) else f"x{n} = {n}\n", uri=uri)
+    at = end_of(PYTHON_SOURCE)
+    # The last opened (past the edge's 64), then the first (evicted since): both complete.
+    for uri in (tabs[79], tabs[0]):
+        type_at(editor, at.line, at.character, "m", 2, uri=uri)
+        result = await inline(editor, pos(at.line, at.character + 1), uri=uri)
+        assert result.items and str(result.items[0].insert_text).startswith("it)"), (uri, result)
+    await asyncio.sleep(0.3)
+    assert not [m for m in editor.messages if m.type == types.MessageType.Error], editor.messages
+
+
 async def test_missing_api_key_is_a_clear_error(stack: Settings, tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "STACK_HOME": str(tmp_path)}
     env.pop("CODE_ASSISTANT_API_KEY", None)
@@ -274,6 +293,7 @@ async def test_missing_api_key_is_a_clear_error(stack: Settings, tmp_path: Path)
             initialization_options={"url": stack.edge_url(), "apiKey": "leaked"}))
         await asyncio.sleep(0.3)
         assert any("no API key" in m.message for m in editor.messages), editor.messages
+        assert not any("leaked" in m.message for m in editor.messages), "the key is never echoed"
         open_doc(editor, "x")
         with pytest.raises(JsonRpcException, match="not configured"):
             await inline(editor, pos(0, 1))

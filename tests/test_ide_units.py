@@ -45,6 +45,8 @@ class TestOptions:
         ({"url": "http://edge"}, {"CODE_ASSISTANT_API_KEY": "k"}, "ws:// or wss://"),
         ({"url": "ws://me:pw@edge"}, {"CODE_ASSISTANT_API_KEY": "k"}, "credentials"),
         ({"url": "wss://edge/?token=t"}, {"CODE_ASSISTANT_API_KEY": "k"}, "credentials"),
+        ({"url": "ws://edge:99999"}, {"CODE_ASSISTANT_API_KEY": "k"}, "not a usable"),
+        ({"url": "ws://"}, {"CODE_ASSISTANT_API_KEY": "k"}, "not a usable"),
         (None, {"STACK_HOME": "/nonexistent"}, "no API key"),
     ])
     def test_unusable_settings_say_what_to_fix(self, init: dict[str, str] | None,

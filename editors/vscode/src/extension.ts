@@ -41,10 +41,12 @@ async function start(): Promise<void> {
     throw error;
   }
   const serverOptions: ServerOptions = { command, args: [] };
-  client = new LanguageClient("codeAssistant", "Code Assistant", serverOptions, clientOptions);
+  const starting = new LanguageClient("codeAssistant", "Code Assistant", serverOptions, clientOptions);
   try {
-    await client.start();
+    await starting.start();
+    client = starting;
   } catch (error) {
+    // Not kept: a client that never ran cannot be stopped, and Restart must start a new one.
     void vscode.window.showErrorMessage(
       `Code Assistant: could not start ${command} (${String(error)}); check codeAssistant.serverCommand`);
   }

@@ -194,6 +194,16 @@ function M.setup(opts)
     callback = function(args) attach(args.buf) end,
   })
   vim.api.nvim_create_autocmd("TextChangedI", { group = group, callback = on_text_changed })
+  -- A cursor moved away (arrow keys, a click) leaves the suggestion where it no longer applies.
+  vim.api.nvim_create_autocmd("CursorMovedI", {
+    group = group,
+    callback = function()
+      local ghost, cursor = state.ghost, vim.api.nvim_win_get_cursor(0)
+      if ghost and (cursor[1] - 1 ~= ghost.row or cursor[2] ~= ghost.col) then
+        M.dismiss()
+      end
+    end,
+  })
   vim.api.nvim_create_autocmd({ "InsertLeave", "BufLeave" }, {
     group = group,
     callback = function() if state.ghost then M.dismiss() end end,
