@@ -170,6 +170,33 @@ async def test_classic_completion_for_a_client_without_inline_completion(stack: 
         await editor.stop()
 
 
+async def test_an_edit_mid_line_after_astral_characters_lands_where_the_editor_put_it(
+        stack: Settings) -> None:
+    """An edit placed after text outside the BMP, inside the word before the cursor: a column
+    counted in code points would put it 4 characters later (here: clamped to the line's end),
+    and the classic completion's range and text, computed from the server's copy, show where
+    it landed."""
+    editor = await start_editor(stack, "neovim@v0.7.0")  # positions in UTF-16 (the default)
+    try:
+        head = '    v = "😀𠀀"; '
+        text = PYTHON_SOURCE.rsplit("\n", 1)[0] + "\n" + head + "lim"
+        open_doc(editor, text)
+        line = text.count("\n")
+        column = len(head.encode("utf-16-le")) // 2  # 2 more than its code points
+        type_at(editor, line, column, "x", 2)  # "; lim" -> "; xlim"
+        result = await editor.text_document_completion_async(types.CompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=URI),
+            position=pos(line, column + 4)))
+        assert isinstance(result, types.CompletionList) and result.items, result
+        edit = result.items[0].text_edit
+        assert isinstance(edit, types.TextEdit)
+        assert edit.new_text.startswith("xlim"), edit.new_text
+        assert edit.range.start == pos(line, column), edit.range
+    finally:
+        await editor.shutdown_session()
+        await editor.stop()
+
+
 async def test_cancel_request_cancels_at_the_edge(stack: Settings) -> None:
     caller = KEYRING.take("pro")
     editor = await start_editor(stack, api_key=caller.api_key)
