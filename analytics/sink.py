@@ -62,9 +62,6 @@ from tenants.directory import DirectoryError, Principal, load_directory
 
 log = logging.getLogger("analytics")
 
-CONSUMER_GROUP = "analytics-sink"
-
-
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -194,7 +191,8 @@ class AnalyticsSink:
 
     async def _run_flow(self, flow: Flow, started: asyncio.Event) -> None:
         batcher = Batcher(flow.topic, self.settings.sink_batch_rows, self.settings.sink_batch_ms)
-        consumer = make_consumer(self.settings, group_id=f"{CONSUMER_GROUP}.{flow.table}",
+        group = f"{self.settings.analytics_consumer_group}.{flow.table}"
+        consumer = make_consumer(self.settings, group_id=group,
                                  auto_offset_reset="earliest")
         seen: set[int] = set()
         consumer.subscribe([flow.topic], listener=_Forget(batcher, seen))
@@ -211,7 +209,7 @@ class AnalyticsSink:
                 batches = await consumer.getmany(timeout_ms=wait_ms, max_records=5000)
                 for tp, records in batches.items():
                     if tp.partition not in seen:
-                        await self._resume(admin, f"{CONSUMER_GROUP}.{flow.table}", tp, batcher)
+                        await self._resume(admin, group, tp, batcher)
                         seen.add(tp.partition)
                     for record in records:
                         batcher.add(tp.partition, record.offset,

@@ -12,7 +12,7 @@ An inline completion is one LSP response, sent when the suggestion is complete, 
 like baseline is the socket's ``end``; the socket's first token is printed too. The two editors
 type the same file under keys of two tenants (tenants never share cached generations), so each
 keystroke costs both the same model work; which one goes first alternates. Then the server's
-memory: RSS of the language server process, idle, after the run.
+CPU and memory (RSS) of the language server process, idle for 20 s after the run.
 """
 
 from __future__ import annotations
@@ -29,13 +29,15 @@ from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
 from bench.keys import provision
-from bench.measure import percentile, rss_kib
+from bench.measure import cpu_seconds, percentile, rss_kib
 from config.settings import Settings
 from infra.stack import private_settings, up
 from schemas.socket import DocChange, DocOpen, TextEdit
 from ws_edge.client import EdgeClient, connect_edge
 
 ROOT = Path(__file__).resolve().parent.parent
+#: How long the server is watched idle after the typing, for its CPU and memory.
+IDLE_S = 20.0
 
 #: What the two editors type, character by character, after their header line.
 TYPED = '''def moving_average(values, window):
@@ -170,9 +172,13 @@ async def measure(settings: Settings, keys: list[str], keystrokes: int) -> None:
         over_first = percentile(lsp_editor.response_ms, q) - percentile(socket_editor.first_ms, q)
         print(f"bridge adds at {name}: {added:+.2f} ms over the socket's end, "
               f"{over_first:+.2f} ms over its first token")
-    await asyncio.sleep(5)  # idle
+    await asyncio.sleep(2)
     if server_pid:
-        print(f"language server RSS, idle after the run: {rss_kib(server_pid) / 1024:.1f} MiB")
+        before = cpu_seconds(server_pid)
+        await asyncio.sleep(IDLE_S)  # the editor open, nobody typing
+        idle = cpu_seconds(server_pid) - before
+        print(f"language server idle for {IDLE_S:.0f} s: {100 * idle / IDLE_S:.2f} % of one core, "
+              f"RSS {rss_kib(server_pid) / 1024:.1f} MiB")
     await lsp.shutdown_async(None)
     lsp.exit(None)
     await lsp.stop()  # type: ignore[no-untyped-call]

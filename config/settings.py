@@ -95,6 +95,9 @@ class Settings:
     topic_completions: str = "completion-events"
     topic_usage: str = "usage-records"
     topic_quality: str = "quality-events"
+    #: Prefix of the analytics sink's consumer groups (one per table): two stacks that share a
+    #: Kafka cluster need their own, or their sinks rebalance and take each other's partitions.
+    analytics_consumer_group: str = "analytics-sink"
     editor_events_partitions: int = 8
     #: Partitions of the feedback and completion-events topics.
     feedback_partitions: int = 4
