@@ -82,12 +82,20 @@ def node_properties(settings: Settings, node: int) -> str:
 
 
 def cluster_id(settings: Settings) -> str:
-    """The instance's KRaft cluster id, made once and kept beside its nodes."""
+    """The instance's KRaft cluster id, made once and kept beside its nodes.
+
+    Never one that starts with ``-`` (1 in 64 base64url ids do): the storage tool would read it
+    as an option and refuse to format, as Kafka's own ``Uuid.randomUuid`` avoids too. A stored
+    one that does could never have formatted a node, so it is replaced."""
     path = instance_dir(settings) / "cluster.id"
     if path.exists():
-        return path.read_text().strip()
+        kept = path.read_text().strip()
+        if kept and not kept.startswith("-"):
+            return kept
     path.parent.mkdir(parents=True, exist_ok=True)
-    made = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    made = "-"
+    while made.startswith("-"):
+        made = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
     path.write_text(made + "\n")
     return made
 

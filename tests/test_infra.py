@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from config.settings import Settings
-from infra.broker import instance_dir
+from infra.broker import cluster_id, instance_dir
 from infra.processes import ComponentError, ProcessSpec, Supervisor, free_port, pid_alive
 from infra.stack import broker_spec, up
 
@@ -150,3 +150,18 @@ class TestBrokerConfig:
         assert props["min.insync.replicas"] == "2"
         assert props["transaction.state.log.min.isr"] == "2"
         assert settings.bootstrap == "127.0.0.1:30000,127.0.0.1:30001,127.0.0.1:30002"
+
+
+def test_cluster_ids_never_start_with_a_dash(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The storage tool reads a leading '-' as an option (1 in 64 random ids): such an id, made
+    or found stored, is replaced; a good stored one is kept."""
+    settings = Settings(stack_home=tmp_path, stack_instance="ids")
+    ids = iter([b"\xf8" + bytes(15), b"\x00" * 16])  # base64url of 0xf8... starts with '-'
+    monkeypatch.setattr("infra.broker.uuid.uuid4", lambda: type("U", (), {"bytes": next(ids)})())
+    made = cluster_id(settings)
+    assert made == "AAAAAAAAAAAAAAAAAAAAAA"
+    (instance_dir(settings) / "cluster.id").write_text("-hGPcCzaQQWU29QDXAZtWQ\n")
+    ids = iter([b"\x01" * 16])
+    assert cluster_id(settings) == "AQEBAQEBAQEBAQEBAQEBAQ"
+    assert cluster_id(settings) == "AQEBAQEBAQEBAQEBAQEBAQ", "kept once good"
