@@ -43,3 +43,9 @@ async def accepted_rows(stack: Settings, request_id: str) -> int:
            "AND kind = 'accepted'")
     found: int = await until(stack, sql, 1)
     return found
+
+
+def feedback_kinds_sql(request_id: str) -> str:
+    """The feedback kinds of ``request_id``, sorted and comma-joined ("accepted,shown")."""
+    return ("SELECT arrayStringConcat(arraySort(groupUniqArray(kind)), ',') FROM feedback_events "
+            f"WHERE request_id = '{request_id}'")

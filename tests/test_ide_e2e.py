@@ -22,6 +22,7 @@ from config.settings import Settings
 from ide.verdicts import GRACE_S
 from infra.processes import Supervisor
 from tests.conftest import KEYRING
+from tests.real_editors import feedback_kinds_sql
 from tests.test_analytics_e2e import until
 from tests.test_stack_e2e import PYTHON_SOURCE
 
@@ -124,16 +125,12 @@ async def test_suggestions_typed_past_are_reported_shown_then_dismissed(
     assert await editor.workspace_execute_command_async(types.ExecuteCommandParams(
         command=second.items[0].command.command, arguments=second.items[0].command.arguments))
 
-    def kinds(request_id: str) -> str:
-        return ("SELECT arrayStringConcat(arraySort(groupUniqArray(kind)), ',') FROM "
-                f"feedback_events WHERE request_id = '{request_id}'")
-
     type_at(editor, at.line, at.character + 2, "t", 4)  # a newer request after the accept
     await inline(editor, pos(at.line, at.character + 3))
-    assert await until(stack, kinds(passed_over), "dismissed,shown") == "dismissed,shown"
-    assert await until(stack, kinds(kept), "accepted,shown") == "accepted,shown"
+    assert await until(stack, feedback_kinds_sql(passed_over), "dismissed,shown") == "dismissed,shown"
+    assert await until(stack, feedback_kinds_sql(kept), "accepted,shown") == "accepted,shown"
     await asyncio.sleep(GRACE_S + 1.0)
-    assert await until(stack, kinds(kept), "accepted,shown", timeout_s=3) == "accepted,shown", \
+    assert await until(stack, feedback_kinds_sql(kept), "accepted,shown", timeout_s=3) == "accepted,shown", \
         "an accepted suggestion is never also dismissed"
 
 

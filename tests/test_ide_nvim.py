@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from config.settings import Settings
-from tests.real_editors import ROOT, accepted_rows, drive
+from tests.real_editors import ROOT, accepted_rows, drive, feedback_kinds_sql
+from tests.test_analytics_e2e import until
 
 pytestmark = pytest.mark.stack
 
@@ -27,3 +28,17 @@ async def test_neovim_gets_ghost_text_accepts_it_and_completes(stack: Settings,
     assert seen["line_after_accept"].startswith("    for index in range(limit)"), seen
     assert any(word.startswith("limit)") for word in seen["complete_words"]), seen
     assert await accepted_rows(stack, seen["request_id"]) == 1
+
+
+async def test_neovim_typing_through_its_input_queue(stack: Settings, tmp_path: Path) -> None:
+    """Keys typed into Neovim's input queue: the insert-mode hooks ask for the suggestion, a
+    cursor move dismisses it (reported rejected), Tab accepts the next one (reported accepted)."""
+    nvim = shutil.which("nvim")
+    assert nvim, "Neovim is missing: apt-get install -y neovim (.ci/run installs it)"
+    script = ROOT / "tests" / "nvim" / "type.lua"
+    seen = await drive(stack, tmp_path, "nvim",
+                       [nvim, "--headless", "-u", "NONE", "-i", "NONE", "-c", f"luafile {script}"])
+    assert seen["line_after_accept"] == "    for index in range(limi" + seen["suggestion"], seen
+    assert await accepted_rows(stack, seen["request_id"]) == 1
+    passed_over = feedback_kinds_sql(seen["dismissed_request"])
+    assert await until(stack, passed_over, "rejected,shown") == "rejected,shown"
