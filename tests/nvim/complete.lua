@@ -3,15 +3,8 @@
 -- $RESULT and quits (exit code 1 on any error). Run by tests/test_ide_nvim.py.
 local result = {}
 
-local function finish(ok, err)
-  if not ok then
-    result.error = tostring(err)
-  end
-  local out = io.open(os.getenv("RESULT"), "w")
-  out:write(vim.fn.json_encode(result))
-  out:close()
-  vim.cmd(ok and "qall!" or "cquit! 1")
-end
+local finish = dofile(vim.fn.fnamemodify(debug.getinfo(1, "S").source:sub(2), ":h")
+  .. "/result.lua")(result)
 
 local function must(cond, what)
   if not cond then

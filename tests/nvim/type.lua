@@ -4,15 +4,8 @@
 -- Neovim's main loop processes the keys in between. Writes what it saw as JSON to $RESULT.
 local result = { steps = {} }
 
-local function finish(ok, err)
-  if not ok then
-    result.error = tostring(err)
-  end
-  local out = io.open(os.getenv("RESULT"), "w")
-  out:write(vim.fn.json_encode(result))
-  out:close()
-  vim.cmd(ok and "qall!" or "cquit! 1")
-end
+local finish = dofile(vim.fn.fnamemodify(debug.getinfo(1, "S").source:sub(2), ":h")
+  .. "/result.lua")(result)
 
 local function keys(text)
   vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes(text, true, false, true), "t", false)
