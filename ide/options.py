@@ -53,10 +53,10 @@ def resolve(init: Mapping[str, Any] | None, env: Mapping[str, str]) -> Options:
     if not url.startswith(("ws://", "wss://")):
         raise OptionsError(f"url {url!r} must start with ws:// or wss://")
     try:
-        parse_uri(url)
+        parsed = parse_uri(url)
     except (InvalidURI, ValueError) as error:
         raise OptionsError(f"url {url!r} is not a usable WebSocket URL: {error}") from None
-    if "@" in url.split("//", 1)[1].split("/", 1)[0] or CREDENTIAL_IN_QUERY.search(url):
+    if parsed.username or parsed.password or CREDENTIAL_IN_QUERY.search(url):
         raise OptionsError("the url must not carry credentials; put the API key in "
                            "CODE_ASSISTANT_API_KEY or a key file")
     key = env.get("CODE_ASSISTANT_API_KEY", "").strip()

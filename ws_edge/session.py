@@ -60,6 +60,11 @@ FLOOD_REFUSALS = 200
 FLOOD_FORGIVEN_PER_S = 10
 
 
+class _OverOwnRate(StateError):
+    """A frame past the session's own rate: the client's doing, so charged to its flood budget
+    (the same ``rate_limited`` error as the tenant's rate, to the client)."""
+
+
 @dataclass(frozen=True, slots=True)
 class OutRecord:
     """A record the edge must produce: to the editor-events or the feedback topic."""
@@ -108,7 +113,6 @@ class EdgeSession:
         self._stale: set[str] = set()
         self._refusals = TokenBucket(FLOOD_FORGIVEN_PER_S, FLOOD_REFUSALS, now_ms)
         self._flooding = False
-        self._over_own_rate = False
         #: Requests forwarded and not ended yet: (deadline for their next frame, chunks so far).
         self._waiting: dict[str, tuple[int, int]] = {}
         #: Requests that have ended (by a worker's end, or here for want of an answer).
@@ -124,8 +128,7 @@ class EdgeSession:
         try:
             return self._receive(frame, now_ms)
         except ProtocolError as error:
-            charged = isinstance(error, FrameError | ValidationError) or self._over_own_rate
-            self._over_own_rate = False
+            charged = isinstance(error, FrameError | ValidationError | _OverOwnRate)
             if charged and not self._refusals.take(now_ms):
                 self._flooding = True
             kind, request_id = _identify(frame)
@@ -191,11 +194,11 @@ class EdgeSession:
             raise FrameError("frame_too_large",
                              f"frame has {size} bytes; the limit is {self._limits.max_frame_bytes}")
         message = read_client_frame(frame)
-        self._over_own_rate = not self._bucket.take(now_ms)
-        if self._over_own_rate or not self._tenant_bucket.take(now_ms):
+        over_own_rate = not self._bucket.take(now_ms)
+        if over_own_rate or not self._tenant_bucket.take(now_ms):
             if isinstance(message, DocChange):
                 self._stale.add(message.uri)
-            raise StateError("rate_limited",
+            raise (_OverOwnRate if over_own_rate else StateError)("rate_limited",
                              f"more than {self._limits.messages_per_second} frames per second "
                              "(this session) or over the tenant's rate; this frame was dropped"
                              + ("; re-open the document with doc_open"
