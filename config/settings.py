@@ -121,6 +121,12 @@ class Settings:
     #: Concurrent inferences one worker runs (more wait for a slot, briefly: see below); 8 is
     #: what one code_fim instance batches.
     worker_model_slots: int = 8
+    #: The assistant tasks' routes (docs/TASKS.md): Triton model per kind (``explain=my_llm,...``;
+    #: default ``task_<kind>``), deadlines per kind in ms, and the tasks one worker runs at once
+    #: per kind (separate from ``worker_model_slots``: completions never wait behind tasks).
+    task_models: str = ""
+    task_deadlines_ms: str = ""
+    task_slots: int = 4
     #: How long a request may wait for a model slot before it is refused ``overloaded``.
     admission_wait_ms: int = 50
     #: The edge ends a request with ``error`` (detail ``no_answer``) when no frame of it came
@@ -256,6 +262,12 @@ class Settings:
         if self.kafka_brokers not in (1, 3):
             raise SettingsError(f"KAFKA_BROKERS={self.kafka_brokers}: the embedded cluster has 1 or 3 "
                                 "brokers (a real cluster: KAFKA_BOOTSTRAP)")
+        try:
+            from config.task_routes import task_routes
+
+            task_routes(self.task_models, self.task_deadlines_ms, self.task_slots)
+        except ValueError as error:
+            raise SettingsError(str(error)) from None
         if self.kafka_replication < 0:
             raise SettingsError(f"KAFKA_REPLICATION={self.kafka_replication}: 0 (derive) or more")
         if self.code_encryption not in (0, 1):

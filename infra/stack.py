@@ -83,6 +83,8 @@ def triton_spec(settings: Settings) -> ProcessSpec:
     libdir = sysconfig.get_config_var("LIBDIR") or ""
     env["LD_LIBRARY_PATH"] = ":".join(p for p in (libdir, env.get("LD_LIBRARY_PATH", "")) if p)
     env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
+    # The task routes' models run our static engines (tasks/): the repository must be importable.
+    env["PYTHONPATH"] = ":".join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
     # One core per model instance (NumPy would otherwise start a BLAS thread per core and the
     # instances would fight over them); more throughput is more instances or more servers.
     env.setdefault("OMP_NUM_THREADS", "1")

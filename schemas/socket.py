@@ -27,6 +27,11 @@ Plan = Literal["free", "pro", "enterprise"]
 FeedbackKind = Literal["shown", "accepted", "partial", "rejected", "dismissed"]
 EndReason = Literal["stop", "length", "superseded", "cancelled", "expired", "error", "quota",
                     "excluded", "overloaded"]
+#: The assistant's jobs besides completion, each served by its own model route (docs/TASKS.md).
+TaskKind = Literal["explain", "find_bugs", "fix", "refactor", "tests", "docs"]
+TASK_KINDS: tuple[TaskKind, ...] = ("explain", "find_bugs", "fix", "refactor", "tests", "docs")
+#: LSP's diagnostic severities, by name.
+Severity = Literal["error", "warning", "information", "hint"]
 
 
 # --- client -> edge ----------------------------------------------------------------------------
@@ -102,6 +107,23 @@ class CompletionRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class TaskRequest:
+    """Ask for an assistant task on ``[start, end)`` of ``uri`` as of ``version`` (``start ==
+    end``: at that offset, e.g. the definition around the cursor). Answered by ``token`` frames
+    (Markdown), ``edit`` and ``finding`` frames against that version, then one ``end``."""
+
+    request_id: str = field(metadata=_ID)
+    kind: TaskKind
+    uri: str = field(metadata=_URI)
+    version: int = field(metadata=_VERSION)
+    start: int = field(metadata=_OFFSET)
+    end: int = field(metadata=_OFFSET)
+    instruction: str | None = field(default=None, metadata=limit(
+        max_len=2000, doc="optional free-text instruction from the user"))
+    type: Literal["task"] = "task"
+
+
+@dataclass(frozen=True, slots=True)
 class Cancel:
     """The client no longer wants ``request_id``'s tokens."""
 
@@ -123,7 +145,8 @@ class Feedback:
     type: Literal["feedback"] = "feedback"
 
 
-ClientMessage = Hello | DocOpen | DocChange | DocClose | CursorMove | CompletionRequest | Cancel | Feedback
+ClientMessage = (Hello | DocOpen | DocChange | DocClose | CursorMove | CompletionRequest
+                 | TaskRequest | Cancel | Feedback)
 
 
 # --- edge -> client ----------------------------------------------------------------------------
@@ -155,8 +178,43 @@ class TokenChunk:
 
 
 @dataclass(frozen=True, slots=True)
+class EditResult:
+    """A task's proposed change: ``edits`` all refer to ``uri`` (the request's document when
+    ``None``) as it was at ``version``, do not overlap and are applied together, like an LSP
+    ``WorkspaceEdit``; for a new file (``new_file``), one edit at 0 holds its whole text.
+    ``seq`` counts a task's frames (token, edit, finding) from 0 with no gaps."""
+
+    request_id: str
+    seq: int
+    version: int
+    title: str
+    edits: tuple[TextEdit, ...]
+    uri: str | None = None
+    new_file: bool = False
+    type: Literal["edit"] = "edit"
+
+
+@dataclass(frozen=True, slots=True)
+class FindingResult:
+    """A problem found in ``[start, end)`` of the request's document as of ``version``, with the
+    rule that found it and, when the analyzer has one, the edits that fix it."""
+
+    request_id: str
+    seq: int
+    version: int
+    start: int
+    end: int
+    severity: Severity
+    rule: str
+    message: str
+    fix: tuple[TextEdit, ...] | None = None
+    type: Literal["finding"] = "finding"
+
+
+@dataclass(frozen=True, slots=True)
 class CompletionEnd:
-    """No more chunks for ``request_id``; ``reason`` says why."""
+    """No more chunks for ``request_id``; ``reason`` says why (a task's ``chunks`` counts all
+    its frames)."""
 
     request_id: str
     reason: EndReason
@@ -199,7 +257,8 @@ class Notice:
     type: Literal["notice"] = "notice"
 
 
-ServerMessage = Welcome | TokenChunk | CompletionEnd | ErrorFrame | SlowDown | Notice
+ServerMessage = (Welcome | TokenChunk | EditResult | FindingResult | CompletionEnd | ErrorFrame
+                 | SlowDown | Notice)
 
 
 

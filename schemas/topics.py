@@ -25,11 +25,14 @@ from schemas.socket import (
     DocChange,
     DocClose,
     DocOpen,
+    EditResult,
     EndReason,
     ErrorFrame,
     Feedback,
     FeedbackKind,
+    FindingResult,
     Plan,
+    TaskRequest,
     TokenChunk,
 )
 
@@ -59,8 +62,8 @@ class DocSnapshot:
 
 
 EditorBody = (
-    DocOpen | DocChange | DocClose | CursorMove | CompletionRequest | Cancel | SessionEnd
-    | DocSnapshot | Feedback
+    DocOpen | DocChange | DocClose | CursorMove | CompletionRequest | TaskRequest | Cancel
+    | SessionEnd | DocSnapshot | Feedback
 )
 
 
@@ -90,7 +93,7 @@ class ResyncRequest:
     type: Literal["resync"] = "resync"
 
 
-ReplyFrame = TokenChunk | CompletionEnd | ErrorFrame | ResyncRequest
+ReplyFrame = TokenChunk | EditResult | FindingResult | CompletionEnd | ErrorFrame | ResyncRequest
 
 
 @dataclass(frozen=True, slots=True)

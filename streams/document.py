@@ -53,6 +53,9 @@ class DocumentSet:
     def get(self, uri: str) -> Document | None:
         return self._docs.get(uri)
 
+    def all(self) -> list[Document]:
+        return list(self._docs.values())
+
     def require(self, uri: str) -> Document:
         doc = self._docs.get(uri)
         if doc is None:

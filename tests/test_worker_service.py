@@ -15,11 +15,14 @@ from schemas.socket import (
     DocChange,
     DocOpen,
     ErrorFrame,
+    FindingResult,
+    TaskRequest,
     TextEdit,
     TokenChunk,
 )
+from schemas.tasks import TaskFinding, TaskText, write_item
 from schemas.topics import EditorBody, EditorEvent, ReplyFrame, StageTimes, write_record
-from workers.core import Route
+from workers.core import Route, StartTask
 from workers.inference import InferenceError
 from workers.prompt import Prompt
 from workers.service import CompletionWorker, now_ms
@@ -304,3 +307,74 @@ class TestModelSlots:
         reasons = {f.request_id: f.reason for f in worker.sent if isinstance(f, CompletionEnd)}
         assert reasons == {"r1": "stop", "r2": "stop"} and model.calls == 2
         assert worker._admission.busy == 0
+
+
+class SlowTasks:
+    """A task route double: sends ``items`` encoded items, ``delay_s`` apart."""
+
+    def __init__(self, items: list[bytes], delay_s: float = 0.0) -> None:
+        self.items, self.delay_s = items, delay_s
+        self.calls = 0
+
+    async def stream_task(self, model: str, task: StartTask, timeout_ms: int
+                          ) -> AsyncIterator[bytes]:
+        self.calls += 1
+        for item in self.items:
+            await asyncio.sleep(self.delay_s)
+            yield item
+
+
+def task_worker(tasks: SlowTasks, deadlines: str = "") -> RecordingWorker:
+    worker = RecordingWorker(SlowModel(), settings=Settings(task_deadlines_ms=deadlines))
+    worker._tasks = tasks
+    return worker
+
+
+async def start_task(worker: CompletionWorker, kind: str = "find_bugs") -> None:
+    await feed(worker, DocOpen("a.py", "python", 1, "x = 1\n"))
+    await feed(worker, TaskRequest("t1", kind, "a.py", 1, 0, 0))  # type: ignore[arg-type]
+
+
+class TestWorkerTasks:
+    """Tasks end exactly once: after their items, at their route's deadline, or on a bad item."""
+
+    async def test_items_become_frames_then_end(self) -> None:
+        worker = task_worker(SlowTasks([write_item(TaskText("two problems\n")),
+                                        write_item(TaskFinding(0, 1, "error", "F821", "x"))]))
+        await start_task(worker)
+        await until_idle(worker)
+        assert worker.sent == [
+            TokenChunk("t1", 0, "two problems\n"),
+            FindingResult("t1", 1, 1, 0, 1, "error", "F821", "x"),
+            CompletionEnd("t1", "stop", 2)]
+
+    async def test_past_the_deadline_the_task_ends_expired(self) -> None:
+        worker = task_worker(SlowTasks([write_item(TaskText("slow\n"))] * 5, delay_s=0.05),
+                             deadlines="find_bugs=120")
+        await start_task(worker)
+        await until_idle(worker)
+        end = worker.sent[-1]
+        assert isinstance(end, CompletionEnd) and end.reason == "expired"
+        assert end.detail == "the find_bugs route's deadline of 120 ms passed"
+        assert end.chunks == len(worker.sent) - 1 < 5
+
+    async def test_an_item_outside_the_document_ends_with_an_error(self) -> None:
+        worker = task_worker(SlowTasks([write_item(TaskFinding(0, 99, "error", "X", "x"))]))
+        await start_task(worker)
+        await until_idle(worker)
+        (end,) = worker.sent
+        assert isinstance(end, CompletionEnd) and end.reason == "error"
+        assert end.detail is not None and "outside the document" in end.detail
+
+    async def test_an_edit_does_not_supersede_a_task_but_a_cancel_stops_it(self) -> None:
+        worker = task_worker(SlowTasks([write_item(TaskText("x\n"))] * 50, delay_s=0.01))
+        await start_task(worker, "explain")
+        await feed(worker, DocChange("a.py", 2, (TextEdit(0, 0, "y"),)))
+        await asyncio.sleep(0.05)
+        assert worker._requests, "an edit leaves the task running"
+        await feed(worker, Cancel("t1"))
+        await until_idle(worker)
+        await asyncio.sleep(0.02)
+        end = worker.sent[-1]
+        assert isinstance(end, CompletionEnd) and end.reason == "cancelled"
+        assert 0 < end.chunks < 50

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from schemas.errors import ProtocolError
+from schemas.errors import ProtocolError, StateError
 from schemas.socket import (
     Cancel,
     CompletionEnd,
@@ -23,6 +23,8 @@ from schemas.socket import (
     DocOpen,
     EndReason,
     ErrorFrame,
+    TaskKind,
+    TaskRequest,
 )
 from schemas.topics import (
     DocSnapshot,
@@ -85,7 +87,30 @@ class SendFrame:
     timing: StageTimes | None = None
 
 
-Action = StartCompletion | StopCompletion | SendFrame
+@dataclass(frozen=True, slots=True)
+class StartTask:
+    """Run an assistant task on ``text`` (the document at the request's version)."""
+
+    route: Route
+    request_id: str
+    kind: TaskKind
+    uri: str
+    version: int
+    language_id: str
+    text: str
+    start: int
+    end: int
+    instruction: str | None
+    #: The session's other open documents: (uri, first lines), for the test framework.
+    neighbours: tuple[tuple[str, str], ...]
+    received_ms: int
+    arrived_ms: int
+
+
+Action = StartCompletion | StopCompletion | StartTask | SendFrame
+
+#: Characters of each other open document a task sees (enough for imports and framework hints).
+NEIGHBOUR_HEAD_CHARS = 2000
 
 
 def coalesce(actions: list[Action]) -> list[Action]:
@@ -160,6 +185,10 @@ class _Session:
     #: Documents whose snapshot was asked of the edge and has not arrived yet, with the newest
     #: version an edit carried meanwhile (a snapshot older than that must be asked again).
     awaiting: dict[str, int] = field(default_factory=dict)
+    #: Tasks running (edits do not supersede them: each answers the version it asked about).
+    tasks: set[str] = field(default_factory=set)
+    #: Tasks waiting for a snapshot of their document.
+    waiting_tasks: list[tuple[TaskRequest, int, int]] = field(default_factory=list)
 
     def await_snapshot(self, route: Route, uri: str, seen_version: int = -1) -> list[Action]:
         """Forget ``uri`` and ask the edge for it, once."""
@@ -251,7 +280,8 @@ class WorkerCore:
             session = self._sessions.pop(event.session_id, None)
             if session is None:
                 return []
-            return [StopCompletion(route, r, "cancelled") for r in sorted(session.inflight)]
+            return [StopCompletion(route, r, "cancelled")
+                    for r in sorted(session.inflight | session.tasks)]
         session = self._sessions.get(event.session_id)
         if session is None:
             if isinstance(body, Cancel | DocClose):
@@ -264,7 +294,8 @@ class WorkerCore:
         try:
             return self._apply(route, session, body, event.received_ms, now_ms)
         except ProtocolError as error:
-            request_id = body.request_id if isinstance(body, CompletionRequest) else None
+            request_id = (body.request_id if isinstance(body, CompletionRequest | TaskRequest)
+                          else None)
             return self._refuse(route, request_id, error)
 
     def _apply(self, route: Route, session: _Session, body: object, received_ms: int,
@@ -283,14 +314,43 @@ class WorkerCore:
                 docs.close(body.uri)
             if body.uri in session.awaiting:
                 del session.awaiting[body.uri]
-                return session.supersede(route, "cancelled")
+                ended = [w for w in session.waiting_tasks if w[0].uri == body.uri]
+                session.waiting_tasks = [w for w in session.waiting_tasks
+                                         if w[0].uri != body.uri]
+                return session.supersede(route, "cancelled") + [
+                    SendFrame(route, CompletionEnd(w[0].request_id, "cancelled", 0))
+                    for w in ended]
         elif isinstance(body, CursorMove):
             return session.supersede(route, "superseded")
         elif isinstance(body, Cancel):
             return self._cancel(route, session, body.request_id)
         elif isinstance(body, CompletionRequest):
             return self._request(route, session, body, received_ms, now_ms)
+        elif isinstance(body, TaskRequest):
+            return self._task(route, session, body, received_ms, now_ms)
         return []
+
+    def _task(self, route: Route, session: _Session, body: TaskRequest, received_ms: int,
+              now_ms: int) -> list[Action]:
+        """Start a task now (no debounce: the user asked for it), or once the edge's copy of
+        its document arrives."""
+        doc = session.docs.get(body.uri)
+        if doc is not None and body.version < doc.version and body.uri not in session.awaiting:
+            return [SendFrame(route, CompletionEnd(body.request_id, "superseded", 0,
+                                                   detail="the document changed since"))]
+        if (doc is None or body.uri in session.awaiting or body.version > doc.version
+                or body.end > len(doc.text)):
+            session.waiting_tasks.append((body, received_ms, now_ms))
+            return session.await_snapshot(route, body.uri)
+        if body.start > body.end:
+            raise StateError("invalid_range", f"start {body.start} is after end {body.end}",
+                             "start")
+        session.tasks.add(body.request_id)
+        neighbours = tuple((d.uri, d.text[:NEIGHBOUR_HEAD_CHARS]) for d in session.docs.all()
+                           if d.uri != body.uri)
+        return [StartTask(route, body.request_id, body.kind, body.uri, doc.version,
+                          doc.language_id, doc.text, body.start, body.end, body.instruction,
+                          neighbours, received_ms, now_ms)]
 
     @staticmethod
     def _change(route: Route, session: _Session, body: DocChange) -> list[Action]:
@@ -337,17 +397,32 @@ class WorkerCore:
             # An edit newer than this snapshot overtook it on the way: the copy would be stale.
             return session.await_snapshot(route, body.uri, seen)
         session.docs.open(body.uri, body.language_id, body.version, body.text)
+        actions: list[Action] = []
+        waiting = [w for w in session.waiting_tasks if w[0].uri == body.uri]
+        session.waiting_tasks = [w for w in session.waiting_tasks if w[0].uri != body.uri]
+        for task, received_ms, arrived_ms in waiting:
+            try:
+                actions += self._task(route, session, task, received_ms, arrived_ms)
+            except ProtocolError as error:
+                actions += self._refuse(route, task.request_id, error)
         pending = session.pending
         if pending is None or pending.request.uri != body.uri:
-            return []
+            return actions
         session.pending = None
         if pending.request.version != body.version:
-            return [SendFrame(pending.route, CompletionEnd(pending.request.request_id,
-                                                           "superseded", 0))]
-        return self._start(session, pending, now_ms)
+            return [*actions, SendFrame(pending.route, CompletionEnd(pending.request.request_id,
+                                                                     "superseded", 0))]
+        return actions + self._start(session, pending, now_ms)
 
     @staticmethod
     def _cancel(route: Route, session: _Session, request_id: str) -> list[Action]:
+        if request_id in session.tasks:
+            session.tasks.discard(request_id)
+            return [StopCompletion(route, request_id, "cancelled")]
+        waiting = [w for w in session.waiting_tasks if w[0].request_id == request_id]
+        if waiting:
+            session.waiting_tasks.remove(waiting[0])
+            return [SendFrame(route, CompletionEnd(request_id, "cancelled", 0))]
         if request_id in session.inflight:
             session.inflight.discard(request_id)
             return [StopCompletion(route, request_id, "cancelled")]
@@ -392,3 +467,4 @@ class WorkerCore:
         session = self._sessions.get(session_id)
         if session is not None:
             session.inflight.discard(request_id)
+            session.tasks.discard(request_id)

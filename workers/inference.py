@@ -16,9 +16,11 @@ from collections.abc import AsyncIterator
 from typing import Protocol
 
 import grpc
+import orjson
 from tritonclient.grpc import service_pb2 as pb
 from tritonclient.grpc import service_pb2_grpc
 
+from workers.core import StartTask
 from workers.prompt import Prompt
 
 
@@ -32,6 +34,12 @@ class InferenceBackend(Protocol):
     def stream(self, prompt: Prompt, max_tokens: int, request_id: str) -> AsyncIterator[str]: ...
 
     async def close(self) -> None: ...
+
+
+class TaskBackend(Protocol):
+    """Anything that answers an assistant task with a stream of encoded items."""
+
+    def stream_task(self, model: str, task: StartTask, timeout_ms: int) -> AsyncIterator[bytes]: ...
 
 
 def _uint8_tensor(request: pb.ModelInferRequest, name: str, data: bytes) -> None:
@@ -65,13 +73,40 @@ def triton_request(model: str, prompt: Prompt, max_tokens: int, request_id: str,
     return request
 
 
+def task_request(model: str, task: StartTask, timeout_ms: int) -> pb.ModelInferRequest:
+    """The gRPC request for one task (pure): the document, its language, the range, the other
+    open documents' heads; Triton rejects it if it queued past ``timeout_ms``."""
+    request = pb.ModelInferRequest(model_name=model, id=task.request_id)
+    _uint8_tensor(request, "TEXT", task.text.encode("utf-8"))
+    _uint8_tensor(request, "LANGUAGE", task.language_id.encode("utf-8"))
+    _uint8_tensor(request, "URI", task.uri.encode("utf-8"))
+    if task.instruction:
+        _uint8_tensor(request, "INSTRUCTION", task.instruction.encode("utf-8"))
+    if task.neighbours:
+        _uint8_tensor(request, "NEIGHBOURS", orjson.dumps([list(n) for n in task.neighbours]))
+    span = request.inputs.add()
+    span.name = "RANGE"
+    span.datatype = "INT64"
+    span.shape.extend((1, 2))
+    request.raw_input_contents.append(struct.pack("<qq", task.start, task.end))
+    request.outputs.add().name = "ITEM"
+    request.parameters["triton_enable_empty_final_response"].bool_param = True
+    request.parameters["timeout"].int64_param = timeout_ms * 1000
+    return request
+
+
+def response_bytes(response: pb.ModelInferResponse, name: str) -> bytes:
+    """Output ``name`` of one streamed response (b'' for the empty final one)."""
+    for index, output in enumerate(response.outputs):
+        if output.name == name and index < len(response.raw_output_contents):
+            data: bytes = response.raw_output_contents[index]
+            return data
+    return b""
+
+
 def response_text(response: pb.ModelInferResponse) -> str:
     """The TEXT output of one streamed response ('' for the empty final one)."""
-    for index, output in enumerate(response.outputs):
-        if output.name == "TEXT" and index < len(response.raw_output_contents):
-            data: bytes = response.raw_output_contents[index]
-            return data.decode("utf-8", errors="replace")
-    return ""
+    return response_bytes(response, "TEXT").decode("utf-8", errors="replace")
 
 
 def is_final(response: pb.ModelInferResponse) -> bool:
@@ -102,8 +137,18 @@ class TritonBackend:
         return bool(answer.ready)
 
     async def stream(self, prompt: Prompt, max_tokens: int, request_id: str) -> AsyncIterator[str]:
-        done = asyncio.Event()
         request = triton_request(self._model, prompt, max_tokens, request_id, self._threshold)
+        async for data in self._stream(self._model, request, "TEXT"):
+            yield data.decode("utf-8", errors="replace")
+
+    async def stream_task(self, model: str, task: StartTask, timeout_ms: int
+                          ) -> AsyncIterator[bytes]:
+        async for data in self._stream(model, task_request(model, task, timeout_ms), "ITEM"):
+            yield data
+
+    async def _stream(self, model: str, request: pb.ModelInferRequest, output: str
+                      ) -> AsyncIterator[bytes]:
+        done = asyncio.Event()
 
         async def requests() -> AsyncIterator[pb.ModelInferRequest]:
             yield request
@@ -113,16 +158,16 @@ class TritonBackend:
         try:
             async for message in call:
                 if message.error_message:
-                    raise InferenceError(f"model {self._model} failed: {message.error_message}")
-                text = response_text(message.infer_response)
-                if text:
-                    yield text
+                    raise InferenceError(f"model {model} failed: {message.error_message}")
+                data = response_bytes(message.infer_response, output)
+                if data:
+                    yield data
                 if is_final(message.infer_response):
                     return
-            raise InferenceError(f"model {self._model} closed the stream without a final response")
+            raise InferenceError(f"model {model} closed the stream without a final response")
         except grpc.aio.AioRpcError as error:
             raise InferenceError(
-                f"model {self._model} failed: {error.code().name} {error.details()}") from None
+                f"model {model} failed: {error.code().name} {error.details()}") from None
         finally:
             done.set()
             call.cancel()

@@ -26,9 +26,11 @@ from aiohttp import web
 from aiokafka import AIOKafkaProducer, ConsumerRebalanceListener
 
 from config.settings import Settings
+from config.task_routes import task_routes
 from runtime.service import run_marking_ready
 from schemas.errors import ProtocolError
 from schemas.socket import CompletionEnd, DocChange, EndReason, ErrorFrame, Feedback, TokenChunk
+from schemas.tasks import read_item
 from schemas.topics import (
     AuthorshipEvent,
     CompletionEvent,
@@ -53,16 +55,18 @@ from workers.core import (
     Route,
     SendFrame,
     StartCompletion,
+    StartTask,
     StopCompletion,
     WorkerCore,
     WorkerLimits,
     coalesce,
 )
 from workers.generations import Generation, GenerationHub
-from workers.inference import InferenceBackend, InferenceError, TritonBackend
+from workers.inference import InferenceBackend, InferenceError, TaskBackend, TritonBackend
 from workers.persistence import PersistenceTracker
 from workers.quota import QuotaGate
 from workers.reuse import Suggestion, chunks_after, continues, generation_key, typed_into
+from workers.task_items import task_frame
 
 log = logging.getLogger("workers")
 
@@ -106,8 +110,13 @@ class CompletionWorker:
 
     def __init__(self, settings: Settings, backend: InferenceBackend,
                  quota: QuotaGate | None, cache: CompletionCache | None = None,
-                 keys: SessionKeys | None = None) -> None:
+                 keys: SessionKeys | None = None, tasks: TaskBackend | None = None) -> None:
         self._settings = settings
+        self._tasks = tasks
+        self._task_routes = task_routes(settings.task_models, settings.task_deadlines_ms,
+                                        settings.task_slots)
+        #: One lane per task kind, apart from the completions' model slots.
+        self._task_lanes: dict[str, asyncio.Semaphore] = {}
         #: Opens sessions' editor events and seals their replies (``None``: plain records).
         self._keys = keys or SessionKeys(None, settings.code_retention_ms)
         self._backend = backend
@@ -286,6 +295,92 @@ class CompletionWorker:
             request = _Request()
             request.task = asyncio.create_task(self._answer(action, request))
             self._requests[(action.route.session_id, action.request_id)] = request
+        elif isinstance(action, StartTask):
+            request = _Request()
+            request.task = asyncio.create_task(self._answer_task(action, request))
+            self._requests[(action.route.session_id, action.request_id)] = request
+
+    async def _answer_task(self, start: StartTask, request: _Request) -> None:
+        """Answer one assistant task from its route's model: each item checked and forwarded
+        as it comes, then exactly one end (``expired`` past the route's deadline)."""
+        route, request_id = start.route, start.request_id
+        key = (route.session_id, request_id)
+        task_route = self._task_routes[start.kind]
+        reason: EndReason = "stop"
+        detail: str | None = None
+        admitted = False
+        try:
+            remaining_ms = task_route.deadline_ms - (now_ms() - start.arrived_ms)
+            async with asyncio.timeout(max(0, remaining_ms) / 1000):
+                lane = self._task_lanes.setdefault(start.kind,
+                                                   asyncio.Semaphore(task_route.slots))
+                async with lane:
+                    if self._tasks is None:
+                        raise InferenceError("this worker has no task backend")
+                    if not await self._admit(route, request_id):
+                        reason = "quota"
+                    else:
+                        admitted = True
+                        left_ms = max(1, task_route.deadline_ms - (now_ms() - start.arrived_ms))
+                        async for data in self._tasks.stream_task(task_route.model, start,
+                                                                  left_ms):
+                            frame = task_frame(read_item(data), request_id, request.chunks,
+                                               start.version, len(start.text))
+                            if request.stopped:
+                                raise asyncio.CancelledError
+                            if request.chunks == 0:
+                                # No stage times on task frames: the edge's first-token and
+                                # pressure figures are the completions'.
+                                request.first_chunk_ms = now_ms()
+                            await self._send(route, frame)
+                            request.chunks += 1
+                            request.generated_chars += len(getattr(frame, "text", ""))
+        except asyncio.CancelledError:
+            self._report_task(start, request, request.stop_reason, admitted)
+            raise  # StopCompletion sends the end frame
+        except TimeoutError:
+            reason = "expired"
+            detail = f"the {start.kind} route's deadline of {task_route.deadline_ms} ms passed"
+        except InferenceError as error:
+            reason, detail = "error", str(error)
+        except ProtocolError as error:
+            reason = "error"
+            detail = (f"model {task_route.model} sent an invalid item ({error.code}, field "
+                      f"{error.field}): {error.message}")[:500]
+            log.warning("task model %s sent an invalid item: %s", task_route.model, error.code)
+        except Exception as error:
+            log.exception("task failed")
+            reason, detail = "error", f"internal error: {type(error).__name__}"
+        finally:
+            self._core.finished(route.session_id, request_id)
+            if self._requests.get(key) is request:
+                del self._requests[key]
+        if request.stopped:
+            self._report_task(start, request, request.stop_reason, admitted)
+            return
+        self._report_task(start, request, reason, admitted)
+        if request.report is not None:
+            await asyncio.wait({request.report})
+        await self._send(route, CompletionEnd(request_id, reason, request.chunks, detail=detail))
+
+    def _report_task(self, start: StartTask, request: _Request, reason: EndReason,
+                     admitted: bool) -> None:
+        """A task's :class:`CompletionEvent`: ``model`` names its route, so analytics and
+        billing see tasks beside completions (each admitted task is one unit of quota)."""
+        route = start.route
+        event = CompletionEvent(
+            event_id=_event_id(route.session_id, start.request_id),
+            session_id=route.session_id, tenant_id=route.tenant_id, user_id=route.user_id,
+            plan=route.plan,  # type: ignore[arg-type]
+            request_id=start.request_id, model=self._task_routes[start.kind].model[:128],
+            language_id=start.language_id[:64], source="inferred" if admitted else "none",
+            admitted=admitted, reason=reason, chunks=request.chunks,
+            generated_chars=request.generated_chars, received_ms=start.received_ms,
+            ended_ms=now_ms(),
+            first_chunk_latency_ms=(None if request.first_chunk_ms is None
+                                    else request.first_chunk_ms - start.received_ms),
+        )
+        request.report = self._emit(self._settings.topic_completions, event, route)
 
     def _stop_ended(self, task: asyncio.Task[Any]) -> None:
         self._reports.discard(task)
@@ -504,7 +599,7 @@ class CompletionWorker:
         if not await self._slot(f"{session_id}/{start.request_id}"):
             return self._count(_Source("none", reason="overloaded"))  # shed: no model slot
         try:
-            if not await self._admit(start):
+            if not await self._admit(start.route, start.request_id):
                 self._release_slot()
                 return None
             self._remember(session_id, fresh)
@@ -573,11 +668,10 @@ class CompletionWorker:
         while len(self._suggestions) > MAX_REMEMBERED_SUGGESTIONS:
             self._suggestions.popitem(last=False)
 
-    async def _admit(self, start: StartCompletion) -> bool:
+    async def _admit(self, route: Route, request_id: str) -> bool:
         """Take one unit of quota; on refusal tell the client why (no inference is spent)."""
         if self._quota is None:
             return True
-        route = start.route
         decision = await self._quota.take(route.tenant_id, route.user_id, route.daily_limit,
                                           now_ms())
         if decision.allowed:
@@ -590,7 +684,7 @@ class CompletionWorker:
         await self._send(route, ErrorFrame(
             code="quota_exceeded",
             message=f"{limit}; the quota resets at {resets.isoformat()}",
-            request_id=start.request_id))
+            request_id=request_id))
         return False
 
     async def _infer(self, generation: Generation, start: StartCompletion) -> None:
@@ -660,7 +754,8 @@ async def serve(settings: Settings, ready_file: str | None, index: int = 0) -> N
     cache = CompletionCache(redis_client, settings.completion_cache_ttl_s)
     keys = SessionKeys(redis_client if settings.code_encryption else None,
                        settings.code_retention_ms)
-    worker = CompletionWorker(settings, backend, QuotaGate(redis_client), cache, keys)
+    worker = CompletionWorker(settings, backend, QuotaGate(redis_client), cache, keys,
+                              tasks=backend)
     worker.metrics.gauge("worker_sessions", "sessions whose state this worker holds",
                          lambda: worker.session_count)
     worker.metrics.gauge("worker_bad_records", "editor events skipped as invalid",

@@ -33,10 +33,14 @@ from schemas.socket import (
     CompletionRequest,
     DocChange,
     DocOpen,
+    EditResult,
     ErrorFrame,
     Feedback,
+    FindingResult,
     Hello,
     ServerMessage,
+    TaskKind,
+    TaskRequest,
     TextEdit,
     TokenChunk,
     Welcome,
@@ -58,6 +62,8 @@ class Completion:
     error: ErrorFrame | None = None
     first_token_s: float | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    #: A task's edits and findings, in order.
+    results: list[EditResult | FindingResult] = field(default_factory=list)
 
     @property
     def text(self) -> str:
@@ -94,6 +100,15 @@ class EdgeClient:
         await self.send(CompletionRequest(request_id, uri, version, offset, max_tokens))
         return completion
 
+    async def task(self, kind: TaskKind, uri: str, version: int, start: int, end: int,
+                   instruction: str | None = None) -> Completion:
+        """Ask for an assistant task; its answer arrives like a completion's, plus results."""
+        request_id = uuid.uuid4().hex[:16]
+        answer = Completion(request_id, time.perf_counter())
+        self.pending[request_id] = answer
+        await self.send(TaskRequest(request_id, kind, uri, version, start, end, instruction))
+        return answer
+
     async def _read(self) -> None:
         """Route frames until the connection closes (a close is how the reader ends, not an
         error: callers see the connection's state)."""
@@ -112,6 +127,12 @@ class EdgeClient:
                     completion.chunks.append(frame.text)
                     if self.on_chunk:
                         self.on_chunk(completion, frame.text)
+            elif isinstance(frame, EditResult | FindingResult):
+                completion = self.pending.get(frame.request_id)
+                if completion is not None:
+                    if completion.first_token_s is None:
+                        completion.first_token_s = time.perf_counter() - completion.sent_at
+                    completion.results.append(frame)
             elif isinstance(frame, CompletionEnd):
                 completion = self.pending.pop(frame.request_id, None)
                 if completion is not None:

@@ -31,11 +31,14 @@ from schemas.socket import (
     DocChange,
     DocClose,
     DocOpen,
+    EditResult,
     ErrorFrame,
     Feedback,
+    FindingResult,
     Hello,
     Notice,
     ServerMessage,
+    TaskRequest,
     TextEdit,
     TokenChunk,
     Welcome,
@@ -134,7 +137,7 @@ class EdgeSession:
             kind, request_id = _identify(frame)
             replies: list[ServerMessage] = [ErrorFrame(code=error.code, message=error.message,
                                                        field=error.field, request_id=request_id)]
-            if kind == "complete" and request_id is not None:
+            if kind in ("complete", "task") and request_id is not None:
                 # A refused request still ends, so a client waiting for its end is not left hanging.
                 replies.append(CompletionEnd(request_id, "error", 0, detail=error.code))
             return replies, []
@@ -160,7 +163,8 @@ class EdgeSession:
         if isinstance(frame, CompletionEnd):
             self._waiting.pop(request_id, None)
             self._finish(request_id)
-        elif isinstance(frame, TokenChunk) and request_id in self._waiting:
+        elif isinstance(frame, TokenChunk | EditResult | FindingResult) and \
+                request_id in self._waiting:
             self._waiting[request_id] = (now_ms + self._limits.reply_deadline_ms,
                                          self._waiting[request_id][1] + 1)
         return True
@@ -263,6 +267,23 @@ class EdgeSession:
                 raise StateError("document_stale", "an earlier change to this document was "
                                  "dropped; re-open it with doc_open", "uri")
             doc = docs.check_position(message.uri, message.version, message.offset)
+            self._remember(message.request_id, doc.language_id)
+            if tenant.excludes(message.uri):
+                return [CompletionEnd(message.request_id, "excluded", 0,
+                                      detail="content_exclusion")], []
+            self._waiting[message.request_id] = (now_ms + self._limits.reply_deadline_ms, 0)
+        elif isinstance(message, TaskRequest):
+            if message.request_id in self._requests:
+                raise StateError("duplicate_request_id",
+                                 "this request_id was already used on this session; use a new one",
+                                 "request_id")
+            if message.uri in self._stale:
+                raise StateError("document_stale", "an earlier change to this document was "
+                                 "dropped; re-open it with doc_open", "uri")
+            if message.start > message.end:
+                raise StateError("invalid_range", f"start {message.start} is after end "
+                                 f"{message.end}", "start")
+            doc = docs.check_position(message.uri, message.version, message.end)
             self._remember(message.request_id, doc.language_id)
             if tenant.excludes(message.uri):
                 return [CompletionEnd(message.request_id, "excluded", 0,

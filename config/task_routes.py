@@ -1,0 +1,50 @@
+"""Each assistant task's route: the Triton model that serves it, its deadline and how many of
+its requests one worker runs at once. Pure: parsed from settings, overridable per kind."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from schemas.socket import TASK_KINDS, TaskKind
+
+#: Default deadlines (ms from the worker receiving the request to the task's end): analyzers
+#: answer in tens of milliseconds; the routes that ask the code model get longer.
+DEFAULT_DEADLINES_MS: dict[TaskKind, int] = {
+    "find_bugs": 2000, "fix": 2000, "refactor": 3000, "docs": 4000, "explain": 4000,
+    "tests": 4000,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRoute:
+    kind: TaskKind
+    model: str
+    deadline_ms: int
+    slots: int
+
+
+def _pairs(spec: str, what: str) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        kind, sep, value = part.partition("=")
+        if not sep or kind.strip() not in TASK_KINDS or not value.strip():
+            raise ValueError(f"{what}: {part!r} is not <kind>=<value> with kind one of "
+                             f"{', '.join(TASK_KINDS)}")
+        found[kind.strip()] = value.strip()
+    return found
+
+
+def task_routes(models: str = "", deadlines_ms: str = "", slots: int = 4
+                ) -> dict[TaskKind, TaskRoute]:
+    """Routes from ``TASK_MODELS`` (``explain=my_llm,docs=...``; default ``task_<kind>``) and
+    ``TASK_DEADLINES_MS`` (``find_bugs=1500,...``)."""
+    named = _pairs(models, "TASK_MODELS")
+    deadlines = _pairs(deadlines_ms, "TASK_DEADLINES_MS")
+    routes: dict[TaskKind, TaskRoute] = {}
+    for kind in TASK_KINDS:
+        raw = deadlines.get(kind)
+        if raw is not None and (not raw.isdigit() or int(raw) <= 0):
+            raise ValueError(f"TASK_DEADLINES_MS: {kind}={raw} is not a positive whole number")
+        deadline = int(raw) if raw is not None else DEFAULT_DEADLINES_MS[kind]
+        routes[kind] = TaskRoute(kind, named.get(kind, f"task_{kind}"), deadline, slots)
+    return routes

@@ -1,0 +1,5 @@
+"""Triton's entry point for the task_docs route; tasks/serving.py does the work."""
+
+from tasks.serving import TaskModel as TritonPythonModel
+
+__all__ = ["TritonPythonModel"]

@@ -1,0 +1,144 @@
+"""One task request in, its answer's items out: the six kinds over the static engines.
+
+Pure apart from the ruff subprocess (which reads the text from stdin and executes nothing) and
+the code model behind ``filler``. Items use code point offsets into the text given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from schemas.socket import TaskKind, TextEdit
+from schemas.tasks import TaskEdit, TaskFinding, TaskItem, TaskText
+from tasks.docs import doc_comment
+from tasks.explain import explain
+from tasks.filler import Filler
+from tasks.offsets import Offsets
+from tasks.ruff import BUG_RULES, REFACTOR_RULES, Diagnostic, diagnostics, run_ruff
+from tasks.structure import definitions
+from tasks.syntax import syntax_findings
+from tasks.testgen import write_tests
+
+
+@dataclass(frozen=True, slots=True)
+class TaskInput:
+    kind: TaskKind
+    text: str
+    language: str
+    uri: str
+    start: int
+    end: int
+    instruction: str | None = None
+    #: The session's other open documents: (uri, first lines), for the test framework.
+    neighbours: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _in_range(start: int, end: int, lo: int, hi: int) -> bool:
+    """A finding at ``[start, end)`` concerns the requested range (a cursor: its line's
+    neighbourhood is the caller's concern, so an empty range means the whole document)."""
+    if hi <= lo:
+        return True
+    return start < hi and end >= lo
+
+
+def _filename(uri: str, language: str) -> str:
+    name = uri.rsplit("/", 1)[-1] or "document"
+    return name if name.endswith((".py", ".pyi")) else f"{name}.py"
+
+
+def _ruff(task: TaskInput, rules: tuple[str, ...]) -> list[Diagnostic]:
+    if task.language != "python":
+        return []
+    return diagnostics(run_ruff(task.text, rules, _filename(task.uri, task.language)),
+                       Offsets(task.text))
+
+
+def _findings(task: TaskInput) -> list[TaskFinding]:
+    """Ruff's bug rules for Python (its parser reports syntax errors there), tree-sitter's
+    syntax errors for every other language with a grammar."""
+    found: list[TaskFinding] = []
+    if task.language == "python":
+        for d in _ruff(task, BUG_RULES):
+            fix = d.edits or None
+            found.append(TaskFinding(d.start, d.end, d.severity, d.rule, d.message[:2000], fix))
+    else:
+        found = syntax_findings(task.text, task.language)
+    return [f for f in found if _in_range(f.start, f.end, task.start, task.end)]
+
+
+def _overlaps(edits: tuple[TextEdit, ...], taken: list[tuple[int, int]]) -> bool:
+    return any(e.start < t_end and t_start < max(e.end, e.start + 1)
+               for e in edits for t_start, t_end in taken)
+
+
+def run_task(task: TaskInput, filler: Filler | None) -> Iterator[TaskItem]:
+    """The items answering ``task``, in the order they should reach the user."""
+    kind = task.kind
+    if kind == "find_bugs":
+        findings = _findings(task)
+        yield from findings
+        errors = sum(f.severity == "error" for f in findings)
+        yield TaskText(f"{len(findings)} problem(s), {errors} error(s), "
+                       f"{sum(f.fix is not None for f in findings)} with a fix.\n")
+    elif kind == "fix":
+        findings = [f for f in _findings(task) if f.fix]
+        taken: list[tuple[int, int]] = []
+        for finding in findings:
+            assert finding.fix is not None
+            if _overlaps(finding.fix, taken):
+                continue  # applied together they would conflict: fix again after applying
+            taken += [(e.start, max(e.end, e.start + 1)) for e in finding.fix]
+            yield TaskEdit(f"{finding.rule}: {finding.message}"[:200], finding.fix)
+        if not taken:
+            yield TaskText("Nothing to fix automatically here.\n")
+    elif kind == "refactor":
+        count = 0
+        for diagnostic in _ruff(task, REFACTOR_RULES):
+            if diagnostic.edits and _in_range(diagnostic.start, diagnostic.end, task.start,
+                                              task.end):
+                count += 1
+                title = (f"{diagnostic.rule}: {diagnostic.fix_title or diagnostic.message}"
+                         + ("" if diagnostic.safe else " (review)"))
+                yield TaskEdit(title[:200], diagnostic.edits)
+        if not count:
+            yield TaskText("No refactoring applies here"
+                           + ("" if task.language == "python" else
+                              f" (refactorings exist for Python only, not {task.language})")
+                           + ".\n")
+    elif kind == "docs":
+        found = definitions(task.text, task.language, task.start, task.end)
+        written = 0
+        for d in found:
+            comment = doc_comment(task.text, task.language, d, filler)
+            if comment is not None:
+                written += 1
+                yield TaskEdit(f"Document {d.name or d.kind}",
+                               (TextEdit(comment.offset, comment.offset, comment.text),))
+        if not written:
+            yield TaskText("Nothing to document here: " + (
+                "the definitions selected are documented already.\n" if found else
+                "put the cursor in a function or class.\n"))
+    elif kind == "explain":
+        for piece in explain(task.text, task.language, task.start, task.end, filler):
+            yield TaskText(piece)
+    elif kind == "tests":
+        found = [d for d in definitions(task.text, task.language, task.start, task.end)
+                 if d.kind == "function"]
+        made = 0
+        for d in found[:5]:
+            tests = write_tests(task.text, task.uri, task.language, d, task.neighbours, filler)
+            if tests is None:
+                continue
+            made += 1
+            yield TaskText(f"{tests.cases} {tests.framework} case(s) for `{d.name}` "
+                           f"({tests.by_model} with expected values written by the model), "
+                           "not run: review them before relying on them.\n")
+            if tests.new:
+                yield TaskEdit(f"Tests for {d.name}", (TextEdit(0, 0, tests.text),), tests.uri)
+            else:
+                end = len(task.text)
+                yield TaskEdit(f"Tests for {d.name}", (TextEdit(end, end, tests.text),))
+        if not made:
+            yield TaskText("No tests written: put the cursor in a function of Python, "
+                           "JavaScript, TypeScript, Go, Rust or Java.\n")

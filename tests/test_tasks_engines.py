@@ -1,0 +1,213 @@
+"""The tasks' static engines on real parsers, ruff and the committed code model (pure apart
+from ruff's subprocess): offsets, syntax errors in many languages, signatures, doc comments,
+explanations, test files, and the engine's per-kind answers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from config.task_routes import DEFAULT_DEADLINES_MS, task_routes
+from schemas.tasks import TaskEdit, TaskFinding, TaskText, read_item, write_item
+from streams.document import apply_edits
+from tasks.docs import clean_summary, doc_comment, name_words, summary_from_name
+from tasks.engine import TaskInput, run_task
+from tasks.filler import ModelFiller
+from tasks.grammars import GRAMMARS, parser
+from tasks.offsets import Offsets
+from tasks.structure import definitions
+from tasks.syntax import syntax_findings
+from tasks.testgen import detect_framework, write_tests
+
+MODEL_DIR = Path(__file__).resolve().parent.parent / "model" / "repository" / "code_fim" / "1"
+
+
+@pytest.fixture(scope="module")
+def filler() -> ModelFiller:
+    return ModelFiller(MODEL_DIR)
+
+
+class TestOffsets:
+    @given(st.text(alphabet=st.sampled_from("ab\n\r\u00e9\u4e2d\U0001f600\U00020000"),
+                   max_size=60))
+    def test_bytes_and_code_points_round_trip(self, text: str) -> None:
+        offsets = Offsets(text)
+        for index in range(len(text) + 1):
+            byte = offsets.to_byte(index)
+            assert byte == len(text[:index].encode("utf-8"))
+            assert offsets.from_byte(byte) == index
+
+    def test_line_and_column_are_one_based_code_points(self) -> None:
+        offsets = Offsets("a\u00e9b\n\U0001f600x\n")
+        assert offsets.from_line_column(1, 3) == 2
+        assert offsets.from_line_column(2, 2) == 5
+        assert offsets.from_line_column(2, 99) == 6  # clamped to the line's end
+        assert offsets.from_line_column(9, 1) == 7
+
+
+class TestGrammars:
+    def test_every_mapped_language_loads_from_the_wheel(self) -> None:
+        assert len(GRAMMARS) >= 60
+        for language in GRAMMARS:
+            assert parser(language) is not None, language
+
+    @pytest.mark.parametrize(("language", "good", "bad"), [
+        ("javascript", "function f(a) { return a; }\n", "function f(a) { return a;\n"),
+        ("typescript", "const x: number = 1;\n", "const x: number = (1;\n"),
+        ("go", "package m\nfunc f() int { return 1 }\n", "package m\nfunc f() int { return (1 }\n"),
+        ("rust", "fn f() -> i32 { 1 }\n", "fn f() -> i32 { (1 }\n"),
+        ("java", "class A { int f() { return 1; } }\n", "class A { int f() { return 1 } }\n"),
+        ("c", "int f(void) { return 1; }\n", "int f(void) { return 1 }\n"),
+        ("ruby", "def f\n  1\nend\n", "def f\n  (1\nend\n"),
+    ])
+    def test_syntax_errors_only_in_broken_code(self, language: str, good: str, bad: str) -> None:
+        assert syntax_findings(good, language) == []
+        found = syntax_findings(bad, language)
+        assert found and all(f.severity == "error" for f in found)
+
+    def test_a_missing_token_comes_with_its_fix(self) -> None:
+        text = "int main() { return 1 }\n"
+        [finding] = syntax_findings(text, "c")
+        assert finding.fix is not None
+        assert apply_edits(text, finding.fix) == "int main() { return 1; }\n"
+        assert syntax_findings(apply_edits(text, finding.fix), "c") == []
+
+    def test_offsets_count_code_points_past_non_ascii_text(self) -> None:
+        text = 'const s = "\U0001f600\u00e9";\nlet y = (1;\n'
+        [finding] = syntax_findings(text, "javascript")
+        assert text[finding.start - 2:finding.start] == "(1"
+
+
+class TestStructure:
+    def test_python_signature_body_and_facts(self) -> None:
+        text = ('def f(a: int, b=2, *args) -> int:\n    """Doc."""\n    for i in range(a):\n'
+                '        for j in range(b):\n            if i:\n                raise ValueError(1)\n'
+                '    return g(a) + f(a)\n')
+        [d] = definitions(text, "python", 4, 4)
+        assert (d.name, d.returns, d.docstring) == ("f", "int", "Doc.")
+        assert [(p.name, p.type, p.default) for p in d.parameters] == [
+            ("a", "int", None), ("b", None, "2"), ("*args", None, None)]
+        assert d.loop_depth == 2 and d.branches == 1 and d.raises == ("ValueError",)
+        assert d.recursive and "g" in d.calls
+
+    @pytest.mark.parametrize(("language", "text", "name", "params", "returns"), [
+        ("typescript", "function add(a: number, b?: string): number { return a; }\n", "add",
+         ["a", "b"], "number"),
+        ("go", "package m\nfunc Add(a int, b int) (int, error) { return a + b, nil }\n", "Add",
+         ["a", "b"], "(int, error)"),
+        ("rust", "fn add(a: i32, b: &str) -> Result<i32, E> { Ok(a) }\n", "add", ["a", "b"],
+         "Result<i32, E>"),
+        ("java", "class A { int add(int a, String b) throws IOException { return a; } }\n",
+         "add", ["a", "b"], "int"),
+        ("cpp", "int A::add(const std::string& a, int b = 2) { return b; }\n", "add",
+         ["a", "b"], "int"),
+        ("javascript", "const twice = (x) => x * 2;\n", "twice", ["x"], None),
+    ])
+    def test_signatures_across_languages(self, language: str, text: str, name: str,
+                                         params: list[str], returns: str | None) -> None:
+        at = text.index(name) + 1
+        [d] = definitions(text, language, at, at)
+        assert d.name == name and [p.name for p in d.parameters] == params
+        assert d.returns == returns
+
+
+class TestDocs:
+    def test_names_become_words_and_sentences(self) -> None:
+        assert name_words("totalPrice") == ["total", "price"]
+        assert name_words("parse_HTTPHeader") == ["parse", "httpheader"]
+        [d] = definitions("def parse_config(path):\n    return 1\n", "python", 5, 5)
+        assert summary_from_name(d) == "Parse the config."
+
+    def test_only_prose_is_taken_from_the_model(self) -> None:
+        assert clean_summary("compute the total price\n") == "Compute the total price."
+        assert clean_summary('"""') is None
+        assert clean_summary("return x + 1") is None
+        assert clean_summary("the 2.") is None
+        assert clean_summary("Returns an error.", around="/// Returns an error.\n") is None
+
+    @pytest.mark.parametrize(("language", "text", "opener"), [
+        ("typescript", "export function add(a: number): number {\n  return a;\n}\n", "/**\n * "),
+        ("java", "class A {\n    int count(String s) {\n        return 0;\n    }\n}\n",
+         "    /**\n     * "),
+        ("go", "package m\n\nfunc Parse(p string) error {\n\treturn nil\n}\n", "// Parse "),
+        ("rust", "fn read(p: &str) -> Result<u8, E> {\n    Ok(1)\n}\n", "/// "),
+    ])
+    def test_each_language_gets_its_convention(self, language: str, text: str, opener: str,
+                                               filler: ModelFiller) -> None:
+        name = {"typescript": "add", "java": "count", "go": "Parse", "rust": "read"}[language]
+        at = text.index(name) + 1
+        [d] = definitions(text, language, at, at)
+        comment = doc_comment(text, language, d, filler)
+        assert comment is not None and comment.text.startswith(opener)
+        documented = text[:comment.offset] + comment.text + text[comment.offset:]
+        assert syntax_findings(documented, language) == []
+
+    def test_documented_definitions_are_left_alone(self, filler: ModelFiller) -> None:
+        text = 'def f():\n    """Already."""\n    return 1\n'
+        [d] = definitions(text, "python", 4, 4)
+        assert doc_comment(text, "python", d, filler) is None
+
+
+class TestTestFiles:
+    def test_frameworks_come_from_the_open_documents(self) -> None:
+        assert detect_framework("python", []) == "pytest"
+        assert detect_framework("python", [("file:///t/test_a.py", "import unittest\n")]) == \
+            "unittest"
+        assert detect_framework("typescript", [("file:///p/package.json",
+                                                '{"devDependencies": {"vitest": "1"}}')]) == \
+            "vitest"
+        assert detect_framework("go", []) == "go test"
+        assert detect_framework("haskell", []) is None
+
+    def test_doctest_examples_become_cases_with_their_documented_values(self) -> None:
+        text = ('def double(n):\n    """Twice n.\n\n    >>> double(2)\n    4\n    >>> double(0)\n'
+                '    0\n    """\n    return 2 * n\n')
+        [d] = definitions(text, "python", 5, 5)
+        tests = write_tests(text, "file:///p/calc.py", "python", d, [], None)
+        assert tests is not None and tests.uri == "file:///p/test_calc.py"
+        assert "assert double(2) == 4" in tests.text and "assert double(0) == 0" in tests.text
+        assert tests.by_model == 0
+        compile(tests.text, "test_calc.py", "exec")  # parsed only, never run here
+
+
+class TestEngine:
+    def test_items_round_trip_through_their_encoding(self) -> None:
+        for item in (TaskText("hi"), TaskFinding(0, 1, "warning", "F401", "unused"),
+                     TaskEdit("t", ())):
+            if isinstance(item, TaskEdit):
+                continue  # an edit needs at least one change: refused by the schema
+            assert read_item(write_item(item)) == item
+
+    def test_refactor_outside_python_says_so(self, filler: ModelFiller) -> None:
+        items = list(run_task(TaskInput("refactor", "let x = 1;\n", "javascript",
+                                        "file:///a.js", 0, 0), filler))
+        assert items == [TaskText("No refactoring applies here (refactorings exist for Python "
+                                  "only, not javascript).\n")]
+
+    def test_find_bugs_limits_findings_to_the_range(self) -> None:
+        text = "import os\n\n\ndef f():\n    return undefined\n"
+        start = text.index("def")
+        items = list(run_task(TaskInput("find_bugs", text, "python", "file:///a.py", start,
+                                        len(text)), None))
+        rules = [i.rule for i in items if isinstance(i, TaskFinding)]
+        assert rules == ["F821"]
+
+
+class TestRoutes:
+    def test_defaults_and_overrides(self) -> None:
+        routes = task_routes("explain=qwen_instruct", "find_bugs=150", 2)
+        assert routes["explain"].model == "qwen_instruct"
+        assert routes["docs"].model == "task_docs"
+        assert routes["find_bugs"].deadline_ms == 150
+        assert routes["tests"].deadline_ms == DEFAULT_DEADLINES_MS["tests"]
+        assert routes["fix"].slots == 2
+
+    @pytest.mark.parametrize("spec", ["poem=1", "explain", "explain=", "find_bugs=-3"])
+    def test_bad_specs_name_the_variable(self, spec: str) -> None:
+        with pytest.raises(ValueError, match="TASK_DEADLINES_MS"):
+            task_routes("", spec)
+        with pytest.raises(ValueError, match="TASK_MODELS"):
+            task_routes("poem=my_model")
