@@ -23,7 +23,7 @@ from ide.mirror import Change, DocumentError, Mirror, MirroredDocument
 from ide.options import Options
 from ide.positions import Encoding, Position, PositionError
 from ide.verdicts import Verdicts
-from schemas.socket import ClientMessage, DocClose, DocOpen, ErrorFrame, FeedbackKind
+from schemas.socket import ClientMessage, DocClose, DocOpen, ErrorFrame, FeedbackKind, TaskKind
 
 #: End details after which the request is worth one retry once the document is re-opened.
 RESYNC = {"unknown_document", "document_stale", "version_conflict", "offset_out_of_range",
@@ -113,6 +113,32 @@ class Bridge:
         """The edge refused a frame that names no request: it may have been an edit, and the
         frame does not say of which document, so every document is sent whole on its next use."""
         self._unsent.update(doc.uri for doc in self.mirror)
+
+    # --- assistant tasks -------------------------------------------------------------------
+
+    async def task(self, kind: TaskKind, uri: str, start: Position, end: Position,
+                   instruction: str | None = None) -> Suggestion:
+        """Run a task on ``[start, end)`` of ``uri``; errors as for :meth:`complete`."""
+        doc, first = self._locate(uri, start)
+        _, last = self._locate(uri, end)
+        if last < first:
+            raise DocumentError("invalid_range", f"{uri}: the range ends before it starts")
+        if not self.link.connected and not await self.link.wait_connected(CONNECT_WAIT_S):
+            raise EdgeUnavailable(f"no session to the edge at {self.link.options.url}")
+        for attempt in range(2):
+            doc, first = self._locate(uri, start)
+            _, last = self._locate(uri, end)
+            if uri in self._unsent:
+                self._send(uri, doc.snapshot())
+                if uri in self._unsent:
+                    raise DocumentError("document_too_large",
+                                        f"{uri} is larger than the edge takes")
+            answer = await self.link.task(kind, uri, doc.version, first, last, instruction)
+            if attempt == 0 and answer.detail in RESYNC:
+                self._unsent.add(uri)
+                continue
+            break
+        return Suggestion(answer, doc, first)
 
     # --- completions and feedback ----------------------------------------------------------
 

@@ -31,11 +31,15 @@ from schemas.socket import (
     ClientMessage,
     CompletionEnd,
     CompletionRequest,
+    EditResult,
     ErrorFrame,
     Feedback,
+    FindingResult,
     Hello,
     Notice,
     SlowDown,
+    TaskKind,
+    TaskRequest,
     TokenChunk,
     Welcome,
     decode_server_message,
@@ -62,6 +66,8 @@ class Answer:
     error: ErrorFrame | None = None
     first_chunk_s: float | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    #: A task's edits and findings, in order.
+    results: list[EditResult | FindingResult] = field(default_factory=list)
 
     @property
     def text(self) -> str:
@@ -125,6 +131,27 @@ class EdgeLink:
         caller (``$/cancelRequest``) cancels the request at the edge too."""
         answer = Answer(uuid.uuid4().hex[:16], time.perf_counter())
         if not self.post(CompletionRequest(answer.request_id, uri, version, offset, max_tokens)):
+            answer.reason, answer.detail = "error", "not_connected"
+            return answer
+        self._pending[answer.request_id] = answer
+        try:
+            await asyncio.wait_for(answer.done.wait(), timeout_s)
+        except asyncio.CancelledError:
+            self.post(Cancel(answer.request_id))
+            raise
+        except TimeoutError:
+            self.post(Cancel(answer.request_id))
+            answer.reason, answer.detail = "error", "timeout"
+        finally:
+            self._pending.pop(answer.request_id, None)
+        return answer
+
+    async def task(self, kind: TaskKind, uri: str, version: int, start: int, end: int,
+                   instruction: str | None = None, timeout_s: float = 30.0) -> Answer:
+        """Run an assistant task and wait for its ``end`` (a cancelled caller cancels it)."""
+        answer = Answer(uuid.uuid4().hex[:16], time.perf_counter())
+        if not self.post(TaskRequest(answer.request_id, kind, uri, version, start, end,
+                                     instruction)):
             answer.reason, answer.detail = "error", "not_connected"
             return answer
         self._pending[answer.request_id] = answer
@@ -231,6 +258,10 @@ class EdgeLink:
                 if answer.first_chunk_s is None:
                     answer.first_chunk_s = time.perf_counter()
                 answer.chunks.append(frame.text)
+        elif isinstance(frame, EditResult | FindingResult):
+            answer = self._pending.get(frame.request_id)
+            if answer is not None:
+                answer.results.append(frame)
         elif isinstance(frame, CompletionEnd):
             answer = self._pending.get(frame.request_id)
             if answer is not None:

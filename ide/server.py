@@ -21,12 +21,21 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
+from ide.actions import (
+    APPLIED,
+    TASK_COMMAND,
+    diagnostics,
+    quick_fixes,
+    task_actions,
+    workspace_edit,
+)
 from ide.bridge import Bridge, EdgeUnavailable, Suggestion
 from ide.mirror import Change, DocumentError
 from ide.options import OptionsError, from_environment
 from ide.positions import ENCODINGS, Encoding, Position
 from ide.stdio import serve
 from ide.suggestions import FEEDBACK_COMMAND, completion_items, inline_items
+from schemas.socket import TASK_KINDS, EditResult, FindingResult, TaskKind
 
 VERSION = "0.1.0"
 log = logging.getLogger("ide")
@@ -63,6 +72,8 @@ class AssistantServer(LanguageServer):
         self._link_task: asyncio.Task[None] | None = None
         #: Documents whose refused event the user has been told of (until they are re-opened).
         self.told: set[str] = set()
+        #: The last find_bugs answer per document: (version, findings), for quick fixes.
+        self.findings: dict[str, tuple[int, list[FindingResult]]] = {}
 
     def tell(self, message: str, kind: types.MessageType = types.MessageType.Warning) -> None:
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))
@@ -163,6 +174,60 @@ def build() -> AssistantServer:
         return completion_items(found.answer.text, found.answer.request_id, found.doc.text,
                                 found.offset, position, ls.require_bridge().mirror.encoding)
 
+    @server.feature(types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(
+        code_action_kinds=[types.CodeActionKind.QuickFix, types.CodeActionKind.Refactor,
+                           types.CodeActionKind.Source]))
+    def code_action(ls: AssistantServer, params: types.CodeActionParams
+                    ) -> list[types.CodeAction | types.Command]:
+        uri = params.text_document.uri
+        doc = ls.require_bridge().mirror.find(uri)
+        if doc is None:
+            raise JsonRpcInvalidParams(f"{uri} is not open")
+        actions: list[types.CodeAction | types.Command] = []
+        version_findings = ls.findings.get(uri)
+        if version_findings is not None and version_findings[0] == doc.version:
+            actions += quick_fixes(uri, doc.text, doc.version, version_findings[1],
+                                   params.context.diagnostics, _encoding(ls))
+        return actions + task_actions(uri, params.range)
+
+    @server.command(TASK_COMMAND)
+    async def run_task(ls: AssistantServer, *args: Any) -> dict[str, Any]:
+        """``{"kind", "uri", "range": LSP range, "instruction"?}`` -> ``{"markdown", "edits",
+        "findings", "applied", "reason"}``: Markdown to show; edits are applied through
+        ``workspace/applyEdit`` (fix, refactor, docs, tests); findings become diagnostics."""
+        kind, uri, start, end, instruction = _task_arguments(args)
+        bridge = ls.require_bridge()
+        try:
+            found = await bridge.task(kind, uri, start, end, instruction)
+        except DocumentError as error:
+            raise JsonRpcInvalidParams(error.message) from None
+        except EdgeUnavailable as error:
+            raise JsonRpcException(code=-32803, message=str(error)) from None
+        answer, doc = found.answer, found.doc
+        encoding = bridge.mirror.encoding
+        edits = [r for r in answer.results if isinstance(r, EditResult)]
+        findings = [r for r in answer.results if isinstance(r, FindingResult)]
+        applied = False
+        if kind == "find_bugs":
+            ls.findings[uri] = (doc.version, findings)
+            ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
+                uri=uri, version=doc.version, diagnostics=diagnostics(doc.text, findings,
+                                                                      encoding)))
+        titles: list[str] = []
+        if kind in APPLIED and edits:
+            edit, titles = workspace_edit(uri, doc.text, doc.version, edits, encoding)
+            if edit is not None:
+                result = await ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(
+                    edit=edit, label=f"Code assistant: {kind}"))
+                applied = bool(result.applied)
+        markdown = answer.text
+        if answer.error is not None:
+            markdown += f"\n\n*{answer.error.message}*"
+        elif answer.reason not in ("stop", ""):
+            markdown += f"\n\n*ended: {answer.reason} ({answer.detail or ''})*"
+        return {"markdown": markdown, "edits": titles, "findings": len(findings),
+                "applied": applied, "reason": answer.reason}
+
     @server.command(FEEDBACK_COMMAND)
     def feedback(ls: AssistantServer, *args: Any) -> bool:
         """``{"requestId", "kind": shown|accepted|partial|rejected|dismissed, "acceptedChars"?}``"""
@@ -180,6 +245,26 @@ def build() -> AssistantServer:
             raise JsonRpcInvalidParams(error.message) from None
 
     return server
+
+
+def _task_arguments(args: tuple[Any, ...]
+                    ) -> tuple[TaskKind, str, Position, Position, str | None]:
+    if len(args) != 1 or not isinstance(args[0], dict):
+        raise JsonRpcInvalidParams(f"{TASK_COMMAND} takes one object argument")
+    argument: dict[str, Any] = args[0]
+    kind, uri = argument.get("kind"), argument.get("uri")
+    span: Any = argument.get("range")
+    instruction = argument.get("instruction")
+    if kind not in TASK_KINDS:
+        raise JsonRpcInvalidParams(f"kind must be one of {', '.join(TASK_KINDS)}")
+    if not isinstance(uri, str) or not (instruction is None or isinstance(instruction, str)):
+        raise JsonRpcInvalidParams("uri and instruction must be strings")
+    try:
+        start = Position(int(span["start"]["line"]), int(span["start"]["character"]))
+        end = Position(int(span["end"]["line"]), int(span["end"]["character"]))
+    except (KeyError, TypeError, ValueError):
+        raise JsonRpcInvalidParams("range must be an LSP range") from None
+    return kind, uri, start, end, instruction
 
 
 def _document_event(ls: AssistantServer, uri: str, apply: Any) -> None:
