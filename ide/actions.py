@@ -60,9 +60,10 @@ def _overlaps(edits: Sequence[TextEdit], taken: list[tuple[int, int]]) -> bool:
                for e in edits for t_start, t_end in taken)
 
 
-def workspace_edit(uri: str, text: str, version: int, results: Sequence[EditResult],
+def workspace_edit(uri: str, text: str, version: int | None, results: Sequence[EditResult],
                    encoding: Encoding) -> tuple[types.WorkspaceEdit | None, list[str]]:
-    """The results' edits as one ``WorkspaceEdit`` against ``text`` at ``version``, with the
+    """The results' edits as one ``WorkspaceEdit`` against ``text`` at the editor's ``version``
+    (``None``: unknown, so unchecked), with the
     titles of those taken; a result overlapping an earlier one is left out (it would conflict;
     running the task again after applying offers it again)."""
     starts = line_starts(text)
@@ -106,7 +107,7 @@ def diagnostics(text: str, findings: Sequence[FindingResult], encoding: Encoding
         for index, f in enumerate(findings)]
 
 
-def quick_fixes(uri: str, text: str, version: int, findings: Sequence[FindingResult],
+def quick_fixes(uri: str, text: str, version: int | None, findings: Sequence[FindingResult],
                 wanted: Sequence[types.Diagnostic], encoding: Encoding) -> list[types.CodeAction]:
     """The fixes of the findings behind the diagnostics the editor asks about."""
     starts = line_starts(text)

@@ -38,6 +38,8 @@ from ide.suggestions import FEEDBACK_COMMAND, completion_items, inline_items
 from schemas.socket import TASK_KINDS, EditResult, FindingResult, TaskKind
 
 VERSION = "0.1.0"
+#: Mirror versions remembered per document with the editor's version they correspond to.
+EDITOR_VERSIONS_KEPT = 64
 log = logging.getLogger("ide")
 
 
@@ -74,6 +76,21 @@ class AssistantServer(LanguageServer):
         self.told: set[str] = set()
         #: The last find_bugs answer per document: (version, findings), for quick fixes.
         self.findings: dict[str, tuple[int, list[FindingResult]]] = {}
+        #: Per document, the editor's version for each of the mirror's recent versions: edits
+        #: and diagnostics go back stamped with the version the editor knows.
+        self.editor_versions: dict[str, dict[int, int]] = {}
+
+    def saw_version(self, uri: str, editor_version: int) -> None:
+        doc = self.bridge.mirror.find(uri) if self.bridge is not None else None
+        if doc is None:
+            return
+        versions = self.editor_versions.setdefault(uri, {})
+        versions[doc.version] = editor_version
+        while len(versions) > EDITOR_VERSIONS_KEPT:
+            del versions[next(iter(versions))]
+
+    def editor_version(self, uri: str, mirror_version: int) -> int | None:
+        return self.editor_versions.get(uri, {}).get(mirror_version)
 
     def tell(self, message: str, kind: types.MessageType = types.MessageType.Warning) -> None:
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))
@@ -143,17 +160,22 @@ def build() -> AssistantServer:
         ls.told.discard(doc.uri)
         _document_event(ls, doc.uri,
                         lambda bridge: bridge.opened(doc.uri, doc.language_id, doc.text))
+        ls.editor_versions.pop(doc.uri, None)
+        ls.saw_version(doc.uri, doc.version)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: AssistantServer, params: types.DidChangeTextDocumentParams) -> None:
         uri, changes = params.text_document.uri, _changes(params)
         _document_event(ls, uri, lambda bridge: bridge.changed(uri, changes))
+        ls.saw_version(uri, params.text_document.version)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: AssistantServer, params: types.DidCloseTextDocumentParams) -> None:
         uri = params.text_document.uri
         _document_event(ls, uri, lambda bridge: bridge.closed(uri))
         ls.told.discard(uri)
+        ls.editor_versions.pop(uri, None)
+        ls.findings.pop(uri, None)
 
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION)
     async def inline_completion(ls: AssistantServer, params: types.InlineCompletionParams
@@ -186,8 +208,9 @@ def build() -> AssistantServer:
         actions: list[types.CodeAction | types.Command] = []
         version_findings = ls.findings.get(uri)
         if version_findings is not None and version_findings[0] == doc.version:
-            actions += quick_fixes(uri, doc.text, doc.version, version_findings[1],
-                                   params.context.diagnostics, _encoding(ls))
+            actions += quick_fixes(uri, doc.text, ls.editor_version(uri, doc.version),
+                                   version_findings[1], params.context.diagnostics,
+                                   _encoding(ls))
         return actions + task_actions(uri, params.range)
 
     @server.command(TASK_COMMAND)
@@ -205,17 +228,17 @@ def build() -> AssistantServer:
             raise JsonRpcException(code=-32803, message=str(error)) from None
         answer, doc = found.answer, found.doc
         encoding = bridge.mirror.encoding
+        version = ls.editor_version(uri, doc.version)
         edits = [r for r in answer.results if isinstance(r, EditResult)]
         findings = [r for r in answer.results if isinstance(r, FindingResult)]
         applied = False
         if kind == "find_bugs":
             ls.findings[uri] = (doc.version, findings)
             ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
-                uri=uri, version=doc.version, diagnostics=diagnostics(doc.text, findings,
-                                                                      encoding)))
+                uri=uri, version=version, diagnostics=diagnostics(doc.text, findings, encoding)))
         titles: list[str] = []
         if kind in APPLIED and edits:
-            edit, titles = workspace_edit(uri, doc.text, doc.version, edits, encoding)
+            edit, titles = workspace_edit(uri, doc.text, version, edits, encoding)
             if edit is not None:
                 result = await ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(
                     edit=edit, label=f"Code assistant: {kind}"))

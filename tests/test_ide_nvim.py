@@ -42,3 +42,19 @@ async def test_neovim_typing_through_its_input_queue(stack: Settings, tmp_path: 
     assert await accepted_rows(stack, seen["request_id"]) == 1
     passed_over = feedback_kinds_sql(seen["dismissed_request"])
     assert await until(stack, passed_over, "rejected,shown") == "rejected,shown"
+
+
+async def test_neovim_runs_the_tasks_as_code_actions(stack: Settings, tmp_path: Path) -> None:
+    """The code actions Neovim gets, a docs edit applied by Neovim's own applyEdit handler, and
+    find_bugs' findings as Neovim diagnostics (the file ends mid-line: a syntax error)."""
+    nvim = shutil.which("nvim")
+    assert nvim, "Neovim is missing: apt-get install -y neovim (.ci/run installs it)"
+    script = ROOT / "tests" / "nvim" / "tasks.lua"
+    seen = await drive(stack, tmp_path, "nvim",
+                       [nvim, "--headless", "-u", "NONE", "-i", "NONE", "-c", f"luafile {script}"])
+    assert "Code assistant: Write documentation" in seen["actions"], seen
+    assert len([t for t in seen["actions"] if t.startswith("Code assistant:")]) == 6
+    assert seen["docs_applied"] is True
+    assert seen["line_after_docs"].startswith('    """'), seen
+    assert seen["findings"] >= 1
+    assert any(d.startswith("code-assistant:") for d in seen["diagnostics"]), seen

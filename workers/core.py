@@ -35,6 +35,7 @@ from schemas.topics import (
     StageTimes,
 )
 from streams.document import Document, DocumentSet
+from streams.languages import canonical_id
 from workers.debounce import DebounceConfig, TypingRhythm
 from workers.prompt import Prompt, build_prompt
 
@@ -348,9 +349,12 @@ class WorkerCore:
         session.tasks.add(body.request_id)
         neighbours = tuple((d.uri, d.text[:NEIGHBOUR_HEAD_CHARS]) for d in session.docs.all()
                            if d.uri != body.uri)
-        return [StartTask(route, body.request_id, body.kind, body.uri, doc.version,
-                          doc.language_id, doc.text, body.start, body.end, body.instruction,
-                          neighbours, received_ms, now_ms)]
+        # The language as the model knows it: from the editor's languageId, else the file name
+        # (an editor without filetype detection sends an empty or unknown id).
+        language = canonical_id(doc.language_id, body.uri)
+        return [StartTask(route, body.request_id, body.kind, body.uri, doc.version, language,
+                          doc.text, body.start, body.end, body.instruction, neighbours,
+                          received_ms, now_ms)]
 
     @staticmethod
     def _change(route: Route, session: _Session, body: DocChange) -> list[Action]:

@@ -166,6 +166,33 @@ local function attach(buf)
   vim.bo[buf].omnifunc = "v:lua.vim.lsp.omnifunc"
 end
 
+-- The assistant tasks ("explain", "find_bugs", "fix", "refactor", "tests", "docs") on the cursor
+-- or on `range` (an LSP range): the server asks Neovim to apply their edits
+-- (workspace/applyEdit), publishes find_bugs' findings as diagnostics, and the Markdown it
+-- returns is shown in a floating window. `on_done(result, err)` is called with the answer.
+function M.task(kind, range, on_done)
+  local c = client()
+  if not c then
+    return false
+  end
+  local buf = vim.api.nvim_get_current_buf()
+  local params = vim.lsp.util.make_range_params(0, c.offset_encoding)
+  local args = { kind = kind, uri = params.textDocument.uri, range = range or params.range }
+  c.request("workspace/executeCommand", { command = "codeAssistant.task", arguments = { args } },
+    function(err, result)
+      if err then
+        vim.notify("code assistant: " .. (err.message or tostring(err)), vim.log.levels.ERROR)
+      elseif result and result.markdown and result.markdown ~= "" then
+        vim.lsp.util.open_floating_preview(vim.split(result.markdown, "\n"), "markdown",
+          { border = "rounded" })
+      end
+      if on_done then
+        on_done(result, err)
+      end
+    end, buf)
+  return true
+end
+
 function M.setup(opts)
   state.config = vim.tbl_deep_extend("force", defaults, opts or {})
   local config = state.config
@@ -215,6 +242,22 @@ function M.setup(opts)
     end
   end, { desc = "accept the code assistant's suggestion" })
   vim.keymap.set("i", config.dismiss_key, M.dismiss, { desc = "dismiss the suggestion" })
+  -- :CodeAssistant {explain|find_bugs|fix|refactor|tests|docs}, on the cursor or a line range.
+  vim.api.nvim_create_user_command("CodeAssistant", function(args)
+    local range = nil
+    if args.range > 0 then
+      local last = vim.api.nvim_buf_get_lines(0, args.line2 - 1, args.line2, false)[1] or ""
+      range = { start = { line = args.line1 - 1, character = 0 },
+                ["end"] = { line = args.line2 - 1, character = #last } }
+    end
+    M.task(args.args, range)
+  end, {
+    nargs = 1,
+    range = true,
+    complete = function()
+      return { "explain", "find_bugs", "fix", "refactor", "tests", "docs" }
+    end,
+  })
   attach(vim.api.nvim_get_current_buf())
 end
 
