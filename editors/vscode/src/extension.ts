@@ -2,13 +2,16 @@
  * The VS Code side: starts the code assistant's language server over stdio and lets
  * vscode-languageclient (LSP 3.18) turn its textDocument/inlineCompletion answers into ghost
  * text. Each suggestion carries the server's `codeAssistant.feedback` command, which VS Code runs
- * when the user accepts it, so acceptance reaches analytics.
+ * when the user accepts it, so acceptance reaches analytics. The assistant tasks (explain, find
+ * bugs, fix, refactor, tests, docs) are palette and context-menu commands and the server's code
+ * actions; their edits and diagnostics come from the server, their Markdown opens beside the code.
  */
 import * as os from "node:os";
 import * as vscode from "vscode";
 import { LanguageClient, LanguageClientOptions, ServerOptions } from "vscode-languageclient/node";
 
 import { documentSelector, initOptions, serverCommand, Settings, SettingsError } from "./settings";
+import { isTaskResult, presentation, TASK_COMMAND, TASKS, TaskKind, taskArgument } from "./tasks";
 
 let client: LanguageClient | undefined;
 
@@ -32,6 +35,18 @@ async function start(): Promise<void> {
     clientOptions = {
       documentSelector: documentSelector(settings),
       initializationOptions: initOptions(settings, os.homedir(), "vscode"),
+      middleware: {
+        // Tasks run from the light bulb or the palette alike: their edits arrive as
+        // workspace/applyEdit and their findings as diagnostics; the rest is shown here.
+        executeCommand: async (command, args, next) => {
+          const result: unknown = await next(command, args);
+          const kind = (args[0] as { kind?: TaskKind } | undefined)?.kind;
+          if (command === TASK_COMMAND && kind && isTaskResult(result)) {
+            await show(presentation(kind, result));
+          }
+          return result;
+        },
+      },
     };
   } catch (error) {
     if (error instanceof SettingsError) {
@@ -52,6 +67,26 @@ async function start(): Promise<void> {
   }
 }
 
+async function show(shown: { markdown?: string; message: string }): Promise<void> {
+  void vscode.window.showInformationMessage(shown.message);
+  if (shown.markdown) {
+    const doc = await vscode.workspace.openTextDocument({ content: shown.markdown, language: "markdown" });
+    await vscode.commands.executeCommand("markdown.showPreviewToSide", doc.uri);
+  }
+}
+
+async function runTask(kind: TaskKind): Promise<void> {
+  const editor = vscode.window.activeTextEditor;
+  if (!client || !editor) {
+    void vscode.window.showWarningMessage("Code Assistant: open a file, and check that the server runs");
+    return;
+  }
+  const range = client.code2ProtocolConverter.asRange(editor.selection);
+  const uri = editor.document.uri.toString();
+  // Through the command the client registered for the server, so the middleware shows the answer.
+  await vscode.commands.executeCommand(TASK_COMMAND, taskArgument(kind, uri, range));
+}
+
 async function stop(): Promise<void> {
   const running = client;
   client = undefined;
@@ -62,6 +97,7 @@ async function stop(): Promise<void> {
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   context.subscriptions.push(
+    ...TASKS.map((task) => vscode.commands.registerCommand(task.id, () => runTask(task.kind))),
     vscode.commands.registerCommand("codeAssistant.restart", async () => {
       await stop();
       await start();
