@@ -23,3 +23,15 @@ async def test_emacs_eglot_gets_ghost_text_and_accepts_it(stack: Settings, tmp_p
     assert seen["overlay"] == seen["suggestion"], "the suggestion was drawn as ghost text"
     assert seen["line_after_accept"].startswith("    for index in range(limit)"), seen
     assert await accepted_rows(stack, seen["request_id"]) == 1
+
+
+async def test_emacs_runs_docs_and_explain(stack: Settings, tmp_path: Path) -> None:
+    """``code-assistant-task``: eglot applies the docs edit the server sends, and the
+    explanation arrives as Markdown."""
+    emacs = shutil.which("emacs")
+    assert emacs, "Emacs is missing: apt-get install -y emacs-nox elpa-eglot (.ci/run does)"
+    script = ROOT / "tests" / "emacs" / "tasks.el"
+    seen = await drive(stack, tmp_path, "emacs", [emacs, "--batch", "-q", "-l", str(script)])
+    assert seen["docs_edits"] == ["Document fibonacci"], seen
+    assert seen["line_after_docs"].startswith('    """'), seen
+    assert seen["explanation"].startswith("### `fibonacci(number)`"), seen

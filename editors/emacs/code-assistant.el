@@ -178,5 +178,39 @@
       (add-hook hook #'eglot-ensure)
       (add-hook hook #'code-assistant-mode))))
 
+;;; The assistant tasks
+
+(defconst code-assistant-task-kinds '("explain" "find_bugs" "fix" "refactor" "tests" "docs")
+  "What `code-assistant-task' can ask for.")
+
+(defun code-assistant--range ()
+  "The region as an LSP range, or the point as an empty one."
+  (let ((start (if (use-region-p) (region-beginning) (point)))
+        (end (if (use-region-p) (region-end) (point))))
+    (list :start (eglot--pos-to-lsp-position start) :end (eglot--pos-to-lsp-position end))))
+
+(defun code-assistant-task (kind)
+  "Run the assistant task KIND on the region, or at point.
+Its edits come back as workspace/applyEdit (eglot applies them), find_bugs' findings as
+diagnostics (Flymake), and its Markdown opens in the *code-assistant* buffer.  Returns the
+server's answer."
+  (interactive (list (completing-read "Code assistant task: " code-assistant-task-kinds nil t)))
+  (let* ((server (eglot--current-server-or-lose))
+         (argument (list :kind kind
+                         :uri (plist-get (eglot--TextDocumentIdentifier) :uri)
+                         :range (code-assistant--range)))
+         (answer (jsonrpc-request server :workspace/executeCommand
+                                  (list :command "codeAssistant.task"
+                                        :arguments (vector argument))))
+         (markdown (plist-get answer :markdown)))
+    (when (and (stringp markdown) (not (string-empty-p markdown)))
+      (with-current-buffer (get-buffer-create "*code-assistant*")
+        (let ((inhibit-read-only t))
+          (erase-buffer)
+          (insert markdown))
+        (when (fboundp 'markdown-mode) (markdown-mode))
+        (display-buffer (current-buffer))))
+    answer))
+
 (provide 'code-assistant)
 ;;; code-assistant.el ends here
