@@ -73,7 +73,7 @@ async def completion_first_token(c: EdgeClient, version: int) -> float:
     return 1000 * completion.first_token_s
 
 
-async def measure(url: str, keys: list[str], rounds: int) -> None:
+async def measure(url: str, keys: list[str], rounds: int, load: list[str]) -> None:
     text = thousand_lines()
     tasker, typist = await client(url, keys[0]), await client(url, keys[1])
     uri = "file:///bench/big.py"
@@ -94,7 +94,7 @@ async def measure(url: str, keys: list[str], rounds: int) -> None:
         background: list[asyncio.Task[tuple[float, float]]] = []
         if loaded:
             background = [asyncio.create_task(timed_task(tasker, kind, uri, 1, at))
-                          for kind in ("explain", "docs", "tests", "find_bugs")]
+                          for kind in load]
             await asyncio.sleep(0.05)  # the tasks are on their routes
         version += 1
         (busy if loaded else idle).append(await completion_first_token(typist, version))
@@ -104,7 +104,7 @@ async def measure(url: str, keys: list[str], rounds: int) -> None:
     for name, samples in results.items():
         print(row(name, samples))
     print(row("completion first token, no tasks", idle))
-    print(row("completion first token, 4 tasks running", busy))
+    print(row(f"completion first token, {len(load)} tasks running", busy))
     print(f"ratio of medians (with / without tasks): "
           f"{statistics.median(busy) / statistics.median(idle):.2f}")
     await tasker.close()
@@ -114,13 +114,16 @@ async def measure(url: str, keys: list[str], rounds: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--load", default="explain,docs,tests,find_bugs",
+                        help="the tasks running while completions are timed")
     args = parser.parse_args(argv)
-    settings = private_settings("bench-tasks")
+    # Threshold 0: the model always answers, so every round has a first token to time.
+    settings = private_settings("bench-tasks").replace(model_threshold=0.0)
     ring = provision(settings, 2, prefix="bench")
     keys = [ring.take("pro").api_key, ring.take("enterprise").api_key]
     supervisor, running = up(settings)
     try:
-        asyncio.run(measure(running.edge_url(), keys, args.rounds))
+        asyncio.run(measure(running.edge_url(), keys, args.rounds, args.load.split(",")))
     finally:
         supervisor.stop_all()
     return 0

@@ -93,7 +93,19 @@ class ResyncRequest:
     type: Literal["resync"] = "resync"
 
 
-ReplyFrame = TokenChunk | EditResult | FindingResult | CompletionEnd | ErrorFrame | ResyncRequest
+@dataclass(frozen=True, slots=True)
+class FrameBatch:
+    """Several frames of one task in one record (the edge delivers them one by one): a task's
+    answer can be dozens of findings, and one record each would load the worker, the broker
+    and the edge that completions share."""
+
+    frames: tuple[TokenChunk | EditResult | FindingResult, ...] = field(
+        metadata=limit(min_len=1, max_len=256))
+    type: Literal["batch"] = "batch"
+
+
+ReplyFrame = (TokenChunk | EditResult | FindingResult | CompletionEnd | ErrorFrame | ResyncRequest
+              | FrameBatch)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ documents); ``RANGE`` (INT64, start and end in code points).
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -83,13 +84,19 @@ class TaskModel:
         self.kind: TaskKind = kind
         self.name = name
         parameters = config.get("parameters", {})
+        # Tasks are best-effort next to completions, which a developer waits on keystroke by
+        # keystroke: on a shared CPU this route's process yields to them (NICENESS, default 10).
+        niceness = int(parameters.get("NICENESS", {}).get("string_value", "") or 10)
+        if niceness > 0:
+            os.nice(niceness)
         fill_dir = parameters.get("FILL_MODEL_DIR", {}).get("string_value", "")
         self.filler: Filler | None = None
         if fill_dir:
             directory = (Path(args["model_repository"]) / fill_dir).resolve()
             deadline = float(parameters.get("FILL_DEADLINE_S", {}).get("string_value", "") or 1)
             self.filler = ModelFiller(directory, deadline)
-        pb_utils.Logger.log_info(f"{name}: ready (code model: {'yes' if self.filler else 'no'})")
+        pb_utils.Logger.log_info(f"{name}: ready (code model: {'yes' if self.filler else 'no'}, "
+                                 f"niceness {os.nice(0)})")
 
     def execute(self, requests: list[Any]) -> None:
         import triton_python_backend_utils as pb_utils

@@ -21,7 +21,7 @@ from schemas.socket import (
     TokenChunk,
 )
 from schemas.tasks import TaskFinding, TaskText, write_item
-from schemas.topics import EditorBody, EditorEvent, ReplyFrame, StageTimes, write_record
+from schemas.topics import EditorBody, EditorEvent, FrameBatch, ReplyFrame, StageTimes, write_record
 from workers.core import Route, StartTask
 from workers.inference import InferenceError
 from workers.prompt import Prompt
@@ -320,7 +320,8 @@ class SlowTasks:
                           ) -> AsyncIterator[bytes]:
         self.calls += 1
         for item in self.items:
-            await asyncio.sleep(self.delay_s)
+            if self.delay_s >= 0:
+                await asyncio.sleep(self.delay_s)
             yield item
 
 
@@ -347,6 +348,15 @@ class TestWorkerTasks:
             TokenChunk("t1", 0, "two problems\n"),
             FindingResult("t1", 1, 1, 0, 1, "error", "F821", "x"),
             CompletionEnd("t1", "stop", 2)]
+
+    async def test_a_burst_of_items_travels_as_one_record(self) -> None:
+        findings = [TaskFinding(0, 1, "warning", f"R{i}", "x") for i in range(5)]
+        worker = task_worker(SlowTasks([write_item(f) for f in findings], delay_s=-1))
+        await start_task(worker)
+        await until_idle(worker)
+        batch, end = worker.sent
+        assert isinstance(batch, FrameBatch) and end == CompletionEnd("t1", "stop", 5)
+        assert [(f.seq, f.rule) for f in batch.frames] == [(i, f"R{i}") for i in range(5)]
 
     async def test_past_the_deadline_the_task_ends_expired(self) -> None:
         worker = task_worker(SlowTasks([write_item(TaskText("slow\n"))] * 5, delay_s=0.05),

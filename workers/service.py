@@ -18,6 +18,7 @@ import hashlib
 import logging
 import time
 from collections import Counter, OrderedDict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -35,6 +36,7 @@ from schemas.topics import (
     AuthorshipEvent,
     CompletionEvent,
     EditorEvent,
+    FrameBatch,
     PersistenceEvent,
     Reply,
     ReplyFrame,
@@ -66,7 +68,7 @@ from workers.inference import InferenceBackend, InferenceError, TaskBackend, Tri
 from workers.persistence import PersistenceTracker
 from workers.quota import QuotaGate
 from workers.reuse import Suggestion, chunks_after, continues, generation_key, typed_into
-from workers.task_items import task_frame
+from workers.task_items import TaskFrame, task_frame
 
 log = logging.getLogger("workers")
 
@@ -78,6 +80,8 @@ MAX_REMEMBERED_SUGGESTIONS = 100_000
 KEY_FETCH_TIMEOUT_S = 1.0
 #: How often accepted suggestions are looked for in the documents (persistence checkpoints).
 PERSISTENCE_TICK_MS = 500
+#: Frames of one task sent in one reply record at most.
+MAX_TASK_BATCH = 64
 #: A generation still streaming after this long is ended with an error (a hung model).
 GENERATION_TIMEOUT_S = 30
 
@@ -322,19 +326,24 @@ class CompletionWorker:
                     else:
                         admitted = True
                         left_ms = max(1, task_route.deadline_ms - (now_ms() - start.arrived_ms))
-                        async for data in self._tasks.stream_task(task_route.model, start,
-                                                                  left_ms):
-                            frame = task_frame(read_item(data), request_id, request.chunks,
-                                               start.version, len(start.text))
+                        stream = self._tasks.stream_task(task_route.model, start, left_ms)
+                        async for batch in drained(stream, MAX_TASK_BATCH):
+                            frames: list[TaskFrame] = []
+                            for data in batch:
+                                frames.append(task_frame(read_item(data), request_id,
+                                                         request.chunks + len(frames),
+                                                         start.version, len(start.text)))
                             if request.stopped:
                                 raise asyncio.CancelledError
                             if request.chunks == 0:
                                 # No stage times on task frames: the edge's first-token and
                                 # pressure figures are the completions'.
                                 request.first_chunk_ms = now_ms()
-                            await self._send(route, frame)
-                            request.chunks += 1
-                            request.generated_chars += len(getattr(frame, "text", ""))
+                            await self._send(route, frames[0] if len(frames) == 1
+                                             else FrameBatch(tuple(frames)))
+                            request.chunks += len(frames)
+                            request.generated_chars += sum(len(getattr(f, "text", ""))
+                                                           for f in frames)
         except asyncio.CancelledError:
             self._report_task(start, request, request.stop_reason, admitted)
             raise  # StopCompletion sends the end frame
@@ -740,6 +749,47 @@ class _Source:
     reason: EndReason = "stop"
     #: It took a unit of quota (what ``CompletionEvent.admitted`` reports).
     admitted: bool = False
+
+
+async def drained(stream: AsyncIterator[bytes], most: int) -> AsyncIterator[list[bytes]]:
+    """The stream's items in lists: each list holds what had arrived by the time the previous
+    one was handled (at most ``most``), so a burst travels as one record and a trickle item by
+    item, without waiting for anything."""
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+    failure: list[BaseException] = []
+
+    async def pump() -> None:
+        try:
+            async for item in stream:
+                queue.put_nowait(item)
+        except Exception as error:  # noqa: BLE001 - re-raised by the consumer, in order
+            failure.append(error)
+        finally:
+            queue.put_nowait(None)
+
+    reader = asyncio.create_task(pump())
+    try:
+        while True:
+            first = await queue.get()
+            batch: list[bytes] = []
+            finished = first is None
+            if first is not None:
+                batch.append(first)
+            while not finished and len(batch) < most and not queue.empty():
+                item = queue.get_nowait()
+                if item is None:
+                    finished = True
+                else:
+                    batch.append(item)
+            if batch:
+                yield batch
+            if finished:
+                if failure:
+                    raise failure[0]
+                return
+    finally:
+        reader.cancel()
+        await asyncio.gather(reader, return_exceptions=True)
 
 
 def _event_id(*parts: str) -> str:

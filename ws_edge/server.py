@@ -34,7 +34,7 @@ from runtime.service import run_marking_ready
 from schemas.codec import encode
 from schemas.errors import ProtocolError
 from schemas.socket import CompletionEnd, ErrorFrame, SlowDown, TokenChunk
-from schemas.topics import Reply, ResyncRequest, StageTimes, read_record, write_record
+from schemas.topics import FrameBatch, Reply, ResyncRequest, StageTimes, read_record, write_record
 from streams.kafka import IDLE_WAIT_MS, make_consumer, make_producer
 from streams.metrics import Registry
 from streams.redis_client import make_redis
@@ -446,6 +446,10 @@ class Edge:
             self.bad_replies += 1
             log.warning("skipping reply at offset %d: its key names another session", offset)
             return
+        if isinstance(reply.frame, FrameBatch):
+            for part in reply.frame.frames:
+                self._push(sock, part)
+            return
         if not sock.session.on_reply(reply.frame, now_ms()):
             self.late_replies += 1  # its request was ended here already: nothing may follow
             return
@@ -467,6 +471,15 @@ class Edge:
             if self.pressure.observe(transit["edge_to_worker"] + transit["worker_to_edge"],
                                      queued_ms):
                 self._broadcast(self._slow_down())
+
+    def _push(self, sock: _Socket, frame: object) -> None:
+        """One frame of a batch to its socket (unless its request has ended here)."""
+        if not sock.session.on_reply(frame, now_ms()):
+            self.late_replies += 1
+            return
+        if not sock.push(encode(frame)) and not sock.closing:
+            sock.closing = True
+            self._close_later(sock, 1008, "client is not reading its frames")
 
     def _slow_down(self) -> SlowDown:
         interval = self.pressure.request_interval_ms
