@@ -4,8 +4,16 @@ its requests one worker runs at once. Pure: parsed from settings, overridable pe
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from schemas.socket import TASK_KINDS, TaskKind
+
+#: How a route's model is spoken to: ``items`` (our task models: the document, its language and
+#: a range in; answer items out), ``vllm`` (Triton's vLLM backend: ``text_input``, ``stream``,
+#: ``sampling_parameters``, ``exclude_input_in_output`` -> ``text_output``) or ``trtllm``
+#: (TensorRT-LLM's ``ensemble``: ``text_input``, ``max_tokens``, ``stream`` -> ``text_output``).
+Interface = Literal["items", "vllm", "trtllm"]
+INTERFACES: tuple[Interface, ...] = ("items", "vllm", "trtllm")
 
 #: Default deadlines (ms from the worker receiving the request to the task's end): analyzers
 #: answer in tens of milliseconds; the routes that ask the code model get longer.
@@ -21,6 +29,7 @@ class TaskRoute:
     model: str
     deadline_ms: int
     slots: int
+    interface: Interface = "items"
 
 
 def _pairs(spec: str, what: str) -> dict[str, str]:
@@ -36,7 +45,8 @@ def _pairs(spec: str, what: str) -> dict[str, str]:
 
 def task_routes(models: str = "", deadlines_ms: str = "", slots: int = 4
                 ) -> dict[TaskKind, TaskRoute]:
-    """Routes from ``TASK_MODELS`` (``explain=my_llm,docs=...``; default ``task_<kind>``) and
+    """Routes from ``TASK_MODELS`` (``explain=vllm:qwen_coder,docs=my_model,...``: an optional
+    interface, then the Triton model; default ``task_<kind>`` over ``items``) and
     ``TASK_DEADLINES_MS`` (``find_bugs=1500,...``)."""
     named = _pairs(models, "TASK_MODELS")
     deadlines = _pairs(deadlines_ms, "TASK_DEADLINES_MS")
@@ -46,5 +56,11 @@ def task_routes(models: str = "", deadlines_ms: str = "", slots: int = 4
         if raw is not None and (not raw.isdigit() or int(raw) <= 0):
             raise ValueError(f"TASK_DEADLINES_MS: {kind}={raw} is not a positive whole number")
         deadline = int(raw) if raw is not None else DEFAULT_DEADLINES_MS[kind]
-        routes[kind] = TaskRoute(kind, named.get(kind, f"task_{kind}"), deadline, slots)
+        interface, _, model = named.get(kind, f"task_{kind}").rpartition(":")
+        if interface and interface not in INTERFACES:
+            raise ValueError(f"TASK_MODELS: {kind}={interface}:{model}: the interface is one of "
+                             f"{', '.join(INTERFACES)}")
+        if not model:
+            raise ValueError(f"TASK_MODELS: {kind} names no model")
+        routes[kind] = TaskRoute(kind, model, deadline, slots, interface or "items")
     return routes

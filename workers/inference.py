@@ -37,9 +37,13 @@ class InferenceBackend(Protocol):
 
 
 class TaskBackend(Protocol):
-    """Anything that answers an assistant task with a stream of encoded items."""
+    """Anything that answers an assistant task: our task models with a stream of encoded
+    items, an LLM backend with a stream of text."""
 
     def stream_task(self, model: str, task: StartTask, timeout_ms: int) -> AsyncIterator[bytes]: ...
+
+    def stream_llm(self, model: str, interface: str, prompt: str, max_tokens: int,
+                   request_id: str, timeout_ms: int) -> AsyncIterator[str]: ...
 
 
 def _uint8_tensor(request: pb.ModelInferRequest, name: str, data: bytes) -> None:
@@ -95,6 +99,52 @@ def task_request(model: str, task: StartTask, timeout_ms: int) -> pb.ModelInferR
     return request
 
 
+def _bytes_tensor(request: pb.ModelInferRequest, name: str, value: bytes,
+                  shape: tuple[int, ...]) -> None:
+    """A BYTES tensor of one element (raw form: 4-byte little-endian length, then the bytes)."""
+    _scalar(request, name, "BYTES", struct.pack("<I", len(value)) + value, shape)
+
+
+def _scalar(request: pb.ModelInferRequest, name: str, datatype: str, packed: bytes,
+            shape: tuple[int, ...]) -> None:
+    tensor = request.inputs.add()
+    tensor.name = name
+    tensor.datatype = datatype
+    tensor.shape.extend(shape)
+    request.raw_input_contents.append(packed)
+
+
+def llm_request(model: str, interface: str, prompt: str, max_tokens: int, request_id: str,
+                timeout_ms: int) -> pb.ModelInferRequest:
+    """The gRPC request for an LLM served by Triton's vLLM backend (``vllm``: no batch
+    dimension, shape [1]) or TensorRT-LLM's ensemble (``trtllm``: batched, shape [1, 1]),
+    streaming (pure)."""
+    if interface not in ("vllm", "trtllm"):
+        raise ValueError(f"unknown LLM interface {interface!r}")
+    shape = (1,) if interface == "vllm" else (1, 1)
+    request = pb.ModelInferRequest(model_name=model, id=request_id)
+    _bytes_tensor(request, "text_input", prompt.encode("utf-8"), shape)
+    _scalar(request, "stream", "BOOL", b"\x01", shape)
+    if interface == "vllm":
+        sampling = {"max_tokens": max_tokens, "temperature": 0}
+        _bytes_tensor(request, "sampling_parameters", orjson.dumps(sampling), shape)
+        _scalar(request, "exclude_input_in_output", "BOOL", b"\x01", shape)
+    else:
+        _scalar(request, "max_tokens", "INT32", struct.pack("<i", max_tokens), shape)
+    request.outputs.add().name = "text_output"
+    request.parameters["triton_enable_empty_final_response"].bool_param = True
+    request.parameters["timeout"].int64_param = timeout_ms * 1000
+    return request
+
+
+def bytes_element(data: bytes) -> bytes:
+    """The first element of a raw BYTES output (its 4-byte length, then the bytes)."""
+    if len(data) < 4:
+        return b""
+    (size,) = struct.unpack_from("<I", data)
+    return data[4:4 + size]
+
+
 def response_bytes(response: pb.ModelInferResponse, name: str) -> bytes:
     """Output ``name`` of one streamed response (b'' for the empty final one)."""
     for index, output in enumerate(response.outputs):
@@ -145,6 +195,14 @@ class TritonBackend:
                           ) -> AsyncIterator[bytes]:
         async for data in self._stream(model, task_request(model, task, timeout_ms), "ITEM"):
             yield data
+
+    async def stream_llm(self, model: str, interface: str, prompt: str, max_tokens: int,
+                         request_id: str, timeout_ms: int) -> AsyncIterator[str]:
+        request = llm_request(model, interface, prompt, max_tokens, request_id, timeout_ms)
+        async for data in self._stream(model, request, "text_output"):
+            text = bytes_element(data).decode("utf-8", errors="replace")
+            if text:
+                yield text
 
     async def _stream(self, model: str, request: pb.ModelInferRequest, output: str
                       ) -> AsyncIterator[bytes]:

@@ -27,11 +27,11 @@ from aiohttp import web
 from aiokafka import AIOKafkaProducer, ConsumerRebalanceListener
 
 from config.settings import Settings
-from config.task_routes import task_routes
+from config.task_routes import TaskRoute, task_routes
 from runtime.service import run_marking_ready
 from schemas.errors import ProtocolError
 from schemas.socket import CompletionEnd, DocChange, EndReason, ErrorFrame, Feedback, TokenChunk
-from schemas.tasks import read_item
+from schemas.tasks import TaskText, read_item, write_item
 from schemas.topics import (
     AuthorshipEvent,
     CompletionEvent,
@@ -69,6 +69,7 @@ from workers.persistence import PersistenceTracker
 from workers.quota import QuotaGate
 from workers.reuse import Suggestion, chunks_after, continues, generation_key, typed_into
 from workers.task_items import TaskFrame, task_frame
+from workers.task_prompts import task_prompt
 
 log = logging.getLogger("workers")
 
@@ -80,6 +81,9 @@ MAX_REMEMBERED_SUGGESTIONS = 100_000
 KEY_FETCH_TIMEOUT_S = 1.0
 #: How often accepted suggestions are looked for in the documents (persistence checkpoints).
 PERSISTENCE_TICK_MS = 500
+#: Token budget of each task kind on an LLM route.
+LLM_TASK_TOKENS: dict[str, int] = {"explain": 512, "find_bugs": 512, "fix": 1024,
+                                   "refactor": 1024, "tests": 1024, "docs": 256}
 #: Frames of one task sent in one reply record at most.
 MAX_TASK_BATCH = 64
 #: A generation still streaming after this long is ended with an error (a hung model).
@@ -326,7 +330,7 @@ class CompletionWorker:
                     else:
                         admitted = True
                         left_ms = max(1, task_route.deadline_ms - (now_ms() - start.arrived_ms))
-                        stream = self._tasks.stream_task(task_route.model, start, left_ms)
+                        stream = self._task_stream(task_route, start, left_ms)
                         async for batch in drained(stream, MAX_TASK_BATCH):
                             frames: list[TaskFrame] = []
                             for data in batch:
@@ -371,6 +375,19 @@ class CompletionWorker:
         if request.report is not None:
             await asyncio.wait({request.report})
         await self._send(route, CompletionEnd(request_id, reason, request.chunks, detail=detail))
+
+    def _task_stream(self, route: TaskRoute, start: StartTask, left_ms: int
+                     ) -> AsyncIterator[bytes]:
+        """The route's answer as encoded items: our task models send items; an LLM's text
+        becomes Markdown items (its edits stay in the text: not applied)."""
+        assert self._tasks is not None
+        if route.interface == "items":
+            return self._tasks.stream_task(route.model, start, left_ms)
+        prompt = task_prompt(start.kind, start.text, start.language_id, start.start, start.end,
+                             start.instruction)
+        text = self._tasks.stream_llm(route.model, route.interface, prompt,
+                                      LLM_TASK_TOKENS[start.kind], start.request_id, left_ms)
+        return _as_items(text)
 
     def _report_task(self, start: StartTask, request: _Request, reason: EndReason,
                      admitted: bool) -> None:
@@ -749,6 +766,11 @@ class _Source:
     reason: EndReason = "stop"
     #: It took a unit of quota (what ``CompletionEvent.admitted`` reports).
     admitted: bool = False
+
+
+async def _as_items(text: AsyncIterator[str]) -> AsyncIterator[bytes]:
+    async for piece in text:
+        yield write_item(TaskText(piece[:65_536]))
 
 
 async def drained(stream: AsyncIterator[bytes], most: int) -> AsyncIterator[list[bytes]]:
