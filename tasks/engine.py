@@ -59,7 +59,12 @@ def _findings(task: TaskInput) -> list[TaskFinding]:
     syntax errors for every other language with a grammar."""
     found: list[TaskFinding] = []
     if task.language == "python":
+        syntax_seen = False
         for d in _ruff(task, BUG_RULES):
+            if d.rule == "invalid-syntax":
+                if syntax_seen:
+                    continue  # after the first, the parser's errors mostly follow from it
+                syntax_seen = True
             fix = d.edits or None
             found.append(TaskFinding(d.start, d.end, d.severity, d.rule, d.message[:2000], fix))
     else:

@@ -8,6 +8,7 @@ Java, C, C++, C#, Go, Rust, Ruby, PHP, Kotlin, Swift, Scala and more (docs/TASKS
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -150,6 +151,10 @@ def _name(node: Node, offsets: Offsets) -> str:
     return _identifier(node.child_by_field_name("declarator") or node, offsets)
 
 
+#: A Python string literal's prefix and quotes, at either end.
+_STRING_QUOTES = re.compile(r"^[rRbBuUfF]*(\"\"\"|'\'\'|\"|')|(\"\"\"|'\'\'|\"|')$")
+
+
 def _python_docstring(body: Node | None, offsets: Offsets) -> str | None:
     if body is None or not body.named_children:
         return None
@@ -157,7 +162,7 @@ def _python_docstring(body: Node | None, offsets: Offsets) -> str | None:
     if first.type == "expression_statement" and first.named_children:
         first = first.named_children[0]
     if first.type == "string":
-        return _text(first, offsets).strip("\"' \n")
+        return _STRING_QUOTES.sub("", _text(first, offsets)).strip()
     return None
 
 

@@ -117,8 +117,10 @@ def write_tests(text: str, uri: str, language: str, d: Definition,
     cases: list[tuple[str, str]] = []
     by_model = 0
     for call, expected in _DOCTEST.findall(d.docstring or "") if language == "python" else ():
-        if not expected.startswith("Traceback"):
-            cases.append((call.strip(), expected.strip()))
+        # `module.name(...)` in an example: the test imports the name itself.
+        call = re.sub(rf"^[\w.]+\.{re.escape(d.name)}\(", f"{d.name}(", call.strip())
+        if not expected.startswith("Traceback") and call.startswith(f"{d.name}("):
+            cases.append((call, expected.strip()))
     file_head, file_tail, assertion = _layout(framework, d, stem)
     for which in (0, 1):
         if len(cases) >= 3:

@@ -30,7 +30,8 @@ ALLOWED: dict[str, set[str]] = {
     "workers": {"schemas", "config", "quota", "streams", "runtime"},
     "analytics": {"schemas", "config", "quota", "streams", "tenants", "runtime"},
     # Training and evaluation are offline commands: `evaluate --triton` runs the serving bench.
-    "model": {"config", "streams", "bench"},
+    # The task evaluation (model/training/evaluate_tasks.py) runs the tasks' engines offline.
+    "model": {"config", "streams", "bench", "schemas", "tasks"},
     "infra": {"schemas", "config", "quota", "streams", "tenants", "runtime", "ws_edge",
               "workers", "analytics", "model", "tasks"},
     # The language server runs on a developer's machine: it speaks the socket protocol and
