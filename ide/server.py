@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Generator
 from typing import Any
 
@@ -216,7 +217,7 @@ def build() -> AssistantServer:
     @server.command(TASK_COMMAND)
     async def run_task(ls: AssistantServer, *args: Any) -> dict[str, Any]:
         """``{"kind", "uri", "range": LSP range, "instruction"?}`` -> ``{"markdown", "edits",
-        "findings", "applied", "reason"}``: Markdown to show; edits are applied through
+        "findings", "applied", "reason", "requestId"}``: Markdown to show; edits are applied through
         ``workspace/applyEdit`` (fix, refactor, docs, tests); findings become diagnostics."""
         kind, uri, start, end, instruction = _task_arguments(args)
         bridge = ls.require_bridge()
@@ -243,13 +244,20 @@ def build() -> AssistantServer:
                 result = await ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(
                     edit=edit, label=f"Code assistant: {kind}"))
                 applied = bool(result.applied)
+        if answer.results or answer.text:
+            # Analytics of tasks as of completions: shown, then applied (accepted) or not.
+            latency = int((time.perf_counter() - answer.sent_s) * 1000)
+            bridge.link.feedback(answer.request_id, "shown", None, latency)
+            if kind in APPLIED and titles:
+                bridge.link.feedback(answer.request_id, "accepted" if applied else "rejected",
+                                     None, latency)
         markdown = answer.text
         if answer.error is not None:
             markdown += f"\n\n*{answer.error.message}*"
         elif answer.reason not in ("stop", ""):
             markdown += f"\n\n*ended: {answer.reason} ({answer.detail or ''})*"
         return {"markdown": markdown, "edits": titles, "findings": len(findings),
-                "applied": applied, "reason": answer.reason}
+                "applied": applied, "reason": answer.reason, "requestId": answer.request_id}
 
     @server.command(FEEDBACK_COMMAND)
     def feedback(ls: AssistantServer, *args: Any) -> bool:

@@ -14,6 +14,8 @@ from pytest_lsp import LanguageClient
 
 from config.settings import Settings
 from ide.actions import TASK_COMMAND
+from tests.real_editors import feedback_kinds_sql
+from tests.test_analytics_e2e import until
 from tests.test_ide_e2e import open_doc, start_editor
 
 pytestmark = pytest.mark.stack
@@ -101,6 +103,9 @@ async def test_fix_and_docs_are_applied_through_workspace_edits(
     open_doc(editor, BUGGY, URI)
     result = await run(editor, "fix")
     assert result["applied"] and result["edits"]
+    # Shown and applied reach ClickHouse as the task's feedback, like a completion's.
+    assert await until(stack, feedback_kinds_sql(result["requestId"]), "accepted,shown") == \
+        "accepted,shown"
     [edit] = editor.applied  # type: ignore[attr-defined]
     assert edit.document_changes[0].text_document.version == 1
     docs = await run(editor, "docs", line=5, character=5)

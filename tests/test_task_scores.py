@@ -31,7 +31,7 @@ def test_bleu_and_rouge_bounds_and_order() -> None:
 
 @pytest.mark.parametrize("kind", BUG_KINDS)
 def test_each_kind_changes_one_line_of_the_body(kind: str) -> None:
-    bug = inject(kind, FUNCTION, 1, 7, random.Random(3))  # noqa: S311 - a test's sample
+    bug = inject(kind, FUNCTION, 1, 7, random.Random(3))
     assert bug is not None and bug.kind == kind
     before, after = FUNCTION.split("\n"), bug.text.split("\n")
     changed = [i for i, (a, b) in enumerate(zip(before, after, strict=True)) if a != b]
@@ -39,4 +39,4 @@ def test_each_kind_changes_one_line_of_the_body(kind: str) -> None:
 
 
 def test_no_place_for_a_bug_is_none() -> None:
-    assert inject("off_by_one", "def f():\n    pass\n", 1, 1, random.Random(0)) is None  # noqa: S311
+    assert inject("off_by_one", "def f():\n    pass\n", 1, 1, random.Random(0)) is None
