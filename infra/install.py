@@ -172,6 +172,50 @@ def install_redis_server() -> None:
             raise InstallError(f"redis: `{' '.join(cmd)}` failed: {result.stderr.strip()[-400:]}")
 
 
+ANALYZERS = Path(__file__).resolve().parent / "analyzers"
+
+
+def oxlint_path(settings: Settings) -> Path:
+    return settings.vendor_dir / "analyzers" / "node_modules" / ".bin" / "oxlint"
+
+
+def install_analyzers(settings: Settings) -> list[str]:
+    """The find_bugs route's linters beyond ruff: oxlint (npm, pinned by infra/analyzers'
+    lock, checked by npm's integrity hashes) and Debian's ShellCheck. Optional: what cannot be
+    installed is reported (its languages get syntax errors only), never fatal."""
+    notes: list[str] = []
+    target = settings.vendor_dir / "analyzers"
+    lock = (ANALYZERS / "package-lock.json").read_bytes()
+    installed = target / "package-lock.json"
+    if not (oxlint_path(settings).exists() and installed.exists()
+            and installed.read_bytes() == lock):
+        npm = shutil.which("npm")
+        if npm is None:
+            notes.append("oxlint: npm is missing (install Node.js 20); JavaScript and TypeScript "
+                         "get syntax errors only")
+        else:
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ANALYZERS / "package.json", target / "package.json")
+            shutil.copy2(ANALYZERS / "package-lock.json", target / "package-lock.json")
+            result = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--omit=dev"],
+                                    cwd=target, capture_output=True, text=True, check=False)
+            if result.returncode != 0 or not oxlint_path(settings).exists():
+                installed.unlink(missing_ok=True)
+                notes.append(f"oxlint: `npm ci` failed: {result.stderr.strip()[-300:]}")
+    if not shutil.which("shellcheck"):
+        if os.geteuid() != 0:
+            notes.append("shellcheck: missing; run `apt-get install -y shellcheck`")
+        else:
+            for cmd in (["apt-get", "update", "-q"],
+                        ["apt-get", "install", "-y", "-q", "shellcheck"]):
+                result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+                if result.returncode != 0:
+                    notes.append(f"shellcheck: `{' '.join(cmd)}` failed: "
+                                 f"{result.stderr.strip()[-300:]}")
+                    break
+    return notes
+
+
 def main() -> int:
     settings = Settings.from_env()
     try:
@@ -179,6 +223,10 @@ def main() -> int:
         print(f"tritonserver: {install_triton(settings)}")
         install_redis_server()
         print(f"redis-server: {shutil.which('redis-server')}")
+        for note in install_analyzers(settings):
+            print(f"analyzers: {note}", file=sys.stderr)
+        print(f"oxlint: {oxlint_path(settings) if oxlint_path(settings).exists() else 'none'}; "
+              f"shellcheck: {shutil.which('shellcheck') or 'none'}")
     except InstallError as error:
         print(f"install failed: {error}", file=sys.stderr)
         return 1

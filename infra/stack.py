@@ -21,7 +21,7 @@ import redis
 
 from config.settings import REPO_ROOT, Settings
 from infra.broker import instance_dir, java_argv, prepare_node
-from infra.install import triton_root
+from infra.install import oxlint_path, triton_root
 from infra.processes import ComponentError, ProcessSpec, Supervisor, free_port
 from streams.kafka import TopicConfigError, ensure_topics, wait_for_broker
 from tenants.directory import (
@@ -85,6 +85,8 @@ def triton_spec(settings: Settings) -> ProcessSpec:
     env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
     # The task routes' models run our static engines (tasks/): the repository must be importable.
     env["PYTHONPATH"] = ":".join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
+    if oxlint_path(settings).exists():
+        env.setdefault("OXLINT_BIN", str(oxlint_path(settings)))
     # One core per model instance (NumPy would otherwise start a BLAS thread per core and the
     # instances would fight over them); more throughput is more instances or more servers.
     env.setdefault("OMP_NUM_THREADS", "1")

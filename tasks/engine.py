@@ -6,6 +6,7 @@ the code model behind ``filler``. Items use code point offsets into the text giv
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -14,6 +15,14 @@ from schemas.tasks import TaskEdit, TaskFinding, TaskItem, TaskText
 from tasks.docs import doc_comment
 from tasks.explain import explain
 from tasks.filler import Filler
+from tasks.linters import (
+    OXLINT_LANGUAGES,
+    SHELL_LANGUAGES,
+    LinterMissing,
+    oxlint_binary,
+    run_oxlint,
+    run_shellcheck,
+)
 from tasks.offsets import Offsets
 from tasks.ruff import BUG_RULES, REFACTOR_RULES, Diagnostic, diagnostics, run_ruff
 from tasks.structure import definitions
@@ -69,7 +78,33 @@ def _findings(task: TaskInput) -> list[TaskFinding]:
             found.append(TaskFinding(d.start, d.end, d.severity, d.rule, d.message[:2000], fix))
     else:
         found = syntax_findings(task.text, task.language)
+        found += [TaskFinding(d.start, d.end, d.severity, d.rule, d.message[:2000], d.edits or None)
+                  for d in _linted(task)]
     return [f for f in found if _in_range(f.start, f.end, task.start, task.end)]
+
+
+def _linted(task: TaskInput) -> list[Diagnostic]:
+    """The language's linter, if it has one here (a missing one leaves syntax errors only)."""
+    try:
+        if task.language in OXLINT_LANGUAGES:
+            return run_oxlint(task.text, task.language)
+        if task.language in SHELL_LANGUAGES:
+            return run_shellcheck(task.text)
+    except LinterMissing:
+        return []
+    return []
+
+
+def linter_note(language: str) -> str:
+    """Which analyzers ``find_bugs`` ran for ``language``, for the answer's summary."""
+    if language == "python":
+        return "ruff"
+    if language in OXLINT_LANGUAGES:
+        return "oxlint" if oxlint_binary() else "syntax only: oxlint is not installed"
+    if language in SHELL_LANGUAGES:
+        return "ShellCheck" if shutil.which("shellcheck") else \
+            "syntax only: ShellCheck is not installed"
+    return "syntax only"
 
 
 def _overlaps(edits: tuple[TextEdit, ...], taken: list[tuple[int, int]]) -> bool:
@@ -85,7 +120,8 @@ def run_task(task: TaskInput, filler: Filler | None) -> Iterator[TaskItem]:
         yield from findings
         errors = sum(f.severity == "error" for f in findings)
         yield TaskText(f"{len(findings)} problem(s), {errors} error(s), "
-                       f"{sum(f.fix is not None for f in findings)} with a fix.\n")
+                       f"{sum(f.fix is not None for f in findings)} with a fix "
+                       f"({linter_note(task.language)}).\n")
     elif kind == "fix":
         findings = [f for f in _findings(task) if f.fix]
         taken: list[tuple[int, int]] = []

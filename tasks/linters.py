@@ -1,0 +1,130 @@
+"""Linters for languages other than Python, run on the document's text (never executing it):
+oxlint for JavaScript and TypeScript, ShellCheck for shell scripts. Each is optional: without
+it a language gets syntax errors only, and the answer says which linter to install.
+
+ShellCheck reads the text from stdin. oxlint reads files only: the text is written to a
+private directory in ``/dev/shm`` (memory, mode 0700, never a disk), linted, and removed at
+once, so it is never at rest.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from schemas.socket import Severity, TextEdit
+from tasks.offsets import Offsets
+from tasks.ruff import Diagnostic
+
+LINT_TIMEOUT_S = 5.0
+OXLINT_LANGUAGES = {"javascript": ".js", "javascriptreact": ".jsx", "typescript": ".ts",
+                    "typescriptreact": ".tsx"}
+SHELL_LANGUAGES = frozenset({"shellscript"})
+#: Where ``make install`` puts oxlint (infra/install.py); ``OXLINT_BIN`` overrides it.
+VENDOR_OXLINT = Path(__file__).resolve().parent.parent / ".stack" / "vendor" / "analyzers" / \
+    "node_modules" / ".bin" / "oxlint"
+#: A memory file system: the private directory (mkdtemp: mode 0700, unguessable) lives in RAM.
+MEMORY_DIR = Path("/dev/shm")  # noqa: S108 - see above
+_SHELLCHECK_LEVELS: dict[str, Severity] = {"error": "error", "warning": "warning",
+                                           "info": "information", "style": "hint"}
+
+
+class LinterMissing(RuntimeError):
+    """The language's linter is not installed (the message says how to install it)."""
+
+
+class LinterError(RuntimeError):
+    """A linter failed on the text (the message holds no code)."""
+
+
+@functools.cache
+def oxlint_binary() -> str | None:
+    configured = os.environ.get("OXLINT_BIN")
+    if configured:
+        return configured if Path(configured).exists() else None
+    if VENDOR_OXLINT.exists():
+        return str(VENDOR_OXLINT)
+    return shutil.which("oxlint")
+
+
+def _run(argv: list[str], text: str | None, name: str) -> bytes:
+    try:
+        done = subprocess.run(argv, input=text.encode("utf-8") if text is not None else None,
+                              capture_output=True, timeout=LINT_TIMEOUT_S, check=False)
+    except subprocess.TimeoutExpired:
+        raise LinterError(f"{name} did not finish within {LINT_TIMEOUT_S} s") from None
+    except OSError as error:
+        raise LinterError(f"{name} could not start: {error.strerror}") from None
+    if not done.stdout.strip():
+        raise LinterError(f"{name} printed nothing (status {done.returncode})")
+    return done.stdout
+
+
+def oxlint_diagnostics(raw: Any, offsets: Offsets) -> list[Diagnostic]:
+    """oxlint's JSON (spans in UTF-8 bytes) as diagnostics in code points."""
+    found = []
+    for item in raw.get("diagnostics", []):
+        labels = item.get("labels") or [{}]
+        span = labels[0].get("span") or {"offset": 0, "length": 0}
+        start = offsets.from_byte(int(span["offset"]))
+        end = offsets.from_byte(int(span["offset"]) + int(span["length"]))
+        severity: Severity = "error" if item.get("severity") == "error" else "warning"
+        rule = str(item.get("code") or "oxlint")[:64]
+        message = str(item.get("message") or rule)
+        if item.get("help"):
+            message += f" ({item['help']})"
+        found.append(Diagnostic(rule, message, start, max(start, end), severity))
+    return found
+
+
+def run_oxlint(text: str, language: str) -> list[Diagnostic]:
+    binary = oxlint_binary()
+    if binary is None:
+        raise LinterMissing("oxlint is not installed (`make install` puts it in .stack/vendor)")
+    if not MEMORY_DIR.is_dir():
+        raise LinterMissing(f"no memory file system at {MEMORY_DIR}: oxlint reads files, and the "
+                            "text must never be written to a disk")
+    with tempfile.TemporaryDirectory(prefix="lint-", dir=MEMORY_DIR) as private:
+        path = Path(private) / f"document{OXLINT_LANGUAGES[language]}"
+        path.write_text(text, encoding="utf-8")
+        try:
+            output = _run([binary, "--format", "json", str(path)], None, "oxlint")
+        finally:
+            path.unlink(missing_ok=True)
+    return oxlint_diagnostics(orjson.loads(output), Offsets(text))
+
+
+def shellcheck_diagnostics(raw: Any, offsets: Offsets) -> list[Diagnostic]:
+    """ShellCheck's ``json1`` (1-based lines, columns of one character each) as diagnostics,
+    with its fixes as edits."""
+    found = []
+    for item in raw.get("comments", []):
+        start = offsets.from_line_column(int(item["line"]), int(item["column"]))
+        end = offsets.from_line_column(int(item["endLine"]), int(item["endColumn"]))
+        edits = []
+        for change in (item.get("fix") or {}).get("replacements", []):
+            at = offsets.from_line_column(int(change["line"]), int(change["column"]))
+            to = offsets.from_line_column(int(change["endLine"]), int(change["endColumn"]))
+            edits.append(TextEdit(at, max(at, to), str(change.get("replacement", ""))))
+        edits.sort(key=lambda e: (e.start, e.end))
+        found.append(Diagnostic(f"SC{item.get('code')}", str(item.get("message") or ""), start,
+                                max(start, end), _SHELLCHECK_LEVELS.get(item.get("level"), "hint"),
+                                tuple(edits), "ShellCheck's fix" if edits else "", bool(edits)))
+    return found
+
+
+def run_shellcheck(text: str) -> list[Diagnostic]:
+    binary = shutil.which("shellcheck")
+    if binary is None:
+        raise LinterMissing("ShellCheck is not installed (`apt-get install -y shellcheck`, "
+                            "or `make install`)")
+    shell = "bash" if not text.startswith("#!") else None
+    argv = [binary, "--format", "json1", *(["--shell", shell] if shell else []), "-"]
+    return shellcheck_diagnostics(orjson.loads(_run(argv, text, "ShellCheck")), Offsets(text))

@@ -1,0 +1,62 @@
+"""oxlint and ShellCheck as the find_bugs route runs them (installed by ``make install``), on
+text that never reaches a disk; and what happens without them."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from schemas.tasks import TaskFinding, TaskText
+from streams.document import apply_edits
+from tasks import linters
+from tasks.engine import TaskInput, run_task
+
+JS = "let x = 1;\nfunction f(a) {\n  return;\n  console.log('\U0001f600', a);\n}\n"
+SHELL = "#!/bin/bash\nfor f in $(ls *.txt); do\n  echo $f\ndone\n"
+
+
+def findings(text: str, language: str, uri: str) -> tuple[list[TaskFinding], str]:
+    items = list(run_task(TaskInput("find_bugs", text, language, uri, 0, 0), None))
+    summary = "".join(i.text for i in items if isinstance(i, TaskText))
+    return [i for i in items if isinstance(i, TaskFinding)], summary
+
+
+def test_oxlint_finds_unreachable_code_in_code_points() -> None:
+    assert linters.oxlint_binary(), "oxlint is missing: `make install` puts it in .stack/vendor"
+    found, summary = findings(JS, "javascript", "file:///a.js")
+    rules = {f.rule: f for f in found}
+    assert "eslint(no-unreachable)" in rules, rules
+    unreachable = rules["eslint(no-unreachable)"]
+    assert JS[unreachable.start:unreachable.end].startswith("console.log")
+    assert "(oxlint)" in summary
+
+
+def test_shellcheck_findings_come_with_fixes() -> None:
+    assert shutil.which("shellcheck"), "ShellCheck is missing: `make install` installs it"
+    found, summary = findings(SHELL, "shellscript", "file:///a.sh")
+    assert "(ShellCheck)" in summary
+    rules = {f.rule: f for f in found}
+    assert {"SC2045", "SC2086"} <= set(rules), rules
+    quoting = rules["SC2086"]
+    assert quoting.fix is not None
+    assert 'echo "$f"' in apply_edits(SHELL, tuple(sorted(quoting.fix, key=lambda e: -e.start)))
+
+
+def test_without_oxlint_javascript_gets_syntax_errors_and_says_so(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OXLINT_BIN", "/nonexistent/oxlint")
+    linters.oxlint_binary.cache_clear()
+    try:
+        found, summary = findings("let x = (1;\n", "javascript", "file:///b.js")
+    finally:
+        linters.oxlint_binary.cache_clear()
+    assert [f.rule for f in found] == ["syntax/missing"]
+    assert "syntax only: oxlint is not installed" in summary
+
+
+def test_the_text_is_linted_from_memory_and_removed() -> None:
+    assert linters.MEMORY_DIR.is_dir()
+    before = {p.name for p in linters.MEMORY_DIR.iterdir()}
+    linters.run_oxlint(JS, "javascript")
+    assert {p.name for p in linters.MEMORY_DIR.iterdir()} == before
