@@ -1,6 +1,7 @@
 """An explanation of a selection in Markdown: what it defines, takes, returns and raises, what it
-calls (with the documentation of functions defined in the same document), its control flow and
-cost, and a summary: the docstring, the model's line, or one read from the name."""
+calls (with the documentation of functions defined in the same document, and for Python that of
+the library functions it imports, read from their installed source), its control flow and cost,
+and a summary: the docstring, the model's line, or one read from the name."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Iterator
 
 from tasks.docs import clean_summary, summary_from_name
 from tasks.filler import Filler
+from tasks.library_docs import library_doc, python_imports
 from tasks.structure import Definition, definitions
 
 SUMMARY_TOKENS = 32
@@ -92,11 +94,15 @@ def _one(text: str, language: str, d: Definition, filler: Filler | None,
         parts.append("\n**Raises** " + ", ".join(f"`{r}`" for r in d.raises) + "\n")
     if d.calls:
         parts.append("\n**Calls**\n")
+        imports = python_imports(text) if language == "python" else {}
         for call in d.calls[:20]:
             target = local.get(call.rsplit(".", 1)[-1])
             doc = ""
             if target is not None and target is not d and target.docstring:
                 doc = ": " + target.docstring.strip().lstrip("/*#! ").split("\n")[0]
+            elif imports:
+                found = library_doc(call, imports)
+                doc = f": {found[:300]} *(library documentation)*" if found else ""
             parts.append(f"- `{call}`{doc}\n")
         if len(d.calls) > 20:
             parts.append(f"- ... and {len(d.calls) - 20} more\n")

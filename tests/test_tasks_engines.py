@@ -15,8 +15,10 @@ from schemas.tasks import TaskEdit, TaskFinding, TaskText, read_item, write_item
 from streams.document import apply_edits
 from tasks.docs import clean_summary, doc_comment, name_words, summary_from_name
 from tasks.engine import TaskInput, run_task
+from tasks.explain import explain
 from tasks.filler import ModelFiller
 from tasks.grammars import GRAMMARS, parser
+from tasks.library_docs import library_doc, python_imports
 from tasks.offsets import Offsets
 from tasks.structure import definitions
 from tasks.syntax import syntax_findings
@@ -211,3 +213,17 @@ class TestRoutes:
             task_routes("", spec)
         with pytest.raises(ValueError, match="TASK_MODELS"):
             task_routes("poem=my_model")
+
+
+class TestLibraryDocs:
+    def test_imports_map_names_to_what_they_stand_for(self) -> None:
+        text = "import json\nimport numpy as np\nfrom os.path import join as j\n"
+        assert python_imports(text) == {"json": "json", "np": "numpy", "j": "os.path.join"}
+        assert python_imports("def broken(:\n") == {}
+
+    def test_explain_quotes_the_installed_library_documentation(self) -> None:
+        text = "import json\n\n\ndef load(raw):\n    return json.loads(raw)\n"
+        [piece] = explain(text, "python", text.index("def") + 4, text.index("def") + 4, None)
+        assert "- `json.loads`: Deserialize ``s``" in piece
+        assert library_doc("json.nothing_here", {"json": "json"}) is None
+        assert library_doc("os.getcwd", {}) is None  # not imported by the document
