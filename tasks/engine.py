@@ -24,6 +24,7 @@ from tasks.linters import (
     run_shellcheck,
 )
 from tasks.offsets import Offsets
+from tasks.rename import new_name, rename
 from tasks.ruff import BUG_RULES, REFACTOR_RULES, Diagnostic, diagnostics, run_ruff
 from tasks.structure import definitions
 from tasks.syntax import syntax_findings
@@ -135,6 +136,14 @@ def run_task(task: TaskInput, filler: Filler | None) -> Iterator[TaskItem]:
             yield TaskText("Nothing to fix automatically here.\n")
     elif kind == "refactor":
         count = 0
+        target = new_name(task.instruction)
+        if target is not None:
+            renamed = rename(task.text, task.language, task.start, target)
+            if renamed is not None:
+                yield renamed  # what the user asked for, alone
+                return
+            yield TaskText(f"Nothing to rename to `{target}` at the cursor: put it on a name.\n")
+            return
         for diagnostic in _ruff(task, REFACTOR_RULES):
             if diagnostic.edits and _in_range(diagnostic.start, diagnostic.end, task.start,
                                               task.end):

@@ -120,6 +120,17 @@ class TestEachKind:
         titles = [e.title for e in edits_of(answer)]
         assert any(t.startswith("UP006") for t in titles), titles
 
+    async def test_refactor_renames_by_instruction(self, client: EdgeClient) -> None:
+        await client.send(DocOpen("file:///proj/r.py", "python", 1, CLEAN))
+        at = CLEAN.index("result = []") + 1
+        answer = await finished(await client.task("refactor", "file:///proj/r.py", 1, at, at,
+                                                  "rename to scaled"), 30.0)
+        ended_ok(answer)
+        [edit] = edits_of(answer)
+        assert edit.title == "Rename `result` to `scaled` (3 places in its function)"
+        renamed = apply_edits(CLEAN, tuple(sorted(edit.edits, key=lambda e: -e.start)))
+        assert "scaled.append(" in renamed and "return scaled" in renamed
+
     async def test_docs_writes_a_docstring_from_the_signature(self, client: EdgeClient) -> None:
         offset = CLEAN.index("scale")
         answer = await run(client, "docs", CLEAN, start=offset, end=offset)

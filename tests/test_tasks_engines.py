@@ -20,6 +20,7 @@ from tasks.filler import ModelFiller
 from tasks.grammars import GRAMMARS, parser
 from tasks.library_docs import library_doc, python_imports
 from tasks.offsets import Offsets
+from tasks.rename import new_name, rename
 from tasks.structure import definitions
 from tasks.syntax import syntax_findings
 from tasks.testgen import detect_framework, write_tests
@@ -227,3 +228,26 @@ class TestLibraryDocs:
         assert "- `json.loads`: Deserialize ``s``" in piece
         assert library_doc("json.nothing_here", {"json": "json"}) is None
         assert library_doc("os.getcwd", {}) is None  # not imported by the document
+
+
+class TestRename:
+    CODE = ("total = 0\n\ndef add(values, total=1):\n    count = 0\n    for v in values:\n"
+            "        count = count + v + total\n    obj.count = count\n    f(count=count)\n"
+            "    return count\n\nprint(count)\n")
+
+    def test_a_local_is_renamed_in_its_function_only(self) -> None:
+        edit = rename(self.CODE, "python", self.CODE.index("count = 0") + 1, "n")
+        assert edit is not None and edit.title == "Rename `count` to `n` (6 places in its function)"
+        renamed = apply_edits(self.CODE, tuple(sorted(edit.edits, key=lambda e: -e.start)))
+        assert "obj.count = n" in renamed and "f(count=n)" in renamed  # attribute, keyword
+        assert renamed.endswith("print(count)\n")  # another scope's name
+
+    def test_javascript_and_instructions(self) -> None:
+        js = "function f(a) { let x = a + 1; return x * obj.x; }\nconst x = 2;\n"
+        edit = rename(js, "javascript", js.index("let x") + 4, "y")
+        assert edit is not None
+        renamed = apply_edits(js, tuple(sorted(edit.edits, key=lambda e: -e.start)))
+        assert renamed == "function f(a) { let y = a + 1; return y * obj.x; }\nconst x = 2;\n"
+        assert [new_name(i) for i in ("rename to total", "`n2`", "make it faster", None)] == \
+            ["total", "n2", None, None]
+        assert rename(js, "javascript", js.index("let x") + 4, "not a name") is None

@@ -1,0 +1,113 @@
+"""Rename refactoring for every language with a grammar: the identifier at the cursor and every
+use of it in its scope (the function that declares it, else the document), by the syntax tree,
+so attributes, keyword arguments and strings with the same spelling stay."""
+
+from __future__ import annotations
+
+import re
+
+from tree_sitter import Node
+
+from schemas.socket import TextEdit
+from schemas.tasks import TaskEdit
+from tasks.offsets import Offsets
+from tasks.structure import FUNCTIONS
+from tasks.syntax import parse
+
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_INSTRUCTION = re.compile(r"^\s*(?:rename\s+(?:it\s+)?(?:to\s+)?)?`?([A-Za-z_][A-Za-z0-9_]*)`?\s*$",
+                          re.IGNORECASE)
+RENAMABLE = frozenset({"identifier", "simple_identifier", "variable_name", "name"})
+#: (parent type, field) pairs where an identifier names something else: an attribute of an
+#: object, a keyword argument of another function.
+_NOT_THE_VARIABLE = {("attribute", "attribute"), ("keyword_argument", "name"),
+                     ("member_expression", "property"), ("field_expression", "field"),
+                     ("selector_expression", "field")}
+
+
+def new_name(instruction: str | None) -> str | None:
+    """``rename to total`` / ``total`` -> ``total``; ``None`` when the instruction is not a
+    rename."""
+    if not instruction:
+        return None
+    match = _INSTRUCTION.match(instruction)
+    return match.group(1) if match else None
+
+
+def _at(root: Node, byte: int) -> Node | None:
+    for probe in (byte, byte - 1):
+        if probe < 0:
+            continue
+        node = root.named_descendant_for_byte_range(probe, probe + 1)
+        if node is not None and node.type in RENAMABLE:
+            return node
+    return None
+
+
+def _is_variable(node: Node) -> bool:
+    parent = node.parent
+    if parent is None:
+        return True
+    for index, child in enumerate(parent.children):
+        if child.id == node.id:
+            return (parent.type, parent.field_name_for_child(index)) not in _NOT_THE_VARIABLE
+    return True
+
+
+def _uses(scope: Node, name: bytes, kind: str) -> list[Node]:
+    found: list[Node] = []
+    stack = [scope]
+    while stack:
+        node = stack.pop()
+        if node.type == kind and node.text == name and _is_variable(node):
+            found.append(node)
+        stack.extend(node.children)
+    return found
+
+
+def _scope(node: Node, name: bytes, kind: str) -> Node:
+    """The innermost function around ``node`` that declares ``name`` (a parameter, or a
+    name it assigns), else the root."""
+    current = node.parent
+    while current is not None:
+        if current.type in FUNCTIONS:
+            params = current.child_by_field_name("parameters")
+            if params is not None and _uses(params, name, kind):
+                return current
+            body = current.child_by_field_name("body")
+            for use in _uses(body, name, kind) if body is not None else []:
+                parent = use.parent
+                if parent is not None and parent.type in ("assignment", "variable_declarator",
+                                                           "short_var_declaration",
+                                                           "let_declaration"):
+                    left = (parent.child_by_field_name("left")
+                            or parent.child_by_field_name("name")
+                            or parent.child_by_field_name("pattern"))
+                    if left is not None and left.id == use.id:
+                        return current
+        root = current
+        current = current.parent
+        if current is None:
+            return root
+    return node
+
+
+def rename(text: str, language: str, offset: int, to: str) -> TaskEdit | None:
+    """The edit renaming the identifier at ``offset`` to ``to`` in its scope, or ``None`` when
+    there is no identifier there (or no grammar)."""
+    offsets = Offsets(text)
+    tree = parse(text, language, offsets)
+    if tree is None or not NAME.fullmatch(to):
+        return None
+    node = _at(tree.root_node, offsets.to_byte(offset))
+    if node is None or node.text is None:
+        return None
+    old = node.text
+    scope = _scope(node, old, node.type)
+    edits = tuple(TextEdit(offsets.from_byte(n.start_byte), offsets.from_byte(n.end_byte), to)
+                  for n in sorted(_uses(scope, old, node.type), key=lambda n: n.start_byte))
+    if not edits or old.decode("utf-8") == to:
+        return None
+    where = "its function" if scope.type in FUNCTIONS else "the document"
+    return TaskEdit(f"Rename `{old.decode('utf-8')}` to `{to}` ({len(edits)} places in {where})",
+                    edits)
