@@ -56,5 +56,7 @@ async def test_neovim_runs_the_tasks_as_code_actions(stack: Settings, tmp_path: 
     assert len([t for t in seen["actions"] if t.startswith("Code assistant:")]) == 6
     assert seen["docs_applied"] is True
     assert seen["line_after_docs"].startswith('    """'), seen
+    assert seen["line_after_rename"] == "def fibonacci(n):", seen
+    assert seen["rename_edits"][0].startswith("Rename `number` to `n`"), seen
     assert seen["findings"] >= 1
     assert any(d.startswith("code-assistant:") for d in seen["diagnostics"]), seen

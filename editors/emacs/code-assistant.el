@@ -189,16 +189,21 @@
         (end (if (use-region-p) (region-end) (point))))
     (list :start (eglot--pos-to-lsp-position start) :end (eglot--pos-to-lsp-position end))))
 
-(defun code-assistant-task (kind)
-  "Run the assistant task KIND on the region, or at point.
+(defun code-assistant-task (kind &optional instruction)
+  "Run the assistant task KIND on the region, or at point, with an optional INSTRUCTION.
 Its edits come back as workspace/applyEdit (eglot applies them), find_bugs' findings as
-diagnostics (Flymake), and its Markdown opens in the *code-assistant* buffer.  Returns the
-server's answer."
-  (interactive (list (completing-read "Code assistant task: " code-assistant-task-kinds nil t)))
+diagnostics (Flymake), and its Markdown opens in the *code-assistant* buffer.  With a prefix
+argument, asks for the instruction (\"rename to total\" for refactor).  Returns the server's
+answer."
+  (interactive
+   (let ((kind (completing-read "Code assistant task: " code-assistant-task-kinds nil t)))
+     (list kind (when current-prefix-arg (read-string "Instruction: ")))))
   (let* ((server (eglot--current-server-or-lose))
-         (argument (list :kind kind
-                         :uri (plist-get (eglot--TextDocumentIdentifier) :uri)
-                         :range (code-assistant--range)))
+         (argument (append (list :kind kind
+                                 :uri (plist-get (eglot--TextDocumentIdentifier) :uri)
+                                 :range (code-assistant--range))
+                           (when (and instruction (not (string-empty-p instruction)))
+                             (list :instruction instruction))))
          (answer (jsonrpc-request server :workspace/executeCommand
                                   (list :command "codeAssistant.task"
                                         :arguments (vector argument))))

@@ -43,6 +43,14 @@ local ok, err = pcall(function()
   result.docs_applied = docs.applied
   result.line_after_docs = vim.api.nvim_buf_get_lines(buf, 1, 2, false)[1]
 
+  -- "refactor" with an instruction: rename the parameter under the cursor.
+  vim.api.nvim_win_set_cursor(0, { 1, 15 })
+  local renamed = nil
+  assistant.task("refactor", nil, function(answer) renamed = answer end, "rename to n")
+  must(vim.wait(30000, function() return renamed ~= nil end, 20), "the rename")
+  result.rename_edits = renamed.edits
+  result.line_after_rename = vim.api.nvim_buf_get_lines(buf, 0, 1, false)[1]
+
   -- "find_bugs" on the whole buffer: diagnostics in Neovim.
   local bugs = nil
   assistant.task("find_bugs", nil, function(answer) bugs = answer end)

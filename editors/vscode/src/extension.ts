@@ -83,8 +83,17 @@ async function runTask(kind: TaskKind): Promise<void> {
   }
   const range = client.code2ProtocolConverter.asRange(editor.selection);
   const uri = editor.document.uri.toString();
+  let instruction: string | undefined;
+  if (kind === "refactor") {
+    instruction = await vscode.window.showInputBox({
+      prompt: "Rename the name at the cursor to (empty: the suggested refactorings)",
+    });
+    if (instruction === undefined) {
+      return; // dismissed
+    }
+  }
   // Through the command the client registered for the server, so the middleware shows the answer.
-  await vscode.commands.executeCommand(TASK_COMMAND, taskArgument(kind, uri, range));
+  await vscode.commands.executeCommand(TASK_COMMAND, taskArgument(kind, uri, range, instruction));
 }
 
 async function stop(): Promise<void> {

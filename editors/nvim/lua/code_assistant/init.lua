@@ -169,15 +169,17 @@ end
 -- The assistant tasks ("explain", "find_bugs", "fix", "refactor", "tests", "docs") on the cursor
 -- or on `range` (an LSP range): the server asks Neovim to apply their edits
 -- (workspace/applyEdit), publishes find_bugs' findings as diagnostics, and the Markdown it
--- returns is shown in a floating window. `on_done(result, err)` is called with the answer.
-function M.task(kind, range, on_done)
+-- returns is shown in a floating window. `on_done(result, err)` is called with the answer;
+-- `instruction` is optional ("rename to total" for refactor).
+function M.task(kind, range, on_done, instruction)
   local c = client()
   if not c then
     return false
   end
   local buf = vim.api.nvim_get_current_buf()
   local params = vim.lsp.util.make_range_params(0, c.offset_encoding)
-  local args = { kind = kind, uri = params.textDocument.uri, range = range or params.range }
+  local args = { kind = kind, uri = params.textDocument.uri, range = range or params.range,
+                 instruction = instruction }
   c.request("workspace/executeCommand", { command = "codeAssistant.task", arguments = { args } },
     function(err, result)
       if err then
@@ -242,7 +244,8 @@ function M.setup(opts)
     end
   end, { desc = "accept the code assistant's suggestion" })
   vim.keymap.set("i", config.dismiss_key, M.dismiss, { desc = "dismiss the suggestion" })
-  -- :CodeAssistant {explain|find_bugs|fix|refactor|tests|docs}, on the cursor or a line range.
+  -- :CodeAssistant {explain|find_bugs|fix|refactor|tests|docs} [instruction], on the cursor or
+  -- a line range (`:CodeAssistant refactor rename to total`).
   vim.api.nvim_create_user_command("CodeAssistant", function(args)
     local range = nil
     if args.range > 0 then
@@ -250,9 +253,10 @@ function M.setup(opts)
       range = { start = { line = args.line1 - 1, character = 0 },
                 ["end"] = { line = args.line2 - 1, character = #last } }
     end
-    M.task(args.args, range)
+    local kind, instruction = args.args:match("^(%S+)%s*(.*)$")
+    M.task(kind, range, nil, instruction ~= "" and instruction or nil)
   end, {
-    nargs = 1,
+    nargs = "+",
     range = true,
     complete = function()
       return { "explain", "find_bugs", "fix", "refactor", "tests", "docs" }
