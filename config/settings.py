@@ -57,6 +57,10 @@ class Settings:
     #: Confidence under which the model shows nothing (0 to 1; ``code_fim``'s THRESHOLD input).
     #: Negative: the model's own default (``CONFIDENCE_THRESHOLD`` in its config.pbtxt).
     model_threshold: float = -1.0
+    #: The served model's revision, part of every cached generation's key (a new revision never
+    #: serves an old answer). Empty: derived at start from the model's files (embedded Triton)
+    #: or from the configuration and versions Triton reports.
+    model_revision: str = ""
     #: The model repository the embedded tritonserver serves.
     triton_model_repository: Path = REPO_ROOT / "model" / "repository"
     #: Redis URL. If it does not answer, the embedded stack starts Debian's redis-server on

@@ -9,7 +9,14 @@ from hypothesis import strategies as st
 
 from workers.generations import Generation, GenerationHub
 from workers.prompt import Prompt
-from workers.reuse import Suggestion, chunks_after, continues, generation_key, typed_into
+from workers.reuse import (
+    Suggestion,
+    chunks_after,
+    continues,
+    generation_key,
+    model_identity,
+    typed_into,
+)
 
 
 class TestGenerationKey:
@@ -17,6 +24,9 @@ class TestGenerationKey:
 
     def test_stable_and_sensitive(self) -> None:
         p = Prompt("def f(", ")", "python")
+        assert len({model_identity("m", "r1", None), model_identity("m", "r2", None),
+                    model_identity("m", "r1", 0.0), model_identity("m", "r1", 0.05),
+                    model_identity("m2", "r1", None)}) == 5
         key = generation_key("t", "m", p, 16)
         assert key == generation_key("t", "m", Prompt("def f(", ")", "python"), 16)
         others = {generation_key("t", "m2", p, 16), generation_key("t", "m", p, 17),

@@ -190,6 +190,30 @@ class TestReuse:
             "t0", "t1", "t2"]
         assert worker.stats["cached"] == 1
 
+    async def test_a_new_threshold_or_model_revision_never_serves_an_old_answer(self) -> None:
+        cache = MemoryCache()
+        first = SlowModel(tokens=3, delay_s=0)
+        worker = RecordingWorker(first, cache=cache,
+                                 settings=Settings(model_threshold=0.1, model_revision="r1"))
+        await start_request(worker, "a1", session="s1")
+        await until_idle(worker)
+        for changed in (Settings(model_threshold=0.5, model_revision="r1"),
+                        Settings(model_threshold=0.1, model_revision="r2"),
+                        Settings(model_threshold=-1, model_revision="r1"),
+                        Settings(triton_model="code_ngram", model_threshold=0.1,
+                                 model_revision="r1")):
+            model = SlowModel(tokens=3, delay_s=0)
+            other = RecordingWorker(model, cache=cache, settings=changed)
+            await start_request(other, "b1", session="s2")
+            await until_idle(other)
+            assert model.calls == 1 and other.stats["cached"] == 0, changed
+        same = SlowModel(tokens=3, delay_s=0)
+        again = RecordingWorker(same, cache=cache,
+                                settings=Settings(model_threshold=0.1, model_revision="r1"))
+        await start_request(again, "c1", session="s3")
+        await until_idle(again)
+        assert same.calls == 0 and again.stats["cached"] == 1, "the same identity is a hit"
+
     async def test_typing_the_suggestion_serves_the_rest_without_inference(self) -> None:
         model = SlowModel(tokens=3, delay_s=0.01)  # suggests "t0t1t2"
         worker = RecordingWorker(model, cache=MemoryCache())

@@ -11,6 +11,7 @@ bytes (BYTES tensors break in the python backend when its environment has numpy 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import struct
 from collections.abc import AsyncIterator
 from typing import Protocol
@@ -181,6 +182,19 @@ class TritonBackend:
         self._stub = service_pb2_grpc.GRPCInferenceServiceStub(self._channel)
         self._model = model
         self._threshold = threshold
+
+    async def config_digest(self) -> str:
+        """A digest of the model's configuration and versions as Triton reports them."""
+        try:
+            config = await self._stub.ModelConfig(pb.ModelConfigRequest(name=self._model),
+                                                  timeout=5)
+            metadata = await self._stub.ModelMetadata(pb.ModelMetadataRequest(name=self._model),
+                                                      timeout=5)
+        except grpc.aio.AioRpcError as error:
+            raise InferenceError(f"model {self._model}: {error.code().name}") from None
+        digest = hashlib.sha256(config.config.SerializeToString(deterministic=True))
+        digest.update(",".join(metadata.versions).encode())
+        return digest.hexdigest()[:16]
 
     async def ready(self) -> bool:
         answer = await self._stub.ModelReady(pb.ModelReadyRequest(name=self._model), timeout=5)

@@ -1,9 +1,11 @@
 """Reuse instead of recompute: the pure rules behind the generation cache, shared generations and
 typed-as-suggested.
 
-- A generation is identified by a hash of everything that determines its output (model, prompt,
-  language, token budget). Identical requests share one generation; finished ones are cached in
-  Redis under the same hash. The hash keeps code out of keys and logs.
+- A generation is identified by a hash of everything that determines its output (the model's
+  identity: name, revision of its weights and configuration, decoding settings; the prompt,
+  language and token budget). Identical requests share one generation; finished ones are cached
+  in Redis under the same hash, so a new model or threshold never serves an old answer. The
+  hash keeps code out of keys and logs.
 - Typed-as-suggested: when the user types the first characters of the suggestion being shown or
   streamed, the rest of that suggestion is still the answer; no new inference is needed.
 """
@@ -16,11 +18,18 @@ from dataclasses import dataclass
 from workers.prompt import Prompt
 
 
+def model_identity(model: str, revision: str, threshold: float | None) -> str:
+    """What about the model decides its answers: its name, the revision of what it serves, and
+    the confidence threshold it is asked for (``None``: its own default, part of the revision)."""
+    return f"{model}@{revision or 'unknown'}/threshold={'default' if threshold is None else threshold!r}"
+
+
 def generation_key(tenant_id: str, model: str, prompt: Prompt, max_tokens: int) -> str:
     """A stable hash of what determines a generation (hex, safe for keys and logs).
 
-    The tenant is part of it: tenants never share generations, so a cache hit (and its speed)
-    can never tell one tenant that another typed the same code.
+    ``model`` is the :func:`model_identity`. The tenant is part of it: tenants never share
+    generations, so a cache hit (and its speed) can never tell one tenant that another typed the
+    same code.
     """
     digest = hashlib.sha256()
     for part in (tenant_id, model, prompt.language_id, str(max_tokens), prompt.prefix,

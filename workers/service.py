@@ -21,6 +21,7 @@ from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -67,7 +68,14 @@ from workers.generations import Generation, GenerationHub
 from workers.inference import InferenceBackend, InferenceError, TaskBackend, TritonBackend
 from workers.persistence import PersistenceTracker
 from workers.quota import QuotaGate
-from workers.reuse import Suggestion, chunks_after, continues, generation_key, typed_into
+from workers.reuse import (
+    Suggestion,
+    chunks_after,
+    continues,
+    generation_key,
+    model_identity,
+    typed_into,
+)
 from workers.task_items import TaskFrame, task_frame
 from workers.task_prompts import task_prompt
 
@@ -120,6 +128,10 @@ class CompletionWorker:
                  quota: QuotaGate | None, cache: CompletionCache | None = None,
                  keys: SessionKeys | None = None, tasks: TaskBackend | None = None) -> None:
         self._settings = settings
+        threshold = settings.model_threshold if settings.model_threshold >= 0 else None
+        #: Part of every generation's cache key (``serve`` sets the revision it finds).
+        self.model_identity = model_identity(settings.triton_model, settings.model_revision,
+                                             threshold)
         self._tasks = tasks
         self._task_routes = task_routes(settings.task_models, settings.task_deadlines_ms,
                                         settings.task_slots)
@@ -611,7 +623,7 @@ class CompletionWorker:
                     return self._count(_Source("typed_as_suggested",
                                                chunks=chunks_after(cached[0], len(typed)),
                                                reason=cached[1]))
-        key = generation_key(start.route.tenant_id, self._settings.triton_model, start.prompt,
+        key = generation_key(start.route.tenant_id, self.model_identity, start.prompt,
                              start.max_tokens)
         fresh = Suggestion(start.uri, start.offset, key)
         live = self._hub.live(key)
@@ -826,8 +838,11 @@ async def serve(settings: Settings, ready_file: str | None, index: int = 0) -> N
     cache = CompletionCache(redis_client, settings.completion_cache_ttl_s)
     keys = SessionKeys(redis_client if settings.code_encryption else None,
                        settings.code_retention_ms)
+    if not settings.model_revision:
+        settings = settings.replace(model_revision=await model_revision(settings, backend))
     worker = CompletionWorker(settings, backend, QuotaGate(redis_client), cache, keys,
                               tasks=backend)
+    log.info("model identity: %s", worker.model_identity)
     worker.metrics.gauge("worker_sessions", "sessions whose state this worker holds",
                          lambda: worker.session_count)
     worker.metrics.gauge("worker_bad_records", "editor events skipped as invalid",
@@ -842,6 +857,29 @@ async def serve(settings: Settings, ready_file: str | None, index: int = 0) -> N
         await metrics.cleanup()
         await backend.close()
         await redis_client.aclose()
+
+
+async def model_revision(settings: Settings, backend: TritonBackend) -> str:
+    """The served model's revision when ``MODEL_REVISION`` is not set: a digest of its files
+    when the repository is here (the embedded Triton), else of the configuration and versions
+    Triton reports (set ``MODEL_REVISION`` when weights change under the same configuration)."""
+    directory = settings.triton_model_repository / settings.triton_model
+    if settings.embedded_triton and directory.is_dir():
+        return await asyncio.to_thread(directory_digest, directory)
+    try:
+        return await backend.config_digest()
+    except InferenceError as error:
+        log.warning("model revision unknown (%s): set MODEL_REVISION", error)
+        return ""
+
+
+def directory_digest(directory: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()
+                       and "__pycache__" not in p.parts):
+        digest.update(str(path.relative_to(directory)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 async def serve_metrics(registry: Registry, port: int) -> web.AppRunner:
