@@ -12,6 +12,7 @@ import redis
 
 from bench.keys import Keyring, provision
 from config.settings import Settings
+from schemas.socket import TASK_KINDS
 from infra.processes import Supervisor
 from infra.stack import forget_instance, private_settings, up
 from tenants.directory import Tenant, load_directory, new_key, save_directory
@@ -30,7 +31,10 @@ def stack_settings(instance: str = "") -> Settings:
         persistence_checkpoints_s="1,2",
         # Tests that need a completion get one (the model answers everything at 0); the
         # threshold itself is tested on the model (test_fim_model, test_fim_triton).
-        model_threshold=0.0)
+        model_threshold=0.0,
+        # The tasks' deadlines are tested on the worker (test_worker_service); here a loaded
+        # 2-core machine must not turn a slow route into a failed editor test.
+        task_deadlines_ms=",".join(f"{kind}=4500" for kind in TASK_KINDS))
 
 
 def add_key(settings: Settings, tenant: Tenant, user: str, expires_ms: int | None = None,

@@ -56,6 +56,8 @@ local ok, err = pcall(function()
   assistant.task("find_bugs", nil, function(answer) bugs = answer end)
   must(vim.wait(30000, function() return bugs ~= nil end, 20), "the find_bugs task")
   result.findings = bugs.findings
+  result.bugs_reason = bugs.reason
+  result.bugs_markdown = bugs.markdown
   must(vim.wait(5000, function() return #vim.diagnostic.get(buf) > 0 end, 20), "diagnostics")
   result.diagnostics = vim.tbl_map(function(d) return d.source .. ":" .. tostring(d.code) end,
     vim.diagnostic.get(buf))
