@@ -12,9 +12,9 @@ import redis
 
 from bench.keys import Keyring, provision
 from config.settings import Settings
-from schemas.socket import TASK_KINDS
 from infra.processes import Supervisor
 from infra.stack import forget_instance, private_settings, up
+from schemas.socket import TASK_KINDS
 from tenants.directory import Tenant, load_directory, new_key, save_directory
 
 #: The test stack re-reads its tenants file this often (ms).
