@@ -51,6 +51,9 @@ model: train-tools
 	$(PY) -m model.training.tokenizer
 	$(PY) -m model.training.train
 
-# Held-out quality against the n-gram baseline and no completion, then serving through Triton.
+# Held-out quality against the n-gram baseline and no completion, then serving through Triton;
+# one-line infilling scored by running doctests; the assistant tasks' quality (docs/TASKS.md).
 evaluate: install
 	OPENBLAS_NUM_THREADS=1 $(PY) -m model.training.evaluate --triton --json .stack/evaluation.json
+	OPENBLAS_NUM_THREADS=1 $(PY) -m model.training.executable
+	OPENBLAS_NUM_THREADS=1 $(PY) -m model.training.evaluate_tasks --json .stack/task_evaluation.json
