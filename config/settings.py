@@ -57,6 +57,12 @@ class Settings:
     #: Confidence under which the model shows nothing (0 to 1; ``code_fim``'s THRESHOLD input).
     #: Negative: the model's own default (``CONFIDENCE_THRESHOLD`` in its config.pbtxt).
     model_threshold: float = -1.0
+    #: How the completion model is spoken to: ``items`` (our models' PREFIX/SUFFIX/LANGUAGE
+    #: tensors), or a FIM-capable code LLM behind Triton's ``vllm`` backend or TensorRT-LLM's
+    #: ``trtllm`` ensemble, prompted in its family's format ``fim_template`` (starcoder, qwen,
+    #: codellama, deepseek).
+    triton_model_interface: str = "items"
+    fim_template: str = "starcoder"
     #: The served model's revision, part of every cached generation's key (a new revision never
     #: serves an old answer). Empty: derived at start from the model's files (embedded Triton)
     #: or from the configuration and versions Triton reports.
@@ -266,6 +272,12 @@ class Settings:
         if self.kafka_brokers not in (1, 3):
             raise SettingsError(f"KAFKA_BROKERS={self.kafka_brokers}: the embedded cluster has 1 or 3 "
                                 "brokers (a real cluster: KAFKA_BOOTSTRAP)")
+        if self.triton_model_interface not in ("items", "vllm", "trtllm"):
+            raise SettingsError(f"TRITON_MODEL_INTERFACE={self.triton_model_interface}: one of "
+                                "items, vllm, trtllm")
+        if self.fim_template not in ("starcoder", "qwen", "codellama", "deepseek"):
+            raise SettingsError(f"FIM_TEMPLATE={self.fim_template}: one of starcoder, qwen, "
+                                "codellama, deepseek")
         try:
             from config.task_routes import task_routes
 

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import pytest
 
-from config.settings import Settings
+from config.settings import Settings, SettingsError
 from config.task_routes import task_routes
-from schemas.socket import CompletionEnd, DocOpen, TaskRequest, TokenChunk
+from schemas.socket import CompletionEnd, CompletionRequest, DocOpen, TaskRequest, TokenChunk
 from schemas.topics import FrameBatch
 from tests.test_worker_service import RecordingWorker, SlowModel, feed, until_idle
-from workers.inference import InferenceError, TritonBackend, llm_request
+from workers.fim_templates import TEMPLATES, fim_prompt
+from workers.inference import InferenceError, LlmCompletions, TritonBackend, llm_request
 from workers.task_prompts import selected_code, task_prompt
 
 pytestmark = pytest.mark.stack
@@ -66,6 +67,41 @@ async def test_a_task_route_switched_to_the_vllm_interface_by_configuration(
     assert isinstance(end, CompletionEnd) and end.reason == "stop", end
     frames = sum(len(c.frames) if hasattr(c, "frames") else 1 for c in chunks)
     assert end.chunks == frames
+
+
+@pytest.mark.parametrize(("interface", "model"), [("vllm", "code_lm"),
+                                                  ("trtllm", "code_lm_trtllm")])
+async def test_completions_from_an_llm_by_configuration(stack: Settings, interface: str,
+                                                        model: str) -> None:
+    """``TRITON_MODEL_INTERFACE`` + ``FIM_TEMPLATE``: the completion route through the same
+    adapter; the worker streams the LLM's text as tokens and ends once."""
+    settings = Settings(triton_model=model, triton_model_interface=interface,
+                        fim_template="qwen")
+    backend = LlmCompletions(stack.triton_grpc, model, interface, "qwen")
+    worker = RecordingWorker(backend, settings=settings)  # type: ignore[arg-type]
+    assert worker.model_identity.startswith(f"{model}[{interface}:qwen]@")
+    try:
+        await feed(worker, DocOpen("a.py", "python", 1, "def area(w, h):\n    return "))
+        await feed(worker, CompletionRequest("c1", "a.py", 1, 27, 8))
+        await until_idle(worker)
+    finally:
+        await backend.close()
+    *tokens, end = worker.sent
+    assert tokens and all(isinstance(t, TokenChunk) for t in tokens), worker.sent
+    assert isinstance(end, CompletionEnd) and end.reason in ("stop", "length"), end
+
+
+def test_fim_prompts_follow_each_family() -> None:
+    assert fim_prompt("starcoder", "a", "b") == "<fim_prefix>a<fim_suffix>b<fim_middle>"
+    assert fim_prompt("qwen", "a", "b") == "<|fim_prefix|>a<|fim_suffix|>b<|fim_middle|>"
+    assert fim_prompt("codellama", "a", "b") == "<PRE> a <SUF>b <MID>"
+    assert fim_prompt("deepseek", "a", "b").startswith("<｜fim▁begin｜>a<｜fim▁hole｜>b")
+    request = llm_request("m", "vllm", "p", 8, "r", 1000, TEMPLATES["starcoder"].stop)
+    assert b'"stop":["<|endoftext|>"' in request.raw_input_contents[2]
+    with pytest.raises(SettingsError, match="FIM_TEMPLATE"):
+        Settings(fim_template="gpt").validate()
+    with pytest.raises(SettingsError, match="TRITON_MODEL_INTERFACE"):
+        Settings(triton_model_interface="openai").validate()
 
 
 def test_routes_name_their_interface() -> None:

@@ -22,6 +22,7 @@ from tritonclient.grpc import service_pb2 as pb
 from tritonclient.grpc import service_pb2_grpc
 
 from workers.core import StartTask
+from workers.fim_templates import TEMPLATES, fim_prompt
 from workers.prompt import Prompt
 
 
@@ -116,7 +117,7 @@ def _scalar(request: pb.ModelInferRequest, name: str, datatype: str, packed: byt
 
 
 def llm_request(model: str, interface: str, prompt: str, max_tokens: int, request_id: str,
-                timeout_ms: int) -> pb.ModelInferRequest:
+                timeout_ms: int, stop: tuple[str, ...] = ()) -> pb.ModelInferRequest:
     """The gRPC request for an LLM served by Triton's vLLM backend (``vllm``: no batch
     dimension, shape [1]) or TensorRT-LLM's ensemble (``trtllm``: batched, shape [1, 1]),
     streaming (pure)."""
@@ -127,7 +128,9 @@ def llm_request(model: str, interface: str, prompt: str, max_tokens: int, reques
     _bytes_tensor(request, "text_input", prompt.encode("utf-8"), shape)
     _scalar(request, "stream", "BOOL", b"\x01", shape)
     if interface == "vllm":
-        sampling = {"max_tokens": max_tokens, "temperature": 0}
+        sampling: dict[str, object] = {"max_tokens": max_tokens, "temperature": 0}
+        if stop:
+            sampling["stop"] = list(stop)
         _bytes_tensor(request, "sampling_parameters", orjson.dumps(sampling), shape)
         _scalar(request, "exclude_input_in_output", "BOOL", b"\x01", shape)
     else:
@@ -211,8 +214,9 @@ class TritonBackend:
             yield data
 
     async def stream_llm(self, model: str, interface: str, prompt: str, max_tokens: int,
-                         request_id: str, timeout_ms: int) -> AsyncIterator[str]:
-        request = llm_request(model, interface, prompt, max_tokens, request_id, timeout_ms)
+                         request_id: str, timeout_ms: int, stop: tuple[str, ...] = ()
+                         ) -> AsyncIterator[str]:
+        request = llm_request(model, interface, prompt, max_tokens, request_id, timeout_ms, stop)
         async for data in self._stream(model, request, "text_output"):
             text = bytes_element(data).decode("utf-8", errors="replace")
             if text:
@@ -246,3 +250,23 @@ class TritonBackend:
 
     async def close(self) -> None:
         await self._channel.close()
+
+
+class LlmCompletions(TritonBackend):
+    """Completions from a FIM-capable code LLM behind Triton's vLLM backend or TensorRT-LLM's
+    ensemble: the prompt in the family's FIM format, its stop strings, the standard tensors.
+    (TensorRT-LLM's ensemble takes its stop words as token ids: they are left to its config.)"""
+
+    def __init__(self, url: str, model: str, interface: str, family: str,
+                 timeout_ms: int = 30_000) -> None:
+        super().__init__(url, model)
+        self._interface = interface
+        self._family = family
+        self._timeout_ms = timeout_ms
+
+    async def stream(self, prompt: Prompt, max_tokens: int, request_id: str) -> AsyncIterator[str]:
+        text = fim_prompt(self._family, prompt.prefix, prompt.suffix)
+        stop = TEMPLATES[self._family].stop if self._interface == "vllm" else ()
+        async for piece in self.stream_llm(self._model, self._interface, text, max_tokens,
+                                           request_id, self._timeout_ms, stop):
+            yield piece

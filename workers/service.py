@@ -65,7 +65,13 @@ from workers.core import (
     coalesce,
 )
 from workers.generations import Generation, GenerationHub
-from workers.inference import InferenceBackend, InferenceError, TaskBackend, TritonBackend
+from workers.inference import (
+    InferenceBackend,
+    InferenceError,
+    LlmCompletions,
+    TaskBackend,
+    TritonBackend,
+)
 from workers.persistence import PersistenceTracker
 from workers.quota import QuotaGate
 from workers.reuse import (
@@ -130,8 +136,9 @@ class CompletionWorker:
         self._settings = settings
         threshold = settings.model_threshold if settings.model_threshold >= 0 else None
         #: Part of every generation's cache key (``serve`` sets the revision it finds).
-        self.model_identity = model_identity(settings.triton_model, settings.model_revision,
-                                             threshold)
+        served = settings.triton_model if settings.triton_model_interface == "items" else \
+            f"{settings.triton_model}[{settings.triton_model_interface}:{settings.fim_template}]"
+        self.model_identity = model_identity(served, settings.model_revision, threshold)
         self._tasks = tasks
         self._task_routes = task_routes(settings.task_models, settings.task_deadlines_ms,
                                         settings.task_slots)
@@ -833,7 +840,10 @@ def _event_id(*parts: str) -> str:
 
 async def serve(settings: Settings, ready_file: str | None, index: int = 0) -> None:
     threshold = settings.model_threshold if settings.model_threshold >= 0 else None
-    backend = TritonBackend(settings.triton_grpc, settings.triton_model, threshold)
+    backend = (TritonBackend(settings.triton_grpc, settings.triton_model, threshold)
+               if settings.triton_model_interface == "items" else
+               LlmCompletions(settings.triton_grpc, settings.triton_model,
+                              settings.triton_model_interface, settings.fim_template))
     redis_client = make_redis(settings.redis_url)
     cache = CompletionCache(redis_client, settings.completion_cache_ttl_s)
     keys = SessionKeys(redis_client if settings.code_encryption else None,
