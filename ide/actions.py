@@ -73,8 +73,9 @@ def workspace_edit(uri: str, text: str, version: int | None, results: Sequence[E
     titles: list[str] = []
     for result in results:
         if result.new_file and result.uri is not None:
-            created.append(types.CreateFile(uri=result.uri,
-                                            options=types.CreateFileOptions(ignore_if_exists=True)))
+            # No ignore_if_exists: an existing file makes the editor refuse the edit instead of
+            # getting a second file's text pasted at its top.
+            created.append(types.CreateFile(uri=result.uri))
             created.append(types.TextDocumentEdit(
                 types.OptionalVersionedTextDocumentIdentifier(uri=result.uri, version=None),
                 [types.TextEdit(types.Range(types.Position(0, 0), types.Position(0, 0)),

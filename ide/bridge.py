@@ -12,6 +12,7 @@ when another comes, and re-opens it whole on its next use.
 from __future__ import annotations
 
 import asyncio
+import copy
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -119,10 +120,10 @@ class Bridge:
     async def task(self, kind: TaskKind, uri: str, start: Position, end: Position,
                    instruction: str | None = None) -> Suggestion:
         """Run a task on ``[start, end)`` of ``uri``; errors as for :meth:`complete`."""
-        doc, first = self._locate(uri, start)
-        _, last = self._locate(uri, end)
-        if last < first:
+        if (end.line, end.character) < (start.line, start.character):
             raise DocumentError("invalid_range", f"{uri}: the range ends before it starts")
+        self._locate(uri, start)
+        self._locate(uri, end)
         if not self.link.connected and not await self.link.wait_connected(CONNECT_WAIT_S):
             raise EdgeUnavailable(f"no session to the edge at {self.link.options.url}")
         for attempt in range(2):
@@ -133,12 +134,14 @@ class Bridge:
                 if uri in self._unsent:
                     raise DocumentError("document_too_large",
                                         f"{uri} is larger than the edge takes")
-            answer = await self.link.task(kind, uri, doc.version, first, last, instruction)
+            # The mirror changes in place while the task runs: keep the text it answers.
+            sent = copy.copy(doc)
+            answer = await self.link.task(kind, uri, sent.version, first, last, instruction)
             if attempt == 0 and answer.detail in RESYNC:
                 self._unsent.add(uri)
                 continue
             break
-        return Suggestion(answer, doc, first)
+        return Suggestion(answer, sent, first)
 
     # --- completions and feedback ----------------------------------------------------------
 

@@ -6,7 +6,6 @@ the code model behind ``filler``. Items use code point offsets into the text giv
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -18,8 +17,8 @@ from tasks.filler import Filler
 from tasks.linters import (
     OXLINT_LANGUAGES,
     SHELL_LANGUAGES,
+    LinterError,
     LinterMissing,
-    oxlint_binary,
     run_oxlint,
     run_shellcheck,
 )
@@ -52,7 +51,7 @@ def _in_range(start: int, end: int, lo: int, hi: int) -> bool:
     return start < hi and end >= lo
 
 
-def _filename(uri: str, language: str) -> str:
+def _filename(uri: str) -> str:
     name = uri.rsplit("/", 1)[-1] or "document"
     return name if name.endswith((".py", ".pyi")) else f"{name}.py"
 
@@ -60,14 +59,20 @@ def _filename(uri: str, language: str) -> str:
 def _ruff(task: TaskInput, rules: tuple[str, ...]) -> list[Diagnostic]:
     if task.language != "python":
         return []
-    return diagnostics(run_ruff(task.text, rules, _filename(task.uri, task.language)),
+    return diagnostics(run_ruff(task.text, rules, _filename(task.uri)),
                        Offsets(task.text))
 
 
-def _findings(task: TaskInput) -> list[TaskFinding]:
+def _finding(d: Diagnostic) -> TaskFinding:
+    return TaskFinding(d.start, d.end, d.severity, d.rule, d.message[:2000], d.edits or None)
+
+
+def _findings(task: TaskInput) -> tuple[list[TaskFinding], str]:
     """Ruff's bug rules for Python (its parser reports syntax errors there), tree-sitter's
-    syntax errors for every other language with a grammar."""
+    syntax errors for every other language with a grammar, and the language's linter; with a
+    note naming what ran."""
     found: list[TaskFinding] = []
+    note = "ruff"
     if task.language == "python":
         syntax_seen = False
         for d in _ruff(task, BUG_RULES):
@@ -75,37 +80,29 @@ def _findings(task: TaskInput) -> list[TaskFinding]:
                 if syntax_seen:
                     continue  # after the first, the parser's errors mostly follow from it
                 syntax_seen = True
-            fix = d.edits or None
-            found.append(TaskFinding(d.start, d.end, d.severity, d.rule, d.message[:2000], fix))
+            found.append(_finding(d))
     else:
         found = syntax_findings(task.text, task.language)
-        found += [TaskFinding(d.start, d.end, d.severity, d.rule, d.message[:2000], d.edits or None)
-                  for d in _linted(task)]
-    return [f for f in found if _in_range(f.start, f.end, task.start, task.end)]
+        linted, note = _linted(task)
+        found += [_finding(d) for d in linted]
+    return [f for f in found if _in_range(f.start, f.end, task.start, task.end)], note
 
 
-def _linted(task: TaskInput) -> list[Diagnostic]:
-    """The language's linter, if it has one here (a missing one leaves syntax errors only)."""
+def _linted(task: TaskInput) -> tuple[list[Diagnostic], str]:
+    """The language's linter, if it has one here, and a note naming it; a missing or failing
+    linter leaves the syntax errors and says so."""
+    name = ("oxlint" if task.language in OXLINT_LANGUAGES else
+            "ShellCheck" if task.language in SHELL_LANGUAGES else None)
+    if name is None:
+        return [], "syntax only"
     try:
-        if task.language in OXLINT_LANGUAGES:
-            return run_oxlint(task.text, task.language)
-        if task.language in SHELL_LANGUAGES:
-            return run_shellcheck(task.text)
+        if name == "oxlint":
+            return run_oxlint(task.text, task.language), name
+        return run_shellcheck(task.text), name
     except LinterMissing:
-        return []
-    return []
-
-
-def linter_note(language: str) -> str:
-    """Which analyzers ``find_bugs`` ran for ``language``, for the answer's summary."""
-    if language == "python":
-        return "ruff"
-    if language in OXLINT_LANGUAGES:
-        return "oxlint" if oxlint_binary() else "syntax only: oxlint is not installed"
-    if language in SHELL_LANGUAGES:
-        return "ShellCheck" if shutil.which("shellcheck") else \
-            "syntax only: ShellCheck is not installed"
-    return "syntax only"
+        return [], f"syntax only: {name} is not installed"
+    except (LinterError, ValueError) as error:  # ValueError: output that is not JSON
+        return [], f"syntax only: {name} failed ({error})"
 
 
 def _overlaps(edits: tuple[TextEdit, ...], taken: list[tuple[int, int]]) -> bool:
@@ -117,14 +114,13 @@ def run_task(task: TaskInput, filler: Filler | None) -> Iterator[TaskItem]:
     """The items answering ``task``, in the order they should reach the user."""
     kind = task.kind
     if kind == "find_bugs":
-        findings = _findings(task)
+        findings, note = _findings(task)
         yield from findings
         errors = sum(f.severity == "error" for f in findings)
         yield TaskText(f"{len(findings)} problem(s), {errors} error(s), "
-                       f"{sum(f.fix is not None for f in findings)} with a fix "
-                       f"({linter_note(task.language)}).\n")
+                       f"{sum(f.fix is not None for f in findings)} with a fix ({note}).\n")
     elif kind == "fix":
-        findings = [f for f in _findings(task) if f.fix]
+        findings = [f for f in _findings(task)[0] if f.fix]
         taken: list[tuple[int, int]] = []
         for finding in findings:
             assert finding.fix is not None
@@ -142,7 +138,8 @@ def run_task(task: TaskInput, filler: Filler | None) -> Iterator[TaskItem]:
             if renamed is not None:
                 yield renamed  # what the user asked for, alone
                 return
-            yield TaskText(f"Nothing to rename to `{target}` at the cursor: put it on a name.\n")
+            yield TaskText(f"Nothing renamed to `{target}`: put the cursor on a variable's name, "
+                           "and choose a name not already used in its scope.\n")
             return
         for diagnostic in _ruff(task, REFACTOR_RULES):
             if diagnostic.edits and _in_range(diagnostic.start, diagnostic.end, task.start,

@@ -100,10 +100,12 @@ def rename(text: str, language: str, offset: int, to: str) -> TaskEdit | None:
     if tree is None or not NAME.fullmatch(to):
         return None
     node = _at(tree.root_node, offsets.to_byte(offset))
-    if node is None or node.text is None:
-        return None
+    if node is None or node.text is None or not _is_variable(node):
+        return None  # nothing, or an attribute / keyword argument: not this scope's variable
     old = node.text
     scope = _scope(node, old, node.type)
+    if _uses(scope, to.encode("utf-8"), node.type):
+        return None  # the new name is taken there: renaming would change what the code means
     edits = tuple(TextEdit(offsets.from_byte(n.start_byte), offsets.from_byte(n.end_byte), to)
                   for n in sorted(_uses(scope, old, node.type), key=lambda n: n.start_byte))
     if not edits or old.decode("utf-8") == to:

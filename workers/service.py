@@ -13,12 +13,13 @@ Inference runs in a bounded number of model slots; what finds none in time is re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import logging
 import time
 from collections import Counter, OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -349,24 +350,7 @@ class CompletionWorker:
                     else:
                         admitted = True
                         left_ms = max(1, task_route.deadline_ms - (now_ms() - start.arrived_ms))
-                        stream = self._task_stream(task_route, start, left_ms)
-                        async for batch in drained(stream, MAX_TASK_BATCH):
-                            frames: list[TaskFrame] = []
-                            for data in batch:
-                                frames.append(task_frame(read_item(data), request_id,
-                                                         request.chunks + len(frames),
-                                                         start.version, len(start.text)))
-                            if request.stopped:
-                                raise asyncio.CancelledError
-                            if request.chunks == 0:
-                                # No stage times on task frames: the edge's first-token and
-                                # pressure figures are the completions'.
-                                request.first_chunk_ms = now_ms()
-                            await self._send(route, frames[0] if len(frames) == 1
-                                             else FrameBatch(tuple(frames)))
-                            request.chunks += len(frames)
-                            request.generated_chars += sum(len(getattr(f, "text", ""))
-                                                           for f in frames)
+                        await self._forward_task(start, request, left_ms)
         except asyncio.CancelledError:
             self._report_task(start, request, request.stop_reason, admitted)
             raise  # StopCompletion sends the end frame
@@ -394,6 +378,27 @@ class CompletionWorker:
         if request.report is not None:
             await asyncio.wait({request.report})
         await self._send(route, CompletionEnd(request_id, reason, request.chunks, detail=detail))
+
+    async def _forward_task(self, start: StartTask, request: _Request, left_ms: int) -> None:
+        """Forward a route's items as frames: what arrived together goes in one record."""
+        stream = self._task_stream(self._task_routes[start.kind], start, left_ms)
+        async with contextlib.aclosing(drained(stream, MAX_TASK_BATCH)) as batches:
+            async for batch in batches:
+                frames: list[TaskFrame] = []
+                for data in batch:
+                    frames.append(task_frame(read_item(data), start.request_id,
+                                             request.chunks + len(frames), start.version,
+                                             len(start.text), start.uri))
+                if request.stopped:
+                    raise asyncio.CancelledError
+                if request.chunks == 0:
+                    # No stage times on task frames: the edge's first-token and pressure
+                    # figures are the completions'.
+                    request.first_chunk_ms = now_ms()
+                await self._send(start.route, frames[0] if len(frames) == 1
+                                 else FrameBatch(tuple(frames)))
+                request.chunks += len(frames)
+                request.generated_chars += sum(len(getattr(f, "text", "")) for f in frames)
 
     def _task_stream(self, route: TaskRoute, start: StartTask, left_ms: int
                      ) -> AsyncIterator[bytes]:
@@ -792,7 +797,8 @@ async def _as_items(text: AsyncIterator[str]) -> AsyncIterator[bytes]:
         yield write_item(TaskText(piece[:65_536]))
 
 
-async def drained(stream: AsyncIterator[bytes], most: int) -> AsyncIterator[list[bytes]]:
+async def drained(stream: AsyncIterator[bytes], most: int
+                  ) -> AsyncGenerator[list[bytes], None]:
     """The stream's items in lists: each list holds what had arrived by the time the previous
     one was handled (at most ``most``), so a burst travels as one record and a trickle item by
     item, without waiting for anything."""

@@ -22,15 +22,24 @@ def _check_edits(edits: tuple[TextEdit, ...], length: int, where: str) -> None:
         last_end = edit.end
 
 
-def task_frame(item: TaskItem, request_id: str, seq: int, version: int, length: int
-               ) -> TaskFrame:
-    """The frame for one item of a task on a document of ``length`` code points."""
+def _beside(uri: str, document: str) -> bool:
+    """``uri`` names a file in the same directory (and scheme) as ``document``."""
+    return uri.rsplit("/", 1)[0] == document.rsplit("/", 1)[0] and "/../" not in uri \
+        and not uri.endswith(("/", "/.", "/.."))
+
+
+def task_frame(item: TaskItem, request_id: str, seq: int, version: int, length: int,
+               document: str = "") -> TaskFrame:
+    """The frame for one item of a task on ``document`` of ``length`` code points."""
     if isinstance(item, TaskText):
         return TokenChunk(request_id, seq, item.text)
     if isinstance(item, TaskEdit):
         if item.uri is not None:
             if len(item.edits) != 1 or item.edits[0].start or item.edits[0].end:
                 raise ValidationError("a new file is one edit at 0", "edits", "bad_item")
+            if not _beside(item.uri, document):
+                raise ValidationError("a new file must sit beside the document", "uri",
+                                      "bad_item")
             return EditResult(request_id, seq, version, item.title, item.edits, item.uri, True)
         _check_edits(item.edits, length, "edits")
         return EditResult(request_id, seq, version, item.title, item.edits)
