@@ -197,21 +197,30 @@ def install_analyzers(settings: Settings) -> list[str]:
             target.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ANALYZERS / "package.json", target / "package.json")
             shutil.copy2(ANALYZERS / "package-lock.json", target / "package-lock.json")
-            result = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--omit=dev"],
-                                    cwd=target, capture_output=True, text=True, check=False)
-            if result.returncode != 0 or not oxlint_path(settings).exists():
+            try:
+                result = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--omit=dev"],
+                                        cwd=target, capture_output=True, text=True, check=False,
+                                        timeout=600)
+                failure = result.stderr.strip()[-300:] if result.returncode else ""
+            except (OSError, subprocess.TimeoutExpired) as error:
+                failure = str(error)
+            if failure or not oxlint_path(settings).exists():
                 installed.unlink(missing_ok=True)
-                notes.append(f"oxlint: `npm ci` failed: {result.stderr.strip()[-300:]}")
+                notes.append(f"oxlint: `npm ci` failed: {failure}")
     if not shutil.which("shellcheck"):
         if os.geteuid() != 0:
             notes.append("shellcheck: missing; run `apt-get install -y shellcheck`")
         else:
             for cmd in (["apt-get", "update", "-q"],
                         ["apt-get", "install", "-y", "-q", "shellcheck"]):
-                result = subprocess.run(cmd, capture_output=True, text=True, check=False)
-                if result.returncode != 0:
-                    notes.append(f"shellcheck: `{' '.join(cmd)}` failed: "
-                                 f"{result.stderr.strip()[-300:]}")
+                try:
+                    result = subprocess.run(cmd, capture_output=True, text=True, check=False,
+                                            timeout=600)
+                    failure = result.stderr.strip()[-300:] if result.returncode else ""
+                except (OSError, subprocess.TimeoutExpired) as error:
+                    failure = str(error)
+                if failure:
+                    notes.append(f"shellcheck: `{' '.join(cmd)}` failed: {failure}")
                     break
     return notes
 

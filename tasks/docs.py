@@ -38,8 +38,7 @@ def summary_from_name(definition: Definition) -> str:
         return f"A {' '.join(words)}."
     head, rest = words[0], " ".join(words[1:])
     if head in ("is", "has", "can", "should", "contains"):
-        return f"Return whether {rest or 'it'} {'is' if head == 'is' else head} true.".replace(
-            " is is", " is") if not rest else f"Return whether this {head} {rest}."
+        return f"Return whether this {head} {rest}." if rest else "Return whether it holds."
     if head in _VERBS:
         return f"{head.capitalize()} the {rest}." if rest else f"{head.capitalize()} it."
     returns = any(v for v in definition.return_values)
@@ -68,7 +67,7 @@ class DocComment:
     by_model: bool
 
 
-def _python(d: Definition, body_indent: str, summary: str) -> tuple[str, str]:
+def _python(d: Definition, body_indent: str, summary: str) -> str:
     lines = [f'{body_indent}"""{summary}']
     params = [p for p in d.parameters]
     if params:
@@ -85,12 +84,10 @@ def _python(d: Definition, body_indent: str, summary: str) -> tuple[str, str]:
         lines += ["", f"{body_indent}Raises:"]
         lines += [f"{body_indent}    {r}:" for r in d.raises]
     lines.append(f'{body_indent}"""')
-    text = "\n".join(lines) + "\n"
-    head = f'{body_indent}"""'
-    return head, text
+    return "\n".join(lines) + "\n"
 
 
-def _block(d: Definition, language: str, summary: str) -> tuple[str, str]:
+def _block(d: Definition, language: str, summary: str) -> str:
     """JSDoc, Javadoc/Doxygen, rustdoc, Go, C# XML or the language's line comments."""
     ind = d.indent
     params = d.parameters
@@ -107,7 +104,7 @@ def _block(d: Definition, language: str, summary: str) -> tuple[str, str]:
         for raised in d.raises:
             lines.append(f"{ind} * @throws {raised}")
         lines.append(f"{ind} */")
-        return f"{ind}/**\n{ind} * ", "\n".join(lines) + "\n"
+        return "\n".join(lines) + "\n"
     if language == "rust":
         lines = [f"{ind}/// {summary}"]
         if d.returns and d.returns.startswith("Result"):
@@ -116,21 +113,21 @@ def _block(d: Definition, language: str, summary: str) -> tuple[str, str]:
         if any(c.startswith(("panic!", "unwrap", "expect")) or c.endswith((".unwrap", ".expect"))
                for c in d.calls):
             lines += [f"{ind}///", f"{ind}/// # Panics"]
-        return f"{ind}/// ", "\n".join(lines) + "\n"
+        return "\n".join(lines) + "\n"
     if language == "go":
-        return f"{ind}// {d.name} ", f"{ind}// {d.name} {summary[0].lower()}{summary[1:]}\n"
+        return f"{ind}// {d.name} {summary[0].lower()}{summary[1:]}\n"
     if language == "csharp":
         lines = [f"{ind}/// <summary>", f"{ind}/// {summary}", f"{ind}/// </summary>"]
         lines += [f'{ind}/// <param name="{p.name}"></param>' for p in params]
         if d.returns and d.returns != "void":
             lines.append(f"{ind}/// <returns></returns>")
-        return f"{ind}/// <summary>\n{ind}/// ", "\n".join(lines) + "\n"
+        return "\n".join(lines) + "\n"
     known = by_id(language)
     marker = (known.line_comment if known is not None else None) or "#"
     lines = [f"{ind}{marker} {summary}"]
     if language == "ruby":
         lines += [f"{ind}#"] + [f"{ind}# @param {p.name}" for p in params]
-    return f"{ind}{marker} ", "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n"
 
 
 def _line_start(text: str, offset: int) -> int:
@@ -152,10 +149,10 @@ def doc_comment(text: str, language: str, definition: Definition, filler: Filler
         if body_indent.strip():
             return None
         offset = body_line
-        head, template = _python(definition, body_indent, placeholder)
+        template = _python(definition, body_indent, placeholder)
     else:
         offset = _line_start(text, definition.start)
-        head, template = _block(definition, language, placeholder)
+        template = _block(definition, language, placeholder)
     summary, by_model = None, False
     if filler is not None:
         cut = template.index(placeholder)
@@ -167,5 +164,4 @@ def doc_comment(text: str, language: str, definition: Definition, filler: Filler
     summary = summary or summary_from_name(definition)
     if language == "go":
         summary = summary[0].lower() + summary[1:]
-    del head
     return DocComment(offset, template.replace(placeholder, summary), summary, by_model)

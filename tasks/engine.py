@@ -29,6 +29,9 @@ from tasks.structure import definitions
 from tasks.syntax import syntax_findings
 from tasks.testgen import write_tests
 
+#: Functions one tests request writes for (each costs the model two fills of up to 0.5 s).
+MAX_TEST_FUNCTIONS = 2
+
 
 @dataclass(frozen=True, slots=True)
 class TaskInput:
@@ -173,7 +176,7 @@ def run_task(task: TaskInput, filler: Filler | None) -> Iterator[TaskItem]:
         found = [d for d in definitions(task.text, task.language, task.start, task.end)
                  if d.kind == "function"]
         made = 0
-        for d in found[:5]:
+        for d in found[:MAX_TEST_FUNCTIONS]:
             tests = write_tests(task.text, task.uri, task.language, d, task.neighbours, filler)
             if tests is None:
                 continue

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tasks.docs import clean_summary, summary_from_name
+from tasks.docs import doc_comment, summary_from_name
 from tasks.filler import Filler
 from tasks.library_docs import library_doc, python_imports
 from tasks.structure import Definition, definitions
-
-SUMMARY_TOKENS = 32
 
 
 def _cost(d: Definition) -> str:
@@ -39,12 +37,9 @@ def _summary(text: str, language: str, d: Definition, filler: Filler | None) -> 
         first = d.docstring.strip().lstrip("/*#! ").split("\n")[0].strip()
         if first:
             return first, "its documentation"
-    if filler is not None:
-        written = filler.fill(text[:d.end] + "\n\n", "\n" + text[d.end:], language,
-                              SUMMARY_TOKENS)
-        cleaned = clean_summary(written)
-        if cleaned is not None:
-            return cleaned, "the model"
+    comment = doc_comment(text, language, d, filler)  # the model fills the empty comment
+    if comment is not None and comment.by_model:
+        return comment.summary, "the model"
     return summary_from_name(d), "its name"
 
 

@@ -32,6 +32,7 @@ VENDOR_OXLINT = Path(__file__).resolve().parent.parent / ".stack" / "vendor" / "
     "node_modules" / ".bin" / "oxlint"
 #: A memory file system: the private directory (mkdtemp: mode 0700, unguessable) lives in RAM.
 MEMORY_DIR = Path("/dev/shm")  # noqa: S108 - see above
+LINT_PREFIX = "code-assistant-lint-"
 _SHELLCHECK_LEVELS: dict[str, Severity] = {"error": "error", "warning": "warning",
                                            "info": "information", "style": "hint"}
 
@@ -54,10 +55,10 @@ def oxlint_binary() -> str | None:
     return shutil.which("oxlint")
 
 
-def _run(argv: list[str], text: str | None, name: str) -> bytes:
+def _run(argv: list[str], text: str | None, name: str, cwd: str | None = None) -> bytes:
     try:
         done = subprocess.run(argv, input=text.encode("utf-8") if text is not None else None,
-                              capture_output=True, timeout=LINT_TIMEOUT_S, check=False)
+                              capture_output=True, timeout=LINT_TIMEOUT_S, check=False, cwd=cwd)
     except subprocess.TimeoutExpired:
         raise LinterError(f"{name} did not finish within {LINT_TIMEOUT_S} s") from None
     except OSError as error:
@@ -91,14 +92,22 @@ def run_oxlint(text: str, language: str) -> list[Diagnostic]:
     if not MEMORY_DIR.is_dir():
         raise LinterMissing(f"no memory file system at {MEMORY_DIR}: oxlint reads files, and the "
                             "text must never be written to a disk")
-    with tempfile.TemporaryDirectory(prefix="lint-", dir=MEMORY_DIR) as private:
+    with tempfile.TemporaryDirectory(prefix=LINT_PREFIX, dir=MEMORY_DIR) as private:
         path = Path(private) / f"document{OXLINT_LANGUAGES[language]}"
         path.write_text(text, encoding="utf-8")
-        try:
-            output = _run([binary, "--format", "json", str(path)], None, "oxlint")
-        finally:
-            path.unlink(missing_ok=True)
+        output = _run([binary, "--format", "json", path.name], None, "oxlint", cwd=private)
     return oxlint_diagnostics(orjson.loads(output), Offsets(text))
+
+
+def remove_leftovers() -> int:
+    """Remove private directories a killed process left in memory (at a route's start)."""
+    removed = 0
+    if MEMORY_DIR.is_dir():
+        for leftover in MEMORY_DIR.glob(f"{LINT_PREFIX}*"):
+            if leftover.is_dir() and leftover.owner() == Path(__file__).owner():
+                shutil.rmtree(leftover, ignore_errors=True)
+                removed += 1
+    return removed
 
 
 def shellcheck_diagnostics(raw: Any, offsets: Offsets) -> list[Diagnostic]:

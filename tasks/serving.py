@@ -24,6 +24,7 @@ from schemas.socket import TASK_KINDS, TaskKind
 from schemas.tasks import write_item
 from tasks.engine import TaskInput, run_task
 from tasks.filler import Filler, ModelFiller
+from tasks.linters import remove_leftovers
 
 MAX_TEXT_BYTES = 8 * 1024 * 1024
 
@@ -89,6 +90,7 @@ class TaskModel:
         niceness = int(parameters.get("NICENESS", {}).get("string_value", "") or 10)
         if niceness > 0:
             os.nice(niceness)
+        remove_leftovers()  # of a process killed while it linted (the text must not stay)
         fill_dir = parameters.get("FILL_MODEL_DIR", {}).get("string_value", "")
         self.filler: Filler | None = None
         if fill_dir:

@@ -166,9 +166,22 @@ def _python_docstring(body: Node | None, offsets: Offsets) -> str | None:
     return None
 
 
+#: Nodes that wrap a definition: its doc comment sits above them.
+_WRAPPERS = frozenset({"export_statement", "lexical_declaration", "variable_declaration",
+                       "variable_declarator", "decorated_definition", "template_declaration"})
+#: Siblings that may stand between a doc comment and its definition.
+_ATTRIBUTES = frozenset({"attribute_item", "decorator", "annotation", "marker_annotation",
+                         "attribute_list"})
+
+
 def _comment_before(node: Node, offsets: Offsets) -> str | None:
-    """The doc comment right above a definition (JSDoc, Javadoc, ``///``, ``//``, ``#``)."""
+    """The doc comment right above a definition (JSDoc, Javadoc, ``///``, ``//``, ``#``),
+    looking past what wraps it (``export``, ``const f =``) and its attributes."""
+    while node.parent is not None and node.parent.type in _WRAPPERS:
+        node = node.parent
     previous = node.prev_named_sibling
+    while previous is not None and previous.type in _ATTRIBUTES:
+        node, previous = previous, previous.prev_named_sibling
     if previous is None or "comment" not in previous.type:
         return None
     if offsets.line_of(offsets.from_byte(node.start_byte)) - \
@@ -177,9 +190,11 @@ def _comment_before(node: Node, offsets: Offsets) -> str | None:
     return _text(previous, offsets)
 
 
-def _walk(node: Node, depth: int, facts: dict[str, list[str]], loops: list[int],
-          offsets: Offsets, name: str) -> None:
-    for child in node.named_children:
+def _walk(body: Node, facts: dict[str, list[str]], loops: list[int], offsets: Offsets) -> None:
+    """Collect what a body does: branches, raises, returns, calls, and each loop's depth."""
+    stack: list[tuple[Node, int]] = [(child, 0) for child in reversed(body.named_children)]
+    while stack:
+        child, depth = stack.pop()
         kind = child.type
         if kind in FUNCTIONS or kind in CLASSES:
             continue  # a nested definition's body is its own
@@ -204,11 +219,11 @@ def _walk(node: Node, depth: int, facts: dict[str, list[str]], loops: list[int],
                       or child.child_by_field_name("macro")
                       or (child.named_children[0] if child.named_children else None))
             called = _text(callee, offsets)
-            if node.type == "method_invocation":
+            if child.type == "method_invocation":
                 called = _text(child.child_by_field_name("name"), offsets)
             if called and len(called) <= 80 and "\n" not in called:
                 facts["calls"].append(called)
-        _walk(child, child_depth, facts, loops, offsets, name)
+        stack.extend((grandchild, child_depth) for grandchild in reversed(child.named_children))
 
 
 def _definition(node: Node, offsets: Offsets) -> Definition:
@@ -237,13 +252,13 @@ def _definition(node: Node, offsets: Offsets) -> Definition:
     facts: dict[str, list[str]] = {"branches": [], "raises": [], "returns": [], "calls": []}
     loops: list[int] = []
     if body is not None:
-        _walk(body, 0, facts, loops, offsets, name)
+        _walk(body, facts, loops, offsets)
     throws = next((c for c in node.named_children if c.type == "throws"), None)
     raises = [*facts["raises"], *(_text(t, offsets) for t in
                                    (throws.named_children if throws else ()))]
     members: tuple[Definition, ...] = ()
     if kind == "class" and body is not None:
-        members = tuple(_definition(c, offsets) for c in _definitions_in(body))
+        members = tuple(_definition(c, offsets) for c in _definitions_in(body, offsets))
     return Definition(
         kind=kind, name=name, parameters=parameters, returns=returns, start=start,
         end=offsets.from_byte(node.end_byte),
@@ -258,22 +273,19 @@ def _definition(node: Node, offsets: Offsets) -> Definition:
     )
 
 
-def _definitions_in(node: Node) -> list[Node]:
+def _definitions_in(node: Node, offsets: Offsets) -> list[Node]:
     """Definitions directly inside ``node`` (through wrappers such as decorators and exports)."""
     found: list[Node] = []
     for child in node.named_children:
         if child.type in FUNCTIONS or child.type in CLASSES:
-            if child.type != "arrow_function" or _name(child, _NO_OFFSETS):
+            if child.type != "arrow_function" or _name(child, offsets):
                 found.append(child)
         elif child.type in ("decorated_definition", "export_statement", "lexical_declaration",
                             "variable_declaration", "variable_declarator", "declaration_list",
                             "class_body", "template_declaration", "impl_item",
                             "expression_statement", "field_declaration_list", "block"):
-            found.extend(_definitions_in(child))
+            found.extend(_definitions_in(child, offsets))
     return found
-
-
-_NO_OFFSETS = Offsets("")
 
 
 def definitions(text: str, language_id: str, start: int, end: int) -> list[Definition]:
@@ -288,9 +300,10 @@ def definitions(text: str, language_id: str, start: int, end: int) -> list[Defin
     inside: list[Node] = []
     around: Node | None = None
 
-    def visit(node: Node) -> None:
-        nonlocal around
-        for child in node.named_children:
+    stack = [tree.root_node]
+    while stack:  # depth first, in document order
+        deeper: list[Node] = []
+        for child in stack.pop().named_children:
             if (child.end_byte <= lo and hi > lo) or child.start_byte > max(hi, lo):
                 continue
             is_def = child.type in FUNCTIONS or child.type in CLASSES
@@ -304,8 +317,7 @@ def definitions(text: str, language_id: str, start: int, end: int) -> list[Defin
             if child.type in ("variable_declarator", "pair") and value is not None and \
                     value.type in FUNCTIONS and child.start_byte <= lo < child.end_byte:
                 around = value  # the cursor on the name of `const f = () => ...`
-            visit(child)
-
-    visit(tree.root_node)
+            deeper.append(child)
+        stack.extend(reversed(deeper))
     nodes = inside or ([around] if around is not None else [])
     return [_definition(node, offsets) for node in nodes]

@@ -25,15 +25,18 @@ def parse(text: str, language_id: str, offsets: Offsets | None = None) -> Tree |
     return found.parse(data)
 
 
-def _problems(node: Node) -> Iterator[Node]:
-    """ERROR and MISSING nodes, outermost first; an ERROR's insides are not searched again."""
-    if not node.has_error:
-        return
-    for child in node.children:
-        if child.is_missing or child.type == "ERROR":
-            yield child
-        elif child.has_error:
-            yield from _problems(child)
+def _problems(root: Node) -> Iterator[Node]:
+    """ERROR and MISSING nodes in document order, outermost first; an ERROR's insides are not
+    searched again."""
+    stack = [root] if root.has_error else []
+    while stack:
+        deeper = []
+        for child in stack.pop().children:
+            if child.is_missing or child.type == "ERROR":
+                yield child
+            elif child.has_error:
+                deeper.append(child)
+        stack.extend(reversed(deeper))
 
 
 def syntax_findings(text: str, language_id: str, offsets: Offsets | None = None

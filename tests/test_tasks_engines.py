@@ -11,6 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from config.task_routes import DEFAULT_DEADLINES_MS, task_routes
+from schemas.errors import ValidationError
+from schemas.socket import TextEdit
 from schemas.tasks import TaskEdit, TaskFinding, TaskText, read_item, write_item
 from streams.document import apply_edits
 from tasks.docs import clean_summary, doc_comment, name_words, summary_from_name
@@ -24,6 +26,7 @@ from tasks.rename import new_name, rename
 from tasks.structure import definitions
 from tasks.syntax import syntax_findings
 from tasks.testgen import detect_framework, write_tests
+from workers.task_items import task_frame
 
 MODEL_DIR = Path(__file__).resolve().parent.parent / "model" / "repository" / "code_fim" / "1"
 
@@ -251,3 +254,32 @@ class TestRename:
         assert [new_name(i) for i in ("rename to total", "`n2`", "make it faster", None)] == \
             ["total", "n2", None, None]
         assert rename(js, "javascript", js.index("let x") + 4, "not a name") is None
+
+
+class TestSecondReading:
+    def test_doc_comments_above_exports_and_attributes_count(self) -> None:
+        js = "/** Adds. */\nexport function add(a, b) { return a + b; }\n"
+        [d] = definitions(js, "javascript", js.index("add") + 1, js.index("add") + 1)
+        assert d.docstring is not None and "Adds" in d.docstring
+        rs = "/// Reads.\n#[inline]\nfn read() -> u8 { 1 }\n"
+        [r] = definitions(rs, "rust", rs.index("read()") + 1, rs.index("read()") + 1)
+        assert r.docstring is not None and "Reads" in r.docstring
+
+    def test_a_deeply_nested_expression_is_read_without_recursion(self) -> None:
+        text = "def f():\n    return " + " + ".join(["1"] * 3000) + "\n"
+        [d] = definitions(text, "python", 4, 4)
+        assert d.name == "f" and len(d.return_values) == 1
+
+    def test_rename_refuses_attributes_and_taken_names(self) -> None:
+        code = "def f(total, n):\n    obj.total = total\n    return total + n\n"
+        assert rename(code, "python", code.index("obj.total") + 5, "x") is None
+        assert rename(code, "python", code.index("total"), "n") is None
+        assert rename(code, "python", code.index("total"), "amount") is not None
+
+    def test_a_new_file_must_sit_beside_its_document(self) -> None:
+        item = TaskEdit("Tests", (TextEdit(0, 0, "x"),), "file:///p/test_a.py")
+        assert task_frame(item, "t", 0, 1, 10, "file:///p/a.py").uri == "file:///p/test_a.py"
+        for uri in ("file:///etc/test_a.py", "file:///p/../etc/x.py", "https://p/test_a.py"):
+            with pytest.raises(ValidationError, match="beside"):
+                task_frame(TaskEdit("Tests", (TextEdit(0, 0, "x"),), uri), "t", 0, 1, 10,
+                           "file:///p/a.py")

@@ -894,7 +894,8 @@ def directory_digest(directory: Path) -> str:
     for path in sorted(p for p in directory.rglob("*") if p.is_file()
                        and "__pycache__" not in p.parts):
         digest.update(str(path.relative_to(directory)).encode())
-        digest.update(path.read_bytes())
+        with path.open("rb") as file:
+            digest.update(hashlib.file_digest(file, "sha256").digest())
     return digest.hexdigest()[:16]
 
 
