@@ -129,29 +129,21 @@ class EdgeLink:
                        max_tokens: int | None = None) -> Answer:
         """Ask for a completion now (after :meth:`pace`) and wait for its ``end``. A cancelled
         caller (``$/cancelRequest``) cancels the request at the edge too."""
-        answer = Answer(uuid.uuid4().hex[:16], time.perf_counter())
-        if not self.post(CompletionRequest(answer.request_id, uri, version, offset, max_tokens)):
-            answer.reason, answer.detail = "error", "not_connected"
-            return answer
-        self._pending[answer.request_id] = answer
-        try:
-            await asyncio.wait_for(answer.done.wait(), timeout_s)
-        except asyncio.CancelledError:
-            self.post(Cancel(answer.request_id))
-            raise
-        except TimeoutError:
-            self.post(Cancel(answer.request_id))
-            answer.reason, answer.detail = "error", "timeout"
-        finally:
-            self._pending.pop(answer.request_id, None)
-        return answer
+        return await self._ask(lambda request_id: CompletionRequest(
+            request_id, uri, version, offset, max_tokens), timeout_s)
 
     async def task(self, kind: TaskKind, uri: str, version: int, start: int, end: int,
                    instruction: str | None = None, timeout_s: float = 30.0) -> Answer:
         """Run an assistant task and wait for its ``end`` (a cancelled caller cancels it)."""
+        return await self._ask(lambda request_id: TaskRequest(
+            request_id, kind, uri, version, start, end, instruction), timeout_s)
+
+    async def _ask(self, request: Callable[[str], CompletionRequest | TaskRequest],
+                   timeout_s: float) -> Answer:
+        """Post ``request`` under a new id and wait for its ``end``; a cancelled caller or the
+        timeout cancels it at the edge."""
         answer = Answer(uuid.uuid4().hex[:16], time.perf_counter())
-        if not self.post(TaskRequest(answer.request_id, kind, uri, version, start, end,
-                                     instruction)):
+        if not self.post(request(answer.request_id)):
             answer.reason, answer.detail = "error", "not_connected"
             return answer
         self._pending[answer.request_id] = answer

@@ -258,7 +258,7 @@ class EdgeSession:
                                  f"{len(doc.text)}", "offset")
             if tenant.excludes(message.uri):
                 return [], []
-        elif isinstance(message, CompletionRequest):
+        elif isinstance(message, CompletionRequest | TaskRequest):
             if message.request_id in self._requests:
                 raise StateError("duplicate_request_id",
                                  "this request_id was already used on this session; use a new one",
@@ -266,24 +266,11 @@ class EdgeSession:
             if message.uri in self._stale:
                 raise StateError("document_stale", "an earlier change to this document was "
                                  "dropped; re-open it with doc_open", "uri")
-            doc = docs.check_position(message.uri, message.version, message.offset)
-            self._remember(message.request_id, doc.language_id)
-            if tenant.excludes(message.uri):
-                return [CompletionEnd(message.request_id, "excluded", 0,
-                                      detail="content_exclusion")], []
-            self._waiting[message.request_id] = (now_ms + self._limits.reply_deadline_ms, 0)
-        elif isinstance(message, TaskRequest):
-            if message.request_id in self._requests:
-                raise StateError("duplicate_request_id",
-                                 "this request_id was already used on this session; use a new one",
-                                 "request_id")
-            if message.uri in self._stale:
-                raise StateError("document_stale", "an earlier change to this document was "
-                                 "dropped; re-open it with doc_open", "uri")
-            if message.start > message.end:
+            if isinstance(message, TaskRequest) and message.start > message.end:
                 raise StateError("invalid_range", f"start {message.start} is after end "
                                  f"{message.end}", "start")
-            doc = docs.check_position(message.uri, message.version, message.end)
+            last = message.offset if isinstance(message, CompletionRequest) else message.end
+            doc = docs.check_position(message.uri, message.version, last)
             self._remember(message.request_id, doc.language_id)
             if tenant.excludes(message.uri):
                 return [CompletionEnd(message.request_id, "excluded", 0,
