@@ -4,9 +4,12 @@ split by package that training never reads.
 
 Sources: the Python standard library (PSF-2.0), the installed Python distributions whose licence
 is permissive (from their metadata: ``License-Expression``, ``License`` or the trove
-classifiers), and the Node packages installed globally (``package.json``'s ``license``). The
+classifiers), the Node packages installed globally (``package.json``'s ``license``), and the
+named packages of other languages that ``python -m model.registries`` fetched (Java, Kotlin,
+Scala, Rust, Go, TypeScript; their own files' language only, held out as that list says). The
 manifest lists files by path with package, licence, language (``streams.languages``), size, a
-content hash and the split; the code itself stays where it is installed.
+content hash and the split; the code itself stays where it is installed. Public code-evaluation
+sets are refused (``model.benchmarks``).
 """
 
 from __future__ import annotations
@@ -23,7 +26,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from model import registries
+from model.benchmarks import refusal
 from streams.languages import by_path
+
+#: (package, licence, files, split or None for the hashed split, language or None for any).
+Source = tuple[str, str, Iterable[Path], str | None, str | None]
 
 #: Licences whose code may be trained on and whose models may be shipped without conditions
 #: beyond attribution (SPDX ids, and how metadata commonly spells them).
@@ -96,11 +104,13 @@ def looks_written_by_hand(data: bytes) -> bool:
     return max(len(line) for line in data.split(b"\n")) <= 1000
 
 
-def entries(package: str, licence: str, files: Iterable[Path]) -> Iterator[Entry]:
-    split = split_of(package)
+def entries(package: str, licence: str, files: Iterable[Path], split: str | None = None,
+            only: str | None = None) -> Iterator[Entry]:
+    split = split or split_of(package)
     for path in files:
         language = by_path(path.name)
-        if language is None or not path.is_file():
+        if language is None or not path.is_file() or (only is not None and language.id != only) \
+                or path.name.endswith(".d.ts"):
             continue
         try:
             size = path.stat().st_size
@@ -134,12 +144,12 @@ def locked_names(lock: Path = LOCK_FILE) -> frozenset[str]:
     return frozenset(names)
 
 
-def sources() -> Iterator[tuple[str, str, Iterable[Path]]]:
+def sources() -> Iterator[Source]:
     """(package, licence, files) of every permissively licensed source on this machine: the
     standard library, the project's locked distributions (not whatever else is installed, such as
     the training tools, so the corpus is the same wherever the project is installed) and the
     global Node packages."""
-    yield "python-stdlib", "PSF-2.0", stdlib_files()
+    yield "python-stdlib", "PSF-2.0", stdlib_files(), None, None
     locked = locked_names()
     for dist in importlib.metadata.distributions():
         licence = distribution_licence(dist.metadata)
@@ -147,7 +157,7 @@ def sources() -> Iterator[tuple[str, str, Iterable[Path]]]:
         if licence is None or not name or re.sub(r"[-_.]+", "-", name).lower() not in locked:
             continue
         files = [Path(str(dist.locate_file(f))) for f in dist.files or []]
-        yield f"pypi:{name.lower()}", licence, files
+        yield f"pypi:{name.lower()}", licence, files, None, None
     for manifest in sorted(Path("/usr/lib/node_modules").glob("*/package.json")):
         try:
             meta = json.loads(manifest.read_text())
@@ -156,15 +166,26 @@ def sources() -> Iterator[tuple[str, str, Iterable[Path]]]:
         licence = permissive(str(meta.get("license", "")))
         if licence is not None:
             yield f"npm:{meta.get('name', manifest.parent.name)}", licence, sorted(
-                p for p in manifest.parent.rglob("*") if "test" not in p.parts)
+                p for p in manifest.parent.rglob("*") if "test" not in p.parts), None, None
+    for record in registries.load():
+        yield (f"{record['registry']}:{record['name']}", str(record["licence"]),
+               sorted(Path(str(record["directory"])).rglob("*")),
+               "heldout" if record["heldout"] else "train", str(record["language"]))
 
 
-def build(found: Iterable[tuple[str, str, Iterable[Path]]]) -> list[Entry]:
-    """Every file of every source, the first copy of each content only."""
+def build(found: Iterable[Source], refused: list[str] | None = None) -> list[Entry]:
+    """Every file of every source, the first copy of each content only; a benchmark package (or
+    one carrying a benchmark's data) is left out whole and its reason added to ``refused``."""
     seen: set[str] = set()
     out = []
-    for package, licence, files in found:
-        for entry in entries(package, licence, files):
+    for package, licence, listed, split, only in found:
+        files = list(listed)
+        reason = refusal(package, (str(f) for f in files))
+        if reason is not None:
+            if refused is not None:
+                refused.append(reason)
+            continue
+        for entry in entries(package, licence, files, split, only):
             if entry.sha256 not in seen:
                 seen.add(entry.sha256)
                 out.append(entry)
@@ -175,7 +196,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m model.corpus")
     parser.add_argument("--out", type=Path, default=Path(".stack/corpus/manifest.jsonl"))
     args = parser.parse_args(argv)
-    corpus = build(sources())
+    refused: list[str] = []
+    corpus = build(sources(), refused)
+    for reason in refused:
+        print(f"refused: {reason}", file=sys.stderr)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("w") as out:
         for entry in corpus:
