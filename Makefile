@@ -2,7 +2,8 @@
 PY := .venv/bin/python
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: install up down status test lint typecheck schema bench clean train-tools model evaluate
+.PHONY: install up down status test lint typecheck schema bench clean train-tools model evaluate \
+	corpus model-continue
 
 install: .venv/.installed
 	$(PY) -m infra install
@@ -45,15 +46,31 @@ bench: install
 train-tools: .venv/.installed
 	$(PY) -m pip install -q -r requirements-train.txt -c requirements.lock
 
-# Rebuilds the committed model from scratch: corpus manifest, tokenizer, seeded training.
-model: train-tools
+# The corpus: named packages of other languages fetched by their registries' clients, then the
+# manifest of everything (licences, dedup, held-out split).
+.stack/corpus/registries/sources.json:
+	$(PY) -m model.registries
+.stack/corpus/manifest.jsonl: .stack/corpus/registries/sources.json
 	$(PY) -m model.corpus
+corpus: .stack/corpus/manifest.jsonl
+
+# Rebuilds the model from scratch: corpus manifest, tokenizer, seeded training (many hours here).
+model: train-tools corpus
 	$(PY) -m model.training.tokenizer
 	$(PY) -m model.training.train
 
+# Goes on training from the committed weights (in the background, across sessions); the result
+# lands in .stack/train-run: evaluate it, then copy weights.npz and card.json into the model.
+STEPS ?= 1100
+model-continue: train-tools corpus
+	mkdir -p .stack/train-run
+	nice -n 5 $(PY) -m model.training.train --resume model/repository/code_fim/1 \
+		--out .stack/train-run --steps $(STEPS) --batch 16 --learning-rate 1e-3 --warmup 50 \
+		--checkpoint-every 100
+
 # Held-out quality against the n-gram baseline and no completion, then serving through Triton;
 # one-line infilling scored by running doctests; the assistant tasks' quality (docs/TASKS.md).
-evaluate: install
+evaluate: install corpus
 	OPENBLAS_NUM_THREADS=1 $(PY) -m model.training.evaluate --triton --json .stack/evaluation.json
 	OPENBLAS_NUM_THREADS=1 $(PY) -m model.training.executable
 	OPENBLAS_NUM_THREADS=1 $(PY) -m model.training.evaluate_tasks --json .stack/task_evaluation.json

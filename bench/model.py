@@ -48,7 +48,8 @@ MODEL = "code_fim"
 def prompts(count: int, seed: int = 5) -> list[Prompt]:
     source = (Path(sysconfig.get_paths()["stdlib"]) / "json" / "encoder.py").read_text()
     rng = random.Random(seed)  # noqa: S311 - reproducible prompts
-    starts = [i + 1 for i, c in enumerate(source) if c == "\n" and 200 < i < len(source) - 200]
+    # Far enough into the file that the prompt fills the model's window (about 1,000 tokens).
+    starts = [i + 1 for i, c in enumerate(source) if c == "\n" and 4000 < i < len(source) - 700]
     out = []
     for offset in rng.sample(starts, count):
         while source[offset] == " ":
@@ -60,7 +61,7 @@ def prompts(count: int, seed: int = 5) -> list[Prompt]:
 
 def typed(prompt: Prompt) -> Prompt:
     """The same prompt after typing one more character (a space would not change the line)."""
-    return Prompt(prompt.prefix + "x", prompt.suffix, prompt.language_id)
+    return Prompt(prompt.prefix + "x", prompt.suffix, prompt.language_id, prompt.context)
 
 
 def fim_request(prompt: Prompt, request_id: str, max_tokens: int = 64, threshold: float = 0.0
@@ -183,21 +184,29 @@ def engine_steps(repeats: int = 200) -> dict[str, float]:
         out[f"engine_tokens_per_s_batch{batch}"] = batch * 1000 / step
         print(f"engine step, batch {batch}: p50 {step:.2f} ms -> "
               f"{batch * 1000 / step:.0f} tokens/s (no Triton)")
-    prompt = list(range(1, 266))
+    full = transformer.context - model_dir.import_module("layout").MIDDLE_TOKENS
+    prompt = list(range(1, full + 1))
     times = []
     for _ in range(20):
         cache = transformer.new_cache()
         started = time.perf_counter()
         transformer.prefill(prompt, cache)
         times.append((time.perf_counter() - started) * 1000)
-    out["prefill_265_ms"] = statistics.median(times)
-    print(f"engine prefill of a full 265-token prompt: p50 {out['prefill_265_ms']:.1f} ms (no Triton)")
+    out["prefill_ms"] = statistics.median(times)
+    out["prefill_tokens"] = full
+    print(f"engine prefill of a full {full}-token prompt: p50 {out['prefill_ms']:.1f} ms (no Triton)")
     return out
 
 
 async def measure(settings: Settings, requests: int) -> dict[str, Any]:
     tokenizer = model_dir.import_module("bpe").Tokenizer.load(model_dir.MODEL_DIR / "tokenizer.json")
     work = prompts(3 * requests)
+    layout = model_dir.import_module("layout")
+    lengths = sorted(len(layout.prompt_ids(tokenizer, p.prefix, p.suffix, p.language_id, p.context))
+                     for p in work)
+    out_lengths = {"prompt_tokens_p50": lengths[len(lengths) // 2], "prompt_tokens_min": lengths[0]}
+    print(f"prompts: {out_lengths['prompt_tokens_p50']} tokens (median), "
+          f"{out_lengths['prompt_tokens_min']} at least")
     await run(settings, [[p] for p in work[:4]], 1, "warm-up", tokenizer)
 
     def typing(ps: list[Prompt]) -> list[list[Prompt]]:
@@ -209,6 +218,7 @@ async def measure(settings: Settings, requests: int) -> dict[str, Any]:
     ratio = out["batch8"]["tokens_per_s"] / out["batch1"]["tokens_per_s"]
     print(f"batch 8 / batch 1 tokens/s through Triton: {ratio:.2f}x")
     out["batch8_over_batch1"] = ratio
+    out.update(out_lengths)
     return out
 
 

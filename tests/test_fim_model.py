@@ -102,6 +102,54 @@ class TestLayout:
         common = next(i for i, (a, b) in enumerate(zip(before, after, strict=False)) if a != b)
         assert common >= len(before) - 4
 
+    def test_window_holds_at_least_a_thousand_tokens(self, model: transformer.Transformer) -> None:
+        assert model.context >= 1024
+        ids = layout.prompt_ids(TOKENIZER, SOURCE * 50, SOURCE * 50, "python")
+        assert len(ids) >= 900
+
+    def test_context_and_everything_long_still_fit(self, model: transformer.Transformer) -> None:
+        context = "# From other.py:\n" + "# def helper(a, b): return a + b\n" * 200
+        ids = layout.prompt_ids(TOKENIZER, SOURCE * 50, SOURCE * 50, "python", context)
+        assert len(ids) + layout.MIDDLE_TOKENS <= model.context
+        text = TOKENIZER.decode(ids)
+        assert "# From other.py:" in text
+        prefix_at = ids.index(TOKENIZER.special[bpe.FIM_PREFIX])
+        assert TOKENIZER.decode(ids[prefix_at + 1:]).startswith("# From other.py:")
+
+    def test_the_enclosing_signature_and_docstring_stay_in_a_long_function(self) -> None:
+        body = "".join(f"    value_{i} = compute(value_{i - 1}, {i})\n" for i in range(1, 400))
+        head = 'import os\n\n\ndef transform(records, *, limit=10):\n    """Scale the records."""\n'
+        prefix = head + "    value_0 = 0\n" + body + "    "
+        text = TOKENIZER.decode(layout.prompt_ids(TOKENIZER, prefix, "\n", "python"))
+        assert "value_1 = compute" not in text  # the start of the body is out of the window
+        assert 'def transform(records, *, limit=10):\n    """Scale the records."""\n' in text
+        assert text.index("def transform") < text.index("value_399")
+
+    def test_no_header_is_repeated_when_the_window_shows_it(self) -> None:
+        prefix = "def short(a):\n    b = a\n    "
+        text = TOKENIZER.decode(layout.prompt_ids(TOKENIZER, prefix, "\n", "python"))
+        assert text.count("def short") == 1
+
+    def test_typing_inside_a_long_function_keeps_the_start(self) -> None:
+        body = "".join(f"    value_{i} = compute(value_{i - 1}, {i})\n" for i in range(1, 400))
+        prefix = "def transform(records):\n" + body + "    "
+        before = layout.prompt_ids(TOKENIZER, prefix, "\n", "python")
+        after = layout.prompt_ids(TOKENIZER, prefix + "total = su", "\n", "python")
+        common = next(i for i, (a, b) in enumerate(zip(before, after, strict=False)) if a != b)
+        assert common >= len(before) - 4
+
+    def test_scope_headers_are_the_enclosing_definitions(self) -> None:
+        prefix = ("class Store:\n    # Keeps things.\n    def put(self, key,\n            value):\n"
+                  '        """Store it."""\n        if key:\n            x = 1\n\n        ')
+        headers = [text for _, text in layout.scope_headers(prefix)]
+        assert headers == ["class Store:",
+                           '    # Keeps things.\n    def put(self, key,\n            value):\n'
+                           '        """Store it."""']
+
+    @given(st.text(alphabet="ab :\n(){}\"#", max_size=300), st.text(alphabet="xy(", max_size=8))
+    def test_scope_headers_do_not_change_while_typing_on_a_line(self, text: str, typed: str) -> None:
+        assert layout.scope_headers(text) == layout.scope_headers(text + typed) or "\n" in typed
+
     @given(st.integers(0, 5000), st.integers(1, 255))
     def test_prefix_window_moves_in_steps(self, length: int, typed: int) -> None:
         text = ("abcdefghi\n" * 600)[:length]
@@ -204,7 +252,9 @@ class TestEngine:
         [sequence] = run(make_engine(model), [engine.Request(SOURCE[:cut], SOURCE[cut:], "python", 8, 0.0)])
         generated = sequence.generated.decode()
         assert sequence.partial == "read_" and generated.startswith("read_")
-        assert sequence.text == generated[len("read_"):]
+        # What is shown continues the typed part (the stop rule may cut what was generated after).
+        assert generated[len("read_"):].startswith(sequence.text) and sequence.text
+        assert not sequence.text.startswith("read_")
         assert sequence.emitted == rules.finish(sequence.text, sequence.context)
 
     def test_typing_inside_a_word_reuses_the_whole_prompt(self, model: transformer.Transformer) -> None:

@@ -95,3 +95,26 @@ async def test_a_cancelled_request_leaves_and_others_go_on(stack: Settings) -> N
         await client.close()
     assert len(cancelled.pieces) <= 1
     assert all(s.error == "" and s.pieces for s in after)
+
+
+async def test_other_files_context_is_taken_and_bad_context_is_refused(stack: Settings) -> None:
+    """The worker's CONTEXT input (other open files, as comments) is part of the prompt; bytes
+    that are not UTF-8 get a precise error and the model keeps serving."""
+    context = "# From helpers.py:\n# def read_lines(path):\n# def count_lines(path):\n"
+    base = prompt_at("lines = read", 3)
+    with_context = Prompt(base.prefix, base.suffix, base.language_id, context)
+    client = Client(stack.triton_grpc)
+    try:
+        answered = await client.complete(with_context, "ctx-1", 16)
+        bad = fim_request(with_context, "ctx-2", 8)
+        position = [i for i, t in enumerate(bad.inputs) if t.name == "CONTEXT"][0]
+        bad.raw_input_contents[position] = b"\xff\xfe"
+        del bad.inputs[position].shape[:]
+        bad.inputs[position].shape.extend((1, 2))
+        refused = await client.stream(bad)
+        after = await client.complete(base, "ctx-3", 8)
+    finally:
+        await client.close()
+    assert answered.error == "" and answered.pieces
+    assert "CONTEXT is not valid UTF-8" in refused.error
+    assert after.error == ""

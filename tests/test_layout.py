@@ -46,7 +46,7 @@ PURE = [
     "schemas", "quota/arithmetic.py", "streams/document.py", "streams/sealing.py",
     "streams/languages.py", "streams/redaction.py", "ws_edge/session.py", "ws_edge/pressure.py",
     "ws_edge/ratelimit.py", "workers/core.py", "workers/debounce.py", "workers/reuse.py",
-    "workers/prompt.py", "workers/admission.py", "workers/persistence.py",
+    "workers/prompt.py", "workers/admission.py", "streams/cross_file.py", "workers/persistence.py",
     "analytics/batcher.py", "analytics/usage_windows.py", "infra/restarts.py",
     "ide/positions.py", "ide/mirror.py", "ide/pacing.py", "ide/suggestions.py", "ide/verdicts.py",
     "config/task_routes.py", "tasks/offsets.py", "tasks/docs.py", "tasks/explain.py",

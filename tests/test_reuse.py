@@ -33,8 +33,9 @@ class TestGenerationKey:
                   generation_key("t2", "m", p, 16),
                   generation_key("t", "m", Prompt("def f(", "", "python"), 16),
                   generation_key("t", "m", Prompt("def f(", ")", "go"), 16),
-                  generation_key("t", "m", Prompt("def f", "()", "python"), 16)}
-        assert key not in others and len(others) == 6
+                  generation_key("t", "m", Prompt("def f", "()", "python"), 16),
+                  generation_key("t", "m", Prompt("def f(", ")", "python", "# g()\n"), 16)}
+        assert key not in others and len(others) == 7
         assert "def" not in key and len(key) == 64
 
 

@@ -90,6 +90,27 @@ class TestCompletions:
         core.finished("s1", "r1")
         assert core.inflight("s1") == frozenset()
 
+    def test_other_open_documents_of_the_session_give_context(self) -> None:
+        core = opened("from helpers import scale\nvalue = scale(")
+        key = "AKIA" + "QWERTYUIOPASDFGH"
+        helpers = f"AWS_KEY = '{key}'\n\ndef scale(value, factor):\n    return value * factor\n"
+        core.handle(event(DocOpen("helpers.py", "python", 1, helpers)), NOW)
+        core.handle(event(DocOpen("notes.md", "markdown", 1, "def scale(): nothing")), NOW)
+        core.handle(event(DocOpen("other.py", "python", 1, "def scale(x): pass"), session="s2"), NOW)
+        (start,) = core.handle(event(CompletionRequest("r1", "a.py", 1, 39)), NOW)
+        assert isinstance(start, StartCompletion)
+        assert start.prompt.context == "# From helpers.py:\n# def scale(value, factor):\n"
+
+    def test_secrets_in_other_documents_are_masked_in_the_context(self) -> None:
+        key = "AKIA" + "QWERTYUIOPASDFGH"
+        core = opened("AWS_KEY = read_key()\nclient = connect(AWS_KEY, region)\n")
+        helpers = f"AWS_KEY = '{key}'\nclient = connect(AWS_KEY, region)\n"
+        core.handle(event(DocOpen("helpers.py", "python", 1, helpers)), NOW)
+        (start,) = core.handle(event(CompletionRequest("r1", "a.py", 1, 55)), NOW)
+        assert isinstance(start, StartCompletion)
+        assert "# client = connect(AWS_KEY, region)" in start.prompt.context
+        assert "AWS_KEY = '****" in start.prompt.context and key not in start.prompt.context
+
     def test_sessions_are_independent(self) -> None:
         core = opened()
         core.handle(event(DocOpen("a.py", "python", 1, "other"), session="s2"), NOW)

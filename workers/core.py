@@ -34,8 +34,10 @@ from schemas.topics import (
     SessionEnd,
     StageTimes,
 )
+from streams import cross_file
 from streams.document import Document, DocumentSet
 from streams.languages import canonical_id
+from streams.redaction import redact
 from workers.debounce import DebounceConfig, TypingRhythm
 from workers.prompt import Prompt, build_prompt
 
@@ -190,6 +192,26 @@ class _Session:
     tasks: set[str] = field(default_factory=set)
     #: Tasks waiting for a snapshot of their document.
     waiting_tasks: list[tuple[TaskRequest, int, int]] = field(default_factory=list)
+    #: Other open documents cut into windows, per uri at one version (see ``streams.cross_file``).
+    indexed: dict[str, tuple[int, cross_file.Neighbour]] = field(default_factory=dict)
+
+    def neighbours(self, doc: Document) -> list[cross_file.Neighbour]:
+        """The session's other open documents of ``doc``'s language, indexed once per version."""
+        language = canonical_id(doc.language_id, doc.uri)
+        out: list[cross_file.Neighbour] = []
+        open_uris = set()
+        for other in self.docs.all():
+            open_uris.add(other.uri)
+            if other.uri == doc.uri or canonical_id(other.language_id, other.uri) != language:
+                continue
+            known = self.indexed.get(other.uri)
+            if known is None or known[0] != other.version:
+                known = (other.version, cross_file.index(other.uri, redact(other.text)))
+                self.indexed[other.uri] = known
+            out.append(known[1])
+        for uri in [u for u in self.indexed if u not in open_uris]:
+            del self.indexed[uri]
+        return out
 
     def await_snapshot(self, route: Route, uri: str, seen_version: int = -1) -> list[Action]:
         """Forget ``uri`` and ask the edge for it, once."""
@@ -448,7 +470,7 @@ class WorkerCore:
             return self._refuse(pending.route, request.request_id, error)
         limits = self._limits
         prompt = build_prompt(doc, request.offset, limits.prompt_prefix_chars,
-                              limits.prompt_suffix_chars)
+                              limits.prompt_suffix_chars, session.neighbours(doc))
         max_tokens = min(request.max_tokens or limits.max_completion_tokens,
                          limits.max_completion_tokens)
         session.inflight.add(request.request_id)

@@ -63,6 +63,8 @@ def triton_request(model: str, prompt: Prompt, max_tokens: int, request_id: str,
     _uint8_tensor(request, "PREFIX", prompt.prefix.encode("utf-8"))
     _uint8_tensor(request, "SUFFIX", prompt.suffix.encode("utf-8"))
     _uint8_tensor(request, "LANGUAGE", prompt.language_id.encode("utf-8"))
+    if prompt.context:
+        _uint8_tensor(request, "CONTEXT", prompt.context.encode("utf-8"))
     limit = request.inputs.add()
     limit.name = "MAX_TOKENS"
     limit.datatype = "INT32"
@@ -265,7 +267,8 @@ class LlmCompletions(TritonBackend):
         self._timeout_ms = timeout_ms
 
     async def stream(self, prompt: Prompt, max_tokens: int, request_id: str) -> AsyncIterator[str]:
-        text = fim_prompt(self._family, prompt.prefix, prompt.suffix)
+        # Other files' context goes before the prefix, as comments (how such models are prompted).
+        text = fim_prompt(self._family, prompt.context + prompt.prefix, prompt.suffix)
         stop = TEMPLATES[self._family].stop if self._interface == "vllm" else ()
         async for piece in self.stream_llm(self._model, self._interface, text, max_tokens,
                                            request_id, self._timeout_ms, stop):

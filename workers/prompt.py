@@ -6,10 +6,12 @@ window; the bounds keep per-request cost flat however large the file is.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from streams import cross_file
 from streams.document import Document
-from streams.languages import canonical_id
+from streams.languages import by_id, canonical_id
 from streams.redaction import redact
 
 
@@ -20,12 +22,16 @@ class Prompt:
     prefix: str
     suffix: str
     language_id: str
+    #: Snippets and signatures of the session's other open documents, as comments (may be empty).
+    context: str = ""
 
 
-def build_prompt(doc: Document, offset: int, prefix_chars: int, suffix_chars: int) -> Prompt:
+def build_prompt(doc: Document, offset: int, prefix_chars: int, suffix_chars: int,
+                 neighbours: Sequence[cross_file.Neighbour] = ()) -> Prompt:
     """Prefix up to ``prefix_chars`` before ``offset``, suffix up to ``suffix_chars`` after it,
     with secrets masked (the edge masks what it can see in each edit; a secret typed key by key
-    is only whole here, in the document)."""
+    is only whole here, in the document), and context chosen from ``neighbours`` (the session's
+    other open documents of the language, already masked)."""
     text = doc.text
     start = max(0, offset - prefix_chars)
     if start > 0:
@@ -35,5 +41,10 @@ def build_prompt(doc: Document, offset: int, prefix_chars: int, suffix_chars: in
     if end < len(text):
         newline = text.rfind("\n", offset, end)
         end = newline + 1 if newline != -1 else end
-    return Prompt(prefix=redact(text[start:offset]), suffix=redact(text[offset:end]),
-                  language_id=canonical_id(doc.language_id, doc.uri))
+    prefix = redact(text[start:offset])
+    language_id = canonical_id(doc.language_id, doc.uri)
+    language = by_id(language_id)
+    context = cross_file.render(cross_file.choose(prefix, neighbours),
+                                language.line_comment if language else None) if neighbours else ""
+    return Prompt(prefix=prefix, suffix=redact(text[offset:end]), language_id=language_id,
+                  context=context)

@@ -33,7 +33,7 @@ def generation_key(tenant_id: str, model: str, prompt: Prompt, max_tokens: int) 
     """
     digest = hashlib.sha256()
     for part in (tenant_id, model, prompt.language_id, str(max_tokens), prompt.prefix,
-                 prompt.suffix):
+                 prompt.suffix, prompt.context):
         data = part.encode("utf-8")
         digest.update(len(data).to_bytes(8, "big"))
         digest.update(data)

@@ -25,6 +25,8 @@ class Task:
     prefix: str
     suffix: str
     target: str
+    #: Other files' context, as the worker would send it (see ``open_files``).
+    context: str = ""
 
 
 def _indent(line: str) -> int:

@@ -21,6 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from model.training import corpus_files, fim, model_dir
+from model.training.open_files import OpenFiles
+
+#: Share of examples that get context from other files of their package (as a session's other
+#: open documents would give).
+CROSS_FILE_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,7 @@ class Examples:
         self.files = files
         self.weights = [math.sqrt(len(f.text)) for f in files]  # big files count, not dominate
         self.rng = random.Random(seed)  # noqa: S311 - reproducible examples, not secrets
+        self.open_files = OpenFiles(files, self.rng)
         self.context = context
         self.eot = self.tokenizer.special[self.bpe.EOT]
         self.pad = self.tokenizer.special[self.bpe.PAD]
@@ -111,7 +117,11 @@ class Examples:
         if split is None or not split.middle:
             return None
         layout = self.layout
-        ids: list[int] = layout.prompt_ids(self.tokenizer, split.prefix, split.suffix, file.language)
+        context = ""
+        if self.rng.random() < CROSS_FILE_SHARE:
+            context = self.open_files.context(file, split.prefix, layout.PREFIX_CHARS)
+        ids: list[int] = layout.prompt_ids(self.tokenizer, split.prefix, split.suffix,
+                                           file.language, context)
         middle = self.tokenizer.encode(split.middle[:800])
         ids += middle[:layout.MIDDLE_TOKENS]
         if len(middle) <= layout.MIDDLE_TOKENS:
@@ -126,10 +136,31 @@ class Examples:
             ids = self.one(file)
             if ids is None or len(ids) < 8:
                 continue
-            padding = self.context + 1 - len(ids)
-            inputs.append(ids[:-1] + [self.pad] * padding)
-            targets.append(ids[1:] + [-100] * padding)
-        return inputs, targets
+            inputs.append(ids[:-1])
+            targets.append(ids[1:])
+        longest = max(len(row) for row in inputs)  # pad to the batch's longest, not the context
+        return ([row + [self.pad] * (longest - len(row)) for row in inputs],
+                [row + [-100] * (longest - len(row)) for row in targets])
+
+
+def resume(model: Any, directory: Path) -> dict[str, Any]:
+    """Loads ``directory``'s exported weights into ``model`` (a checkpoint committed earlier, so
+    training goes on across sessions); learned positions are stretched by linear interpolation
+    when the context grew. Returns the checkpoint's card."""
+    import numpy as np
+    import torch
+    from torch.nn import functional
+
+    card: dict[str, Any] = json.loads((directory / "card.json").read_text())
+    with np.load(directory / "weights.npz") as saved:
+        state = {name: torch.tensor(saved[name].astype(np.float32)) for name in saved.files}
+    wanted = model.state_dict()["position.weight"].shape[0]
+    old = state["position.weight"]
+    if old.shape[0] != wanted:
+        state["position.weight"] = functional.interpolate(
+            old.T[None], size=wanted, mode="linear", align_corners=True)[0].T.contiguous()
+    model.load_state_dict(state)
+    return card
 
 
 def export(model: Any, shape: Shape, out: Path) -> int:
@@ -193,6 +224,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=Budget.threads)
     parser.add_argument("--out", type=Path, default=model_dir.MODEL_DIR)
     parser.add_argument("--checkpoint-every", type=int, default=250)
+    parser.add_argument("--learning-rate", type=float, default=Budget.learning_rate)
+    parser.add_argument("--warmup", type=int, default=Budget.warmup)
+    parser.add_argument("--resume", type=Path, default=None, metavar="MODEL_DIR",
+                        help="start from this directory's weights.npz and card.json (e.g. the "
+                             "committed model) instead of a fresh initialization")
     args = parser.parse_args(argv)
 
     import numpy as np
@@ -200,7 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     from torch.nn import functional
     from tqdm import tqdm
 
-    budget = Budget(steps=args.steps, batch=args.batch, seed=args.seed, threads=args.threads)
+    budget = Budget(steps=args.steps, batch=args.batch, seed=args.seed, threads=args.threads,
+                    learning_rate=args.learning_rate, warmup=args.warmup)
     torch.manual_seed(budget.seed)
     np.random.seed(budget.seed)
     torch.set_num_threads(budget.threads)
@@ -210,6 +247,11 @@ def main(argv: list[str] | None = None) -> int:
     examples = Examples(train_files, budget.seed, shape.context)
     heldout = Examples(heldout_files, budget.seed + 1, shape.context)
     model = build_model(shape)
+    earlier: dict[str, Any] = {}
+    if args.resume is not None:
+        earlier = resume(model, args.resume)
+        print(f"train: resumed from {args.resume} after {earlier.get('steps_done', 0)} steps",
+              file=sys.stderr)
     parameters = sum(p.numel() for p in model.parameters())
     decay = [p for n, p in model.named_parameters() if p.dim() == 2 and "embed" not in n
              and "position" not in n]
@@ -229,8 +271,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"train: {parameters / 1e6:.2f}M parameters, {len(train_files)} training files, "
           f"{budget.steps} steps of {budget.batch} x {shape.context} tokens, {budget.threads} threads",
           file=sys.stderr)
-    history: list[dict[str, float]] = []
+    history: list[dict[str, Any]] = [
+        {**h, "run": h.get("run", 1)} for h in earlier.get("history", [])]
+    run = (history[-1]["run"] + 1) if history else 1
+    steps_before = int(earlier.get("steps_done", 0))
+    runs = [*earlier.get("runs", [{"shape": earlier["shape"], "budget": earlier["budget"]}]
+                         if earlier else []),
+            {"shape": asdict(shape), "budget": asdict(budget), "resumed": args.resume is not None}]
     started = time.perf_counter()
+    tokens_before = int(earlier.get("tokens_seen", 0))
     tokens_seen = 0
     progress = tqdm(range(budget.steps), desc="train", unit="step", file=sys.stderr)
     running = None
@@ -251,15 +300,16 @@ def main(argv: list[str] | None = None) -> int:
         last = step + 1 == budget.steps
         if (step + 1) % args.checkpoint_every == 0 or last:
             held = evaluate_loss(model, heldout, 4 if not last else 16, budget.batch)
-            history.append({"step": step + 1, "train_loss": round(running, 4),
-                            "heldout_loss": round(held, 4), "tokens": tokens_seen,
+            history.append({"run": run, "step": steps_before + step + 1, "train_loss": round(running, 4),
+                            "heldout_loss": round(held, 4), "tokens": tokens_before + tokens_seen,
                             "seconds": round(time.perf_counter() - started, 1)})
             progress.write(f"step {step + 1}: train {running:.3f} held-out {held:.3f} nats/token")
             size = export(model, shape, args.out / "weights.npz")
             card = {
                 "model": "code_fim", "shape": asdict(shape), "budget": asdict(budget),
-                "parameters": parameters, "weights_bytes": size, "steps_done": step + 1,
-                "tokens_seen": tokens_seen, "corpus_manifest_sha256": corpus_files.manifest_digest(),
+                "parameters": parameters, "weights_bytes": size,
+                "steps_done": steps_before + step + 1, "tokens_seen": tokens_before + tokens_seen,
+                "runs": runs, "corpus_manifest_sha256": corpus_files.manifest_digest(),
                 "training_files": len(train_files), "history": history,
                 "torch": torch.__version__,
             }

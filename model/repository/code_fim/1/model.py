@@ -143,7 +143,8 @@ class TritonPythonModel:
                     suffix=_text(request, "SUFFIX", required=True),
                     language=language if _LANGUAGE_ID.fullmatch(language) else "",
                     max_tokens=_max_tokens(request),
-                    threshold=_threshold(request, self.default_threshold))
+                    threshold=_threshold(request, self.default_threshold),
+                    context=_text(request, "CONTEXT", required=False))
             except BadRequest as error:
                 pb_utils.Logger.log_warn(f"code_fim: rejected a request: {error}")
                 _fail(request.get_response_sender(), str(error))
