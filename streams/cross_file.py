@@ -102,12 +102,15 @@ def choose(prefix: str, neighbours: Sequence[Neighbour], budget: int = BUDGET_CH
     wanted = query(prefix)
     if not wanted:
         return chosen
-    scored = sorted(((similarity(wanted, w.names), i, w)
-                     for n in neighbours for i, w in enumerate(n.windows)),
-                    key=lambda item: (-item[0], item[1], item[2].uri))
-    for score, _, window in scored:
-        if score < MIN_SIMILARITY:
-            break
+    scored = []
+    for neighbour in neighbours:
+        for order, window in enumerate(neighbour.windows):
+            common = len(wanted & window.names)
+            score = common / (len(wanted) + len(window.names) - common) if common else 0.0
+            if score >= MIN_SIMILARITY:
+                scored.append((-score, order, window.uri, window))
+    scored.sort(key=lambda item: item[:3])
+    for _, _, _, window in scored:
         if used + len(window.text) <= budget:
             chosen.append(window)
             used += len(window.text)
