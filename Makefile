@@ -8,10 +8,10 @@ export PYTHONPATH := $(CURDIR)
 install: .venv/.installed
 	$(PY) -m infra install
 
-.venv/.installed: requirements.lock pyproject.toml
+.venv/.installed: requirements.lock requirements-runtime.txt pyproject.toml
 	python3.11 -m venv .venv || python3 -m venv .venv
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip install -q -r requirements.lock -r requirements-runtime.txt
 	touch $@
 
 up: install
@@ -60,7 +60,8 @@ model: train-tools corpus
 	$(PY) -m model.training.train
 
 # Goes on training from the committed weights (in the background, across sessions); the result
-# lands in .stack/train-run: evaluate it, then copy weights.npz and card.json into the model.
+# lands in .stack/train-run: evaluate it, then copy weights.npz, card.json and prompt.onnx into
+# the model.
 STEPS ?= 1100
 model-continue: train-tools corpus
 	mkdir -p .stack/train-run

@@ -198,12 +198,12 @@ def engine_steps(repeats: int = 200) -> dict[str, float]:
     return out
 
 
-async def measure(settings: Settings, requests: int) -> dict[str, Any]:
+async def measure(settings: Settings, requests: int, window: int | None = None) -> dict[str, Any]:
     tokenizer = model_dir.import_module("bpe").Tokenizer.load(model_dir.MODEL_DIR / "tokenizer.json")
     work = prompts(3 * requests)
     layout = model_dir.import_module("layout")
-    lengths = sorted(len(layout.prompt_ids(tokenizer, p.prefix, p.suffix, p.language_id, p.context))
-                     for p in work)
+    lengths = sorted(len(layout.prompt_ids(tokenizer, p.prefix, p.suffix, p.language_id, p.context,
+                                           window=window or layout.CONTEXT)) for p in work)
     out_lengths = {"prompt_tokens_p50": lengths[len(lengths) // 2], "prompt_tokens_min": lengths[0]}
     print(f"prompts: {out_lengths['prompt_tokens_p50']} tokens (median), "
           f"{out_lengths['prompt_tokens_min']} at least")
@@ -222,7 +222,7 @@ async def measure(settings: Settings, requests: int) -> dict[str, Any]:
     return out
 
 
-def measure_all(requests: int = 40) -> dict[str, Any]:
+def measure_all(requests: int = 40, window: int | None = None) -> dict[str, Any]:
     import os
 
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -230,12 +230,17 @@ def measure_all(requests: int = 40) -> dict[str, Any]:
         repository = Path(scratch)
         shutil.copytree(model_dir.MODEL_DIR.parent, repository / MODEL,
                         ignore=shutil.ignore_patterns("__pycache__"))
+        if window is not None:  # the served prompt window (config parameter PROMPT_WINDOW)
+            config = repository / MODEL / "config.pbtxt"
+            config.write_text(config.read_text().replace(
+                'key: "PROMPT_WINDOW"\n  value: { string_value: "" }',
+                f'key: "PROMPT_WINDOW"\n  value: {{ string_value: "{window}" }}'))
         settings = private_settings("bench-model").replace(triton_model_repository=repository,
                                                            triton_model=MODEL)
         supervisor = Supervisor(settings.run_dir, settings.log_dir)
         supervisor.start(triton_spec(settings), 120)
         try:
-            served = asyncio.run(measure(settings, requests))
+            served = asyncio.run(measure(settings, requests, window))
         finally:
             supervisor.stop_all()
     return {**served, **engine_steps()}
@@ -244,8 +249,10 @@ def measure_all(requests: int = 40) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.model")
     parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument("--window", type=int, default=None,
+                        help="serve with this prompt window (PROMPT_WINDOW) instead of the config's")
     args = parser.parse_args()
-    measure_all(args.requests)
+    measure_all(args.requests, args.window)
     return 0
 
 

@@ -122,7 +122,7 @@ class Settings:
     max_document_chars: int = 1_000_000
     max_open_documents: int = 64
     max_completion_tokens: int = 64
-    prompt_prefix_chars: int = 4000
+    prompt_prefix_chars: int = 16000
     prompt_suffix_chars: int = 1000
     #: Finished generations stay in the Redis cache this long (values hold generated code).
     completion_cache_ttl_s: int = 600

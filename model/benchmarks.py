@@ -18,6 +18,9 @@ BENCHMARKS = (
     "cruxeval", "swe-bench", "swebench", "codecontests", "conala", "odex", "defects4j",
     "bugsinpy", "quixbugs", "recode", "mceval", "codeeval", "safim", "execrepobench",
 )
+#: Extensions of the files benchmarks ship their problems in.
+DATA_EXTENSIONS = frozenset({"jsonl", "json", "parquet", "arrow", "csv", "tsv", "gz", "zip",
+                             "tar", "pkl", "pickle", "txt", "yaml", "yml"})
 _NORMAL = re.compile(r"[\s_.]+")
 
 
@@ -43,7 +46,10 @@ def refusal(package: str, paths: Iterable[str] = ()) -> str | None:
         if found is not None:
             return f"{package} is the evaluation set {found}"
     for path in paths:
-        stem = path.replace("\\", "/").rsplit("/", 1)[-1].split(".", 1)[0]
+        name = path.replace("\\", "/").rsplit("/", 1)[-1]
+        stem, _, extension = name.partition(".")
+        if extension.split(".")[0].lower() not in DATA_EXTENSIONS:
+            continue  # a source file named like a benchmark (lib/odex.js) is not its data
         found = _matches(stem)
         if found is not None:
             return f"{package} carries {path}, data of the evaluation set {found}"

@@ -102,11 +102,24 @@ def licence_of_text(text: str) -> str | None:
     return None
 
 
+#: Words of licences that put conditions on the code's use (copyleft): a licence file with them
+#: refuses the package whatever the list says.
+COPYLEFT = ("GNU GENERAL PUBLIC LICENSE", "GNU LESSER GENERAL PUBLIC", "GNU AFFERO",
+            "Mozilla Public License", "Eclipse Public License", "European Union Public Licen",
+            "Common Development and Distribution License")
+
+
 def declared_matches(declared: str, found: str) -> bool:
-    """Whether a licence the package states (an SPDX id or expression) agrees with the list's."""
+    """Whether a licence the package states (an SPDX id or expression) agrees with the list's:
+    an ``AND`` needs every part to be one the list allows, an ``OR`` one of them."""
     def ids(expression: str) -> set[str]:
-        return {p.strip("() ") for p in re.split(r"\s+(?:OR|AND)\s+|/", expression) if p.strip()}
-    return bool(ids(declared) & ids(found))
+        return {p.strip("() ") for p in re.split(r"\s+OR\s+|/", expression) if p.strip()}
+    allowed = ids(declared)
+    for choice in ids(found):
+        parts = {p.strip("() ") for p in re.split(r"\s+AND\s+", choice)}
+        if parts <= allowed:
+            return True
+    return False
 
 
 def _licence_files(directory: Path) -> list[Path]:
@@ -116,19 +129,27 @@ def _licence_files(directory: Path) -> list[Path]:
 
 
 def check_licence(package: Package, directory: Path, stated: str | None) -> str:
-    """How the licence was confirmed; raises ``ValueError`` when the package says otherwise."""
+    """How the licence was confirmed; raises ``ValueError`` when the package says otherwise: its
+    metadata, any licence file read as another licence, or one with copyleft terms."""
+    confirmed = []
     if stated:
         if not declared_matches(package.licence, stated):
             raise ValueError(f"{package.key} states licence {stated!r}, the list says "
                              f"{package.licence!r}")
-        return "package metadata"
+        confirmed.append("package metadata")
     for path in _licence_files(directory):
-        found = licence_of_text(path.read_text(errors="replace"))
+        text = path.read_text(errors="replace")
+        flat = " ".join(text.split())
+        if any(word.lower() in flat.lower() for word in COPYLEFT):
+            raise ValueError(f"{package.key}: {path.name} has copyleft terms")
+        found = licence_of_text(text)
         if found is not None:
             if not declared_matches(package.licence, found):
                 raise ValueError(f"{package.key}: {path.name} reads as {found}, the list says "
                                  f"{package.licence!r}")
-            return f"licence file {path.name}"
+            confirmed.append(f"licence file {path.name}")
+    if confirmed:
+        return ", ".join(dict.fromkeys(confirmed))
     return "declared by the list (the package ships no licence text)"
 
 

@@ -23,6 +23,8 @@ WINDOW_STRIDE = 10
 QUERY_LINES = 20
 MIN_SIMILARITY = 0.15
 BUDGET_CHARS = 700
+#: A window cut shorter than this to fit the budget is left out.
+MIN_WINDOW_CHARS = 80
 SIGNATURE_CHARS = 300
 MAX_SIGNATURES = 12
 #: Only the start of a very large document is indexed (bounded work per document version).
@@ -85,8 +87,10 @@ def query(prefix: str, lines: int = QUERY_LINES) -> frozenset[str]:
 
 
 def imported(prefix: str, neighbours: Sequence[Neighbour]) -> list[Neighbour]:
-    """The neighbours whose module name an import line of ``prefix`` mentions."""
-    mentioned = names(" ".join(m.group(0) for m in _IMPORT.finditer(prefix)))
+    """The neighbours whose module name an import line of ``prefix`` mentions (complete lines
+    only: typing an import does not change the context until the line is done)."""
+    complete = prefix[:prefix.rfind("\n") + 1]
+    mentioned = names(" ".join(m.group(0) for m in _IMPORT.finditer(complete)))
     return [n for n in neighbours if n.module in mentioned and n.signatures]
 
 
@@ -111,9 +115,12 @@ def choose(prefix: str, neighbours: Sequence[Neighbour], budget: int = BUDGET_CH
                 scored.append((-score, order, window.uri, window))
     scored.sort(key=lambda item: item[:3])
     for _, _, _, window in scored:
-        if used + len(window.text) <= budget:
-            chosen.append(window)
-            used += len(window.text)
+        room = budget - used
+        text = window.text if len(window.text) <= room else \
+            window.text[:window.text.rfind("\n", 0, room) + 1].rstrip("\n")
+        if text and (text is window.text or len(text) >= MIN_WINDOW_CHARS):  # cut at a line end
+            chosen.append(Window(window.uri, text, window.names))
+            used += len(text)
     return chosen
 
 

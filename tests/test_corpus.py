@@ -123,3 +123,18 @@ def test_a_package_that_states_another_licence_is_refused(tmp_path: Path) -> Non
     bsd = Package("go", "y", "v1", "go", "BSD-3-Clause")
     with pytest.raises(ValueError, match=r"Apache-2\.0"):
         check_licence(bsd, tmp_path, None)
+
+
+def test_an_and_expression_needs_every_part_and_copyleft_files_refuse(tmp_path: Path) -> None:
+    package = Package("npm", "z", "1.0.0", "typescript", "MIT")
+    with pytest.raises(ValueError, match="states licence"):
+        check_licence(package, tmp_path, "MIT AND GPL-3.0-only")
+    assert check_licence(package, tmp_path, "(MIT OR GPL-3.0-only)") == "package metadata"
+    (tmp_path / "COPYING").write_text("GNU LESSER GENERAL PUBLIC LICENSE\nVersion 3")
+    with pytest.raises(ValueError, match="copyleft"):
+        check_licence(package, tmp_path, "MIT")
+
+
+def test_a_source_file_named_like_a_benchmark_is_not_its_data() -> None:
+    assert refusal("npm:numerics", ["lib/odex.js", "src/recode.ts"]) is None
+    assert refusal("pypi:x", ["data/mbpp.jsonl"]) is not None

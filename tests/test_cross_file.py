@@ -92,3 +92,17 @@ def test_training_opens_other_files_of_the_same_package_and_language() -> None:
     prefix = "settings = load_settings(path)\njson.dump(settings, handle)\n"
     assert [n.uri for n in opened.neighbours(files[0])] == ["p/utils.py"]
     assert opened.context(files[0], prefix, 3000).startswith("# From utils.py:\n")
+
+
+def test_a_long_similar_window_is_cut_at_a_line_end_to_fit() -> None:
+    long_lines = "\n".join(f"settings = load_settings(path, json, handle, {i})" for i in range(20))
+    prefix = "settings = load_settings(path, json, handle)\nx = 1\n"
+    chosen = cross_file.choose(prefix, [cross_file.index("long.py", long_lines)], budget=300)
+    assert chosen and len(chosen[0].text) <= 300
+    assert chosen[0].text == "\n".join(long_lines.split("\n")[:len(chosen[0].text.split("\n"))])
+
+
+def test_an_import_being_typed_does_not_change_the_context() -> None:
+    neighbours = [cross_file.index("file:///p/utils.py", UTILS)]
+    assert cross_file.imported("x = 1\nfrom utils imp", neighbours) == []
+    assert [n.module for n in cross_file.imported("from utils import x\n", neighbours)] == ["utils"]

@@ -3,6 +3,9 @@ against the filled-in text in a subprocess, and a line the doctests never run is
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from model.training import executable_go
 from model.training.executable import UNREACHED, Infill, passes, run_doctests
 from model.training.tasks import Task
 
@@ -40,3 +43,49 @@ def test_a_filled_line_passes_only_when_right_and_reached() -> None:
     assert not passes(reached, UNREACHED)
     unreached = infill_at('raise ValueError("negative")')
     assert passes(unreached, UNREACHED), "the doctests never take the negative branch"
+
+
+GO_SOURCE = """package calc
+
+// Double returns twice n.
+func Double(n int) int {
+\tif n < 0 {
+\t\tpanic("negative")
+\t}
+\tresult := n * 2
+\tresult = result + 0
+\treturn result
+}
+"""
+GO_TEST = """package calc
+
+import "testing"
+
+func TestDouble(t *testing.T) {
+\tif Double(4) != 8 {
+\t\tt.Fatal("wrong")
+\t}
+}
+"""
+
+
+def test_go_statement_lines_are_found() -> None:
+    lines = GO_SOURCE.split("\n")
+    assert [lines[n].strip() for n in executable_go.candidates(GO_SOURCE)] == [
+        'panic("negative")', "result := n * 2", "result = result + 0", "return result"]
+
+
+def test_a_go_line_passes_only_when_the_tests_pass_with_it(tmp_path: Path) -> None:
+    (tmp_path / "go.mod").write_text("module example.com/calc\n\ngo 1.20\n")
+    (tmp_path / "calc.go").write_text(GO_SOURCE)
+    (tmp_path / "calc_test.go").write_text(GO_TEST)
+    start = GO_SOURCE.index("\tresult = result + 0")
+    end = start + len("\tresult = result + 0")
+    infill = executable_go.GoInfill(Task("line", "go", "calc.go", GO_SOURCE[:start + 1],
+                                         GO_SOURCE[end:], "result = result + 0"),
+                                    tmp_path, "calc.go")
+    assert executable_go.passes(infill, "result = result + 0")
+    assert not executable_go.passes(infill, "result = result + 1")
+    assert executable_go.with_line(infill, executable_go.PANIC) == (True, False), "reached"
+    assert executable_go.with_line(infill, "result :=") == (False, False), "does not build"
+    assert (tmp_path / "calc.go").read_text() == GO_SOURCE, "the file is put back"

@@ -81,6 +81,35 @@ class TestTokenizer:
         assert not set(ids) & set(TOKENIZER.special.values())
 
 
+class TestCompiledPrompt:
+    """Cold prompts run in ONNX Runtime (prompt.onnx, exported from the same weights) and give
+    what NumPy gives; decoding goes on in NumPy from the states it left."""
+
+    def test_the_compiled_prompt_path_matches_numpy(self) -> None:
+        compiled = transformer.Transformer.load(MODEL_DIR, runtime="auto")
+        plain = transformer.Transformer.load(MODEL_DIR, runtime="numpy")
+        assert compiled.prompt_session is not None, compiled.runtime_note
+        assert plain.prompt_session is None
+        ids = TOKENIZER.encode(SOURCE * 12)[:700]
+        fast, slow = compiled.new_cache(), plain.new_cache()
+        assert np.abs(compiled.prefill(ids, fast) - plain.prefill(ids, slow)).max() < 2e-3
+        assert fast.length == slow.length == 700
+        assert np.abs(fast.keys[:, :, :700] - slow.keys[:, :, :700]).max() < 2e-3
+        after_fast = compiled.step([42], [fast])[0]
+        after_slow = plain.step([42], [slow])[0]
+        assert np.abs(after_fast - after_slow).max() < 2e-3
+
+    def test_a_graph_of_other_weights_is_not_used(self, tmp_path: Path) -> None:
+        for name in ("card.json", "prompt.onnx"):
+            (tmp_path / name).write_bytes((MODEL_DIR / name).read_bytes())
+        with np.load(MODEL_DIR / "weights.npz") as data:
+            arrays = {name: data[name] for name in data.files}
+        arrays["norm.bias"] = arrays["norm.bias"] + np.float16(0.5)
+        np.savez_compressed(tmp_path / "weights.npz", **arrays)
+        other = transformer.Transformer.load(tmp_path, runtime="auto")
+        assert other.prompt_session is None and "other weights" in other.runtime_note
+
+
 class TestLayout:
     def test_suffix_comes_first_then_prefix_then_middle_marker(self) -> None:
         ids = layout.prompt_ids(TOKENIZER, "x = 1\n", "y = 2\n", "python")
@@ -106,6 +135,14 @@ class TestLayout:
         assert model.context >= 1024
         ids = layout.prompt_ids(TOKENIZER, SOURCE * 50, SOURCE * 50, "python")
         assert len(ids) >= 900
+
+    @pytest.mark.parametrize("window", [256, 512, 800])
+    def test_a_smaller_window_is_kept(self, window: int) -> None:
+        context = "# From other.py:\n" + "# def helper(a, b): return a + b\n" * 200
+        ids = layout.prompt_ids(TOKENIZER, SOURCE * 50, SOURCE * 50, "python", context,
+                                window=window)
+        assert window - 2 * layout.PREFIX_STEP - layout.MIDDLE_TOKENS <= len(ids)
+        assert len(ids) <= window - layout.MIDDLE_TOKENS
 
     def test_context_and_everything_long_still_fit(self, model: transformer.Transformer) -> None:
         context = "# From other.py:\n" + "# def helper(a, b): return a + b\n" * 200
@@ -141,10 +178,41 @@ class TestLayout:
     def test_scope_headers_are_the_enclosing_definitions(self) -> None:
         prefix = ("class Store:\n    # Keeps things.\n    def put(self, key,\n            value):\n"
                   '        """Store it."""\n        if key:\n            x = 1\n\n        ')
-        headers = [text for _, text in layout.scope_headers(prefix)]
+        headers = [h.text(with_doc=True) for h in layout.scope_headers(prefix)]
         assert headers == ["class Store:",
-                           '    # Keeps things.\n    def put(self, key,\n            value):\n'
-                           '        """Store it."""']
+                           '    def put(self, key,\n            value):\n        """Store it."""']
+        commented = prefix.replace('        """Store it."""\n', "")
+        assert [h.text(with_doc=True) for h in layout.scope_headers(commented)][1] == \
+            "    # Keeps things.\n    def put(self, key,\n            value):"
+
+    @pytest.mark.parametrize(("fields", "body"), [(0, 400), (36, 88), (60, 120), (5, 300)])
+    def test_the_innermost_signature_is_always_in_the_prompt(self, fields: int, body: int) -> None:
+        head = 'class Widget(Base):\n    """A widget."""\n' + "".join(
+            f"    attribute_{i} = {i}\n" for i in range(fields))
+        method = "    def render(self, alpha, beta, gamma):\n" + "".join(
+            f"        value_{i} = paint(alpha, {i})\n" for i in range(body))
+        prefix = head + method + "        "
+        text = TOKENIZER.decode(layout.prompt_ids(TOKENIZER, prefix, "\n", "python"))
+        assert "def render(self, alpha, beta, gamma):" in text
+        assert text.count("def render") == 1
+
+    def test_a_long_doc_comment_never_swallows_the_signature_or_the_prefix(self) -> None:
+        comment = "".join(f"    // Explains the parser, line {i}, in some detail.\n" for i in range(8))
+        body = "".join(f"        int v{i} = next(tokens, {i});\n" for i in range(300))
+        prefix = ("public class Parser {\n" + comment +
+                  "    public Expression parseExpression(Tokens tokens) {\n" + body + "        ")
+        ids = layout.prompt_ids(TOKENIZER, prefix, "\n    }\n}\n", "java")
+        text = TOKENIZER.decode(ids)
+        assert "public Expression parseExpression(Tokens tokens) {\n" in text
+        assert "\n        int v" in text.split("parseExpression")[1][:400]
+
+    def test_other_files_context_is_cut_at_a_line_end(self) -> None:
+        context = "".join(f"# t_{i} = calc(aa_{i}, bb_{i}) + gg_{i}\n" for i in range(100))
+        ids = layout.prompt_ids(TOKENIZER, "x = 1\ny = ", "\n", "python", context)
+        start = ids.index(TOKENIZER.special[bpe.FIM_PREFIX]) + 1
+        text = TOKENIZER.decode(ids[start:-1])
+        assert text.endswith("x = 1\ny = ")
+        assert text[:-len("x = 1\ny = ")].endswith("\n")
 
     @given(st.text(alphabet="ab :\n(){}\"#", max_size=300), st.text(alphabet="xy(", max_size=8))
     def test_scope_headers_do_not_change_while_typing_on_a_line(self, text: str, typed: str) -> None:

@@ -107,7 +107,7 @@ async def test_other_files_context_is_taken_and_bad_context_is_refused(stack: Se
     try:
         answered = await client.complete(with_context, "ctx-1", 16)
         bad = fim_request(with_context, "ctx-2", 8)
-        position = [i for i, t in enumerate(bad.inputs) if t.name == "CONTEXT"][0]
+        position = next(i for i, t in enumerate(bad.inputs) if t.name == "CONTEXT")
         bad.raw_input_contents[position] = b"\xff\xfe"
         del bad.inputs[position].shape[:]
         bad.inputs[position].shape.extend((1, 2))

@@ -192,8 +192,9 @@ class _Session:
     tasks: set[str] = field(default_factory=set)
     #: Tasks waiting for a snapshot of their document.
     waiting_tasks: list[tuple[TaskRequest, int, int]] = field(default_factory=list)
-    #: Other open documents cut into windows, per uri at one version (see ``streams.cross_file``).
-    indexed: dict[str, tuple[int, cross_file.Neighbour]] = field(default_factory=dict)
+    #: Other open documents cut into windows, per uri, with the document they were cut from
+    #: (documents are immutable: a reopened or changed document is a new object).
+    indexed: dict[str, tuple[Document, cross_file.Neighbour]] = field(default_factory=dict)
 
     def neighbours(self, doc: Document) -> list[cross_file.Neighbour]:
         """The session's other open documents of ``doc``'s language, indexed once per version."""
@@ -205,8 +206,10 @@ class _Session:
             if other.uri == doc.uri or canonical_id(other.language_id, other.uri) != language:
                 continue
             known = self.indexed.get(other.uri)
-            if known is None or known[0] != other.version:
-                known = (other.version, cross_file.index(other.uri, redact(other.text)))
+            if known is None or known[0] is not other:
+                # Only the indexed start is masked (the rest is never read).
+                text = redact(other.text[:cross_file.MAX_CHARS])
+                known = (other, cross_file.index(other.uri, text))
                 self.indexed[other.uri] = known
             out.append(known[1])
         for uri in [u for u in self.indexed if u not in open_uris]:

@@ -80,11 +80,13 @@ def parses(task: Task, completion: str) -> bool | None:
     return True
 
 
-def fim_answers(work: list[Task], copy_weight: float, batch: int = 8) -> list[Answer]:
-    """The trained model's completions, generated ``batch`` at a time like the server does."""
+def fim_answers(work: list[Task], copy_weight: float, batch: int = 8,
+                window: int | None = None) -> list[Answer]:
+    """The trained model's completions, generated ``batch`` at a time like the server does
+    (``window``: prompt tokens at most, the model's context by default)."""
     engine_module = model_dir.import_module("engine")
     rules_module = model_dir.import_module("rules")
-    engine = load_engine(copy_weight)
+    engine = load_engine(copy_weight, window)
     answers: list[Answer] = []
     for start in range(0, len(work), batch):
         group = work[start:start + batch]
@@ -103,8 +105,9 @@ def fim_answers(work: list[Task], copy_weight: float, batch: int = 8) -> list[An
     return answers
 
 
-def load_engine(copy_weight: float) -> Any:
-    return model_dir.import_module("engine").Engine.load(model_dir.MODEL_DIR, copy_weight=copy_weight)
+def load_engine(copy_weight: float, window: int | None = None) -> Any:
+    return model_dir.import_module("engine").Engine.load(model_dir.MODEL_DIR, copy_weight=copy_weight,
+                                                         window=window)
 
 
 def ngram_answers(work: list[Task], texts: list[str], max_tokens: int, always: bool) -> list[Answer]:
@@ -173,8 +176,8 @@ def with_open_files(work: list[Task], seed: int) -> list[Task]:
     by_path = {f.path: f for f in heldout}
     open_files = OpenFiles(heldout, random.Random(seed))  # noqa: S311 - reproducible choice
     layout = model_dir.import_module("layout")
-    return [replace(t, context=open_files.context(by_path[t.path], t.prefix, layout.PREFIX_CHARS))
-            for t in work]
+    return [replace(t, context=open_files.context(by_path[t.path], t.prefix, layout.SCOPE_CHARS))
+            if t.path in by_path else t for t in work]
 
 
 def timed(label: str, run: Callable[[], list[Answer]]) -> list[Answer]:
@@ -254,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
         "code_fim": timed("code_fim", lambda: fim_answers(work, copy_weight)),
         "code_fim, other files open": timed("code_fim with open files",
                                             lambda: fim_answers(opened, copy_weight)),
+        "code_fim, 512-token window": timed("code_fim, 512-token window",
+                                            lambda: fim_answers(work, copy_weight, window=512)),
         "n-gram": timed("n-gram", lambda: ngram_answers(work, texts, args.ngram_tokens, always=False)),
         "n-gram, always answers": timed("n-gram always", lambda: ngram_answers(work, texts, args.ngram_tokens,
                                                                                always=True)),

@@ -1,6 +1,7 @@
 """``python -m model.training.executable``: one-line infilling scored by running the code.
 
-On held-out standard-library modules (never trained on): in a function whose docstring carries
+Python (here) and Go (``executable_go``: held-out modules' own ``go test``). On held-out
+standard-library modules (never trained on): in a function whose docstring carries
 doctest examples that pass, one single-line statement of its body is taken out, the cursor put
 after its indentation, and each system fills the line (only lines the doctests run count:
 replaced by a ``raise``, they must fail): ``code_fim`` always answering
@@ -20,10 +21,11 @@ import random
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from model.training import corpus_files, model_dir
+from model.training import corpus_files, executable_go, model_dir
 from model.training.evaluate import fim_answers, ngram_answers, with_open_files
 from model.training.evaluate_tasks import SAFE_MODULES
 from model.training.tasks import Task
@@ -160,43 +162,64 @@ def passes(infill: Infill, completion: str) -> bool:
     return result is not None and result[0] == 0 and result[1] > 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--tasks", type=int, default=60)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--ngram-tokens", type=int, default=5_000_000,
-                        help="training tokens for the n-gram baseline")
-    args = parser.parse_args(argv)
-    infills = build_infills(args.tasks, args.seed)
-    work = [i.task for i in infills]
-    print(f"executable infilling: {len(work)} lines in doctested held-out functions of "
-          f"{len({i.module for i in infills})} modules")
+def systems_for(work: list[Task], texts: list[str], ngram_tokens: int, seed: int
+                ) -> dict[str, list[str]]:
+    """Each compared system's one-line answers to ``work``."""
     copy_weight = model_dir.import_module("engine").COPY_WEIGHT
     fim = fim_answers(work, copy_weight)
-    opened = fim_answers(with_open_files(work, args.seed), copy_weight)
-    texts = [f.text for f in corpus_files.load("train")]
-    systems: dict[str, list[str]] = {
+    opened = fim_answers(with_open_files(work, seed), copy_weight)
+    return {
         "empty line": ["" for _ in work],
         "code_fim, threshold 0": [a.text for a in fim],
         f"code_fim, threshold {DEFAULT_THRESHOLD}": [
             (a.by_threshold or {}).get(DEFAULT_THRESHOLD, "") for a in fim],
         "code_fim, files open, thr 0": [a.text for a in opened],
-        "n-gram": [a.text for a in ngram_answers(work, texts, args.ngram_tokens, always=True)],
+        "n-gram": [a.text for a in ngram_answers(work, texts, ngram_tokens, always=True)],
     }
-    print(f"{'system':28s} {'pass':>6s} {'rate':>6s} {'exact':>6s} {'answered':>9s}")
+
+
+def report(language: str, work: list[Task], systems: dict[str, list[str]],
+           check: Callable[[int, str], bool]) -> None:
+    """Runs every answer (``check(task index, answer)``) and prints the table and the target."""
+    print(f"{language}: {'system':28s} {'pass':>6s} {'rate':>6s} {'exact':>6s} {'answered':>9s}")
     passing: dict[str, int] = {}
+    n = max(1, len(work))
     for name, answers in systems.items():
-        passed = sum(passes(i, a) for i, a in zip(infills, answers, strict=True))
+        passed = sum(check(i, a) for i, a in enumerate(answers))
         passing[name] = passed
-        exact = sum(a.split("\n")[0].strip() == i.task.target
-                    for i, a in zip(infills, answers, strict=True))
+        exact = sum(a.split("\n")[0].strip() == t.target for t, a in zip(work, answers, strict=True))
         answered = sum(bool(a.strip()) for a in answers)
-        print(f"{name:28s} {passed:6d} {passed / max(1, len(work)):6.3f} "
-              f"{exact / max(1, len(work)):6.3f} {answered / max(1, len(work)):9.3f}")
-    best = max((n for n in passing if n.startswith("code_fim")), key=lambda n: passing[n])
-    ratio = passing[best] / max(1, passing["empty line"])
-    print(f"target: pass rate >= 3x the empty line's: best code_fim ({best}) {ratio:.2f}x -> "
-          f"{'met' if ratio >= 3 else 'NOT met'}")
+        print(f"{language}: {name:28s} {passed:6d} {passed / n:6.3f} {exact / n:6.3f} "
+              f"{answered / n:9.3f}")
+    best = max((s for s in passing if s.startswith("code_fim")), key=lambda s: passing[s])
+    met = passing[best] >= 3 * passing["empty line"] and passing[best] > 0
+    print(f"target ({language}): pass rate >= 3x the empty line's: best code_fim ({best}) "
+          f"{passing[best]} vs {passing['empty line']} -> {'met' if met else 'NOT met'}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tasks", type=int, default=60)
+    parser.add_argument("--go-tasks", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--ngram-tokens", type=int, default=5_000_000,
+                        help="training tokens for the n-gram baseline")
+    args = parser.parse_args(argv)
+    texts = [f.text for f in corpus_files.load("train")]
+    infills = build_infills(args.tasks, args.seed)
+    work = [i.task for i in infills]
+    print(f"executable infilling, python: {len(work)} lines in doctested held-out functions of "
+          f"{len({i.module for i in infills})} modules")
+    report("python", work, systems_for(work, texts, args.ngram_tokens, args.seed),
+           lambda i, answer: passes(infills[i], answer))
+    with executable_go.scratch_dir() as scratch:
+        go_infills = executable_go.build_infills(args.go_tasks, args.seed, Path(scratch))
+        go_work = [i.task for i in go_infills]
+        print(f"executable infilling, go: {len(go_work)} lines the tests of "
+              f"{len({i.module for i in go_infills})} held-out modules reach")
+        if go_work:
+            report("go", go_work, systems_for(go_work, texts, args.ngram_tokens, args.seed),
+                   lambda i, answer: executable_go.passes(go_infills[i], answer))
     return 0
 
 

@@ -45,7 +45,8 @@ class OpenFiles:
         return [self.indexes[n] for n in picked]
 
     def context(self, file: SourceFile, prefix: str, prefix_chars: int) -> str:
-        """The rendered context for a cursor after ``prefix`` in ``file`` ("" when none)."""
+        """The rendered context for a cursor after ``prefix`` in ``file`` ("" when none), from
+        the last ``prefix_chars`` of it (the layout's ``SCOPE_CHARS``: what the worker sends)."""
         language = by_id(file.language)
         if language is None:
             return ""

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from model.training import corpus_files, fim, model_dir
+from model.training import corpus_files, fim, model_dir, onnx_export
 from model.training.open_files import OpenFiles
 
 #: Share of examples that get context from other files of their package (as a session's other
@@ -119,7 +119,7 @@ class Examples:
         layout = self.layout
         context = ""
         if self.rng.random() < CROSS_FILE_SHARE:
-            context = self.open_files.context(file, split.prefix, layout.PREFIX_CHARS)
+            context = self.open_files.context(file, split.prefix, layout.SCOPE_CHARS)
         ids: list[int] = layout.prompt_ids(self.tokenizer, split.prefix, split.suffix,
                                            file.language, context)
         middle = self.tokenizer.encode(split.middle[:800])
@@ -180,7 +180,7 @@ def check_runtime(model: Any, directory: Path, ids: list[int]) -> float:
     import numpy as np
     import torch
 
-    transformer = model_dir.import_module("transformer").Transformer.load(directory)
+    transformer = model_dir.import_module("transformer").Transformer.load(directory, runtime="numpy")
     model.eval()
     with torch.no_grad():
         expected = model(torch.tensor([ids]))[0].numpy()
@@ -318,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
             difference = check_runtime(model, args.out, sample)
             progress.write(f"  exported {size / 1e6:.1f} MB; NumPy runtime within {difference:.3f} "
                            "of PyTorch")
+            onnx_export.main([str(args.out)])  # the compiled prompt graph of these weights
     return 0
 
 

@@ -44,11 +44,15 @@ COPY_ORDER = 3
 #: trade-off between answering and being right).
 DEFAULT_THRESHOLD = 0.05
 #: Cached prompt states kept for reuse (each 6 KB per prompt token: up to about 6 MB).
-PREFIX_CACHE_ENTRIES = 32
+PREFIX_CACHE_ENTRIES = 16
 #: Sequences generated at once (each holds a slot of the batch's key/value arrays).
 SLOTS = 8
 #: A cached prompt is reused only when at least this many leading tokens match.
 MIN_REUSE = 8
+#: With the compiled prompt graph, a remainder this long runs the whole prompt there instead
+#: (ONNX Runtime's full prompt costs less than NumPy's remainder from about here).
+COMPILED_REMAINDER = 256
+MIN_WINDOW = 256
 #: Characters of the document around the cursor the copy model reads.
 COPY_PREFIX_CHARS = 8000
 COPY_SUFFIX_CHARS = 2000
@@ -209,11 +213,17 @@ class Engine:
 
     def __init__(self, transformer: Transformer, tokenizer: Tokenizer,
                  languages: dict[str, LanguageRules], copy_weight: float = COPY_WEIGHT,
-                 prefix_cache_entries: int = PREFIX_CACHE_ENTRIES, slots: int = SLOTS) -> None:
+                 prefix_cache_entries: int = PREFIX_CACHE_ENTRIES, slots: int = SLOTS,
+                 window: int | None = None) -> None:
         self.transformer = transformer
         self.tokenizer = tokenizer
         self.languages = languages
         self.copy_weight = copy_weight
+        #: The prompt window (the prompt takes up to ``window - 65`` tokens, the completion the
+        #: rest of the model's context): the model's context unless set lower.
+        self.window = min(window or transformer.context, transformer.context)
+        if self.window < MIN_WINDOW:
+            raise ValueError(f"a prompt window of {self.window} tokens is below {MIN_WINDOW}")
         self.prefix_cache = PrefixCache(transformer, prefix_cache_entries)
         self.batch = transformer.new_batch(slots)
         self.eot = tokenizer.special[EOT]
@@ -235,12 +245,15 @@ class Engine:
         partial = partial_word(request.prefix)
         healed = request.prefix[:len(request.prefix) - len(partial)]
         prompt = prompt_ids(self.tokenizer, healed, request.suffix, request.language,
-                            request.context)
+                            request.context, window=self.window)
         history = self.tokenizer.encode(healed[-COPY_PREFIX_CHARS:])
         document = [*self.tokenizer.encode(request.suffix[:COPY_SUFFIX_CHARS]), self.eot, *history]
         cache = self.batch.take()
         try:
             entry, reused = self.prefix_cache.lookup(prompt)
+            if entry is not None and self.transformer.prompt_session is not None and \
+                    len(prompt) - reused >= COMPILED_REMAINDER:
+                entry, reused = None, 0  # a long remainder runs faster whole in the compiled graph
             if entry is not None:
                 cache.copy_from(entry, reused)
             logits = self.transformer.prefill(prompt[reused:], cache)

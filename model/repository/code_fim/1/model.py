@@ -122,16 +122,21 @@ class TritonPythonModel:
         parameters = config.get("parameters", {})
         self.default_threshold = float(
             parameters.get("CONFIDENCE_THRESHOLD", {}).get("string_value", "") or DEFAULT_THRESHOLD)
+        window = int(parameters.get("PROMPT_WINDOW", {}).get("string_value", "") or 0) or None
         started = time.perf_counter()
-        self.engine = Engine.load(here)
+        self.engine = Engine.load(here, window=window)
         transformer = self.engine.transformer
         self.incoming: queue.Queue[_Job] = queue.Queue()
         self.running = True
         self.thread = threading.Thread(target=self._loop, name="code_fim-generate", daemon=True)
         self.thread.start()
+        runtime = "onnxruntime" if transformer.prompt_session is not None else \
+            f"numpy ({transformer.runtime_note})"
         pb_utils.Logger.log_info(
             f"code_fim: loaded {transformer.width}x{len(transformer.layers)} transformer, "
-            f"vocabulary {transformer.vocab}, context {transformer.context}, "
+            f"vocabulary {transformer.vocab}, context {transformer.context}, prompt window "
+            f"{self.engine.window}, cold prompts in "
+            f"{runtime}, "
             f"threshold {self.default_threshold} in {time.perf_counter() - started:.2f}s")
 
     def execute(self, requests: list[Any]) -> None:
