@@ -99,6 +99,13 @@ class TestCompiledPrompt:
         after_slow = plain.step([42], [slow])[0]
         assert np.abs(after_fast - after_slow).max() < 2e-3
 
+    def test_a_window_below_the_minimum_is_refused_clearly(self) -> None:
+        plain = transformer.Transformer.load(MODEL_DIR, runtime="numpy")
+        languages = engine.load_languages(MODEL_DIR / "languages.json")
+        with pytest.raises(ValueError, match="PROMPT_WINDOW"):
+            engine.Engine(plain, TOKENIZER, languages, window=100)
+        assert engine.Engine(plain, TOKENIZER, languages, window=5000).window == plain.context
+
     def test_a_graph_of_other_weights_is_not_used(self, tmp_path: Path) -> None:
         for name in ("card.json", "prompt.onnx"):
             (tmp_path / name).write_bytes((MODEL_DIR / name).read_bytes())

@@ -223,7 +223,8 @@ class Engine:
         #: rest of the model's context): the model's context unless set lower.
         self.window = min(window or transformer.context, transformer.context)
         if self.window < MIN_WINDOW:
-            raise ValueError(f"a prompt window of {self.window} tokens is below {MIN_WINDOW}")
+            raise ValueError(f"code_fim: a prompt window of {self.window} tokens is below "
+                             f"{MIN_WINDOW} (config parameter PROMPT_WINDOW)")
         self.prefix_cache = PrefixCache(transformer, prefix_cache_entries)
         self.batch = transformer.new_batch(slots)
         self.eot = tokenizer.special[EOT]

@@ -122,7 +122,11 @@ class TritonPythonModel:
         parameters = config.get("parameters", {})
         self.default_threshold = float(
             parameters.get("CONFIDENCE_THRESHOLD", {}).get("string_value", "") or DEFAULT_THRESHOLD)
-        window = int(parameters.get("PROMPT_WINDOW", {}).get("string_value", "") or 0) or None
+        raw_window = parameters.get("PROMPT_WINDOW", {}).get("string_value", "").strip()
+        if raw_window and not raw_window.isdigit():
+            raise ValueError(f"code_fim: config parameter PROMPT_WINDOW must be a number of tokens "
+                             f"(256 to the model's context) or empty, got {raw_window!r}")
+        window = int(raw_window) if raw_window else None
         started = time.perf_counter()
         self.engine = Engine.load(here, window=window)
         transformer = self.engine.transformer

@@ -16,6 +16,7 @@ turns the compiled path off.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 from dataclasses import dataclass
@@ -154,8 +155,8 @@ class Transformer:
         """The weights of ``directory``; ``runtime`` "numpy" or "auto" (default: the
         ``CODE_FIM_RUNTIME`` variable, else "auto": ONNX Runtime for cold prompts if it can)."""
         card = json.loads((directory / "card.json").read_text())
-        raw = (directory / "weights.npz").read_bytes()
-        with np.load(directory / "weights.npz") as data:
+        raw = (directory / "weights.npz").read_bytes()  # read once: hashed and loaded
+        with np.load(io.BytesIO(raw)) as data:
             weights = {name: data[name] for name in data.files}
         model = cls(weights, card["shape"]["layers"], card["shape"]["heads"])
         if (runtime or os.environ.get("CODE_FIM_RUNTIME", "auto")) == "numpy":
