@@ -4,6 +4,7 @@ transformer's cache of past states and batched steps, and the engine that drives
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -303,13 +304,26 @@ class TestEngine:
         [sequence] = run(make_engine(model), [engine.Request(SOURCE[:cut], SOURCE[cut:], "python", 24, 1.0)])
         assert sequence.emitted == "" and sequence.reason in ("unsure", "eot")
 
-    def test_the_copy_model_predicts_what_followed_the_same_tokens(self) -> None:
+    def test_the_copy_model_predicts_what_followed_the_longest_match(self) -> None:
         copy = engine.CopyModel([1, 2, 3, 4, 1, 2, 3, 5, 1, 2, 3, 4, 7, 2, 3])
-        counts, total = copy.predict([9, 1, 2, 3]) or (None, 0)
-        assert counts == {4: 2, 5: 1} and total == 3
-        counts, total = copy.predict([9, 8, 2, 3]) or (None, 0)  # falls back to two tokens
-        assert counts == {4: 2, 5: 1} and total == 3
+        assert copy.predict([9, 1, 2, 3]) == engine.Copied(Counter({4: 2, 5: 1}), 3, 3)
+        # Two tokens match where three do not (the last "2 3" has nothing after it).
+        assert copy.predict([9, 8, 2, 3]) == engine.Copied(Counter({4: 2, 5: 1}), 3, 2)
+        # Seven tokens match once: only what followed that place counts.
+        assert copy.predict([1, 2, 3, 4, 1, 2, 3]) == engine.Copied(Counter({5: 1}), 1, 7)
         assert copy.predict([6, 6]) is None
+        assert engine.CopyModel([]).predict([1]) is None
+
+    @given(st.lists(st.floats(0.0, 1.0), min_size=4, max_size=4).filter(lambda p: sum(p) > 0),
+           st.dictionaries(st.integers(0, 3), st.integers(1, 5), min_size=1),
+           st.integers(1, 40))
+    def test_mixing_in_the_copy_model_keeps_a_distribution(
+            self, weights: list[float], counts: dict[int, int], length: int) -> None:
+        probabilities = np.array(weights) / sum(weights)
+        copied = engine.Copied(Counter(counts), sum(counts.values()), length)
+        mixed = engine.mix_copy(probabilities.copy(), copied, engine.COPY_WEIGHT)
+        assert abs(mixed.sum() - 1) < 1e-9 and (mixed >= 0).all()
+        assert 0 <= engine.copy_trust(length, copied.total) < 1
 
     @pytest.mark.parametrize(("tokens", "stuck"), [
         ([1, 2, 3, 3, 3, 3], True), ([1, 4, 5, 4, 5, 4, 5, 4, 5], True), ([2, 2, 2], False),

@@ -27,7 +27,7 @@ import re
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from bpe import EOT, Tokenizer
@@ -35,11 +35,20 @@ from layout import prompt_ids
 from rules import Context, LanguageRules, context_of, finish, settled, stop_point
 from transformer import KVCache, Transformer
 
-#: Weight of the document's copy model at full trust; trust grows with how often the context
-#: was seen in the document (n / (n + COPY_PRIOR)).
-COPY_WEIGHT = 0.5
-COPY_PRIOR = 1.0
-COPY_ORDER = 3
+#: How much the document's copy model is trusted against the network, by the length of the
+#: longest match of the last tokens in the document (bucket ``i``: at least
+#: ``COPY_MATCH_BOUNDS[i]`` tokens) and by whether that match occurred once or more often. Fitted
+#: by maximum likelihood on training files (``python -m model.training.copy_calibration``): a
+#: long match is a line being copied, a one-token match is barely evidence.
+COPY_MATCH_BOUNDS = (1, 2, 3, 4, 5, 6, 8, 12, 16, 24)
+COPY_TRUST = (
+    (0.05, 0.18, 0.30, 0.38, 0.44, 0.50, 0.60, 0.69, 0.78, 0.86),  # seen once
+    (0.08, 0.22, 0.34, 0.39, 0.43, 0.50, 0.70, 0.75, 0.84, 0.88),  # seen more often
+)
+#: Scales every trust above (0 turns the copy model off; the evaluation's ablation).
+COPY_WEIGHT = 1.0
+#: Longest match looked for (tokens): longer ones are as good as this.
+COPY_MAX_MATCH = 32
 #: Default confidence threshold: below it nothing more is shown (see docs/MODEL.md for the
 #: trade-off between answering and being right).
 DEFAULT_THRESHOLD = 0.05
@@ -54,8 +63,9 @@ MIN_REUSE = 8
 COMPILED_REMAINDER = 256
 MIN_WINDOW = 256
 #: Characters of the document around the cursor the copy model reads.
-COPY_PREFIX_CHARS = 8000
-COPY_SUFFIX_CHARS = 2000
+COPY_PREFIX_CHARS = 16000
+COPY_SUFFIX_CHARS = 4000
+COPY_CONTEXT_CHARS = 4000
 
 
 _PARTIAL_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -104,34 +114,74 @@ class Request:
     context: str = ""
 
 
+def copy_trust(length: int, total: int) -> float:
+    """The copy model's weight for a longest match of ``length`` tokens seen ``total`` times."""
+    bucket = 0
+    while bucket + 1 < len(COPY_MATCH_BOUNDS) and length >= COPY_MATCH_BOUNDS[bucket + 1]:
+        bucket += 1
+    return COPY_TRUST[1 if total > 1 else 0][bucket]
+
+
+@dataclass(frozen=True, slots=True)
+class Copied:
+    """What followed the longest match of the last tokens in the document."""
+
+    counts: Counter[int]
+    total: int
+    length: int
+
+
 class CopyModel:
-    """What followed the same last tokens earlier in the document: counts of the next token
-    after the longest context (of ``COPY_ORDER`` down to 2 tokens) that occurred before.
+    """What followed the longest run of the last tokens (up to ``COPY_MAX_MATCH``) elsewhere in
+    the document: the tokens after every place that run occurs.
 
-    Nothing is built up front (a request may stop after one token): each prediction compares the
-    context against the document's ids in one vectorized pass. Only the document is copied from,
-    never the completion itself (which would feed a loop)."""
+    Nothing is built up front (a request may stop after one token): each prediction narrows the
+    places where the last token occurs, one token further back at a time, in vectorized passes.
+    Only the document is copied from, never the completion itself (which would feed a loop)."""
 
-    def __init__(self, ids: list[int], order: int = COPY_ORDER) -> None:
-        self.order = order
+    def __init__(self, ids: list[int], max_match: int = COPY_MAX_MATCH) -> None:
+        self.max_match = max_match
         self.ids = np.asarray(ids, dtype=np.int64)
-        self.length = len(ids)
 
-    def predict(self, history: list[int]) -> tuple[Counter[int], int] | None:
-        """Counts after the longest context seen, and their total (``None``: never seen)."""
-        ids = self.ids[:self.length]
-        for n in range(self.order, 1, -1):
-            if len(history) < n or len(ids) <= n:
-                continue
-            # Positions i where ids[i - n:i] equals the last n tokens (i < len: a next token exists).
-            match = ids[:len(ids) - n] == history[-n]
-            for k in range(1, n):
-                match &= ids[k:len(ids) - n + k] == history[-n + k]
-            found = np.flatnonzero(match)
-            if found.size:
-                counts = Counter(ids[found + n].tolist())
-                return counts, int(found.size)
-        return None
+    def predict(self, history: list[int]) -> Copied | None:
+        """The continuations of the longest match (``None``: the last token never occurs)."""
+        ids = self.ids
+        if not history or len(ids) < 2:
+            return None
+        # Positions of next tokens whose previous token is the last one of the history.
+        found = np.flatnonzero(ids[:-1] == history[-1]) + 1
+        if not found.size:
+            return None
+        length = 1
+        for k in range(2, min(self.max_match, len(history)) + 1):
+            kept = found[found >= k]
+            kept = kept[ids[kept - k] == history[-k]]
+            if not kept.size:
+                break
+            found, length = kept, k
+        return Copied(Counter(ids[found].tolist()), int(found.size), length)
+
+
+def mix_copy(probabilities: np.ndarray, copied: Copied | None, weight: float) -> np.ndarray:
+    """The network's distribution mixed in place with the copy model's, trusted by the match."""
+    if copied is None or weight <= 0:
+        return probabilities
+    trust = weight * copy_trust(copied.length, copied.total)
+    probabilities *= 1 - trust
+    for token, count in copied.counts.items():
+        probabilities[token] += trust * count / copied.total
+    return probabilities
+
+
+class Prepared(NamedTuple):
+    """A request made ready to run: its stop context, the part-typed word taken out of the
+    prompt, the prompt, the prefix's ids (the copy model's history) and the copy model."""
+
+    context: Context
+    partial: str
+    prompt: list[int]
+    history: list[int]
+    copy: CopyModel
 
 
 @dataclass(eq=False)
@@ -239,8 +289,8 @@ class Engine:
         return cls(Transformer.load(directory), Tokenizer.load(directory / "tokenizer.json"),
                    load_languages(directory / "languages.json"), **options)
 
-    def start(self, request: Request) -> Sequence:
-        """Tokenizes and runs the prompt (reusing cached states) and chooses the first token."""
+    def prepare(self, request: Request) -> Prepared:
+        """The request's prompt ids and copy model (no network run yet)."""
         rules = self.languages.get(request.language, LanguageRules())
         context = context_of(request.prefix, request.suffix, rules)
         partial = partial_word(request.prefix)
@@ -248,7 +298,14 @@ class Engine:
         prompt = prompt_ids(self.tokenizer, healed, request.suffix, request.language,
                             request.context, window=self.window)
         history = self.tokenizer.encode(healed[-COPY_PREFIX_CHARS:])
-        document = [*self.tokenizer.encode(request.suffix[:COPY_SUFFIX_CHARS]), self.eot, *history]
+        # Copied from: the other open files' context, the code after the cursor, the prefix.
+        document = [*self.tokenizer.encode(request.context[:COPY_CONTEXT_CHARS]), self.eot,
+                    *self.tokenizer.encode(request.suffix[:COPY_SUFFIX_CHARS]), self.eot, *history]
+        return Prepared(context, partial, prompt, history, CopyModel(document))
+
+    def start(self, request: Request) -> Sequence:
+        """Tokenizes and runs the prompt (reusing cached states) and chooses the first token."""
+        context, partial, prompt, history, copy = self.prepare(request)
         cache = self.batch.take()
         try:
             entry, reused = self.prefix_cache.lookup(prompt)
@@ -258,7 +315,7 @@ class Engine:
             if entry is not None:
                 cache.copy_from(entry, reused)
             logits = self.transformer.prefill(prompt[reused:], cache)
-            sequence = Sequence(request, context, prompt, cache, CopyModel(document), history,
+            sequence = Sequence(request, context, prompt, cache, copy, history,
                                 logits=logits, reused=reused, partial=partial, unmatched=partial)
             self._choose(sequence)
         except BaseException:
@@ -304,18 +361,17 @@ class Engine:
 
     def _distribution(self, sequence: Sequence) -> np.ndarray:
         assert sequence.logits is not None
-        logits = sequence.logits.astype(np.float64)
-        logits[self.banned] = -np.inf
-        probabilities = np.exp(logits - logits.max())
-        probabilities /= probabilities.sum()
+        probabilities = self.network_distribution(sequence.logits)
         if self.copy_weight > 0:
-            seen = sequence.copy.predict(sequence.history)
-            if seen is not None:
-                counts, total = seen
-                trust = self.copy_weight * total / (total + COPY_PRIOR)
-                probabilities *= 1 - trust
-                for token, count in counts.items():
-                    probabilities[token] += trust * count / total
+            mix_copy(probabilities, sequence.copy.predict(sequence.history), self.copy_weight)
+        return probabilities
+
+    def network_distribution(self, logits: np.ndarray) -> np.ndarray:
+        """The network's next-token probabilities (special tokens other than the end banned)."""
+        scores = logits.astype(np.float64)
+        scores[self.banned] = -np.inf
+        probabilities = np.exp(scores - scores.max())
+        probabilities /= probabilities.sum()
         return probabilities
 
     def _choose(self, sequence: Sequence) -> None:
