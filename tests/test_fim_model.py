@@ -331,8 +331,10 @@ class TestEngine:
     def test_a_completion_stuck_in_a_loop_is_caught(self, tokens: list[int], stuck: bool) -> None:
         assert engine.looping([9, 9, *tokens], len(tokens)) == stuck
 
-    @pytest.mark.parametrize(("prefix", "word"), [("x = read_li", "read_li"), ("return ", ""),
-                                                   ("f(a)", ""), ("self.na", "na"), ("x1", "x1")])
+    @pytest.mark.parametrize(("prefix", "word"), [
+        ("x = read_li", " read_li"), ("return ", " "), ("f(a)", ""), ("self.na", "na"),
+        ("x1", "x1"), ("    na", "na"), ("x  na", "na"), ("\n", ""), ("  ", ""),
+        ("x " + "n" * 32, " " + "n" * 32), ("x" * 33, "")])
     def test_the_part_typed_word_is_found(self, prefix: str, word: str) -> None:
         assert engine.partial_word(prefix) == word
 
@@ -340,9 +342,9 @@ class TestEngine:
         cut = SOURCE.index("read_lines(path)\n    return") + len("read_")
         [sequence] = run(make_engine(model), [engine.Request(SOURCE[:cut], SOURCE[cut:], "python", 8, 0.0)])
         generated = sequence.generated.decode()
-        assert sequence.partial == "read_" and generated.startswith("read_")
+        assert sequence.partial == " read_" and generated.startswith(" read_")
         # What is shown continues the typed part (the stop rule may cut what was generated after).
-        assert generated[len("read_"):].startswith(sequence.text) and sequence.text
+        assert generated[len(" read_"):].startswith(sequence.text) and sequence.text
         assert not sequence.text.startswith("read_")
         assert sequence.emitted == rules.finish(sequence.text, sequence.context)
 

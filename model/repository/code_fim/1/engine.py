@@ -68,15 +68,20 @@ COPY_SUFFIX_CHARS = 4000
 COPY_CONTEXT_CHARS = 4000
 
 
-_PARTIAL_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+#: The tokenizer glues one space to the word or punctuation after it (`` ex`` in
+#: ``inline extract``): an identifier being typed, with that space, or the space alone just
+#: typed after a word, is a token the cursor cuts through.
+_PARTIAL_WORD = re.compile(r"(?:(?<=\S) )?[A-Za-z_][A-Za-z0-9_]*\Z|(?<=\S) \Z")
 #: Longer words are left in the prompt (an identifier this long is rarely being typed fresh).
 MAX_PARTIAL = 32
 
 
 def partial_word(prefix: str) -> str:
-    """The identifier the cursor is in the middle (or at the end) of, if any."""
-    found = _PARTIAL_WORD.search(prefix[-MAX_PARTIAL - 1:])
-    return found.group() if found and len(found.group()) <= MAX_PARTIAL else ""
+    """The token the cursor is in the middle (or at the end) of, if any: an identifier with the
+    space before it, or a space after a word; it is taken out of the prompt and generated again."""
+    found = _PARTIAL_WORD.search(prefix[-MAX_PARTIAL - 2:])
+    word = found.group() if found else ""
+    return word if len(word.lstrip(" ")) <= MAX_PARTIAL else ""
 
 
 #: A completion whose last tokens are the same short run of tokens this many times in a row is
