@@ -205,7 +205,7 @@ def _scan(text: str, rules: LanguageRules, stack: list[str] | None = None) -> tu
 def finish(text: str, context: Context) -> str:
     """The completion as shown: trailing blank lines dropped; for one line, closers and quotes
     the rest of the line already has not repeated, and brackets left open closed (unless the
-    line ends by opening one)."""
+    line ends by opening one or with a comma)."""
     if context.mode == "block":
         return text.rstrip(" \t\n") if text.strip() else ""
     rules = context.rules
@@ -219,9 +219,9 @@ def finish(text: str, context: Context) -> str:
             if rest[:overlap] == text[-overlap:] and all(c in QUOTES + ";,:" for c in rest[:overlap]):
                 text = text[:-overlap]
                 break
-    # A line that ends by opening a bracket goes on below it (a block's ``{``, a call's
-    # arguments one per line): its closer belongs on a later line, not on this one.
-    if text.rstrip()[-1:] in OPENERS:
+    # A line that ends by opening a bracket, or with a comma, goes on below it (a block's ``{``,
+    # a call's arguments one per line): its closers belong on a later line, not on this one.
+    if text.rstrip()[-1:] in (*OPENERS, ","):
         return text
     # Only brackets the completion opened are closed here; the rest of the line closes the
     # brackets that were open before the cursor (it did before the completion).
