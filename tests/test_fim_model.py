@@ -74,6 +74,18 @@ class TestTokenizer:
     def test_round_trips_any_text(self, text: str) -> None:
         assert TOKENIZER.decode(TOKENIZER.encode(text)) == text
 
+    @settings(max_examples=200)
+    @given(st.lists(st.text(alphabet=" \t\nab_(){}.,:=1é", max_size=30), min_size=1, max_size=6))
+    def test_lines_kept_from_earlier_calls_encode_as_the_whole_text_would(
+            self, lines: list[str]) -> None:
+        # A fresh tokenizer encodes the whole text; the shared one has seen its starts already.
+        fresh = bpe.Tokenizer(TOKENIZER.vocab, list(TOKENIZER.ranks))
+        text = "\n".join(lines)
+        expected = fresh._encode_pieces(text)
+        for end in range(len(text) + 1):
+            TOKENIZER.encode(text[:end])
+        assert TOKENIZER.encode(text) == expected == fresh.encode(text)
+
     def test_code_takes_fewer_tokens_than_bytes(self) -> None:
         assert len(TOKENIZER.encode(SOURCE)) < len(SOURCE.encode()) / 2.5
 
@@ -337,6 +349,14 @@ class TestEngine:
         ("x " + "n" * 32, " " + "n" * 32), ("x" * 33, "")])
     def test_the_part_typed_word_is_found(self, prefix: str, word: str) -> None:
         assert engine.partial_word(prefix) == word
+
+    @pytest.mark.parametrize("unmatched", [" read_", "re", " ", "x", "_", "élan", "zzzzqq"])
+    def test_the_tokens_agreeing_with_a_typed_word_are_all_found(
+            self, model: transformer.Transformer, unmatched: str) -> None:
+        eng = make_engine(model)
+        expected = [i for i, text in enumerate(eng.texts)
+                    if text and (text.startswith(unmatched) or unmatched.startswith(text))]
+        assert eng._agreeing(unmatched).tolist() == expected
 
     def test_a_part_typed_word_is_completed_not_repeated(self, model: transformer.Transformer) -> None:
         cut = SOURCE.index("read_lines(path)\n    return") + len("read_")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
 
@@ -25,6 +26,9 @@ PATTERN = (
     r"|\s"  # anything else, one character at a time
 )
 _SPLIT = re.compile(PATTERN)
+#: Texts up to their last newline whose ids are kept (a prompt encodes a few: prefix, suffix,
+#: context, the copy model's history).
+HEAD_CACHE_ENTRIES = 32
 
 EOT = "<|endoftext|>"
 FIM_PREFIX = "<|fim_prefix|>"
@@ -62,6 +66,7 @@ class Tokenizer:
         self.special = {s: vocab[s] for s in SPECIAL_TOKENS}
         self._token_bytes = {i: self._bytes_of(s) for i, s in self.pieces.items()}
         self._encode_piece = lru_cache(maxsize=65536)(self._encode_piece_uncached)
+        self._heads: OrderedDict[str, list[int]] = OrderedDict()
 
     @classmethod
     def load(cls, path: Path) -> Tokenizer:
@@ -100,7 +105,25 @@ class Tokenizer:
         return tuple(self.vocab[p] for p in parts)
 
     def encode(self, text: str) -> list[int]:
-        """The ids of ``text`` (special-token strings inside it are ordinary text)."""
+        """The ids of ``text`` (special-token strings inside it are ordinary text).
+
+        Every newline starts a piece, so the text before the last newline encodes alone; it is
+        kept for the next calls (typing changes one line: the lines above it come from here)."""
+        cut = text.rfind("\n")
+        if cut <= 0:
+            return self._encode_pieces(text)
+        head = text[:cut]
+        ids = self._heads.get(head)
+        if ids is None:
+            ids = self._encode_pieces(head)
+            if len(self._heads) >= HEAD_CACHE_ENTRIES:
+                self._heads.popitem(last=False)
+            self._heads[head] = ids
+        else:
+            self._heads.move_to_end(head)
+        return [*ids, *self._encode_pieces(text[cut:])]
+
+    def _encode_pieces(self, text: str) -> list[int]:
         ids: list[int] = []
         for piece in _SPLIT.findall(text):
             ids.extend(self._encode_piece(piece))

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_left
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -287,6 +288,11 @@ class Engine:
         self.texts = [tokenizer.token_bytes(i).decode("utf-8", errors="replace") if i not in
                       tokenizer.special.values() else "" for i in range(transformer.vocab)]
         self._consistent_cache: dict[str, np.ndarray] = {}
+        ordered = sorted((text, i) for i, text in enumerate(self.texts) if text)
+        self._sorted_texts = ([t for t, _ in ordered], [i for _, i in ordered])
+        self._ids_of_text: dict[str, list[int]] = {}
+        for text, i in ordered:
+            self._ids_of_text.setdefault(text, []).append(i)
 
     @classmethod
     def load(cls, directory: Path, **options: Any) -> Engine:
@@ -425,9 +431,7 @@ class Engine:
         (a start of it, or it and more), renormalized."""
         allowed = self._consistent_cache.get(unmatched)
         if allowed is None:
-            allowed = np.array([i for i, text in enumerate(self.texts)
-                                if text and (text.startswith(unmatched) or unmatched.startswith(text))],
-                               dtype=np.int64)
+            allowed = self._agreeing(unmatched)
             if len(self._consistent_cache) > 4096:
                 self._consistent_cache.clear()
             self._consistent_cache[unmatched] = allowed
@@ -438,6 +442,17 @@ class Engine:
             return out / total
         out[allowed] = 1.0 / len(allowed)  # never leave the typed word, even if all underflow
         return out
+
+    def _agreeing(self, unmatched: str) -> np.ndarray:
+        """Tokens whose text starts with ``unmatched`` (a run of the sorted texts) or is a
+        start of it (one lookup per length)."""
+        texts, ids = self._sorted_texts
+        low = bisect_left(texts, unmatched)
+        high = bisect_left(texts, unmatched + "\U0010ffff", low)
+        found = list(ids[low:high])
+        for end in range(1, len(unmatched)):
+            found += self._ids_of_text.get(unmatched[:end], [])
+        return np.array(sorted(found), dtype=np.int64)
 
     @staticmethod
     def _judge(sequence: Sequence, end: int) -> bool:
