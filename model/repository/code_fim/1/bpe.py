@@ -65,6 +65,8 @@ class Tokenizer:
         self.pieces = {i: s for s, i in vocab.items()}
         self.special = {s: vocab[s] for s in SPECIAL_TOKENS}
         self._token_bytes = {i: self._bytes_of(s) for i, s in self.pieces.items()}
+        #: Each id's length in bytes (a list: summing it over a prompt is a hot path).
+        self.byte_lengths = [len(self._token_bytes.get(i, b"")) for i in range(max(self.pieces) + 1)]
         self._encode_piece = lru_cache(maxsize=65536)(self._encode_piece_uncached)
         self._heads: OrderedDict[str, list[int]] = OrderedDict()
 

@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 from bpe import EOT, Tokenizer
-from layout import prompt_ids
+from layout import prefix_window, prompt_ids
 from rules import Context, LanguageRules, context_of, finish, settled, stop_point
 from transformer import KVCache, Transformer
 
@@ -308,7 +308,8 @@ class Engine:
         healed = request.prefix[:len(request.prefix) - len(partial)]
         prompt = prompt_ids(self.tokenizer, healed, request.suffix, request.language,
                             request.context, window=self.window)
-        history = self.tokenizer.encode(healed[-COPY_PREFIX_CHARS:])
+        # Cut where it stays put while typing (the tokenizer then reuses the lines above).
+        history = self.tokenizer.encode(prefix_window(healed, COPY_PREFIX_CHARS))
         # Copied from: the other open files' context, the code after the cursor, the prefix.
         document = [*self.tokenizer.encode(request.context[:COPY_CONTEXT_CHARS]), self.eot,
                     *self.tokenizer.encode(request.suffix[:COPY_SUFFIX_CHARS]), self.eot, *history]

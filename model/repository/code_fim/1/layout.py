@@ -199,7 +199,7 @@ def _docstring(lines: list[str]) -> list[str]:
 
 def _kept_start(tokenizer: Tokenizer, prefix: str, ids: list[int]) -> int:
     """Where in ``prefix`` the text of ``ids`` (its last tokens) starts."""
-    kept = sum(len(tokenizer.token_bytes(i)) for i in ids)
+    kept = sum(map(tokenizer.byte_lengths.__getitem__, ids))
     return len(prefix.encode("utf-8")[:-kept or None].decode("utf-8", errors="ignore")) \
         if kept < len(prefix.encode("utf-8")) else 0
 
