@@ -35,6 +35,8 @@ RUN_TIMEOUT_S = 20
 UNREACHED = 'raise AssertionError("the doctests reach this line")'
 #: Lines tried per function to find one its doctests run.
 MAX_TRIES = 6
+#: Lines scored per doctested function (each alone; the held-out modules have few such functions).
+LINES_PER_FUNCTION = 3
 DEFAULT_THRESHOLD = 0.05
 _RUNNER = """
 import doctest, importlib, json, sys
@@ -140,6 +142,7 @@ def build_infills(limit: int, seed: int) -> list[Infill]:
             if not candidates or original is None or original[0] or not original[1]:
                 continue  # the doctests must run and pass as the file is
             rng.shuffle(candidates)
+            taken = 0
             for number in (c - 1 for c in candidates[:MAX_TRIES]):
                 line = lines[number]
                 indent = line[:len(line) - len(line.lstrip())]
@@ -151,7 +154,9 @@ def build_infills(limit: int, seed: int) -> list[Infill]:
                 if passes(infill, UNREACHED):
                     continue  # the doctests never run this line: it cannot be scored
                 infills.append(infill)
-                break
+                taken += 1
+                if taken >= LINES_PER_FUNCTION or len(infills) >= limit:
+                    break
     return infills
 
 
@@ -199,7 +204,7 @@ def report(language: str, work: list[Task], systems: dict[str, list[str]],
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--tasks", type=int, default=60)
+    parser.add_argument("--tasks", type=int, default=150)
     parser.add_argument("--go-tasks", type=int, default=20)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--ngram-tokens", type=int, default=5_000_000,
