@@ -326,6 +326,19 @@ class TestEngine:
         assert copy.predict([6, 6]) is None
         assert engine.CopyModel([]).predict([1]) is None
 
+    def test_the_copy_model_never_continues_into_a_separator(self) -> None:
+        # 0 separates the document's parts (the context, the suffix and the prefix may be cut).
+        copy = engine.CopyModel([5, 6, 0, 5, 6, 7, 0, 1], boundary=0)
+        assert copy.predict([5, 6]) == engine.Copied(Counter({7: 1}), 1, 2)
+        assert copy.predict([7]) is None
+
+    def test_other_files_are_copied_from_as_code_not_comments(self) -> None:
+        context = "# From util.py:\n# def load(path):\n#     return read(path)\n#\n# x = 1"
+        assert engine.uncommented(context, "#") == \
+            "\ndef load(path):\n    return read(path)\n\nx = 1"
+        assert engine.uncommented(context, None) == ""
+        assert engine.uncommented("", "//") == ""
+
     @given(st.lists(st.floats(0.0, 1.0), min_size=4, max_size=4).filter(lambda p: sum(p) > 0),
            st.dictionaries(st.integers(0, 3), st.integers(1, 5), min_size=1),
            st.integers(1, 40))
@@ -346,7 +359,8 @@ class TestEngine:
     @pytest.mark.parametrize(("prefix", "word"), [
         ("x = read_li", " read_li"), ("return ", " "), ("f(a)", ""), ("self.na", "na"),
         ("x1", "x1"), ("    na", "na"), ("x  na", "na"), ("\n", ""), ("  ", ""),
-        ("x " + "n" * 32, " " + "n" * 32), ("x" * 33, "")])
+        ("x " + "n" * 32, " " + "n" * 32), ("x" * 33, ""), (" abc", " abc"), (" ", ""),
+        ("f(a, ", " "), ("x\t na", "na")])
     def test_the_part_typed_word_is_found(self, prefix: str, word: str) -> None:
         assert engine.partial_word(prefix) == word
 

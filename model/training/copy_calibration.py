@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import argparse
 import math
+import random
 import sys
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from model.training import corpus_files, model_dir, tasks
+from model.training.open_files import OpenFiles
 
 MAX_TARGET_TOKENS = 48
 GRID = np.linspace(0.0, 0.98, 99)
@@ -38,23 +40,40 @@ class Observation:
     total: int
 
 
+def target_ids(engine: Any, partial: str, task: tasks.Task) -> list[int]:
+    """The hidden text's tokens as the engine would generate them: the part-typed word again,
+    the hidden text, and the token that ends it (a line's end, with the next one's indent)."""
+    hidden = len((partial + task.target).encode("utf-8"))
+    ids = engine.tokenizer.encode(partial + task.target + task.suffix[:200])
+    out, seen = [], 0
+    for token in ids:
+        out.append(token)
+        seen += engine.tokenizer.byte_lengths[token]
+        if seen >= hidden:
+            break
+    return out[:MAX_TARGET_TOKENS]
+
+
 def observe(engine: Any, task: tasks.Task) -> list[Observation]:
-    """Teacher-forces the task's hidden text through the engine's prompt."""
+    """Teacher-forces the task's hidden text through the engine's prompt. Tokens that only
+    retype the part-typed word are not scored: serving constrains them to what was typed."""
     module = model_dir.import_module("engine")
     request = module.Request(task.prefix, task.suffix, task.language, MAX_TARGET_TOKENS, 0.0,
                              task.context)
     _, partial, prompt, history, copy = engine.prepare(request)
-    target = engine.tokenizer.encode(partial + task.target)[:MAX_TARGET_TOKENS]
+    target = target_ids(engine, partial, task)
     cache = engine.batch.take()
     out: list[Observation] = []
+    retyped = 0
     try:
         logits = engine.transformer.prefill(prompt, cache)
         for token in target:
-            network = float(engine.network_distribution(logits)[token])
             copied = copy.predict(history)
-            if copied is not None:
+            if copied is not None and retyped >= len(partial.encode("utf-8")):
+                network = float(engine.network_distribution(logits)[token])
                 out.append(Observation(network, copied.counts.get(token, 0) / copied.total,
                                        copied.length, copied.total))
+            retyped += engine.tokenizer.byte_lengths[token]
             history.append(token)
             if cache.length >= engine.transformer.context:
                 break
@@ -86,7 +105,8 @@ def fit(observations: list[Observation]) -> float:
 
 
 def training_tasks(per_language: int, seed: int, minimum_files: int) -> list[tasks.Task]:
-    """Line and block tasks from training files of the languages the evaluation scores."""
+    """Line and block tasks from training files of the languages the evaluation scores, every
+    other one with other files of its package open (the context the worker would send)."""
     heldout: dict[str, int] = defaultdict(int)
     for file in corpus_files.load("heldout"):
         heldout[file.language] += 1
@@ -98,7 +118,12 @@ def training_tasks(per_language: int, seed: int, minimum_files: int) -> list[tas
     for _, files in sorted(by_language.items()):
         for kind in ("line", "block"):
             work += tasks.build(files, kind, per_language, seed)
-    return work
+    training = [f for files in by_language.values() for f in files]
+    by_path = {f.path: f for f in training}
+    open_files = OpenFiles(training, random.Random(seed))  # noqa: S311 - reproducible choice
+    scope_chars = model_dir.import_module("layout").SCOPE_CHARS
+    return [replace(t, context=open_files.context(by_path[t.path], t.prefix, scope_chars))
+            if i % 2 else t for i, t in enumerate(work)]
 
 
 def main(argv: list[str] | None = None) -> int:

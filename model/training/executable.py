@@ -2,9 +2,9 @@
 
 Python (here) and Go (``executable_go``: held-out modules' own ``go test``). On held-out
 standard-library modules (never trained on): in a function whose docstring carries
-doctest examples that pass, one single-line statement of its body is taken out, the cursor put
-after its indentation, and each system fills the line (only lines the doctests run count:
-replaced by a ``raise``, they must fail): ``code_fim`` always answering
+doctest examples that pass, single-line statements of its body (up to three, each task alone)
+are taken out, the cursor put after the indentation, and each system fills the line (only
+lines the doctests run count: replaced by a ``raise``, they must fail): ``code_fim`` always answering
 (threshold 0), ``code_fim`` at its default threshold (an abstention leaves the line empty), the
 n-gram baseline, and the empty line itself. The module, with the line filled, is imported from
 a temporary directory in a subprocess (offline: the evaluation runs held-out code; the server
@@ -33,7 +33,7 @@ from model.training.tasks import Task
 RUN_TIMEOUT_S = 20
 #: Put in place of a candidate line: if the doctests still pass, they never run it.
 UNREACHED = 'raise AssertionError("the doctests reach this line")'
-#: Lines tried per function to find one its doctests run.
+#: Lines tried per function to find those its doctests run.
 MAX_TRIES = 6
 #: Lines scored per doctested function (each alone; the held-out modules have few such functions).
 LINES_PER_FUNCTION = 3
@@ -137,7 +137,7 @@ def build_infills(limit: int, seed: int) -> list[Infill]:
         for qualname, function in _doctested(tree):
             if len(infills) >= limit:
                 break
-            candidates = _lines_of(function)
+            candidates = sorted(set(_lines_of(function)))  # `a = 1; b = 2` is one line
             original = run_doctests(name, qualname, file.text)
             if not candidates or original is None or original[0] or not original[1]:
                 continue  # the doctests must run and pass as the file is

@@ -26,9 +26,9 @@ PATTERN = (
     r"|\s"  # anything else, one character at a time
 )
 _SPLIT = re.compile(PATTERN)
-#: Texts up to their last newline whose ids are kept (a prompt encodes a few: prefix, suffix,
-#: context, the copy model's history).
-HEAD_CACHE_ENTRIES = 32
+#: Texts up to their last newline whose ids are kept: a request encodes about eight (prefix,
+#: suffix, context and the copy model's windows, scope lines), so this covers several documents.
+HEAD_CACHE_ENTRIES = 64
 
 EOT = "<|endoftext|>"
 FIM_PREFIX = "<|fim_prefix|>"

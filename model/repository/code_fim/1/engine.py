@@ -12,8 +12,9 @@ the ``limit`` it should complete to; the constraint keeps the regenerated start 
 typed, and it is not shown again.
 
 Choosing a token mixes the network's distribution with a copy model of the document: what
-followed the same last tokens elsewhere in the file (the identifiers and lines a file already
-uses are the best predictor of its next ones). Each completion carries a confidence, the product
+followed the longest run of the same last tokens elsewhere in the file or in the other open
+files' code (the identifiers and lines a project already uses are the best predictor of its next
+ones), trusted by the run's length. Each completion carries a confidence, the product
 of its tokens' probabilities (its end included). It is judged at the end of every line: a line
 that takes it below the request's threshold is not shown, nor anything after it, so what is shown
 is whole lines the model is reasonably sure of. With a threshold, text is therefore released a
@@ -70,9 +71,10 @@ COPY_CONTEXT_CHARS = 4000
 
 
 #: The tokenizer glues one space to the word or punctuation after it (`` ex`` in
-#: ``inline extract``): an identifier being typed, with that space, or the space alone just
-#: typed after a word, is a token the cursor cuts through.
-_PARTIAL_WORD = re.compile(r"(?:(?<=\S) )?[A-Za-z_][A-Za-z0-9_]*\Z|(?<=\S) \Z")
+#: ``inline extract``) unless another blank comes before it: an identifier being typed, with
+#: that space, or a space just typed after anything but a blank, is a token the cursor cuts
+#: through.
+_PARTIAL_WORD = re.compile(r"(?:(?<!\s) )?[A-Za-z_][A-Za-z0-9_]*\Z|(?<=\S) \Z")
 #: Longer words are left in the prompt (an identifier this long is rarely being typed fresh).
 MAX_PARTIAL = 32
 
@@ -120,6 +122,23 @@ class Request:
     context: str = ""
 
 
+def uncommented(context: str, comment: str | None) -> str:
+    """The other files' code in ``context`` (written by the worker as comment lines, each file
+    under a ``From name:`` line): what the copy model copies from must read like code, or it
+    would copy comment marks into the completion."""
+    if not context or not comment:
+        return ""
+    lines = []
+    for line in context.split("\n"):
+        if line == comment:
+            lines.append("")
+        elif line.startswith(comment + " From ") and line.endswith(":"):
+            lines.append("")  # the file's name line
+        elif line.startswith(comment + " "):
+            lines.append(line[len(comment) + 1:])
+    return "\n".join(lines)
+
+
 def copy_trust(length: int, total: int) -> float:
     """The copy model's weight for a longest match of ``length`` tokens seen ``total`` times."""
     bucket = 0
@@ -145,9 +164,11 @@ class CopyModel:
     places where the last token occurs, one token further back at a time, in vectorized passes.
     Only the document is copied from, never the completion itself (which would feed a loop)."""
 
-    def __init__(self, ids: list[int], max_match: int = COPY_MAX_MATCH) -> None:
+    def __init__(self, ids: list[int], boundary: int = -1, max_match: int = COPY_MAX_MATCH) -> None:
         self.max_match = max_match
         self.ids = np.asarray(ids, dtype=np.int64)
+        #: The separator between the document's parts (never a continuation: a part may be cut).
+        self.boundary = boundary
 
     def predict(self, history: list[int]) -> Copied | None:
         """The continuations of the longest match (``None``: the last token never occurs)."""
@@ -156,6 +177,7 @@ class CopyModel:
             return None
         # Positions of next tokens whose previous token is the last one of the history.
         found = np.flatnonzero(ids[:-1] == history[-1]) + 1
+        found = found[ids[found] != self.boundary]
         if not found.size:
             return None
         length = 1
@@ -172,7 +194,7 @@ def mix_copy(probabilities: np.ndarray, copied: Copied | None, weight: float) ->
     """The network's distribution mixed in place with the copy model's, trusted by the match."""
     if copied is None or weight <= 0:
         return probabilities
-    trust = weight * copy_trust(copied.length, copied.total)
+    trust = min(1.0, weight * copy_trust(copied.length, copied.total))
     probabilities *= 1 - trust
     for token, count in copied.counts.items():
         probabilities[token] += trust * count / copied.total
@@ -310,10 +332,12 @@ class Engine:
                             request.context, window=self.window)
         # Cut where it stays put while typing (the tokenizer then reuses the lines above).
         history = self.tokenizer.encode(prefix_window(healed, COPY_PREFIX_CHARS))
-        # Copied from: the other open files' context, the code after the cursor, the prefix.
-        document = [*self.tokenizer.encode(request.context[:COPY_CONTEXT_CHARS]), self.eot,
+        # Copied from: the other open files' code (the context without its comment marks),
+        # the code after the cursor, the prefix.
+        others = uncommented(request.context[:COPY_CONTEXT_CHARS], rules.line_comment)
+        document = [*self.tokenizer.encode(others), self.eot,
                     *self.tokenizer.encode(request.suffix[:COPY_SUFFIX_CHARS]), self.eot, *history]
-        return Prepared(context, partial, prompt, history, CopyModel(document))
+        return Prepared(context, partial, prompt, history, CopyModel(document, self.eot))
 
     def start(self, request: Request) -> Sequence:
         """Tokenizes and runs the prompt (reusing cached states) and chooses the first token."""

@@ -12,7 +12,8 @@ Decided from context, per request:
 * **never re-emit the suffix**: a line equal to the suffix's next line ends the completion before
   it, and closing brackets or quotes the rest of the cursor's line already has are removed.
 * **balanced brackets**: brackets a one-line completion opens and neither it nor the rest of the
-  line closes are closed at its end, innermost first.
+  line closes are closed at its end, innermost first, unless the line ends by opening one or
+  with a comma (what it opened goes on below).
 """
 
 from __future__ import annotations
