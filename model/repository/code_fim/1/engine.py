@@ -44,8 +44,8 @@ from transformer import KVCache, Transformer
 #: long match is a line being copied, a one-token match is barely evidence.
 COPY_MATCH_BOUNDS = (1, 2, 3, 4, 5, 6, 8, 12, 16, 24)
 COPY_TRUST = (
-    (0.05, 0.18, 0.30, 0.38, 0.44, 0.50, 0.60, 0.69, 0.78, 0.86),  # seen once
-    (0.08, 0.22, 0.34, 0.39, 0.43, 0.50, 0.70, 0.75, 0.84, 0.88),  # seen more often
+    (0.04, 0.17, 0.29, 0.37, 0.41, 0.50, 0.58, 0.69, 0.76, 0.85),  # seen once
+    (0.08, 0.19, 0.29, 0.34, 0.37, 0.45, 0.66, 0.72, 0.83, 0.89),  # seen more often
 )
 #: Scales every trust above (0 turns the copy model off; the evaluation's ablation).
 COPY_WEIGHT = 1.0
