@@ -62,11 +62,13 @@ model: train-tools corpus
 # Goes on training from the committed weights (in the background, across sessions); the result
 # lands in .stack/train-run: evaluate it, then copy weights.npz, card.json and prompt.onnx into
 # the model.
-STEPS ?= 1100
+STEPS ?= 900
+RATE ?= 6e-4
+WARMUP ?= 30
 model-continue: train-tools corpus
 	mkdir -p .stack/train-run
 	nice -n 5 $(PY) -m model.training.train --resume model/repository/code_fim/1 \
-		--out .stack/train-run --steps $(STEPS) --batch 16 --learning-rate 1e-3 --warmup 50 \
+		--out .stack/train-run --steps $(STEPS) --batch 16 --learning-rate $(RATE) --warmup $(WARMUP) \
 		--checkpoint-every 100
 
 # Held-out quality against the n-gram baseline and no completion, then serving through Triton;
