@@ -328,9 +328,11 @@ class TestEngine:
 
     def test_the_copy_model_never_continues_into_a_separator(self) -> None:
         # 0 separates the document's parts (the context, the suffix and the prefix may be cut).
-        copy = engine.CopyModel([5, 6, 0, 5, 6, 7, 0, 1], boundary=0)
+        copy = engine.CopyModel([5, 6, 0, 5, 6, 7, 8, 0, 1], boundary=0)
         assert copy.predict([5, 6]) == engine.Copied(Counter({7: 1}), 1, 2)
-        assert copy.predict([7]) is None
+        assert copy.predict([8]) is None
+        # The token before a separator may be cut short (`lim` of a word being typed): not copied.
+        assert engine.CopyModel([5, 6, 7, 0, 1, 2], boundary=0).predict([5, 6]) is None
 
     def test_other_files_are_copied_from_as_code_not_comments(self) -> None:
         context = "# From util.py:\n# def load(path):\n#     return read(path)\n#\n# x = 1"

@@ -175,9 +175,11 @@ class CopyModel:
         ids = self.ids
         if not history or len(ids) < 2:
             return None
-        # Positions of next tokens whose previous token is the last one of the history.
-        found = np.flatnonzero(ids[:-1] == history[-1]) + 1
-        found = found[ids[found] != self.boundary]
+        # Positions of next tokens whose previous token is the last one of the history; the
+        # next token must be whole: not a separator, nor the last before one (a part cut at a
+        # length, or another file ending in a word being typed, ends in a token cut short).
+        found = np.flatnonzero(ids[:-2] == history[-1]) + 1
+        found = found[(ids[found] != self.boundary) & (ids[found + 1] != self.boundary)]
         if not found.size:
             return None
         length = 1
