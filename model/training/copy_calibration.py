@@ -83,14 +83,6 @@ def observe(engine: Any, task: tasks.Task) -> list[Observation]:
     return out
 
 
-def bucket_of(module: Any, observation: Observation) -> tuple[int, int]:
-    bucket = 0
-    bounds = module.COPY_MATCH_BOUNDS
-    while bucket + 1 < len(bounds) and observation.length >= bounds[bucket + 1]:
-        bucket += 1
-    return (1 if observation.total > 1 else 0), bucket
-
-
 def log_likelihood(observations: list[Observation], trust: float) -> float:
     return sum(math.log(max(1e-12, (1 - trust) * o.network + trust * o.copied))
                for o in observations)
@@ -145,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     fitting, checking = halves
     buckets: dict[tuple[int, int], list[Observation]] = defaultdict(list)
     for observation in fitting:
-        buckets[bucket_of(module, observation)].append(observation)
+        buckets[module.copy_bucket(observation.length, observation.total)].append(observation)
     bounds = module.COPY_MATCH_BOUNDS
     fitted = [[0.0] * len(bounds) for _ in range(2)]
     print("| seen | match length | tokens | copy right | trust |")
@@ -160,8 +152,10 @@ def main(argv: list[str] | None = None) -> int:
                   f"{right:.3f} | {trust:.2f} |")
     # The fitted table against the one in engine.py, on the half that did not fit it.
     current = sum(log_likelihood([o], module.copy_trust(o.length, o.total)) for o in checking)
-    refit = sum(log_likelihood([o], fitted[bucket_of(module, o)[0]][bucket_of(module, o)[1]])
-                for o in checking)
+    refit = 0.0
+    for o in checking:
+        seen, bucket = module.copy_bucket(o.length, o.total)
+        refit += log_likelihood([o], fitted[seen][bucket])
     network = sum(log_likelihood([o], 0.0) for o in checking)
     n = max(1, len(checking))
     print(f"\nchecking half, {len(checking)} tokens, mean log-likelihood per token: network alone "

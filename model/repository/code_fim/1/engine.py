@@ -139,12 +139,18 @@ def uncommented(context: str, comment: str | None) -> str:
     return "\n".join(lines)
 
 
-def copy_trust(length: int, total: int) -> float:
-    """The copy model's weight for a longest match of ``length`` tokens seen ``total`` times."""
+def copy_bucket(length: int, total: int) -> tuple[int, int]:
+    """Where a longest match of ``length`` tokens seen ``total`` times is in ``COPY_TRUST``."""
     bucket = 0
     while bucket + 1 < len(COPY_MATCH_BOUNDS) and length >= COPY_MATCH_BOUNDS[bucket + 1]:
         bucket += 1
-    return COPY_TRUST[1 if total > 1 else 0][bucket]
+    return (1 if total > 1 else 0), bucket
+
+
+def copy_trust(length: int, total: int) -> float:
+    """The copy model's weight for a longest match of ``length`` tokens seen ``total`` times."""
+    seen, bucket = copy_bucket(length, total)
+    return COPY_TRUST[seen][bucket]
 
 
 @dataclass(frozen=True, slots=True)
