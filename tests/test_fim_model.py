@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from model.training import languages as language_table
+from streams import cross_file
 
 MODEL_DIR = Path(__file__).resolve().parent.parent / "model" / "repository" / "code_fim" / "1"
 if str(MODEL_DIR) not in sys.path:
@@ -340,6 +341,12 @@ class TestEngine:
             "\ndef load(path):\n    return read(path)\n\nx = 1"
         assert engine.uncommented(context, None) == ""
         assert engine.uncommented("", "//") == ""
+
+    def test_the_workers_rendering_of_other_files_is_read_back_as_their_code(self) -> None:
+        # The worker writes the context (streams/cross_file.py); the engine reads it back.
+        code = "def load(path):\n\n    return read(path)"
+        window = cross_file.Window("file:///w/util.py", code, frozenset())
+        assert engine.uncommented(cross_file.render([window], "//"), "//") == "\n" + code
 
     @given(st.lists(st.floats(0.0, 1.0), min_size=4, max_size=4).filter(lambda p: sum(p) > 0),
            st.dictionaries(st.integers(0, 3), st.integers(1, 5), min_size=1),
