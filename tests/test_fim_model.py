@@ -312,6 +312,56 @@ class TestEngine:
         assert [s.emitted for s in together] == [s.emitted for s in alone]
         assert any(s.emitted for s in together)
 
+    def test_a_searched_line_is_as_probable_as_its_confidence_says(
+            self, model: transformer.Transformer) -> None:
+        """The search's bookkeeping (slots shared, tails copied, hypotheses reordered) against
+        the line's probability computed again from scratch: prompt, then its tokens one by one,
+        then the probability that the line ends there."""
+        eng = make_engine(model)
+        cut = SOURCE.index("open(path) as handle") + len("open(pa")
+        [sequence] = run(eng, [engine.Request(SOURCE[:cut], SOURCE[cut:], "python", 24, 0.0)])
+        assert sequence.context.mode == "line" and sequence.reason == "line" and sequence.text
+        prepared = eng.prepare(sequence.request)
+        history = list(prepared.history)
+        line = sequence.history[len(history):]
+        cache = model.new_cache()
+        logits = model.prefill(prepared.prompt, cache)
+        unmatched, logprob = prepared.partial, 0.0
+        for token in line:
+            p = engine.mix_copy(eng.network_distribution(logits), prepared.copy.predict(history),
+                                eng.copy_weight)
+            if unmatched:
+                p = eng._consistent(p, unmatched)
+                piece = eng.texts[token]
+                unmatched = unmatched[len(piece):] if unmatched.startswith(piece) else ""
+            logprob += float(np.log(p[token]))
+            history.append(token)
+            logits = model.step([token], [cache])[0]
+        p = engine.mix_copy(eng.network_distribution(logits), prepared.copy.predict(history), eng.copy_weight)
+        logprob += float(np.log(p[eng.line_ends].sum()))
+        assert sequence.confidence == pytest.approx(float(np.exp(logprob)), rel=1e-3)
+        assert TOKENIZER.decode(line) == prepared.partial + sequence.text
+
+    def test_searched_lines_batched_with_blocks_match_requests_alone(
+            self, model: transformer.Transformer) -> None:
+        cuts = [SOURCE.index(m) + k for m, k in (("open(path)", 4), ("as handle:", 10),
+                                                   ("self.path =", 6), ("count_lines(", 7))]
+        requests = [engine.Request(SOURCE[:c], SOURCE[c:], "python", 24, 0.0) for c in cuts]
+        together = run(make_engine(model), requests)
+        alone = [run(make_engine(model), [r])[0] for r in requests]
+        assert {s.context.mode for s in together} == {"line", "block"}
+        assert [s.emitted for s in together] == [s.emitted for s in alone]
+        assert [s.confidence for s in together] == pytest.approx([s.confidence for s in alone], rel=1e-4)
+
+    def test_a_search_released_midway_frees_every_slot(self, model: transformer.Transformer) -> None:
+        eng = make_engine(model)
+        cut = SOURCE.index("self.name = name") + len("self.")
+        sequence = eng.start(engine.Request(SOURCE[:cut], SOURCE[cut:], "python", 24, 0.0))
+        eng.advance([sequence])
+        assert not sequence.done and len(sequence.hypotheses) > 1
+        eng.release(sequence, keep=False)
+        assert sorted(eng.batch.free) == list(range(engine.SLOTS * engine.BEAM_WIDTH))
+
     def test_threshold_one_shows_nothing(self, model: transformer.Transformer) -> None:
         cut = SOURCE.index("self.name = name")
         [sequence] = run(make_engine(model), [engine.Request(SOURCE[:cut], SOURCE[cut:], "python", 24, 1.0)])
@@ -402,7 +452,7 @@ class TestEngine:
         eng = make_engine(model)
         requests = [engine.Request(SOURCE[:n], SOURCE[n:], "python", 8, 0.0) for n in range(100, 420, 40)]
         run(eng, requests)
-        assert sorted(eng.batch.free) == list(range(engine.SLOTS))
+        assert sorted(eng.batch.free) == list(range(engine.SLOTS * engine.BEAM_WIDTH))
 
 
 def test_language_table_is_current() -> None:

@@ -81,12 +81,13 @@ def parses(task: Task, completion: str) -> bool | None:
 
 
 def fim_answers(work: list[Task], copy_weight: float, batch: int = 8,
-                window: int | None = None) -> list[Answer]:
+                window: int | None = None, beam_width: int | None = None) -> list[Answer]:
     """The trained model's completions, generated ``batch`` at a time like the server does
-    (``window``: prompt tokens at most, the model's context by default)."""
+    (``window``: prompt tokens at most, the model's context by default; ``beam_width``: the
+    one-line search's, the served one by default)."""
     engine_module = model_dir.import_module("engine")
     rules_module = model_dir.import_module("rules")
-    engine = load_engine(copy_weight, window)
+    engine = load_engine(copy_weight, window, beam_width)
     answers: list[Answer] = []
     for start in range(0, len(work), batch):
         group = work[start:start + batch]
@@ -105,9 +106,10 @@ def fim_answers(work: list[Task], copy_weight: float, batch: int = 8,
     return answers
 
 
-def load_engine(copy_weight: float, window: int | None = None) -> Any:
-    return model_dir.import_module("engine").Engine.load(model_dir.MODEL_DIR, copy_weight=copy_weight,
-                                                         window=window)
+def load_engine(copy_weight: float, window: int | None = None, beam_width: int | None = None) -> Any:
+    engine_module = model_dir.import_module("engine")
+    return engine_module.Engine.load(model_dir.MODEL_DIR, copy_weight=copy_weight, window=window,
+                                     beam_width=beam_width or engine_module.BEAM_WIDTH)
 
 
 def ngram_answers(work: list[Task], texts: list[str], max_tokens: int, always: bool) -> list[Answer]:
@@ -241,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ngram-tokens", type=int, default=30_000_000,
                         help="training tokens for the n-gram baseline")
     parser.add_argument("--ablations", action="store_true",
-                        help="also run the model without its copy model")
+                        help="also run the model without its copy model, and with greedy lines")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument("--triton", action="store_true", help="also measure serving through tritonserver")
     args = parser.parse_args(argv)
@@ -267,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.ablations:
         systems["code_fim, no copy model"] = timed("code_fim without copy",
                                                    lambda: fim_answers(work, 0.0))
+        systems["code_fim, greedy lines"] = timed("code_fim with greedy lines",
+                                                  lambda: fim_answers(work, copy_weight, beam_width=1))
     groups = grouped(work)
     results = {name: {key: summarize([work[i] for i in idx], [answers[i] for i in idx])
                       for key, idx in groups.items()} for name, answers in systems.items()}

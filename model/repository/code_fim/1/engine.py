@@ -11,6 +11,12 @@ constraint ("token healing"): the model was trained on whole tokens, and ``li|``
 the ``limit`` it should complete to; the constraint keeps the regenerated start equal to what was
 typed, and it is not shown again.
 
+A one-line completion is searched for (beam search over ``BEAM_WIDTH`` hypotheses, a slot of
+the batch each, sharing the prompt's states): the line most probable as a whole, its end
+included, not the one whose every token was likeliest in turn. A line is shown whole anyway (at
+its end the confidence is judged), so searching delays nothing the editor would have seen. A
+block is generated greedily and released line by line.
+
 Choosing a token mixes the network's distribution with a copy model of the document: what
 followed the longest run of the same last tokens elsewhere in the file or in the other open
 files' code (the identifiers and lines a project already uses are the best predictor of its next
@@ -24,6 +30,7 @@ line at a time; without one (0), token by token.
 from __future__ import annotations
 
 import json
+import math
 import re
 from bisect import bisect_left
 from collections import Counter, OrderedDict
@@ -56,8 +63,13 @@ COPY_MAX_MATCH = 32
 DEFAULT_THRESHOLD = 0.05
 #: Cached prompt states kept for reuse (each 6 KB per prompt token: up to about 6 MB).
 PREFIX_CACHE_ENTRIES = 16
-#: Sequences generated at once (each holds a slot of the batch's key/value arrays).
+#: Sequences generated at once (each holds a slot of the batch's key/value arrays, a searched
+#: line up to ``BEAM_WIDTH``).
 SLOTS = 8
+#: Hypotheses a one-line completion's search keeps (1: greedy). Exact match of one-line
+#: completions on a 267-task sample of the held-out split: greedy 0.251, 1 (greedy but ending
+#: where the line's end is likelier than any next token) 0.266, 3: 0.292, 5: 0.288, 8: 0.296.
+BEAM_WIDTH = 3
 #: A cached prompt is reused only when at least this many leading tokens match.
 MIN_REUSE = 8
 #: With the compiled prompt graph, a remainder this long runs the whole prompt there instead
@@ -221,6 +233,32 @@ class Prepared(NamedTuple):
 
 
 @dataclass(eq=False)
+class Hypothesis:
+    """One line being searched for: its own slot (the prompt's states, then its tokens')."""
+
+    cache: KVCache
+    history: list[int]
+    generated: bytes
+    unmatched: str
+    logprob: float = 0.0
+    tokens: int = 0
+    logits: np.ndarray | None = None
+    pending: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A searched line that ended: its log-probability (its end included), bytes, tokens (the
+    copy model's history with them) and why it ended."""
+
+    logprob: float
+    generated: bytes
+    tokens: int
+    history: list[int]
+    reason: str
+
+
+@dataclass(eq=False)
 class Sequence:
     """One request being generated."""
 
@@ -249,6 +287,10 @@ class Sequence:
     line_ends: list[tuple[int, float]] = field(default_factory=list)
     #: End of the text that passed the threshold so far.
     accepted: int = 0
+    #: A one-line search's live hypotheses, the slots it holds spare, its best ended line.
+    hypotheses: list[Hypothesis] = field(default_factory=list)
+    spare: list[KVCache] = field(default_factory=list)
+    found: Found | None = None
 
 
 class PrefixCache:
@@ -300,7 +342,7 @@ class Engine:
     def __init__(self, transformer: Transformer, tokenizer: Tokenizer,
                  languages: dict[str, LanguageRules], copy_weight: float = COPY_WEIGHT,
                  prefix_cache_entries: int = PREFIX_CACHE_ENTRIES, slots: int = SLOTS,
-                 window: int | None = None) -> None:
+                 window: int | None = None, beam_width: int = BEAM_WIDTH) -> None:
         self.transformer = transformer
         self.tokenizer = tokenizer
         self.languages = languages
@@ -312,11 +354,14 @@ class Engine:
             raise ValueError(f"code_fim: a prompt window of {self.window} tokens is below "
                              f"{MIN_WINDOW} (config parameter PROMPT_WINDOW)")
         self.prefix_cache = PrefixCache(transformer, prefix_cache_entries)
-        self.batch = transformer.new_batch(slots)
+        self.beam_width = max(1, beam_width)
+        self.batch = transformer.new_batch(slots * self.beam_width)
         self.eot = tokenizer.special[EOT]
         self.banned = np.array(sorted(set(tokenizer.special.values()) - {self.eot}))
         self.texts = [tokenizer.token_bytes(i).decode("utf-8", errors="replace") if i not in
                       tokenizer.special.values() else "" for i in range(transformer.vocab)]
+        #: Tokens that end a line (any with a newline) and the end of text.
+        self.line_ends = np.array([i for i, text in enumerate(self.texts) if "\n" in text] + [self.eot])
         self._consistent_cache: dict[str, np.ndarray] = {}
         ordered = sorted((text, i) for i, text in enumerate(self.texts) if text)
         self._sorted_texts = ([t for t, _ in ordered], [i for _, i in ordered])
@@ -361,26 +406,44 @@ class Engine:
             logits = self.transformer.prefill(prompt[reused:], cache)
             sequence = Sequence(request, context, prompt, cache, copy, history,
                                 logits=logits, reused=reused, partial=partial, unmatched=partial)
-            self._choose(sequence)
+            if context.mode == "line" and self.beam_width > 1:
+                sequence.hypotheses = [Hypothesis(cache, history, b"", partial, logits=logits)]
+                self._search(sequence)
+            else:
+                self._choose(sequence)
         except BaseException:
             self.batch.give(cache)  # the slot is not lost to a failed start
             raise
         return sequence
 
     def advance(self, sequences: list[Sequence]) -> None:
-        """One token more for every sequence still generating."""
-        active = [s for s in sequences if not s.done and s.pending is not None]
-        if not active:
+        """One token more for every sequence still generating (every hypothesis of a search)."""
+        rows: list[Sequence | Hypothesis] = []
+        for sequence in sequences:
+            if sequence.done:
+                continue
+            if sequence.hypotheses:
+                rows += sequence.hypotheses
+            elif sequence.pending is not None:
+                rows.append(sequence)
+        if not rows:
             return
-        logits = self.transformer.step([s.pending for s in active if s.pending is not None],
-                                       [s.cache for s in active], self.batch)
-        for row, sequence in enumerate(active):
-            sequence.logits = logits[row]
-            self._choose(sequence)
+        tokens = [row.pending for row in rows if row.pending is not None]
+        logits = self.transformer.step(tokens, [row.cache for row in rows], self.batch)
+        for index, row in enumerate(rows):
+            row.logits = logits[index]
+        for sequence in sequences:
+            if sequence.done:
+                continue
+            if sequence.hypotheses:
+                self._search(sequence)
+            elif sequence.pending is not None:
+                self._choose(sequence)
 
     def release(self, sequence: Sequence, keep: bool = True) -> None:
-        """Frees the sequence's slot, first keeping its prompt states (``keep``) for later
+        """Frees the sequence's slots, first keeping its prompt states (``keep``) for later
         requests that start the same way. Every started sequence must be released once."""
+        self._drop_search(sequence)
         if keep:
             self.prefix_cache.store(sequence.prompt, sequence.cache)
         self.batch.give(sequence.cache)
@@ -458,6 +521,108 @@ class Engine:
             self._end(sequence, "context")
         else:
             sequence.pending = token
+
+    def _search(self, sequence: Sequence) -> None:
+        """One step of a one-line completion's beam search: every hypothesis either ends here
+        (the probability of a line end, whichever token makes it) or goes on by its likeliest
+        tokens; the best ``beam_width`` go on while they may still beat the best ended line."""
+        request, width = sequence.request, self.beam_width
+        floor = math.log(request.threshold) if request.threshold > 0 else -math.inf
+        candidates: list[tuple[float, int, int]] = []
+        for index, hypothesis in enumerate(sequence.hypotheses):
+            assert hypothesis.logits is not None
+            probabilities = self.network_distribution(hypothesis.logits)
+            if self.copy_weight > 0:
+                mix_copy(probabilities, sequence.copy.predict(hypothesis.history), self.copy_weight)
+            if hypothesis.unmatched:
+                probabilities = self._consistent(probabilities, hypothesis.unmatched)
+            else:
+                if hypothesis.tokens:
+                    ending = float(probabilities[self.line_ends].sum())
+                    self._found(sequence, Found(hypothesis.logprob + math.log(max(ending, 1e-300)),
+                                                hypothesis.generated, hypothesis.tokens,
+                                                hypothesis.history, "line"))
+                if hypothesis.tokens >= request.max_tokens or \
+                        hypothesis.cache.length >= self.transformer.context:
+                    self._found(sequence, Found(hypothesis.logprob, hypothesis.generated,
+                                                hypothesis.tokens, hypothesis.history, "length"))
+                    continue
+                probabilities[self.line_ends] = 0.0
+            if looping(hypothesis.history, hypothesis.tokens):
+                continue
+            for token in np.argpartition(-probabilities, width)[:width]:
+                if probabilities[token] > 0:
+                    candidates.append((hypothesis.logprob + math.log(float(probabilities[token])),
+                                       index, int(token)))
+        best = max(floor, sequence.found.logprob if sequence.found else -math.inf)
+        kept = sorted((c for c in candidates if c[0] > best), reverse=True)[:width]
+        if not kept:
+            self._end_search(sequence)
+            return
+        self._branch(sequence, kept)
+
+    def _branch(self, sequence: Sequence, kept: list[tuple[float, int, int]]) -> None:
+        """The next hypotheses: each parent's first child keeps its slot; further children get
+        a slot no parent keeps (only the states after the prompt are copied: every slot of the
+        search holds the prompt's) or a fresh one from the batch (all copied), if any is free."""
+        parents = sequence.hypotheses
+        continued = {index for _, index, _ in kept}
+        spare = sequence.spare + [h.cache for i, h in enumerate(parents) if i not in continued]
+        prompt = len(sequence.prompt)
+        taken: set[int] = set()
+        hypotheses = []
+        for logprob, index, token in kept:
+            parent = parents[index]
+            if index not in taken:
+                taken.add(index)
+                cache = parent.cache
+            elif spare:
+                cache = spare.pop()
+                cache.copy_from(parent.cache, parent.cache.length, start=prompt)
+            elif self.batch.free:
+                cache = self.batch.take()
+                cache.copy_from(parent.cache, parent.cache.length)
+            else:
+                continue  # the batch is full: a narrower search
+            generated = parent.generated + self.tokenizer.token_bytes(token)
+            unmatched = parent.unmatched
+            if unmatched:
+                piece = self.texts[token]
+                unmatched = unmatched[len(piece):] if unmatched.startswith(piece) else ""
+            healing = bool(unmatched) or generated == sequence.partial.encode()
+            hypotheses.append(Hypothesis(cache, [*parent.history, token], generated, unmatched,
+                                         logprob, parent.tokens + (0 if healing else 1),
+                                         pending=token))
+        sequence.hypotheses, sequence.spare = hypotheses, spare
+
+    @staticmethod
+    def _found(sequence: Sequence, found: Found) -> None:
+        if sequence.found is None or found.logprob > sequence.found.logprob:
+            sequence.found = found
+
+    def _drop_search(self, sequence: Sequence) -> None:
+        """Gives back the search's slots but the sequence's own."""
+        for cache in [h.cache for h in sequence.hypotheses] + sequence.spare:
+            if cache is not sequence.cache:
+                self.batch.give(cache)
+        sequence.hypotheses, sequence.spare = [], []
+
+    def _end_search(self, sequence: Sequence) -> None:
+        """The best ended line becomes the completion, its probability the confidence."""
+        self._drop_search(sequence)
+        found = sequence.found
+        if found is None:
+            sequence.confidence = 0.0
+            self._end(sequence, "unsure")
+            return
+        sequence.generated = bytearray(found.generated)
+        sequence.tokens, sequence.history = found.tokens, found.history
+        sequence.confidence = math.exp(found.logprob)
+        sequence.text = found.generated.decode("utf-8", errors="ignore")[len(sequence.partial):]
+        cut = stop_point(sequence.text, sequence.context)
+        if cut is not None:
+            sequence.text = sequence.text[:cut]
+        self._end(sequence, found.reason)
 
     def _consistent(self, probabilities: np.ndarray, unmatched: str) -> np.ndarray:
         """``probabilities`` over the tokens that agree with the part-typed word still to match

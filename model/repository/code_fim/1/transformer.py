@@ -55,10 +55,11 @@ class KVCache:
         self.slot = slot
         self.length = 0
 
-    def copy_from(self, other: KVCache, length: int) -> None:
-        """Takes ``other``'s first ``length`` positions."""
-        self.keys[:, :, :length] = other.keys[:, :, :length]
-        self.values[:, :, :length] = other.values[:, :, :length]
+    def copy_from(self, other: KVCache, length: int, start: int = 0) -> None:
+        """Takes ``other``'s first ``length`` positions (those from ``start`` on: the ones
+        before are already the same)."""
+        self.keys[:, :, start:length] = other.keys[:, :, start:length]
+        self.values[:, :, start:length] = other.values[:, :, start:length]
         self.length = length
 
 
