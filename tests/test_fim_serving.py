@@ -26,8 +26,7 @@ class BrokenSender(FakeSender):
         raise RuntimeError("client gone")
 
 
-@pytest.fixture
-def served(monkeypatch: pytest.MonkeyPatch) -> Any:
+def model_module(monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setitem(sys.modules, "triton_python_backend_utils", fake_pb_utils())
     if str(MODEL_DIR) not in sys.path:
         sys.path.insert(0, str(MODEL_DIR))
@@ -35,10 +34,34 @@ def served(monkeypatch: pytest.MonkeyPatch) -> Any:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    instance = module.TritonPythonModel()
+    return module
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> Any:
+    instance = model_module(monkeypatch).TritonPythonModel()
     instance.initialize({"model_config": json.dumps({"parameters": {}})})
     yield instance
     instance.finalize()
+
+
+@pytest.mark.parametrize(("name", "value"), [("BEAM_WIDTH", "9"), ("BEAM_WIDTH", "0"),
+                                             ("BEAM_WIDTH", "wide"), ("PROMPT_WINDOW", "1k")])
+def test_a_bad_config_parameter_is_refused_by_name(monkeypatch: pytest.MonkeyPatch, name: str,
+                                                   value: str) -> None:
+    instance = model_module(monkeypatch).TritonPythonModel()
+    parameters = {name: {"string_value": value}}
+    with pytest.raises(ValueError, match=f"config parameter {name} must be"):
+        instance.initialize({"model_config": json.dumps({"parameters": parameters})})
+
+
+def test_the_beam_width_is_configurable(monkeypatch: pytest.MonkeyPatch) -> None:
+    instance = model_module(monkeypatch).TritonPythonModel()
+    instance.initialize({"model_config": json.dumps({"parameters": {"BEAM_WIDTH": {"string_value": "1"}}})})
+    try:
+        assert instance.engine.beam_width == 1
+    finally:
+        instance.finalize()
 
 
 def request(prefix: str, threshold: float = 0.0, max_tokens: int = 16) -> FakeRequest:
@@ -64,7 +87,7 @@ def test_every_request_gets_one_final_flag_and_slots_come_back(served: Any) -> N
     assert not any(getattr(x, "error", None) for r in requests for x in r.sender.sent)
     assert sum(bool(r.sender.sent) for r in requests) >= len(requests) // 2  # threshold 0: most answer
     deadline = time.monotonic() + 5
-    while len(served.engine.batch.free) < 8:
+    while len(served.engine.batch.free) < len(served.engine.batch.caches):
         assert time.monotonic() < deadline
         time.sleep(0.01)
 
@@ -80,7 +103,7 @@ def test_a_client_that_fails_does_not_fail_the_others(served: Any) -> None:
     served.execute(more)
     wait_final(more)
     deadline = time.monotonic() + 5
-    while len(served.engine.batch.free) < 8:
+    while len(served.engine.batch.free) < len(served.engine.batch.caches):
         assert time.monotonic() < deadline, "a slot leaked"
         time.sleep(0.01)
 

@@ -28,7 +28,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from engine import DEFAULT_THRESHOLD, Engine, Request, Sequence  # noqa: E402
+from engine import BEAM_WIDTH, DEFAULT_THRESHOLD, Engine, Request, Sequence  # noqa: E402
 
 MAX_TOKENS_LIMIT = 512
 MAX_ACTIVE = 8
@@ -103,6 +103,14 @@ def _fail(sender: Any, message: str) -> None:
         pb_utils.Logger.log_warn(f"code_fim: could not report an error: {type(error).__name__}")
 
 
+def _count_parameter(parameters: dict[str, Any], name: str, what: str) -> int | None:
+    """A whole-number config parameter (``None`` when empty: the default)."""
+    raw = parameters.get(name, {}).get("string_value", "").strip()
+    if raw and not raw.isdigit():
+        raise ValueError(f"code_fim: config parameter {name} must be {what} or empty, got {raw!r}")
+    return int(raw) if raw else None
+
+
 class _Job:
     def __init__(self, request: Any, parsed: Request) -> None:
         self.triton_request = request
@@ -122,13 +130,13 @@ class TritonPythonModel:
         parameters = config.get("parameters", {})
         self.default_threshold = float(
             parameters.get("CONFIDENCE_THRESHOLD", {}).get("string_value", "") or DEFAULT_THRESHOLD)
-        raw_window = parameters.get("PROMPT_WINDOW", {}).get("string_value", "").strip()
-        if raw_window and not raw_window.isdigit():
-            raise ValueError(f"code_fim: config parameter PROMPT_WINDOW must be a number of tokens "
-                             f"(256 to the model's context) or empty, got {raw_window!r}")
-        window = int(raw_window) if raw_window else None
+        window = _count_parameter(parameters, "PROMPT_WINDOW", "a number of tokens (256 to the "
+                                  "model's context)")
+        beam_width = _count_parameter(parameters, "BEAM_WIDTH", "a number of hypotheses (1 to 8)")
+        if beam_width is not None and not 1 <= beam_width <= 8:
+            raise ValueError(f"code_fim: config parameter BEAM_WIDTH must be 1 to 8, got {beam_width}")
         started = time.perf_counter()
-        self.engine = Engine.load(here, window=window)
+        self.engine = Engine.load(here, window=window, beam_width=beam_width or BEAM_WIDTH)
         transformer = self.engine.transformer
         self.incoming: queue.Queue[_Job] = queue.Queue()
         self.running = True
@@ -139,7 +147,7 @@ class TritonPythonModel:
         pb_utils.Logger.log_info(
             f"code_fim: loaded {transformer.width}x{len(transformer.layers)} transformer, "
             f"vocabulary {transformer.vocab}, context {transformer.context}, prompt window "
-            f"{self.engine.window}, cold prompts in "
+            f"{self.engine.window}, one-line beam width {self.engine.beam_width}, cold prompts in "
             f"{runtime}, "
             f"threshold {self.default_threshold} in {time.perf_counter() - started:.2f}s")
 
