@@ -222,7 +222,8 @@ async def measure(settings: Settings, requests: int, window: int | None = None) 
     return out
 
 
-def measure_all(requests: int = 40, window: int | None = None) -> dict[str, Any]:
+def measure_all(requests: int = 40, window: int | None = None, beam_width: int | None = None
+                ) -> dict[str, Any]:
     import os
 
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -230,11 +231,12 @@ def measure_all(requests: int = 40, window: int | None = None) -> dict[str, Any]
         repository = Path(scratch)
         shutil.copytree(model_dir.MODEL_DIR.parent, repository / MODEL,
                         ignore=shutil.ignore_patterns("__pycache__"))
-        if window is not None:  # the served prompt window (config parameter PROMPT_WINDOW)
-            config = repository / MODEL / "config.pbtxt"
-            config.write_text(config.read_text().replace(
-                'key: "PROMPT_WINDOW"\n  value: { string_value: "" }',
-                f'key: "PROMPT_WINDOW"\n  value: {{ string_value: "{window}" }}'))
+        config = repository / MODEL / "config.pbtxt"
+        for name, value in (("PROMPT_WINDOW", window), ("BEAM_WIDTH", beam_width)):
+            if value is not None:  # served with this config parameter instead of the default
+                config.write_text(config.read_text().replace(
+                    f'key: "{name}"\n  value: {{ string_value: "" }}',
+                    f'key: "{name}"\n  value: {{ string_value: "{value}" }}'))
         settings = private_settings("bench-model").replace(triton_model_repository=repository,
                                                            triton_model=MODEL)
         supervisor = Supervisor(settings.run_dir, settings.log_dir)
@@ -251,8 +253,10 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=40)
     parser.add_argument("--window", type=int, default=None,
                         help="serve with this prompt window (PROMPT_WINDOW) instead of the config's")
+    parser.add_argument("--beam-width", type=int, default=None,
+                        help="serve with this one-line beam width (BEAM_WIDTH; 1 is greedy)")
     args = parser.parse_args()
-    measure_all(args.requests, args.window)
+    measure_all(args.requests, args.window, args.beam_width)
     return 0
 
 

@@ -353,6 +353,19 @@ class TestEngine:
         assert [s.emitted for s in together] == [s.emitted for s in alone]
         assert [s.confidence for s in together] == pytest.approx([s.confidence for s in alone], rel=1e-4)
 
+    def test_without_a_threshold_a_searched_line_streams_what_all_hypotheses_agree_on(
+            self, model: transformer.Transformer) -> None:
+        eng = make_engine(model)
+        cut = SOURCE.index("handle.read().splitlines()") + len("handle.")
+        sequence = eng.start(engine.Request(SOURCE[:cut], SOURCE[cut:], "python", 24, 0.0))
+        pieces = [eng.take_output(sequence)]
+        while not sequence.done:
+            eng.advance([sequence])
+            pieces.append(eng.take_output(sequence))
+        eng.release(sequence)
+        assert sequence.context.mode == "line" and len([p for p in pieces[:-1] if p]) >= 1
+        assert "".join(pieces) == sequence.emitted == rules.finish(sequence.text, sequence.context)
+
     def test_a_search_released_midway_frees_every_slot(self, model: transformer.Transformer) -> None:
         eng = make_engine(model)
         cut = SOURCE.index("self.name = name") + len("self.")

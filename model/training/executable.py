@@ -37,7 +37,6 @@ UNREACHED = 'raise AssertionError("the doctests reach this line")'
 MAX_TRIES = 6
 #: Lines scored per doctested function (each alone; the held-out modules have few such functions).
 LINES_PER_FUNCTION = 3
-DEFAULT_THRESHOLD = 0.05
 _RUNNER = """
 import doctest, importlib, json, sys
 name, qualname = sys.argv[1], sys.argv[2]
@@ -170,14 +169,14 @@ def passes(infill: Infill, completion: str) -> bool:
 def systems_for(work: list[Task], texts: list[str], ngram_tokens: int, seed: int
                 ) -> dict[str, list[str]]:
     """Each compared system's one-line answers to ``work``."""
-    copy_weight = model_dir.import_module("engine").COPY_WEIGHT
+    engine = model_dir.import_module("engine")
+    copy_weight, default = engine.COPY_WEIGHT, engine.DEFAULT_THRESHOLD
     fim = fim_answers(work, copy_weight)
     opened = fim_answers(with_open_files(work, seed), copy_weight)
     return {
         "empty line": ["" for _ in work],
         "code_fim, threshold 0": [a.text for a in fim],
-        f"code_fim, threshold {DEFAULT_THRESHOLD}": [
-            (a.by_threshold or {}).get(DEFAULT_THRESHOLD, "") for a in fim],
+        f"code_fim, threshold {default}": [(a.by_threshold or {}).get(default, "") for a in fim],
         "code_fim, files open, thr 0": [a.text for a in opened],
         "n-gram": [a.text for a in ngram_answers(work, texts, ngram_tokens, always=True)],
     }

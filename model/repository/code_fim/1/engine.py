@@ -14,8 +14,9 @@ typed, and it is not shown again.
 A one-line completion is searched for (beam search over ``BEAM_WIDTH`` hypotheses, a slot of
 the batch each, sharing the prompt's states): the line most probable as a whole, its end
 included, not the one whose every token was likeliest in turn. A line is shown whole anyway (at
-its end the confidence is judged), so searching delays nothing the editor would have seen. A
-block is generated greedily and released line by line.
+its end the confidence is judged), so searching delays nothing the editor would have seen;
+without a threshold, what every hypothesis still agrees on is streamed. A block is generated
+greedily and released line by line.
 
 Choosing a token mixes the network's distribution with a copy model of the document: what
 followed the longest run of the same last tokens elsewhere in the file or in the other open
@@ -456,15 +457,29 @@ class Engine:
             if not shown.startswith(sequence.emitted):  # cannot happen if `settled` holds back enough
                 shown = sequence.emitted
         else:
-            end = settled(sequence.text, sequence.context)
+            text = self._agreed(sequence) if sequence.hypotheses else sequence.text
+            end = settled(text, sequence.context)
             if sequence.request.threshold > 0:
                 end = min(end, sequence.accepted)
-            shown = sequence.text[:end]
+            shown = text[:end]
         if len(shown) <= len(sequence.emitted):
             return ""
         new = shown[len(sequence.emitted):]
         sequence.emitted = shown
         return new
+
+    @staticmethod
+    def _agreed(sequence: Sequence) -> str:
+        """What every line the search can still end with starts with: the live hypotheses'
+        common start and the best ended line's (without a threshold it streams before the end)."""
+        texts = [h.generated for h in sequence.hypotheses]
+        if sequence.found is not None:
+            texts.append(sequence.found.generated)
+        low, high = min(texts), max(texts)  # the two most different, in sorted order
+        same = 0
+        while same < len(low) and low[same] == high[same]:
+            same += 1
+        return low[:same].decode("utf-8", errors="ignore")[len(sequence.partial):]
 
     def _distribution(self, sequence: Sequence) -> np.ndarray:
         assert sequence.logits is not None
