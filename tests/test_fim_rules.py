@@ -121,6 +121,17 @@ class TestBlockStops:
         shown = complete("def f(x):\n    ", "y = x\n    return y\n", "\n    return y\n")
         assert shown == "y = x"
 
+    def test_a_brace_block_cut_inside_a_call_ends_at_its_last_closed_line(self) -> None:
+        shown = complete("void f() {\n", "    a(1);\n    b(2,\n      3", "\n}\n", C)
+        assert shown == "    a(1);"
+
+    def test_a_brace_block_that_never_closes_its_brackets_is_shown_whole(self) -> None:
+        shown = complete("void f() {\n", "    call(1,\n      2,", "\n}\n", C)
+        assert shown == "    call(1,\n      2,"
+
+    def test_brackets_opened_before_the_block_do_not_hold_it_back(self) -> None:
+        assert rules.balanced_end("    x = 1;\n  }) ;", C) == len("    x = 1;\n  }) ;")
+
     def test_at_most_max_lines(self) -> None:
         body = "".join(f"    x{i} = {i}\n" for i in range(20))
         shown = complete("def f():\n", body, "\n")
@@ -138,3 +149,9 @@ class TestBalanceProperty:
     @given(st.text(alphabet="ab()\n ", max_size=40), st.sampled_from([")\n", "\n", "):\n"]))
     def test_streamed_text_is_never_taken_back(self, generated: str, suffix: str) -> None:
         complete("f(", generated, suffix)  # the assertions are inside
+
+    @given(st.text(alphabet="a(){};\n ", max_size=60), st.sampled_from(["\n}\n", "\n"]))
+    def test_a_brace_block_streams_nothing_it_takes_back(self, generated: str, suffix: str) -> None:
+        shown = complete("void f() {\n", generated, suffix, C)  # the assertions are inside
+        end = rules.balanced_end(shown, C)
+        assert end is None or end == len(shown)

@@ -179,9 +179,10 @@ def settled(text: str, context: Context) -> int:
     growing_ok = (bool(stripped) and not context.next_line.startswith(stripped)
                   and (base is None or indent_width(line) >= base)
                   and (start > 0 or bool(current.strip())))
-    if growing_ok:
-        return len(text.rstrip(" \t"))
-    return len(text[:start].rstrip(" \t\n"))
+    end = len(text.rstrip(" \t")) if growing_ok else len(text[:start].rstrip(" \t\n"))
+    if context.rules.blocks == "braces":  # only up to a complete line its brackets close
+        end = min(end, balanced_end(text[:start].rstrip("\n"), context.rules) or 0)
+    return end
 
 
 def _scan(text: str, rules: LanguageRules, stack: list[str] | None = None) -> tuple[list[str], int]:
@@ -203,12 +204,33 @@ def _scan(text: str, rules: LanguageRules, stack: list[str] | None = None) -> tu
     return stack, stray
 
 
+def balanced_end(text: str, rules: LanguageRules) -> int | None:
+    """Where the last line of ``text`` ends after which every bracket ``text`` opened is closed
+    again (``None``: after none; closers of brackets opened before it do not count)."""
+    stack: list[str] = []
+    found, offset = None, 0
+    for line in text.split("\n"):
+        stack, _ = _scan(line, rules, stack)
+        end = offset + len(line.rstrip(" \t"))
+        if not stack and text[:end].strip():
+            found = end
+        offset += len(line) + 1
+    return found
+
+
 def finish(text: str, context: Context) -> str:
-    """The completion as shown: trailing blank lines dropped; for one line, closers and quotes
-    the rest of the line already has not repeated, and brackets left open closed (unless the
-    line ends by opening one or with a comma)."""
+    """The completion as shown: trailing blank lines dropped; a block in a brace language ends
+    at its last line that closes every bracket it opened (a block cut at its length or mid-call
+    would not parse); for one line, closers and quotes the rest of the line already has not
+    repeated, and brackets left open closed (unless the line ends by opening one or with a
+    comma)."""
     if context.mode == "block":
-        return text.rstrip(" \t\n") if text.strip() else ""
+        text = text.rstrip(" \t\n") if text.strip() else ""
+        if context.rules.blocks == "braces":
+            end = balanced_end(text, context.rules)
+            if end is not None:
+                text = text[:end].rstrip(" \t\n")
+        return text
     rules = context.rules
     rest = context.suffix_line.strip()
     if rest:
