@@ -60,8 +60,10 @@ COPY_WEIGHT = 1.0
 #: Longest match looked for (tokens): longer ones are as good as this.
 COPY_MAX_MATCH = 32
 #: Default confidence threshold: below it nothing more is shown (see docs/MODEL.md for the
-#: trade-off between answering and being right).
-DEFAULT_THRESHOLD = 0.05
+#: trade-off between answering and being right). A searched line's confidence (the best line's
+#: probability, any line end counted) runs higher than a greedy line's: at 0.05 the held-out
+#: one-line positions were 58 % answered, 39.8 % of them exactly; at 0.1, 44 % and 48.6 %.
+DEFAULT_THRESHOLD = 0.1
 #: Cached prompt states kept for reuse (each 6 KB per prompt token: up to about 6 MB).
 PREFIX_CACHE_ENTRIES = 16
 #: Sequences generated at once (each holds a slot of the batch's key/value arrays, a searched
