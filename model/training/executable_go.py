@@ -25,8 +25,10 @@ from model import registries
 from model.training.tasks import Task
 
 RUN_TIMEOUT_S = 120
-#: Packages whose tests take longer than this (sleeps, timeouts) are left out: every task reruns them.
-PACKAGE_TEST_S = 5.0
+#: Packages whose tests take longer than this (sleeps, timeouts) are left out: every task reruns
+#: them. chi's root package takes 4-6 s here depending on the day (its tests sleep): at 5 s it was
+#: in one run and out of the next, and the sample changed with the machine's speed.
+PACKAGE_TEST_S = 12.0
 PANIC = 'panic("the tests reach this line")'
 _SKIP_START = ("//", "}", "case ", "default:", "go func", "defer func", "/*", "*")
 _SKIP_END = ("{", "(", ",", "`", "+", "&&", "||", ":")
