@@ -6,7 +6,9 @@ prompts (the standard library's ``json/encoder.py``, cursor at line starts, mult
 completions of up to 64 tokens, no confidence cut so every request generates):
 
 * batch 1: one client; for each prompt, a request ("cold": no cached states to reuse), then two
-  more as if a character and another were typed ("typing": the cached prompt is reused);
+  more as if a character and another were typed ("typing": the cached prompt is reused; the
+  cursor is then inside a line, whose completion is searched for: without a confidence cut it
+  streams what every hypothesis agrees on, ``--beam-width 1`` serves greedy decoding instead);
 * batch 8: eight clients at once doing the same with other prompts (the model advances all
   active requests together).
 
