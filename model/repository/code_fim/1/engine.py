@@ -25,7 +25,8 @@ ones), trusted by the run's length. Each completion carries a confidence, the pr
 of its tokens' probabilities (its end included). It is judged at the end of every line: a line
 that takes it below the request's threshold is not shown, nor anything after it, so what is shown
 is whole lines the model is reasonably sure of. With a threshold, text is therefore released a
-line at a time; without one (0), token by token.
+line at a time; without one (0), as it becomes certain (a block token by token, a searched line
+as far as its hypotheses agree).
 """
 
 from __future__ import annotations

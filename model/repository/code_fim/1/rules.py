@@ -208,12 +208,12 @@ def balanced_end(text: str, rules: LanguageRules) -> int | None:
     """Where the last line of ``text`` ends after which every bracket ``text`` opened is closed
     again (``None``: after none; closers of brackets opened before it do not count)."""
     stack: list[str] = []
-    found, offset = None, 0
+    found, offset, code = None, 0, False
     for line in text.split("\n"):
         stack, _ = _scan(line, rules, stack)
-        end = offset + len(line.rstrip(" \t"))
-        if not stack and text[:end].strip():
-            found = end
+        code = code or bool(line.strip())
+        if not stack and code:
+            found = offset + len(line.rstrip(" \t"))
         offset += len(line) + 1
     return found
 
