@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 MODEL_DIR = Path(__file__).resolve().parent.parent / "model" / "repository" / "code_fim" / "1"
@@ -151,6 +151,7 @@ class TestBalanceProperty:
         complete("f(", generated, suffix)  # the assertions are inside
 
     @given(st.text(alphabet="a(){};\n ", max_size=60), st.sampled_from(["\n}\n", "\n"]))
+    @example(";\n\n(\n", "\n}\n")  # a blank line after a balanced one was streamed, then stripped
     def test_a_brace_block_streams_nothing_it_takes_back(self, generated: str, suffix: str) -> None:
         shown = complete("void f() {\n", generated, suffix, C)  # the assertions are inside
         end = rules.balanced_end(shown, C)

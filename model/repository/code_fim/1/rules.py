@@ -208,11 +208,10 @@ def balanced_end(text: str, rules: LanguageRules) -> int | None:
     """Where the last line of ``text`` ends after which every bracket ``text`` opened is closed
     again (``None``: after none; closers of brackets opened before it do not count)."""
     stack: list[str] = []
-    found, offset, code = None, 0, False
+    found, offset = None, 0
     for line in text.split("\n"):
         stack, _ = _scan(line, rules, stack)
-        code = code or bool(line.strip())
-        if not stack and code:
+        if not stack and line.strip():  # a blank line is no end: finish would strip it again
             found = offset + len(line.rstrip(" \t"))
         offset += len(line) + 1
     return found
