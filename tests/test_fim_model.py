@@ -312,13 +312,16 @@ class TestEngine:
         assert [s.emitted for s in together] == [s.emitted for s in alone]
         assert any(s.emitted for s in together)
 
+    @pytest.mark.parametrize("marker, typed", [("open(path) as handle", "open(pa"),
+                                               ("read_lines(path)\n    return", "read_lin")])
     def test_a_searched_line_is_as_probable_as_its_confidence_says(
-            self, model: transformer.Transformer) -> None:
+            self, model: transformer.Transformer, marker: str, typed: str) -> None:
         """The search's bookkeeping (slots shared, tails copied, hypotheses reordered) against
-        the line's probability computed again from scratch: prompt, then its tokens one by one,
-        then the probability that the line ends there."""
+        the line's probability computed again from scratch: prompt, then its tokens one by one
+        (only the first token of the part-typed word renormalized over those that agree with
+        it), then the probability that the line ends there."""
         eng = make_engine(model)
-        cut = SOURCE.index("open(path) as handle") + len("open(pa")
+        cut = SOURCE.index(marker) + len(typed)
         [sequence] = run(eng, [engine.Request(SOURCE[:cut], SOURCE[cut:], "python", 24, 0.0)])
         assert sequence.context.mode == "line" and sequence.reason == "line" and sequence.text
         prepared = eng.prepare(sequence.request)
@@ -331,7 +334,7 @@ class TestEngine:
             p = engine.mix_copy(eng.network_distribution(logits), prepared.copy.predict(history),
                                 eng.copy_weight)
             if unmatched:
-                p = eng._consistent(p, unmatched)
+                p = eng._consistent(p, unmatched, renormalize=unmatched == prepared.partial)
                 piece = eng.texts[token]
                 unmatched = unmatched[len(piece):] if unmatched.startswith(piece) else ""
             logprob += float(np.log(p[token]))
@@ -356,15 +359,20 @@ class TestEngine:
     def test_without_a_threshold_a_searched_line_streams_what_all_hypotheses_agree_on(
             self, model: transformer.Transformer) -> None:
         eng = make_engine(model)
-        cut = SOURCE.index("handle.read().splitlines()") + len("handle.")
-        sequence = eng.start(engine.Request(SOURCE[:cut], SOURCE[cut:], "python", 24, 0.0))
-        pieces = [eng.take_output(sequence)]
-        while not sequence.done:
-            eng.advance([sequence])
-            pieces.append(eng.take_output(sequence))
-        eng.release(sequence)
-        assert sequence.context.mode == "line" and len([p for p in pieces[:-1] if p]) >= 1
-        assert "".join(pieces) == sequence.emitted == rules.finish(sequence.text, sequence.context)
+        early = 0  # lines of which something was streamed before the search ended
+        for marker, offset in (("handle.read()", 7), ("read_lines(path)\n    return", 8),
+                               ("self.path = path", 5), ("self.name = name", 5), ("len(lines)", 4)):
+            cut = SOURCE.index(marker) + offset
+            sequence = eng.start(engine.Request(SOURCE[:cut], SOURCE[cut:], "python", 24, 0.0))
+            pieces = [eng.take_output(sequence)]
+            while not sequence.done:
+                eng.advance([sequence])
+                pieces.append(eng.take_output(sequence))
+            eng.release(sequence)
+            assert sequence.context.mode == "line"
+            assert "".join(pieces) == sequence.emitted == rules.finish(sequence.text, sequence.context)
+            early += any(pieces[:-1])
+        assert early >= 1
 
     def test_a_search_released_midway_frees_every_slot(self, model: transformer.Transformer) -> None:
         eng = make_engine(model)

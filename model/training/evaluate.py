@@ -97,11 +97,8 @@ def fim_answers(work: list[Task], copy_weight: float, batch: int = 8,
             engine.advance(sequences)
         for sequence in sequences:
             engine.release(sequence)
-            shown = {}
-            for threshold in THRESHOLDS:
-                passed = [end for end, confidence in sequence.line_ends if confidence >= threshold]
-                raw = sequence.text[:passed[-1]] if passed else ""
-                shown[threshold] = rules_module.finish(raw, sequence.context)
+            shown = {threshold: rules_module.finish(engine.text_at(sequence, threshold), sequence.context)
+                     for threshold in THRESHOLDS}
             answers.append(Answer(shown[0.0], shown))
     return answers
 

@@ -74,6 +74,11 @@ SLOTS = 8
 #: completions on a 267-task sample of the held-out split: greedy 0.251, 1 (greedy but ending
 #: where the line's end is likelier than any next token) 0.266, 3: 0.292, 5: 0.288, 8: 0.296.
 BEAM_WIDTH = 3
+#: How the search chooses among the lines that ended: the best log-probability divided by the
+#: line's length in bytes to this power (0: the likeliest line; higher favours longer lines, which
+#: a product of probabilities penalizes for every token). Only the final choice: hypotheses are
+#: still pruned by probability.
+LENGTH_NORMALIZATION = 0.0
 #: A cached prompt is reused only when at least this many leading tokens match.
 MIN_REUSE = 8
 #: With the compiled prompt graph, a remainder this long runs the whole prompt there instead
@@ -295,6 +300,8 @@ class Sequence:
     hypotheses: list[Hypothesis] = field(default_factory=list)
     spare: list[KVCache] = field(default_factory=list)
     found: Found | None = None
+    #: Every line the search ended (the choice among them depends on the threshold).
+    ended: list[Found] = field(default_factory=list)
 
 
 class PrefixCache:
@@ -346,7 +353,8 @@ class Engine:
     def __init__(self, transformer: Transformer, tokenizer: Tokenizer,
                  languages: dict[str, LanguageRules], copy_weight: float = COPY_WEIGHT,
                  prefix_cache_entries: int = PREFIX_CACHE_ENTRIES, slots: int = SLOTS,
-                 window: int | None = None, beam_width: int = BEAM_WIDTH) -> None:
+                 window: int | None = None, beam_width: int = BEAM_WIDTH,
+                 length_normalization: float = LENGTH_NORMALIZATION) -> None:
         self.transformer = transformer
         self.tokenizer = tokenizer
         self.languages = languages
@@ -359,6 +367,7 @@ class Engine:
                              f"{MIN_WINDOW} (config parameter PROMPT_WINDOW)")
         self.prefix_cache = PrefixCache(transformer, prefix_cache_entries)
         self.beam_width = max(1, beam_width)
+        self.length_normalization = length_normalization
         self.batch = transformer.new_batch(slots * self.beam_width)
         self.eot = tokenizer.special[EOT]
         self.banned = np.array(sorted(set(tokenizer.special.values()) - {self.eot}))
@@ -471,13 +480,13 @@ class Engine:
         sequence.emitted = shown
         return new
 
-    @staticmethod
-    def _agreed(sequence: Sequence) -> str:
+    def _agreed(self, sequence: Sequence) -> str:
         """What every line the search can still end with starts with: the live hypotheses'
-        common start and the best ended line's (without a threshold it streams before the end)."""
+        common start and the chosen ended line's (without a threshold it streams before the end)."""
         texts = [h.generated for h in sequence.hypotheses]
-        if sequence.found is not None:
-            texts.append(sequence.found.generated)
+        chosen = self.choice(sequence, sequence.request.threshold)
+        if chosen is not None:
+            texts.append(chosen.generated)
         low, high = min(texts), max(texts)  # the two most different, in sorted order
         same = 0
         while same < len(low) and low[same] == high[same]:
@@ -553,7 +562,11 @@ class Engine:
             if self.copy_weight > 0:
                 mix_copy(probabilities, sequence.copy.predict(hypothesis.history), self.copy_weight)
             if hypothesis.unmatched:
-                probabilities = self._consistent(probabilities, hypothesis.unmatched)
+                # Renormalized once, over the first token: later steps keep the network's own
+                # probabilities, so a path that cuts the typed word into unusual tokens (which
+                # leaves the network lost after it) is not made as likely as the usual one.
+                probabilities = self._consistent(probabilities, hypothesis.unmatched,
+                                                 renormalize=not hypothesis.generated)
             else:
                 if hypothesis.tokens:
                     ending = float(probabilities[self.line_ends].sum())
@@ -615,8 +628,37 @@ class Engine:
 
     @staticmethod
     def _found(sequence: Sequence, found: Found) -> None:
+        sequence.ended.append(found)
         if sequence.found is None or found.logprob > sequence.found.logprob:
             sequence.found = found
+
+    def choice(self, sequence: Sequence, threshold: float) -> Found | None:
+        """The line a search shows at ``threshold``, of those ended so far: among those whose
+        probability passes it, the best by log-probability per length (``length_normalization``).
+        The same at any threshold whether the search ran at it or at 0 (lines pruned at the
+        threshold's floor could only have ended below it)."""
+        alpha, typed = self.length_normalization, len(sequence.partial.encode())
+
+        def score(found: Found) -> float:
+            return found.logprob / max(1, len(found.generated) - typed) ** alpha if alpha else found.logprob
+
+        passing = [f for f in sequence.ended if math.exp(f.logprob) >= threshold]
+        return max(passing, key=score, default=None)
+
+    def text_at(self, sequence: Sequence, threshold: float) -> str:
+        """What a finished sequence run at threshold 0 would have ended with at ``threshold``
+        (before :func:`rules.finish`): the evaluation's trade-off, from one run."""
+        if not sequence.ended:
+            passed = [end for end, confidence in sequence.line_ends if confidence >= threshold]
+            return sequence.text[:passed[-1]] if passed else ""
+        chosen = self.choice(sequence, threshold)
+        return "" if chosen is None else self._line_text(sequence, chosen)
+
+    @staticmethod
+    def _line_text(sequence: Sequence, found: Found) -> str:
+        text = found.generated.decode("utf-8", errors="ignore")[len(sequence.partial):]
+        cut = stop_point(text, sequence.context)
+        return text if cut is None else text[:cut]
 
     def _drop_search(self, sequence: Sequence) -> None:
         """Gives back the search's slots but the sequence's own."""
@@ -626,9 +668,9 @@ class Engine:
         sequence.hypotheses, sequence.spare = [], []
 
     def _end_search(self, sequence: Sequence) -> None:
-        """The best ended line becomes the completion, its probability the confidence."""
+        """The chosen ended line becomes the completion, its probability the confidence."""
         self._drop_search(sequence)
-        found = sequence.found
+        found = self.choice(sequence, sequence.request.threshold) or sequence.found
         if found is None:
             sequence.confidence = 0.0
             self._end(sequence, "unsure")
@@ -636,15 +678,13 @@ class Engine:
         sequence.generated = bytearray(found.generated)
         sequence.tokens, sequence.history = found.tokens, found.history
         sequence.confidence = math.exp(found.logprob)
-        sequence.text = found.generated.decode("utf-8", errors="ignore")[len(sequence.partial):]
-        cut = stop_point(sequence.text, sequence.context)
-        if cut is not None:
-            sequence.text = sequence.text[:cut]
+        sequence.text = self._line_text(sequence, found)
         self._end(sequence, found.reason)
 
-    def _consistent(self, probabilities: np.ndarray, unmatched: str) -> np.ndarray:
+    def _consistent(self, probabilities: np.ndarray, unmatched: str,
+                    renormalize: bool = True) -> np.ndarray:
         """``probabilities`` over the tokens that agree with the part-typed word still to match
-        (a start of it, or it and more), renormalized."""
+        (a start of it, or it and more), renormalized unless ``renormalize`` is false."""
         allowed = self._consistent_cache.get(unmatched)
         if allowed is None:
             allowed = self._agreeing(unmatched)
@@ -655,7 +695,7 @@ class Engine:
         out[allowed] = probabilities[allowed]
         total = out.sum()
         if total > 0:
-            return out / total
+            return out / total if renormalize else out
         out[allowed] = 1.0 / len(allowed)  # never leave the typed word, even if all underflow
         return out
 
