@@ -77,7 +77,8 @@ BEAM_WIDTH = 3
 #: How the search chooses among the lines that ended: the best log-probability divided by the
 #: line's length in bytes to this power (0: the likeliest line; higher favours longer lines, which
 #: a product of probabilities penalizes for every token). Only the final choice: hypotheses are
-#: still pruned by probability.
+#: still pruned by probability. On the 595 held-out one-line tasks, 0.45 raised edit similarity
+#: (0.472 -> 0.491) and lowered exact match (0.254 -> 0.249): exact match is the target, so 0.
 LENGTH_NORMALIZATION = 0.0
 #: A cached prompt is reused only when at least this many leading tokens match.
 MIN_REUSE = 8
@@ -510,8 +511,9 @@ class Engine:
 
     def _choose(self, sequence: Sequence) -> None:
         probabilities = self._distribution(sequence)
-        if sequence.unmatched:
-            probabilities = self._consistent(probabilities, sequence.unmatched)
+        if sequence.unmatched:  # as in the search: only the word's first token renormalized
+            probabilities = self._consistent(probabilities, sequence.unmatched,
+                                             renormalize=not sequence.generated)
         token = int(probabilities.argmax())
         sequence.confidence *= float(probabilities[token])
         sequence.pending = None
