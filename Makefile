@@ -60,11 +60,12 @@ model: train-tools corpus
 	$(PY) -m model.training.train
 
 # Goes on training from the committed weights (in the background, across sessions); the result
-# lands in .stack/train-run: evaluate it, then copy weights.npz, card.json and prompt.onnx into
-# the model.
-STEPS ?= 900
-RATE ?= 6e-4
-WARMUP ?= 30
+# lands in .stack/train-run: compare it (`python -m model.training.heldout_loss`), evaluate it, then
+# copy weights.npz, card.json and prompt.onnx into the model. Run 4's settings; the seed follows
+# the steps already done, so each continuation sees new examples.
+STEPS ?= 450
+RATE ?= 2e-4
+WARMUP ?= 20
 model-continue: train-tools corpus
 	mkdir -p .stack/train-run
 	nice -n 5 $(PY) -m model.training.train --resume model/repository/code_fim/1 \

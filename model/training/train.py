@@ -220,7 +220,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m model.training.train")
     parser.add_argument("--steps", type=int, default=Budget.steps)
     parser.add_argument("--batch", type=int, default=Budget.batch)
-    parser.add_argument("--seed", type=int, default=Budget.seed)
+    parser.add_argument("--seed", type=int, default=None,
+                        help=f"examples, initialization and order ({Budget.seed}; resumed: {Budget.seed} "
+                             "plus the steps already done, so a continued run sees new examples)")
     parser.add_argument("--threads", type=int, default=Budget.threads)
     parser.add_argument("--out", type=Path, default=model_dir.MODEL_DIR)
     parser.add_argument("--checkpoint-every", type=int, default=250)
@@ -236,7 +238,12 @@ def main(argv: list[str] | None = None) -> int:
     from torch.nn import functional
     from tqdm import tqdm
 
-    budget = Budget(steps=args.steps, batch=args.batch, seed=args.seed, threads=args.threads,
+    seed = args.seed
+    if seed is None:
+        done = 0 if args.resume is None else \
+            int(json.loads((args.resume / "card.json").read_text()).get("steps_done", 0))
+        seed = Budget.seed + done
+    budget = Budget(steps=args.steps, batch=args.batch, seed=seed, threads=args.threads,
                     learning_rate=args.learning_rate, warmup=args.warmup)
     torch.manual_seed(budget.seed)
     np.random.seed(budget.seed)
