@@ -312,7 +312,7 @@ class TestEngine:
         assert [s.emitted for s in together] == [s.emitted for s in alone]
         assert any(s.emitted for s in together)
 
-    @pytest.mark.parametrize("marker, typed", [("open(path) as handle", "open(pa"),
+    @pytest.mark.parametrize(("marker", "typed"), [("open(path) as handle", "open(pa"),
                                                ("read_lines(path)\n    return", "read_lin")])
     def test_a_searched_line_is_as_probable_as_its_confidence_says(
             self, model: transformer.Transformer, marker: str, typed: str) -> None:
