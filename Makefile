@@ -3,7 +3,7 @@ PY := .venv/bin/python
 export PYTHONPATH := $(CURDIR)
 
 .PHONY: install up down status test lint typecheck schema bench clean train-tools model evaluate \
-	corpus model-continue
+	corpus model-continue device-pack
 
 install: .venv/.installed
 	$(PY) -m infra install
@@ -71,6 +71,11 @@ model-continue: train-tools corpus
 	nice -n 5 $(PY) -m model.training.train --resume model/repository/code_fim/1 \
 		--out .stack/train-run --steps $(STEPS) --batch 16 --learning-rate $(RATE) --warmup $(WARMUP) \
 		--checkpoint-every 100
+
+# The corpus as one file for a training run on a lent accelerator (model/training/device_run.sh).
+.stack/device/corpus.jsonl.xz: .stack/corpus/manifest.jsonl
+	$(PY) -m model.training.corpus_files --pack $@
+device-pack: .stack/device/corpus.jsonl.xz
 
 # Held-out quality against the n-gram baseline and no completion, then serving through Triton;
 # one-line infilling scored by running doctests; the assistant tasks' quality (docs/TASKS.md).

@@ -1,22 +1,30 @@
-"""``python -m model.training.train``: trains the fill-in-the-middle code model, seeded, on CPU.
+"""``python -m model.training.train``: trains the fill-in-the-middle code model, seeded, on the
+CPU here or on a lent accelerator (``--device cuda``, ``model/training/device_run.sh``).
 
 A small decoder-only transformer (pre-norm, learned positions, tied embeddings, GELU) over the
 BPE vocabulary, trained on FIM examples cut from the training split (``fim.sample``) in the
 serving layout (``layout.prompt_ids``), with the loss on every token. The weights are exported as
 float16 ``weights.npz`` beside ``model.py``, with ``card.json`` saying how they were made. One
 seed fixes the examples, the initialization and the order, so a rerun with the same corpus and
-thread count gives the same model.
+thread count gives the same model. With ``--workers`` the examples are cut in other processes,
+each batch from its own seed, so they do not depend on how many; ``--minutes`` makes the run's
+length (and its learning-rate schedule) a time budget instead, which is not reproducible.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
+import multiprocessing
 import random
 import sys
 import time
+from collections import deque
+from collections.abc import Generator
 from dataclasses import asdict, dataclass
+from multiprocessing.pool import Pool
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +54,9 @@ class Budget:
     weight_decay: float = 0.1
     seed: int = 1234
     threads: int = 2
+    device: str = "cpu"
+    workers: int = 0
+    minutes: float | None = None
 
 
 def build_model(shape: Shape) -> Any:
@@ -88,7 +99,7 @@ def build_model(shape: Shape) -> Any:
                     nn.init.zeros_(parameter)
 
         def forward(self, ids: torch.Tensor) -> torch.Tensor:
-            positions = torch.arange(ids.shape[1])
+            positions = torch.arange(ids.shape[1], device=ids.device)
             x = self.embed(ids) + self.position(positions)
             for block in self.blocks:
                 x = block(x)
@@ -128,6 +139,11 @@ class Examples:
             ids.append(self.eot)
         return ids[:self.context + 1]
 
+    def reseed(self, seed: str) -> None:
+        """Draws from here on from ``seed`` (a batch cut in another process gets its own)."""
+        self.rng = random.Random(seed)  # noqa: S311 - reproducible examples, not secrets
+        self.open_files.rng = self.rng
+
     def batch(self, size: int) -> tuple[list[list[int]], list[list[int]]]:
         inputs: list[list[int]] = []
         targets: list[list[int]] = []
@@ -141,6 +157,44 @@ class Examples:
         longest = max(len(row) for row in inputs)  # pad to the batch's longest, not the context
         return ([row + [self.pad] * (longest - len(row)) for row in inputs],
                 [row + [-100] * (longest - len(row)) for row in targets])
+
+
+_FEED: tuple[Examples, int, int] | None = None  # a worker process's examples, seed and batch size
+
+
+def _cut(index: int) -> tuple[Any, Any]:
+    import numpy as np
+
+    assert _FEED is not None  # set before the pool forks
+    examples, seed, size = _FEED
+    examples.reseed(f"{seed}/{index}")
+    inputs, targets = examples.batch(size)
+    return np.asarray(inputs, dtype=np.int32), np.asarray(targets, dtype=np.int32)
+
+
+def cutters(examples: Examples, size: int, seed: int, workers: int) -> Pool | None:
+    """``workers`` forked processes that cut batches of ``examples`` (None for 0). Started
+    before the network moves to an accelerator: a process forked after that must not touch it."""
+    global _FEED
+    if workers <= 0:
+        return None
+    _FEED = (examples, seed, size)
+    return multiprocessing.get_context("fork").Pool(workers)
+
+
+def batches(examples: Examples, size: int, pool: Pool | None, ahead_at_most: int = 2
+            ) -> Generator[tuple[Any, Any], None, None]:
+    """Training batches (inputs, targets) without end: drawn in turn from ``examples``, or with
+    a pool of :func:`cutters` batch ``i`` from seed ``seed/i``, in order (the same batches
+    whatever the number of processes), at most ``ahead_at_most`` ahead of the one taken."""
+    if pool is None:
+        while True:
+            yield examples.batch(size)
+    ahead: deque[Any] = deque()
+    for index in itertools.count():
+        while len(ahead) < max(1, ahead_at_most):
+            ahead.append(pool.apply_async(_cut, (index + len(ahead),)))
+        yield ahead.popleft().get()
 
 
 def resume(model: Any, directory: Path) -> dict[str, Any]:
@@ -167,7 +221,7 @@ def export(model: Any, shape: Shape, out: Path) -> int:
     """float16 weights under names the numpy runtime reads; returns the file size."""
     import numpy as np
 
-    arrays = {name: tensor.detach().float().numpy().astype(np.float16)
+    arrays = {name: tensor.detach().float().cpu().numpy().astype(np.float16)
               for name, tensor in model.state_dict().items()}
     with out.open("wb") as handle:
         np.savez_compressed(handle, **arrays)
@@ -182,8 +236,9 @@ def check_runtime(model: Any, directory: Path, ids: list[int]) -> float:
 
     transformer = model_dir.import_module("transformer").Transformer.load(directory, runtime="numpy")
     model.eval()
+    device = next(model.parameters()).device
     with torch.no_grad():
-        expected = model(torch.tensor([ids]))[0].numpy()
+        expected = model(torch.tensor([ids], device=device))[0].float().cpu().numpy()
     model.train()
     cache = transformer.new_cache()
     half = len(ids) // 2
@@ -202,12 +257,13 @@ def evaluate_loss(model: Any, examples: Examples, batches: int, batch: int) -> f
     from torch.nn import functional
 
     model.eval()
+    device = next(model.parameters()).device
     total, count = 0.0, 0
     with torch.no_grad():
         for _ in range(batches):
             inputs, targets = examples.batch(batch)
-            logits = model(torch.tensor(inputs))
-            target = torch.tensor(targets)
+            logits = model(torch.tensor(inputs, device=device)).float()
+            target = torch.tensor(targets, device=device)
             loss = functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
                                             ignore_index=-100, reduction="sum")
             total += float(loss)
@@ -231,6 +287,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resume", type=Path, default=None, metavar="MODEL_DIR",
                         help="start from this directory's weights.npz and card.json (e.g. the "
                              "committed model) instead of a fresh initialization")
+    parser.add_argument("--corpus", type=Path, default=corpus_files.MANIFEST,
+                        help="the corpus manifest, or a pack of its files (corpus_files --pack)")
+    parser.add_argument("--device", default=Budget.device, help="cpu, or cuda on an accelerator "
+                        "(bfloat16 autocast there)")
+    parser.add_argument("--workers", type=int, default=Budget.workers,
+                        help="processes that cut the examples (0: this one)")
+    parser.add_argument("--minutes", type=float, default=None,
+                        help="stop after this long, the schedule following the time spent "
+                             "(--steps is then an upper bound)")
+    parser.add_argument("--no-onnx", action="store_true",
+                        help="skip the prompt graph at checkpoints (export it afterwards)")
     args = parser.parse_args(argv)
 
     import numpy as np
@@ -244,13 +311,15 @@ def main(argv: list[str] | None = None) -> int:
             int(json.loads((args.resume / "card.json").read_text()).get("steps_done", 0))
         seed = Budget.seed + done
     budget = Budget(steps=args.steps, batch=args.batch, seed=seed, threads=args.threads,
-                    learning_rate=args.learning_rate, warmup=args.warmup)
+                    learning_rate=args.learning_rate, warmup=args.warmup, device=args.device,
+                    workers=args.workers, minutes=args.minutes)
     torch.manual_seed(budget.seed)
     np.random.seed(budget.seed)
     torch.set_num_threads(budget.threads)
+    device = torch.device(budget.device)
     shape = Shape()
-    train_files = corpus_files.load("train")
-    heldout_files = corpus_files.load("heldout")
+    train_files = corpus_files.load("train", args.corpus)
+    heldout_files = corpus_files.load("heldout", args.corpus)
     examples = Examples(train_files, budget.seed, shape.context)
     heldout = Examples(heldout_files, budget.seed + 1, shape.context)
     model = build_model(shape)
@@ -259,6 +328,9 @@ def main(argv: list[str] | None = None) -> int:
         earlier = resume(model, args.resume)
         print(f"train: resumed from {args.resume} after {earlier.get('steps_done', 0)} steps",
               file=sys.stderr)
+    pool = cutters(examples, budget.batch, budget.seed, budget.workers)
+    model.to(device)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
     parameters = sum(p.numel() for p in model.parameters())
     decay = [p for n, p in model.named_parameters() if p.dim() == 2 and "embed" not in n
              and "position" not in n]
@@ -268,16 +340,22 @@ def main(argv: list[str] | None = None) -> int:
         [{"params": decay, "weight_decay": budget.weight_decay}, {"params": other, "weight_decay": 0.0}],
         lr=budget.learning_rate, betas=(0.9, 0.95))
 
+    limit = None if budget.minutes is None else budget.minutes * 60
+
     def rate(step: int) -> float:
         if step < budget.warmup:
             return (step + 1) / budget.warmup
-        progress = (step - budget.warmup) / max(1, budget.steps - budget.warmup)
+        if limit is not None:  # the share of the time budget spent
+            progress = min(1.0, (time.perf_counter() - started) / limit)
+        else:
+            progress = (step - budget.warmup) / max(1, budget.steps - budget.warmup)
         return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
 
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, rate)
     print(f"train: {parameters / 1e6:.2f}M parameters, {len(train_files)} training files, "
-          f"{budget.steps} steps of {budget.batch} x {shape.context} tokens, {budget.threads} threads",
-          file=sys.stderr)
+          f"{budget.steps} steps of {budget.batch} x {shape.context} tokens, {budget.threads} threads, "
+          f"{budget.workers} example workers, on {device}"
+          + ("" if limit is None else f", for {budget.minutes} minutes"), file=sys.stderr)
     history: list[dict[str, Any]] = [
         {**h, "run": h.get("run", 1)} for h in earlier.get("history", [])]
     run = (history[-1]["run"] + 1) if history else 1
@@ -288,23 +366,27 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     tokens_before = int(earlier.get("tokens_seen", 0))
     tokens_seen = 0
-    progress = tqdm(range(budget.steps), desc="train", unit="step", file=sys.stderr)
+    progress = tqdm(range(budget.steps), desc="train", unit="step", file=sys.stderr,
+                    mininterval=1.0 if device.type == "cpu" else 30.0)
     running = None
+    feed = batches(examples, budget.batch, pool, 2 * budget.workers)
     for step in progress:
-        inputs, targets = examples.batch(budget.batch)
-        target = torch.tensor(targets)
-        logits = model(torch.tensor(inputs))
-        loss = functional.cross_entropy(logits.reshape(-1, shape.vocab), target.reshape(-1),
+        inputs, targets = (torch.as_tensor(np.asarray(rows, dtype=np.int64)) for rows in next(feed))
+        tokens_seen += int((targets != -100).sum())
+        target = targets.to(device, non_blocking=True)
+        with autocast:
+            logits = model(inputs.to(device, non_blocking=True))
+        loss = functional.cross_entropy(logits.float().reshape(-1, shape.vocab), target.reshape(-1),
                                         ignore_index=-100)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         schedule.step()
-        tokens_seen += int((target != -100).sum())
         running = float(loss) if running is None else 0.98 * running + 0.02 * float(loss)
         progress.set_postfix(loss=f"{running:.3f}", tokens=f"{tokens_seen / 1e6:.1f}M")
-        last = step + 1 == budget.steps
+        out_of_time = limit is not None and time.perf_counter() - started >= limit
+        last = step + 1 == budget.steps or out_of_time
         if (step + 1) % args.checkpoint_every == 0 or last:
             held = evaluate_loss(model, heldout, 4 if not last else 16, budget.batch)
             history.append({"run": run, "step": steps_before + step + 1, "train_loss": round(running, 4),
@@ -316,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
                 "model": "code_fim", "shape": asdict(shape), "budget": asdict(budget),
                 "parameters": parameters, "weights_bytes": size,
                 "steps_done": steps_before + step + 1, "tokens_seen": tokens_before + tokens_seen,
-                "runs": runs, "corpus_manifest_sha256": corpus_files.manifest_digest(),
+                "runs": runs, "corpus_manifest_sha256": corpus_files.manifest_digest(args.corpus),
                 "training_files": len(train_files), "history": history,
                 "torch": torch.__version__,
             }
@@ -325,7 +407,13 @@ def main(argv: list[str] | None = None) -> int:
             difference = check_runtime(model, args.out, sample)
             progress.write(f"  exported {size / 1e6:.1f} MB; NumPy runtime within {difference:.3f} "
                            "of PyTorch")
-            onnx_export.main([str(args.out)])  # the compiled prompt graph of these weights
+            if not args.no_onnx:
+                onnx_export.main([str(args.out)])  # the compiled prompt graph of these weights
+        if last:
+            break
+    feed.close()
+    if pool is not None:
+        pool.terminate()
     return 0
 
 
