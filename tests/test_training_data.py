@@ -45,6 +45,8 @@ def test_a_pack_holds_what_the_manifest_gives_and_its_digest(tmp_path: Path) -> 
     manifest = _manifest(tmp_path)
     pack = tmp_path / "corpus.jsonl.xz"
     assert corpus_files.pack(pack, manifest) == 3
+    for split in ("train", "heldout"):
+        assert corpus_files.load(split, pack) == corpus_files.load(split, manifest)
     for path in tmp_path.glob("file*.py"):
         path.unlink()  # the pack must not need the files any more
     loaded = {split: corpus_files.load(split, pack) for split in ("train", "heldout")}
@@ -74,3 +76,17 @@ def test_batches_cut_in_other_processes_do_not_depend_on_how_many(tmp_path: Path
         assert inputs_1.tolist() == inputs_2.tolist() and targets_1.tolist() == targets_2.tolist()
     assert len({str(inputs.tolist()) for inputs, _ in taken[0]}) == 4  # each batch its own seed
     assert train.cutters(examples, 3, 5, 0) is None
+
+
+@pytest.mark.parametrize("warmup", [0, 10])
+def test_the_schedule_follows_steps_or_the_time_spent(warmup: int) -> None:
+    budget = train.Budget(steps=100, warmup=warmup)
+    if warmup:
+        assert train.rate_share(0, budget) == pytest.approx(0.1)
+        assert train.rate_share(9, budget) == pytest.approx(1.0)
+    assert train.rate_share(warmup, budget) == pytest.approx(1.0)
+    assert train.rate_share(99, budget) == pytest.approx(0.1, abs=1e-3)
+    # by time, whatever the step: the peak at the start, 55 % halfway, 10 % at (and past) the end
+    assert train.rate_share(50, budget, 0.0) == pytest.approx(1.0)
+    assert train.rate_share(50, budget, 0.5) == pytest.approx(0.55)
+    assert train.rate_share(50, budget, 1.0) == train.rate_share(5000, budget, 3.0) == pytest.approx(0.1)

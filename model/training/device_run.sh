@@ -4,7 +4,7 @@
 # Here:  make device-pack   (the corpus as one 16 MB file: the manifest's paths do not exist there)
 # Then the device tool's run with command `bash model/training/device_run.sh`, carry
 # [".stack/device"], timeout_s 600. There (its python3 holds PyTorch; $PYTHON overrides) it
-# trains on from the committed weights for $MINUTES on the GPU (bfloat16), the examples cut by
+# trains on from the committed weights for $MINUTES (all told) on the GPU (bfloat16), the examples cut by
 # $WORKERS processes, and leaves weights.npz, card.json and train.log in $OUT, which come back.
 # Here again: `python -m model.training.onnx_export DIR`, then judge DIR against the committed
 # weights with `python -m model.training.heldout_loss` before adopting it.
@@ -20,6 +20,6 @@ nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
 export PYTHONPATH="$PWD" PYTHONUNBUFFERED=1
 "${PYTHON:-python3}" -m model.training.train --device "${DEVICE:-cuda}" --corpus "$pack" \
     --resume model/repository/code_fim/1 --out "$out" \
-    --minutes "${MINUTES:-7}" --steps "${STEPS:-1000000}" --batch "${BATCH:-128}" \
+    --minutes "${MINUTES:-8}" --steps "${STEPS:-1000000}" --batch "${BATCH:-128}" \
     --learning-rate "${RATE:-5e-4}" --warmup "${WARMUP:-100}" --workers "${WORKERS:-14}" \
-    --checkpoint-every "${CHECKPOINT_EVERY:-2000}" --no-onnx 2>&1 | tr '\r' '\n' | tee "$out/train.log"
+    --checkpoint-every "${CHECKPOINT_EVERY:-2000}" --no-onnx 2>&1 | stdbuf -oL tr '\r' '\n' | tee "$out/train.log"

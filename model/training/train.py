@@ -159,6 +159,12 @@ class Examples:
                 [row + [-100] * (longest - len(row)) for row in targets])
 
 
+#: Seconds to wait for a batch from the processes that cut them.
+BATCH_TIMEOUT_S = 300
+#: With ``--minutes``, the time kept for the last checkpoint (held-out loss, export, runtime
+#: check), at most this share of the budget.
+FINAL_RESERVE_S, FINAL_RESERVE_SHARE = 60.0, 0.25
+
 _FEED: tuple[Examples, int, int] | None = None  # a worker process's examples, seed and batch size
 
 
@@ -170,6 +176,17 @@ def _cut(index: int) -> tuple[Any, Any]:
     examples.reseed(f"{seed}/{index}")
     inputs, targets = examples.batch(size)
     return np.asarray(inputs, dtype=np.int32), np.asarray(targets, dtype=np.int32)
+
+
+def rate_share(step: int, budget: Budget, time_spent: float | None = None) -> float:
+    """The learning rate at ``step`` as a share of the peak: linear warm-up over
+    ``budget.warmup`` steps, then a cosine down to 10 % over the steps, or over the time budget
+    when ``time_spent`` (its share spent so far) is given."""
+    if step < budget.warmup:
+        return (step + 1) / budget.warmup
+    if time_spent is None:
+        time_spent = (step - budget.warmup) / max(1, budget.steps - budget.warmup)
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, max(0.0, time_spent))))
 
 
 def cutters(examples: Examples, size: int, seed: int, workers: int) -> Pool | None:
@@ -184,9 +201,11 @@ def cutters(examples: Examples, size: int, seed: int, workers: int) -> Pool | No
 
 def batches(examples: Examples, size: int, pool: Pool | None, ahead_at_most: int = 2
             ) -> Generator[tuple[Any, Any], None, None]:
-    """Training batches (inputs, targets) without end: drawn in turn from ``examples``, or with
-    a pool of :func:`cutters` batch ``i`` from seed ``seed/i``, in order (the same batches
-    whatever the number of processes), at most ``ahead_at_most`` ahead of the one taken."""
+    """Training batches (inputs, targets) without end: drawn in turn from ``examples`` (the
+    examples' own seed), or with a pool of :func:`cutters` batch ``i`` from seed ``seed/i``, in
+    order (the same batches whatever the number of processes, though not those drawn in turn),
+    at most ``ahead_at_most`` ahead of the one taken. A batch lost with a killed process fails
+    the run after ``BATCH_TIMEOUT_S`` instead of hanging it."""
     if pool is None:
         while True:
             yield examples.batch(size)
@@ -194,7 +213,7 @@ def batches(examples: Examples, size: int, pool: Pool | None, ahead_at_most: int
     for index in itertools.count():
         while len(ahead) < max(1, ahead_at_most):
             ahead.append(pool.apply_async(_cut, (index + len(ahead),)))
-        yield ahead.popleft().get()
+        yield ahead.popleft().get(timeout=BATCH_TIMEOUT_S)
 
 
 def resume(model: Any, directory: Path) -> dict[str, Any]:
@@ -223,8 +242,10 @@ def export(model: Any, shape: Shape, out: Path) -> int:
 
     arrays = {name: tensor.detach().float().cpu().numpy().astype(np.float16)
               for name, tensor in model.state_dict().items()}
-    with out.open("wb") as handle:
+    partial = out.with_name(out.name + ".partial")  # a run killed meanwhile leaves the last one whole
+    with partial.open("wb") as handle:
         np.savez_compressed(handle, **arrays)
+    partial.replace(out)
     return out.stat().st_size
 
 
@@ -294,11 +315,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=Budget.workers,
                         help="processes that cut the examples (0: this one)")
     parser.add_argument("--minutes", type=float, default=None,
-                        help="stop after this long, the schedule following the time spent "
-                             "(--steps is then an upper bound)")
+                        help="the whole run's length from its start, last checkpoint included; "
+                             "the schedule follows the time spent (--steps is then an upper bound)")
     parser.add_argument("--no-onnx", action="store_true",
                         help="skip the prompt graph at checkpoints (export it afterwards)")
     args = parser.parse_args(argv)
+    launched = time.perf_counter()
 
     import numpy as np
     import torch
@@ -340,22 +362,22 @@ def main(argv: list[str] | None = None) -> int:
         [{"params": decay, "weight_decay": budget.weight_decay}, {"params": other, "weight_decay": 0.0}],
         lr=budget.learning_rate, betas=(0.9, 0.95))
 
-    limit = None if budget.minutes is None else budget.minutes * 60
+    stop_at = None
+    if budget.minutes is not None:
+        seconds = budget.minutes * 60
+        stop_at = launched + seconds - min(FINAL_RESERVE_S, FINAL_RESERVE_SHARE * seconds)
+    started = time.perf_counter()
 
     def rate(step: int) -> float:
-        if step < budget.warmup:
-            return (step + 1) / budget.warmup
-        if limit is not None:  # the share of the time budget spent
-            progress = min(1.0, (time.perf_counter() - started) / limit)
-        else:
-            progress = (step - budget.warmup) / max(1, budget.steps - budget.warmup)
-        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
+        spent = None if stop_at is None else \
+            (time.perf_counter() - started) / max(1e-6, stop_at - started)
+        return rate_share(step, budget, spent)
 
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, rate)
     print(f"train: {parameters / 1e6:.2f}M parameters, {len(train_files)} training files, "
           f"{budget.steps} steps of {budget.batch} x {shape.context} tokens, {budget.threads} threads, "
           f"{budget.workers} example workers, on {device}"
-          + ("" if limit is None else f", for {budget.minutes} minutes"), file=sys.stderr)
+          + ("" if stop_at is None else f", for {budget.minutes} minutes"), file=sys.stderr)
     history: list[dict[str, Any]] = [
         {**h, "run": h.get("run", 1)} for h in earlier.get("history", [])]
     run = (history[-1]["run"] + 1) if history else 1
@@ -363,7 +385,6 @@ def main(argv: list[str] | None = None) -> int:
     runs = [*earlier.get("runs", [{"shape": earlier["shape"], "budget": earlier["budget"]}]
                          if earlier else []),
             {"shape": asdict(shape), "budget": asdict(budget), "resumed": args.resume is not None}]
-    started = time.perf_counter()
     tokens_before = int(earlier.get("tokens_seen", 0))
     tokens_seen = 0
     progress = tqdm(range(budget.steps), desc="train", unit="step", file=sys.stderr,
@@ -383,9 +404,10 @@ def main(argv: list[str] | None = None) -> int:
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         schedule.step()
-        running = float(loss) if running is None else 0.98 * running + 0.02 * float(loss)
-        progress.set_postfix(loss=f"{running:.3f}", tokens=f"{tokens_seen / 1e6:.1f}M")
-        out_of_time = limit is not None and time.perf_counter() - started >= limit
+        value = loss.item()  # one wait for the accelerator a step
+        running = value if running is None else 0.98 * running + 0.02 * value
+        progress.set_postfix(loss=f"{running:.3f}", tokens=f"{tokens_seen / 1e6:.1f}M", refresh=False)
+        out_of_time = stop_at is not None and time.perf_counter() >= stop_at
         last = step + 1 == budget.steps or out_of_time
         if (step + 1) % args.checkpoint_every == 0 or last:
             held = evaluate_loss(model, heldout, 4 if not last else 16, budget.batch)
@@ -402,7 +424,9 @@ def main(argv: list[str] | None = None) -> int:
                 "training_files": len(train_files), "history": history,
                 "torch": torch.__version__,
             }
-            (args.out / "card.json").write_text(json.dumps(card, indent=1) + "\n")
+            partial = args.out / "card.json.partial"
+            partial.write_text(json.dumps(card, indent=1) + "\n")
+            partial.replace(args.out / "card.json")
             sample = (heldout.one(heldout_files[0]) or [1, 2, 3])[:shape.context]
             difference = check_runtime(model, args.out, sample)
             progress.write(f"  exported {size / 1e6:.1f} MB; NumPy runtime within {difference:.3f} "
