@@ -8,6 +8,8 @@
 # $WORKERS processes, and leaves weights.npz, card.json and train.log in $OUT, which come back.
 # Here again: `python -m model.training.onnx_export DIR`, then judge DIR against the committed
 # weights with `python -m model.training.heldout_loss` before adopting it.
+# FRESH=1 WIDTH=.. LAYERS=.. HEADS=.. trains a new model of that shape from scratch instead
+# (under 25 MB committed: about 6 M parameters at most; its serving cost must be measured too).
 set -euo pipefail
 out="${OUT:-.stack/device-run}"
 pack=.stack/device/corpus.jsonl.xz
@@ -16,10 +18,14 @@ if [ ! -f "$pack" ]; then
     exit 2
 fi
 mkdir -p "$out"
+start=(--resume model/repository/code_fim/1)
+if [ "${FRESH:-0}" = 1 ]; then
+    start=(--width "${WIDTH:-192}" --layers "${LAYERS:-4}" --heads "${HEADS:-6}")
+fi
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
 export PYTHONPATH="$PWD" PYTHONUNBUFFERED=1
 "${PYTHON:-python3}" -m model.training.train --device "${DEVICE:-cuda}" --corpus "$pack" \
-    --resume model/repository/code_fim/1 --out "$out" \
+    "${start[@]}" --out "$out" \
     --minutes "${MINUTES:-8}" --steps "${STEPS:-1000000}" --batch "${BATCH:-128}" \
     --learning-rate "${RATE:-5e-4}" --warmup "${WARMUP:-100}" --workers "${WORKERS:-14}" \
     --checkpoint-every "${CHECKPOINT_EVERY:-2000}" --no-onnx 2>&1 | stdbuf -oL tr '\r' '\n' | tee "$out/train.log"

@@ -317,6 +317,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=None,
                         help="the whole run's length from its start, last checkpoint included; "
                              "the schedule follows the time spent (--steps is then an upper bound)")
+    parser.add_argument("--width", type=int, default=Shape.width,
+                        help="a fresh model's width (a resumed one keeps its card's shape)")
+    parser.add_argument("--layers", type=int, default=Shape.layers)
+    parser.add_argument("--heads", type=int, default=Shape.heads)
     parser.add_argument("--no-onnx", action="store_true",
                         help="skip the prompt graph at checkpoints (export it afterwards)")
     args = parser.parse_args(argv)
@@ -339,7 +343,12 @@ def main(argv: list[str] | None = None) -> int:
     np.random.seed(budget.seed)
     torch.set_num_threads(budget.threads)
     device = torch.device(budget.device)
-    shape = Shape()
+    shape = Shape(width=args.width, layers=args.layers, heads=args.heads)
+    if args.resume is not None:
+        resumed = json.loads((args.resume / "card.json").read_text())["shape"]
+        shape = Shape(**{**resumed, "context": shape.context})
+    if shape.width % shape.heads:
+        raise SystemExit(f"train: width {shape.width} is not a multiple of {shape.heads} heads")
     train_files = corpus_files.load("train", args.corpus)
     heldout_files = corpus_files.load("heldout", args.corpus)
     examples = Examples(train_files, budget.seed, shape.context)
