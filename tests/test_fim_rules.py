@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sys
 from pathlib import Path
 
@@ -132,6 +133,21 @@ class TestBlockStops:
     def test_brackets_opened_before_the_block_do_not_hold_it_back(self) -> None:
         assert rules.balanced_end("    x = 1;\n  }) ;", C) == len("    x = 1;\n  }) ;")
 
+    def test_a_block_ends_before_it_repeats_a_line(self) -> None:
+        loop = "    return handler(func(w, r) {\n"
+        shown = complete("func f() {\n", loop * 3, "\n}\n", C)
+        assert shown == loop.rstrip("\n")
+        shown = complete("def f(x):\n    y = compute(x)\n    ", "y = compute(x)\n    return y\n", "\n")
+        assert shown == ""  # the line above the cursor again is no completion
+        shown = complete("def f(x):\n    y = compute(x)\n    ", "y = compute(x)", "\n")
+        assert shown == ""  # nor as the block's last line
+
+    def test_short_lines_may_repeat(self) -> None:
+        shown = complete("def f(x)\n  if x\n", "    g\n  end\nend\nputs 1\n", "\n", RUBY)
+        assert shown == "    g\n  end"
+        shown = complete("int f() {\n  if (x) {\n", "    y();\n  }\n}\nint g() {\n", "\n", C)
+        assert shown.endswith("  }\n}") or shown.endswith("  }")
+
     def test_at_most_max_lines(self) -> None:
         body = "".join(f"    x{i} = {i}\n" for i in range(20))
         shown = complete("def f():\n", body, "\n")
@@ -149,6 +165,15 @@ class TestBalanceProperty:
     @given(st.text(alphabet="ab()\n ", max_size=40), st.sampled_from([")\n", "\n", "):\n"]))
     def test_streamed_text_is_never_taken_back(self, generated: str, suffix: str) -> None:
         complete("f(", generated, suffix)  # the assertions are inside
+
+    @given(st.lists(st.sampled_from(["call(arg);\n", "  call(arg);\n", "call(a", "rg);\n", "}\n",
+                                     "\n", "value = 1\n"]), max_size=8),
+           st.sampled_from(["\n}\n", "\n"]), st.sampled_from(["call(arg);\n", ""]))
+    def test_a_repeated_line_is_never_streamed(self, pieces: list[str], suffix: str,
+                                               above: str) -> None:
+        shown = complete("void f() {\n" + above, "".join(pieces), suffix, C)  # asserts inside
+        lines = [line.strip() for line in (above + shown).split("\n") if line.strip()]
+        assert all(a != b or not rules.repeatable(a) for a, b in itertools.pairwise(lines))
 
     @given(st.text(alphabet="a(){};\n ", max_size=60), st.sampled_from(["\n}\n", "\n"]))
     @example(";\n\n(\n", "\n}\n")  # a blank line after a balanced one was streamed, then stripped

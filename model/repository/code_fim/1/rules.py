@@ -11,6 +11,9 @@ Decided from context, per request:
   unless the suffix already has that line; also at two blank lines in a row and at ``max_lines``.
 * **never re-emit the suffix**: a line equal to the suffix's next line ends the completion before
   it, and closing brackets or quotes the rest of the cursor's line already has are removed.
+* **never repeat a line**: a block ends before a line equal to the one just before it (of the
+  completion, or the prefix's last one), when it is code of ``MIN_REPEATED_LINE`` characters or
+  more (``}`` or ``end`` twice is ordinary); a network looping on a whole line does that.
 * **balanced brackets**: brackets a one-line completion opens and neither it nor the rest of the
   line closes are closed at its end, innermost first, unless the line ends by opening one or
   with a comma (what it opened goes on below).
@@ -30,6 +33,8 @@ CLOSERS_AND_QUOTES = ")]}" + QUOTES + ";,:"
 #: Words that open a block at the end of a line in keyword-delimited languages.
 BLOCK_WORDS = ("do", "then", "else", "begin", "->", "=>", "of", "in")
 MAX_LINES = 8
+#: Shorter lines may follow an equal one (``}``, ``end``, ``</div>``); longer ones do not.
+MIN_REPEATED_LINE = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +55,7 @@ class Context:
     next_line: str  # the suffix's next non-blank line, stripped ('' if none)
     rules: LanguageRules
     max_lines: int = MAX_LINES
+    previous_line: str = ""  # the last non-blank line before the completion's, stripped
 
 
 def indent_width(line: str) -> int:
@@ -113,13 +119,24 @@ def context_of(prefix: str, suffix: str, rules: LanguageRules, max_lines: int = 
             if line.strip():
                 next_line = line.strip()
                 break
+    previous_line = prefix_line.strip()  # an opener's line, else the last one above
+    for line in reversed(prefix[:len(prefix) - len(prefix_line)].split("\n")[-20:]):
+        if previous_line:
+            break
+        previous_line = line.strip()
     if suffix_line.strip():
         mode: Mode = "line"
     elif not prefix_line.strip() or opens_block(prefix_line, rules):
         mode = "block"
     else:
         mode = "line"
-    return Context(mode, prefix_line, suffix_line, next_line, rules, max_lines)
+    return Context(mode, prefix_line, suffix_line, next_line, rules, max_lines, previous_line)
+
+
+def repeatable(line: str) -> bool:
+    """Whether ``line`` (stripped) may not follow an equal line: code of ``MIN_REPEATED_LINE``
+    characters or more."""
+    return len(line) >= MIN_REPEATED_LINE and any(c.isalnum() for c in line)
 
 
 def stop_point(text: str, context: Context) -> int | None:
@@ -131,6 +148,7 @@ def stop_point(text: str, context: Context) -> int | None:
     base: int | None = None
     blank_run = 0
     offset = 0
+    previous = context.previous_line
     for number, piece in enumerate(lines[:-1]):  # the last piece may still grow
         line = context.prefix_line + piece if number == 0 else piece
         if not piece.strip():
@@ -140,8 +158,12 @@ def stop_point(text: str, context: Context) -> int | None:
             offset += len(piece) + 1
             continue
         blank_run = 0
-        if context.next_line and line.strip() == context.next_line:
+        stripped = line.strip()
+        if context.next_line and stripped == context.next_line:
             return max(0, offset - 1)
+        if stripped == previous and repeatable(stripped):
+            return max(0, offset - 1)
+        previous = stripped
         width = indent_width(line)
         if base is None:
             base = width
@@ -161,6 +183,16 @@ def _block_base(text: str, context: Context) -> int | None:
     return None
 
 
+def _last_line(text: str, context: Context) -> str:
+    """The last non-blank complete line of ``text`` (block mode), stripped, else the prefix's."""
+    pieces = text.split("\n")
+    for number in range(len(pieces) - 1, -1, -1):
+        line = context.prefix_line + pieces[number] if number == 0 else pieces[number]
+        if pieces[number].strip():
+            return line.strip()
+    return context.previous_line
+
+
 def settled(text: str, context: Context) -> int:
     """How much of ``text`` (so far, not yet stopped) no later token can take back from what
     :func:`finish` shows: what may be streamed now."""
@@ -176,7 +208,9 @@ def settled(text: str, context: Context) -> int:
     line = context.prefix_line + current if start == 0 else current
     stripped = line.strip()
     base = _block_base(text, context)
+    previous = _last_line(text[:start], context)
     growing_ok = (bool(stripped) and not context.next_line.startswith(stripped)
+                  and not (repeatable(previous) and previous.startswith(stripped))
                   and (base is None or indent_width(line) >= base)
                   and (start > 0 or bool(current.strip())))
     end = len(text.rstrip(" \t")) if growing_ok else len(text[:start].rstrip(" \t\n"))
@@ -218,12 +252,16 @@ def balanced_end(text: str, rules: LanguageRules) -> int | None:
 
 
 def finish(text: str, context: Context) -> str:
-    """The completion as shown: trailing blank lines dropped; a block in a brace language ends
+    """The completion as shown: a block's last line judged by the block rules like the others,
+    trailing blank lines dropped; a block in a brace language ends
     at its last line that closes every bracket it opened (a block cut at its length or mid-call
     would not parse); for one line, closers and quotes the rest of the line already has not
     repeated, and brackets left open closed (unless the line ends by opening one or with a
     comma)."""
     if context.mode == "block":
+        cut = stop_point(text + "\n", context)  # the last line, ended by the end of the text
+        if cut is not None:
+            text = text[:cut]
         text = text.rstrip(" \t\n") if text.strip() else ""
         if context.rules.blocks == "braces":
             end = balanced_end(text, context.rules)
