@@ -17,6 +17,8 @@ from pathlib import Path
 from model import corpus
 
 MANIFEST = Path(".stack/corpus/manifest.jsonl")
+#: A pack's name ends so: xz-compressed JSON lines, a header then one line per file.
+PACK_SUFFIX = ".jsonl.xz"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,10 +68,6 @@ def load(split: str, path: Path = MANIFEST) -> list[SourceFile]:
         files.append(SourceFile(entry["path"], entry["package"], entry["language"],
                                 data.decode("utf-8", errors="replace")))
     return files
-
-
-#: A pack's name ends so: xz-compressed JSON lines, a header then one line per file.
-PACK_SUFFIX = ".jsonl.xz"
 
 
 def pack(out: Path, manifest: Path = MANIFEST) -> int:

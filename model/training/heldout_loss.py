@@ -9,7 +9,6 @@ replaces them.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from model.training import corpus_files, train
@@ -20,8 +19,7 @@ def heldout_loss(directory: Path, batches: int, batch: int, seed: int) -> float:
     import torch
 
     torch.manual_seed(seed)
-    card = json.loads((directory / "card.json").read_text())
-    shape = train.Shape(**{**card["shape"], "context": train.Shape.context})
+    shape = train.shape_of(directory)
     examples = train.Examples(corpus_files.load("heldout"), seed, shape.context)
     model = train.build_model(shape)
     train.resume(model, directory)

@@ -128,8 +128,6 @@ def stored_in_half(graph: Any) -> int:
     return changed
 
 
-
-
 def main(argv: list[str] | None = None) -> int:
     """``python -m model.training.onnx_export [MODEL_DIR]``: writes ``prompt.onnx`` beside the
     weights (the committed model's by default), its weights stored in float16."""
@@ -144,10 +142,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as scratch:
         prompt, _ = export(directory, Path(scratch))
         graph = onnx.load(str(prompt))
-        stored_in_half(graph)
+        halved = stored_in_half(graph)
         onnx.save(graph, str(directory / PROMPT_FILE))
     size = (directory / PROMPT_FILE).stat().st_size
-    print(f"{directory / PROMPT_FILE}: {size / 1e6:.1f} MB", file=sys.stderr)
+    print(f"{directory / PROMPT_FILE}: {size / 1e6:.1f} MB ({halved} weights stored in float16)",
+          file=sys.stderr)
     return 0
 
 

@@ -59,6 +59,13 @@ class Budget:
     minutes: float | None = None
 
 
+def shape_of(directory: Path) -> Shape:
+    """The shape in ``directory``'s card, at the serving layout's context (a resumed model's
+    positions are stretched to it)."""
+    card = json.loads((directory / "card.json").read_text())
+    return Shape(**{**card["shape"], "context": Shape.context})
+
+
 def build_model(shape: Shape) -> Any:
     import torch
     from torch import nn
@@ -343,10 +350,8 @@ def main(argv: list[str] | None = None) -> int:
     np.random.seed(budget.seed)
     torch.set_num_threads(budget.threads)
     device = torch.device(budget.device)
-    shape = Shape(width=args.width, layers=args.layers, heads=args.heads)
-    if args.resume is not None:
-        resumed = json.loads((args.resume / "card.json").read_text())["shape"]
-        shape = Shape(**{**resumed, "context": shape.context})
+    shape = Shape(width=args.width, layers=args.layers, heads=args.heads) if args.resume is None \
+        else shape_of(args.resume)
     if shape.width % shape.heads:
         raise SystemExit(f"train: width {shape.width} is not a multiple of {shape.heads} heads")
     train_files = corpus_files.load("train", args.corpus)

@@ -120,10 +120,9 @@ def context_of(prefix: str, suffix: str, rules: LanguageRules, max_lines: int = 
                 next_line = line.strip()
                 break
     previous_line = prefix_line.strip()  # an opener's line, else the last one above
-    for line in reversed(prefix[:len(prefix) - len(prefix_line)].split("\n")[-20:]):
-        if previous_line:
-            break
-        previous_line = line.strip()
+    if not previous_line:
+        above = [line.strip() for line in prefix[:len(prefix) - len(prefix_line)].rsplit("\n", 20)]
+        previous_line = next((line for line in reversed(above) if line), "")
     if suffix_line.strip():
         mode: Mode = "line"
     elif not prefix_line.strip() or opens_block(prefix_line, rules):
