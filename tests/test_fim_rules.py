@@ -126,15 +126,39 @@ class TestBlockStops:
         shown = complete("void f() {\n", "    a(1);\n    b(2,\n      3", "\n}\n", C)
         assert shown == "    a(1);"
 
-    def test_a_brace_block_that_never_closes_its_brackets_is_shown_whole(self) -> None:
+    def test_a_brace_block_that_never_closes_its_brackets_shows_nothing(self) -> None:
         shown = complete("void f() {\n", "    call(1,\n      2,", "\n}\n", C)
-        assert shown == "    call(1,\n      2,"
+        assert shown == ""
+        shown = complete("func f() {\n", "\tif err != nil {\n", "\n\treturn\n}\n", C)
+        assert shown == ""
 
-    def test_brackets_opened_before_the_block_do_not_hold_it_back(self) -> None:
-        assert rules.balanced_end("    x = 1;\n  }) ;", C) == len("    x = 1;\n  }) ;")
+    def test_a_block_closes_only_what_the_code_after_the_cursor_leaves_open(self) -> None:
+        shown = complete("void f() {\n", "  y();\n}\n", "\n  z();\n}\n", C)
+        assert shown == "  y();"  # the suffix closes f: another `}` would not parse
+        shown = complete("void f() {\n", "  y();\n}\n", "\n", C)
+        assert shown == "  y();\n}"  # f is still open: closing it is the completion's job
+        shown = complete("void f() {\n  if (x) {\n", "    y();\n  }\n", "\n  z();\n}\n", C)
+        assert shown == "    y();\n  }"  # the suffix closes f, not the `if`
+
+    def test_brackets_opened_before_the_block_may_be_closed_as_far_as_allowed(self) -> None:
+        text = "    x = 1;\n  }) ;"
+        assert rules.balanced_end(text, C, closable=2) == len(text)
+        assert rules.balanced_end(text, C, closable=1) == len("    x = 1;")
+        assert rules.balanced_end(text, C) == len("    x = 1;")
+
+    @pytest.mark.parametrize(("prefix", "suffix", "expected"), [
+        ("void f() {\n", "\n}\n", 0),
+        ("void f() {\n", "\n", 1),
+        ("void f() {\n  if (a(\"{\")) {  // {\n", "\n  }\n", 1),
+        ("}\n", "\n", 0),
+    ])
+    def test_closable_counts_what_the_suffix_leaves_open(self, prefix: str, suffix: str,
+                                                        expected: int) -> None:
+        assert rules.closable(prefix, suffix, C) == expected
+        assert rules.context_of(prefix, suffix, C).closable == expected
 
     def test_a_block_ends_before_it_repeats_a_line(self) -> None:
-        loop = "    return handler(func(w, r) {\n"
+        loop = "    register(handler(w), r);\n"
         shown = complete("func f() {\n", loop * 3, "\n}\n", C)
         assert shown == loop.rstrip("\n")
         shown = complete("def f(x):\n    y = compute(x)\n    ", "y = compute(x)\n    return y\n", "\n")
@@ -179,5 +203,18 @@ class TestBalanceProperty:
     @example(";\n\n(\n", "\n}\n")  # a blank line after a balanced one was streamed, then stripped
     def test_a_brace_block_streams_nothing_it_takes_back(self, generated: str, suffix: str) -> None:
         shown = complete("void f() {\n", generated, suffix, C)  # the assertions are inside
-        end = rules.balanced_end(shown, C)
-        assert end is None or end == len(shown)
+        closable = 0 if suffix.strip() else 1
+        assert shown == "" or rules.balanced_end(shown, C, closable) == len(shown)
+        _, stray = rules._scan(shown, C)
+        assert stray <= closable
+
+    @given(st.recursive(st.sampled_from(["x;", "\n", "f(a);\n"]),
+                        lambda inner: st.tuples(st.sampled_from(["()", "[]", "{}"]),
+                                                st.lists(inner, max_size=3)).map(
+                            lambda t: t[0][0] + "".join(t[1]) + t[0][1]), max_leaves=20),
+           st.data())
+    def test_in_a_balanced_file_a_block_may_close_nothing(self, code: str, data: st.DataObject
+                                                          ) -> None:
+        starts = [0] + [i + 1 for i, char in enumerate(code) if char == "\n"]
+        cut = data.draw(st.sampled_from(starts))
+        assert rules.closable(code[:cut], code[cut:], C) == 0

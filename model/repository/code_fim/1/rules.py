@@ -16,7 +16,10 @@ Decided from context, per request:
   more (``}`` or ``end`` twice is ordinary); a network looping on a whole line does that.
 * **balanced brackets**: brackets a one-line completion opens and neither it nor the rest of the
   line closes are closed at its end, innermost first, unless the line ends by opening one or
-  with a comma (what it opened goes on below).
+  with a comma (what it opened goes on below). A block in a brace language is shown up to its
+  last line after which all it opened is closed again (nothing if there is none), and before a
+  line that closes a bracket opened before the cursor which the code after the cursor already
+  closes: what it adds keeps the file's brackets as balanced as they were.
 """
 
 from __future__ import annotations
@@ -35,6 +38,9 @@ BLOCK_WORDS = ("do", "then", "else", "begin", "->", "=>", "of", "in")
 MAX_LINES = 8
 #: Shorter lines may follow an equal one (``}``, ``end``, ``</div>``); longer ones do not.
 MIN_REPEATED_LINE = 8
+#: Characters either side of the cursor whose brackets are counted to know how many of those
+#: open before it the code after it leaves open (a definition rarely spans more).
+BRACKET_SCAN_CHARS = 4000
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +62,7 @@ class Context:
     rules: LanguageRules
     max_lines: int = MAX_LINES
     previous_line: str = ""  # the last non-blank line before the completion's, stripped
+    closable: int = 0  # brackets open before the cursor that the code after it leaves open
 
 
 def indent_width(line: str) -> int:
@@ -129,7 +136,21 @@ def context_of(prefix: str, suffix: str, rules: LanguageRules, max_lines: int = 
         mode = "block"
     else:
         mode = "line"
-    return Context(mode, prefix_line, suffix_line, next_line, rules, max_lines, previous_line)
+    can_close = closable(prefix, suffix, rules) if mode == "block" and rules.blocks == "braces" else 0
+    return Context(mode, prefix_line, suffix_line, next_line, rules, max_lines, previous_line,
+                   can_close)
+
+
+def closable(prefix: str, suffix: str, rules: LanguageRules) -> int:
+    """How many brackets open before the cursor the code after it does not close (counted over
+    ``BRACKET_SCAN_CHARS`` either side, from a line's start): how many a block may close. In a
+    whole file that is none; at the end of code still being written, those it left open."""
+    window = prefix[-BRACKET_SCAN_CHARS:]
+    if len(prefix) > BRACKET_SCAN_CHARS:
+        window = window[window.find("\n") + 1:]
+    open_before, _ = _scan(window, rules)
+    _, closed_after = _scan(suffix[:BRACKET_SCAN_CHARS], rules)
+    return max(0, len(open_before) - closed_after)
 
 
 def repeatable(line: str) -> bool:
@@ -214,7 +235,7 @@ def settled(text: str, context: Context) -> int:
                   and (start > 0 or bool(current.strip())))
     end = len(text.rstrip(" \t")) if growing_ok else len(text[:start].rstrip(" \t\n"))
     if context.rules.blocks == "braces":  # only up to a complete line its brackets close
-        end = min(end, balanced_end(text[:start].rstrip("\n"), context.rules) or 0)
+        end = min(end, balanced_end(text[:start].rstrip("\n"), context.rules, context.closable) or 0)
     return end
 
 
@@ -237,13 +258,17 @@ def _scan(text: str, rules: LanguageRules, stack: list[str] | None = None) -> tu
     return stack, stray
 
 
-def balanced_end(text: str, rules: LanguageRules) -> int | None:
+def balanced_end(text: str, rules: LanguageRules, closable: int = 0) -> int | None:
     """Where the last line of ``text`` ends after which every bracket ``text`` opened is closed
-    again (``None``: after none; closers of brackets opened before it do not count)."""
+    again (``None``: after none), before any line that closes more brackets opened before
+    ``text`` than ``closable``."""
     stack: list[str] = []
-    found, offset = None, 0
+    found, offset, stray = None, 0, 0
     for line in text.split("\n"):
-        stack, _ = _scan(line, rules, stack)
+        stack, closed = _scan(line, rules, stack)
+        stray += closed
+        if stray > closable:
+            break
         if not stack and line.strip():  # a blank line is no end: finish would strip it again
             found = offset + len(line.rstrip(" \t"))
         offset += len(line) + 1
@@ -252,10 +277,11 @@ def balanced_end(text: str, rules: LanguageRules) -> int | None:
 
 def finish(text: str, context: Context) -> str:
     """The completion as shown: a block's last line judged by the block rules like the others,
-    trailing blank lines dropped; a block in a brace language ends
-    at its last line that closes every bracket it opened (a block cut at its length or mid-call
-    would not parse); for one line, closers and quotes the rest of the line already has not
-    repeated, and brackets left open closed (unless the line ends by opening one or with a
+    trailing blank lines dropped; a block in a brace language ends at its last line that closes
+    every bracket it opened (a block cut at its length or mid-call would not parse; without such
+    a line nothing is shown) and before a line closing more of the brackets open before it than
+    the code after the cursor leaves open; for one line, closers and quotes the rest of the line
+    already has not repeated, and brackets left open closed (unless the line ends by opening one or with a
     comma)."""
     if context.mode == "block":
         cut = stop_point(text + "\n", context)  # the last line, ended by the end of the text
@@ -263,9 +289,8 @@ def finish(text: str, context: Context) -> str:
             text = text[:cut]
         text = text.rstrip(" \t\n") if text.strip() else ""
         if context.rules.blocks == "braces":
-            end = balanced_end(text, context.rules)
-            if end is not None:
-                text = text[:end].rstrip(" \t\n")
+            end = balanced_end(text, context.rules, context.closable)
+            text = "" if end is None else text[:end].rstrip(" \t\n")
         return text
     rules = context.rules
     rest = context.suffix_line.strip()
