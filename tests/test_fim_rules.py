@@ -178,6 +178,17 @@ class TestBlockStops:
         assert shown.count("\n") == rules.MAX_LINES - 1
 
 
+class TestComments:
+    def test_brackets_in_a_comment_are_not_closed(self) -> None:
+        shown = complete("// Licensed under the Apa", "che License, Version 2.0 (the", "\n", C)
+        assert shown == "che License, Version 2.0 (the"
+        shown = complete("x = f(1)  # see g(", "a, b", "\n")
+        assert shown == "a, b"
+
+    def test_a_comment_marker_in_a_string_is_no_comment(self) -> None:
+        assert complete('url = "http://"; ', "call(x", "\n", C) == "call(x)"
+
+
 class TestBalanceProperty:
     @given(st.text(alphabet="ab(),[] ", max_size=30))
     def test_one_line_completion_leaves_its_own_brackets_open_only_at_its_end(

@@ -16,10 +16,10 @@ Decided from context, per request:
   more (``}`` or ``end`` twice is ordinary); a network looping on a whole line does that.
 * **balanced brackets**: brackets a one-line completion opens and neither it nor the rest of the
   line closes are closed at its end, innermost first, unless the line ends by opening one or
-  with a comma (what it opened goes on below). A block in a brace language is shown up to its
-  last line after which all it opened is closed again (nothing if there is none), and before a
-  line that closes a bracket opened before the cursor which the code after the cursor already
-  closes: what it adds keeps the file's brackets as balanced as they were.
+  with a comma (what it opened goes on below) or is in a comment. A block in a brace language
+  is shown up to its last line after which all it opened is closed again (nothing if there is
+  none), and before a line that closes a bracket opened before the cursor which the code after
+  the cursor already closes: what it adds keeps the file's brackets as balanced as they were.
 """
 
 from __future__ import annotations
@@ -293,6 +293,8 @@ def finish(text: str, context: Context) -> str:
             text = "" if end is None else text[:end].rstrip(" \t\n")
         return text
     rules = context.rules
+    if strip_comment(context.prefix_line, rules) != context.prefix_line:
+        return text  # the cursor is in a comment: prose, whose brackets are not code's
     rest = context.suffix_line.strip()
     if rest:
         _, stray = _scan(context.prefix_line + text + context.suffix_line, rules)
