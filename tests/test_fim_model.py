@@ -50,6 +50,9 @@ def model() -> transformer.Transformer:
     return transformer.Transformer.load(MODEL_DIR)
 
 
+ENGINE = engine.Engine(transformer.Transformer.load(MODEL_DIR), TOKENIZER, {})  # for pure checks
+
+
 def make_engine(model: transformer.Transformer) -> engine.Engine:
     """A fresh engine (empty prompt-state store) around the already loaded weights."""
     return engine.Engine(model, TOKENIZER, engine.load_languages(MODEL_DIR / "languages.json"))
@@ -443,6 +446,33 @@ class TestEngine:
         ("f(a, ", " "), ("x\t na", "na")])
     def test_the_part_typed_word_is_found(self, prefix: str, word: str) -> None:
         assert engine.partial_word(prefix) == word
+
+    @pytest.mark.parametrize(("prefix", "token"), [
+        ("}  /", "/"), ("f(a)", ")"), ("x = read_li", " read_li"), ("return ", " "), ("\n", ""),
+        ("x = 1\n", ""), ("", ""), ("a -", " -")])
+    def test_the_cut_token_is_found(self, model: transformer.Transformer, prefix: str,
+                                    token: str) -> None:
+        assert make_engine(model).partial_token(prefix) == token
+
+    @settings(max_examples=200)
+    @given(st.text(alphabet="ab_ (){}[].,:;=-+*/<>!&|\"'\n\t#", max_size=20))
+    def test_a_healed_token_ends_the_prefix_and_a_longer_token_extends_it(self, prefix: str) -> None:
+        eng = ENGINE
+        token = eng.partial_token(prefix)
+        assert prefix.endswith(token)
+        if token and token == engine.partial_word(prefix):
+            return
+        if token:
+            assert not any(c.isalnum() or c in "_\n" for c in token)
+            assert sum(t.startswith(token) for t in eng.texts) > 1
+
+    def test_a_cut_punctuation_token_is_completed_not_repeated(
+            self, model: transformer.Transformer) -> None:
+        cut = SOURCE.index("read_lines(path)\n    return") + len("read_lines(")
+        [sequence] = run(make_engine(model), [engine.Request(SOURCE[:cut], SOURCE[cut:], "python", 8, 0.0)])
+        assert sequence.partial == "(" and sequence.generated.decode().startswith("(")
+        assert sequence.text and not sequence.text.startswith("(")
+        assert sequence.emitted == rules.finish(sequence.text, sequence.context)
 
     @pytest.mark.parametrize("unmatched", [" read_", "re", " ", "x", "_", "élan", "zzzzqq"])
     def test_the_tokens_agreeing_with_a_typed_word_are_all_found(

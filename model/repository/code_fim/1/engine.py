@@ -9,7 +9,8 @@ one pass through the network (continuous batching: requests join and leave betwe
 A word typed in part before the cursor is taken out of the prompt and generated again under a
 constraint ("token healing"): the model was trained on whole tokens, and ``li|`` tokenizes unlike
 the ``limit`` it should complete to; the constraint keeps the regenerated start equal to what was
-typed, and it is not shown again.
+typed, and it is not shown again. So is a punctuation token ending the prefix that a longer token
+starts with (``/`` before ``/ comment``, which the model knows as ``//``).
 
 A one-line completion is searched for (beam search over ``BEAM_WIDTH`` hypotheses, a slot of
 the batch each, sharing the prompt's states): the line most probable as a whole, its end
@@ -99,6 +100,8 @@ COPY_CONTEXT_CHARS = 4000
 _PARTIAL_WORD = re.compile(r"(?:(?<!\s) )?[A-Za-z_][A-Za-z0-9_]*\Z|(?<=\S) \Z")
 #: Longer words are left in the prompt (an identifier this long is rarely being typed fresh).
 MAX_PARTIAL = 32
+#: Characters before the cursor tokenized to find the punctuation token it may cut.
+PUNCTUATION_TAIL = 16
 
 
 def partial_word(prefix: str) -> str:
@@ -393,7 +396,7 @@ class Engine:
         """The request's prompt ids and copy model (no network run yet)."""
         rules = self.languages.get(request.language, LanguageRules())
         context = context_of(request.prefix, request.suffix, rules)
-        partial = partial_word(request.prefix)
+        partial = self.partial_token(request.prefix)
         healed = request.prefix[:len(request.prefix) - len(partial)]
         prompt = prompt_ids(self.tokenizer, healed, request.suffix, request.language,
                             request.context, window=self.window)
@@ -405,6 +408,21 @@ class Engine:
         document = [*self.tokenizer.encode(others), self.eot,
                     *self.tokenizer.encode(request.suffix[:COPY_SUFFIX_CHARS]), self.eot, *history]
         return Prepared(context, partial, prompt, history, CopyModel(document, self.eot))
+
+    def partial_token(self, prefix: str) -> str:
+        """What is generated again before the completion (token healing): the word being typed
+        (:func:`partial_word`), else the punctuation token that ends the prefix when a longer
+        token starts with it (``/`` of ``//``, ``(`` of ``()``, `` =`` of `` ==``)."""
+        word = partial_word(prefix)
+        if word or not prefix or prefix[-1].isspace():
+            return word
+        ids = self.tokenizer.encode(prefix[-PUNCTUATION_TAIL:])
+        last = self.texts[ids[-1]] if ids else ""
+        if not last or not prefix.endswith(last) or any(c.isalnum() or c in "_\n" for c in last):
+            return ""
+        texts, _ = self._sorted_texts
+        low = bisect_left(texts, last)
+        return last if bisect_left(texts, last + "\U0010ffff", low) - low > 1 else ""
 
     def start(self, request: Request) -> Sequence:
         """Tokenizes and runs the prompt (reusing cached states) and chooses the first token."""
