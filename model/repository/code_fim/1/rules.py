@@ -281,8 +281,8 @@ def finish(text: str, context: Context) -> str:
     every bracket it opened (a block cut at its length or mid-call would not parse; without such
     a line nothing is shown) and before a line closing more of the brackets open before it than
     the code after the cursor leaves open; for one line, closers and quotes the rest of the line
-    already has not repeated, and brackets left open closed (unless the line ends by opening one or with a
-    comma)."""
+    already has not repeated, and brackets left open closed (unless the line ends by opening one
+    or with a comma, or the cursor is in a comment)."""
     if context.mode == "block":
         cut = stop_point(text + "\n", context)  # the last line, ended by the end of the text
         if cut is not None:
