@@ -420,9 +420,8 @@ class Engine:
         last = self.texts[ids[-1]] if ids else ""
         if not last or not prefix.endswith(last) or any(c.isalnum() or c in "_\n" for c in last):
             return ""
-        texts, _ = self._sorted_texts
-        low = bisect_left(texts, last)
-        return last if bisect_left(texts, last + "\U0010ffff", low) - low > 1 else ""
+        low, high = self._starting_with(last)
+        return last if high - low > 1 else ""
 
     def start(self, request: Request) -> Sequence:
         """Tokenizes and runs the prompt (reusing cached states) and chooses the first token."""
@@ -722,13 +721,17 @@ class Engine:
     def _agreeing(self, unmatched: str) -> np.ndarray:
         """Tokens whose text starts with ``unmatched`` (a run of the sorted texts) or is a
         start of it (one lookup per length)."""
-        texts, ids = self._sorted_texts
-        low = bisect_left(texts, unmatched)
-        high = bisect_left(texts, unmatched + "\U0010ffff", low)
-        found = list(ids[low:high])
+        low, high = self._starting_with(unmatched)
+        found = list(self._sorted_texts[1][low:high])
         for end in range(1, len(unmatched)):
             found += self._ids_of_text.get(unmatched[:end], [])
         return np.array(sorted(found), dtype=np.int64)
+
+    def _starting_with(self, text: str) -> tuple[int, int]:
+        """The run of the sorted token texts that start with ``text`` (itself included)."""
+        texts = self._sorted_texts[0]
+        low = bisect_left(texts, text)
+        return low, bisect_left(texts, text + "\U0010ffff", low)
 
     @staticmethod
     def _judge(sequence: Sequence, end: int) -> bool:
