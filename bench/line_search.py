@@ -1,13 +1,13 @@
-"""``python -m bench.line_search [--tasks 60]``: what searching for a one-line completion costs.
+"""``python -m bench.line_search [--tasks 60] [--widths 1,3]``: what the one-line search costs.
 
 A one-line completion is shown whole, at its end (``engine.py``), so its latency is the time to
 its last token. On held-out one-line tasks (cursor inside a line; ``model.training.tasks``), in
 this process on one core, the engine at the default threshold with greedy decoding (beam width
-1, the baseline) and with the served beam width, interleaved task by task so both see the same
-machine: "cold" (a new document: nothing cached) and "typing" (the same request after one more
-character of the true line was typed: the cached prompt is reused). Prints p50/p95 of the time
-until the line is shown, how often a line was shown, and its exact match. Needs the corpus
-(``make corpus``).
+1, the baseline) and with the served beam width (or the ``--widths`` given), interleaved task by
+task so all see the same machine: "cold" (a new document: nothing cached) and "typing" (the
+same request after one more character of the true line was typed: the cached prompt is
+reused). Prints p50/p95 of the time until the line is shown, how often a line was shown, and
+its exact match. Needs the corpus (``make corpus``).
 """
 
 from __future__ import annotations
@@ -43,13 +43,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.line_search")
     parser.add_argument("--tasks", type=int, default=60)
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--widths", default=None,
+                        help="beam widths to compare, comma-separated (default: 1 and the served one)")
     args = parser.parse_args(argv)
     engine_module = model_dir.import_module("engine")
     candidates = tasks.build(corpus_files.load("heldout"), "line", args.tasks * 2, args.seed)
     work: list[Task] = [t for t in candidates if len(t.target) >= 2][:args.tasks]
-    greedy = engine_module.Engine.load(model_dir.MODEL_DIR, beam_width=1)
-    searched = engine_module.Engine(greedy.transformer, greedy.tokenizer, greedy.languages)
-    engines = {"greedy (width 1)": greedy, f"beam width {searched.beam_width}": searched}
+    widths = [int(w) for w in args.widths.split(",")] if args.widths else \
+        [1, engine_module.BEAM_WIDTH]
+    first = engine_module.Engine.load(model_dir.MODEL_DIR)
+    engines = {("greedy (width 1)" if width == 1 else f"beam width {width}"):
+               engine_module.Engine(first.transformer, first.tokenizer, first.languages,
+                                    beam_width=width) for width in widths}
     times: dict[str, dict[str, list[float]]] = {name: {"cold": [], "typing": []} for name in engines}
     right: dict[str, list[bool]] = {name: [] for name in engines}
     answered: dict[str, list[bool]] = {name: [] for name in engines}
