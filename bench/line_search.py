@@ -39,22 +39,33 @@ def shown_after(engine: Any, request: Any) -> tuple[float, str]:
     return elapsed, shown
 
 
+def widths_of(text: str) -> list[int]:
+    """``--widths``: positive beam widths, comma-separated."""
+    try:
+        widths = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not comma-separated integers: {text!r}") from None
+    if not widths or min(widths) < 1:
+        raise argparse.ArgumentTypeError(f"beam widths must be 1 or more: {text!r}")
+    return widths
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.line_search")
     parser.add_argument("--tasks", type=int, default=60)
     parser.add_argument("--seed", type=int, default=11)
-    parser.add_argument("--widths", default=None,
+    parser.add_argument("--widths", type=widths_of, default=None,
                         help="beam widths to compare, comma-separated (default: 1 and the served one)")
     args = parser.parse_args(argv)
     engine_module = model_dir.import_module("engine")
     candidates = tasks.build(corpus_files.load("heldout"), "line", args.tasks * 2, args.seed)
     work: list[Task] = [t for t in candidates if len(t.target) >= 2][:args.tasks]
-    widths = [int(w) for w in args.widths.split(",")] if args.widths else \
-        [1, engine_module.BEAM_WIDTH]
-    first = engine_module.Engine.load(model_dir.MODEL_DIR)
+    widths = args.widths or [1, engine_module.BEAM_WIDTH]
+    first = engine_module.Engine.load(model_dir.MODEL_DIR, beam_width=widths[0])
     engines = {("greedy (width 1)" if width == 1 else f"beam width {width}"):
-               engine_module.Engine(first.transformer, first.tokenizer, first.languages,
-                                    beam_width=width) for width in widths}
+               first if i == 0 else engine_module.Engine(first.transformer, first.tokenizer,
+                                                         first.languages, beam_width=width)
+               for i, width in enumerate(widths)}
     times: dict[str, dict[str, list[float]]] = {name: {"cold": [], "typing": []} for name in engines}
     right: dict[str, list[bool]] = {name: [] for name in engines}
     answered: dict[str, list[bool]] = {name: [] for name in engines}
