@@ -3,7 +3,8 @@
 Apache Kafka's jars come from Maven Central through ``infra/kafka/pom.xml`` (exact versions,
 ``mvn -C`` verifies checksums); ``tritonserver`` ships inside the ``nvidia-pytriton`` wheel, which
 we fetch with ``pip download --no-deps``, check against the sha256 pinned below, and extract only
-the files we run. Redis comes from Debian (``apt-get install redis-server``) when none is reachable.
+the files we run. Redis, ShellCheck, Go, Neovim and Emacs with eglot (what the stack and
+``make test`` run) come from Debian with ``apt-get`` when missing.
 
 Run: ``python -m infra.install`` (idempotent; re-verifies what is already there).
 """
@@ -160,16 +161,72 @@ def install_triton(settings: Settings) -> Path:
     return binary
 
 
-def install_redis_server() -> None:
-    """Install Debian's redis-server if missing (needs root; CI and dev machines are root)."""
-    if shutil.which("redis-server"):
-        return
+@dataclass(frozen=True)
+class DebianPackage:
+    """A program the stack or its tests run, and the Debian packages that bring it."""
+
+    why: str
+    packages: tuple[str, ...]
+    #: A command that succeeds only when the program is usable (``None``: ``packages[0]`` is
+    #: also the program's name on ``PATH``).
+    probe: tuple[str, ...] | None = None
+
+    def present(self) -> bool:
+        if self.probe is None:
+            return shutil.which(self.packages[0]) is not None
+        if shutil.which(self.probe[0]) is None:
+            return False
+        try:
+            return subprocess.run(list(self.probe), capture_output=True, check=False,
+                                  timeout=60).returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+
+
+#: Everything ``make test`` needs from Debian beyond the machine's toolchains (Java, Maven, Go,
+#: Node come with the machine; their absence is reported by the steps that use them).
+DEBIAN_PACKAGES = (
+    DebianPackage("the stack's quota and cache store", ("redis-server",)),
+    DebianPackage("find_bugs on shell scripts", ("shellcheck",)),
+    DebianPackage("the Go half of the executable evaluation", ("golang-go",), ("go", "version")),
+    DebianPackage("the Neovim editor tests", ("neovim",), ("nvim", "--version")),
+    DebianPackage("the Emacs editor tests", ("emacs-nox", "elpa-eglot"),
+                  ("emacs", "--batch", "-q", "--eval", "(require (quote eglot))")),
+)
+
+
+def missing_debian_packages(wanted: tuple[DebianPackage, ...] = DEBIAN_PACKAGES
+                            ) -> list[DebianPackage]:
+    return [package for package in wanted if not package.present()]
+
+
+def install_debian_packages(wanted: tuple[DebianPackage, ...] = DEBIAN_PACKAGES) -> list[str]:
+    """Install what is missing with apt-get (machines here are root); without root, or when apt
+    fails, raise with the exact command to run."""
+    missing = missing_debian_packages(wanted)
+    if not missing:
+        return []
+    names = [name for package in missing for name in package.packages]
+    command = f"apt-get install -y {' '.join(names)}"
+    reasons = "; ".join(f"{' '.join(p.packages)} ({p.why})" for p in missing)
     if os.geteuid() != 0:
-        raise InstallError("redis: redis-server is missing; run `apt-get install -y redis-server`")
-    for cmd in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "redis-server"]):
-        result = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            raise InstallError(f"redis: `{' '.join(cmd)}` failed: {result.stderr.strip()[-400:]}")
+        raise InstallError(f"debian packages missing: {reasons}; run `{command}` as root")
+    for cmd in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", *names]):
+        try:
+            result = subprocess.run(cmd, capture_output=True, text=True, check=False,
+                                    timeout=1200, env={**os.environ,
+                                                       "DEBIAN_FRONTEND": "noninteractive"})
+            failure = result.stderr.strip()[-400:] if result.returncode else ""
+        except (OSError, subprocess.TimeoutExpired) as error:
+            failure = str(error)
+        if failure:
+            raise InstallError(f"debian packages: `{' '.join(cmd)}` failed ({failure}); "
+                               f"missing: {reasons}")
+    still = missing_debian_packages(missing)
+    if still:
+        raise InstallError("debian packages: installed but still not usable: "
+                           + ", ".join(" ".join(p.packages) for p in still))
+    return names
 
 
 ANALYZERS = Path(__file__).resolve().parent / "analyzers"
@@ -180,9 +237,9 @@ def oxlint_path(settings: Settings) -> Path:
 
 
 def install_analyzers(settings: Settings) -> list[str]:
-    """The find_bugs route's linters beyond ruff: oxlint (npm, pinned by infra/analyzers'
-    lock, checked by npm's integrity hashes) and Debian's ShellCheck. Optional: what cannot be
-    installed is reported (its languages get syntax errors only), never fatal."""
+    """The find_bugs route's linter for JavaScript and TypeScript: oxlint (npm, pinned by
+    infra/analyzers' lock, checked by npm's integrity hashes). Optional: when it cannot be
+    installed it is reported (those languages get syntax errors only), never fatal."""
     notes: list[str] = []
     target = settings.vendor_dir / "analyzers"
     lock = (ANALYZERS / "package-lock.json").read_bytes()
@@ -207,21 +264,6 @@ def install_analyzers(settings: Settings) -> list[str]:
             if failure or not oxlint_path(settings).exists():
                 installed.unlink(missing_ok=True)
                 notes.append(f"oxlint: `npm ci` failed: {failure}")
-    if not shutil.which("shellcheck"):
-        if os.geteuid() != 0:
-            notes.append("shellcheck: missing; run `apt-get install -y shellcheck`")
-        else:
-            for cmd in (["apt-get", "update", "-q"],
-                        ["apt-get", "install", "-y", "-q", "shellcheck"]):
-                try:
-                    result = subprocess.run(cmd, capture_output=True, text=True, check=False,
-                                            timeout=600)
-                    failure = result.stderr.strip()[-300:] if result.returncode else ""
-                except (OSError, subprocess.TimeoutExpired) as error:
-                    failure = str(error)
-                if failure:
-                    notes.append(f"shellcheck: `{' '.join(cmd)}` failed: {failure}")
-                    break
     return notes
 
 
@@ -230,8 +272,8 @@ def main() -> int:
     try:
         print(f"kafka broker: {install_kafka(settings)}")
         print(f"tritonserver: {install_triton(settings)}")
-        install_redis_server()
-        print(f"redis-server: {shutil.which('redis-server')}")
+        installed = install_debian_packages()
+        print(f"debian packages: {' '.join(installed) if installed else 'all present'}")
         for note in install_analyzers(settings):
             print(f"analyzers: {note}", file=sys.stderr)
         print(f"oxlint: {oxlint_path(settings) if oxlint_path(settings).exists() else 'none'}; "

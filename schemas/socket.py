@@ -231,6 +231,8 @@ class ErrorFrame:
     message: str
     field: str | None = None
     request_id: str | None = None
+    #: The document the refused frame concerns, when it names one.
+    uri: str | None = None
     type: Literal["error"] = "error"
 
 

@@ -94,8 +94,10 @@ class DocumentSet:
         self.require(uri)
         del self._docs[uri]
 
-    def check_position(self, uri: str, version: int, offset: int) -> Document:
-        """The document a request at (``version``, ``offset``) refers to, if it is current."""
+    def check_position(self, uri: str, version: int, offset: int, field: str = "offset"
+                       ) -> Document:
+        """The document a request at (``version``, ``offset``) refers to, if it is current;
+        ``field`` names the offset in the refusal (a task's is its ``end``)."""
         doc = self.require(uri)
         if version != doc.version:
             raise StateError(
@@ -106,8 +108,8 @@ class DocumentSet:
         if offset > len(doc.text):
             raise StateError(
                 "offset_out_of_range",
-                f"offset {offset} is past the document's length {len(doc.text)}",
-                "offset",
+                f"{field} {offset} is past the document's length {len(doc.text)}",
+                field,
             )
         return doc
 

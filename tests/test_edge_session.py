@@ -17,6 +17,7 @@ from schemas.socket import (
     Feedback,
     Hello,
     Notice,
+    TaskRequest,
     TextEdit,
     TokenChunk,
     Welcome,
@@ -137,9 +138,45 @@ class TestBadInput:
         session.receive(frame(DocOpen("a.py", "python", 1, "x")), 1)
         _, records = session.receive(frame(CompletionRequest("r1", "a.py", 1, 1)), 2)
         assert len(records) == 1
-        (error, _), records = session.receive(frame(CompletionRequest("r1", "a.py", 1, 0)), 3)
+        replies, records = session.receive(frame(CompletionRequest("r1", "a.py", 1, 0)), 3)
         assert records == []
+        (error,) = replies  # no end: the request that owns the id ends by itself, once
         assert isinstance(error, ErrorFrame) and error.code == "duplicate_request_id"
+        assert error.request_id == "r1"
+
+    def test_reused_task_id_gets_no_second_end(self) -> None:
+        session = started()
+        session.receive(frame(DocOpen("a.py", "python", 1, "x")), 1)
+        session.receive(frame(TaskRequest("t1", "explain", "a.py", 1, 0, 1)), 2)
+        replies, _ = session.receive(frame(TaskRequest("t1", "explain", "a.py", 1, 0, 1)), 3)
+        assert [type(reply) for reply in replies] == [ErrorFrame]
+
+    def test_errors_name_the_document(self) -> None:
+        session = started()
+        error = error_of(session, frame(DocChange("gone.py", 2, (TextEdit(0, 0, "x"),))))
+        assert (error.code, error.uri) == ("unknown_document", "gone.py")
+
+    def test_task_past_the_end_names_its_end(self) -> None:
+        session = started()
+        session.receive(frame(DocOpen("a.py", "python", 1, "abc")), 1)
+        error, end = session.receive(frame(TaskRequest("t1", "explain", "a.py", 1, 0, 9)), 2)[0]
+        assert isinstance(error, ErrorFrame)
+        assert (error.code, error.field, error.uri) == ("offset_out_of_range", "end", "a.py")
+        assert "end 9 is past" in error.message
+        assert end == CompletionEnd("t1", "error", 0, detail="offset_out_of_range")
+
+    @pytest.mark.parametrize("change", [TextEdit(0, 0, "x" * 20), TextEdit(0, 99, "")])
+    def test_a_refused_change_makes_the_document_stale(self, change: TextEdit) -> None:
+        """The editor applied the change and the edge could not: its copy would drift."""
+        session = started(EdgeLimits(max_frame_bytes=2048, max_documents=4,
+                                     max_document_chars=10, messages_per_second=1000))
+        session.receive(frame(DocOpen("a.py", "python", 1, "abc")), 1)
+        error = error_of(session, frame(DocChange("a.py", 2, (change,))))
+        assert "re-open" in error.message
+        error = error_of(session, frame(DocChange("a.py", 3, (TextEdit(0, 0, "y"),))))
+        assert (error.code, error.uri) == ("document_stale", "a.py")
+        _, records = session.receive(frame(DocOpen("a.py", "python", 4, "abc")), 4)
+        assert len(records) == 1, "re-opening clears it"
 
     def test_partial_feedback_needs_accepted_chars(self) -> None:
         error = error_of(started(), frame(Feedback("e1", "r1", "partial")))

@@ -165,3 +165,22 @@ def test_cluster_ids_never_start_with_a_dash(tmp_path: Path,
     ids = iter([b"\x01" * 16])
     assert cluster_id(settings) == "AQEBAQEBAQEBAQEBAQEBAQ"
     assert cluster_id(settings) == "AQEBAQEBAQEBAQEBAQEBAQ", "kept once good"
+
+
+class TestDebianPackages:
+    """``make install`` brings every program the tests drive, so a fresh clone passes."""
+
+    def test_a_program_whose_probe_fails_is_missing(self) -> None:
+        from infra.install import DebianPackage, missing_debian_packages
+
+        absent = DebianPackage("a test", ("no-such-package",), (sys.executable, "-c", "exit(1)"))
+        usable = DebianPackage("a test", ("python3",), (sys.executable, "-c", "exit(0)"))
+        assert missing_debian_packages((absent, usable)) == [absent]
+        assert not DebianPackage("a test", ("no-such-program-here",)).present()
+
+    def test_the_editors_the_tests_drive_are_installed(self) -> None:
+        from infra.install import DEBIAN_PACKAGES, missing_debian_packages
+
+        names = {name for package in DEBIAN_PACKAGES for name in package.packages}
+        assert {"neovim", "emacs-nox", "elpa-eglot", "redis-server", "shellcheck"} <= names
+        assert missing_debian_packages() == [], "`make install` did not install them"

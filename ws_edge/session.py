@@ -134,11 +134,15 @@ class EdgeSession:
             charged = isinstance(error, FrameError | ValidationError | _OverOwnRate)
             if charged and not self._refusals.take(now_ms):
                 self._flooding = True
-            kind, request_id = _identify(frame)
+            kind, request_id, uri = _identify(frame)
             replies: list[ServerMessage] = [ErrorFrame(code=error.code, message=error.message,
-                                                       field=error.field, request_id=request_id)]
-            if kind in ("complete", "task") and request_id is not None:
-                # A refused request still ends, so a client waiting for its end is not left hanging.
+                                                       field=error.field, request_id=request_id,
+                                                       uri=uri)]
+            if kind in ("complete", "task") and request_id is not None \
+                    and error.code != "duplicate_request_id":
+                # A refused request still ends, so a client waiting for its end is not left
+                # hanging; a reused id does not: the request that owns it ends by itself, and a
+                # request ends exactly once.
                 replies.append(CompletionEnd(request_id, "error", 0, detail=error.code))
             return replies, []
 
@@ -239,7 +243,15 @@ class EdgeSession:
             if message.uri in self._stale:
                 raise StateError("document_stale", "an earlier change to this document was "
                                  "dropped; re-open it with doc_open", "uri")
-            docs.change(message.uri, message.version, message.changes)
+            try:
+                docs.change(message.uri, message.version, message.changes)
+            except StateError as error:
+                if error.code != "unknown_document":
+                    # The editor applied the change and we did not: our copy would drift.
+                    self._stale.add(message.uri)
+                    raise StateError(error.code, f"{error.message}; re-open the document with "
+                                     "doc_open", error.field) from error
+                raise
             if tenant.excludes(message.uri):
                 return [], []
             notices = _flag_controls(message.uri, (edit.text for edit in message.changes))
@@ -269,8 +281,10 @@ class EdgeSession:
             if isinstance(message, TaskRequest) and message.start > message.end:
                 raise StateError("invalid_range", f"start {message.start} is after end "
                                  f"{message.end}", "start")
-            last = message.offset if isinstance(message, CompletionRequest) else message.end
-            doc = docs.check_position(message.uri, message.version, last)
+            if isinstance(message, CompletionRequest):
+                doc = docs.check_position(message.uri, message.version, message.offset)
+            else:
+                doc = docs.check_position(message.uri, message.version, message.end, "end")
             self._remember(message.request_id, doc.language_id)
             if tenant.excludes(message.uri):
                 return [CompletionEnd(message.request_id, "excluded", 0,
@@ -328,16 +342,18 @@ def _flag_controls(uri: str, texts: Iterable[str]) -> list[ServerMessage]:
                    "differently from how it runs", uri)]
 
 
-def _identify(frame: bytes | str) -> tuple[str | None, str | None]:
-    """Best-effort type and request id of a refused frame, so the client can match the error."""
-    if isinstance(frame, bytes) or '"request_id"' not in frame:
-        return None, None
+def _identify(frame: bytes | str) -> tuple[str | None, str | None, str | None]:
+    """Best-effort type, request id and document of a refused frame, so the client can match
+    the error to what it sent."""
+    if isinstance(frame, bytes) or ('"request_id"' not in frame and '"uri"' not in frame):
+        return None, None, None
     try:
         value = parse_json(frame)
     except ProtocolError:
-        return None, None
+        return None, None, None
     if not isinstance(value, dict):
-        return None, None
-    kind, found = value.get("type"), value.get("request_id")
+        return None, None, None
+    kind, found, uri = value.get("type"), value.get("request_id"), value.get("uri")
     request_id = found if isinstance(found, str) and 0 < len(found) <= 64 else None
-    return (kind if isinstance(kind, str) else None), request_id
+    return ((kind if isinstance(kind, str) else None), request_id,
+            uri if isinstance(uri, str) and 0 < len(uri) <= 2048 else None)
