@@ -29,7 +29,7 @@ from bench.measure import percentile, stack_cpu_seconds
 from config.settings import Settings
 from infra.stack import private_settings, up
 from schemas.socket import DocClose, Feedback
-from workers.service import GENERATION_TIMEOUT_S
+from workers.completions import GENERATION_TIMEOUT_S
 from ws_edge.client import EdgeClient, connect_edge
 
 #: Idle cost target: all processes together, share of one core.

@@ -26,7 +26,7 @@ from schemas.socket import DocOpen
 from ws_edge.client import EdgeClient, connect_edge
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = ["workers/service.py", "ws_edge/server.py", "workers/core.py", "ide/server.py"]
+SOURCES = ["workers/completions.py", "ws_edge/server.py", "workers/core.py", "ide/server.py"]
 
 
 def thousand_lines() -> str:

@@ -222,7 +222,7 @@ def install_debian_packages(wanted: tuple[DebianPackage, ...] = DEBIAN_PACKAGES)
         if failure:
             raise InstallError(f"debian packages: `{' '.join(cmd)}` failed ({failure}); "
                                f"missing: {reasons}")
-    still = missing_debian_packages(missing)
+    still = missing_debian_packages(tuple(missing))
     if still:
         raise InstallError("debian packages: installed but still not usable: "
                            + ", ".join(" ".join(p.packages) for p in still))

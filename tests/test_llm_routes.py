@@ -52,7 +52,7 @@ async def test_a_task_route_switched_to_the_vllm_interface_by_configuration(
     settings = Settings(task_models="explain=vllm:code_lm")
     backend = TritonBackend(stack.triton_grpc, "code_fim")
     worker = RecordingWorker(SlowModel(), settings=settings)
-    worker._tasks = backend
+    worker.tasks.backend = backend
     try:
         await feed(worker, DocOpen("a.py", "python", 1, CODE))
         await feed(worker, TaskRequest("t1", "explain", "a.py", 1, 0, len(CODE)))

@@ -24,8 +24,9 @@ from schemas.tasks import TaskFinding, TaskText, write_item
 from schemas.topics import EditorBody, EditorEvent, FrameBatch, ReplyFrame, StageTimes, write_record
 from workers.core import Route, StartTask
 from workers.inference import InferenceError
+from workers.lifecycle import now_ms
 from workers.prompt import Prompt
-from workers.service import CompletionWorker, now_ms
+from workers.service import CompletionWorker
 
 
 class SlowModel:
@@ -65,20 +66,38 @@ class MemoryCache:
         self.data[key] = (list(chunks), reason)
 
 
+class RecordingPublisher:
+    """The publisher's interface, recording frames and events instead of producing them."""
+
+    def __init__(self) -> None:
+        self.sent: list[ReplyFrame] = []
+        self.timings: list[StageTimes | None] = []
+        self.events: list[object] = []
+
+    async def send(self, route: Route, frame: ReplyFrame, timing: StageTimes | None = None
+                   ) -> None:
+        self.sent.append(frame)
+        self.timings.append(timing)
+
+    def emit(self, topic: str, record: object, route: Route) -> asyncio.Task[None] | None:
+        self.events.append(record)
+        return None
+
+    async def drain(self) -> None:
+        pass
+
+
 class RecordingWorker(CompletionWorker):
-    """The real worker, with reply frames recorded instead of produced."""
+    """The real worker, with reply frames and events recorded instead of produced."""
 
     def __init__(self, model: SlowModel, quota: object = None, cache: object = None,
                  settings: Settings | None = None) -> None:
-        super().__init__(settings or Settings(), model, quota, cache)  # type: ignore[arg-type]
-        self.sent: list[ReplyFrame] = []
-        self.timings: list[StageTimes | None] = []
-        self._reply_partitions = 8
-
-    async def _send(self, route: Route, frame: ReplyFrame, timing: StageTimes | None = None
-                    ) -> None:
-        self.sent.append(frame)
-        self.timings.append(timing)
+        self.recorder = RecordingPublisher()
+        super().__init__(settings or Settings(), model, quota, cache,  # type: ignore[arg-type]
+                         publisher=self.recorder)
+        self.sent = self.recorder.sent
+        self.timings = self.recorder.timings
+        self.reply_partitions = 8
 
 
 async def feed(worker: CompletionWorker, body: EditorBody, session: str = "s1") -> None:
@@ -94,7 +113,7 @@ async def start_request(worker: CompletionWorker, request_id: str = "r1", sessio
 
 async def until_idle(worker: CompletionWorker) -> None:
     for _ in range(200):
-        if not worker._requests:
+        if not worker.lifecycle.in_flight:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("generations did not finish")
@@ -127,7 +146,7 @@ class TestWorkerFrames:
         tokens = [f for f in worker.sent if isinstance(f, TokenChunk)]
         assert 0 < len(tokens) < 50
         assert end == CompletionEnd("r1", "cancelled", len(tokens))
-        assert worker._requests == {}
+        assert worker.lifecycle.in_flight == 0
 
     async def test_quota_refusal_spends_no_inference_and_cleans_up(self) -> None:
         model = SlowModel()
@@ -139,7 +158,7 @@ class TestWorkerFrames:
         assert "resets at 1970-01-02T00:00:00+00:00" in error.message
         assert end == CompletionEnd("r1", "quota", 0)
         assert model.calls == 0
-        assert worker._requests == {}
+        assert worker.lifecycle.in_flight == 0
 
     async def test_model_failure_ends_with_error(self) -> None:
         worker = RecordingWorker(SlowModel(fail=True, delay_s=0))
@@ -318,7 +337,8 @@ class TestModelSlots:
         await self.ask(worker, 3)
         await until_idle(worker)
         assert worker.sent[-1] == CompletionEnd("r3", "stop", 3)
-        assert worker._admission.busy == 0 and worker._admission.waiting == 0
+        admission = worker.completions.slots.admission
+        assert admission.busy == 0 and admission.waiting == 0
 
     async def test_a_waiting_request_gets_the_freed_slot(self) -> None:
         model = SlowModel(tokens=1, delay_s=0.03)
@@ -330,7 +350,7 @@ class TestModelSlots:
         await until_idle(worker)
         reasons = {f.request_id: f.reason for f in worker.sent if isinstance(f, CompletionEnd)}
         assert reasons == {"r1": "stop", "r2": "stop"} and model.calls == 2
-        assert worker._admission.busy == 0
+        assert worker.completions.slots.admission.busy == 0
 
 
 class SlowTasks:
@@ -351,7 +371,7 @@ class SlowTasks:
 
 def task_worker(tasks: SlowTasks, deadlines: str = "") -> RecordingWorker:
     worker = RecordingWorker(SlowModel(), settings=Settings(task_deadlines_ms=deadlines))
-    worker._tasks = tasks
+    worker.tasks.backend = tasks  # type: ignore[assignment]
     return worker
 
 
@@ -405,7 +425,7 @@ class TestWorkerTasks:
         await start_task(worker, "explain")
         await feed(worker, DocChange("a.py", 2, (TextEdit(0, 0, "y"),)))
         await asyncio.sleep(0.05)
-        assert worker._requests, "an edit leaves the task running"
+        assert worker.lifecycle.in_flight, "an edit leaves the task running"
         await feed(worker, Cancel("t1"))
         await until_idle(worker)
         await asyncio.sleep(0.02)

@@ -7,7 +7,7 @@ import argparse
 import functools
 
 from runtime.service import run_service
-from workers.service import serve
+from workers.process import serve
 
 
 def main() -> int:

@@ -1,0 +1,141 @@
+"""The one request lifecycle: every request gets exactly one end, nothing after it, and the end
+only once its event is on the broker (a recording publisher stands in for Kafka)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from schemas.socket import CompletionEnd, EndReason, TokenChunk
+from schemas.topics import CompletionEvent, ReplyFrame, StageTimes
+from workers.core import Route
+from workers.lifecycle import Lifecycle, Outcome, Request, request_event
+
+ROUTE = Route("s1", 0, "t", "u", "pro", None)
+
+
+class SlowBroker:
+    """Records frames and events; an event is acknowledged ``ack_s`` after it is emitted."""
+
+    def __init__(self, ack_s: float = 0.0) -> None:
+        self.ack_s = ack_s
+        self.log: list[object] = []
+
+    async def send(self, route: Route, frame: ReplyFrame, timing: StageTimes | None = None
+                   ) -> None:
+        self.log.append(frame)
+
+    def emit(self, topic: str, record: object, route: Route) -> asyncio.Task[None]:
+        async def deliver() -> None:
+            await asyncio.sleep(self.ack_s)
+            self.log.append(record)
+        return asyncio.create_task(deliver())
+
+    async def drain(self) -> None:
+        pass
+
+    def ends(self) -> list[CompletionEnd]:
+        return [f for f in self.log if isinstance(f, CompletionEnd)]
+
+
+class Scripted:
+    """An answer that streams ``chunks`` pieces ``delay_s`` apart, then ends or fails."""
+
+    def __init__(self, lifecycle: Lifecycle, chunks: int = 3, delay_s: float = 0.0,
+                 fail: BaseException | None = None, swallow: bool = False) -> None:
+        self.lifecycle, self.chunks, self.delay_s = lifecycle, chunks, delay_s
+        self.fail, self.swallow = fail, swallow
+
+    async def produce(self, request: Request) -> Outcome:
+        for i in range(self.chunks):
+            try:
+                await asyncio.sleep(self.delay_s)
+            except asyncio.CancelledError:
+                if not self.swallow:
+                    raise
+                return Outcome("stop")  # a library that turns cancellation into a result
+            await self.lifecycle.stream(request, TokenChunk(request.request_id, i, "x"), 1, 1)
+        if self.fail is not None:
+            raise self.fail
+        return Outcome("stop")
+
+    def event(self, request: Request, reason: EndReason) -> CompletionEvent:
+        return request_event(request, reason, model="m", language_id="python",
+                             source="inferred", admitted=True, received_ms=0)
+
+
+def lifecycle(broker: SlowBroker) -> tuple[Lifecycle, list[tuple[str, str]]]:
+    finished: list[tuple[str, str]] = []
+    return Lifecycle(broker, None, "completions", lambda s, r: finished.append((s, r))), finished
+
+
+async def settle(life: Lifecycle) -> None:
+    for _ in range(300):
+        await asyncio.sleep(0.01)
+        if not life.in_flight:
+            await asyncio.sleep(0.05)
+            return
+    raise AssertionError("requests did not finish")
+
+
+class TestExactlyOneEnd:
+    """Finished, failed, stopped, or stopped while a library swallowed the cancellation."""
+
+    @pytest.mark.parametrize("fail", [None, RuntimeError("boom")])
+    async def test_a_request_that_ends_by_itself(self, fail: BaseException | None) -> None:
+        broker = SlowBroker()
+        life, finished = lifecycle(broker)
+        life.start(ROUTE, "r1", Scripted(life, fail=fail))
+        await settle(life)
+        (end,) = broker.ends()
+        assert (end.reason, end.chunks) == (("stop", 3) if fail is None else ("error", 3))
+        assert end.detail is None or "internal error: RuntimeError" in end.detail
+        assert broker.log[-1] is end, "nothing after the end"
+        assert finished == [("s1", "r1")]
+
+    @pytest.mark.parametrize("swallow", [False, True])
+    async def test_a_stopped_request(self, swallow: bool) -> None:
+        broker = SlowBroker()
+        life, finished = lifecycle(broker)
+        life.start(ROUTE, "r1", Scripted(life, chunks=50, delay_s=0.01, swallow=swallow))
+        await asyncio.sleep(0.05)
+        await life.stop(ROUTE, "r1", "superseded")
+        await life.stop(ROUTE, "r1", "cancelled")  # a second stop is a no-op
+        await settle(life)
+        (end,) = broker.ends()
+        assert end.reason == "superseded" and 0 < end.chunks < 50
+        assert broker.log[-1] is end
+        (event,) = [e for e in broker.log if isinstance(e, CompletionEvent)]
+        assert (event.reason, event.chunks) == ("superseded", end.chunks)
+        assert finished == [("s1", "r1")]
+
+    async def test_stopping_an_unknown_request_sends_nothing(self) -> None:
+        broker = SlowBroker()
+        life, _ = lifecycle(broker)
+        await life.stop(ROUTE, "nope", "cancelled")
+        assert broker.log == []
+
+
+class TestEndAfterEvent:
+    """A client never sees the end of a request whose event a crash could still lose."""
+
+    async def test_the_end_waits_for_the_event(self) -> None:
+        broker = SlowBroker(ack_s=0.1)
+        life, _ = lifecycle(broker)
+        life.start(ROUTE, "r1", Scripted(life, chunks=1))
+        await settle(life)
+        await asyncio.sleep(0.15)
+        kinds = [type(f).__name__ for f in broker.log]
+        assert kinds == ["TokenChunk", "CompletionEvent", "CompletionEnd"]
+
+    async def test_a_stopped_request_too(self) -> None:
+        broker = SlowBroker(ack_s=0.1)
+        life, _ = lifecycle(broker)
+        life.start(ROUTE, "r1", Scripted(life, chunks=50, delay_s=0.01))
+        await asyncio.sleep(0.03)
+        await life.stop(ROUTE, "r1", "cancelled")
+        assert broker.ends() == [], "the stop does not wait for the broker, its end does"
+        await asyncio.sleep(0.2)
+        assert [type(f).__name__ for f in broker.log][-2:] == ["CompletionEvent",
+                                                               "CompletionEnd"]

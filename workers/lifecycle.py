@@ -1,0 +1,210 @@
+"""One request lifecycle for every kind of answer: admit, stream frames, report, end once.
+
+Completions and assistant tasks (and, later, next-edit suggestions) are *answers*: an
+:class:`Answer` knows how to produce its frames and how to describe itself as a
+:class:`~schemas.topics.CompletionEvent`. :class:`Lifecycle` runs any answer and owns the rules
+that used to be spread over the worker:
+
+- every request the worker started gets **exactly one** ``end`` frame, whether it finished, failed,
+  was stopped (superseded, cancelled, expired) or a library swallowed its cancellation;
+- nothing of a request is sent after its ``end``;
+- the ``end`` goes out only once the request's event is on the broker, so a client never sees the
+  end of a request whose accounting a crash could still lose;
+- a refused quota tells the client why (``quota_exceeded``) before the request ends ``quota``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from schemas.socket import CompletionEnd, EndReason, ErrorFrame
+from schemas.topics import CompletionEvent, ReplyFrame, Source, StageTimes
+from workers.core import Route
+from workers.events import event_id
+from workers.publisher import EventPublisher
+from workers.quota import QuotaGate
+
+log = logging.getLogger("workers")
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Request:
+    """One request being answered: what it has sent, and whether it was stopped (then it sends
+    nothing more, even if a library swallowed the cancellation) or has ended."""
+
+    task: asyncio.Task[None]
+
+    def __init__(self, route: Route, request_id: str) -> None:
+        self.route = route
+        self.request_id = request_id
+        self.chunks = 0
+        self.generated_chars = 0
+        self.first_chunk_ms: int | None = None
+        self.stopped = False
+        self.stop_reason: EndReason = "cancelled"
+        #: The delivery of its event, which its end frame waits for.
+        self.report: asyncio.Task[None] | None = None
+        self.ended = False
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How an answer ended by itself (a stop is not an outcome: the stop's reason is)."""
+
+    reason: EndReason
+    detail: str | None = None
+    #: Stage times for the end frame, when no chunk carried them.
+    timing: StageTimes | None = None
+
+
+def request_event(request: Request, reason: EndReason, *, model: str, language_id: str,
+                  source: Source, admitted: bool, received_ms: int) -> CompletionEvent:
+    """The :class:`CompletionEvent` of any request: ``model`` names what answered it (a task's
+    route model), so analytics and billing see every kind side by side."""
+    route = request.route
+    return CompletionEvent(
+        event_id=event_id(route.session_id, request.request_id),
+        session_id=route.session_id, tenant_id=route.tenant_id, user_id=route.user_id,
+        plan=route.plan,  # type: ignore[arg-type]
+        request_id=request.request_id, model=model[:128], language_id=language_id[:64],
+        source=source, admitted=admitted, reason=reason, chunks=request.chunks,
+        generated_chars=request.generated_chars, received_ms=received_ms, ended_ms=now_ms(),
+        first_chunk_latency_ms=(None if request.first_chunk_ms is None
+                                else request.first_chunk_ms - received_ms))
+
+
+class Answer(Protocol):
+    """One kind of answer, as the lifecycle runs it."""
+
+    async def produce(self, request: Request) -> Outcome:
+        """Send the answer's frames through :meth:`Lifecycle.stream`; return how it ended."""
+
+    def event(self, request: Request, reason: EndReason) -> CompletionEvent:
+        """The request's analytics event (metadata only)."""
+
+
+class Lifecycle:
+    """The requests in flight and the one way each of them ends."""
+
+    def __init__(self, publisher: EventPublisher, quota: QuotaGate | None, completions_topic: str,
+                 finished: Callable[[str, str], None]) -> None:
+        self.publisher = publisher
+        self._quota = quota
+        self._topic = completions_topic
+        #: Tells the pure core a request is over (it stops tracking it as in flight).
+        self._finished = finished
+        self._requests: dict[tuple[str, str], Request] = {}
+        self._ending: set[asyncio.Task[None]] = set()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._requests)
+
+    def start(self, route: Route, request_id: str, answer: Answer) -> None:
+        request = Request(route, request_id)
+        request.task = asyncio.create_task(self._run(request, answer))
+        self._requests[(route.session_id, request_id)] = request
+
+    async def stop(self, route: Route, request_id: str, reason: EndReason) -> None:
+        """Stop a request: its task is gone before its end is sent (no frame of it can follow),
+        and the end waits for its event without holding up the caller."""
+        request = self._requests.pop((route.session_id, request_id), None)
+        if request is None:
+            return
+        request.stopped = True
+        request.stop_reason = reason
+        request.task.cancel()
+        await asyncio.gather(request.task, return_exceptions=True)
+        ending = asyncio.create_task(self._end(request, Outcome(reason)))
+        self._ending.add(ending)
+        ending.add_done_callback(self._stop_ended)
+
+    async def stream(self, request: Request, frame: ReplyFrame, count: int = 1, chars: int = 0,
+                     timing: StageTimes | None = None) -> None:
+        """Send ``frame`` (``count`` chunks, ``chars`` generated characters) for ``request``."""
+        if request.stopped or request.ended:
+            raise asyncio.CancelledError  # its end was sent: nothing may follow it
+        await self.publisher.send(request.route, frame, timing)
+        if request.chunks == 0:
+            request.first_chunk_ms = now_ms()
+        request.chunks += count
+        request.generated_chars += chars
+
+    async def admit(self, request: Request) -> bool:
+        """Take one unit of quota; on refusal tell the client why (no inference is spent)."""
+        if self._quota is None:
+            return True
+        route = request.route
+        decision = await self._quota.take(route.tenant_id, route.user_id, route.daily_limit,
+                                          now_ms())
+        if decision.allowed:
+            return True
+        resets = datetime.fromtimestamp(decision.resets_at_ms / 1000, UTC)
+        limit = (f"the {route.plan} plan allows {decision.limit} completions per UTC day"
+                 if not decision.degraded else
+                 f"the quota service is unavailable, so the {route.plan} plan is limited to "
+                 f"{decision.limit} completions per UTC day on this server until it is back")
+        await self.publisher.send(route, ErrorFrame(
+            code="quota_exceeded", message=f"{limit}; the quota resets at {resets.isoformat()}",
+            request_id=request.request_id))
+        return False
+
+    async def close(self) -> None:
+        """Cancel what runs (at shutdown) and wait for the ends already under way."""
+        tasks = [request.task for request in self._requests.values()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*self._ending, return_exceptions=True)
+
+    async def _run(self, request: Request, answer: Answer) -> None:
+        route = request.route
+        try:
+            outcome = await answer.produce(request)
+        except asyncio.CancelledError:
+            self._report(request, answer, request.stop_reason)
+            raise  # stop() sends the end frame
+        except Exception as error:
+            log.exception("request failed")
+            outcome = Outcome("error", f"internal error: {type(error).__name__}")
+        finally:
+            self._finished(route.session_id, request.request_id)
+            key = (route.session_id, request.request_id)
+            if self._requests.get(key) is request:
+                del self._requests[key]
+        if request.stopped:  # the cancellation was swallowed: the stop sends the end
+            self._report(request, answer, request.stop_reason)
+            return
+        self._report(request, answer, outcome.reason)
+        await self._end(request, outcome)
+
+    def _report(self, request: Request, answer: Answer, reason: EndReason) -> None:
+        """Emit the request's event (in the background: this may run while its task is being
+        cancelled); its end frame waits for it."""
+        if request.report is None:
+            request.report = self.publisher.emit(self._topic, answer.event(request, reason),
+                                                 request.route)
+
+    async def _end(self, request: Request, outcome: Outcome) -> None:
+        if request.ended:
+            return
+        request.ended = True
+        if request.report is not None:
+            await asyncio.wait({request.report})
+        await self.publisher.send(request.route, CompletionEnd(
+            request.request_id, outcome.reason, request.chunks, detail=outcome.detail),
+            outcome.timing)
+
+    def _stop_ended(self, task: asyncio.Task[Any]) -> None:
+        self._ending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("end of a stopped request not sent: %s", type(task.exception()).__name__)

@@ -1,0 +1,92 @@
+"""The worker process: its model backend, Redis (quota, cache, session keys), the metrics
+endpoint, and the served model's revision that keys its cache."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from pathlib import Path
+
+from aiohttp import web
+
+from config.settings import Settings
+from runtime.service import run_marking_ready
+from streams.metrics import Registry
+from streams.redis_client import make_redis
+from streams.session_keys import SessionKeys
+from workers.cache import CompletionCache
+from workers.inference import InferenceError, LlmCompletions, TritonBackend
+from workers.quota import QuotaGate
+from workers.service import CompletionWorker
+
+log = logging.getLogger("workers")
+
+
+async def serve(settings: Settings, ready_file: str | None, index: int = 0) -> None:
+    threshold = settings.model_threshold if settings.model_threshold >= 0 else None
+    backend = (TritonBackend(settings.triton_grpc, settings.triton_model, threshold)
+               if settings.triton_model_interface == "items" else
+               LlmCompletions(settings.triton_grpc, settings.triton_model,
+                              settings.triton_model_interface, settings.fim_template))
+    redis_client = make_redis(settings.redis_url)
+    cache = CompletionCache(redis_client, settings.completion_cache_ttl_s)
+    keys = SessionKeys(redis_client if settings.code_encryption else None,
+                       settings.code_retention_ms)
+    if not settings.model_revision:
+        settings = settings.replace(model_revision=await model_revision(settings, backend))
+    worker = CompletionWorker(settings, backend, QuotaGate(redis_client), cache, keys,
+                              tasks=backend)
+    log.info("model identity: %s", worker.model_identity)
+    worker.metrics.gauge("worker_sessions", "sessions whose state this worker holds",
+                         lambda: worker.session_count)
+    worker.metrics.gauge("worker_bad_records", "editor events skipped as invalid",
+                         lambda: worker.bad_records)
+    worker.metrics.gauge("worker_unreadable_records", "editor events skipped because their "
+                         "session's key was missing or did not open them",
+                         lambda: worker.unreadable_records)
+    metrics = await serve_metrics(worker.metrics, settings.worker_metrics_port + index)
+    try:
+        await run_marking_ready(worker.run(), worker.ready, ready_file)
+    finally:
+        await metrics.cleanup()
+        await backend.close()
+        await redis_client.aclose()
+
+
+async def model_revision(settings: Settings, backend: TritonBackend) -> str:
+    """The served model's revision when ``MODEL_REVISION`` is not set: a digest of its files
+    when the repository is here (the embedded Triton), else of the configuration and versions
+    Triton reports (set ``MODEL_REVISION`` when weights change under the same configuration)."""
+    directory = settings.triton_model_repository / settings.triton_model
+    if settings.embedded_triton and directory.is_dir():
+        return await asyncio.to_thread(directory_digest, directory)
+    try:
+        return await backend.config_digest()
+    except InferenceError as error:
+        log.warning("model revision unknown (%s): set MODEL_REVISION", error)
+        return ""
+
+
+def directory_digest(directory: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()
+                       and "__pycache__" not in p.parts):
+        digest.update(str(path.relative_to(directory)).encode())
+        with path.open("rb") as file:
+            digest.update(hashlib.file_digest(file, "sha256").digest())
+    return digest.hexdigest()[:16]
+
+
+async def serve_metrics(registry: Registry, port: int) -> web.AppRunner:
+    """``GET /metrics`` on loopback ``port`` (Prometheus text format)."""
+
+    async def handle(_: web.Request) -> web.Response:
+        return web.Response(text=registry.render(), content_type="text/plain")
+
+    app = web.Application()
+    app.router.add_get("/metrics", handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner
