@@ -145,7 +145,7 @@ class Supervisor:
                 raise ComponentError(
                     spec.name, f"port 127.0.0.1:{port} is already in use",
                     "stop whatever listens there (`make down` if it is an earlier stack, "
-                    "`ss -ltnp` shows who) or choose another port (see README: configuration)",
+                    "`ss -ltnp` shows who) or choose another port (docs/CONFIGURATION.md)",
                 )
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
