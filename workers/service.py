@@ -1,14 +1,11 @@
 """The completion worker's loop: Kafka editor events in, actions carried out.
 
-Every record is opened with its session's key and validated; a bad or unreadable record is
-logged (by offset, never by content) and skipped. The pure :class:`~workers.core.WorkerCore`
-turns the events into actions; this loop carries them out: completions and tasks start as
-answers of the one :class:`~workers.lifecycle.Lifecycle`, stops end them, frames go out through
-the :class:`~workers.publisher.EventPublisher`. Offsets are committed once a batch's records have
-been applied to the in-memory state; generations they started may still be running. A crash
-loses the documents (they live in memory only) and the requests in flight: the next worker asks
-the edge for a snapshot of each document it lacks (``resync``), and the edge ends the lost
-requests after ``REPLY_DEADLINE_MS``.
+Records are opened with their session's key and validated; a bad or unreadable one is logged (by
+offset, never by content) and skipped. The pure :class:`~workers.core.WorkerCore` turns events into
+actions; completions and tasks run as answers of the one :class:`~workers.lifecycle.Lifecycle`.
+Offsets are committed once a batch is applied to the in-memory state. A crash loses the documents
+and the requests in flight: the next worker asks the edge for a snapshot of each document it
+lacks (``resync``), and the edge ends the lost requests after ``REPLY_DEADLINE_MS``.
 """
 
 from __future__ import annotations
