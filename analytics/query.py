@@ -1,5 +1,8 @@
 """``python -m analytics.query "SELECT ..."``: read-only SQL against the analytics store.
 
+Only reads are sent (``analytics.scope.statement_refusal``): SELECT or WITH ... SELECT, and for the
+local operator also SHOW, DESCRIBE, EXISTS and EXPLAIN.
+
 Against a ClickHouse server (CLICKHOUSE_URL) it queries the server with ``readonly=1``. In the
 embedded setup the chDB directory belongs to the running analytics process, so the statement
 goes to that process's loopback endpoint, which runs it with ``readonly=1`` too.
@@ -17,6 +20,7 @@ from typing import Any
 import clickhouse_connect
 import orjson
 
+from analytics.scope import OPERATOR_READS, TENANT_READS, statement_refusal
 from config.settings import Settings
 
 
@@ -31,7 +35,11 @@ def literal(text: str) -> str:
 
 def run_query(settings: Settings, sql: str, api_key: str | None = None) -> dict[str, Any]:
     """Columns and rows of one read-only statement; with an analyst's ``api_key``, only that
-    key's tenant's rows."""
+    key's tenant's rows. Anything but a read is refused here, before any engine sees it (the
+    analytics process checks again)."""
+    why = statement_refusal(sql, TENANT_READS if api_key is not None else OPERATOR_READS)
+    if why is not None:
+        raise QueryError(why)
     if settings.clickhouse_url and api_key is None:
         client = clickhouse_connect.get_client(dsn=settings.clickhouse_url)
         try:

@@ -45,7 +45,13 @@ from analytics.schema import (
     create_tables,
     erase_user,
 )
-from analytics.scope import refusal, scoped_settings
+from analytics.scope import (
+    OPERATOR_READS,
+    TENANT_READS,
+    refusal,
+    scoped_settings,
+    statement_refusal,
+)
 from config.settings import Settings
 from runtime.service import run_marking_ready
 from schemas.errors import ProtocolError
@@ -288,22 +294,33 @@ class AnalyticsSink:
         return {"erased": {"tenant_id": tenant_id, "user_id": user_id, "tables": USER_TABLES}}
 
     def query(self, sql: str, tenant_id: str | None = None) -> dict[str, Any]:
-        """Run one read-only statement (the engine refuses writes with ``readonly=1``); with a
-        ``tenant_id``, confined to that tenant's rows (``analytics.scope``)."""
-        settings: dict[str, Any] = {"readonly": 1}
-        if tenant_id is not None:
-            tables = {row[0] for row in self.client.query(
-                "SELECT table FROM system.columns WHERE database = currentDatabase() "
-                "AND name = 'tenant_id'").result_rows}
-            ast = [row[0] for row in self.client.query(f"EXPLAIN AST {sql}",
-                                                       settings=settings).result_rows]
-            database = self.client.query("SELECT currentDatabase()").result_rows[0][0]
-            why = refusal(ast, tables, database)
-            if why is not None:
-                raise PermissionError(why)
-            settings = scoped_settings(tenant_id, tables)
-        result = self.client.query(sql, settings=settings)
-        return {"columns": list(result.column_names), "rows": result.result_rows}
+        """Run one read statement with ``readonly=1``; with a ``tenant_id``, confined to that
+        tenant's rows (``analytics.scope``).
+
+        Anything but a read is refused before the engine sees it, and each query gets an engine
+        handle of its own: a setting the driver applied to a session and could not undo (as it
+        did for a write under ``readonly=1``) must not reach the next query, or the writer."""
+        why = statement_refusal(sql, TENANT_READS if tenant_id is not None else OPERATOR_READS)
+        if why is not None:
+            raise PermissionError(why)
+        client = open_client(self.settings)
+        try:
+            settings: dict[str, Any] = {"readonly": 1}
+            if tenant_id is not None:
+                tables = {row[0] for row in client.query(
+                    "SELECT table FROM system.columns WHERE database = currentDatabase() "
+                    "AND name = 'tenant_id'").result_rows}
+                ast = [row[0] for row in client.query(f"EXPLAIN AST {sql}",
+                                                      settings=settings).result_rows]
+                database = client.query("SELECT currentDatabase()").result_rows[0][0]
+                why = refusal(ast, tables, database)
+                if why is not None:
+                    raise PermissionError(why)
+                settings = scoped_settings(tenant_id, tables)
+            result = client.query(sql, settings=settings)
+            return {"columns": list(result.column_names), "rows": result.result_rows}
+        finally:
+            client.close()
 
 
 def query_app(sink: AnalyticsSink) -> web.Application:

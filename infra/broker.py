@@ -5,6 +5,8 @@
 stack instance keeps its nodes' logs under ``.stack/kafka/<instance>/node-<i>``, formatted once
 with the instance's cluster id, and runs them with ``java`` on loopback. One node by default;
 ``KAFKA_BROKERS=3`` runs three, with topics replicated three times and ``min.insync.replicas=2``.
+The count an instance was formatted for is kept beside its nodes (``brokers``): its quorum and
+internal topics are made for that count, so another one would never come up.
 """
 
 from __future__ import annotations
@@ -32,6 +34,17 @@ def kafka_libs(settings: Settings) -> Path:
 def instance_dir(settings: Settings) -> Path:
     """Where this instance's brokers keep their logs (records, offsets, metadata)."""
     return settings.stack_home / "kafka" / settings.stack_instance
+
+
+def formatted_brokers(settings: Settings) -> int | None:
+    """How many brokers this instance's data was formatted for; ``None`` before its first start.
+
+    Data formatted before the count was recorded tells it by its formatted nodes."""
+    recorded = instance_dir(settings) / "brokers"
+    if recorded.exists():
+        return int(recorded.read_text())
+    nodes = len(list(instance_dir(settings).glob("node-*/data/meta.properties")))
+    return nodes or None
 
 
 def node_dir(settings: Settings, node: int) -> Path:
@@ -135,4 +148,5 @@ def prepare_node(settings: Settings, node: int) -> Path:
                 f"broker-{node}", f"formatting {home / 'data'} failed: "
                 f"{(result.stdout + result.stderr).strip()[-600:]}",
                 "`make install` re-resolves the broker's jars; remove the folder to start afresh")
+        (instance_dir(settings) / "brokers").write_text(f"{settings.kafka_brokers}\n")
     return properties

@@ -20,7 +20,7 @@ from pathlib import Path
 import redis
 
 from config.settings import REPO_ROOT, Settings
-from infra.broker import instance_dir, java_argv, prepare_node
+from infra.broker import formatted_brokers, instance_dir, java_argv, prepare_node
 from infra.install import oxlint_path, triton_root
 from infra.processes import ComponentError, ProcessSpec, Supervisor, free_port
 from streams.kafka import TopicConfigError, ensure_topics, wait_for_broker
@@ -125,10 +125,28 @@ def python_service(settings: Settings, name: str, module: str, *args: str) -> Pr
                        cwd=REPO_ROOT)
 
 
+def check_broker_count(settings: Settings) -> None:
+    """Refuse a broker count other than the one this instance's data was formatted for: such a
+    cluster waits forever for voters and replicas that do not run (a timeout says nothing)."""
+    formatted, wanted = formatted_brokers(settings), settings.kafka_brokers
+    if formatted is None or formatted == wanted:
+        return
+    data, brokers = instance_dir(settings), "broker" if formatted == 1 else "brokers"
+    raise ComponentError(
+        "broker", f"instance '{settings.stack_instance}' was formatted for {formatted} {brokers} "
+        f"(its quorum and internal topics need them all) and KAFKA_BROKERS={wanted} asks for "
+        f"{wanted}: it would never come up",
+        f"run it with KAFKA_BROKERS={formatted} again, or use another instance "
+        f"(STACK_INSTANCE=<name>) for {wanted}; only to start this one afresh with {wanted}, "
+        f"stop it and remove {data} (or `make clean`, which removes every instance): that loses "
+        "its topics and their records")
+
+
 def start_infrastructure(settings: Settings, supervisor: Supervisor) -> Settings:
     """Start what is not external; return settings that point at what is running."""
     timeout = settings.start_timeout_s
     if settings.embedded_broker:
+        check_broker_count(settings)
         # The nodes of a cluster elect their controller together: start them at once.
         supervisor.start_together(
             [broker_spec(settings, node) for node in range(settings.kafka_brokers)], timeout)
@@ -208,7 +226,7 @@ def ensure_tenants(settings: Settings) -> None:
         load_directory(path)
     except DirectoryError as error:
         raise ComponentError("tenants", str(error),
-                             "fix the file (README: tenants and API keys) or point TENANTS_FILE "
+                             "fix the file (SECURITY.md: tenants and API keys) or point TENANTS_FILE "
                              "at a valid one") from None
 
 

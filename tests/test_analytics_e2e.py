@@ -8,13 +8,15 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 
-from analytics.query import run_query
+from analytics.query import QueryError, run_query
 from config.settings import Settings
 from quota.arithmetic import day_window, quota_key
 from schemas.socket import DocOpen, Feedback
@@ -111,3 +113,45 @@ async def test_usage_views_reconciliation_and_erasure(stack: Settings) -> None:
             f"SELECT countIf(user_id = 'alice'), countIf(user_id = 'bob') FROM {table} "
             f"WHERE tenant_id = '{t}'"))
         assert left[0][0] == 0 and left[0][1] > 0, (table, left)
+
+
+def post(stack: Settings, sql: str, key: str | None) -> tuple[int, str]:
+    """Straight to the analytics process's endpoint (what ``run_query`` checks itself is skipped)."""
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    request = urllib.request.Request(f"http://127.0.0.1:{stack.analytics_port}/query",
+                                     data=sql.encode(), method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+async def test_no_query_breaks_the_next_ones(stack: Settings) -> None:
+    """An analyst's INSERT was refused by the engine only after the driver had SET ``readonly=1``
+    on the shared session, which it could not undo: every tenant's scoped query failed from then
+    on. Now a write is refused before the engine runs anything, and nothing a query does (refused
+    or failed) reaches the next one."""
+    first, second = (Tenant(f"ro-{uuid.uuid4().hex[:6]}", "pro") for _ in range(2))
+    analyst_a, _ = add_key(stack, first, "analyst", role="analyst")
+    analyst_b, _ = add_key(stack, second, "analyst", role="analyst")
+    insert = "INSERT INTO feedback_events (event_id) VALUES ('x')"
+    count = "SELECT count() FROM feedback_events WHERE event_id = 'x'"
+    refused = await asyncio.to_thread(cli, stack, "analytics.query", "--api-key", analyst_a, insert)
+    assert (await asyncio.to_thread(run_query, stack, count, analyst_b))["rows"] == [[0]]
+    assert refused.returncode == 1
+    assert "only reads may run here" in refused.stderr and "INSERT" in refused.stderr
+    for sql, keys in ((insert, (analyst_a, None)), ("SET readonly = 0", (analyst_a, None)),
+                      ("SELECT 1; DROP TABLE feedback_events", (analyst_a, None)),
+                      ("SELECT throwIf(1)", (analyst_a, None)), ("SELECT (", (analyst_a, None)),
+                      ("SELECT * FROM system.parts", (analyst_a,))):
+        for key in keys:
+            status, body = await asyncio.to_thread(post, stack, sql, key)
+            assert status >= 400, (sql, key, body)
+            with pytest.raises(QueryError):
+                await asyncio.to_thread(run_query, stack, sql, key)
+    status, body = await asyncio.to_thread(post, stack, insert, analyst_a)
+    assert status == 400 and "only reads may run here" in body
+    assert (await asyncio.to_thread(run_query, stack, count, analyst_b))["rows"] == [[0]]
+    assert (await asyncio.to_thread(run_query, stack, count, analyst_a))["rows"] == [[0]]
+    assert await asyncio.to_thread(rows, stack, count) == [[0]]

@@ -184,3 +184,48 @@ class TestDebianPackages:
         names = {name for package in DEBIAN_PACKAGES for name in package.packages}
         assert {"neovim", "emacs-nox", "elpa-eglot", "redis-server", "shellcheck"} <= names
         assert missing_debian_packages() == [], "`make install` did not install them"
+
+
+class TestBrokerCount:
+    """An instance's brokers are formatted for one count (its internal topics are replicated for
+    it): another count never comes up, so it is refused at once with the way out."""
+
+    def test_formatting_records_the_count(self) -> None:
+        from infra.broker import formatted_brokers, prepare_node
+
+        settings = Settings(stack_instance=f"pytest-count-{os.getpid()}", broker_port=free_port(),
+                            controller_port=free_port())
+        try:
+            assert formatted_brokers(settings) is None
+            prepare_node(settings, 0)  # the real storage tool
+            assert formatted_brokers(settings) == 1
+        finally:
+            shutil.rmtree(instance_dir(settings), ignore_errors=True)
+
+    def test_another_count_is_refused_before_anything_starts(self, tmp_path: Path) -> None:
+        from infra.broker import formatted_brokers
+        from infra.stack import check_broker_count
+
+        three = Settings(stack_home=tmp_path, stack_instance="trio", kafka_brokers=3)
+        one = three.replace(kafka_brokers=1)
+        check_broker_count(three)  # nothing formatted yet: any count
+        instance_dir(three).mkdir(parents=True)
+        (instance_dir(three) / "brokers").write_text("3\n")
+        check_broker_count(three)
+        with pytest.raises(ComponentError) as caught:
+            up(one)  # the real start path: refused before the first process
+        assert caught.value.component == "broker"
+        assert "formatted for 3 brokers" in caught.value.problem
+        assert "KAFKA_BROKERS=1" in caught.value.problem
+        assert "KAFKA_BROKERS=3" in caught.value.fix and "STACK_INSTANCE" in caught.value.fix
+        assert str(instance_dir(three)) in caught.value.fix and "loses" in caught.value.fix
+        assert "START_TIMEOUT_S" not in caught.value.fix
+        assert not one.run_dir.exists() or not any(one.run_dir.iterdir())
+        # Data formatted before the count was recorded: the formatted nodes tell it.
+        (instance_dir(three) / "brokers").unlink()
+        for node in range(3):
+            (instance_dir(three) / f"node-{node}" / "data").mkdir(parents=True)
+            (instance_dir(three) / f"node-{node}" / "data" / "meta.properties").write_text("")
+        assert formatted_brokers(three) == 3
+        with pytest.raises(ComponentError, match="formatted for 3 brokers"):
+            check_broker_count(one)
