@@ -5,8 +5,7 @@ partition, so workers send each session's frames only to the edge holding its so
 socket has a bounded outbox drained by its own writer, so one slow client cannot stall the
 reply consumer for the others.
 
-Admission happens at the handshake: the API key (``Authorization: Bearer``) names the principal,
-the tenant's Origin allowlist and per-user session cap apply, and a refusal closes the socket at
+Admission happens at the handshake (:class:`~ws_edge.gate.Gate`): a refusal closes the socket at
 once with a 44xx code and a reason. The tenants file is re-read every ``AUTH_RELOAD_MS``; a key
 revoked or expired since closes its live sessions.
 """
@@ -19,8 +18,6 @@ import logging
 import ssl
 import time
 import uuid
-import weakref
-from collections import Counter
 from http import HTTPStatus
 from typing import Any
 
@@ -40,17 +37,9 @@ from streams.metrics import Registry
 from streams.redis_client import make_redis
 from streams.sealing import Cipher, SealError
 from streams.session_keys import REFRESH_MS, SessionKeyError, SessionKeys
-from tenants.directory import (
-    NO_KEY,
-    UNKNOWN_KEY,
-    Directory,
-    DirectoryError,
-    Principal,
-    Refusal,
-    load_directory,
-)
+from tenants.directory import DirectoryError, Principal, Refusal
+from ws_edge.gate import Gate
 from ws_edge.pressure import Pressure, PressureConfig
-from ws_edge.ratelimit import TokenBucket
 from ws_edge.session import EdgeLimits, EdgeSession, OutRecord
 
 log = logging.getLogger("ws_edge")
@@ -62,8 +51,6 @@ OUTBOX_FRAMES = 4096
 #: Frames this many times over the limit close the connection instead of getting an error frame.
 HARD_FRAME_FACTOR = 4
 #: Close codes (4000-4999 are the application's): see SECURITY.md.
-CLOSE_ORIGIN = 4403
-CLOSE_TOO_MANY_SESSIONS = 4429
 CLOSE_HELLO_TIMEOUT = 4408
 CLOSE_IDLE = 4000
 CLOSE_FLOOD = 1008
@@ -109,39 +96,17 @@ class Edge:
         self.redis = make_redis(settings.redis_url) if settings.code_encryption else None
         self.keys = SessionKeys(self.redis, settings.code_retention_ms)
         self.sockets: dict[str, _Socket] = {}
-        self.directory = load_directory(settings.tenants_path)
-        self._directory_stamp = _stamp(settings)
-        #: Handshake verdicts, from ``process_request`` to the connection's handler.
-        self._admissions: weakref.WeakKeyDictionary[ServerConnection, Principal | Refusal] = (
-            weakref.WeakKeyDictionary())
-        self._tenant_buckets: dict[str, TokenBucket] = {}
-        self._user_sessions: Counter[tuple[str, str]] = Counter()
-        self.refused_handshakes = 0
+        self.gate = Gate(settings)
         self.dropped_replies = 0
         self.resyncs = 0
         self.pressure = Pressure(PressureConfig(
             high_ms=settings.overload_high_ms, low_ms=settings.overload_low_ms,
             request_interval_ms=settings.slow_down_interval_ms))
-        self.metrics = Registry()
-        self.metrics.gauge("edge_overloaded", "1 while clients are asked to slow down",
-                           lambda: float(self.pressure.overloaded))
-        self.metrics.gauge("edge_sessions", "open WebSocket sessions", lambda: len(self.sockets))
-        self.metrics.gauge("edge_replies_dropped", "replies for sessions already closed",
-                           lambda: self.dropped_replies)
-        self.metrics.gauge("edge_replies_bad", "reply records that failed validation",
-                           lambda: self.bad_replies)
-        self.metrics.gauge("edge_resyncs", "document snapshots sent to workers",
-                           lambda: self.resyncs)
-        self.metrics.gauge("edge_refused_handshakes", "sockets closed at admission (key, origin, "
-                           "session cap)", lambda: self.refused_handshakes)
         self._background: set[asyncio.Task[Any]] = set()  # closes and resyncs in flight
         self.bad_replies = 0
         self.unanswered = 0
         self.late_replies = 0
-        self.metrics.gauge("edge_requests_unanswered", "requests the edge ended itself (no frame "
-                           "within REPLY_DEADLINE_MS)", lambda: self.unanswered)
-        self.metrics.gauge("edge_replies_late", "frames for requests the edge had ended",
-                           lambda: self.late_replies)
+        self.metrics = _gauges(self)
 
     async def run(self, ready: asyncio.Event | None = None) -> None:
         settings = self.settings
@@ -152,12 +117,8 @@ class Edge:
         consumer.assign([partition])
         await consumer.seek_to_end(partition)
         replies = asyncio.create_task(self._route_replies(consumer))
-        watcher = asyncio.create_task(self._watch_directory())
-        self._background.add(watcher)
-        refresher = asyncio.create_task(self._refresh_keys())
-        self._background.add(refresher)
-        overdue = asyncio.create_task(self._end_overdue())
-        self._background.add(overdue)
+        loops = [asyncio.create_task(loop) for loop in (
+            self._watch_directory(), _keep_keys_fresh(self.keys), self._end_overdue())]
         try:
             async with serve(
                 self._handle, settings.edge_host, settings.edge_port + self.index,
@@ -182,75 +143,31 @@ class Edge:
                     raise RuntimeError("reply routing stopped")
                 await serving
         finally:
-            replies.cancel()
-            watcher.cancel()
-            refresher.cancel()
-            overdue.cancel()
-            await asyncio.gather(replies, watcher, refresher, overdue, return_exceptions=True)
+            for task in (replies, *loops):
+                task.cancel()
+            await asyncio.gather(replies, *loops, return_exceptions=True)
             await consumer.stop()
             await self.producer.stop()
             if self.redis is not None:
                 await self.redis.aclose()
 
     def _admit(self, connection: ServerConnection, request: Request) -> Response | None:
-        """Health and metrics over plain HTTP; for a WebSocket upgrade, who is calling.
-
-        No key or an unknown one: HTTP 401 before any upgrade (the cheapest answer to a
-        connection flood). A known key that is expired or revoked, a foreign Origin or one
-        session too many: the verdict goes to the handler, which closes the socket with a 44xx
-        code and a reason the plugin can show the user."""
+        """Health and metrics over plain HTTP; for a WebSocket upgrade, the gate's verdict."""
         if request.path == "/healthz":
             return connection.respond(HTTPStatus.OK, "ok\n")
         if request.path == "/metrics":
             return connection.respond(HTTPStatus.OK, self.metrics.render())
-        authorization = request.headers.get("Authorization", "")
-        scheme, _, key = authorization.partition(" ")
-        verdict = self.directory.authenticate(key.strip() if scheme.lower() == "bearer" else None,
-                                              now_ms())
-        if verdict in (NO_KEY, UNKNOWN_KEY):
-            self.refused_handshakes += 1
-            response = connection.respond(HTTPStatus.UNAUTHORIZED, verdict.reason + "\n")
-            response.headers["WWW-Authenticate"] = 'Bearer realm="completions"'
-            return response
-        if isinstance(verdict, Principal):
-            origin = request.headers.get("Origin")
-            if origin is not None and origin not in verdict.tenant.origins:
-                verdict = Refusal(CLOSE_ORIGIN, f"origin {origin[:100]} is not allowed for this "
-                                  "tenant")
-            elif (self._user_sessions[(verdict.tenant_id, verdict.user_id)]
-                  >= verdict.tenant.max_sessions_per_user):
-                verdict = Refusal(CLOSE_TOO_MANY_SESSIONS, "too many sessions for this user "
-                                  f"(at most {verdict.tenant.max_sessions_per_user}); close one")
-        self._admissions[connection] = verdict
-        return None
+        return self.gate.handshake(connection, request, now_ms())
 
     async def _handle(self, connection: ServerConnection) -> None:
-        verdict = self._admissions.pop(connection, None)
-        if not isinstance(verdict, Principal):
-            self.refused_handshakes += 1
-            refusal = verdict or Refusal(4401, "not authenticated")
-            await connection.close(refusal.code, refusal.reason)
+        verdict = self.gate.enter(connection)
+        if isinstance(verdict, Refusal):
+            await connection.close(verdict.code, verdict.reason)
             return
-        user = (verdict.tenant_id, verdict.user_id)
-        if self._user_sessions[user] >= verdict.tenant.max_sessions_per_user:
-            self.refused_handshakes += 1  # raced with another handshake of the same user
-            await connection.close(CLOSE_TOO_MANY_SESSIONS, "too many sessions for this user")
-            return
-        self._user_sessions[user] += 1
         try:
             await self._serve_session(connection, verdict)
         finally:
-            self._user_sessions[user] -= 1
-            if self._user_sessions[user] <= 0:
-                del self._user_sessions[user]
-
-    def _tenant_bucket(self, principal: Principal) -> TokenBucket:
-        rate = principal.tenant.messages_per_second
-        bucket = self._tenant_buckets.get(principal.tenant_id)
-        if bucket is None:
-            bucket = TokenBucket(rate, rate, now_ms())
-            self._tenant_buckets[principal.tenant_id] = bucket
-        return bucket
+            self.gate.leave(verdict)
 
     async def _serve_session(self, connection: ServerConnection, principal: Principal) -> None:
         session_id = uuid.uuid4().hex
@@ -262,7 +179,7 @@ class Edge:
                                    "store (Redis) is unavailable; reconnect in a few seconds")
             return
         session = EdgeSession(session_id, self.index, self.limits, principal,
-                              self._tenant_bucket(principal), now_ms())
+                              self.gate.tenant_bucket(principal, now_ms()), now_ms())
         sock = _Socket(connection, session, cipher)
         self.sockets[session.session_id] = sock
         writer = asyncio.create_task(sock.drain())
@@ -327,45 +244,18 @@ class Edge:
                         sock.closing = True
                         self._close_later(sock, 1008, "client is not reading its frames")
 
-    async def _refresh_keys(self) -> None:
-        """Keep live sessions' keys in Redis (and put them back after a Redis restart)."""
-        while True:
-            await asyncio.sleep(REFRESH_MS / 1000)
-            try:
-                await self.keys.refresh()
-            except Exception as error:  # noqa: BLE001 - Redis away: try again next time
-                log.warning("session keys not refreshed (redis: %s); retrying in %d ms",
-                            type(error).__name__, REFRESH_MS)
-
     async def _watch_directory(self) -> None:
         """Re-read the tenants file when it changes; re-check every live session's key."""
         while True:
             await asyncio.sleep(self.settings.auth_reload_ms / 1000)
-            stamp = _stamp(self.settings)
-            if stamp != self._directory_stamp:
-                try:
-                    self.directory = load_directory(self.settings.tenants_path)
-                    self._directory_stamp = stamp
-                    log.info("tenants file reloaded: %d tenants, %d keys",
-                             len(self.directory.tenants), len(self.directory.keys))
-                except DirectoryError as error:  # keep serving with the last good directory
-                    log.error("tenants file not reloaded: %s", error)
-                    continue
-            self._recheck(self.directory, now_ms())
-
-    def _recheck(self, directory: Directory, at_ms: int) -> None:
-        for sock in list(self.sockets.values()):
-            verdict = directory.recheck(sock.session.principal, at_ms)
-            if isinstance(verdict, Refusal):
-                if not sock.closing:
+            directory, at_ms = self.gate.reload(), now_ms()
+            for sock in list(self.sockets.values()):
+                verdict = directory.recheck(sock.session.principal, at_ms)
+                if isinstance(verdict, Principal):
+                    sock.session.principal = verdict
+                elif not sock.closing:
                     sock.closing = True
                     self._close_later(sock, verdict.code, verdict.reason)
-                continue
-            sock.session.principal = verdict
-        for tenant_id, bucket in self._tenant_buckets.items():
-            tenant = directory.tenants.get(tenant_id)
-            if tenant is not None:
-                bucket.set_rate(tenant.messages_per_second, tenant.messages_per_second)
 
     async def _produce(self, record: OutRecord, cipher: Cipher) -> bool:
         """Queue ``record`` (an editor event sealed with its session's key); ``False`` if it
@@ -494,6 +384,38 @@ class Edge:
             sock.push(data)
 
 
+async def _keep_keys_fresh(keys: SessionKeys) -> None:
+    """Keep live sessions' keys in Redis (and put them back after a Redis restart)."""
+    while True:
+        await asyncio.sleep(REFRESH_MS / 1000)
+        try:
+            await keys.refresh()
+        except Exception as error:  # noqa: BLE001 - Redis away: try again next time
+            log.warning("session keys not refreshed (redis: %s); retrying in %d ms",
+                        type(error).__name__, REFRESH_MS)
+
+
+def _gauges(edge: Edge) -> Registry:
+    """The edge's gauges, read at each scrape of ``/metrics``."""
+    metrics = Registry()
+    for name, meaning, read in (
+        ("edge_overloaded", "1 while clients are asked to slow down",
+         lambda: float(edge.pressure.overloaded)),
+        ("edge_sessions", "open WebSocket sessions", lambda: len(edge.sockets)),
+        ("edge_replies_dropped", "replies for sessions already closed",
+         lambda: edge.dropped_replies),
+        ("edge_replies_bad", "reply records that failed validation", lambda: edge.bad_replies),
+        ("edge_resyncs", "document snapshots sent to workers", lambda: edge.resyncs),
+        ("edge_refused_handshakes", "sockets closed at admission (key, origin, session cap)",
+         lambda: edge.gate.refused_handshakes),
+        ("edge_requests_unanswered", "requests the edge ended itself (no frame within "
+         "REPLY_DEADLINE_MS)", lambda: edge.unanswered),
+        ("edge_replies_late", "frames for requests the edge had ended", lambda: edge.late_replies),
+    ):
+        metrics.gauge(name, meaning, read)
+    return metrics
+
+
 def stage_split(timing: StageTimes, queued_ms: int) -> dict[str, int]:
     """The first-token latency of one request, split by stage (milliseconds)."""
     return {
@@ -513,14 +435,6 @@ def observe_first_token(metrics: Registry, timing: StageTimes, queued_ms: int) -
                         "keystroke-to-first-token latency by stage (total = edge receipt of the "
                         "request to its first token queued on the socket)",
                         max(0, ms) / 1000, stage=stage)
-
-
-def _stamp(settings: Settings) -> tuple[int, int] | None:
-    try:
-        stat = settings.tenants_path.stat()
-    except OSError:
-        return None
-    return stat.st_mtime_ns, stat.st_size
 
 
 def _tls(settings: Settings) -> ssl.SSLContext | None:
