@@ -22,9 +22,10 @@ import orjson
 
 from analytics.scope import OPERATOR_READS, TENANT_READS, statement_refusal
 from config.settings import Settings
+from schemas.errors import AssistantError
 
 
-class QueryError(RuntimeError):
+class QueryError(AssistantError, RuntimeError):
     pass
 
 

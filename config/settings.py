@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from schemas.errors import AssistantError
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-class SettingsError(ValueError):
+class SettingsError(AssistantError, ValueError):
     """A setting has a value we cannot use; the message names the variable and the value."""
 
 

@@ -15,13 +15,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from ide.positions import Encoding, Position, PositionError, line_starts, offset_of
+from schemas.errors import AssistantError
 from schemas.socket import DocChange, DocClose, DocOpen, TextEdit
 
 #: ``doc_change`` carries at most this many edits (schemas/socket.py).
 MAX_EDITS_PER_FRAME = 1000
 
 
-class DocumentError(Exception):
+class DocumentError(AssistantError):
     """An editor event that does not fit the documents' state; ``code`` is stable."""
 
     def __init__(self, code: str, message: str) -> None:

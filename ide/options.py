@@ -18,6 +18,8 @@ from typing import Any
 from websockets.exceptions import InvalidURI
 from websockets.uri import parse_uri
 
+from schemas.errors import AssistantError
+
 DEFAULT_URL = "ws://127.0.0.1:8765"
 CREDENTIAL_IN_QUERY = re.compile(r"[?&](key|token|api_?key|password)=", re.IGNORECASE)
 #: The embedded stack's developer key, relative to the stack's home (``make up`` writes it).
@@ -25,7 +27,7 @@ DEV_KEY = Path("tenants") / "default.dev-key"
 ROOT = Path(__file__).resolve().parent.parent
 
 
-class OptionsError(ValueError):
+class OptionsError(AssistantError, ValueError):
     """Settings the server cannot start a session with; the message says which and the fix."""
 
 

@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from schemas.errors import AssistantError
+
 Encoding = Literal["utf-8", "utf-16", "utf-32"]
 ENCODINGS: tuple[Encoding, ...] = ("utf-32", "utf-16", "utf-8")
 
@@ -23,7 +25,7 @@ _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _ASTRAL = "\U00010000"
 
 
-class PositionError(ValueError):
+class PositionError(AssistantError, ValueError):
     """A position that names no place in the document."""
 
 

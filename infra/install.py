@@ -23,6 +23,7 @@ from pathlib import Path
 
 from config.settings import Settings
 from infra.broker import POM, kafka_libs
+from schemas.errors import AssistantError
 
 JAVA_HINT = "install Java 17 with `apt-get install -y openjdk-17-jre-headless`"
 MAVEN_HINT = "install Maven with `apt-get install -y maven`"
@@ -48,7 +49,7 @@ TRITON = PinnedWheel(
 )
 
 
-class InstallError(RuntimeError):
+class InstallError(AssistantError, RuntimeError):
     """An install step failed; the message names the component and what to do."""
 
 

@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from infra.restarts import GiveUp, Restarts
+from schemas.errors import AssistantError
 
 
-class ComponentError(RuntimeError):
+class ComponentError(AssistantError, RuntimeError):
     """A component could not start; the message says which one, why, and what to do."""
 
     def __init__(self, component: str, problem: str, fix: str) -> None:

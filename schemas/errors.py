@@ -1,17 +1,32 @@
-"""Errors raised while reading a message: machine-readable code, human message, offending field.
+"""The root of every error our code raises on purpose, and the errors of reading a message.
 
-::
+Each package's errors derive from :class:`AssistantError` (and keep the builtin they always were,
+so ``except ValueError`` still works); the served models in ``model/repository`` import nothing
+of ours and keep their own. The tree::
 
-    ProtocolError            any message we refuse; carries ``code``, ``message``, ``field``
-    ├── FrameError           the frame itself (binary, too large, not JSON)
-    ├── ValidationError      a field has the wrong type, range or is missing/unknown
-    └── StateError           valid shape, wrong moment (no hello yet, unknown document, old version)
+    AssistantError
+    ├── ProtocolError            a message we refuse: ``code``, ``message``, ``field``
+    │   ├── FrameError           the frame itself (binary, too large, not JSON)
+    │   ├── ValidationError      a field has the wrong type, range or is missing/unknown
+    │   └── StateError           valid shape, wrong moment (no hello yet, unknown document, ...)
+    ├── SettingsError            config: a setting's value (names the variable)
+    ├── DirectoryError           tenants: the tenants file
+    ├── SealError, SessionKeyError, TopicConfigError    streams: sealing, keys, topics
+    ├── InferenceError           workers: the model server failed or answered badly
+    ├── QueryError               analytics: an analyst's query
+    ├── LinterMissing, LinterError, RuffError, BadRequest    tasks: an analyzer, a request
+    ├── InstallError, ComponentError                     infra: installing, starting
+    └── DocumentError, OptionsError, PositionError       ide: the language server
 """
 
 from __future__ import annotations
 
 
-class ProtocolError(Exception):
+class AssistantError(Exception):
+    """Any error this project raises on purpose; the message says what failed and what to do."""
+
+
+class ProtocolError(AssistantError):
     """A message we refuse. ``field`` is a dotted path into the message (``changes.0.start``)."""
 
     def __init__(self, code: str, message: str, field: str | None = None) -> None:

@@ -19,6 +19,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
 
 from config.settings import Settings
+from schemas.errors import AssistantError
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     ]
 
 
-class TopicConfigError(RuntimeError):
+class TopicConfigError(AssistantError, RuntimeError):
     """An existing topic keeps data longer than its spec allows (code must not linger)."""
 
 

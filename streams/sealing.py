@@ -19,6 +19,8 @@ from typing import Literal, Protocol
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from schemas.errors import AssistantError
+
 KEY_BYTES = 32
 NONCE_BYTES = 12
 VERSION = b"\x01"
@@ -26,7 +28,7 @@ VERSION = b"\x01"
 Role = Literal["editor", "reply"]
 
 
-class SealError(ValueError):
+class SealError(AssistantError, ValueError):
     """A value could not be opened: not sealed, sealed under another key, or tampered with."""
 
 

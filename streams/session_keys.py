@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import redis.asyncio as aioredis
 
+from schemas.errors import AssistantError
 from streams.sealing import PLAIN, Cipher, SessionCipher, new_key
 
 PREFIX = "sk:v1:"
@@ -21,7 +22,7 @@ REFRESH_MS = 5_000
 RETIRE_GRACE_MS = 60_000
 
 
-class SessionKeyError(RuntimeError):
+class SessionKeyError(AssistantError, RuntimeError):
     """Redis could not give or keep a session key (the session cannot carry code safely)."""
 
 

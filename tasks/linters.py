@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from schemas.errors import AssistantError
 from schemas.socket import Severity, TextEdit
 from tasks.offsets import Offsets
 from tasks.ruff import Diagnostic
@@ -37,11 +38,11 @@ _SHELLCHECK_LEVELS: dict[str, Severity] = {"error": "error", "warning": "warning
                                            "info": "information", "style": "hint"}
 
 
-class LinterMissing(RuntimeError):
+class LinterMissing(AssistantError, RuntimeError):
     """The language's linter is not installed (the message says how to install it)."""
 
 
-class LinterError(RuntimeError):
+class LinterError(AssistantError, RuntimeError):
     """A linter failed on the text (the message holds no code)."""
 
 

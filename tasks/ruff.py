@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from schemas.errors import AssistantError
 from schemas.socket import Severity, TextEdit
 from tasks.offsets import Offsets
 
@@ -31,7 +32,7 @@ ERROR_RULES = ("invalid-syntax", "E9", "F821", "F822", "F823", "F632", "F701", "
 RUFF_TIMEOUT_S = 5.0
 
 
-class RuffError(RuntimeError):
+class RuffError(AssistantError, RuntimeError):
     """Ruff could not check the text (the message holds no code)."""
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from schemas.errors import AssistantError
 from schemas.socket import TASK_KINDS, TaskKind
 from schemas.tasks import write_item
 from tasks.engine import TaskInput, run_task
@@ -29,7 +30,7 @@ from tasks.linters import remove_leftovers
 MAX_TEXT_BYTES = 8 * 1024 * 1024
 
 
-class BadRequest(ValueError):
+class BadRequest(AssistantError, ValueError):
     """The request cannot be served as sent (the message holds no code)."""
 
 

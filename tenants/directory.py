@@ -28,6 +28,8 @@ from typing import Any, Literal
 
 import orjson
 
+from schemas.errors import AssistantError
+
 Plan = Literal["free", "pro", "enterprise"]
 Role = Literal["developer", "analyst"]
 PLANS: tuple[Plan, ...] = ("free", "pro", "enterprise")
@@ -40,7 +42,7 @@ FREE_DAILY_COMPLETIONS = 100
 _ID = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 
-class DirectoryError(ValueError):
+class DirectoryError(AssistantError, ValueError):
     """The tenants file is malformed; the message says where."""
 
 

@@ -21,12 +21,13 @@ import orjson
 from tritonclient.grpc import service_pb2 as pb
 from tritonclient.grpc import service_pb2_grpc
 
+from schemas.errors import AssistantError
 from workers.core import StartTask
 from workers.fim_templates import TEMPLATES, fim_prompt
 from workers.prompt import Prompt
 
 
-class InferenceError(RuntimeError):
+class InferenceError(AssistantError, RuntimeError):
     """The model failed a request; the message is safe to show (it contains no code)."""
 
 
