@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from lsprotocol import types
 
 from ide.positions import Encoding, Position, line_starts, position_of
+from ide.suggestions import lf_only
 from schemas.socket import TASK_KINDS, EditResult, FindingResult, TaskKind, TextEdit
 
 TASK_COMMAND = "codeAssistant.task"
@@ -51,7 +52,9 @@ def task_actions(uri: str, selection: types.Range) -> list[types.Command]:
 
 def _text_edits(text: str, starts: list[int], edits: Sequence[TextEdit], encoding: Encoding
                 ) -> list[types.TextEdit]:
-    return [types.TextEdit(lsp_range(text, starts, e.start, e.end, encoding), e.text)
+    """Each edit in the editor's terms; its text with ``\\n`` line breaks (eglot inserts a
+    ``\\r`` literally), like suggestions."""
+    return [types.TextEdit(lsp_range(text, starts, e.start, e.end, encoding), lf_only(e.text))
             for e in edits]
 
 
@@ -79,7 +82,7 @@ def workspace_edit(uri: str, text: str, version: int | None, results: Sequence[E
             created.append(types.TextDocumentEdit(
                 types.OptionalVersionedTextDocumentIdentifier(uri=result.uri, version=None),
                 [types.TextEdit(types.Range(types.Position(0, 0), types.Position(0, 0)),
-                                result.edits[0].text)]))
+                                lf_only(result.edits[0].text))]))
             titles.append(result.title)
             continue
         if _overlaps(result.edits, taken):

@@ -24,12 +24,14 @@ from ide.mirror import Change, DocumentError, Mirror, MirroredDocument
 from ide.options import Options
 from ide.positions import Encoding, Position, PositionError
 from ide.verdicts import Verdicts
+from schemas.errors import AssistantError
 from schemas.socket import ClientMessage, DocClose, DocOpen, ErrorFrame, FeedbackKind, TaskKind
 
 #: End details after which the request is worth one retry once the document is re-opened.
 RESYNC = {"unknown_document", "document_stale", "version_conflict", "offset_out_of_range",
           "edit_out_of_range"}
-#: How long a completion waits for a session to the edge before answering with nothing.
+#: How long a request waits for a session to the edge that may be opening (none after a failed
+#: attempt) before answering with nothing.
 CONNECT_WAIT_S = 2.0
 #: Answers remembered for their feedback (request id -> latency); the oldest are forgotten.
 REMEMBERED_ANSWERS = 256
@@ -40,7 +42,7 @@ EDGE_DOCUMENTS = 32
 EDGE_DOCUMENT_CHARS = 1_000_000
 
 
-class EdgeUnavailable(Exception):
+class EdgeUnavailable(AssistantError):
     """No session to the edge could be opened in time."""
 
 
@@ -124,8 +126,7 @@ class Bridge:
             raise DocumentError("invalid_range", f"{uri}: the range ends before it starts")
         self._locate(uri, start)
         self._locate(uri, end)
-        if not self.link.connected and not await self.link.wait_connected(CONNECT_WAIT_S):
-            raise EdgeUnavailable(f"no session to the edge at {self.link.options.url}")
+        await self._await_session()
         for attempt in range(2):
             doc, first = self._locate(uri, start)
             _, last = self._locate(uri, end)
@@ -150,8 +151,7 @@ class Bridge:
         or position that does not exist, :class:`EdgeUnavailable` without a session."""
         doc, offset = self._locate(uri, position)
         self._supersede(uri)
-        if not self.link.connected and not await self.link.wait_connected(CONNECT_WAIT_S):
-            raise EdgeUnavailable(f"no session to the edge at {self.link.options.url}")
+        await self._await_session()
         for attempt in range(2):
             await self.link.pace()
             # The document may have changed (or been re-opened) while this request waited.
@@ -170,6 +170,15 @@ class Bridge:
             break
         self._remember(answer, uri)
         return Suggestion(answer, doc, offset)
+
+    async def _await_session(self) -> None:
+        """Wait for a session to the edge: up to ``CONNECT_WAIT_S`` while one may be opening, not
+        at all once an attempt has failed (every request would stall until the next retry)."""
+        link = self.link
+        if link.connected or (not link.unreachable and await link.wait_connected(CONNECT_WAIT_S)):
+            return
+        raise EdgeUnavailable(f"no session to the edge at {link.options.url}; check that it runs "
+                              "(`make up`) and the server's url setting (it keeps retrying)")
 
     def _locate(self, uri: str, position: Position) -> tuple[MirroredDocument, int]:
         doc = self.mirror.get(uri)

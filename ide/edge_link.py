@@ -91,6 +91,8 @@ class EdgeLink:
         self._pending: dict[str, Answer] = {}
         self._connected = asyncio.Event()
         self._stopping = False
+        #: The last attempt to open a session failed: nothing to wait for until one opens.
+        self.unreachable = False
 
     @property
     def connected(self) -> bool:
@@ -174,6 +176,7 @@ class EdgeLink:
             try:
                 await self._session()
             except InvalidStatus as error:
+                self.unreachable = True
                 status = error.response.status_code
                 if status != told_status:  # once per kind of refusal, not every retry
                     told_status = status
@@ -181,6 +184,7 @@ class EdgeLink:
                                  f"(HTTP {status})"
                                  + ("; check the API key" if status in (401, 403) else ""))
             except (OSError, WebSocketException, ProtocolError, TimeoutError, ValueError) as error:
+                self.unreachable = True
                 if self.sessions == 0 and backoff.failures == 0:
                     self._notify(f"cannot reach the edge at {self.options.url}: {error}; "
                                  "retrying (is `make up` running?)")
@@ -210,6 +214,7 @@ class EdgeLink:
                 raise ProtocolError("no_welcome", f"the edge answered hello with {first.type}")
             self.welcome = first
             self.sessions += 1
+            self.unreachable = False
             outbox: asyncio.Queue[str] = asyncio.Queue()
             self._outbox = outbox
             self._reopen()  # posts every open document before anything else of this session

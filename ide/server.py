@@ -17,7 +17,7 @@ from collections.abc import Generator
 from typing import Any
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
@@ -178,7 +178,9 @@ def build() -> AssistantServer:
         ls.editor_versions.pop(uri, None)
         ls.findings.pop(uri, None)
 
-    @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION)
+    # With options: pygls 2.1 leaves a feature registered without them out of the capabilities,
+    # and clients (VS Code's) then register no inline provider at all.
+    @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
     async def inline_completion(ls: AssistantServer, params: types.InlineCompletionParams
                                 ) -> types.InlineCompletionList:
         position = _position(params.position)
@@ -218,46 +220,21 @@ def build() -> AssistantServer:
     async def run_task(ls: AssistantServer, *args: Any) -> dict[str, Any]:
         """``{"kind", "uri", "range": LSP range, "instruction"?}`` -> ``{"markdown", "edits",
         "findings", "applied", "reason", "requestId"}``: Markdown to show; edits are applied through
-        ``workspace/applyEdit`` (fix, refactor, docs, tests); findings become diagnostics."""
-        kind, uri, start, end, instruction = _task_arguments(args)
-        bridge = ls.require_bridge()
+        ``workspace/applyEdit`` (fix, refactor, docs, tests); findings become diagnostics.
+        A failure is one line in the log (the editor gets the same message as the error)."""
+        what = "code assistant task"
         try:
-            found = await bridge.task(kind, uri, start, end, instruction)
-        except DocumentError as error:
-            raise JsonRpcInvalidParams(error.message) from None
-        except EdgeUnavailable as error:
-            raise JsonRpcException(code=-32803, message=str(error)) from None
-        answer, doc = found.answer, found.doc
-        encoding = bridge.mirror.encoding
-        version = ls.editor_version(uri, doc.version)
-        edits = [r for r in answer.results if isinstance(r, EditResult)]
-        findings = [r for r in answer.results if isinstance(r, FindingResult)]
-        applied = False
-        if kind == "find_bugs":
-            ls.findings[uri] = (doc.version, findings)
-            ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
-                uri=uri, version=version, diagnostics=diagnostics(doc.text, findings, encoding)))
-        titles: list[str] = []
-        if kind in APPLIED and edits:
-            edit, titles = workspace_edit(uri, doc.text, version, edits, encoding)
-            if edit is not None:
-                result = await ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(
-                    edit=edit, label=f"Code assistant: {kind}"))
-                applied = bool(result.applied)
-        if answer.results or answer.text:
-            # Analytics of tasks as of completions: shown, then applied (accepted) or not.
-            latency = int((time.perf_counter() - answer.sent_s) * 1000)
-            bridge.link.feedback(answer.request_id, "shown", None, latency)
-            if kind in APPLIED and titles:
-                bridge.link.feedback(answer.request_id, "accepted" if applied else "rejected",
-                                     None, latency)
-        markdown = answer.text
-        if answer.error is not None:
-            markdown += f"\n\n*{answer.error.message}*"
-        elif answer.reason not in ("stop", ""):
-            markdown += f"\n\n*ended: {answer.reason} ({answer.detail or ''})*"
-        return {"markdown": markdown, "edits": titles, "findings": len(findings),
-                "applied": applied, "reason": answer.reason, "requestId": answer.request_id}
+            kind, uri, start, end, instruction = _task_arguments(args)
+            what = f"code assistant task {kind} on {uri}"
+            return await _run_task(ls, kind, uri, start, end, instruction)
+        except JsonRpcException as error:
+            log.warning("%s failed: %s", what, error.message)
+            raise
+        except Exception as error:  # a bug: one line; the traceback only at the debug level
+            log.error("%s failed: %s: %s (a bug: please report it with the log of "
+                      "CODE_ASSISTANT_LOG=debug)", what, type(error).__name__, error)
+            log.debug("%s failed", what, exc_info=True)
+            raise JsonRpcInternalError(f"{what} failed: {type(error).__name__}: {error}") from None
 
     @server.command(FEEDBACK_COMMAND)
     def feedback(ls: AssistantServer, *args: Any) -> bool:
@@ -298,6 +275,55 @@ def _task_arguments(args: tuple[Any, ...]
     return kind, uri, start, end, instruction
 
 
+async def _run_task(ls: AssistantServer, kind: TaskKind, uri: str, start: Position, end: Position,
+                    instruction: str | None) -> dict[str, Any]:
+    """The task command's work; what fails is a ``JsonRpcException`` whose message says what
+    to do (the editor shows it, :func:`build`'s ``run_task`` logs it)."""
+    bridge = ls.require_bridge()
+    try:
+        found = await bridge.task(kind, uri, start, end, instruction)
+    except DocumentError as error:
+        raise JsonRpcInvalidParams(error.message) from None
+    except EdgeUnavailable as error:
+        raise JsonRpcException(code=-32803, message=str(error)) from None
+    answer, doc = found.answer, found.doc
+    encoding = bridge.mirror.encoding
+    version = ls.editor_version(uri, doc.version)
+    edits = [r for r in answer.results if isinstance(r, EditResult)]
+    findings = [r for r in answer.results if isinstance(r, FindingResult)]
+    applied = False
+    if kind == "find_bugs":
+        ls.findings[uri] = (doc.version, findings)
+        ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
+            uri=uri, version=version, diagnostics=diagnostics(doc.text, findings, encoding)))
+    titles: list[str] = []
+    if kind in APPLIED and edits:
+        edit, titles = workspace_edit(uri, doc.text, version, edits, encoding)
+        if edit is not None:
+            try:
+                result = await ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(
+                    edit=edit, label=f"Code assistant: {kind}"))
+            except JsonRpcException as error:  # eglot answers an edit it refuses with an error
+                raise JsonRpcException(code=-32803, message=(
+                    f"the editor refused the edits ({error.message}); run the task again"
+                )) from None
+            applied = bool(result.applied)
+    if answer.results or answer.text:
+        # Analytics of tasks as of completions: shown, then applied (accepted) or not.
+        latency = int((time.perf_counter() - answer.sent_s) * 1000)
+        bridge.link.feedback(answer.request_id, "shown", None, latency)
+        if kind in APPLIED and titles:
+            bridge.link.feedback(answer.request_id, "accepted" if applied else "rejected",
+                                 None, latency)
+    markdown = answer.text
+    if answer.error is not None:
+        markdown += f"\n\n*{answer.error.message}*"
+    elif answer.reason not in ("stop", ""):
+        markdown += f"\n\n*ended: {answer.reason} ({answer.detail or ''})*"
+    return {"markdown": markdown, "edits": titles, "findings": len(findings),
+            "applied": applied, "reason": answer.reason, "requestId": answer.request_id}
+
+
 def _document_event(ls: AssistantServer, uri: str, apply: Any) -> None:
     """Apply a document notification; what cannot be applied is told to the user (a
     notification has no response to carry an error), once per document until it is re-opened,
@@ -322,6 +348,14 @@ async def _complete(ls: AssistantServer, uri: str, position: Position) -> Sugges
         return None
 
 
+class _AnsweredErrors(logging.Filter):
+    """pygls logs a traceback for every error a handler answers with; those are answers, not
+    bugs, and the handlers log their own one line where it helps (a failed task)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], JsonRpcException))
+
+
 def main() -> None:
     """Serve on stdio until the editor exits."""
     level = os.environ.get("CODE_ASSISTANT_LOG", "warning").upper()
@@ -329,4 +363,5 @@ def main() -> None:
                         format="%(asctime)s %(name)s %(message)s")
     # websockets logs the handshake's headers (the API key) and every frame (code) at DEBUG.
     logging.getLogger("websockets").setLevel(max(logging.INFO, logging.getLogger().level))
+    logging.getLogger("pygls.protocol.json_rpc").addFilter(_AnsweredErrors())
     serve(build())

@@ -3,7 +3,9 @@
 Pure. Both kinds carry the ``codeAssistant.feedback`` command, which an editor runs when the user
 accepts the item (as Copilot's and Tabby's clients do), so acceptance reaches analytics from any
 editor. A classic completion item replaces the word being typed with that word plus the
-suggestion, so clients that filter items by the word before the cursor keep it.
+suggestion, so clients that filter items by the word before the cursor keep it. Line breaks in
+the text are ``\\n`` whatever the document's: editors hold lines without their ends and insert
+``\\r`` literally (Neovim, Emacs) or normalise (VS Code).
 """
 
 from __future__ import annotations
@@ -13,6 +15,15 @@ from lsprotocol import types
 from ide.positions import Encoding, Position, units
 
 FEEDBACK_COMMAND = "codeAssistant.feedback"
+
+
+def lf_only(text: str) -> str:
+    """``text`` with its line breaks (``\\r\\n``, ``\\r``) as ``\\n``: the model continues a CRLF
+    document with ``\\r\\n``, which editors would insert with a literal ``\\r``. A final lone
+    ``\\r`` is half a line break whose ``\\n`` the model's line rules cut off (``"mit):\\r"`` where an
+    LF document gets ``"mit):"``, or the edge's offsets end inside the document's CRLF, which
+    LSP puts at the line's end): it is dropped, not turned into a line."""
+    return text.removesuffix("\r").replace("\r\n", "\n").replace("\r", "\n")
 
 
 def word_start(text: str, offset: int) -> int:
@@ -30,6 +41,7 @@ def accept_command(request_id: str) -> types.Command:
 
 def inline_items(suggestion: str, request_id: str, position: Position) -> types.InlineCompletionList:
     """Ghost text at the cursor (nothing when the model has nothing to show)."""
+    suggestion = lf_only(suggestion)
     if not suggestion:
         return types.InlineCompletionList(items=[])
     here = types.Position(position.line, position.character)
@@ -40,6 +52,7 @@ def inline_items(suggestion: str, request_id: str, position: Position) -> types.
 def completion_items(suggestion: str, request_id: str, text: str, offset: int, position: Position,
                      encoding: Encoding) -> types.CompletionList:
     """One completion item whose edit turns the word before the cursor into word + suggestion."""
+    suggestion = lf_only(suggestion)
     if not suggestion:
         return types.CompletionList(is_incomplete=True, items=[])
     start = word_start(text, offset)

@@ -16,7 +16,7 @@ of ours and keep their own. The tree::
     ├── QueryError               analytics: an analyst's query
     ├── LinterMissing, LinterError, RuffError, BadRequest    tasks: an analyzer, a request
     ├── InstallError, ComponentError                     infra: installing, starting
-    └── DocumentError, OptionsError, PositionError       ide: the language server
+    └── DocumentError, OptionsError, PositionError, EdgeUnavailable   ide: the language server
 """
 
 from __future__ import annotations

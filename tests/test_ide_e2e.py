@@ -329,3 +329,29 @@ async def test_missing_api_key_is_a_clear_error(stack: Settings, tmp_path: Path)
     finally:
         await editor.shutdown_session()
         await editor.stop()
+
+
+async def test_a_crlf_document_gets_suggestions_with_lf_line_breaks(
+        stack: Settings, editor: LanguageClient) -> None:
+    """The model continues a CRLF document with its ``\\r\\n`` (and a line it cuts keeps the
+    ``\\r``); editors hold lines without their ends and would insert the ``\\r`` literally (Neovim
+    showed ``^M``): the text that reaches the editor breaks lines with ``\\n`` alone, at the
+    position the editor asked for."""
+    head = PYTHON_SOURCE.rsplit("\n", 1)[0]
+    block = (head + "\n\n\ndef print_fibonacci_table_again(limit):\n    ").replace("\n", "\r\n")
+    line = PYTHON_SOURCE.replace("\n", "\r\n")
+    for n, (text, starts) in enumerate(((block, "for index in range(limit):\n        print("),
+                                        (line, "mit):"))):
+        uri = f"file:///work/crlf_{n}.py"
+        open_doc(editor, text, uri=uri)
+        at = end_of(text)
+        result = await inline(editor, at, uri=uri)
+        assert result.items, result
+        suggestion = str(result.items[0].insert_text)
+        assert "\r" not in suggestion and suggestion.startswith(starts), suggestion
+        assert result.items[0].range == types.Range(start=at, end=at)
+        classic = await editor.text_document_completion_async(types.CompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri), position=at))
+        assert isinstance(classic, types.CompletionList) and classic.items, classic
+        edit = classic.items[0].text_edit
+        assert isinstance(edit, types.TextEdit) and "\r" not in edit.new_text, edit

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.stack
 async def test_neovim_gets_ghost_text_accepts_it_and_completes(stack: Settings,
                                                                tmp_path: Path) -> None:
     nvim = shutil.which("nvim")
-    assert nvim, "Neovim is missing: apt-get install -y neovim (.ci/run installs it)"
+    assert nvim, "Neovim is missing: `make install` installs it"
     script = ROOT / "tests" / "nvim" / "complete.lua"
     seen = await drive(stack, tmp_path, "nvim",
                        [nvim, "--headless", "-u", "NONE", "-i", "NONE", "-c", f"luafile {script}"])
@@ -34,7 +34,7 @@ async def test_neovim_typing_through_its_input_queue(stack: Settings, tmp_path: 
     """Keys typed into Neovim's input queue: the insert-mode hooks ask for the suggestion, a
     cursor move dismisses it (reported rejected), Tab accepts the next one (reported accepted)."""
     nvim = shutil.which("nvim")
-    assert nvim, "Neovim is missing: apt-get install -y neovim (.ci/run installs it)"
+    assert nvim, "Neovim is missing: `make install` installs it"
     script = ROOT / "tests" / "nvim" / "type.lua"
     seen = await drive(stack, tmp_path, "nvim",
                        [nvim, "--headless", "-u", "NONE", "-i", "NONE", "-c", f"luafile {script}"])
@@ -48,7 +48,7 @@ async def test_neovim_runs_the_tasks_as_code_actions(stack: Settings, tmp_path: 
     """The code actions Neovim gets, a docs edit applied by Neovim's own applyEdit handler, and
     find_bugs' findings as Neovim diagnostics (the file ends mid-line: a syntax error)."""
     nvim = shutil.which("nvim")
-    assert nvim, "Neovim is missing: apt-get install -y neovim (.ci/run installs it)"
+    assert nvim, "Neovim is missing: `make install` installs it"
     script = ROOT / "tests" / "nvim" / "tasks.lua"
     seen = await drive(stack, tmp_path, "nvim",
                        [nvim, "--headless", "-u", "NONE", "-i", "NONE", "-c", f"luafile {script}"])

@@ -9,12 +9,15 @@ from pathlib import Path
 import pytest
 from lsprotocol import types
 
+from ide.actions import workspace_edit
 from ide.options import DEV_KEY, OptionsError, resolve
 from ide.pacing import RECONNECT_FIRST_S, RECONNECT_MAX_S, Backoff, Pacing
 from ide.positions import Position
 from ide.stdio import streamable
 from ide.suggestions import FEEDBACK_COMMAND, completion_items, inline_items, word_start
 from ide.verdicts import GRACE_S, TRACKED, Verdicts
+from schemas.socket import EditResult
+from schemas.socket import TextEdit as SocketEdit
 
 
 class TestOptions:
@@ -149,3 +152,47 @@ class TestVerdicts:
             verdicts.answered(f"r{n}", "a.py")
         verdicts.superseded("a.py", 0.0)
         assert len(verdicts.due(GRACE_S)) == TRACKED
+
+
+class TestCrlfDocuments:
+    """Editors hold CRLF lines as lines (Neovim, Emacs) or normalise what they insert (VS Code):
+    a suggestion for a CRLF document reaches them with ``\\n`` alone, never a stray ``\\r``
+    (Neovim showed ``^M`` and inserted a literal CR). Positions are unchanged."""
+
+    TEXT = "def f():\r\n    return 1\r\n\r\ndef g():\r\n    ret"
+    SUGGESTION = "urn 2\r\n\r\ndef h():\r\n    pass\r"
+
+    def test_inline_text(self) -> None:
+        (item,) = inline_items(self.SUGGESTION, "r1", Position(4, 7)).items
+        assert item.insert_text == "urn 2\n\ndef h():\n    pass"
+        assert item.range == types.Range(types.Position(4, 7), types.Position(4, 7))
+
+    def test_half_a_line_break_is_no_suggestion(self) -> None:
+        """What the model answered at the start of a CRLF line: the ``\\r`` of a line break it
+        was cut from (an LF document gets nothing there)."""
+        assert inline_items("\r", "r1", Position(4, 0)).items == []
+        assert inline_items("mit):\r", "r1", Position(4, 0)).items[0].insert_text == "mit):"
+
+    def test_completion_item(self) -> None:
+        (item,) = completion_items(self.SUGGESTION, "r1", self.TEXT, len(self.TEXT),
+                                   Position(4, 7), "utf-16").items
+        edit = item.text_edit
+        assert isinstance(edit, types.TextEdit)
+        assert edit.new_text == "return 2\n\ndef h():\n    pass"
+        assert item.filter_text == edit.new_text and item.label == "return 2"
+        assert (edit.range.start.character, edit.range.end.character) == (4, 7)
+
+    def test_task_edits(self) -> None:
+        """A task's edit (a fix copying the document's lines) goes to the editor's applyEdit,
+        which eglot applies as is."""
+        at = self.TEXT.rindex("    ret")
+        fix = EditResult("r1", 0, 1, "Fix g", (SocketEdit(at, len(self.TEXT),
+                                                          "    return 2\r\n    # done\r\n"),))
+        edit, titles = workspace_edit("file:///a.py", self.TEXT, 3, [fix], "utf-16")
+        assert edit is not None and edit.document_changes and titles == ["Fix g"]
+        change = edit.document_changes[0]
+        assert isinstance(change, types.TextDocumentEdit)
+        (text_edit,) = change.edits
+        assert isinstance(text_edit, types.TextEdit)
+        assert text_edit.new_text == "    return 2\n    # done\n"
+        assert text_edit.range == types.Range(types.Position(4, 0), types.Position(4, 7))

@@ -198,6 +198,9 @@ answer."
   (interactive
    (let ((kind (completing-read "Code assistant task: " code-assistant-task-kinds nil t)))
      (list kind (when current-prefix-arg (read-string "Instruction: ")))))
+  ;; eglot sends edits only once Emacs is idle: the server must have the text (and version)
+  ;; the range and the edits it sends back refer to, or eglot refuses those edits.
+  (eglot--signal-textDocument/didChange)
   (let* ((server (eglot--current-server-or-lose))
          (argument (append (list :kind kind
                                  :uri (plist-get (eglot--TextDocumentIdentifier) :uri)
