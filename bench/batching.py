@@ -21,9 +21,9 @@ from pathlib import Path
 
 from bench.measure import percentile
 from config.settings import Settings
+from documents.document import Document
 from infra.processes import Supervisor
 from infra.stack import private_settings, triton_spec
-from streams.document import Document
 from workers.inference import TritonBackend
 from workers.prompt import Prompt, build_prompt
 

@@ -25,9 +25,9 @@ from pathlib import Path
 from bench.keys import provision
 from bench.measure import percentile
 from config.settings import Settings
+from documents.document import Document
 from infra.stack import private_settings, up
 from schemas.socket import DocOpen
-from streams.document import Document
 from streams.kafka import TopicSpec, ensure_topics, make_consumer, make_producer
 from workers.inference import TritonBackend
 from workers.prompt import build_prompt

@@ -37,10 +37,10 @@ from tritonclient.grpc import service_pb2_grpc
 
 from bench.measure import percentile
 from config.settings import Settings
+from documents.document import Document
 from infra.processes import Supervisor
 from infra.stack import private_settings, triton_spec
 from model.training import model_dir
-from streams.document import Document
 from workers.inference import is_final, response_text, triton_request
 from workers.prompt import Prompt, build_prompt
 

@@ -7,7 +7,7 @@ is permissive (from their metadata: ``License-Expression``, ``License`` or the t
 classifiers), the Node packages installed globally (``package.json``'s ``license``), and the
 named packages of other languages that ``python -m model.registries`` fetched (Java, Kotlin,
 Scala, Rust, Go, TypeScript; their own files' language only, held out as that list says). The
-manifest lists files by path with package, licence, language (``streams.languages``), size, a
+manifest lists files by path with package, licence, language (``documents.languages``), size, a
 content hash and the split; the code itself stays where it is installed. Public code-evaluation
 sets are refused (``model.benchmarks``).
 """
@@ -26,9 +26,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from documents.languages import by_path
 from model import registries
 from model.benchmarks import refusal
-from streams.languages import by_path
 
 #: (package, licence, files, split or None for the hashed split, language or None for any).
 Source = tuple[str, str, Iterable[Path], str | None, str | None]

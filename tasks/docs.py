@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from streams.languages import by_id
+from documents.languages import by_id
 from tasks.filler import Filler
 from tasks.structure import Definition
 

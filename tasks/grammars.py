@@ -1,4 +1,4 @@
-"""Which tree-sitter grammar parses each of our languages (``streams.languages`` ids).
+"""Which tree-sitter grammar parses each of our languages (``documents.languages`` ids).
 
 The grammars come compiled inside ``tree-sitter-language-pack`` 0.13.0's wheel (its 1.x releases
 download grammars at run time, which an air-gapped server cannot). Languages without a grammar

@@ -70,7 +70,7 @@ from schemas.topics import (
     UsageRecord,
     read_record,
 )
-from streams.sealing import SealError, SessionCipher, new_key
+from sealing.cipher import SealError, SessionCipher, new_key
 from tenants.directory import Principal, Tenant
 from workers.core import WorkerCore, WorkerLimits
 from ws_edge.ratelimit import TokenBucket

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams import cross_file
-from streams.document import Document
+from documents import cross_file
+from documents.document import Document
 from workers.prompt import build_prompt
 
 UTILS = """import json

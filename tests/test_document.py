@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from documents.document import DocumentSet, apply_edits
 from schemas.errors import StateError, ValidationError
 from schemas.socket import TextEdit
-from streams.document import DocumentSet, apply_edits
 
 
 def docs(max_documents: int = 4, max_chars: int = 1000) -> DocumentSet:

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from documents import cross_file
 from model.training import languages as language_table
-from streams import cross_file
 
 MODEL_DIR = Path(__file__).resolve().parent.parent / "model" / "repository" / "code_fim" / "1"
 if str(MODEL_DIR) not in sys.path:
@@ -417,7 +417,7 @@ class TestEngine:
         assert engine.uncommented("", "//") == ""
 
     def test_the_workers_rendering_of_other_files_is_read_back_as_their_code(self) -> None:
-        # The worker writes the context (streams/cross_file.py); the engine reads it back.
+        # The worker writes the context (documents/cross_file.py); the engine reads it back.
         code = "def load(path):\n\n    return read(path)"
         window = cross_file.Window("file:///w/util.py", code, frozenset())
         assert engine.uncommented(cross_file.render([window], "//"), "//") == "\n" + code

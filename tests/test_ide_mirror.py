@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from documents.document import apply_edits
 from ide.mirror import Change, DocumentError, Mirror, minimal_edit
 from ide.positions import Encoding, Position, PositionError, line_starts, offset_of, position_of
 from schemas.socket import DocChange, DocOpen
-from streams.document import apply_edits
 
 PIECES = ["a", "b", "Z", " ", "_", "é", "€", "😀", "𠀀", "👍🏽", "\n", "\r\n", "\r", "\t", "ß", "中"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.languages import LANGUAGES, by_id, by_path, canonical_id, resolve
+from documents.languages import LANGUAGES, by_id, by_path, canonical_id, resolve
 
 
 def test_more_than_fifty_languages_each_extension_once() -> None:

@@ -1,7 +1,8 @@
 """The import rules that keep the folders honest (read from the source, with ``ast``).
 
 - Layers run one way: ``schemas`` imports nothing of ours; ``config`` only schemas; the shared
-  libraries (``quota``, ``streams``, ``tenants``, ``runtime``) stand on those; the services
+  libraries (``quota``, ``streams``, ``documents``, ``sealing``, ``tenants``, ``runtime``)
+  stand on those; the services
   (``ws_edge``, ``workers``, ``analytics``) on the libraries, never on each other; ``infra`` (the
   installer and supervisor) may use everything, and nothing but ``bench`` and tests use it;
   ``ide`` (the language server, on a developer's machine) only the message shapes.
@@ -24,30 +25,33 @@ ALLOWED: dict[str, set[str]] = {
     "config": {"schemas"},
     "quota": set(),
     "streams": {"schemas", "config"},
+    "documents": {"schemas"},
+    "sealing": {"schemas"},
     "tenants": {"schemas", "config", "quota"},
     "runtime": {"config"},
-    "ws_edge": {"schemas", "config", "streams", "tenants", "runtime"},
-    "workers": {"schemas", "config", "quota", "streams", "runtime"},
+    "ws_edge": {"schemas", "config", "streams", "documents", "sealing", "tenants", "runtime"},
+    "workers": {"schemas", "config", "quota", "streams", "documents", "sealing", "runtime"},
     "analytics": {"schemas", "config", "quota", "streams", "tenants", "runtime"},
     # Training and evaluation are offline commands: `evaluate --triton` runs the serving bench.
     # The task evaluation (model/training/evaluate_tasks.py) runs the tasks' engines offline.
-    "model": {"config", "streams", "bench", "schemas", "tasks"},
-    "infra": {"schemas", "config", "quota", "streams", "tenants", "runtime", "ws_edge",
+    "model": {"config", "streams", "documents", "bench", "schemas", "tasks"},
+    "infra": {"schemas", "config", "quota", "streams", "documents", "sealing", "tenants",
+              "runtime", "ws_edge",
               "workers", "analytics", "model", "tasks"},
     # The language server runs on a developer's machine: it speaks the socket protocol and
     # needs nothing of the stack's internals.
     "ide": {"schemas"},
     # The assistant tasks' static engines, run inside the task routes' Triton models.
-    "tasks": {"schemas", "streams"},
+    "tasks": {"schemas", "documents"},
 }
 OURS = set(ALLOWED) | {"bench", "tests"}
 
 PURE = [
-    "schemas", "quota/arithmetic.py", "streams/document.py", "streams/sealing.py",
-    "streams/languages.py", "streams/redaction.py", "ws_edge/session.py", "ws_edge/pressure.py",
+    "schemas", "quota/arithmetic.py", "documents/document.py", "sealing/cipher.py",
+    "documents/languages.py", "documents/redaction.py", "ws_edge/session.py", "ws_edge/pressure.py",
     "ws_edge/ratelimit.py", "workers/core.py", "workers/debounce.py", "workers/reuse.py",
     "workers/prompt.py", "workers/admission.py", "workers/answer_source.py",
-    "workers/events.py", "streams/cross_file.py", "workers/persistence.py",
+    "workers/events.py", "documents/cross_file.py", "workers/persistence.py",
     "analytics/batcher.py", "analytics/usage_windows.py", "infra/restarts.py",
     "ide/positions.py", "ide/mirror.py", "ide/pacing.py", "ide/suggestions.py", "ide/verdicts.py",
     "config/task_routes.py", "tasks/offsets.py", "tasks/docs.py", "tasks/explain.py",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from runtime.metrics import Registry
 from schemas.topics import StageTimes
-from streams.metrics import Registry
 from ws_edge.server import stage_split
 
 

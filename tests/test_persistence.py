@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from documents.document import apply_edits
 from schemas.socket import TextEdit
-from streams.document import apply_edits
 from workers.persistence import PersistenceTracker, surviving_chars
 
 PREFIX = "def area(r):\n    return "

@@ -9,7 +9,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.redaction import control_characters, find_secrets, redact
+from documents.redaction import control_characters, find_secrets, redact
 
 _RNG = random.Random(20261123)
 

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sealing.cipher import KEY_BYTES, PLAIN, SealError, SessionCipher, new_key
+from sealing.session_keys import PREFIX, RETIRE_GRACE_MS, SessionKeyError, SessionKeys
 from streams.redis_client import make_redis
-from streams.sealing import KEY_BYTES, PLAIN, SealError, SessionCipher, new_key
-from streams.session_keys import PREFIX, RETIRE_GRACE_MS, SessionKeyError, SessionKeys
 
 
 class TestCipher:

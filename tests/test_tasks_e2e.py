@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from config.settings import Settings
+from documents.document import apply_edits
 from schemas.socket import CompletionEnd, DocOpen, EditResult, ErrorFrame, FindingResult
-from streams.document import apply_edits
 from tests.test_stack_e2e import finished, open_client
 from ws_edge.client import Completion, EdgeClient
 

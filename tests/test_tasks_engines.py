@@ -11,10 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from config.task_routes import DEFAULT_DEADLINES_MS, task_routes
+from documents.document import apply_edits
 from schemas.errors import ValidationError
 from schemas.socket import TextEdit
 from schemas.tasks import TaskEdit, TaskFinding, TaskText, read_item, write_item
-from streams.document import apply_edits
 from tasks.docs import clean_summary, doc_comment, name_words, summary_from_name
 from tasks.engine import TaskInput, run_task
 from tasks.explain import explain

@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
+from documents.document import apply_edits
 from schemas.tasks import TaskFinding, TaskText
-from streams.document import apply_edits
 from tasks import linters
 from tasks.engine import TaskInput, run_task
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from documents.document import Document
 from schemas.socket import (
     Cancel,
     CompletionEnd,
@@ -12,7 +13,6 @@ from schemas.socket import (
     TextEdit,
 )
 from schemas.topics import DocSnapshot, EditorBody, EditorEvent, ResyncRequest, SessionEnd
-from streams.document import Document
 from workers.core import SendFrame, StartCompletion, StopCompletion, WorkerCore, WorkerLimits
 from workers.prompt import build_prompt
 

@@ -14,9 +14,9 @@ import logging
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 
+from runtime.metrics import Registry
 from schemas.socket import EndReason, TokenChunk
 from schemas.topics import CompletionEvent, StageTimes
-from streams.metrics import Registry
 from workers.answer_source import Cached, Choice, Known, Live, Lookup, decide
 from workers.cache import CompletionCache
 from workers.core import StartCompletion

@@ -12,6 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from documents import cross_file
+from documents.document import Document, DocumentSet
+from documents.languages import canonical_id
+from documents.redaction import redact
 from schemas.errors import ProtocolError, StateError
 from schemas.socket import (
     Cancel,
@@ -34,10 +38,6 @@ from schemas.topics import (
     SessionEnd,
     StageTimes,
 )
-from streams import cross_file
-from streams.document import Document, DocumentSet
-from streams.languages import canonical_id
-from streams.redaction import redact
 from workers.debounce import DebounceConfig, TypingRhythm
 from workers.prompt import Prompt, build_prompt
 

@@ -11,10 +11,10 @@ from pathlib import Path
 from aiohttp import web
 
 from config.settings import Settings
+from runtime.metrics import Registry
 from runtime.service import run_marking_ready
-from streams.metrics import Registry
+from sealing.session_keys import SessionKeys
 from streams.redis_client import make_redis
-from streams.session_keys import SessionKeys
 from workers.cache import CompletionCache
 from workers.inference import InferenceError, LlmCompletions, TritonBackend
 from workers.quota import QuotaGate

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from streams import cross_file
-from streams.document import Document
-from streams.languages import by_id, canonical_id
-from streams.redaction import redact
+from documents import cross_file
+from documents.document import Document
+from documents.languages import by_id, canonical_id
+from documents.redaction import redact
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from aiokafka import AIOKafkaProducer
 
 from schemas.topics import Reply, ReplyFrame, StageTimes, write_record
-from streams.session_keys import SessionKeys
+from sealing.session_keys import SessionKeys
 from workers.core import Route
 
 log = logging.getLogger("workers")

@@ -19,12 +19,12 @@ from aiokafka import ConsumerRebalanceListener
 
 from config.settings import Settings
 from config.task_routes import task_routes
+from runtime.metrics import Registry
 from schemas.errors import ProtocolError
 from schemas.topics import EditorEvent, read_record
+from sealing.cipher import SealError
+from sealing.session_keys import SessionKeys
 from streams.kafka import IDLE_WAIT_MS, make_consumer, make_producer
-from streams.metrics import Registry
-from streams.sealing import SealError
-from streams.session_keys import SessionKeys
 from workers.cache import CompletionCache
 from workers.completions import Completions
 from workers.core import (

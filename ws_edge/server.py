@@ -27,16 +27,16 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from config.settings import Settings
+from runtime.metrics import Registry
 from runtime.service import run_marking_ready
 from schemas.codec import encode
 from schemas.errors import ProtocolError
 from schemas.socket import CompletionEnd, ErrorFrame, SlowDown, TokenChunk
 from schemas.topics import FrameBatch, Reply, ResyncRequest, StageTimes, read_record, write_record
+from sealing.cipher import Cipher, SealError
+from sealing.session_keys import REFRESH_MS, SessionKeyError, SessionKeys
 from streams.kafka import IDLE_WAIT_MS, make_consumer, make_producer
-from streams.metrics import Registry
 from streams.redis_client import make_redis
-from streams.sealing import Cipher, SealError
-from streams.session_keys import REFRESH_MS, SessionKeyError, SessionKeys
 from tenants.directory import DirectoryError, Principal, Refusal
 from ws_edge.gate import Gate
 from ws_edge.pressure import Pressure, PressureConfig

@@ -19,6 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from documents.document import DocumentSet
+from documents.redaction import control_characters, redact
 from schemas.codec import parse_json
 from schemas.errors import FrameError, ProtocolError, StateError, ValidationError
 from schemas.socket import (
@@ -45,8 +47,6 @@ from schemas.socket import (
     read_client_frame,
 )
 from schemas.topics import DocSnapshot, EditorBody, EditorEvent, FeedbackEvent, SessionEnd
-from streams.document import DocumentSet
-from streams.redaction import control_characters, redact
 from tenants.directory import Principal
 from ws_edge.ratelimit import TokenBucket
 

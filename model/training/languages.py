@@ -2,15 +2,15 @@
 
 The served model reads ``languages.json`` beside ``model.py`` (it cannot import ``streams``
 inside Triton's stub): for each canonical language id, how its blocks end and its line comment,
-taken from ``streams.languages``. A test checks the file is current.
+taken from ``documents.languages``. A test checks the file is current.
 """
 
 from __future__ import annotations
 
 import json
 
+from documents.languages import LANGUAGES
 from model.training.model_dir import MODEL_DIR
-from streams.languages import LANGUAGES
 
 OUT = MODEL_DIR / "languages.json"
 

@@ -2,7 +2,7 @@
 
 A developer's other open documents are usually files of the same project; in the corpus, the
 files of the same package and language stand in for them. The worker's own choice and rendering
-(``streams.cross_file``) turns them into the prompt's context, so the model is trained and
+(``documents.cross_file``) turns them into the prompt's context, so the model is trained and
 measured on exactly what the server sends.
 """
 
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import random
 
+from documents import cross_file
+from documents.languages import by_id
 from model.training.corpus_files import SourceFile
-from streams import cross_file
-from streams.languages import by_id
 
 #: How many other files are "open" at most (at least one, when the package has another).
 OPEN_FILES = 4

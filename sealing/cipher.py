@@ -2,7 +2,7 @@
 
 The broker writes every record to disk. Editor events and replies carry code, so their values are
 sealed with a key that belongs to one session and lives only in memory and in Redis with a TTL
-(:mod:`streams.session_keys`): once the key is gone, the session's records on the broker's disk
+(:mod:`sealing.session_keys`): once the key is gone, the session's records on the broker's disk
 are unreadable, whatever the topic's retention did or did not delete yet. The additional data
 binds a sealed value to its topic's role and its session, so a record cannot be replayed as a
 reply or under another session's key.

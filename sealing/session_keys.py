@@ -5,7 +5,7 @@ TTL (``CODE_RETENTION_MS``) while the socket lives, so a restarted Redis has it 
 seconds; when the session ends the key is given ``RETIRE_GRACE_MS`` for workers to read what is
 still queued, then Redis drops it. Keys are never written to Kafka, logs or disk (the
 embedded Redis runs without persistence; a production Redis holding them must too).
-With ``CODE_ENCRYPTION=0`` every method hands out :data:`streams.sealing.PLAIN`.
+With ``CODE_ENCRYPTION=0`` every method hands out :data:`sealing.cipher.PLAIN`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import redis.asyncio as aioredis
 
 from schemas.errors import AssistantError
-from streams.sealing import PLAIN, Cipher, SessionCipher, new_key
+from sealing.cipher import PLAIN, Cipher, SessionCipher, new_key
 
 PREFIX = "sk:v1:"
 #: How often the edge writes its live sessions' keys again.
