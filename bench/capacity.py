@@ -85,7 +85,7 @@ async def session(settings: Settings, api_key: str, seed: int, stop_at: float, s
             if reason in ("stop", "length"):
                 first = completion.first_token_s
                 if first is None:
-                    first = time.perf_counter() - completion.sent_at  # ended with nothing
+                    first = time.perf_counter() - completion.sent_s  # ended with nothing
                 step.latencies_ms.append(first * 1000)
         await client.close()
 

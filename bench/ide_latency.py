@@ -80,7 +80,7 @@ class SocketEditor:
         await asyncio.wait_for(completion.done.wait(), 30)
         self.end_ms.append((time.perf_counter() - started) * 1000)
         if completion.first_token_s is not None:
-            self.first_ms.append((completion.sent_at + completion.first_token_s - started) * 1000)
+            self.first_ms.append((completion.sent_s + completion.first_token_s - started) * 1000)
 
 
 class LspEditor:

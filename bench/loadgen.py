@@ -36,7 +36,8 @@ from schemas.socket import (
     TokenChunk,
     decode_server_message,
 )
-from ws_edge.client import Completion, EdgeClient, connect_edge
+from socket_client.answers import Answer
+from ws_edge.client import EdgeClient, connect_edge
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 SOURCES = ("json/encoder.py", "json/decoder.py", "textwrap.py", "shlex.py", "fnmatch.py",
@@ -49,7 +50,7 @@ def stdlib_sources() -> list[str]:
 
 
 async def ask_fresh(client: EdgeClient, rng: random.Random, sources: list[str], tag: str
-                    ) -> tuple[str, Completion]:
+                    ) -> tuple[str, Answer]:
     """Open a document cut from one of ``sources`` at a random line, with a line no earlier
     request had right before the cursor (no answer comes from a cache: every request reaches
     the model, as fresh typing does), and ask for a completion there. Returns its uri."""

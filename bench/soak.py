@@ -83,7 +83,7 @@ async def one_session(settings: Settings, api_key: str, seed: int, stop_at: floa
                 ended = True
             except TimeoutError:
                 ended = False
-            elapsed_ms = (time.perf_counter() - completion.sent_at) * 1000
+            elapsed_ms = (time.perf_counter() - completion.sent_s) * 1000
             first = None if completion.first_token_s is None else completion.first_token_s * 1000
             record.append((elapsed_ms, first, ended))
             kind = "accepted" if completion.text and rng.random() < 0.3 else "rejected"

@@ -19,13 +19,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import get_args
 
-from ide.edge_link import Answer, EdgeLink
+from ide.edge_link import EdgeLink
 from ide.mirror import Change, DocumentError, Mirror, MirroredDocument
 from ide.options import Options
 from ide.positions import Encoding, Position, PositionError
 from ide.verdicts import Verdicts
 from schemas.errors import AssistantError
 from schemas.socket import ClientMessage, DocClose, DocOpen, ErrorFrame, FeedbackKind, TaskKind
+from socket_client.answers import Answer
 
 #: End details after which the request is worth one retry once the document is re-opened.
 RESYNC = {"unknown_document", "document_stale", "version_conflict", "offset_out_of_range",

@@ -16,7 +16,6 @@ import ssl
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -29,21 +28,18 @@ from schemas.errors import ProtocolError
 from schemas.socket import (
     Cancel,
     ClientMessage,
-    CompletionEnd,
     CompletionRequest,
-    EditResult,
     ErrorFrame,
     Feedback,
-    FindingResult,
     Hello,
     Notice,
     SlowDown,
     TaskKind,
     TaskRequest,
-    TokenChunk,
     Welcome,
     decode_server_message,
 )
+from socket_client.answers import Answer, land
 
 log = logging.getLogger("ide.edge")
 
@@ -52,26 +48,6 @@ log = logging.getLogger("ide.edge")
 STABLE_SESSION_S = 5.0
 #: Frames larger than this are refused by the edge; the real limit comes with ``welcome``.
 DEFAULT_MAX_FRAME_BYTES = 1 << 20
-
-
-@dataclass(slots=True)
-class Answer:
-    """What came back for one completion request."""
-
-    request_id: str
-    sent_s: float
-    chunks: list[str] = field(default_factory=list)
-    reason: str = ""
-    detail: str | None = None
-    error: ErrorFrame | None = None
-    first_chunk_s: float | None = None
-    done: asyncio.Event = field(default_factory=asyncio.Event)
-    #: A task's edits and findings, in order.
-    results: list[EditResult | FindingResult] = field(default_factory=list)
-
-    @property
-    def text(self) -> str:
-        return "".join(self.chunks)
 
 
 class EdgeLink:
@@ -146,7 +122,7 @@ class EdgeLink:
         timeout cancels it at the edge."""
         answer = Answer(uuid.uuid4().hex[:16], time.perf_counter())
         if not self.post(request(answer.request_id)):
-            answer.reason, answer.detail = "error", "not_connected"
+            answer.give_up("not_connected")
             return answer
         self._pending[answer.request_id] = answer
         try:
@@ -156,7 +132,7 @@ class EdgeLink:
             raise
         except TimeoutError:
             self.post(Cancel(answer.request_id))
-            answer.reason, answer.detail = "error", "timeout"
+            answer.give_up("timeout")
         finally:
             self._pending.pop(answer.request_id, None)
         return answer
@@ -230,8 +206,7 @@ class EdgeLink:
                 with contextlib.suppress(asyncio.CancelledError):
                     await writer
                 for answer in self._pending.values():
-                    answer.reason, answer.detail = "error", "disconnected"
-                    answer.done.set()
+                    answer.give_up("disconnected")
 
     async def _write(self, connection: ClientConnection, outbox: asyncio.Queue[str]) -> None:
         with contextlib.suppress(ConnectionClosed):
@@ -249,28 +224,11 @@ class EdgeLink:
                 self._route(frame)
 
     def _route(self, frame: Any) -> None:
-        if isinstance(frame, TokenChunk):
-            answer = self._pending.get(frame.request_id)
-            if answer is not None:
-                if answer.first_chunk_s is None:
-                    answer.first_chunk_s = time.perf_counter()
-                answer.chunks.append(frame.text)
-        elif isinstance(frame, EditResult | FindingResult):
-            answer = self._pending.get(frame.request_id)
-            if answer is not None:
-                answer.results.append(frame)
-        elif isinstance(frame, CompletionEnd):
-            answer = self._pending.get(frame.request_id)
-            if answer is not None:
-                answer.reason, answer.detail = frame.reason, frame.detail
-                answer.done.set()
-        elif isinstance(frame, ErrorFrame):
-            answer = self._pending.get(frame.request_id or "")
-            if answer is not None:
-                answer.error = frame
-            else:
-                log.info("edge refused a frame: %s (field %s)", frame.code, frame.field)
-                self._on_refused(frame)
+        if land(self._pending, frame, time.perf_counter()) is not None:
+            return
+        if isinstance(frame, ErrorFrame):
+            log.info("edge refused a frame: %s (field %s)", frame.code, frame.field)
+            self._on_refused(frame)
         elif isinstance(frame, SlowDown):
             self.pacing.interval_ms = frame.request_interval_ms
         elif isinstance(frame, Notice):

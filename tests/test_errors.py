@@ -8,7 +8,8 @@ import pkgutil
 
 from schemas.errors import AssistantError
 
-PACKAGES = ["schemas", "config", "quota", "streams", "tenants", "runtime", "ws_edge", "workers",
+PACKAGES = ["schemas", "config", "quota", "streams", "documents", "sealing", "tenants", "runtime",
+            "ws_edge", "workers", "socket_client",
             "analytics", "tasks", "infra", "ide"]
 
 

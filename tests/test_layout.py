@@ -29,7 +29,8 @@ ALLOWED: dict[str, set[str]] = {
     "sealing": {"schemas"},
     "tenants": {"schemas", "config", "quota"},
     "runtime": {"config"},
-    "ws_edge": {"schemas", "config", "streams", "documents", "sealing", "tenants", "runtime"},
+    "ws_edge": {"schemas", "config", "streams", "documents", "sealing", "tenants", "runtime",
+                "socket_client"},
     "workers": {"schemas", "config", "quota", "streams", "documents", "sealing", "runtime"},
     "analytics": {"schemas", "config", "quota", "streams", "tenants", "runtime"},
     # Training and evaluation are offline commands: `evaluate --triton` runs the serving bench.
@@ -40,7 +41,9 @@ ALLOWED: dict[str, set[str]] = {
               "workers", "analytics", "model", "tasks"},
     # The language server runs on a developer's machine: it speaks the socket protocol and
     # needs nothing of the stack's internals.
-    "ide": {"schemas"},
+    "ide": {"schemas", "socket_client"},
+    # What every client of the socket shares.
+    "socket_client": {"schemas"},
     # The assistant tasks' static engines, run inside the task routes' Triton models.
     "tasks": {"schemas", "documents"},
 }

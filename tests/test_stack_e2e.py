@@ -30,9 +30,10 @@ from schemas.socket import (
     TextEdit,
     TokenChunk,
 )
+from socket_client.answers import Answer
 from tenants.directory import FREE_DAILY_COMPLETIONS
 from tests.conftest import KEYRING
-from ws_edge.client import Completion, EdgeClient, connect_edge
+from ws_edge.client import EdgeClient, connect_edge
 
 pytestmark = pytest.mark.stack
 
@@ -71,7 +72,7 @@ async def client(stack: Settings) -> AsyncIterator[EdgeClient]:
     await c.close()
 
 
-async def finished(completion: Completion, timeout_s: float = 20.0) -> Completion:
+async def finished(completion: Answer, timeout_s: float = 20.0) -> Answer:
     await asyncio.wait_for(completion.done.wait(), timeout_s)
     return completion
 
@@ -81,7 +82,7 @@ async def next_frame(client: EdgeClient, timeout_s: float = 10.0) -> ServerMessa
 
 
 async def completion_for(client: EdgeClient, text: str, uri: str = "file:///demo.py"
-                         ) -> Completion:
+                         ) -> Answer:
     await client.send(DocOpen(uri, "python", 1, text))
     return await finished(await client.complete(uri, 1, len(text)))
 

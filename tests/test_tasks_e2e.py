@@ -11,8 +11,9 @@ import pytest
 from config.settings import Settings
 from documents.document import apply_edits
 from schemas.socket import CompletionEnd, DocOpen, EditResult, ErrorFrame, FindingResult
+from socket_client.answers import Answer
 from tests.test_stack_e2e import finished, open_client
-from ws_edge.client import Completion, EdgeClient
+from ws_edge.client import EdgeClient
 
 pytestmark = pytest.mark.stack
 
@@ -61,21 +62,21 @@ async def client(stack: Settings) -> AsyncIterator[EdgeClient]:
 
 
 async def run(client: EdgeClient, kind: str, text: str, uri: str = "file:///proj/stats.py",
-              language: str = "python", start: int = 0, end: int = 0) -> Completion:
+              language: str = "python", start: int = 0, end: int = 0) -> Answer:
     await client.send(DocOpen(uri, language, 1, text))
     answer = await client.task(kind, uri, 1, start, end)  # type: ignore[arg-type]
     return await finished(answer, 30.0)
 
 
-def edits_of(answer: Completion) -> list[EditResult]:
+def edits_of(answer: Answer) -> list[EditResult]:
     return [r for r in answer.results if isinstance(r, EditResult)]
 
 
-def findings_of(answer: Completion) -> list[FindingResult]:
+def findings_of(answer: Answer) -> list[FindingResult]:
     return [r for r in answer.results if isinstance(r, FindingResult)]
 
 
-def ended_ok(answer: Completion) -> CompletionEnd:
+def ended_ok(answer: Answer) -> CompletionEnd:
     assert answer.end is not None and answer.error is None, (answer.end, answer.error)
     assert answer.end.reason == "stop", answer.end
     assert answer.end.chunks == len(answer.chunks) + len(answer.results)

@@ -17,7 +17,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,14 +29,11 @@ from websockets.protocol import State
 from config.settings import Settings
 from schemas.codec import encode, parse_json
 from schemas.socket import (
-    CompletionEnd,
     CompletionRequest,
     DocChange,
     DocOpen,
-    EditResult,
     ErrorFrame,
     Feedback,
-    FindingResult,
     Hello,
     ServerMessage,
     TaskKind,
@@ -46,28 +43,10 @@ from schemas.socket import (
     Welcome,
     decode_server_message,
 )
+from socket_client.answers import Answer, land
 
 LANGUAGE_BY_SUFFIX = {".py": "python", ".js": "javascript", ".ts": "typescript", ".go": "go",
                       ".rs": "rust", ".java": "java", ".c": "c", ".cpp": "cpp", ".rb": "ruby"}
-
-
-@dataclass
-class Completion:
-    """What arrived for one request."""
-
-    request_id: str
-    sent_at: float
-    chunks: list[str] = field(default_factory=list)
-    end: CompletionEnd | None = None
-    error: ErrorFrame | None = None
-    first_token_s: float | None = None
-    done: asyncio.Event = field(default_factory=asyncio.Event)
-    #: A task's edits and findings, in order.
-    results: list[EditResult | FindingResult] = field(default_factory=list)
-
-    @property
-    def text(self) -> str:
-        return "".join(self.chunks)
 
 
 class EdgeClient:
@@ -75,10 +54,10 @@ class EdgeClient:
 
     def __init__(self, connection: ClientConnection) -> None:
         self.connection = connection
-        self.pending: dict[str, Completion] = {}
+        self.pending: dict[str, Answer] = {}
         self.errors: list[ErrorFrame] = []
         self.frames: asyncio.Queue[ServerMessage] = asyncio.Queue()
-        self.on_chunk: Callable[[Completion, str], None] | None = None
+        self.on_chunk: Callable[[Answer, str], None] | None = None
         self._reader: asyncio.Task[None] | None = None
 
     async def start(self, client: str = "demo-client/0.1") -> Welcome:
@@ -93,18 +72,18 @@ class EdgeClient:
         await self.connection.send(encode(message).decode("utf-8"))
 
     async def complete(self, uri: str, version: int, offset: int,
-                       max_tokens: int | None = None) -> Completion:
+                       max_tokens: int | None = None) -> Answer:
         request_id = uuid.uuid4().hex[:16]
-        completion = Completion(request_id, time.perf_counter())
+        completion = Answer(request_id, time.perf_counter())
         self.pending[request_id] = completion
         await self.send(CompletionRequest(request_id, uri, version, offset, max_tokens))
         return completion
 
     async def task(self, kind: TaskKind, uri: str, version: int, start: int, end: int,
-                   instruction: str | None = None) -> Completion:
+                   instruction: str | None = None) -> Answer:
         """Ask for an assistant task; its answer arrives like a completion's, plus results."""
         request_id = uuid.uuid4().hex[:16]
-        answer = Completion(request_id, time.perf_counter())
+        answer = Answer(request_id, time.perf_counter())
         self.pending[request_id] = answer
         await self.send(TaskRequest(request_id, kind, uri, version, start, end, instruction))
         return answer
@@ -119,31 +98,14 @@ class EdgeClient:
         async for data in self.connection:
             frame = decode_server_message(orjson.loads(data))
             await self.frames.put(frame)
-            if isinstance(frame, TokenChunk):
-                completion = self.pending.get(frame.request_id)
-                if completion is not None:
-                    if completion.first_token_s is None:
-                        completion.first_token_s = time.perf_counter() - completion.sent_at
-                    completion.chunks.append(frame.text)
-                    if self.on_chunk:
-                        self.on_chunk(completion, frame.text)
-            elif isinstance(frame, EditResult | FindingResult):
-                completion = self.pending.get(frame.request_id)
-                if completion is not None:
-                    if completion.first_token_s is None:
-                        completion.first_token_s = time.perf_counter() - completion.sent_at
-                    completion.results.append(frame)
-            elif isinstance(frame, CompletionEnd):
-                completion = self.pending.pop(frame.request_id, None)
-                if completion is not None:
-                    completion.end = frame
-                    completion.done.set()
-            elif isinstance(frame, ErrorFrame):
-                completion = self.pending.get(frame.request_id or "")
-                if completion is not None:
-                    completion.error = frame
-                else:
+            answer = land(self.pending, frame, time.perf_counter())
+            if answer is None:
+                if isinstance(frame, ErrorFrame):
                     self.errors.append(frame)
+            elif answer.end is not None:
+                del self.pending[answer.request_id]
+            elif isinstance(frame, TokenChunk) and self.on_chunk:
+                self.on_chunk(answer, frame.text)
 
     async def close(self) -> None:
         if self.connection.state is not State.CLOSED:  # closing twice trips over a dead transport
