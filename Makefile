@@ -26,8 +26,14 @@ status:
 lint: .venv/.installed
 	$(PY) -m ruff check .
 
+# The served models are type-checked one directory at a time, as Triton loads them (each is its
+# own import root, and every one has a model.py).
 typecheck: .venv/.installed
 	$(PY) -m mypy
+	for model in model/repository/*/1; do \
+		(cd $$model && MYPYPATH=.:$(CURDIR) $(CURDIR)/$(PY) -m mypy --strict \
+			--ignore-missing-imports --cache-dir $(CURDIR)/.mypy_cache/served *.py) || exit 1; \
+	done
 
 schema: .venv/.installed
 	$(PY) -m schemas

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
+from numpy.typing import NDArray
 from bpe import EOT, Tokenizer
 from layout import prefix_window, prompt_ids
 from rules import Context, LanguageRules, context_of, finish, settled, stop_point
@@ -223,7 +224,7 @@ class CopyModel:
         return Copied(Counter(ids[found].tolist()), int(found.size), length)
 
 
-def mix_copy(probabilities: np.ndarray, copied: Copied | None, weight: float) -> np.ndarray:
+def mix_copy(probabilities: NDArray[Any], copied: Copied | None, weight: float) -> NDArray[Any]:
     """The network's distribution mixed in place with the copy model's, trusted by the match."""
     if copied is None or weight <= 0:
         return probabilities
@@ -255,7 +256,7 @@ class Hypothesis:
     unmatched: str
     logprob: float = 0.0
     tokens: int = 0
-    logits: np.ndarray | None = None
+    logits: NDArray[Any] | None = None
     pending: int | None = None
 
 
@@ -281,7 +282,7 @@ class Sequence:
     cache: KVCache
     copy: CopyModel
     history: list[int]
-    logits: np.ndarray | None = None
+    logits: NDArray[Any] | None = None
     pending: int | None = None
     generated: bytearray = field(default_factory=bytearray)
     #: The word part-typed before the cursor, taken out of the prompt: the model writes it again
@@ -315,7 +316,7 @@ class PrefixCache:
     def __init__(self, transformer: Transformer, entries: int = PREFIX_CACHE_ENTRIES) -> None:
         self.transformer = transformer
         self.entries = entries
-        self.stored: OrderedDict[bytes, tuple[np.ndarray, KVCache]] = OrderedDict()
+        self.stored: OrderedDict[bytes, tuple[NDArray[Any], KVCache]] = OrderedDict()
 
     def lookup(self, ids: list[int]) -> tuple[KVCache | None, int]:
         """The entry sharing the longest start with ``ids`` and how many positions it shares
@@ -379,7 +380,7 @@ class Engine:
                       tokenizer.special.values() else "" for i in range(transformer.vocab)]
         #: Tokens that end a line (any with a newline) and the end of text.
         self.line_ends = np.array([i for i, text in enumerate(self.texts) if "\n" in text] + [self.eot])
-        self._consistent_cache: dict[str, np.ndarray] = {}
+        self._consistent_cache: dict[str, NDArray[Any]] = {}
         ordered = sorted((text, i) for i, text in enumerate(self.texts) if text)
         self._sorted_texts = ([t for t, _ in ordered], [i for _, i in ordered])
         self._ids_of_text: dict[str, list[int]] = {}
@@ -511,18 +512,18 @@ class Engine:
             same += 1
         return low[:same].decode("utf-8", errors="ignore")[len(sequence.partial):]
 
-    def _distribution(self, sequence: Sequence) -> np.ndarray:
+    def _distribution(self, sequence: Sequence) -> NDArray[Any]:
         assert sequence.logits is not None
         probabilities = self.network_distribution(sequence.logits)
         if self.copy_weight > 0:
             mix_copy(probabilities, sequence.copy.predict(sequence.history), self.copy_weight)
         return probabilities
 
-    def network_distribution(self, logits: np.ndarray) -> np.ndarray:
+    def network_distribution(self, logits: NDArray[Any]) -> NDArray[Any]:
         """The network's next-token probabilities (special tokens other than the end banned)."""
         scores = logits.astype(np.float64)
         scores[self.banned] = -np.inf
-        probabilities = np.exp(scores - scores.max())
+        probabilities: NDArray[Any] = np.exp(scores - scores.max())
         probabilities /= probabilities.sum()
         return probabilities
 
@@ -700,8 +701,8 @@ class Engine:
         sequence.text = self._line_text(sequence, found)
         self._end(sequence, found.reason)
 
-    def _consistent(self, probabilities: np.ndarray, unmatched: str,
-                    renormalize: bool = True) -> np.ndarray:
+    def _consistent(self, probabilities: NDArray[Any], unmatched: str,
+                    renormalize: bool = True) -> NDArray[Any]:
         """``probabilities`` over the tokens that agree with the part-typed word still to match
         (a start of it, or it and more), renormalized unless ``renormalize`` is false."""
         allowed = self._consistent_cache.get(unmatched)
@@ -718,7 +719,7 @@ class Engine:
         out[allowed] = 1.0 / len(allowed)  # never leave the typed word, even if all underflow
         return out
 
-    def _agreeing(self, unmatched: str) -> np.ndarray:
+    def _agreeing(self, unmatched: str) -> NDArray[Any]:
         """Tokens whose text starts with ``unmatched`` (a run of the sorted texts) or is a
         start of it (one lookup per length)."""
         low, high = self._starting_with(unmatched)

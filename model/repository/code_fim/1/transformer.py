@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 EPSILON = 1e-5
 RUNTIME_MIN_TOKENS = 64
@@ -36,20 +37,20 @@ class Layer:
     and ``[out, in]`` for columns (a decoding step of a few sequences, where BLAS runs the
     narrow product about twice as fast that way round)."""
 
-    norm1: tuple[np.ndarray, np.ndarray]
-    qkv: tuple[np.ndarray, np.ndarray]  # [width, 3 * width], bias
-    proj: tuple[np.ndarray, np.ndarray]
-    norm2: tuple[np.ndarray, np.ndarray]
-    up: tuple[np.ndarray, np.ndarray]
-    down: tuple[np.ndarray, np.ndarray]
-    columns: tuple[np.ndarray, ...]  # qkv, proj, up, down as [out, in]; biases as [out, 1]
+    norm1: tuple[NDArray[Any], NDArray[Any]]
+    qkv: tuple[NDArray[Any], NDArray[Any]]  # [width, 3 * width], bias
+    proj: tuple[NDArray[Any], NDArray[Any]]
+    norm2: tuple[NDArray[Any], NDArray[Any]]
+    up: tuple[NDArray[Any], NDArray[Any]]
+    down: tuple[NDArray[Any], NDArray[Any]]
+    columns: tuple[NDArray[Any], ...]  # qkv, proj, up, down as [out, in]; biases as [out, 1]
 
 
 class KVCache:
     """Keys and values of one sequence's past positions, for every layer: its own arrays, or a
     slot of a :class:`Batch` (views into the batch's arrays)."""
 
-    def __init__(self, keys: np.ndarray, values: np.ndarray, slot: int = -1) -> None:
+    def __init__(self, keys: NDArray[Any], values: NDArray[Any], slot: int = -1) -> None:
         self.keys = keys  # [layers, heads, context, head_width]
         self.values = values
         self.slot = slot
@@ -89,28 +90,28 @@ class Batch:
         self.free.append(cache.slot)
 
 
-def _norm(x: np.ndarray, weights: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+def _norm(x: NDArray[Any], weights: tuple[NDArray[Any], NDArray[Any]]) -> NDArray[Any]:
     mean = x.mean(axis=-1, keepdims=True)
     centered = x - mean
     variance = (centered * centered).mean(axis=-1, keepdims=True)
-    out: np.ndarray = centered / np.sqrt(variance + EPSILON) * weights[0] + weights[1]
+    out: NDArray[Any] = centered / np.sqrt(variance + EPSILON) * weights[0] + weights[1]
     return out
 
 
-def _gelu(x: np.ndarray) -> np.ndarray:
-    out: np.ndarray = 0.5 * x * (1.0 + np.tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)))
+def _gelu(x: NDArray[Any]) -> NDArray[Any]:
+    out: NDArray[Any] = 0.5 * x * (1.0 + np.tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)))
     return out
 
 
-def _norm_columns(x: np.ndarray, weights: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+def _norm_columns(x: NDArray[Any], weights: tuple[NDArray[Any], NDArray[Any]]) -> NDArray[Any]:
     """Layer norm of each column of ``x`` ([width, rows])."""
     centered = x - x.mean(axis=0, keepdims=True)
     variance = (centered * centered).mean(axis=0, keepdims=True)
-    out: np.ndarray = centered / np.sqrt(variance + EPSILON) * weights[0][:, None] + weights[1][:, None]
+    out: NDArray[Any] = centered / np.sqrt(variance + EPSILON) * weights[0][:, None] + weights[1][:, None]
     return out
 
 
-def _softmax_rows(scores: np.ndarray) -> np.ndarray:
+def _softmax_rows(scores: NDArray[Any]) -> NDArray[Any]:
     scores = scores - scores.max(axis=-1, keepdims=True)
     np.exp(scores, out=scores)
     scores /= scores.sum(axis=-1, keepdims=True)
@@ -120,8 +121,8 @@ def _softmax_rows(scores: np.ndarray) -> np.ndarray:
 class Transformer:
     """Runs the exported weights (``weights.npz``, shapes in ``card.json``)."""
 
-    def __init__(self, weights: dict[str, np.ndarray], layers: int, heads: int) -> None:
-        def get(name: str) -> np.ndarray:
+    def __init__(self, weights: dict[str, NDArray[Any]], layers: int, heads: int) -> None:
+        def get(name: str) -> NDArray[Any]:
             return np.ascontiguousarray(weights[name], dtype=np.float32)
 
         self.embed = get("embed.weight")
@@ -195,7 +196,7 @@ class Transformer:
     def new_batch(self, slots: int) -> Batch:
         return Batch(slots, len(self.layers), self.heads, self.context, self.head_width)
 
-    def prefill(self, ids: list[int], cache: KVCache) -> np.ndarray:
+    def prefill(self, ids: list[int], cache: KVCache) -> NDArray[Any]:
         """Runs ``ids`` after the cache's ``length`` positions; returns the last position's logits."""
         start = cache.length
         count = len(ids)
@@ -207,7 +208,7 @@ class Transformer:
             cache.keys[:, :, :count] = keys[:, 0]
             cache.values[:, :, :count] = values[:, 0]
             cache.length = count
-            compiled: np.ndarray = logits[0]
+            compiled: NDArray[Any] = logits[0]
             return compiled
         x = self.embed[ids] + self.position[start:start + count]
         heads, head_width = self.heads, self.head_width
@@ -225,10 +226,10 @@ class Transformer:
             x = x + attended.transpose(1, 0, 2).reshape(count, self.width) @ layer.proj[0] + layer.proj[1]
             x = x + _gelu(_norm(x, layer.norm2) @ layer.up[0] + layer.up[1]) @ layer.down[0] + layer.down[1]
         cache.length = total
-        logits: np.ndarray = _norm(x[-1:], self.final_norm) @ self.unembed
-        return logits[0]
+        last: NDArray[Any] = (_norm(x[-1:], self.final_norm) @ self.unembed)[0]
+        return last
 
-    def step(self, tokens: list[int], caches: list[KVCache], batch: Batch | None = None) -> np.ndarray:
+    def step(self, tokens: list[int], caches: list[KVCache], batch: Batch | None = None) -> NDArray[Any]:
         """One new token for each of several sequences at once; returns logits [len(tokens), vocab].
 
         With ``batch`` (every cache one of its slots) and several sequences, attention runs over
@@ -258,10 +259,10 @@ class Transformer:
             x = x + _gelu(_norm(x, layer.norm2) @ layer.up[0] + layer.up[1]) @ layer.down[0] + layer.down[1]
         for cache in caches:
             cache.length += 1
-        logits: np.ndarray = _norm(x, self.final_norm) @ self.unembed
+        logits: NDArray[Any] = _norm(x, self.final_norm) @ self.unembed
         return logits
 
-    def _step_batched(self, tokens: list[int], caches: list[KVCache], batch: Batch) -> np.ndarray:
+    def _step_batched(self, tokens: list[int], caches: list[KVCache], batch: Batch) -> NDArray[Any]:
         # Rows are slots 0..top-1; slots without a token this step compute a dummy column that
         # writes nothing. Activations are columns: x is [width, top].
         top = max(c.slot for c in caches) + 1
@@ -291,5 +292,5 @@ class Transformer:
             x = x + down_w @ _gelu(up_w @ _norm_columns(x, layer.norm2) + up_b) + down_b
         for cache in caches:
             cache.length += 1
-        logits: np.ndarray = (self.embed @ _norm_columns(x[:, real], self.final_norm)).T
+        logits: NDArray[Any] = (self.embed @ _norm_columns(x[:, real], self.final_norm)).T
         return logits
