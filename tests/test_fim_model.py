@@ -23,6 +23,7 @@ import engine  # noqa: E402
 import layout  # noqa: E402
 import rules  # noqa: E402
 import transformer  # noqa: E402
+import vocabulary  # noqa: E402
 
 TOKENIZER = bpe.Tokenizer.load(MODEL_DIR / "tokenizer.json")
 SOURCE = '''import os
@@ -334,17 +335,18 @@ class TestEngine:
         logits = model.prefill(prepared.prompt, cache)
         unmatched, logprob = prepared.partial, 0.0
         for token in line:
-            p = engine.mix_copy(eng.network_distribution(logits), prepared.copy.predict(history),
+            p = engine.mix_copy(eng.vocabulary.network_distribution(logits), prepared.copy.predict(history),
                                 eng.copy_weight)
             if unmatched:
-                p = eng._consistent(p, unmatched, renormalize=unmatched == prepared.partial)
-                piece = eng.texts[token]
+                p = eng.vocabulary.consistent(p, unmatched, renormalize=unmatched == prepared.partial)
+                piece = eng.vocabulary.texts[token]
                 unmatched = unmatched[len(piece):] if unmatched.startswith(piece) else ""
             logprob += float(np.log(p[token]))
             history.append(token)
             logits = model.step([token], [cache])[0]
-        p = engine.mix_copy(eng.network_distribution(logits), prepared.copy.predict(history), eng.copy_weight)
-        logprob += float(np.log(p[eng.line_ends].sum()))
+        p = engine.mix_copy(eng.vocabulary.network_distribution(logits),
+                            prepared.copy.predict(history), eng.copy_weight)
+        logprob += float(np.log(p[eng.vocabulary.line_ends].sum()))
         assert sequence.confidence == pytest.approx(float(np.exp(logprob)), rel=1e-3)
         assert TOKENIZER.decode(line) == prepared.partial + sequence.text
 
@@ -445,23 +447,23 @@ class TestEngine:
         ("x " + "n" * 32, " " + "n" * 32), ("x" * 33, ""), (" abc", " abc"), (" ", ""),
         ("f(a, ", " "), ("x\t na", "na")])
     def test_the_part_typed_word_is_found(self, prefix: str, word: str) -> None:
-        assert engine.partial_word(prefix) == word
+        assert vocabulary.partial_word(prefix) == word
 
     @pytest.mark.parametrize(("prefix", "token"), [
         ("}  /", "/"), ("f(a)", ")"), ("x = read_li", " read_li"), ("return ", " "), ("\n", ""),
         ("x = 1\n", ""), ("", ""), ("a -", " -")])
     def test_the_cut_token_is_found(self, model: transformer.Transformer, prefix: str,
                                     token: str) -> None:
-        assert make_engine(model).partial_token(prefix) == token
+        assert make_engine(model).vocabulary.partial_token(prefix) == token
 
     @settings(max_examples=200)
     @given(st.text(alphabet="ab_ (){}[].,:;=-+*/<>!&|\"'\n\t#", max_size=20))
     def test_a_healed_token_ends_the_prefix_and_a_longer_token_extends_it(self, prefix: str) -> None:
-        token = ENGINE.partial_token(prefix)
+        token = ENGINE.vocabulary.partial_token(prefix)
         assert prefix.endswith(token)
-        if token and token != engine.partial_word(prefix):  # a punctuation token
+        if token and token != vocabulary.partial_word(prefix):  # a punctuation token
             assert not any(c.isalnum() or c in "_\n" for c in token)
-            assert sum(t.startswith(token) for t in ENGINE.texts) > 1
+            assert sum(t.startswith(token) for t in ENGINE.vocabulary.texts) > 1
 
     def test_a_cut_punctuation_token_is_completed_not_repeated(
             self, model: transformer.Transformer) -> None:
@@ -475,9 +477,9 @@ class TestEngine:
     def test_the_tokens_agreeing_with_a_typed_word_are_all_found(
             self, model: transformer.Transformer, unmatched: str) -> None:
         eng = make_engine(model)
-        expected = [i for i, text in enumerate(eng.texts)
+        expected = [i for i, text in enumerate(eng.vocabulary.texts)
                     if text and (text.startswith(unmatched) or unmatched.startswith(text))]
-        assert eng._agreeing(unmatched).tolist() == expected
+        assert eng.vocabulary._agreeing(unmatched).tolist() == expected
 
     def test_a_part_typed_word_is_completed_not_repeated(self, model: transformer.Transformer) -> None:
         cut = SOURCE.index("read_lines(path)\n    return") + len("read_")

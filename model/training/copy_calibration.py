@@ -70,7 +70,7 @@ def observe(engine: Any, task: tasks.Task) -> list[Observation]:
         for token in target:
             copied = copy.predict(history)
             if copied is not None and retyped >= len(partial.encode("utf-8")):
-                network = float(engine.network_distribution(logits)[token])
+                network = float(engine.vocabulary.network_distribution(logits)[token])
                 out.append(Observation(network, copied.counts.get(token, 0) / copied.total,
                                        copied.length, copied.total))
             retyped += engine.tokenizer.byte_lengths[token]

@@ -34,19 +34,18 @@ from __future__ import annotations
 
 import json
 import math
-import re
-from bisect import bisect_left
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-from numpy.typing import NDArray
-from bpe import EOT, Tokenizer
+from bpe import Tokenizer
 from layout import prefix_window, prompt_ids
+from numpy.typing import NDArray
 from rules import Context, LanguageRules, context_of, finish, settled, stop_point
-from transformer import KVCache, Transformer
+from transformer import Batch, KVCache, Transformer
+from vocabulary import Vocabulary
 
 #: How much the document's copy model is trusted against the network, by the length of the
 #: longest match of the last tokens in the document (bucket ``i``: at least
@@ -92,25 +91,6 @@ MIN_WINDOW = 256
 COPY_PREFIX_CHARS = 16000
 COPY_SUFFIX_CHARS = 4000
 COPY_CONTEXT_CHARS = 4000
-
-
-#: The tokenizer glues one space to the word or punctuation after it (`` ex`` in
-#: ``inline extract``) unless another blank comes before it: an identifier being typed, with
-#: that space, or a space just typed after anything but a blank, is a token the cursor cuts
-#: through.
-_PARTIAL_WORD = re.compile(r"(?:(?<!\s) )?[A-Za-z_][A-Za-z0-9_]*\Z|(?<=\S) \Z")
-#: Longer words are left in the prompt (an identifier this long is rarely being typed fresh).
-MAX_PARTIAL = 32
-#: Characters before the cursor tokenized to find the punctuation token it may cut.
-PUNCTUATION_TAIL = 16
-
-
-def partial_word(prefix: str) -> str:
-    """The token the cursor is in the middle (or at the end) of, if any: an identifier with the
-    space before it, or a space after a word; it is taken out of the prompt and generated again."""
-    found = _PARTIAL_WORD.search(prefix[-MAX_PARTIAL - 2:])
-    word = found.group() if found else ""
-    return word if len(word.lstrip(" ")) <= MAX_PARTIAL else ""
 
 
 #: A completion whose last tokens are the same short run of tokens this many times in a row is
@@ -308,6 +288,13 @@ class Sequence:
     #: Every line the search ended (the choice among them depends on the threshold).
     ended: list[Found] = field(default_factory=list)
 
+    def drop_search(self, batch: Batch) -> None:
+        """Gives back the search's slots but the sequence's own."""
+        for cache in [h.cache for h in self.hypotheses] + self.spare:
+            if cache is not self.cache:
+                batch.give(cache)
+        self.hypotheses, self.spare = [], []
+
 
 class PrefixCache:
     """Prompt states of recent requests, by their token ids (least recently used goes first).
@@ -374,18 +361,8 @@ class Engine:
         self.beam_width = max(1, beam_width)
         self.length_normalization = length_normalization
         self.batch = transformer.new_batch(slots * self.beam_width)
-        self.eot = tokenizer.special[EOT]
-        self.banned = np.array(sorted(set(tokenizer.special.values()) - {self.eot}))
-        self.texts = [tokenizer.token_bytes(i).decode("utf-8", errors="replace") if i not in
-                      tokenizer.special.values() else "" for i in range(transformer.vocab)]
-        #: Tokens that end a line (any with a newline) and the end of text.
-        self.line_ends = np.array([i for i, text in enumerate(self.texts) if "\n" in text] + [self.eot])
-        self._consistent_cache: dict[str, NDArray[Any]] = {}
-        ordered = sorted((text, i) for i, text in enumerate(self.texts) if text)
-        self._sorted_texts = ([t for t, _ in ordered], [i for _, i in ordered])
-        self._ids_of_text: dict[str, list[int]] = {}
-        for text, i in ordered:
-            self._ids_of_text.setdefault(text, []).append(i)
+        self.vocabulary = Vocabulary(tokenizer, transformer.vocab)
+        self.eot = self.vocabulary.eot
 
     @classmethod
     def load(cls, directory: Path, **options: Any) -> Engine:
@@ -397,7 +374,7 @@ class Engine:
         """The request's prompt ids and copy model (no network run yet)."""
         rules = self.languages.get(request.language, LanguageRules())
         context = context_of(request.prefix, request.suffix, rules)
-        partial = self.partial_token(request.prefix)
+        partial = self.vocabulary.partial_token(request.prefix)
         healed = request.prefix[:len(request.prefix) - len(partial)]
         prompt = prompt_ids(self.tokenizer, healed, request.suffix, request.language,
                             request.context, window=self.window)
@@ -409,20 +386,6 @@ class Engine:
         document = [*self.tokenizer.encode(others), self.eot,
                     *self.tokenizer.encode(request.suffix[:COPY_SUFFIX_CHARS]), self.eot, *history]
         return Prepared(context, partial, prompt, history, CopyModel(document, self.eot))
-
-    def partial_token(self, prefix: str) -> str:
-        """What is generated again before the completion (token healing): the word being typed
-        (:func:`partial_word`), else the punctuation token that ends the prefix when a longer
-        token starts with it (``/`` of ``//``, ``(`` of ``()``, `` =`` of `` ==``)."""
-        word = partial_word(prefix)
-        if word or not prefix or prefix[-1].isspace():
-            return word
-        ids = self.tokenizer.encode(prefix[-PUNCTUATION_TAIL:])
-        last = self.texts[ids[-1]] if ids else ""
-        if not last or not prefix.endswith(last) or any(c.isalnum() or c in "_\n" for c in last):
-            return ""
-        low, high = self._starting_with(last)
-        return last if high - low > 1 else ""
 
     def start(self, request: Request) -> Sequence:
         """Tokenizes and runs the prompt (reusing cached states) and chooses the first token."""
@@ -475,7 +438,7 @@ class Engine:
     def release(self, sequence: Sequence, keep: bool = True) -> None:
         """Frees the sequence's slots, first keeping its prompt states (``keep``) for later
         requests that start the same way. Every started sequence must be released once."""
-        self._drop_search(sequence)
+        sequence.drop_search(self.batch)
         if keep:
             self.prefix_cache.store(sequence.prompt, sequence.cache)
         self.batch.give(sequence.cache)
@@ -514,34 +477,26 @@ class Engine:
 
     def _distribution(self, sequence: Sequence) -> NDArray[Any]:
         assert sequence.logits is not None
-        probabilities = self.network_distribution(sequence.logits)
+        probabilities = self.vocabulary.network_distribution(sequence.logits)
         if self.copy_weight > 0:
             mix_copy(probabilities, sequence.copy.predict(sequence.history), self.copy_weight)
-        return probabilities
-
-    def network_distribution(self, logits: NDArray[Any]) -> NDArray[Any]:
-        """The network's next-token probabilities (special tokens other than the end banned)."""
-        scores = logits.astype(np.float64)
-        scores[self.banned] = -np.inf
-        probabilities: NDArray[Any] = np.exp(scores - scores.max())
-        probabilities /= probabilities.sum()
         return probabilities
 
     def _choose(self, sequence: Sequence) -> None:
         probabilities = self._distribution(sequence)
         if sequence.unmatched:  # as in the search: only the word's first token renormalized
-            probabilities = self._consistent(probabilities, sequence.unmatched,
-                                             renormalize=not sequence.generated)
+            probabilities = self.vocabulary.consistent(probabilities, sequence.unmatched,
+                                                       renormalize=not sequence.generated)
         token = int(probabilities.argmax())
         sequence.confidence *= float(probabilities[token])
         sequence.pending = None
         if token == self.eot:
-            self._end(sequence, "eot")
+            _end(sequence, "eot")
             return
         sequence.history.append(token)
         sequence.generated += self.tokenizer.token_bytes(token)
         if sequence.unmatched:
-            piece = self.texts[token]
+            piece = self.vocabulary.texts[token]
             matched = sequence.unmatched.startswith(piece)
             sequence.unmatched = sequence.unmatched[len(piece):] if matched else ""
             if sequence.unmatched or sequence.generated == sequence.partial.encode():
@@ -555,17 +510,17 @@ class Engine:
             sequence.text = sequence.text[:cut]
         newline = sequence.text.find("\n", checked)
         while newline != -1:  # each line that ended with this token is judged once
-            if not self._judge(sequence, newline):
+            if not _judge(sequence, newline):
                 return
             newline = sequence.text.find("\n", newline + 1)
         if cut is None and looping(sequence.history, sequence.tokens):
-            self._end(sequence, "loop")
+            _end(sequence, "loop")
         elif cut is not None:
-            self._end(sequence, "rule")
+            _end(sequence, "rule")
         elif sequence.tokens >= sequence.request.max_tokens:
-            self._end(sequence, "length")
+            _end(sequence, "length")
         elif sequence.cache.length >= self.transformer.context:
-            self._end(sequence, "context")
+            _end(sequence, "context")
         else:
             sequence.pending = token
 
@@ -578,27 +533,27 @@ class Engine:
         candidates: list[tuple[float, int, int]] = []
         for index, hypothesis in enumerate(sequence.hypotheses):
             assert hypothesis.logits is not None
-            probabilities = self.network_distribution(hypothesis.logits)
+            probabilities = self.vocabulary.network_distribution(hypothesis.logits)
             if self.copy_weight > 0:
                 mix_copy(probabilities, sequence.copy.predict(hypothesis.history), self.copy_weight)
             if hypothesis.unmatched:
                 # Renormalized once, over the first token: later steps keep the network's own
                 # probabilities, so a path that cuts the typed word into unusual tokens (which
                 # leaves the network lost after it) is not made as likely as the usual one.
-                probabilities = self._consistent(probabilities, hypothesis.unmatched,
-                                                 renormalize=not hypothesis.generated)
+                probabilities = self.vocabulary.consistent(probabilities, hypothesis.unmatched,
+                                                           renormalize=not hypothesis.generated)
             else:
                 if hypothesis.tokens:
-                    ending = float(probabilities[self.line_ends].sum())
-                    self._found(sequence, Found(hypothesis.logprob + math.log(max(ending, 1e-300)),
+                    ending = float(probabilities[self.vocabulary.line_ends].sum())
+                    _found(sequence, Found(hypothesis.logprob + math.log(max(ending, 1e-300)),
                                                 hypothesis.generated, hypothesis.tokens,
                                                 hypothesis.history, "line"))
                 if hypothesis.tokens >= request.max_tokens or \
                         hypothesis.cache.length >= self.transformer.context:
-                    self._found(sequence, Found(hypothesis.logprob, hypothesis.generated,
+                    _found(sequence, Found(hypothesis.logprob, hypothesis.generated,
                                                 hypothesis.tokens, hypothesis.history, "length"))
                     continue
-                probabilities[self.line_ends] = 0.0
+                probabilities[self.vocabulary.line_ends] = 0.0
             if looping(hypothesis.history, hypothesis.tokens):
                 continue
             for token in np.argpartition(-probabilities, width)[:width]:
@@ -638,19 +593,13 @@ class Engine:
             generated = parent.generated + self.tokenizer.token_bytes(token)
             unmatched = parent.unmatched
             if unmatched:
-                piece = self.texts[token]
+                piece = self.vocabulary.texts[token]
                 unmatched = unmatched[len(piece):] if unmatched.startswith(piece) else ""
             healing = bool(unmatched) or generated == sequence.partial.encode()
             hypotheses.append(Hypothesis(cache, [*parent.history, token], generated, unmatched,
                                          logprob, parent.tokens + (0 if healing else 1),
                                          pending=token))
         sequence.hypotheses, sequence.spare = hypotheses, spare
-
-    @staticmethod
-    def _found(sequence: Sequence, found: Found) -> None:
-        sequence.ended.append(found)
-        if sequence.found is None or found.logprob > sequence.found.logprob:
-            sequence.found = found
 
     def choice(self, sequence: Sequence, threshold: float) -> Found | None:
         """The line a search shows at ``threshold``, of those ended so far: among those whose
@@ -672,82 +621,49 @@ class Engine:
             passed = [end for end, confidence in sequence.line_ends if confidence >= threshold]
             return sequence.text[:passed[-1]] if passed else ""
         chosen = self.choice(sequence, threshold)
-        return "" if chosen is None else self._line_text(sequence, chosen)
-
-    @staticmethod
-    def _line_text(sequence: Sequence, found: Found) -> str:
-        text = found.generated.decode("utf-8", errors="ignore")[len(sequence.partial):]
-        cut = stop_point(text, sequence.context)
-        return text if cut is None else text[:cut]
-
-    def _drop_search(self, sequence: Sequence) -> None:
-        """Gives back the search's slots but the sequence's own."""
-        for cache in [h.cache for h in sequence.hypotheses] + sequence.spare:
-            if cache is not sequence.cache:
-                self.batch.give(cache)
-        sequence.hypotheses, sequence.spare = [], []
+        return "" if chosen is None else _line_text(sequence, chosen)
 
     def _end_search(self, sequence: Sequence) -> None:
         """The chosen ended line becomes the completion, its probability the confidence."""
-        self._drop_search(sequence)
+        sequence.drop_search(self.batch)
         found = self.choice(sequence, sequence.request.threshold) or sequence.found
         if found is None:
             sequence.confidence = 0.0
-            self._end(sequence, "unsure")
+            _end(sequence, "unsure")
             return
         sequence.generated = bytearray(found.generated)
         sequence.tokens, sequence.history = found.tokens, found.history
         sequence.confidence = math.exp(found.logprob)
-        sequence.text = self._line_text(sequence, found)
-        self._end(sequence, found.reason)
+        sequence.text = _line_text(sequence, found)
+        _end(sequence, found.reason)
 
-    def _consistent(self, probabilities: NDArray[Any], unmatched: str,
-                    renormalize: bool = True) -> NDArray[Any]:
-        """``probabilities`` over the tokens that agree with the part-typed word still to match
-        (a start of it, or it and more), renormalized unless ``renormalize`` is false."""
-        allowed = self._consistent_cache.get(unmatched)
-        if allowed is None:
-            allowed = self._agreeing(unmatched)
-            if len(self._consistent_cache) > 4096:
-                self._consistent_cache.clear()
-            self._consistent_cache[unmatched] = allowed
-        out = np.zeros_like(probabilities)
-        out[allowed] = probabilities[allowed]
-        total = out.sum()
-        if total > 0:
-            return out / total if renormalize else out
-        out[allowed] = 1.0 / len(allowed)  # never leave the typed word, even if all underflow
-        return out
 
-    def _agreeing(self, unmatched: str) -> NDArray[Any]:
-        """Tokens whose text starts with ``unmatched`` (a run of the sorted texts) or is a
-        start of it (one lookup per length)."""
-        low, high = self._starting_with(unmatched)
-        found = list(self._sorted_texts[1][low:high])
-        for end in range(1, len(unmatched)):
-            found += self._ids_of_text.get(unmatched[:end], [])
-        return np.array(sorted(found), dtype=np.int64)
+def _end(sequence: Sequence, reason: str) -> None:
+    """Ends the completion; under the threshold, at its last line that passed ("unsure")."""
+    sequence.done, sequence.reason = True, reason
+    _judge(sequence, len(sequence.text))
 
-    def _starting_with(self, text: str) -> tuple[int, int]:
-        """The run of the sorted token texts that start with ``text`` (itself included)."""
-        texts = self._sorted_texts[0]
-        low = bisect_left(texts, text)
-        return low, bisect_left(texts, text + "\U0010ffff", low)
 
-    @staticmethod
-    def _judge(sequence: Sequence, end: int) -> bool:
-        """Whether the completion may go on past ``end`` (a line's end in ``text``): the
-        confidence so far is recorded there; under the threshold, the completion ends at the
-        last line that passed."""
-        sequence.line_ends.append((end, sequence.confidence))
-        if sequence.confidence < sequence.request.threshold:
-            sequence.text = sequence.text[:sequence.accepted]
-            sequence.done, sequence.reason = True, "unsure"
-            return False
-        sequence.accepted = end
-        return True
+def _found(sequence: Sequence, found: Found) -> None:
+    sequence.ended.append(found)
+    if sequence.found is None or found.logprob > sequence.found.logprob:
+        sequence.found = found
 
-    def _end(self, sequence: Sequence, reason: str) -> None:
-        """Ends the completion; under the threshold, at its last line that passed ("unsure")."""
-        sequence.done, sequence.reason = True, reason
-        self._judge(sequence, len(sequence.text))
+
+def _line_text(sequence: Sequence, found: Found) -> str:
+    text = found.generated.decode("utf-8", errors="ignore")[len(sequence.partial):]
+    cut = stop_point(text, sequence.context)
+    return text if cut is None else text[:cut]
+
+
+def _judge(sequence: Sequence, end: int) -> bool:
+    """Whether the completion may go on past ``end`` (a line's end in ``text``): the
+    confidence so far is recorded there; under the threshold, the completion ends at the
+    last line that passed."""
+    sequence.line_ends.append((end, sequence.confidence))
+    if sequence.confidence < sequence.request.threshold:
+        sequence.text = sequence.text[:sequence.accepted]
+        sequence.done, sequence.reason = True, "unsure"
+        return False
+    sequence.accepted = end
+    return True
