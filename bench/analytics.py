@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import time
 import uuid
@@ -33,7 +32,6 @@ from workers.quota import QuotaGate
 from ws_edge.client import EdgeClient, connect_edge
 
 SOURCE = "import os\n\n\ndef read_config(path):\n    with open(path) as handle:\n        return "
-BENCH_REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 
 
 def landed(settings: Settings, prefix: str) -> int:
@@ -81,8 +79,9 @@ async def until_landed(settings: Settings, prefix: str, rows: int, poll_s: float
     return count
 
 
-async def quota_latency(checks: int) -> None:
-    client = make_redis(BENCH_REDIS_URL)
+async def quota_latency(redis_url: str, checks: int) -> None:
+    """The quota check against a bare ``INCR`` on the stack's own Redis (its keys removed)."""
+    client = make_redis(redis_url)
     gate = QuotaGate(client)
     ours, incr = [], []
     now = time.time_ns() // 1_000_000
@@ -129,7 +128,7 @@ async def accept_to_queryable(settings: Settings, api_key: str, accepts: int) ->
 
 
 async def measure(settings: Settings, api_key: str, args: argparse.Namespace) -> None:
-    await quota_latency(args.quota_checks)
+    await quota_latency(settings.redis_url, args.quota_checks)
     await accept_to_queryable(settings, api_key, args.accepts)
     await sink_throughput(settings, args.events)
 
