@@ -3,6 +3,12 @@
 Every such part is a fill-in-the-middle question (the text before the gap and after it), asked
 of ``code_fim``'s engine loaded into the task model's own process: each task route has its own
 copy of the network, so task traffic never waits in the completion route's batch.
+
+Why the engine is loaded from a directory at run time and not imported: the task routes' Triton
+models (``model/repository/task_*``) are entry points into this package, so ``tasks`` importing
+the served model's code would make a loop. The served model is data to ``tasks`` (a directory
+named in the route's configuration, read when the route loads, as its weights are), ``code_fim``
+stays copyable (it imports nothing of ours), and the import order stays one way.
 """
 
 from __future__ import annotations
