@@ -10,9 +10,12 @@ component in turn with SIGKILL: broker, Triton, Redis, worker, edge, analytics, 
 Per component it reports: the time from the kill until a completion asked after the kill is
 answered with tokens again (and until the component was running again), requests that got no
 ``end`` while their socket stayed open (silence), and requests whose socket closed first. At the
-end, with merges switched off so every inserted row stays countable: feedback and completion
-events the clients were told about but ClickHouse lacks (lost) or holds more than once
-(duplicated), and the billing export's totals against ClickHouse's for the same tenant.
+end, with merges switched off so every inserted row stays countable, ClickHouse against the
+developers' own ledger (the request ids and feedback event ids they sent, and the ends they
+received): completion events of requests a worker ended and feedback events whose socket stayed
+open that ClickHouse lacks (lost), requests holding more than one distinct event (doubled: billing
+counts event ids), and events for requests or feedback no developer sent; then the billing
+export's totals against ClickHouse's for the same tenant.
 """
 
 from __future__ import annotations
@@ -69,12 +72,23 @@ class Request:
 
 
 @dataclass
+class Sent:
+    """One feedback event as a developer sent it."""
+
+    request_id: str
+    kind: str
+    #: Its socket stayed open 2 s after it was sent, or until our own close: it must arrive.
+    told: bool = False
+
+
+@dataclass
 class Developers:
-    """What the simulated developers did and were told."""
+    """What the simulated developers did and were told: the ledger the events are audited
+    against."""
 
     requests: list[Request] = field(default_factory=list)
-    #: request_id -> feedback kind sent on a socket that stayed open for 2 s or until our close.
-    feedback: dict[str, str] = field(default_factory=dict)
+    #: event_id -> the feedback sent with that id (at most one per request).
+    feedback: dict[str, Sent] = field(default_factory=dict)
     reconnects: int = 0
 
 
@@ -112,7 +126,7 @@ async def developer(settings: Settings, api_key: str, seed: int, stop: asyncio.E
 
 async def session(client: EdgeClient, rng: random.Random, sources: list[str],
                   stop: asyncio.Event, log: Developers) -> None:
-    pending_feedback: list[tuple[float, str, str]] = []
+    pending_feedback: list[tuple[float, Sent]] = []
     while not stop.is_set():
         uri, completion = await ask_fresh(client, rng, sources, "faults")
         request = Request(completion.request_id, now_s())
@@ -132,17 +146,18 @@ async def session(client: EdgeClient, rng: random.Random, sources: list[str],
             request.by_edge = completion.end is not None and completion.end.detail == "no_answer"
             if completion.text:
                 kind = "accepted" if rng.random() < 0.3 else "rejected"
-                await client.send(Feedback(uuid.uuid4().hex, completion.request_id, kind))  # type: ignore[arg-type]
-                pending_feedback.append((now_s(), completion.request_id, kind))
+                event_id, sent = uuid.uuid4().hex, Sent(completion.request_id, kind)
+                log.feedback[event_id] = sent  # in the ledger before it can reach the edge
+                await client.send(Feedback(event_id, sent.request_id, kind))  # type: ignore[arg-type]
+                pending_feedback.append((now_s(), sent))
         await client.send(DocClose(uri))
         if request.reason in ("error", "overloaded", "expired"):
             await asyncio.sleep(0.2)  # as a plugin does: no tight loop against a failing backend
         # Feedback counts as told once its socket stayed open two seconds after it was sent.
         while pending_feedback and now_s() - pending_feedback[0][0] > 2.0:
-            _, request_id, kind = pending_feedback.pop(0)
-            log.feedback[request_id] = kind
-    for _, request_id, kind in pending_feedback:  # our own close: the edge flushes what it has
-        log.feedback[request_id] = kind
+            pending_feedback.pop(0)[1].told = True
+    for _, sent in pending_feedback:  # our own close: the edge flushes what it has
+        sent.told = True
 
 
 def prepare_tables(settings: Settings) -> None:
@@ -209,44 +224,62 @@ async def run_faults(settings: Settings, supervisor: Supervisor, api_keys: list[
 
 
 def audit(settings: Settings, log: Developers, tenant_id: str) -> dict[str, Any]:
-    """Lost and duplicated events against what the developers were told; billing vs ClickHouse."""
-    # Workers report every request they start (CompletionEvent); a request ended before it
-    # started (``expired``: it waited past REQUEST_DEADLINE_MS) or by the edge is not reported.
+    """ClickHouse's events against the developers' ledger (lost, doubled, never sent), rows the
+    sink inserted twice, and the billing export against ClickHouse."""
+    sent = {r.request_id for r in log.requests}
+    # Workers report every request they start (CompletionEvent) and send its end only once the
+    # event is on the broker; a request ended before it started (``expired``: it waited past
+    # REQUEST_DEADLINE_MS) or by the edge is not reported. Any other sent request (its socket
+    # closed first) may hold one event or none, never two.
     reported = {r.request_id for r in log.requests
                 if r.ended_s is not None and not r.by_edge and r.reason != "expired"}
+    told = {event_id for event_id, feedback in log.feedback.items() if feedback.told}
 
     def rows(sql: str) -> list[list[Any]]:
         found: list[list[Any]] = run_query(settings, sql)["rows"]
         return found
 
     where = f"WHERE tenant_id = {literal(tenant_id)}"
-    # Rows per event id in ClickHouse against records per event id in Kafka: more rows than
-    # records is the sink inserting a record twice (what its deduplication prevents); more than
-    # one record is a worker that re-read its input (after a crash, or a commit lost with the
-    # broker) and reported the request again (ReplacingMergeTree keeps one; billing counts ids).
+    # One row per (request, event id): a request with two is counted twice by billing (which
+    # counts event ids). The row counts against the records per event id in Kafka: more rows
+    # than records is the sink inserting a record twice (what its deduplication prevents); more
+    # than one record is a worker that re-read its input and reported the request again under
+    # the same id (ReplacingMergeTree keeps one; billing counts it once).
     completion_rows = rows("SELECT request_id, event_id, count() "  # noqa: S608
                            f"FROM completion_events {where} GROUP BY request_id, event_id")
-    feedback_rows = rows("SELECT request_id, event_id, count() "  # noqa: S608
-                         f"FROM feedback_events {where} GROUP BY request_id, event_id")
+    feedback_rows = rows("SELECT request_id, event_id, count(), kind "  # noqa: S608
+                         f"FROM feedback_events {where} GROUP BY request_id, event_id, kind")
     records = Counter(
         orjson.loads(record.value or b"{}").get("event_id")
         for record in asyncio.run(read_all(settings, [settings.topic_completions,
                                                       settings.topic_feedback])))
     completions = Counter(row[0] for row in completion_rows)
+    feedback = Counter(row[0] for row in feedback_rows)
     month = Month.parse(datetime.now(UTC).strftime("%Y-%m"))
     exported = totals(summarize(asyncio.run(read_usage(settings)), tenant_id, month))
     lost = reported - completions.keys()
+
+    def as_sent(row: list[Any]) -> bool:
+        mine = log.feedback.get(row[1])
+        return mine is not None and (mine.request_id, mine.kind) == (row[0], row[3])
+
     return {
+        "completion events expected": len(reported),
         "completion events lost": len(lost),
         "lost, by end reason": dict(Counter(r.reason for r in log.requests
                                             if r.request_id in lost)),
-        "completion events inserted twice": sum(
-            1 for row in completion_rows if row[-1] > records[row[1]]),
+        "completion events doubled": sum(1 for n in completions.values() if n > 1),
+        "completion events of requests never sent": len(completions.keys() - sent),
+        "completion rows inserted twice": sum(
+            1 for row in completion_rows if row[2] > records[row[1]]),
         "completion events reported again after a replay": sum(
             1 for row in completion_rows if records[row[1]] > 1),
-        "feedback events lost": len(log.feedback.keys() - {row[0] for row in feedback_rows}),
-        "feedback events inserted twice": sum(
-            1 for row in feedback_rows if row[-1] > records[row[1]]),
+        "feedback events expected": len(told),
+        "feedback events lost": len(told - {row[1] for row in feedback_rows}),
+        "feedback events doubled": sum(1 for n in feedback.values() if n > 1),
+        "feedback events never sent": sum(1 for row in feedback_rows if not as_sent(row)),
+        "feedback rows inserted twice": sum(
+            1 for row in feedback_rows if row[2] > records[row[1]]),
         "billing export": exported,
         "clickhouse": clickhouse_totals(settings, tenant_id, str(month)),
     }

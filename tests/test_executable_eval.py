@@ -1,12 +1,15 @@
 """The executable infilling evaluation's harness on a module it writes itself: doctests run
-against the filled-in text in a subprocess, and a line the doctests never run is recognised."""
+against the filled-in text in a subprocess, a line the doctests never run is recognised, and only
+lines they run become tasks."""
 
 from __future__ import annotations
 
+import ast
+import random
 from pathlib import Path
 
 from model.training import executable_go
-from model.training.executable import UNREACHED, Infill, passes, run_doctests
+from model.training.executable import UNREACHED, Infill, passes, reached_lines, run_doctests
 from model.training.tasks import Task
 
 MODULE = '''def double(n):
@@ -43,6 +46,32 @@ def test_a_filled_line_passes_only_when_right_and_reached() -> None:
     assert not passes(reached, UNREACHED)
     unreached = infill_at('raise ValueError("negative")')
     assert passes(unreached, UNREACHED), "the doctests never take the negative branch"
+
+
+#: ``double``'s doctests skip its negative branch; ``triple``'s never call it at all.
+FILTERED = MODULE + '''
+
+def triple(n):
+    """Three times n (the example does not call it).
+
+    >>> 3 * 4
+    12
+    """
+    result = n * 3
+    return result
+'''
+
+
+def test_only_lines_the_doctests_run_become_tasks() -> None:
+    functions = [n for n in ast.parse(FILTERED).body if isinstance(n, ast.FunctionDef)]
+    tasks = {f.name: reached_lines("evalfilter", "filter.py", FILTERED, f.name, f,
+                                   random.Random(7)) for f in functions}
+    assert {name: sorted(i.task.target for i in found) for name, found in tasks.items()} == {
+        "double": ["result = n * 2", "return result"], "triple": []}
+    for infill in tasks["double"]:
+        assert infill.task.prefix + infill.task.target + infill.task.suffix == FILTERED
+        assert infill.task.prefix.endswith("\n    ") and infill.indent == "    "
+        assert passes(infill, infill.task.target) and not passes(infill, UNREACHED)
 
 
 GO_SOURCE = """package calc

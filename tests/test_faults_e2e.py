@@ -1,5 +1,6 @@
 """Faults survived: each component killed with SIGKILL under load is started again by the
 watchdog, completions flow again, no request goes silent, and no event is lost or doubled
+against the developers' own ledger of request ids and feedback they sent and ends they received
 (the short run of ``bench.faults``, on its own stack instance); the demo client reconnects and
 re-opens its document when its edge dies."""
 
@@ -44,10 +45,18 @@ def test_every_component_killed_once_under_load() -> None:
     assert slow == {}, f"completions did not flow again within 30 s: {slow}"
     silent = [r.request_id for r in log.requests if r.ended_s is None and not r.closed]
     assert silent == [], "every request ends, or its socket closes"
+    # Against the developers' own ledger: each request a worker ended has exactly one event
+    # (one event id), each feedback sent on a socket that stayed open is there once, and
+    # nothing is there that no developer sent.
+    assert audited["completion events expected"] > 0 and audited["feedback events expected"] > 0
     assert audited["completion events lost"] == 0
-    assert audited["completion events inserted twice"] == 0
+    assert audited["completion events doubled"] == 0
+    assert audited["completion events of requests never sent"] == 0
     assert audited["feedback events lost"] == 0
-    assert audited["feedback events inserted twice"] == 0
+    assert audited["feedback events doubled"] == 0
+    assert audited["feedback events never sent"] == 0
+    assert audited["completion rows inserted twice"] == 0  # the sink's deduplication
+    assert audited["feedback rows inserted twice"] == 0
     assert audited["billing export"] == audited["clickhouse"]
 
 

@@ -132,30 +132,38 @@ def build_infills(limit: int, seed: int) -> list[Infill]:
             tree = ast.parse(file.text)
         except (SyntaxError, ValueError):
             continue
-        lines = file.text.split("\n")
         for qualname, function in _doctested(tree):
             if len(infills) >= limit:
                 break
-            candidates = sorted(set(_lines_of(function)))  # `a = 1; b = 2` is one line
-            original = run_doctests(name, qualname, file.text)
-            if not candidates or original is None or original[0] or not original[1]:
-                continue  # the doctests must run and pass as the file is
-            rng.shuffle(candidates)
-            taken = 0
-            for number in (c - 1 for c in candidates[:MAX_TRIES]):
-                line = lines[number]
-                indent = line[:len(line) - len(line.lstrip())]
-                start = sum(len(x) + 1 for x in lines[:number])
-                prefix = file.text[:start] + indent
-                suffix = file.text[start + len(line):]
-                infill = Infill(Task("line", "python", file.path, prefix, suffix, line.strip()),
-                                name, qualname, start, indent)
-                if passes(infill, UNREACHED):
-                    continue  # the doctests never run this line: it cannot be scored
-                infills.append(infill)
-                taken += 1
-                if taken >= LINES_PER_FUNCTION or len(infills) >= limit:
-                    break
+            infills += reached_lines(name, file.path, file.text, qualname, function, rng,
+                                     min(LINES_PER_FUNCTION, limit - len(infills)))
+    return infills
+
+
+def reached_lines(module: str, path: str, text: str, qualname: str, function: ast.FunctionDef,
+                  rng: random.Random, most: int = LINES_PER_FUNCTION) -> list[Infill]:
+    """Up to ``most`` of ``function``'s single-line statements that its doctests run (with
+    :data:`UNREACHED` in a line's place they fail), as tasks; none unless the doctests pass as
+    ``text`` is. The filter of the evaluation: a line the doctests never run cannot be scored."""
+    candidates = sorted(set(_lines_of(function)))  # `a = 1; b = 2` is one line
+    original = run_doctests(module, qualname, text)
+    if not candidates or original is None or original[0] or not original[1]:
+        return []  # the doctests must run and pass as the file is
+    rng.shuffle(candidates)
+    lines = text.split("\n")
+    infills: list[Infill] = []
+    for number in (c - 1 for c in candidates[:MAX_TRIES]):
+        line = lines[number]
+        indent = line[:len(line) - len(line.lstrip())]
+        start = sum(len(x) + 1 for x in lines[:number])
+        infill = Infill(Task("line", "python", path, text[:start] + indent,
+                             text[start + len(line):], line.strip()), module, qualname, start,
+                        indent)
+        if passes(infill, UNREACHED):
+            continue  # the doctests never run this line: it cannot be scored
+        infills.append(infill)
+        if len(infills) >= most:
+            break
     return infills
 
 
