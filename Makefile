@@ -55,18 +55,18 @@ train-tools: .venv/.installed
 # The corpus: named packages of other languages fetched by their registries' clients, then the
 # manifest of everything (licences, dedup, held-out split).
 .stack/corpus/registries/sources.json:
-	$(PY) -m model.registries
+	$(PY) -m corpus.registries
 .stack/corpus/manifest.jsonl: .stack/corpus/registries/sources.json
-	$(PY) -m model.corpus
+	$(PY) -m corpus.manifest
 corpus: .stack/corpus/manifest.jsonl
 
 # Rebuilds the model from scratch: corpus manifest, tokenizer, seeded training (many hours here).
 model: train-tools corpus
-	$(PY) -m model.training.tokenizer
-	$(PY) -m model.training.train
+	$(PY) -m training.tokenizer
+	$(PY) -m training.train
 
 # Goes on training from the committed weights (in the background, across sessions); the result
-# lands in .stack/train-run: compare it (`python -m model.training.heldout_loss`), evaluate it, then
+# lands in .stack/train-run: compare it (`python -m training.heldout_loss`), evaluate it, then
 # copy weights.npz, card.json and prompt.onnx into the model. Run 4's settings; the seed follows
 # the steps already done, so each continuation sees new examples.
 STEPS ?= 450
@@ -74,18 +74,18 @@ RATE ?= 2e-4
 WARMUP ?= 20
 model-continue: train-tools corpus
 	mkdir -p .stack/train-run
-	nice -n 5 $(PY) -m model.training.train --resume model/repository/code_fim/1 \
+	nice -n 5 $(PY) -m training.train --resume model/repository/code_fim/1 \
 		--out .stack/train-run --steps $(STEPS) --batch 16 --learning-rate $(RATE) --warmup $(WARMUP) \
 		--checkpoint-every 100
 
-# The corpus as one file for a training run on a lent accelerator (model/training/device_run.sh).
+# The corpus as one file for a training run on a lent accelerator (training/device_run.sh).
 .stack/device/corpus.jsonl.xz: .stack/corpus/manifest.jsonl
-	$(PY) -m model.training.corpus_files --pack $@
+	$(PY) -m corpus.files --pack $@
 device-pack: .stack/device/corpus.jsonl.xz
 
 # Held-out quality against the n-gram baseline and no completion, then serving through Triton;
 # one-line infilling scored by running doctests; the assistant tasks' quality (docs/TASKS.md).
 evaluate: install corpus
-	OPENBLAS_NUM_THREADS=1 $(PY) -m model.training.evaluate --triton --json .stack/evaluation.json
-	OPENBLAS_NUM_THREADS=1 $(PY) -m model.training.executable
-	OPENBLAS_NUM_THREADS=1 $(PY) -m model.training.evaluate_tasks --json .stack/task_evaluation.json
+	OPENBLAS_NUM_THREADS=1 $(PY) -m evaluation.evaluate --triton --json .stack/evaluation.json
+	OPENBLAS_NUM_THREADS=1 $(PY) -m evaluation.executable
+	OPENBLAS_NUM_THREADS=1 $(PY) -m evaluation.evaluate_tasks --json .stack/task_evaluation.json

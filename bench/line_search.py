@@ -1,7 +1,7 @@
 """``python -m bench.line_search [--tasks 60] [--widths 1,3]``: what the one-line search costs.
 
 A one-line completion is shown whole, at its end (``engine.py``), so its latency is the time to
-its last token. On held-out one-line tasks (cursor inside a line; ``model.training.tasks``), in
+its last token. On held-out one-line tasks (cursor inside a line; ``corpus.infill_tasks``), in
 this process on one core, the engine at the default threshold with greedy decoding (beam width
 1, the baseline) and with the served beam width (or the ``--widths`` given), interleaved task by
 task so all see the same machine: "cold" (a new document: nothing cached) and "typing" (the
@@ -22,8 +22,10 @@ import time
 from typing import Any
 
 from bench.measure import percentile
-from model.training import corpus_files, model_dir, tasks
-from model.training.tasks import Task
+from corpus import files as corpus_files
+from corpus import infill_tasks as tasks
+from corpus.infill_tasks import Task
+from training import model_dir
 
 
 def shown_after(engine: Any, request: Any) -> tuple[float, str]:

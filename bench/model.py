@@ -40,7 +40,7 @@ from config.settings import Settings
 from documents.document import Document
 from infra.processes import Supervisor
 from infra.stack import private_settings, triton_spec
-from model.training import model_dir
+from training import model_dir
 from workers.inference import is_final, response_text, triton_request
 from workers.prompt import Prompt, build_prompt
 

@@ -29,8 +29,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from model.training import corpus_files, model_dir
-from model.training.onnx_export import export
+from corpus import files as corpus_files
+from training import model_dir
+from training.onnx_export import export
 
 Array = NDArray[np.float32]
 
@@ -63,7 +64,7 @@ def timed(run: Callable[[], object], repeats: int) -> float:
 
 
 def held_out_examples(count: int, seed: int = 11) -> list[list[int]]:
-    from model.training import train
+    from training import train
 
     files = corpus_files.load("heldout")
     examples = train.Examples(files, seed, model_dir.import_module("layout").CONTEXT)

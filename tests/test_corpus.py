@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from model.benchmarks import refusal
-from model.corpus import build, locked_names, looks_written_by_hand, permissive, split_of
-from model.registries import PACKAGES, Package, check_licence, licence_of_text
+from corpus.benchmarks import refusal
+from corpus.manifest import build, locked_names, looks_written_by_hand, permissive, split_of
+from corpus.registries import PACKAGES, Package, check_licence, licence_of_text
 
 
 @pytest.mark.parametrize(("expression", "expected"), [

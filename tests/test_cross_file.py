@@ -81,8 +81,8 @@ class TestPrompt:
 def test_training_opens_other_files_of_the_same_package_and_language() -> None:
     import random
 
-    from model.training.corpus_files import SourceFile
-    from model.training.open_files import OpenFiles
+    from corpus.files import SourceFile
+    from training.open_files import OpenFiles
 
     files = [SourceFile("p/main.py", "pkg", "python", "x = 1\n"),
              SourceFile("p/utils.py", "pkg", "python", UTILS),

@@ -8,9 +8,9 @@ import ast
 import random
 from pathlib import Path
 
-from model.training import executable_go
-from model.training.executable import UNREACHED, Infill, passes, reached_lines, run_doctests
-from model.training.tasks import Task
+from corpus.infill_tasks import Task
+from evaluation import executable_go
+from evaluation.executable import UNREACHED, Infill, passes, reached_lines, run_doctests
 
 MODULE = '''def double(n):
     """Twice n.

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from documents import cross_file
-from model.training import languages as language_table
+from training import languages as language_table
 
 MODEL_DIR = Path(__file__).resolve().parent.parent / "model" / "repository" / "code_fim" / "1"
 if str(MODEL_DIR) not in sys.path:
@@ -507,4 +507,4 @@ class TestEngine:
 
 def test_language_table_is_current() -> None:
     assert (MODEL_DIR / "languages.json").read_text() == language_table.table(), (
-        "run `python -m model.training.languages`")
+        "run `python -m training.languages`")

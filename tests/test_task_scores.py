@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from model.training.task_scores import BUG_KINDS, bleu4, inject, rouge_l
+from evaluation.task_scores import BUG_KINDS, bleu4, inject, rouge_l
 
 FUNCTION = '''def total(values, limit):
     result = 0

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from model.training import corpus_files, train
+from corpus import files as corpus_files
+from training import train
 
 CODE = '''def area(width, height):
     """The area of a rectangle."""

@@ -1,7 +1,7 @@
 """The model's byte-level BPE tokenizer: encode and decode with the vocabulary trained here.
 
 Pure standard library, so it runs in Triton's python backend stub without the ``tokenizers``
-package (which trains the vocabulary: ``python -m model.training.tokenizer``). Text is split into
+package (which trains the vocabulary: ``python -m training.tokenizer``). Text is split into
 pieces by a code-aware pattern (a newline with the indentation after it, identifiers with one
 leading space, digit runs, punctuation runs, blanks), each piece's UTF-8 bytes are mapped to
 printable characters (GPT-2's byte-to-unicode table), then merged by rank. The training command

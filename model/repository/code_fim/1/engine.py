@@ -50,7 +50,7 @@ from vocabulary import Vocabulary
 #: How much the document's copy model is trusted against the network, by the length of the
 #: longest match of the last tokens in the document (bucket ``i``: at least
 #: ``COPY_MATCH_BOUNDS[i]`` tokens) and by whether that match occurred once or more often. Fitted
-#: by maximum likelihood on training files (``python -m model.training.copy_calibration``): a
+#: by maximum likelihood on training files (``python -m training.copy_calibration``): a
 #: long match is a line being copied, a one-token match is barely evidence.
 COPY_MATCH_BOUNDS = (1, 2, 3, 4, 5, 6, 8, 12, 16, 24)
 COPY_TRUST = (
@@ -112,7 +112,7 @@ def looping(history: list[int], generated: int) -> bool:
 
 
 def load_languages(path: Path) -> dict[str, LanguageRules]:
-    """The stop rules' language table (``python -m model.training.languages`` writes it)."""
+    """The stop rules' language table (``python -m training.languages`` writes it)."""
     table = json.loads(path.read_text())
     return {k: LanguageRules(v["blocks"], v["line_comment"]) for k, v in table.items()}
 

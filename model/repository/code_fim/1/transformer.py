@@ -1,6 +1,6 @@
 """The trained transformer's forward pass in NumPy, with a cache of past keys and values.
 
-Same computation as ``model/training/train.py``'s model (pre-norm blocks, learned positions,
+Same computation as ``training/train.py``'s model (pre-norm blocks, learned positions,
 tied embeddings, tanh GELU), written for serving: a prompt is run once (``prefill``) into a
 :class:`KVCache`, then each new token costs one row through the network (``step``), whatever the
 prompt's length, and the rows of many sequences go through the matrix products together.

@@ -27,12 +27,12 @@ def cached_module(directory: Path) -> tuple[Any, Any]:
     from torch import nn
     from torch.nn import functional
 
-    from model.training import train
+    from training import network
 
     card = json.loads((directory / "card.json").read_text())
-    shape = train.Shape(**card["shape"])
-    base = train.build_model(shape)
-    train.resume(base, directory)
+    shape = network.Shape(**card["shape"])
+    base = network.build_model(shape)
+    network.resume(base, directory)
     base.eval()
     heads, width = shape.heads, shape.width
     head = width // heads
@@ -129,14 +129,14 @@ def stored_in_half(graph: Any) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m model.training.onnx_export [MODEL_DIR]``: writes ``prompt.onnx`` beside the
+    """``python -m training.onnx_export [MODEL_DIR]``: writes ``prompt.onnx`` beside the
     weights (the committed model's by default), its weights stored in float16."""
     import sys
     import tempfile
 
     import onnx
 
-    from model.training import model_dir
+    from training import model_dir
 
     directory = Path(argv[0]) if argv else model_dir.MODEL_DIR
     with tempfile.TemporaryDirectory() as scratch:

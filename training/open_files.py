@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import random
 
+from corpus.files import SourceFile
 from documents import cross_file
 from documents.languages import by_id
-from model.training.corpus_files import SourceFile
 
 #: How many other files are "open" at most (at least one, when the package has another).
 OPEN_FILES = 4

@@ -1,4 +1,4 @@
-"""``python -m model.registries``: well-known, permissively licensed packages of other languages,
+"""``python -m corpus.registries``: well-known, permissively licensed packages of other languages,
 fetched by each registry's own client for the training corpus.
 
 A named list (tens of packages, not thousands) with pinned versions: Java, Kotlin and Scala
@@ -7,10 +7,10 @@ vendor``), Go modules from the Go module proxy (``go mod download``) and TypeScr
 npm (``npm pack``). Each package's licence is the one the list declares, checked against what the
 package itself says where it says it (``Cargo.toml``, ``package.json``, a ``LICENSE`` file); a
 mismatch refuses the package. One package per language is marked held out, so the held-out split
-has every language. Benchmark packages are refused (``model.benchmarks``).
+has every language. Benchmark packages are refused (``corpus.benchmarks``).
 
 The sources land in ``.stack/corpus/registries/<registry>/<name>-<version>/`` with
-``sources.json`` listing them; ``python -m model.corpus`` reads that list.
+``sources.json`` listing them; ``python -m corpus.manifest`` reads that list.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from model.benchmarks import refusal
+from corpus.benchmarks import refusal
 
 ROOT = Path(".stack/corpus/registries")
 FETCH_TIMEOUT_S = 600
@@ -232,13 +232,13 @@ def fetch(package: Package, root: Path = ROOT) -> dict[str, object]:
 
 
 def load(root: Path = ROOT) -> list[dict[str, object]]:
-    """The fetched packages' records (none when ``python -m model.registries`` never ran)."""
+    """The fetched packages' records (none when ``python -m corpus.registries`` never ran)."""
     listing = root / "sources.json"
     return json.loads(listing.read_text()) if listing.exists() else []
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m model.registries")
+    parser = argparse.ArgumentParser(prog="python -m corpus.registries")
     parser.add_argument("--root", type=Path, default=ROOT)
     args = parser.parse_args(argv)
     records = []

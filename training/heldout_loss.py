@@ -1,4 +1,4 @@
-"""``python -m model.training.heldout_loss DIR...``: held-out loss of model directories, compared.
+"""``python -m training.heldout_loss DIR...``: held-out loss of model directories, compared.
 
 Training's checkpoint estimates draw new batches each time (4 of them, 16 at the end), so two runs'
 figures differ by the batches as much as by the weights. This scores every directory on the same
@@ -11,7 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from model.training import corpus_files, train
+from corpus import files as corpus_files
+from training import network, train
 
 
 def heldout_loss(directory: Path, batches: int, batch: int, seed: int) -> float:
@@ -19,15 +20,15 @@ def heldout_loss(directory: Path, batches: int, batch: int, seed: int) -> float:
     import torch
 
     torch.manual_seed(seed)
-    shape = train.shape_of(directory)
+    shape = network.shape_of(directory)
     examples = train.Examples(corpus_files.load("heldout"), seed, shape.context)
-    model = train.build_model(shape)
-    train.resume(model, directory)
+    model = network.build_model(shape)
+    network.resume(model, directory)
     return train.evaluate_loss(model, examples, batches, batch)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m model.training.heldout_loss")
+    parser = argparse.ArgumentParser(prog="python -m training.heldout_loss")
     parser.add_argument("directories", type=Path, nargs="+",
                         help="model directories (weights.npz and card.json), e.g. the committed one "
                              "and .stack/train-run")

@@ -1,15 +1,15 @@
-"""``python -m model.corpus``: the training corpus, from code this machine already has under a
+"""``python -m corpus.manifest``: the training corpus, from code this machine already has under a
 permissive licence, with the licence of every file recorded, duplicates removed and a held-out
 split by package that training never reads.
 
 Sources: the Python standard library (PSF-2.0), the installed Python distributions whose licence
 is permissive (from their metadata: ``License-Expression``, ``License`` or the trove
 classifiers), the Node packages installed globally (``package.json``'s ``license``), and the
-named packages of other languages that ``python -m model.registries`` fetched (Java, Kotlin,
+named packages of other languages that ``python -m corpus.registries`` fetched (Java, Kotlin,
 Scala, Rust, Go, TypeScript; their own files' language only, held out as that list says). The
 manifest lists files by path with package, licence, language (``documents.languages``), size, a
 content hash and the split; the code itself stays where it is installed. Public code-evaluation
-sets are refused (``model.benchmarks``).
+sets are refused (``corpus.benchmarks``).
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from corpus import registries
+from corpus.benchmarks import refusal
 from documents.languages import by_path
-from model import registries
-from model.benchmarks import refusal
 
 #: (package, licence, files, split or None for the hashed split, language or None for any).
 Source = tuple[str, str, Iterable[Path], str | None, str | None]
@@ -193,7 +193,7 @@ def build(found: Iterable[Source], refused: list[str] | None = None) -> list[Ent
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m model.corpus")
+    parser = argparse.ArgumentParser(prog="python -m corpus.manifest")
     parser.add_argument("--out", type=Path, default=Path(".stack/corpus/manifest.jsonl"))
     args = parser.parse_args(argv)
     refused: list[str] = []

@@ -1,4 +1,4 @@
-"""``python -m model.training.languages``: writes the stop rules' language table for the model.
+"""``python -m training.languages``: writes the stop rules' language table for the model.
 
 The served model reads ``languages.json`` beside ``model.py`` (it cannot import ``streams``
 inside Triton's stub): for each canonical language id, how its blocks end and its line comment,
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 from documents.languages import LANGUAGES
-from model.training.model_dir import MODEL_DIR
+from training.model_dir import MODEL_DIR
 
 OUT = MODEL_DIR / "languages.json"
 

@@ -1,4 +1,4 @@
-"""``python -m model.training.tokenizer``: trains the byte-level BPE vocabulary on the training split.
+"""``python -m training.tokenizer``: trains the byte-level BPE vocabulary on the training split.
 
 The ``tokenizers`` library learns the merges (fast, seeded by nothing: BPE training is
 deterministic for a given corpus); the pure encoder in the model directory (``bpe.py``) is what
@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from model.training import corpus_files, model_dir
+from corpus import files as corpus_files
+from training import model_dir
 
 VOCAB_SIZE = 4096
 OUT = model_dir.MODEL_DIR / "tokenizer.json"
@@ -53,7 +54,7 @@ def check(reference: Any, ours: Any, files: list[corpus_files.SourceFile]) -> No
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m model.training.tokenizer")
+    parser = argparse.ArgumentParser(prog="python -m training.tokenizer")
     parser.add_argument("--vocab-size", type=int, default=VOCAB_SIZE)
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)

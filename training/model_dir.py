@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-MODEL_DIR = Path(__file__).resolve().parent.parent / "repository" / "code_fim" / "1"
+MODEL_DIR = Path(__file__).resolve().parent.parent / "model" / "repository" / "code_fim" / "1"
 
 
 def import_module(name: str) -> ModuleType:

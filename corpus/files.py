@@ -1,6 +1,6 @@
 """The corpus manifest's files as text, by split: what training and evaluation read.
 
-The files can also be packed into one compressed file (``python -m model.training.corpus_files
+The files can also be packed into one compressed file (``python -m corpus.files
 --pack OUT``) that travels where the manifest's paths do not exist: an accelerator machine that
 trains on them (docs/MODEL.md). ``load`` and ``manifest_digest`` read either.
 """
@@ -14,7 +14,7 @@ import lzma
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from model import corpus
+from corpus import manifest
 
 MANIFEST = Path(".stack/corpus/manifest.jsonl")
 #: A pack's name ends so: xz-compressed JSON lines, a header then one line per file.
@@ -30,9 +30,9 @@ class SourceFile:
 
 
 def ensure_manifest(path: Path = MANIFEST) -> Path:
-    """The manifest, built first if missing (``python -m model.corpus``)."""
+    """The manifest, built first if missing (``python -m corpus.manifest``)."""
     if not path.exists():
-        corpus.main(["--out", str(path)])
+        manifest.main(["--out", str(path)])
     return path
 
 
@@ -87,7 +87,7 @@ def pack(out: Path, manifest: Path = MANIFEST) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m model.training.corpus_files")
+    parser = argparse.ArgumentParser(prog="python -m corpus.files")
     parser.add_argument("--pack", type=Path, required=True, metavar="OUT",
                         help=f"write the corpus's files into one compressed file (*{PACK_SUFFIX})")
     parser.add_argument("--manifest", type=Path, default=MANIFEST)

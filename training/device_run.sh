@@ -2,12 +2,12 @@
 # One prepared training run for a lent accelerator (docs/MODEL.md, "Training on an accelerator").
 #
 # Here:  make device-pack   (the corpus as one 16 MB file: the manifest's paths do not exist there)
-# Then the device tool's run with command `bash model/training/device_run.sh`, carry
+# Then the device tool's run with command `bash training/device_run.sh`, carry
 # [".stack/device"], timeout_s 600. There (its python3 holds PyTorch; $PYTHON overrides) it
 # trains on from the committed weights for $MINUTES (all told) on the GPU (bfloat16), the examples cut by
 # $WORKERS processes, and leaves weights.npz, card.json and train.log in $OUT, which come back.
-# Here again: `python -m model.training.onnx_export DIR`, then judge DIR against the committed
-# weights with `python -m model.training.heldout_loss` before adopting it.
+# Here again: `python -m training.onnx_export DIR`, then judge DIR against the committed
+# weights with `python -m training.heldout_loss` before adopting it.
 # FRESH=1 WIDTH=.. LAYERS=.. HEADS=.. trains a new model of that shape from scratch instead
 # (under 25 MB committed: about 6 M parameters at most; its serving cost must be measured too).
 set -euo pipefail
@@ -24,7 +24,7 @@ if [ "${FRESH:-0}" = 1 ]; then
 fi
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
 export PYTHONPATH="$PWD" PYTHONUNBUFFERED=1
-"${PYTHON:-python3}" -m model.training.train --device "${DEVICE:-cuda}" --corpus "$pack" \
+"${PYTHON:-python3}" -m training.train --device "${DEVICE:-cuda}" --corpus "$pack" \
     "${start[@]}" --out "$out" \
     --minutes "${MINUTES:-8}" --steps "${STEPS:-1000000}" --batch "${BATCH:-128}" \
     --learning-rate "${RATE:-5e-4}" --warmup "${WARMUP:-100}" --workers "${WORKERS:-14}" \

@@ -1,4 +1,4 @@
-"""``python -m model.training.evaluate_tasks``: the assistant tasks' engines on held-out code,
+"""``python -m evaluation.evaluate_tasks``: the assistant tasks' engines on held-out code,
 each beside a trivial baseline in the same run.
 
 - ``find_bugs``: one bug of each kind injected into held-out Python functions (variable misuse,
@@ -32,14 +32,15 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from model.training import corpus_files, model_dir
-from model.training.task_scores import BUG_KINDS, bleu4, inject, rouge_l
+from corpus import files as corpus_files
+from evaluation.task_scores import BUG_KINDS, bleu4, inject, rouge_l
 from schemas.tasks import TaskFinding
 from tasks.docs import doc_comment, summary_from_name
 from tasks.engine import TaskInput, run_task
 from tasks.filler import ModelFiller
 from tasks.structure import definitions
 from tasks.testgen import write_tests
+from training import model_dir
 
 #: Standard-library modules whose functions are pure enough to call with sample arguments.
 SAFE_MODULES = frozenset({

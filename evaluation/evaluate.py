@@ -1,4 +1,4 @@
-"""``python -m model.training.evaluate``: the served model against baselines on held-out code.
+"""``python -m evaluation.evaluate``: the served model against baselines on held-out code.
 
 On the held-out split (packages training never read), per language and task kind (``tasks``):
 exact match, edit similarity and whether the file still parses with the completion in place
@@ -26,11 +26,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from model.training import corpus_files, model_dir, tasks
-from model.training.open_files import OpenFiles
-from model.training.tasks import Task
+from corpus import files as corpus_files
+from corpus import infill_tasks as tasks
+from corpus.infill_tasks import Task
 from tasks.grammars import NO_SYNTAX_ERRORS
 from tasks.syntax import parse
+from training import model_dir
+from training.open_files import OpenFiles
 
 THRESHOLDS = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9)
 NGRAM_DIR = model_dir.MODEL_DIR.parent.parent / "code_ngram" / "1"
@@ -232,7 +234,7 @@ def verdicts(results: Results, keys: Iterable[tuple[str, str]], trade: dict[str,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m model.training.evaluate")
+    parser = argparse.ArgumentParser(prog="python -m evaluation.evaluate")
     parser.add_argument("--per-language", type=int, default=100, help="tasks per language and kind")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--minimum-files", type=int, default=20,

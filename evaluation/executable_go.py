@@ -1,7 +1,7 @@
 """One-line infilling in held-out Go packages, scored by running their own tests (``go test``).
 
-The Go half of ``python -m model.training.executable``. In the held-out Go modules fetched by
-``python -m model.registries`` (they have no dependencies, so their tests run offline), one
+The Go half of ``python -m evaluation.executable``. In the held-out Go modules fetched by
+``python -m corpus.registries`` (they have no dependencies, so their tests run offline), one
 single-line statement inside a function body of a non-test file is taken out, the cursor put after
 its indentation, and each system fills it; the package's tests run on a private copy with the line
 in place. Only lines the tests reach count: with ``panic(...)`` in their place the package must
@@ -21,8 +21,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from model import registries
-from model.training.tasks import Task
+from corpus import registries
+from corpus.infill_tasks import Task
 
 RUN_TIMEOUT_S = 120
 #: Packages whose tests take longer than this (sleeps, timeouts) are left out: every task reruns

@@ -1,4 +1,4 @@
-"""``python -m model.training.executable``: one-line infilling scored by running the code.
+"""``python -m evaluation.executable``: one-line infilling scored by running the code.
 
 Python (here) and Go (``executable_go``: held-out modules' own ``go test``). On held-out
 standard-library modules (never trained on): in a function whose docstring carries
@@ -25,10 +25,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from model.training import corpus_files, executable_go, model_dir
-from model.training.evaluate import fim_answers, ngram_answers, with_open_files
-from model.training.evaluate_tasks import SAFE_MODULES
-from model.training.tasks import Task
+from corpus import files as corpus_files
+from corpus.infill_tasks import Task
+from evaluation import executable_go
+from evaluation.evaluate import fim_answers, ngram_answers, with_open_files
+from evaluation.evaluate_tasks import SAFE_MODULES
+from training import model_dir
 
 RUN_TIMEOUT_S = 20
 #: Put in place of a candidate line: if the doctests still pass, they never run it.

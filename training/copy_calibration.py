@@ -7,7 +7,7 @@ recorded beside the copy model's, with the length of the copy model's match and 
 occurred. Each (seen once / more often, match length) bucket's trust is the weight that maximizes
 the log-likelihood of the mixture there; half of the tasks fit, the other half checks the fit.
 
-    python -m model.training.copy_calibration [--per-language 60]
+    python -m training.copy_calibration [--per-language 60]
 """
 
 from __future__ import annotations
@@ -23,8 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from model.training import corpus_files, model_dir, tasks
-from model.training.open_files import OpenFiles
+from corpus import files as corpus_files
+from corpus import infill_tasks as tasks
+from training import model_dir
+from training.open_files import OpenFiles
 
 MAX_TARGET_TOKENS = 48
 GRID = np.linspace(0.0, 0.98, 99)
@@ -119,7 +121,7 @@ def training_tasks(per_language: int, seed: int, minimum_files: int) -> list[tas
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m model.training.copy_calibration")
+    parser = argparse.ArgumentParser(prog="python -m training.copy_calibration")
     parser.add_argument("--per-language", type=int, default=60, help="tasks per language and kind")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--minimum-files", type=int, default=20)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from model.training.corpus_files import SourceFile
+from corpus.files import SourceFile
 
 MAX_BODY_LINES = 8
 INDENT_LANGUAGES = frozenset({"python"})
