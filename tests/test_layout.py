@@ -59,6 +59,7 @@ PURE = [
     "ws_edge/ratelimit.py", "workers/core.py", "workers/debounce.py", "workers/reuse.py",
     "workers/prompt.py", "workers/admission.py", "workers/answer_source.py",
     "workers/events.py", "documents/cross_file.py", "workers/persistence.py",
+    "workers/tasks/items.py", "workers/tasks/prompts.py",
     "analytics/batcher.py", "analytics/usage_windows.py", "infra/restarts.py",
     "ide/positions.py", "ide/mirror.py", "ide/pacing.py", "ide/suggestions.py", "ide/verdicts.py",
     "config/task_routes.py", "tasks/offsets.py", "tasks/docs.py", "tasks/explain.py",

@@ -14,7 +14,7 @@ from schemas.topics import FrameBatch
 from tests.test_worker_service import RecordingWorker, SlowModel, feed, until_idle
 from workers.fim_templates import TEMPLATES, fim_prompt
 from workers.inference import InferenceError, LlmCompletions, TritonBackend, llm_request
-from workers.task_prompts import selected_code, task_prompt
+from workers.tasks.prompts import selected_code, task_prompt
 
 pytestmark = pytest.mark.stack
 

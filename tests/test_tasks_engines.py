@@ -26,7 +26,7 @@ from tasks.rename import new_name, rename
 from tasks.structure import definitions
 from tasks.syntax import syntax_findings
 from tasks.testgen import detect_framework, write_tests
-from workers.task_items import task_frame
+from workers.tasks.items import task_frame
 
 MODEL_DIR = Path(__file__).resolve().parent.parent / "model" / "repository" / "code_fim" / "1"
 

@@ -46,7 +46,7 @@ from workers.publisher import EventPublisher, KafkaPublisher, fetch_keys
 from workers.quality import QualityFollower
 from workers.quota import QuotaGate
 from workers.reuse import model_identity
-from workers.task_answers import Tasks
+from workers.tasks.answers import Tasks
 
 log = logging.getLogger("workers")
 

@@ -17,8 +17,8 @@ from schemas.topics import CompletionEvent, FrameBatch
 from workers.core import StartTask
 from workers.inference import InferenceError, TaskBackend
 from workers.lifecycle import Lifecycle, Outcome, Request, now_ms, request_event
-from workers.task_items import TaskFrame, task_frame
-from workers.task_prompts import task_prompt
+from workers.tasks.items import TaskFrame, task_frame
+from workers.tasks.prompts import task_prompt
 
 log = logging.getLogger("workers")
 
