@@ -39,6 +39,19 @@ class SlowBroker:
         return [f for f in self.log if isinstance(f, CompletionEnd)]
 
 
+class TimedBroker(SlowBroker):
+    """Also records the stage times each frame carried."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.timings: list[StageTimes | None] = []
+
+    async def send(self, route: Route, frame: ReplyFrame, timing: StageTimes | None = None
+                   ) -> None:
+        self.log.append(frame)
+        self.timings.append(timing)
+
+
 class Scripted:
     """An answer that streams ``chunks`` pieces ``delay_s`` apart, then ends or fails."""
 
@@ -63,6 +76,9 @@ class Scripted:
     def event(self, request: Request, reason: EndReason) -> CompletionEvent:
         return request_event(request, reason, model="m", language_id="python",
                              source="inferred", admitted=True, received_ms=0)
+
+    def end_timing(self, request: Request) -> StageTimes | None:
+        return None if request.chunks else StageTimes(1, 2, 3, 4, 4)
 
 
 def lifecycle(broker: SlowBroker) -> tuple[Lifecycle, list[tuple[str, str]]]:
@@ -109,6 +125,15 @@ class TestExactlyOneEnd:
         (event,) = [e for e in broker.log if isinstance(e, CompletionEvent)]
         assert (event.reason, event.chunks) == ("superseded", end.chunks)
         assert finished == [("s1", "r1")]
+
+    async def test_a_failure_before_any_chunk_ends_with_the_stage_times(self) -> None:
+        """The edge still learns how long the request queued."""
+        broker = TimedBroker()
+        life, _ = lifecycle(broker)
+        life.start(ROUTE, "r1", Scripted(life, chunks=0, fail=RuntimeError("boom")))
+        await settle(life)
+        (end,) = broker.ends()
+        assert end.reason == "error" and broker.timings[-1] == StageTimes(1, 2, 3, 4, 4)
 
     async def test_stopping_an_unknown_request_sends_nothing(self) -> None:
         broker = SlowBroker()

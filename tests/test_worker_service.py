@@ -53,6 +53,17 @@ class RefuseAll:
         return QuotaDecision(False, 101, 100, 86_400_000)
 
 
+class AllowOnce:
+    """Grants the first unit of quota, refuses the rest."""
+
+    def __init__(self) -> None:
+        self.granted = False
+
+    async def take(self, tenant_id: str, user_id: str, plan: str, now: int) -> QuotaDecision:
+        allowed, self.granted = not self.granted, True
+        return QuotaDecision(allowed, 1 if allowed else 2, 1, 86_400_000)
+
+
 class MemoryCache:
     """The cache's interface over a dict."""
 
@@ -247,6 +258,21 @@ class TestReuse:
         assert model.calls == 1
         assert [f.text for f in frames_of(worker, "r2") if isinstance(f, TokenChunk)] == ["1", "t2"]
         assert worker.stats["typed_as_suggested"] == 1
+
+    async def test_a_refused_request_leaves_the_suggestion_shown(self) -> None:
+        """A request the quota refuses showed nothing: typing into the suggestion that is
+        still on screen is still served from it."""
+        model = SlowModel(tokens=3, delay_s=0.01)  # suggests "t0t1t2"
+        worker = RecordingWorker(model, quota=AllowOnce(), cache=MemoryCache())
+        await start_request(worker, "r1")
+        await until_idle(worker)
+        await feed(worker, CompletionRequest("r2", "a.py", 1, 2))  # elsewhere: refused
+        await until_idle(worker)
+        assert frames_of(worker, "r2")[-1] == CompletionEnd("r2", "quota", 0)
+        await feed(worker, DocChange("a.py", 2, (TextEdit(6, 6, "t0t"),)))
+        await feed(worker, CompletionRequest("r3", "a.py", 2, 9))
+        await until_idle(worker)
+        assert worker.stats["typed_as_suggested"] == 1 and model.calls == 1
 
     async def test_typing_something_else_asks_the_model_again(self) -> None:
         model = SlowModel(tokens=3, delay_s=0)

@@ -92,25 +92,28 @@ class Completions:
                 known = dataclasses.replace(known, typed_cached=await self._cached(suggestion.key))
             else:
                 known = dataclasses.replace(known, cached=await self._cached(key))
-        fresh = Suggestion(start.uri, start.offset, key)
         if step.kind == "typed_as_suggested":
             return self._count(_ready(step) if not step.follow_typed else
                                Source(step.kind, generation=typed_live, skip_chars=step.skip_chars))
+        fresh = Suggestion(start.uri, start.offset, key)
+        if step.kind == "infer":
+            return await self._infer_source(start, request, fresh)
+        # The suggestion shown is now this one (a refused or shed request leaves the last).
         self._remember(session_id, fresh)
         if step.kind == "shared":
             return self._count(Source("shared", generation=self.hub.live(key)))
-        if step.kind == "cached":
-            return self._count(_ready(step))
-        return await self._infer_source(start, request, key)
+        return self._count(_ready(step))
 
-    async def _infer_source(self, start: StartCompletion, request: Request, key: str
+    async def _infer_source(self, start: StartCompletion, request: Request, fresh: Suggestion
                             ) -> Source | None:
+        key = fresh.key
         if not await self.slots.take(f"{start.route.session_id}/{start.request_id}"):
             return self._count(Source("none", reason="overloaded"))  # shed: no model slot
         try:
             if not await self.lifecycle.admit(request):
                 self.slots.release()
                 return None
+            self._remember(start.route.session_id, fresh)
             live = self.hub.live(key)  # an identical request may have started while we awaited
             if live is not None:
                 self.slots.release()
@@ -226,18 +229,20 @@ class CompletionAnswer:
                                                                text), 1, len(text), timing)
         self._text.append(text)
 
+    def end_timing(self, request: Request) -> StageTimes | None:
+        """An end with no chunk before it carries the stage times (the edge still learns how
+        long the request queued)."""
+        if request.chunks:
+            return None
+        start, ended_ms = self.start, now_ms()
+        return StageTimes(start.received_ms, start.arrived_ms, start.fired_ms, ended_ms, ended_ms)
+
     def _outcome(self, request: Request, reason: EndReason, detail: str | None = None
                  ) -> Outcome:
-        """How it ended; a suggestion shown is tracked for persistence; an end with no chunk
-        before it carries the stage times (the edge still learns how long it queued)."""
+        """How it ended; a suggestion shown is tracked for persistence."""
         start = self.start
         if self._text:
             self._owner.tracker.suggested(start.route.session_id, start.request_id, start.uri,
                                           start.offset, "".join(self._text),
                                           start.prompt.language_id)
-        timing = None
-        if request.chunks == 0:
-            ended_ms = now_ms()
-            timing = StageTimes(start.received_ms, start.arrived_ms, start.fired_ms, ended_ms,
-                                ended_ms)
-        return Outcome(reason, detail, timing)
+        return Outcome(reason, detail, self.end_timing(request))

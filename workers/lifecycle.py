@@ -91,6 +91,9 @@ class Answer(Protocol):
     def event(self, request: Request, reason: EndReason) -> CompletionEvent:
         """The request's analytics event (metadata only)."""
 
+    def end_timing(self, request: Request) -> StageTimes | None:
+        """Stage times for an end that no chunk carried them before (``None``: none)."""
+
 
 class Lifecycle:
     """The requests in flight and the one way each of them ends."""
@@ -175,7 +178,8 @@ class Lifecycle:
             raise  # stop() sends the end frame
         except Exception as error:
             log.exception("request failed")
-            outcome = Outcome("error", f"internal error: {type(error).__name__}")
+            outcome = Outcome("error", f"internal error: {type(error).__name__}",
+                              answer.end_timing(request))
         finally:
             self._finished(route.session_id, request.request_id)
             key = (route.session_id, request.request_id)

@@ -113,11 +113,12 @@ class Gate:
                          len(self.directory.tenants), len(self.directory.keys))
             except DirectoryError as error:
                 log.error("tenants file not reloaded: %s", error)
-                return self.directory
-            for tenant_id, bucket in self._tenant_buckets.items():
-                tenant = self.directory.tenants.get(tenant_id)
-                if tenant is not None:
-                    bucket.set_rate(tenant.messages_per_second, tenant.messages_per_second)
+        # Every time, not only on a change: a bucket made from a principal read before the
+        # reload gets the tenant's current rate.
+        for tenant_id, bucket in self._tenant_buckets.items():
+            tenant = self.directory.tenants.get(tenant_id)
+            if tenant is not None:
+                bucket.set_rate(tenant.messages_per_second, tenant.messages_per_second)
         return self.directory
 
 

@@ -13,7 +13,7 @@ from config.task_routes import TaskRoute
 from schemas.errors import ProtocolError
 from schemas.socket import EndReason, TaskKind
 from schemas.tasks import TaskText, read_item, write_item
-from schemas.topics import CompletionEvent, FrameBatch
+from schemas.topics import CompletionEvent, FrameBatch, StageTimes
 from workers.core import StartTask
 from workers.inference import InferenceError, TaskBackend
 from workers.lifecycle import Lifecycle, Outcome, Request, now_ms, request_event
@@ -98,6 +98,11 @@ class TaskAnswer:
                              language_id=self.start.language_id,
                              source="inferred" if self.admitted else "none",
                              admitted=self.admitted, received_ms=self.start.received_ms)
+
+    def end_timing(self, request: Request) -> StageTimes | None:
+        """None: task frames carry no stage times (the edge's first-token figures are the
+        completions')."""
+        return None
 
     async def _forward(self, request: Request, left_ms: int) -> None:
         """Forward the route's items as frames: what arrived together goes in one record (no
