@@ -241,7 +241,7 @@ class CompletionAnswer:
                  ) -> Outcome:
         """How it ended; a suggestion shown is tracked for persistence."""
         start = self.start
-        if self._text:
+        if self._text and not request.stopped:  # a stopped request's text was never accepted
             self._owner.tracker.suggested(start.route.session_id, start.request_id, start.uri,
                                           start.offset, "".join(self._text),
                                           start.prompt.language_id)
