@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -414,3 +416,18 @@ def test_a_request_ends_exactly_once_even_when_answered_twice() -> None:
     assert session.on_reply(CompletionEnd("r1", "stop", 1), 50)
     assert not session.on_reply(CompletionEnd("r1", "expired", 0), 60)
     assert not session.on_reply(TokenChunk("r1", 0, "y"), 60)
+
+
+class TestDocumentedExamples:
+    """The frames the docs show a client sending are accepted as they are written."""
+
+    @pytest.mark.parametrize("doc", ["README.md", "docs/PROTOCOL.md"])
+    def test_every_example_frame_is_accepted(self, doc: str) -> None:
+        text = (Path(__file__).resolve().parent.parent / doc).read_text()
+        frames = [line[2:] for line in text.splitlines() if line.startswith("→ {")]
+        assert frames and frames[0].startswith('{"type":"hello"'), doc
+        session = new_session()
+        for number, sent in enumerate(frames):
+            replies, _ = session.receive(sent, 10 + number)
+            refused = [r for r in replies if isinstance(r, ErrorFrame)]
+            assert refused == [], f"{doc}: {sent}"
