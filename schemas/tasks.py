@@ -15,7 +15,14 @@ from typing import Any, Literal
 from schemas.codec import decode_as, encode, limit, parse_json
 from schemas.socket import Severity, TextEdit
 
-_TITLE = limit(min_len=1, max_len=200)
+TITLE_CHARS = 200
+_TITLE = limit(min_len=1, max_len=TITLE_CHARS)
+
+
+def short_title(text: str) -> str:
+    """``text`` as an edit's title: cut with an ellipsis past ``TITLE_CHARS`` (titles quote
+    names and messages of any length)."""
+    return text if len(text) <= TITLE_CHARS else text[:TITLE_CHARS - 1] + "…"
 
 
 @dataclass(frozen=True, slots=True)

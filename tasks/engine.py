@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from schemas.socket import TaskKind, TextEdit
-from schemas.tasks import TaskEdit, TaskFinding, TaskItem, TaskText
+from schemas.tasks import TaskEdit, TaskFinding, TaskItem, TaskText, short_title
 from tasks.docs import doc_comment
 from tasks.explain import explain
 from tasks.filler import Filler
@@ -130,7 +130,7 @@ def run_task(task: TaskInput, filler: Filler | None) -> Iterator[TaskItem]:
             if _overlaps(finding.fix, taken):
                 continue  # applied together they would conflict: fix again after applying
             taken += [(e.start, max(e.end, e.start + 1)) for e in finding.fix]
-            yield TaskEdit(f"{finding.rule}: {finding.message}"[:200], finding.fix)
+            yield TaskEdit(short_title(f"{finding.rule}: {finding.message}"), finding.fix)
         if not taken:
             yield TaskText("Nothing to fix automatically here.\n")
     elif kind == "refactor":
@@ -150,7 +150,7 @@ def run_task(task: TaskInput, filler: Filler | None) -> Iterator[TaskItem]:
                 count += 1
                 title = (f"{diagnostic.rule}: {diagnostic.fix_title or diagnostic.message}"
                          + ("" if diagnostic.safe else " (review)"))
-                yield TaskEdit(title[:200], diagnostic.edits)
+                yield TaskEdit(short_title(title), diagnostic.edits)
         if not count:
             yield TaskText("No refactoring applies here"
                            + ("" if task.language == "python" else
@@ -163,7 +163,7 @@ def run_task(task: TaskInput, filler: Filler | None) -> Iterator[TaskItem]:
             comment = doc_comment(task.text, task.language, d, filler)
             if comment is not None:
                 written += 1
-                yield TaskEdit(f"Document {d.name or d.kind}",
+                yield TaskEdit(short_title(f"Document {d.name or d.kind}"),
                                (TextEdit(comment.offset, comment.offset, comment.text),))
         if not written:
             yield TaskText("Nothing to document here: " + (
@@ -185,10 +185,11 @@ def run_task(task: TaskInput, filler: Filler | None) -> Iterator[TaskItem]:
                            f"({tests.by_model} with expected values written by the model), "
                            "not run: review them before relying on them.\n")
             if tests.new:
-                yield TaskEdit(f"Tests for {d.name}", (TextEdit(0, 0, tests.text),), tests.uri)
+                yield TaskEdit(short_title(f"Tests for {d.name}"), (TextEdit(0, 0, tests.text),),
+                               tests.uri)
             else:
                 end = len(task.text)
-                yield TaskEdit(f"Tests for {d.name}", (TextEdit(end, end, tests.text),))
+                yield TaskEdit(short_title(f"Tests for {d.name}"), (TextEdit(end, end, tests.text),))
         if not made:
             yield TaskText("No tests written: put the cursor in a function of Python, "
                            "JavaScript, TypeScript, Go, Rust or Java.\n")

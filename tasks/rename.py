@@ -9,7 +9,7 @@ import re
 from tree_sitter import Node
 
 from schemas.socket import TextEdit
-from schemas.tasks import TaskEdit
+from schemas.tasks import TaskEdit, short_title
 from tasks.offsets import Offsets
 from tasks.structure import FUNCTIONS
 from tasks.syntax import parse
@@ -111,5 +111,5 @@ def rename(text: str, language: str, offset: int, to: str) -> TaskEdit | None:
     if not edits or old.decode("utf-8") == to:
         return None
     where = "its function" if scope.type in FUNCTIONS else "the document"
-    return TaskEdit(f"Rename `{old.decode('utf-8')}` to `{to}` ({len(edits)} places in {where})",
-                    edits)
+    return TaskEdit(short_title(f"Rename `{old.decode('utf-8')}` to `{to}` ({len(edits)} places "
+                                f"in {where})"), edits)

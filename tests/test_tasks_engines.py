@@ -256,6 +256,14 @@ class TestRename:
         assert rename(js, "javascript", js.index("let x") + 4, "not a name") is None
 
 
+    def test_a_long_new_name_still_makes_a_valid_edit(self) -> None:
+        """The instruction may be 2,000 characters; the edit's title must stay within 200."""
+        long_name = "n" * 300
+        edit = rename(self.CODE, "python", self.CODE.index("count = 0") + 1, long_name)
+        assert edit is not None and len(edit.title) == 200 and edit.title.endswith("…")
+        assert read_item(write_item(edit)) == edit
+
+
 class TestSecondReading:
     def test_doc_comments_above_exports_and_attributes_count(self) -> None:
         js = "/** Adds. */\nexport function add(a, b) { return a + b; }\n"
