@@ -6,6 +6,7 @@ the code model behind ``filler``. Items use code point offsets into the text giv
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -55,7 +56,10 @@ def _in_range(start: int, end: int, lo: int, hi: int) -> bool:
 
 
 def _filename(uri: str) -> str:
-    name = uri.rsplit("/", 1)[-1] or "document"
+    """The name ruff is told (it decides stub mode and per-file rules by it): the document's, in
+    portable characters only, since it goes into a process's arguments (a NUL cannot, and outside
+    a UTF-8 locale nothing but ASCII can)."""
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", uri.rsplit("/", 1)[-1]).strip(".") or "document"
     return name if name.endswith((".py", ".pyi")) else f"{name}.py"
 
 

@@ -264,6 +264,17 @@ class TestRename:
         assert read_item(write_item(edit)) == edit
 
 
+class TestFileNames:
+    """A document's name is the editor's: any character a file name can hold."""
+
+    @pytest.mark.parametrize("name", ["café.py", "\U0001F600.py", "a\u2028b.py", "a\u202eb.py",
+                                      "a\x00b.py", "..py", ""])
+    def test_find_bugs_answers_for_any_name(self, name: str) -> None:
+        items = list(run_task(TaskInput("find_bugs", "def f(:\n    pass\n", "python",
+                                        f"file:///home/u/{name}", 0, 10), None))
+        assert any(isinstance(i, TaskFinding) for i in items), items
+
+
 class TestSecondReading:
     def test_doc_comments_above_exports_and_attributes_count(self) -> None:
         js = "/** Adds. */\nexport function add(a, b) { return a + b; }\n"
