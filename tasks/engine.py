@@ -63,6 +63,12 @@ def _filename(uri: str) -> str:
     return name if name.endswith((".py", ".pyi")) else f"{name}.py"
 
 
+def _has_directory(uri: str) -> bool:
+    """Whether the document sits in a directory (``file:///a/b.py``), where a new file can go
+    beside it (an unsaved ``untitled:Untitled-1`` does not)."""
+    return "/" in uri.split(":", 1)[-1]
+
+
 def _ruff(task: TaskInput, rules: tuple[str, ...]) -> list[Diagnostic]:
     if task.language != "python":
         return []
@@ -188,7 +194,11 @@ def run_task(task: TaskInput, filler: Filler | None) -> Iterator[TaskItem]:
             yield TaskText(f"{tests.cases} {tests.framework} case(s) for `{d.name}` "
                            f"({tests.by_model} with expected values written by the model), "
                            "not run: review them before relying on them.\n")
-            if tests.new:
+            if tests.new and not _has_directory(task.uri):
+                # An unsaved buffer (``untitled:``) has no directory for a new file beside it:
+                # the tests come as text to paste.
+                yield TaskText(f"\n```{task.language}\n{tests.text.strip()}\n```\n")
+            elif tests.new:
                 yield TaskEdit(short_title(f"Tests for {d.name}"), (TextEdit(0, 0, tests.text),),
                                tests.uri)
             else:

@@ -275,6 +275,27 @@ class TestFileNames:
         assert any(isinstance(i, TaskFinding) for i in items), items
 
 
+class TestUnsavedBuffers:
+    DOUBLE = 'def double(n):\n    """\n    >>> double(2)\n    4\n    """\n    return n * 2\n'
+
+    def test_tests_for_a_buffer_with_no_directory_come_as_text(self) -> None:
+        """No file can sit beside ``untitled:Untitled-1``: the tests are text to paste, and
+        every item is one the worker accepts for that document."""
+        items = list(run_task(TaskInput("tests", self.DOUBLE, "python", "untitled:Untitled-1",
+                                        0, len(self.DOUBLE)), None))
+        assert not any(isinstance(i, TaskEdit) for i in items)
+        text = "".join(i.text for i in items if isinstance(i, TaskText))
+        assert "```python" in text and "assert double(2) == 4" in text
+        for seq, item in enumerate(items):
+            task_frame(item, "t1", seq, 1, len(self.DOUBLE), "untitled:Untitled-1")
+
+    def test_a_saved_file_gets_a_new_test_file_beside_it(self) -> None:
+        items = list(run_task(TaskInput("tests", self.DOUBLE, "python", "file:///home/u/m.py",
+                                        0, len(self.DOUBLE)), None))
+        (edit,) = [i for i in items if isinstance(i, TaskEdit)]
+        assert edit.uri == "file:///home/u/test_m.py"
+
+
 class TestSecondReading:
     def test_doc_comments_above_exports_and_attributes_count(self) -> None:
         js = "/** Adds. */\nexport function add(a, b) { return a + b; }\n"
