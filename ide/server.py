@@ -361,7 +361,10 @@ def main() -> None:
     level = os.environ.get("CODE_ASSISTANT_LOG", "warning").upper()
     logging.basicConfig(level=level if level in logging.getLevelNamesMapping() else "WARNING",
                         format="%(asctime)s %(name)s %(message)s")
-    # websockets logs the handshake's headers (the API key) and every frame (code) at DEBUG.
+    # websockets logs the handshake's headers (the API key) and every frame (code) at DEBUG;
+    # pygls logs whole messages (documents, suggestions) at INFO and DEBUG: code never reaches
+    # the log, whatever the level asked for.
     logging.getLogger("websockets").setLevel(max(logging.INFO, logging.getLogger().level))
+    logging.getLogger("pygls").setLevel(max(logging.WARNING, logging.getLogger().level))
     logging.getLogger("pygls.protocol.json_rpc").addFilter(_AnsweredErrors())
     serve(build())

@@ -107,6 +107,34 @@ async def test_inline_completion_then_accept_reaches_clickhouse(
     assert await until(stack, sql, 1) == 1
 
 
+@pytest.mark.parametrize("level", ["info", "debug"])
+async def test_no_code_in_the_servers_log(stack: Settings, tmp_path: Path, level: str) -> None:
+    """At any log level the server's log (an editor's LSP log) holds no code: neither the
+    document's nor the suggestion's (pygls logs whole messages at INFO and DEBUG)."""
+    stderr = tmp_path / "server.stderr"
+    env = {**os.environ, "CODE_ASSISTANT_API_KEY": KEYRING.take("pro").api_key,
+           "PYTHONPATH": str(ROOT), "CODE_ASSISTANT_LOG": level}
+    command = ["sh", "-c", 'exec "$0" -m ide 2>"$1"', sys.executable, str(stderr)]
+    editor = await ClientServerConfig(command, server_env=env).start()
+    await editor.initialize_session(types.InitializeParams(
+        capabilities=client_capabilities("visual-studio-code"),
+        initialization_options={"url": stack.edge_url()}))
+    text = f"# CANARY_{uuid.uuid4().hex}\n{PYTHON_SOURCE}"
+    try:
+        open_doc(editor, text)
+        at = end_of(text)
+        type_at(editor, at.line, at.character, "m", 2)
+        result = await inline(editor, pos(at.line, at.character + 1))
+    finally:
+        await editor.shutdown_session()
+        await editor.stop()
+    assert result.items and isinstance(result.items[0].insert_text, str)
+    suggestion = result.items[0].insert_text
+    log = stderr.read_text()
+    assert log, "the server logged something at this level"
+    assert "CANARY_" not in log and suggestion not in log, log[-3000:]
+
+
 async def test_suggestions_typed_past_are_reported_shown_then_dismissed(
         stack: Settings, editor: LanguageClient) -> None:
     """An editor that says nothing when a suggestion is typed past (VS Code does not) still

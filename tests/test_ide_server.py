@@ -135,3 +135,4 @@ class TestEdgeDown:
         assert URI in line and "no session to the edge" in line and "make up" in line, line
         assert not any("Traceback" in m.message for m in editor.log_messages)
         assert "make up" in str(raised.value), "the error the editor shows says what to do"
+
