@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
+import sys
 import time
 from collections.abc import Generator
 from typing import Any
@@ -22,6 +22,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
+from ide import logs
 from ide.actions import (
     APPLIED,
     TASK_COMMAND,
@@ -95,6 +96,12 @@ class AssistantServer(LanguageServer):
 
     def tell(self, message: str, kind: types.MessageType = types.MessageType.Warning) -> None:
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """No pop-up: a request's error already went back as its answer, and a notification's
+        is nothing the user can act on. A bug (not an answered error) is one line in the log."""
+        if not isinstance(error, JsonRpcException):
+            log.error("%s: %s", getattr(source, "__name__", source), type(error).__name__)
 
     def require_bridge(self) -> Bridge:
         if self.bridge is None:
@@ -348,23 +355,7 @@ async def _complete(ls: AssistantServer, uri: str, position: Position) -> Sugges
         return None
 
 
-class _AnsweredErrors(logging.Filter):
-    """pygls logs a traceback for every error a handler answers with; those are answers, not
-    bugs, and the handlers log their own one line where it helps (a failed task)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and isinstance(record.exc_info[1], JsonRpcException))
-
-
 def main() -> None:
-    """Serve on stdio until the editor exits."""
-    level = os.environ.get("CODE_ASSISTANT_LOG", "warning").upper()
-    logging.basicConfig(level=level if level in logging.getLevelNamesMapping() else "WARNING",
-                        format="%(asctime)s %(name)s %(message)s")
-    # websockets logs the handshake's headers (the API key) and every frame (code) at DEBUG;
-    # pygls logs whole messages (documents, suggestions) at INFO and DEBUG: code never reaches
-    # the log, whatever the level asked for.
-    logging.getLogger("websockets").setLevel(max(logging.INFO, logging.getLogger().level))
-    logging.getLogger("pygls").setLevel(max(logging.WARNING, logging.getLogger().level))
-    logging.getLogger("pygls.protocol.json_rpc").addFilter(_AnsweredErrors())
-    serve(build())
+    """Serve on stdio until the editor exits, with the exit code LSP gives."""
+    logs.configure()
+    sys.exit(serve(build()))

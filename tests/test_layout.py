@@ -62,6 +62,7 @@ PURE = [
     "workers/tasks/items.py", "workers/tasks/prompts.py",
     "analytics/batcher.py", "analytics/usage_windows.py", "infra/restarts.py",
     "ide/positions.py", "ide/mirror.py", "ide/pacing.py", "ide/suggestions.py", "ide/verdicts.py",
+    "ide/framing.py", "ide/envelope.py", "ide/lifecycle.py",
     "config/task_routes.py", "tasks/offsets.py", "tasks/docs.py", "tasks/explain.py",
     "tasks/testgen.py", "tasks/structure.py",
 ]
