@@ -8,9 +8,9 @@ are bounded (``MAX_HEADER_BYTES``) and so are bodies (``MAX_BODY_BYTES``): a pee
 server buffer without end.
 
 A body that turns out not to be JSON (its length was wrong) is handed back with :meth:`resync`:
-the search starts again one byte into it, so a message that a too-long length swallowed is read
-again instead of lost. A message that stops arriving is handed over by :meth:`stalled`, which the
-I/O side calls after a quiet spell.
+the search starts again one byte into its header, so a message that a too-long length or a
+broken header swallowed is read again instead of lost. A message that stops arriving is handed
+over by :meth:`stalled`, which the I/O side calls after a quiet spell.
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ class Decoder:
         self._buffer = bytearray()
         self._body_length: int | None = None  # reading a body of this many bytes
         self._searching = False  # skipping to the next Content-Length header
+        self._header_bytes = b""  # the header section of the body being read or last read
 
     @property
     def pending(self) -> bool:
@@ -75,8 +76,11 @@ class Decoder:
         return self._step()
 
     def resync(self, body: bytes) -> None:
-        """``body`` was no message: look for a header from its second byte on, then read on."""
-        self._buffer[:0] = body[1:]
+        """``body``, the last one read, was no message: its length was wrong, so its header may
+        have swallowed the next frame's header, and its body the next frame. Search again from
+        the second byte of its header."""
+        self._buffer[:0] = self._header_bytes[1:] + body
+        self._header_bytes = b""
         self._body_length = None
         self._searching = True
 
@@ -134,6 +138,7 @@ class Decoder:
         length, problem = _content_length(section, self.max_body_bytes)
         if length is None:
             return self._fault(problem)
+        self._header_bytes = bytes(self._buffer[:end.end()])
         del self._buffer[:end.end()]
         self._body_length = length
         return self._body()
@@ -146,6 +151,8 @@ class Decoder:
 
 def _content_length(section: bytes, max_body_bytes: int) -> tuple[int | None, str]:
     """The body length a header section announces, or ``None`` and what is wrong with it."""
+    if len(_CONTENT_LENGTH.findall(section)) > 1:
+        return None, "two Content-Length headers (one cut short?)"
     length: int | None = None
     for line in section.replace(b"\r\n", b"\n").split(b"\n"):
         match = _HEADER_LINE.fullmatch(line)
@@ -165,6 +172,13 @@ def _content_length(section: bytes, max_body_bytes: int) -> tuple[int | None, st
     if length > max_body_bytes:
         return None, f"a body of {length} bytes, over the limit of {max_body_bytes}"
     return length, ""
+
+
+def header_at(data: bytes) -> int:
+    """Where the first ``Content-Length`` header in ``data`` starts (its length if none): what
+    comes before it is one message's, what comes after belongs to later frames."""
+    found = _CONTENT_LENGTH.search(data)
+    return len(data) if found is None else found.start()
 
 
 def frame(body: bytes) -> bytes:

@@ -25,13 +25,14 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, BinaryIO
 
+import attrs
 import cattrs
 from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
 from pygls.protocol.json_rpc import JsonRPCNotification, JsonRPCRequestMessage
 
 from ide import envelope
-from ide.framing import Decoder, Event, Fault, frame
+from ide.framing import Decoder, Event, Fault, frame, header_at
 from ide.lifecycle import Admit, Drop, Lifecycle, Refuse
 
 log = logging.getLogger("ide")
@@ -75,7 +76,7 @@ class Front:
                 envelope.PARSE_ERROR,
                 f"bad frame: {event.reason}; skipped to the next Content-Length header"))
             return
-        read = envelope.read(event.data)
+        read = envelope.read(event.data, header_at(event.data))
         if isinstance(read, envelope.Refusal):
             log.warning("message refused: %s", read.message)
             self._refuse(read)
@@ -121,6 +122,14 @@ class Front:
         protocol = self.server.protocol
         data = message.data
         kind = protocol.get_message_type(message.method)
+        if kind is not None and (message.kind == "request") != ("id" in attrs.fields_dict(kind)):
+            if message.kind == "request":  # a notification method sent with an id
+                self._refuse(envelope.Refusal(envelope.INVALID_REQUEST, (
+                    f"{message.method} is a notification: send it without an id"), message.id))
+            else:
+                log.warning("notification dropped: %s is a request (it needs an id)",
+                            message.method)
+            return None
         if kind is None:
             kind = JsonRPCRequestMessage if message.kind == "request" else JsonRPCNotification
             data = {"params": None, **data}

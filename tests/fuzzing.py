@@ -109,18 +109,18 @@ EXTREMES: list[Any] = [None, True, False, 0, -1, 2**31, 2**53 + 1, 2**64, -(2**6
                        "", "x" * 70, "\u202e\u0000\ud7ff", "🙂" * 5, [], {}, [[[]]], {"type": None}]
 
 
-def _random_value(rng: random.Random, depth: int = 0) -> Any:
+def random_value(rng: random.Random, depth: int = 0) -> Any:
     roll = rng.random()
     if roll < 0.5 or depth > 3:
         return rng.choice(EXTREMES)
     if roll < 0.7:
         return "".join(chr(rng.randrange(0x20, 0x3000)) for _ in range(rng.randrange(0, 20)))
     if roll < 0.85:
-        return [_random_value(rng, depth + 1) for _ in range(rng.randrange(0, 4))]
-    return {rng.choice(["type", "uri", "v", "x"]): _random_value(rng, depth + 1)}
+        return [random_value(rng, depth + 1) for _ in range(rng.randrange(0, 4))]
+    return {rng.choice(["type", "uri", "v", "x"]): random_value(rng, depth + 1)}
 
 
-def _mutate_json(value: Any, rng: random.Random, types: list[str]) -> Any:
+def mutate_value(value: Any, rng: random.Random, types: list[str]) -> Any:
     """One structural change somewhere in ``value`` (a parsed JSON document)."""
     if isinstance(value, dict) and value:
         key = rng.choice(list(value))
@@ -133,9 +133,9 @@ def _mutate_json(value: Any, rng: random.Random, types: list[str]) -> Any:
         elif roll < 0.45 and "type" in copy:
             copy["type"] = rng.choice([*types, "", "TYPE", "hello "])
         elif roll < 0.75:
-            copy[key] = _mutate_json(copy[key], rng, types)
+            copy[key] = mutate_value(copy[key], rng, types)
         else:
-            copy[key] = _random_value(rng)
+            copy[key] = random_value(rng)
         return copy
     if isinstance(value, list) and value:
         index = rng.randrange(len(value))
@@ -146,7 +146,7 @@ def _mutate_json(value: Any, rng: random.Random, types: list[str]) -> Any:
         elif roll < 0.5:
             copy.append(copy[index])
         else:
-            copy[index] = _mutate_json(copy[index], rng, types)
+            copy[index] = mutate_value(copy[index], rng, types)
         return copy
     if isinstance(value, int) and not isinstance(value, bool) and rng.random() < 0.5:
         return rng.choice([value + 1, value - 1, -value, value * 2**40])
@@ -155,10 +155,10 @@ def _mutate_json(value: Any, rng: random.Random, types: list[str]) -> Any:
         for _ in range(rng.randrange(50, 300)):
             nested = [nested]
         return nested
-    return _random_value(rng)
+    return random_value(rng)
 
 
-def _mutate_bytes(data: bytes, rng: random.Random) -> bytes:
+def mutate_bytes(data: bytes, rng: random.Random) -> bytes:
     roll = rng.random()
     if not data:
         return bytes(rng.randrange(256) for _ in range(8))
@@ -178,13 +178,13 @@ def mutate(message: Any, rng: random.Random, types: list[str]) -> bytes:
     """A mutated encoding of ``message``: usually still JSON, sometimes broken bytes."""
     value = orjson.loads(encode(message))
     for _ in range(rng.randrange(1, 4)):
-        value = _mutate_json(value, rng, types)
+        value = mutate_value(value, rng, types)
     try:
         data = orjson.dumps(value)
     except (TypeError, orjson.JSONEncodeError):
         data = encode(message)
     if rng.random() < 0.25:
-        data = _mutate_bytes(data, rng)
+        data = mutate_bytes(data, rng)
     return data
 
 
@@ -286,7 +286,7 @@ def fuzz_topics(rng: random.Random, report: Report, records: int) -> None:
         if roll < 0.05:
             event = EditorEvent("e", "s1", 0, "t", "u", "free", 100, clock[0], rng.choice(BODIES))
             data = cipher.seal(encode(event), "editor", "s1")
-            data = _mutate_bytes(data, rng) if rng.random() < 0.8 else data
+            data = mutate_bytes(data, rng) if rng.random() < 0.8 else data
             _consumer(report, "editor-events (sealed)", data, sealed, (ProtocolError, SealError))
         elif roll < 0.1:
             data = mutate(USAGE, rng, [])

@@ -87,6 +87,7 @@ class TestFraming:
         (b"Content-Length: 2\r\nContent-Type: x; charset=latin-1\r\n\r\n{}", "only UTF-8"),
         (b'{"jsonrpc": "2.0"}', "not 'Name: value'"),
         (b"Content Length: 2\r\n\r\n{}", "not 'Name: value'"),
+        (b"Content-Length: 30\r\nX-", "two Content-Length"),
     ])
     def test_a_bad_header_is_one_fault_and_the_next_frame_is_read(self, bad: bytes,
                                                                    reason: str) -> None:
