@@ -19,13 +19,22 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import get_args
 
+from ide.coalescing import merge
 from ide.edge_link import EdgeLink
 from ide.mirror import Change, DocumentError, Mirror, MirroredDocument
 from ide.options import Options
 from ide.positions import Encoding, Position, PositionError
 from ide.verdicts import Verdicts
 from schemas.errors import AssistantError
-from schemas.socket import ClientMessage, DocClose, DocOpen, ErrorFrame, FeedbackKind, TaskKind
+from schemas.socket import (
+    ClientMessage,
+    DocChange,
+    DocClose,
+    DocOpen,
+    ErrorFrame,
+    FeedbackKind,
+    TaskKind,
+)
 from socket_client.answers import Answer
 
 #: End details after which the request is worth one retry once the document is re-opened.
@@ -41,6 +50,8 @@ QUOTA_NOTICE_EVERY_S = 300.0
 EDGE_DOCUMENTS = 32
 #: The edge's default MAX_DOCUMENT_CHARS: a larger document is never sent (the edge refuses it).
 EDGE_DOCUMENT_CHARS = 1_000_000
+#: How long edits wait to be sent together when no request for their document comes first.
+COALESCE_S = 0.05
 
 
 class EdgeUnavailable(AssistantError):
@@ -70,17 +81,57 @@ class Bridge:
         self._quota_noticed_s = -QUOTA_NOTICE_EVERY_S
         self.verdicts = Verdicts()
         self._verdict_timer: asyncio.TimerHandle | None = None
+        #: Edits not yet sent, per document (``None``: send it whole); see ``ide.coalescing``.
+        self._outgoing: dict[str, DocChange | None] = {}
+        self._flush_timer: asyncio.TimerHandle | None = None
 
     # --- documents -------------------------------------------------------------------------
 
     def opened(self, uri: str, language_id: str, text: str) -> None:
+        self._outgoing.pop(uri, None)
         self._send(uri, self.mirror.open(uri, language_id, text))
 
     def changed(self, uri: str, changes: Sequence[Change]) -> None:
-        self._send(uri, self.mirror.change(uri, changes))
+        """Applied to the mirror now; sent to the edge with the edits that follow within
+        ``COALESCE_S``, or before the next request for the document, whichever comes first."""
+        frame = self.mirror.change(uri, changes)
+        if uri in self._outgoing:
+            earlier = self._outgoing[uri]
+            if earlier is None or isinstance(frame, DocOpen):
+                self._outgoing[uri] = None
+            else:
+                self._outgoing[uri] = merge(earlier, frame, len(self.mirror.get(uri).text))
+        else:
+            self._outgoing[uri] = None if isinstance(frame, DocOpen) else frame
+        self._schedule_flush()
+
+    def flush(self, uri: str) -> None:
+        """Send ``uri``'s held edits now (a request about it is going out)."""
+        if uri not in self._outgoing:
+            return
+        pending = self._outgoing.pop(uri)
+        doc = self.mirror.find(uri)
+        if doc is not None and doc.synced:
+            self._send(uri, doc.snapshot() if pending is None else pending)
+
+    def _flush_all(self) -> None:
+        self._flush_timer = None
+        for uri in list(self._outgoing):
+            self.flush(uri)
+
+    def _schedule_flush(self) -> None:
+        if self._flush_timer is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a caller outside the server): at once
+            self._flush_all()
+            return
+        self._flush_timer = loop.call_later(COALESCE_S, self._flush_all)
 
     def closed(self, uri: str) -> None:
         self._supersede(uri)
+        self._outgoing.pop(uri, None)
         self._unsent.discard(uri)
         frame = self.mirror.close(uri)
         if uri in self._at_edge:  # else the edge does not hold it (never sent, or evicted)
@@ -107,6 +158,7 @@ class Bridge:
         """A new session: the documents last used go again, whole; the others when next used."""
         recent = list(self._at_edge)
         self._at_edge.clear()
+        self._outgoing.clear()  # every document goes whole
         self._unsent.update(doc.uri for doc in self.mirror)
         for uri in recent:
             doc = self.mirror.find(uri)
@@ -131,6 +183,7 @@ class Bridge:
         for attempt in range(2):
             doc, first = self._locate(uri, start)
             _, last = self._locate(uri, end)
+            self.flush(uri)
             if uri in self._unsent:
                 self._send(uri, doc.snapshot())
                 if uri in self._unsent:
@@ -157,6 +210,7 @@ class Bridge:
             await self.link.pace()
             # The document may have changed (or been re-opened) while this request waited.
             doc, offset = self._locate(uri, position)
+            self.flush(uri)
             if uri in self._unsent:
                 self._send(uri, doc.snapshot())
                 if uri in self._unsent:

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import sys
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 from lsprotocol import types
@@ -81,6 +81,8 @@ class AssistantServer(LanguageServer):
         #: Per document, the editor's version for each of the mirror's recent versions: edits
         #: and diagnostics go back stamped with the version the editor knows.
         self.editor_versions: dict[str, dict[int, int]] = {}
+        #: Notifications the stdio loop calls without pygls' dispatch (the keystroke path).
+        self.direct: dict[str, Callable[[Any], None]] = {}
 
     def saw_version(self, uri: str, editor_version: int) -> None:
         doc = self.bridge.mirror.find(uri) if self.bridge is not None else None
@@ -176,6 +178,8 @@ def build() -> AssistantServer:
         uri, changes = params.text_document.uri, _changes(params)
         _document_event(ls, uri, lambda bridge: bridge.changed(uri, changes))
         ls.saw_version(uri, params.text_document.version)
+
+    server.direct[types.TEXT_DOCUMENT_DID_CHANGE] = lambda params: did_change(server, params)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: AssistantServer, params: types.DidCloseTextDocumentParams) -> None:
@@ -348,7 +352,11 @@ def _document_event(ls: AssistantServer, uri: str, apply: Any) -> None:
 
 async def _complete(ls: AssistantServer, uri: str, position: Position) -> Suggestion | None:
     try:
-        return await ls.require_bridge().complete(uri, position)
+        found = await ls.require_bridge().complete(uri, position)
+        if not found.answer.text:
+            log.info("completion %s: nothing to show (%s, %s)", found.answer.request_id,
+                     found.answer.reason, found.answer.detail)
+        return found
     except DocumentError as error:
         raise JsonRpcInvalidParams(error.message) from None
     except EdgeUnavailable:
@@ -358,4 +366,5 @@ async def _complete(ls: AssistantServer, uri: str, position: Position) -> Sugges
 def main() -> None:
     """Serve on stdio until the editor exits, with the exit code LSP gives."""
     logs.configure()
-    sys.exit(serve(build()))
+    server = build()
+    sys.exit(serve(server, server.direct))

@@ -22,6 +22,7 @@ from config.settings import Settings
 from ide.verdicts import GRACE_S
 from infra.processes import Supervisor
 from tests.conftest import KEYRING
+from tests.lsp_wire import Wire, framed, message
 from tests.real_editors import feedback_kinds_sql
 from tests.test_analytics_e2e import until
 from tests.test_stack_e2e import PYTHON_SOURCE
@@ -383,3 +384,34 @@ async def test_a_crlf_document_gets_suggestions_with_lf_line_breaks(
         assert isinstance(classic, types.CompletionList) and classic.items, classic
         edit = classic.items[0].text_edit
         assert isinstance(edit, types.TextEdit) and "\r" not in edit.new_text, edit
+
+
+async def test_a_burst_of_edits_does_not_hold_up_the_next_suggestion(
+        stack: Settings, tmp_path: Path) -> None:
+    """5,000 didChange in one write (a paste storm): the edits reach the edge coalesced and the
+    next inline completion is a suggestion within 2 s (one frame per edit took 4 s and more,
+    and came back empty)."""
+    text = PYTHON_SOURCE
+    lines = text.split("\n")
+    last, end = len(lines) - 1, len(lines[-1])
+    wire = await Wire.start(tmp_path / "stderr", stack.edge_url(), KEYRING.take("pro").api_key)
+    await wire.initialize()
+    await wire.send(framed(message("textDocument/didOpen", {"textDocument": {
+        "uri": URI, "languageId": "python", "version": 1, "text": text}})))
+    here = {"textDocument": {"uri": URI}, "position": {"line": last, "character": end},
+            "context": {"triggerKind": 2}}
+    assert (await wire.ask("textDocument/inlineCompletion", here, "warm"))["result"]["items"]
+    burst = bytearray()
+    for n in range(5000):
+        span = {"start": {"line": last, "character": end},
+                "end": {"line": last, "character": end + n % 2}}
+        burst += framed(message("textDocument/didChange", {
+            "textDocument": {"uri": URI, "version": n + 2},
+            "contentChanges": [{"range": span, "text": "" if n % 2 else "x"}]}))
+    await wire.send(bytes(burst))
+    started = time.monotonic()
+    reply = await wire.ask("textDocument/inlineCompletion", here, "after", timeout_s=30)
+    took = time.monotonic() - started
+    assert reply["result"]["items"], reply
+    assert took < 2.0, f"the completion after the burst took {took:.2f} s"
+    assert await wire.stop() == 0

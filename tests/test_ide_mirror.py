@@ -12,9 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from documents.document import apply_edits
-from ide.mirror import Change, DocumentError, Mirror, minimal_edit
+from ide.coalescing import merge
+from ide.mirror import MAX_EDITS_PER_FRAME, Change, DocumentError, Mirror, minimal_edit
 from ide.positions import Encoding, Position, PositionError, line_starts, offset_of, position_of
-from schemas.socket import DocChange, DocOpen
+from schemas.socket import DocChange, DocOpen, TextEdit
 
 PIECES = ["a", "b", "Z", " ", "_", "é", "€", "😀", "𠀀", "👍🏽", "\n", "\r\n", "\r", "\t", "ß", "中"]
 
@@ -155,3 +156,44 @@ def test_more_edits_than_a_frame_holds_reopen_the_document() -> None:
     mirror.open("file:///a", "python", "")
     frame = mirror.change("file:///a", [Change("x", Position(0, i), Position(0, i)) for i in range(1001)])
     assert isinstance(frame, DocOpen) and frame.text == "x" * 1001
+
+
+@settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 2**32), flush_every=st.sampled_from([0.02, 0.1, 0.5]))
+def test_coalesced_edits_rebuild_the_editors_text(seed: int, flush_every: float) -> None:
+    """Held edits sent as one frame (or the whole text, when ``merge`` says so) take the
+    edge's copy to the editor's text, under a version that only grows."""
+    rng = random.Random(seed)
+    uri = "file:///t.txt"
+    editor = "".join(rng.choice(PIECES) for _ in range(50))
+    mirror = Mirror("utf-16")
+    edge, edge_version = mirror.open(uri, "plaintext", editor).text, 1
+    held: DocChange | None = None
+    whole = False
+    for _ in range(300):
+        start, end, inserted = random_edit(rng, editor)
+        frame = mirror.change(uri, [edit_as_lsp(editor, start, end, inserted, "utf-16")])
+        editor = editor[:start] + inserted + editor[end:]
+        assert isinstance(frame, DocChange)
+        if not whole:
+            held = frame if held is None else merge(held, frame, len(editor))
+            whole = held is None
+        if rng.random() < flush_every:
+            doc = mirror.get(uri)
+            if whole:
+                edge, version = doc.text, doc.version
+            else:
+                assert held is not None
+                edge, version = apply_edits(edge, held.changes), held.version
+            assert version > edge_version and version == doc.version
+            edge_version, held, whole = version, None, False
+            assert edge == editor
+
+
+def test_merge_sends_the_whole_text_when_it_is_the_smaller_frame() -> None:
+    one = DocChange("u", 2, (TextEdit(0, 0, "ab"),))
+    assert merge(one, DocChange("u", 3, (TextEdit(2, 2, "c"),)), 10) == DocChange(
+        "u", 3, (TextEdit(0, 0, "ab"), TextEdit(2, 2, "c")))
+    assert merge(one, DocChange("u", 3, (TextEdit(0, 0, "x" * 9),)), 10) is None, "more text"
+    many = DocChange("u", 2, tuple(TextEdit(0, 0, "") for _ in range(MAX_EDITS_PER_FRAME)))
+    assert merge(many, DocChange("u", 3, (TextEdit(0, 0, ""),)), 10) is None, "too many edits"
