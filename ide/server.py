@@ -34,7 +34,7 @@ from ide.actions import (
 from ide.bridge import Bridge, EdgeUnavailable, Suggestion
 from ide.mirror import Change, DocumentError
 from ide.options import OptionsError, from_environment
-from ide.positions import ENCODINGS, Encoding, Position
+from ide.positions import ENCODINGS, Encoding, Position, PositionError, position_of
 from ide.stdio import serve
 from ide.suggestions import FEEDBACK_COMMAND, completion_items, inline_items
 from schemas.socket import TASK_KINDS, EditResult, FindingResult, TaskKind
@@ -194,21 +194,21 @@ def build() -> AssistantServer:
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
     async def inline_completion(ls: AssistantServer, params: types.InlineCompletionParams
                                 ) -> types.InlineCompletionList:
-        position = _position(params.position)
-        found = await _complete(ls, params.text_document.uri, position)
+        found = await _complete(ls, params.text_document.uri, _position(params.position))
         if found is None:
             return types.InlineCompletionList(items=[])
-        return inline_items(found.answer.text, found.answer.request_id, position)
+        here = position_of(found.doc.text, found.doc.starts, found.offset,
+                           ls.require_bridge().mirror.encoding)
+        return inline_items(found.answer.text, found.answer.request_id, here)
 
     @server.feature(types.TEXT_DOCUMENT_COMPLETION,
                     types.CompletionOptions(trigger_characters=[".", "(", " "]))
     async def completion(ls: AssistantServer, params: types.CompletionParams) -> types.CompletionList:
-        position = _position(params.position)
-        found = await _complete(ls, params.text_document.uri, position)
+        found = await _complete(ls, params.text_document.uri, _position(params.position))
         if found is None:
             return types.CompletionList(is_incomplete=True, items=[])
         return completion_items(found.answer.text, found.answer.request_id, found.doc.text,
-                                found.offset, position, ls.require_bridge().mirror.encoding)
+                                found.offset, ls.require_bridge().mirror.encoding)
 
     @server.feature(types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(
         code_action_kinds=[types.CodeActionKind.QuickFix, types.CodeActionKind.Refactor,
@@ -219,6 +219,11 @@ def build() -> AssistantServer:
         doc = ls.require_bridge().mirror.find(uri)
         if doc is None:
             raise JsonRpcInvalidParams(f"{uri} is not open")
+        for end in (params.range.start, params.range.end):
+            try:
+                doc.offset(_position(end), _encoding(ls))
+            except PositionError as error:
+                raise JsonRpcInvalidParams(f"{uri}: {error}") from None
         actions: list[types.CodeAction | types.Command] = []
         version_findings = ls.findings.get(uri)
         if version_findings is not None and version_findings[0] == doc.version:

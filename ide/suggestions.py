@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from lsprotocol import types
 
-from ide.positions import Encoding, Position, units
+from ide.positions import Encoding, Position, line_starts, position_of
 
 FEEDBACK_COMMAND = "codeAssistant.feedback"
 
@@ -39,8 +39,13 @@ def accept_command(request_id: str) -> types.Command:
                          arguments=[{"requestId": request_id, "kind": "accepted"}])
 
 
+def lsp_position(position: Position) -> types.Position:
+    return types.Position(position.line, position.character)
+
+
 def inline_items(suggestion: str, request_id: str, position: Position) -> types.InlineCompletionList:
-    """Ghost text at the cursor (nothing when the model has nothing to show)."""
+    """Ghost text at the cursor (nothing when the model has nothing to show); ``position`` as
+    the text has it (see :func:`completion_items`)."""
     suggestion = lf_only(suggestion)
     if not suggestion:
         return types.InlineCompletionList(items=[])
@@ -49,16 +54,19 @@ def inline_items(suggestion: str, request_id: str, position: Position) -> types.
         insert_text=suggestion, range=types.Range(here, here), command=accept_command(request_id))])
 
 
-def completion_items(suggestion: str, request_id: str, text: str, offset: int, position: Position,
+def completion_items(suggestion: str, request_id: str, text: str, offset: int,
                      encoding: Encoding) -> types.CompletionList:
-    """One completion item whose edit turns the word before the cursor into word + suggestion."""
+    """One completion item whose edit turns the word before the cursor into word + suggestion.
+    Its range is computed from the text, not taken from the request: a cursor past the line's
+    end (which LSP reads as the end) must not become a range past it."""
     suggestion = lf_only(suggestion)
     if not suggestion:
         return types.CompletionList(is_incomplete=True, items=[])
     start = word_start(text, offset)
     word = text[start:offset]
-    first = types.Position(position.line, position.character - sum(units(c, encoding) for c in word))
-    here = types.Position(position.line, position.character)
+    starts = line_starts(text)
+    first = lsp_position(position_of(text, starts, start, encoding))
+    here = lsp_position(position_of(text, starts, offset, encoding))
     label = (word + suggestion).strip().splitlines()[0] if (word + suggestion).strip() else suggestion
     return types.CompletionList(is_incomplete=True, items=[types.CompletionItem(
         label=label[:80], kind=types.CompletionItemKind.Text, detail="code assistant",

@@ -191,6 +191,16 @@ async def test_classic_completion_for_a_client_without_inline_completion(stack: 
         # The word being typed ("lim") is replaced by itself plus the suggestion.
         assert edit.range.start.character == at.character - 2
         assert edit.new_text.startswith("limit)"), edit.new_text
+        # A cursor past the line's end is read as its end, and so is the edit's range end
+        # (a client that clamps a range past it would write "lim" + "limit)...").
+        past = await editor.text_document_completion_async(types.CompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=URI),
+            position=pos(at.line, at.character + 40)))
+        assert isinstance(past, types.CompletionList) and len(past.items) == 1
+        past_edit = past.items[0].text_edit
+        assert isinstance(past_edit, types.TextEdit)
+        assert past_edit.range.end.character == at.character + 1, past_edit.range
+        assert past_edit.range.start.character == at.character - 2
     finally:
         await editor.shutdown_session()
         await editor.stop()

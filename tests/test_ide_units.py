@@ -12,7 +12,7 @@ from lsprotocol import types
 from ide.actions import workspace_edit
 from ide.options import DEV_KEY, OptionsError, resolve
 from ide.pacing import RECONNECT_FIRST_S, RECONNECT_MAX_S, Backoff, Pacing
-from ide.positions import Position
+from ide.positions import Encoding, Position
 from ide.stdio import streamable
 from ide.suggestions import FEEDBACK_COMMAND, completion_items, inline_items, word_start
 from ide.verdicts import GRACE_S, TRACKED, Verdicts
@@ -90,7 +90,7 @@ def test_a_completion_item_replaces_the_word_before_the_cursor() -> None:
     text = "x = 1\nfor i in range(li"
     offset = len(text)
     assert text[word_start(text, offset):offset] == "li"
-    (item,) = completion_items("mit):", "r1", text, offset, Position(1, 17), "utf-16").items
+    (item,) = completion_items("mit):", "r1", text, offset, "utf-16").items
     edit = item.text_edit
     assert isinstance(edit, types.TextEdit)
     assert (edit.range.start.character, edit.range.end.character) == (15, 17)
@@ -101,10 +101,13 @@ def test_the_word_start_counts_units_of_the_negotiated_encoding() -> None:
     text = "𠀀x = é𠀀b"  # the word before the cursor holds a character outside the BMP
     offset = len(text)
     assert text[word_start(text, offset):offset] == "é𠀀b"
-    for encoding, width in (("utf-16", 4), ("utf-8", 7), ("utf-32", 3)):
-        (item,) = completion_items("c", "r", text, offset, Position(0, 100), encoding).items
+    cases: list[tuple[Encoding, int]] = [("utf-16", 4), ("utf-8", 7), ("utf-32", 3)]
+    for encoding, width in cases:
+        (item,) = completion_items("c", "r", text, offset, encoding).items
         assert isinstance(item.text_edit, types.TextEdit)
-        assert item.text_edit.range.start.character == 100 - width, encoding
+        span = item.text_edit.range
+        end = {"utf-16": 10, "utf-8": 15, "utf-32": 8}[encoding]
+        assert (span.start.character, span.end.character) == (end - width, end), encoding
 
 
 def test_the_pipe_reader_is_used_only_where_the_event_loop_can_watch_stdin(tmp_path: Path) -> None:
@@ -175,7 +178,7 @@ class TestCrlfDocuments:
 
     def test_completion_item(self) -> None:
         (item,) = completion_items(self.SUGGESTION, "r1", self.TEXT, len(self.TEXT),
-                                   Position(4, 7), "utf-16").items
+                                   "utf-16").items
         edit = item.text_edit
         assert isinstance(edit, types.TextEdit)
         assert edit.new_text == "return 2\n\ndef h():\n    pass"

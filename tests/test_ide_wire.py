@@ -61,6 +61,19 @@ class TestEveryRequestIsAnswered:
                                {"textDocument": 5, "position": {"line": 0, "character": 0}}, 1)
         assert "params.textDocument" in reply["error"]["message"], reply
 
+    async def test_a_code_action_range_past_the_document_gets_32602(self, wire: Wire) -> None:
+        """Not the six task commands for text that is not there."""
+        here = {"line": 0, "character": 0}
+        reply = await wire.ask("textDocument/codeAction", {
+            "textDocument": {"uri": URI}, "range": {"start": here, "end": {"line": 999,
+                                                                         "character": 0}},
+            "context": {"diagnostics": []}}, 11)
+        assert error_code(reply) == -32602 and "line 999" in reply["error"]["message"]
+        inside = await wire.ask("textDocument/codeAction", {
+            "textDocument": {"uri": URI}, "range": {"start": here, "end": here},
+            "context": {"diagnostics": []}}, 12)
+        assert len(inside["result"]) >= 6
+
     async def test_an_unknown_method_without_params_gets_32601(self, wire: Wire) -> None:
         assert error_code(await wire.ask("acme/whatever", None, 8)) == -32601
 
