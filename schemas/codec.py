@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import re
 import types
 import typing
@@ -227,11 +228,28 @@ def decode_as(cls: type[T], value: Any, where: str = "") -> T:
 
 
 def parse_json(data: bytes | str) -> Any:
-    """Parse one frame; anything but valid UTF-8 JSON is a :class:`FrameError`."""
+    """Parse one frame; anything but valid UTF-8 JSON is a :class:`FrameError`, and so is an
+    object that repeats a key (parsers disagree on which one wins: two components could read
+    one frame differently)."""
     try:
-        return orjson.loads(data)
+        value = orjson.loads(data)
     except orjson.JSONDecodeError as error:
         raise FrameError("bad_json", f"frame is not valid JSON: {error}") from None
+    if isinstance(value, dict | list):
+        json.loads(data, object_pairs_hook=_unique_keys)
+    return value
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise FrameError("bad_json", f"frame repeats the key {key[:40]!r}; each key "
+                                 "may appear once per object")
+            seen.add(key)
+    return result
 
 
 def to_jsonable(message: Any) -> Any:
@@ -318,6 +336,10 @@ def schema_document(title: str, roots: Mapping[str, Any]) -> dict[str, Any]:
     """One JSON Schema document with one named definition per root type (or union)."""
     defs: dict[str, Any] = {}
     root_schemas = {name: json_schema(tp, defs) for name, tp in roots.items()}
+    # A root named as its dataclass is that definition, not a reference to itself (which
+    # would send a validator that follows it round for ever).
+    root_schemas = {name: schema for name, schema in root_schemas.items()
+                    if schema != {"$ref": f"#/$defs/{name}"}}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": title,

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas.codec import encode
+from schemas.codec import encode, to_jsonable
 from schemas.errors import FrameError, ProtocolError, ValidationError
 from schemas.protocol import SCHEMA_PATH, protocol_schema, render
 from schemas.socket import (
@@ -95,6 +95,25 @@ class TestClientFrames:
         assert refused(b'{"type":"doc_close","uri":"\xff"}').code == "bad_json"
 
 
+def test_a_repeated_key_is_refused() -> None:
+    """Parsers disagree on which of two equal keys wins: one frame must not read two ways."""
+    for data in (b'{"type":"cancel","request_id":"a","request_id":"b"}',
+                 b'{"type":"doc_change","uri":"u","version":2,'
+                 b'"changes":[{"start":0,"end":0,"text":"a","text":"b"}]}'):
+        with pytest.raises(FrameError) as caught:
+            read_client_frame(data)
+        assert caught.value.code == "bad_json" and "repeats the key" in caught.value.message
+
+
+@pytest.mark.parametrize("number", [b"1e2", b"1.0", b"2E0"])
+def test_integers_are_written_as_integers(number: bytes) -> None:
+    """What PROTOCOL.md says: an integer field takes a JSON integer, not a number with a
+    fraction or exponent (JSON Schema's integer would admit 1.0)."""
+    with pytest.raises(ValidationError) as caught:
+        read_client_frame(b'{"type":"cursor","uri":"u","offset":%s}' % number)
+    assert caught.value.code == "invalid_field" and caught.value.field == "offset"
+
+
 class TestRecords:
     """Topic records round-trip exactly and are validated like socket frames."""
 
@@ -134,6 +153,18 @@ class TestPublishedSchema:
 
     def test_checked_in_schema_is_current(self) -> None:
         assert SCHEMA_PATH.read_bytes() == render(), "run `make schema` and commit the result"
+
+    def test_no_definition_refers_to_itself(self) -> None:
+        """A root named as its dataclass used to be ``{"$ref": itself}``: a validator that
+        follows it never ends (jsonschema raised RecursionError on every record)."""
+        schema = protocol_schema()
+        for name, definition in schema["$defs"].items():
+            assert definition != {"$ref": f"#/$defs/{name}"}, name
+        event = EditorEvent("e1", "s1", 0, "t", "u", "free", 100, 1,
+                            DocChange("a", 3, (TextEdit(0, 1, "y"),)))
+        jsonschema.validate(to_jsonable(event), {**schema, "$ref": "#/$defs/EditorEvent"})
+        jsonschema.validate(to_jsonable(Reply("s", TokenChunk("r", 0, "x"))),
+                            {**schema, "$ref": "#/$defs/Reply"})
 
     def test_schema_accepts_what_we_encode(self) -> None:
         schema = protocol_schema()
