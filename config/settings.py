@@ -92,8 +92,12 @@ class Settings:
     tenants_file: str = ""
     #: How often edges re-read the tenants file (a revoked key closes its sessions this fast).
     auth_reload_ms: int = 1000
-    #: Client frames per second per session; the tenant's own rate applies on top.
+    #: Client frames per second per user, all its sessions on one edge together (the name is
+    #: older than that); the tenant's own rate applies on top.
     session_messages_per_second: int = 200
+    #: Bytes of client frames per second per user on one edge (the burst holds two frames of
+    #: ``max_frame_bytes``).
+    user_bytes_per_second: int = 2 * 1024 * 1024
     #: A socket must send hello this soon after connecting, and is closed after this long idle.
     hello_timeout_s: float = 10.0
     session_idle_timeout_s: float = 1800.0

@@ -19,6 +19,7 @@ from schemas.socket import (
     Feedback,
     Hello,
     Notice,
+    SlowDown,
     TaskRequest,
     TextEdit,
     TokenChunk,
@@ -26,7 +27,7 @@ from schemas.socket import (
 )
 from schemas.topics import DocSnapshot, EditorEvent, FeedbackEvent, SessionEnd
 from tenants.directory import Principal, Tenant
-from ws_edge.ratelimit import TokenBucket
+from ws_edge.ratelimit import TokenBucket, UserBudget
 from ws_edge.session import FLOOD_FORGIVEN_PER_S, FLOOD_REFUSALS, EdgeLimits, EdgeSession
 
 LIMITS = EdgeLimits(max_frame_bytes=2048, max_documents=4, max_document_chars=10_000,
@@ -49,10 +50,11 @@ def frame(message: object) -> str:
 
 
 def new_session(limits: EdgeLimits = LIMITS, tenant: Tenant = ACME,
-                tenant_bucket: TokenBucket | None = None) -> EdgeSession:
+                tenant_bucket: TokenBucket | None = None,
+                user: UserBudget | None = None) -> EdgeSession:
     principal = Principal(tenant, "u1", "k1", "developer")
     return EdgeSession("s1", 3, limits, principal,
-                       tenant_bucket or TokenBucket(10_000, 10_000, 0), 0)
+                       tenant_bucket or TokenBucket(10_000, 10_000, 0), 0, user)
 
 
 def started(limits: EdgeLimits = LIMITS, tenant: Tenant = ACME,
@@ -67,8 +69,8 @@ def started(limits: EdgeLimits = LIMITS, tenant: Tenant = ACME,
 def error_of(session: EdgeSession, data: str | bytes, now_ms: int = 20) -> ErrorFrame:
     replies, records = session.receive(data, now_ms)
     assert records == [], "a refused frame must not reach Kafka"
-    (error,) = replies
-    assert isinstance(error, ErrorFrame)
+    error, *told = replies  # a client past its own rate is also told to slow down
+    assert isinstance(error, ErrorFrame) and all(isinstance(t, SlowDown) for t in told), replies
     return error
 
 
@@ -331,6 +333,45 @@ class TestRates:
         (error,), _ = second.receive(frame(DocOpen("a.py", "python", 1, "")), 10)
         assert isinstance(error, ErrorFrame) and error.code == "rate_limited"
         assert first.receive(frame(DocOpen("a.py", "python", 1, "")), 1000)[1]
+
+    def test_a_users_sessions_share_its_rate(self) -> None:
+        """Eight sockets of one user get what one gets (the tenant's rate is far above)."""
+        limits = EdgeLimits(2048, 4, 10_000, messages_per_second=10)
+        budget = UserBudget.new(10, 1 << 20, 2048, 0)
+        sessions = [new_session(limits, user=budget) for _ in range(8)]
+        accepted = sum(bool(s.receive(frame(Hello(1, "t")), 10)[0][0].type == "welcome")
+                       for s in sessions)
+        assert accepted == 8
+        opened = sum(bool(s.receive(frame(DocOpen("a.py", "python", 1, "")), 10)[1])
+                     for s in sessions)
+        assert opened == 2, "10 frames a second for the user: 8 hellos, then 2 documents"
+
+    def test_past_its_rate_a_client_is_told_to_slow_down_then_that_it_may_resume(self) -> None:
+        session = started(EdgeLimits(2048, 4, 10_000, messages_per_second=2))
+        session.receive(frame(DocOpen("a.py", "python", 1, "")), 10)
+        replies, _ = session.receive(frame(DocClose("a.py")), 10)
+        assert [type(r) for r in replies] == [ErrorFrame, SlowDown]
+        assert replies[1] == SlowDown(400, "rate_limited")
+        replies, _ = session.receive(frame(DocClose("a.py")), 20)
+        assert [type(r) for r in replies] == [ErrorFrame], "not on every refused frame"
+        replies, _ = session.receive(frame(DocOpen("b.py", "python", 1, "")), 1100)
+        assert replies == [SlowDown(0, "recovered")]
+
+    def test_a_users_bytes_are_bounded_before_parsing(self) -> None:
+        """Near-limit documents are the costly frames: past the byte budget they are refused
+        unparsed, and a refused change leaves its documents stale (no silent drift)."""
+        limits = EdgeLimits(1000, 4, 10_000, messages_per_second=1000,
+                            user_bytes_per_second=2000)
+        session = started(limits)  # a burst of 2000 bytes: the hello and two 860-byte frames
+        big = frame(DocOpen("a.py", "python", 1, "x" * 800))
+        assert session.receive(big, 10)[1] and session.receive(big.replace('"a.py"', '"b.py"'),
+                                                                  10)[1]
+        change = frame(DocChange("a.py", 2, (TextEdit(0, 0, "y" * 800),)))
+        error = error_of(session, change, 10)
+        assert error.code == "rate_limited" and "bytes per second" in error.message
+        assert error.uri is None, "not parsed to name it"
+        assert error_of(session, frame(DocChange("b.py", 2, (TextEdit(0, 0, "z"),))),
+                        2000).code == "document_stale"
 
     def test_a_flood_of_refused_frames_is_noticed(self) -> None:
         session = started()

@@ -28,7 +28,8 @@ from tenants.directory import (
     Refusal,
     load_directory,
 )
-from ws_edge.ratelimit import TokenBucket
+from ws_edge.ratelimit import TokenBucket, UserBudget
+from ws_edge.session import EdgeLimits
 
 log = logging.getLogger("ws_edge")
 
@@ -48,6 +49,8 @@ class Gate:
             weakref.WeakKeyDictionary())
         self._user_sessions: Counter[tuple[str, str]] = Counter()
         self._tenant_buckets: dict[str, TokenBucket] = {}
+        #: Per user with a live session here: what its sessions may send together.
+        self._user_budgets: dict[tuple[str, str], UserBudget] = {}
         self.refused_handshakes = 0
 
     def handshake(self, connection: ServerConnection, request: Request, now_ms: int
@@ -92,6 +95,17 @@ class Gate:
         self._user_sessions[user] -= 1
         if self._user_sessions[user] <= 0:
             del self._user_sessions[user]
+            self._user_budgets.pop(user, None)
+
+    def user_budget(self, principal: Principal, limits: EdgeLimits, now_ms: int) -> UserBudget:
+        """The frames and bytes per second shared by the principal's sessions on this edge."""
+        user = (principal.tenant_id, principal.user_id)
+        budget = self._user_budgets.get(user)
+        if budget is None:
+            budget = UserBudget.new(limits.messages_per_second, limits.user_bytes_per_second,
+                                    limits.max_frame_bytes, now_ms)
+            self._user_budgets[user] = budget
+        return budget
 
     def tenant_bucket(self, principal: Principal, now_ms: int) -> TokenBucket:
         """The message rate shared by all sessions of the principal's tenant."""

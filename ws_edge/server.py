@@ -91,7 +91,8 @@ class Edge:
         self.index = index
         self.limits = EdgeLimits(settings.max_frame_bytes, settings.max_open_documents,
                                  settings.max_document_chars, settings.session_messages_per_second,
-                                 settings.reply_deadline_ms)
+                                 settings.reply_deadline_ms, settings.user_bytes_per_second,
+                                 settings.slow_down_interval_ms)
         self.producer: AIOKafkaProducer = make_producer(settings)
         self.redis = make_redis(settings.redis_url) if settings.code_encryption else None
         self.keys = SessionKeys(self.redis, settings.code_retention_ms)
@@ -179,7 +180,8 @@ class Edge:
                                    "store (Redis) is unavailable; reconnect in a few seconds")
             return
         session = EdgeSession(session_id, self.index, self.limits, principal,
-                              self.gate.tenant_bucket(principal, now_ms()), now_ms())
+                              self.gate.tenant_bucket(principal, now_ms()), now_ms(),
+                              self.gate.user_budget(principal, self.limits, now_ms()))
         sock = _Socket(connection, session, cipher)
         self.sockets[session.session_id] = sock
         writer = asyncio.create_task(sock.drain())
@@ -207,6 +209,8 @@ class Edge:
                     if self.pressure.overloaded:
                         frames.append(self._slow_down())
                 for message in frames:
+                    if isinstance(message, SlowDown) and self.pressure.overloaded:
+                        message = self._slow_down()  # the edge's own slow-down still holds
                     if not sock.push(encode(message)):
                         await connection.close(1008, "client is not reading its frames")
                         return

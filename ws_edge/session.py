@@ -40,6 +40,7 @@ from schemas.socket import (
     Hello,
     Notice,
     ServerMessage,
+    SlowDown,
     TaskRequest,
     TextEdit,
     TokenChunk,
@@ -48,7 +49,7 @@ from schemas.socket import (
 )
 from schemas.topics import DocSnapshot, EditorBody, EditorEvent, FeedbackEvent, SessionEnd
 from tenants.directory import Principal
-from ws_edge.ratelimit import TokenBucket
+from ws_edge.ratelimit import TokenBucket, UserBudget
 
 #: How many recent request ids a session remembers: feedback must name one of them (a session
 #: can only give feedback on its own completions) and gets its language from it.
@@ -64,8 +65,18 @@ FLOOD_FORGIVEN_PER_S = 10
 
 
 class _OverOwnRate(StateError):
-    """A frame past the session's own rate: the client's doing, so charged to its flood budget
+    """A frame past the user's own rate: the client's doing, so charged to its flood budget
     (the same ``rate_limited`` error as the tenant's rate, to the client)."""
+
+
+class _OverOwnBytes(_OverOwnRate):
+    """A frame past the user's byte budget, refused before it is parsed (it is not parsed to
+    name its request or document either)."""
+
+
+#: A client told to slow down hears again at most this often, and hears it lifted once it has
+#: kept to its rate this long.
+SLOW_DOWN_REPEAT_MS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,11 +93,16 @@ class EdgeLimits:
     max_frame_bytes: int
     max_documents: int
     max_document_chars: int
-    #: Client frames per second per session (burst: one second's worth).
+    #: Client frames per second per user, across its sessions (burst: one second's worth).
     messages_per_second: int = 200
     #: A request that gets no frame for this long (first frame, or the next chunk) is ended by
     #: the edge with ``error`` / ``no_answer``: a worker died or the broker lost it meanwhile.
     reply_deadline_ms: int = 5000
+    #: Bytes of client frames per second per user, across its sessions (near-limit documents
+    #: are the costliest frames to take apart).
+    user_bytes_per_second: int = 2 * 1024 * 1024
+    #: The interval a ``slow_down`` asks of a client past its user's rate.
+    slow_down_interval_ms: int = 400
 
 
 #: Ended request ids a session remembers: a frame for one of them is not delivered (a request
@@ -101,7 +117,10 @@ class EdgeSession:
     """State of one socket: who it is, its documents, its recent requests."""
 
     def __init__(self, session_id: str, reply_partition: int, limits: EdgeLimits,
-                 principal: Principal, tenant_bucket: TokenBucket, now_ms: int) -> None:
+                 principal: Principal, tenant_bucket: TokenBucket, now_ms: int,
+                 user: UserBudget | None = None) -> None:
+        """``user``: the budget shared by the user's sessions on this edge (a budget of this
+        session's own without one)."""
         self.session_id = session_id
         self.reply_partition = reply_partition
         self.principal = principal
@@ -109,8 +128,12 @@ class EdgeSession:
         self._limits = limits
         self.docs = DocumentSet(limits.max_documents, limits.max_document_chars)
         self._requests: OrderedDict[str, str] = OrderedDict()
-        self._bucket = TokenBucket(limits.messages_per_second, limits.messages_per_second, now_ms)
+        self._user = user or UserBudget.new(limits.messages_per_second,
+                                            limits.user_bytes_per_second,
+                                            limits.max_frame_bytes, now_ms)
         self._tenant_bucket = tenant_bucket
+        #: When this session was last told to slow down (``None``: it is not slowed).
+        self._slowed_at_ms: int | None = None
         #: Documents whose change was refused for rate: the edge's copy (and the workers') would
         #: silently drift from the editor's, so they take no edit until the client re-opens them.
         self._stale: set[str] = set()
@@ -129,15 +152,23 @@ class EdgeSession:
     def receive(self, frame: bytes | str, now_ms: int) -> Replies:
         """Handle one frame: replies to the client and records to produce."""
         try:
-            return self._receive(frame, now_ms)
+            replies, records = self._receive(frame, now_ms)
+            if self._slowed_at_ms is not None and now_ms - self._slowed_at_ms >= SLOW_DOWN_REPEAT_MS:
+                self._slowed_at_ms = None
+                replies = [*replies, SlowDown(0, "recovered")]
+            return replies, records
         except ProtocolError as error:
             charged = isinstance(error, FrameError | ValidationError | _OverOwnRate)
             if charged and not self._refusals.take(now_ms):
                 self._flooding = True
-            kind, request_id, uri = _identify(frame)
-            replies: list[ServerMessage] = [ErrorFrame(code=error.code, message=error.message,
-                                                       field=error.field, request_id=request_id,
-                                                       uri=uri)]
+            kind, request_id, uri = ((None, None, None) if isinstance(error, _OverOwnBytes)
+                                     else _identify(frame))
+            replies = [ErrorFrame(code=error.code, message=error.message, field=error.field,
+                                  request_id=request_id, uri=uri)]
+            if isinstance(error, _OverOwnRate):
+                if self._slowed_at_ms is None or now_ms - self._slowed_at_ms >= SLOW_DOWN_REPEAT_MS:
+                    replies.append(SlowDown(self._limits.slow_down_interval_ms, "rate_limited"))
+                self._slowed_at_ms = now_ms
             if kind in ("complete", "task") and request_id is not None \
                     and error.code != "duplicate_request_id":
                 # A refused request still ends, so a client waiting for its end is not left
@@ -201,16 +232,23 @@ class EdgeSession:
         if size > self._limits.max_frame_bytes:
             raise FrameError("frame_too_large",
                              f"frame has {size} bytes; the limit is {self._limits.max_frame_bytes}")
+        if not self._user.bytes.take(now_ms, len(frame)):
+            if '"doc_change"' in frame:  # which document is not known without parsing it
+                self._stale.update(doc.uri for doc in self.docs.all())
+            raise _OverOwnBytes("rate_limited",
+                                f"more than {self._limits.user_bytes_per_second} bytes per second "
+                                "from this user; this frame was dropped; re-open with doc_open "
+                                "the documents it edited", "type")
         message = read_client_frame(frame)
-        over_own_rate = not self._bucket.take(now_ms)
+        over_own_rate = not self._user.frames.take(now_ms)
         if over_own_rate or not self._tenant_bucket.take(now_ms):
             if isinstance(message, DocChange):
                 self._stale.add(message.uri)
             raise (_OverOwnRate if over_own_rate else StateError)("rate_limited",
                              f"more than {self._limits.messages_per_second} frames per second "
-                             "(this session) or over the tenant's rate; this frame was dropped"
-                             + ("; re-open the document with doc_open"
-                                if isinstance(message, DocChange) else ""), "type")
+                             "(this user, all its sessions) or over the tenant's rate; this frame "
+                             "was dropped" + ("; re-open the document with doc_open"
+                                              if isinstance(message, DocChange) else ""), "type")
         if self.hello is None:
             if not isinstance(message, Hello):
                 raise StateError("hello_required",
