@@ -14,7 +14,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,12 +63,14 @@ INFRASTRUCTURE = ("broker", "triton", "redis")
 PRIVATE_PORTS = range(20000, 32000)
 
 
-def free_port(block: int = 1) -> int:
-    """The first of ``block`` consecutive free loopback ports, chosen at random."""
+def free_port(block: int = 1, taken: Collection[int] = ()) -> int:
+    """The first of ``block`` consecutive free loopback ports, chosen at random, none of them in
+    ``taken`` (ports chosen already for processes not yet started: free now, but not for long)."""
     rng = random.SystemRandom()
     for _ in range(1000):
         first = rng.randrange(PRIVATE_PORTS.start, PRIVATE_PORTS.stop - block)
-        if not any(port_in_use(port) or not _bindable(port) for port in range(first, first + block)):
+        ports = range(first, first + block)
+        if not any(port in taken or port_in_use(port) or not _bindable(port) for port in ports):
             return first
     raise RuntimeError(f"no {block} free consecutive ports in {PRIVATE_PORTS}")
 

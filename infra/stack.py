@@ -192,14 +192,23 @@ def start_services(settings: Settings, supervisor: Supervisor) -> None:
 def private_settings(instance: str, redis_url: str | None = None) -> Settings:
     """Settings from the environment for a private instance on free loopback ports (tests, bench)."""
     settings = Settings.from_env()
+    taken: set[int] = set()
+
+    def pick(block: int = 1) -> int:
+        """Distinct ports: each is free when chosen, and none is chosen twice (a collision
+        failed a private stack's start now and then: Kafka bound the port Triton was given)."""
+        first = free_port(block, taken)
+        taken.update(range(first, first + block))
+        return first
+
     return settings.replace(
         stack_instance=instance,
-        broker_port=free_port(3), controller_port=free_port(3),
-        triton_grpc_port=free_port(), triton_http_port=free_port(),
+        broker_port=pick(3), controller_port=pick(3),
+        triton_grpc_port=pick(), triton_http_port=pick(),
         # Blocks: tests and benchmarks add edges and workers at ``port + index``.
-        triton_metrics_port=free_port(), edge_port=free_port(4), analytics_port=free_port(),
-        worker_metrics_port=free_port(4),
-        redis_port=free_port(), redis_url=redis_url or settings.redis_url,
+        triton_metrics_port=pick(), edge_port=pick(4), analytics_port=pick(),
+        worker_metrics_port=pick(4),
+        redis_port=pick(), redis_url=redis_url or settings.redis_url,
     )
 
 

@@ -139,15 +139,15 @@ def mutate_value(value: Any, rng: random.Random, types: list[str]) -> Any:
         return copy
     if isinstance(value, list) and value:
         index = rng.randrange(len(value))
-        copy = list(value)
+        items = list(value)
         roll = rng.random()
         if roll < 0.3:
-            del copy[index]
+            del items[index]
         elif roll < 0.5:
-            copy.append(copy[index])
+            items.append(items[index])
         else:
-            copy[index] = mutate_value(copy[index], rng, types)
-        return copy
+            items[index] = mutate_value(items[index], rng, types)
+        return items
     if isinstance(value, int) and not isinstance(value, bool) and rng.random() < 0.5:
         return rng.choice([value + 1, value - 1, -value, value * 2**40])
     if rng.random() < 0.05:

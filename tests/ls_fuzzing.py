@@ -9,8 +9,9 @@ every request whose frame was intact must have had an answer with its id (a resu
 error), the process must exit 0 on ``shutdown``/``exit``, and its log must hold no traceback
 and no document text (the canary identifier).
 
-``python -m tests.ls_fuzzing --messages N --seed S [--url ws://...]`` runs more; without a url
-the edge's address refuses connections (the protocol, not the answers, is under test).
+``python -m tests.ls_fuzzing --messages N --seed S [--stack | --url ws://...]`` runs more;
+``--stack`` starts a private stack (the probes are then real completions), without either the
+edge's address refuses connections (the protocol, not the answers, is under test).
 """
 
 from __future__ import annotations
@@ -114,6 +115,7 @@ class Report:
     intact_requests: int = 0
     unanswered: list[str] = field(default_factory=list)
     probes: int = 0
+    probes_with_items: int = 0
     probe_p99_ms: float = 0.0
     seconds: float = 0.0
     exit_code: int | None = None
@@ -178,6 +180,8 @@ async def run(messages: int, seed: int, url: str, batch: int = 250,
             probe_ms.append((time.perf_counter() - asked) * 1000)
             if "result" not in reply and reply["error"]["code"] != -32602:
                 report.problems.append(f"{probe}: {reply}")
+            elif (reply.get("result") or {}).get("items"):
+                report.probes_with_items += 1
         await asyncio.sleep(1.0)  # answers of the last batch still on their way
         for msg_id, count in expected.items():
             got = len(wire.replies.get(msg_id, []))
@@ -220,12 +224,28 @@ def main() -> int:
     parser.add_argument("--url", default="", help="a running edge (default: none, refused)")
     parser.add_argument("--log", default="info", help="the server's log level")
     parser.add_argument("--api-key", default="k", help="a key the edge at --url takes")
+    parser.add_argument("--stack", action="store_true",
+                        help="start a private stack and fuzz against its edge")
     args = parser.parse_args()
-    report = asyncio.run(run(args.messages, args.seed, args.url or refused_url(),
-                             log_level=args.log, api_key=args.api_key))
+    if args.stack:
+        from bench.keys import provision
+        from infra.stack import private_settings, up
+
+        settings = private_settings("ls-fuzz")
+        key = provision(settings, 1, prefix="lsfuzz").take("pro").api_key
+        supervisor, running = up(settings)
+        try:
+            report = asyncio.run(run(args.messages, args.seed, running.edge_url(0),
+                                     log_level=args.log, api_key=key))
+        finally:
+            supervisor.stop_all()
+    else:
+        report = asyncio.run(run(args.messages, args.seed, args.url or refused_url(),
+                                 log_level=args.log, api_key=args.api_key))
     print(f"{report.messages} messages (seed {args.seed}) in {report.seconds:.1f} s: "
           f"{report.intact_requests} intact requests, {len(report.unanswered)} ids unanswered; "
-          f"{report.probes} probes, p99 {report.probe_p99_ms:.1f} ms; exit code "
+          f"{report.probes} probes ({report.probes_with_items} with a suggestion), p99 "
+          f"{report.probe_p99_ms:.1f} ms; exit code "
           f"{report.exit_code}; RSS {report.rss_mb:.0f} MiB")
     for line in report.unanswered[:10] + report.problems:
         print("  " + line)

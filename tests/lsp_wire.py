@@ -108,6 +108,7 @@ class Wire:
         if "method" not in data:
             self.replies.setdefault(data.get("id"), []).append(data)
         elif "id" in data:  # the server asks (workspace/applyEdit...): a neutral answer
+            assert self.process.stdin is not None
             self.process.stdin.write(framed({"jsonrpc": "2.0", "id": data["id"], "result": None}))
         else:
             self.notifications.append(data)

@@ -14,7 +14,7 @@ import pytest
 from config.settings import Settings
 from infra.broker import cluster_id, instance_dir
 from infra.processes import ComponentError, ProcessSpec, Supervisor, free_port, pid_alive
-from infra.stack import broker_spec, up
+from infra.stack import broker_spec, private_settings, up
 
 
 def supervisor(tmp_path: Path) -> Supervisor:
@@ -229,3 +229,24 @@ class TestBrokerCount:
         assert formatted_brokers(three) == 3
         with pytest.raises(ComponentError, match="formatted for 3 brokers"):
             check_broker_count(one)
+
+
+def test_a_private_instance_never_gets_one_port_twice() -> None:
+    """Each port was free when chosen, but two choices could coincide: Kafka then bound the
+    port Triton had been given (seen in `make test`)."""
+    for n in range(300):
+        settings = private_settings(f"ports-{n}")
+        ports = [*range(settings.broker_port, settings.broker_port + 3),
+                 *range(settings.controller_port, settings.controller_port + 3),
+                 settings.triton_grpc_port, settings.triton_http_port,
+                 settings.triton_metrics_port, *range(settings.edge_port, settings.edge_port + 4),
+                 settings.analytics_port, *range(settings.worker_metrics_port,
+                                                 settings.worker_metrics_port + 4),
+                 settings.redis_port]
+        assert len(set(ports)) == len(ports), ports
+
+
+def test_free_port_avoids_the_ports_already_taken() -> None:
+    taken = set(range(20000, 30000))
+    first = free_port(2, taken)
+    assert first not in taken and first + 1 not in taken
