@@ -28,6 +28,7 @@ from ide.verdicts import Verdicts
 from schemas.errors import AssistantError
 from schemas.socket import (
     ClientMessage,
+    CompletionEnd,
     DocChange,
     DocClose,
     DocOpen,
@@ -207,7 +208,11 @@ class Bridge:
         self._supersede(uri)
         await self._await_session()
         for attempt in range(2):
-            await self.link.pace()
+            if not await self.link.pace():
+                # A newer request took this one's turn under slow_down: it is never sent.
+                answer = Answer("", time.perf_counter())
+                answer.finish(CompletionEnd("", "superseded", 0, detail="a newer request"))
+                return Suggestion(answer, doc, offset)
             # The document may have changed (or been re-opened) while this request waited.
             doc, offset = self._locate(uri, position)
             self.flush(uri)

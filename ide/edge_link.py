@@ -94,14 +94,14 @@ class EdgeLink:
             await asyncio.wait_for(self._connected.wait(), timeout_s)
         return self.connected
 
-    async def pace(self) -> None:
-        """Wait for this request's turn under the edge's ``slow_down``: the slot is taken before
-        the wait, so concurrent requests line up instead of leaving together."""
+    async def pace(self) -> bool:
+        """Wait for this request's turn under the edge's ``slow_down``; ``False`` when a newer
+        request came meanwhile (it takes the turn: answer this one with nothing)."""
         now = time.monotonic()
-        delay = self.pacing.wait_s(now)
-        self.pacing.sent(now + delay)
-        if delay:
-            await asyncio.sleep(delay)
+        at, ticket = self.pacing.claim(now)
+        if at > now:
+            await asyncio.sleep(at - now)
+        return self.pacing.current(ticket)
 
     async def complete(self, uri: str, version: int, offset: int, timeout_s: float = 10.0,
                        max_tokens: int | None = None) -> Answer:

@@ -32,6 +32,8 @@ async def test_5000_fuzzed_messages_offline() -> None:
 @pytest.mark.stack
 async def test_2000_fuzzed_messages_against_the_stack(stack: Settings) -> None:
     """With a live edge the probes are real completions (a result, never an error)."""
-    report = await run(2000, seed=7, url=stack.edge_url(), api_key=KEYRING.take("pro").api_key)
+    report = await run(2000, seed=7, url=stack.edge_url(), api_key=KEYRING.take("pro").api_key,
+                       live=True)
     assert report.unanswered == [] and report.problems == []
+    assert report.probes_with_items >= report.probes // 2, report
     assert report.exit_code == 0

@@ -69,6 +69,19 @@ def test_slow_down_spaces_requests_until_lifted() -> None:
     assert pacing.wait_s(10.0) == 0.0
 
 
+def test_under_slow_down_the_newest_request_takes_the_waiting_ones_turn() -> None:
+    """Requests do not queue ``interval`` apart behind each other (a burst of a thousand
+    would wait 400 s): the newest takes the turn, the ones waiting for it are superseded."""
+    pacing = Pacing(interval_ms=400)
+    assert pacing.claim(10.0) == (10.0, 1)
+    at, first = pacing.claim(10.1)
+    assert at == pytest.approx(10.4)
+    at_later, second = pacing.claim(10.2)
+    assert at_later == pytest.approx(10.4), "the same turn, not one 400 ms after it"
+    assert not pacing.current(first) and pacing.current(second)
+    assert pacing.claim(10.5)[0] == pytest.approx(10.8), "after the turn was taken, the next"
+
+
 def test_reconnection_backs_off_doubling_to_a_cap_and_resets() -> None:
     backoff = Backoff()
     delays = [backoff.next_delay_s() for _ in range(8)]
