@@ -9,13 +9,18 @@ counts ``uniqExact(event_id)``, never ``count()``, so a replay can never be coun
 
 ``usage_daily`` is maintained by a materialized view as ``uniqExact`` states, for the same reason.
 Every table has a TTL (``ANALYTICS_RETENTION_DAYS``); one user's rows are erased on request with
-:func:`erase_user` (GDPR).
+:func:`erase_subject` (GDPR; ``python -m analytics.erase``), each erasure leaving a record in
+``erasures`` that names nobody.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any, Protocol
+
+from analytics.erasure import Erasure
 
 FEEDBACK_TABLE = "feedback_events"
 COMPLETIONS_TABLE = "completion_events"
@@ -39,9 +44,16 @@ AUTHORSHIP_COLUMNS = (
     "event_id", "session_id", "tenant_id", "user_id", "plan", "language_id", "typed_chars",
     "completion_chars", "received_at",
 )
-#: Tables holding rows of one user (what :func:`erase_user` deletes from).
+#: Tables holding rows of one user (what :func:`erase_subject` deletes from).
 USER_TABLES = (FEEDBACK_TABLE, COMPLETIONS_TABLE, "usage_daily", PERSISTENCE_TABLE,
                AUTHORSHIP_TABLE)
+#: One row per erasure run (``analytics.erasure.Erasure``): no user id in it.
+ERASURES_TABLE = "erasures"
+ERASURE_COLUMNS = ("erasure_id", "requested_at", "requested_by", "reason", "tenant_id",
+                   "subject", "api_keys_revoked", "redis_keys_removed", "rows_removed")
+#: A user's rows, matched by a salted hash of the id (``analytics.erasure.subject_hash``).
+_SUBJECT = ("tenant_id = %(tenant)s AND lower(hex(SHA256(concat(%(salt)s, user_id)))) "
+            "= %(subject)s")
 
 
 def _event_table(name: str, ttl: str, columns: tuple[str, ...]) -> str:
@@ -151,6 +163,21 @@ def ddl(retention_days: int) -> list[str]:
         GROUP BY tenant_id, day, plan, language_id, model
         """,
         f"""
+        CREATE TABLE IF NOT EXISTS {ERASURES_TABLE} (
+            erasure_id String,
+            requested_at DateTime64(3, 'UTC'),
+            requested_by String,
+            reason String,
+            tenant_id LowCardinality(String),
+            subject String,
+            api_keys_revoked UInt32,
+            redis_keys_removed UInt32,
+            rows_removed Map(String, UInt64)
+        )
+        ENGINE = MergeTree
+        ORDER BY (requested_at, erasure_id)
+        """,
+        f"""
         CREATE VIEW IF NOT EXISTS latency_daily AS
         SELECT tenant_id, toDate(received_at) AS day, model, source,
                uniqExact(event_id) AS requests,
@@ -173,11 +200,61 @@ def create_tables(client: CommandClient, retention_days: int = 400) -> None:
         client.command(statement)
 
 
-def erase_user(client: CommandClient, tenant_id: str, user_id: str,
-               tables: Sequence[str] = USER_TABLES) -> None:
-    """Delete every row of one user (GDPR erasure); synchronous, so it is done on return."""
+class QueryClient(CommandClient, Protocol):
+    def query(self, query: str, parameters: Any = None) -> Any: ...
+
+    def insert(self, table: str, data: Any, column_names: Any = ...) -> Any: ...
+
+
+def erase_subject(client: QueryClient, tenant_id: str, salt: str, subject: str,
+                  rewrite: bool = False, tables: Sequence[str] = USER_TABLES) -> dict[str, int]:
+    """Delete one user's rows, named by ``subject`` (the salted hash of the id), from
+    ``tables``; the rows each held. Running it again removes what a stopped run left.
+
+    A ClickHouse server: a mutation that rewrites the parts holding them and returns once done
+    (``mutations_sync``); the parts it replaced are dropped a second after (``old_parts_lifetime``)
+    by the server's cleanup, every 30 s or so: :func:`replaced_parts_sql` says when no copy is
+    left. ``rewrite`` (the embedded engine, whose cleanup was seen to leave replaced parts for
+    minutes; only while nothing else writes the tables): each table is copied without the rows,
+    swapped in, and the old one dropped at once with its parts."""
+    parameters = {"tenant": tenant_id, "salt": salt, "subject": subject}
+    removed: dict[str, int] = {}
     for table in tables:
-        client.command(f"DELETE FROM {table} WHERE tenant_id = %(tenant)s AND user_id = %(user)s",
-                       parameters={"tenant": tenant_id, "user": user_id})
+        found = client.query(f"SELECT count() FROM {table} WHERE {_SUBJECT}",
+                             parameters=parameters).result_rows
+        removed[table] = int(found[0][0])
+        if not removed[table]:
+            continue
+        if rewrite:
+            client.command(f"DROP TABLE IF EXISTS {table}_erasing SYNC")  # a stopped run's
+            client.command(f"CREATE TABLE {table}_erasing AS {table}")
+            client.command(f"INSERT INTO {table}_erasing SELECT * FROM {table} "
+                           f"WHERE NOT ({_SUBJECT})", parameters=parameters)
+            client.command(f"EXCHANGE TABLES {table} AND {table}_erasing")
+            client.command(f"DROP TABLE {table}_erasing SYNC")
+        else:
+            client.command(f"ALTER TABLE {table} MODIFY SETTING old_parts_lifetime = 1")
+            client.command(f"ALTER TABLE {table} DELETE WHERE {_SUBJECT} "
+                           "SETTINGS mutations_sync = 2", parameters=parameters)
+    return removed
 
 
+def replaced_parts_sql(tables: Sequence[str] = USER_TABLES) -> str:
+    """How many parts of ``tables`` are still on disk though no longer read (what a delete
+    replaced, until the engine's cleanup drops them)."""
+    names = ", ".join(f"'{table}'" for table in tables)
+    return ("SELECT count() FROM system.parts WHERE database = currentDatabase() "
+            f"AND table IN ({names}) AND NOT active")
+
+
+def erase_and_record(client: QueryClient, erasure: Erasure, salt: str, subject: str,
+                     rewrite: bool = False) -> Erasure:
+    """The ClickHouse part of an erasure: the rows (:func:`erase_subject`), then the audit
+    record with the rows removed."""
+    done = dataclasses.replace(erasure, rows_removed=erase_subject(
+        client, erasure.tenant_id, salt, subject, rewrite))
+    client.insert(ERASURES_TABLE, [[
+        done.erasure_id, datetime.fromtimestamp(done.requested_at_ms / 1000, UTC),
+        done.requested_by, done.reason, done.tenant_id, done.subject, done.api_keys_revoked,
+        done.redis_keys_removed, done.rows_removed]], column_names=list(ERASURE_COLUMNS))
+    return done

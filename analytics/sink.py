@@ -32,6 +32,7 @@ from aiokafka.structs import OffsetAndMetadata
 from clickhouse_connect.driver.client import Client
 
 from analytics.batcher import Batch, Batcher, plan_metadata, planned_end
+from analytics.erasure import Erasure
 from analytics.schema import (
     AUTHORSHIP_COLUMNS,
     AUTHORSHIP_TABLE,
@@ -41,9 +42,8 @@ from analytics.schema import (
     FEEDBACK_TABLE,
     PERSISTENCE_COLUMNS,
     PERSISTENCE_TABLE,
-    USER_TABLES,
     create_tables,
-    erase_user,
+    erase_and_record,
 )
 from analytics.scope import (
     OPERATOR_READS,
@@ -289,9 +289,11 @@ class AnalyticsSink:
                 log.warning("insert of %s failed, retrying", batch.dedup_token, exc_info=True)
                 time.sleep(0.2 * 2**attempt)
 
-    def erase(self, tenant_id: str, user_id: str) -> dict[str, Any]:
-        erase_user(self.client, tenant_id, user_id)
-        return {"erased": {"tenant_id": tenant_id, "user_id": user_id, "tables": USER_TABLES}}
+    def erase(self, erasure: Erasure, salt: str, subject: str) -> dict[str, Any]:
+        """An erasure's ClickHouse part. On this thread nothing else writes the tables
+        meanwhile, so they can be rewritten without the user's rows."""
+        done = erase_and_record(self.client, erasure, salt, subject, rewrite=True)
+        return {"rows_removed": done.rows_removed}
 
     def query(self, sql: str, tenant_id: str | None = None) -> dict[str, Any]:
         """Run one read statement with ``readonly=1``; with a ``tenant_id``, confined to that
@@ -350,14 +352,18 @@ def query_app(sink: AnalyticsSink) -> web.Application:
         return web.Response(body=body, content_type="application/json")
 
     async def erase(request: web.Request) -> web.Response:
-        """GDPR erasure of one user (the local operator only: no analyst key may do this)."""
+        """GDPR erasure of one user's rows (the local operator only: no analyst key may do
+        this). The body names the user by a salted hash only (``analytics.erase``)."""
         if request.headers.get("Authorization") is not None:
             return web.json_response({"error": "erasure is for the operator (no API key)"},
                                      status=403)
-        tenant_id, user_id = request.query.get("tenant_id"), request.query.get("user_id")
-        if not tenant_id or not user_id:
-            return web.json_response({"error": "give tenant_id and user_id"}, status=400)
-        result = await sink.on_db(sink.erase, tenant_id, user_id)
+        try:
+            body = orjson.loads(await request.read())
+            erasure = Erasure(**body["erasure"])
+            salt, subject = str(body["salt"]), str(body["subject"])
+        except (orjson.JSONDecodeError, KeyError, TypeError) as error:
+            return web.json_response({"error": f"bad erasure request: {error}"}, status=400)
+        result = await sink.on_db(sink.erase, erasure, salt, subject)
         return web.json_response(result)
 
     app = web.Application(client_max_size=1 << 20)
