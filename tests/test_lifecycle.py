@@ -10,6 +10,7 @@ import pytest
 from schemas.socket import CompletionEnd, EndReason, TokenChunk
 from schemas.topics import CompletionEvent, ReplyFrame, StageTimes
 from workers.core import Route
+from workers.events import event_id
 from workers.lifecycle import Lifecycle, Outcome, Request, request_event
 
 ROUTE = Route("s1", 0, "t", "u", "pro", None)
@@ -164,3 +165,20 @@ class TestEndAfterEvent:
         await asyncio.sleep(0.2)
         assert [type(f).__name__ for f in broker.log][-2:] == ["CompletionEvent",
                                                                "CompletionEnd"]
+
+
+class TestEveryRequestCounted:
+    """A request that ends before any answer started (superseded while it waited, cancelled,
+    expired, refused) still gets its one analytics row: analysts count what users asked for."""
+
+    @pytest.mark.parametrize("reason", ["superseded", "cancelled", "expired", "error"])
+    async def test_an_unstarted_request_has_its_event_before_its_end(self, reason: str) -> None:
+        broker = SlowBroker(ack_s=0.05)
+        life, _ = lifecycle(broker)
+        await life.end_unstarted(ROUTE, CompletionEnd("r9", reason, 0))  # type: ignore[arg-type]
+        assert [type(f).__name__ for f in broker.log] == ["CompletionEvent", "CompletionEnd"]
+        event = broker.log[0]
+        assert isinstance(event, CompletionEvent)
+        assert (event.request_id, event.reason, event.admitted, event.source, event.chunks) == (
+            "r9", reason, False, "none", 0)
+        assert event.event_id == event_id(ROUTE.session_id, "r9"), "one row per request"

@@ -82,6 +82,22 @@ def request_event(request: Request, reason: EndReason, *, model: str, language_i
                                 else request.first_chunk_ms - received_ms))
 
 
+def unstarted_event(route: Route, end: CompletionEnd, now: int) -> CompletionEvent:
+    """The event of a request that ended before any answer started (superseded or cancelled
+    while it waited, expired, refused): analytics count every request a client sent."""
+    return CompletionEvent(
+        event_id=event_id(route.session_id, end.request_id), session_id=route.session_id,
+        tenant_id=route.tenant_id, user_id=route.user_id,
+        plan=route.plan,  # type: ignore[arg-type]
+        request_id=end.request_id, model=UNSTARTED_MODEL, language_id="", source="none",
+        admitted=False, reason=end.reason, chunks=0, generated_chars=0, received_ms=now,
+        ended_ms=now, first_chunk_latency_ms=None)
+
+
+#: The ``model`` of a request no model was asked about.
+UNSTARTED_MODEL = "none"
+
+
 class Answer(Protocol):
     """One kind of answer, as the lifecycle runs it."""
 
@@ -111,6 +127,14 @@ class Lifecycle:
     @property
     def in_flight(self) -> int:
         return len(self._requests)
+
+    async def end_unstarted(self, route: Route, end: CompletionEnd,
+                            timing: StageTimes | None = None) -> None:
+        """Send the end of a request that never started, after its event (as for any other)."""
+        report = self.publisher.emit(self._topic, unstarted_event(route, end, now_ms()), route)
+        if report is not None:
+            await asyncio.wait({report})
+        await self.publisher.send(route, end, timing)
 
     def start(self, route: Route, request_id: str, answer: Answer) -> None:
         request = Request(route, request_id)

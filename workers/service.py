@@ -21,6 +21,7 @@ from config.settings import Settings
 from config.task_routes import task_routes
 from runtime.metrics import Registry
 from schemas.errors import ProtocolError
+from schemas.socket import CompletionEnd
 from schemas.topics import EditorEvent, read_record
 from sealing.cipher import SealError
 from sealing.session_keys import SessionKeys
@@ -226,7 +227,10 @@ class CompletionWorker:
         return actions
 
     async def _execute(self, action: Action) -> None:
-        if isinstance(action, SendFrame):
+        if isinstance(action, SendFrame) and isinstance(action.frame, CompletionEnd):
+            # Every end the pure core decides is of a request that never started.
+            await self.lifecycle.end_unstarted(action.route, action.frame, action.timing)
+        elif isinstance(action, SendFrame):
             await self.publisher.send(action.route, action.frame, action.timing)
         elif isinstance(action, StopCompletion):
             await self.lifecycle.stop(action.route, action.request_id, action.reason)
