@@ -50,6 +50,7 @@ from analytics.query import QueryError, run_query
 from analytics.schema import ERASURES_TABLE, erase_and_record, replaced_parts_sql
 from config.settings import Settings
 from schemas.errors import AssistantError
+from streams.redis_client import RedisUnavailable, services_redis_url
 from tenants.directory import DirectoryError, load_directory, save_directory
 
 #: How long a run waits for the engine to drop the parts a delete replaced (its cleanup runs
@@ -72,25 +73,11 @@ def revoke_keys(settings: Settings, tenant_id: str, user_id: str) -> int:
     return len(live)
 
 
-def redis_url(settings: Settings) -> str:
-    """The Redis the services use: the configured one, else the embedded one (`make up`
-    starts it on ``REDIS_PORT`` when the configured one does not answer)."""
-    for url in (settings.redis_url, f"redis://127.0.0.1:{settings.redis_port}/0"):
-        try:
-            client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
-            try:
-                client.ping()
-                return url
-            finally:
-                client.close()
-        except (redis.RedisError, OSError):
-            continue
-    raise StepFailed(f"no Redis answers at {settings.redis_url} nor at the embedded "
-                     f"127.0.0.1:{settings.redis_port}; start it (`make up`) or set REDIS_URL")
-
-
 def remove_counters(settings: Settings, tenant_id: str, user_id: str) -> int:
-    client = redis.Redis.from_url(redis_url(settings))
+    try:
+        client = redis.Redis.from_url(services_redis_url(settings))
+    except RedisUnavailable as error:
+        raise StepFailed(str(error)) from None
     try:
         return int(client.delete(*quota_keys(tenant_id, user_id, time.time_ns() // 1_000_000)))
     except (redis.RedisError, OSError) as error:

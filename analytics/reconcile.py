@@ -20,6 +20,7 @@ import redis
 from analytics.query import QueryError, run_query
 from config.settings import Settings
 from quota.arithmetic import DAY_MS
+from streams.redis_client import RedisUnavailable, services_redis_url
 
 User = tuple[str, str]
 
@@ -83,9 +84,9 @@ def main() -> int:
     day_number = int(datetime(args.day.year, args.day.month, args.day.day, tzinfo=UTC)
                      .timestamp() * 1000) // DAY_MS
     try:
-        in_redis = redis_counts(settings.redis_url, day_number, args.tenant or "*")
+        in_redis = redis_counts(services_redis_url(settings), day_number, args.tenant or "*")
         in_clickhouse, limited = clickhouse_counts(settings, args.day, args.tenant)
-    except (QueryError, redis.RedisError) as error:
+    except (QueryError, redis.RedisError, RedisUnavailable) as error:
         print(f"reconcile: {error}", file=sys.stderr)
         return 2
     drifts = compare(in_redis, in_clickhouse, limited)

@@ -19,7 +19,7 @@ import redis.asyncio as aioredis
 from analytics.query import QueryError, run_query
 from config.settings import Settings
 from quota.arithmetic import day_window, quota_key
-from schemas.socket import DocOpen, Feedback
+from schemas.socket import Cancel, DocOpen, Feedback
 from tenants.directory import Tenant
 from tests.conftest import add_key
 from tests.test_stack_e2e import PYTHON_SOURCE
@@ -155,3 +155,42 @@ async def test_no_query_breaks_the_next_ones(stack: Settings) -> None:
     assert (await asyncio.to_thread(run_query, stack, count, analyst_b))["rows"] == [[0]]
     assert (await asyncio.to_thread(run_query, stack, count, analyst_a))["rows"] == [[0]]
     assert await asyncio.to_thread(rows, stack, count) == [[0]]
+
+
+async def test_every_request_has_one_row_whatever_its_end(stack: Settings) -> None:
+    """A client's ledger (each request's end, as it saw it) against ClickHouse: requests
+    superseded while they waited and cancelled ones have their row too (they had none)."""
+    tenant = Tenant(f"ledger-{uuid.uuid4().hex[:6]}", "pro")
+    key, _ = add_key(stack, tenant, "dev")
+    ledger: dict[str, str] = {}
+    async with connect_edge(stack.edge_url(0), key) as ws:
+        client = EdgeClient(ws)
+        await client.start()
+        text = f"# {uuid.uuid4().hex[:8]}\n{SOURCE}"
+        await client.send(DocOpen("file:///l.py", "python", 1, text))
+        answers = []
+        for _ in range(3):  # a burst: each supersedes the one before while it waits
+            answers += [await client.complete("file:///l.py", 1, len(text) - n)
+                        for n in range(4)]
+            cancelled = await client.complete("file:///l.py", 1, len(text))
+            await client.send(Cancel(cancelled.request_id))
+            answers.append(cancelled)
+            await asyncio.gather(*(asyncio.wait_for(a.done.wait(), 20) for a in answers))
+        for answer in answers:
+            assert answer.end is not None
+            ledger[answer.request_id] = answer.end.reason
+        await client.close()
+    by_reason: dict[str, int] = {}
+    for reason in ledger.values():
+        by_reason[reason] = by_reason.get(reason, 0) + 1
+    assert by_reason.get("superseded", 0) >= 3, by_reason
+    t = tenant.tenant_id
+    count = f"SELECT uniqExact(event_id) FROM completion_events WHERE tenant_id = '{t}'"
+    assert await until(stack, count, len(ledger)) == len(ledger)
+    seen = await asyncio.to_thread(rows, stack, (
+        "SELECT request_id, any(reason) FROM completion_events "
+        f"WHERE tenant_id = '{t}' GROUP BY request_id"))
+    assert dict((r[0], r[1]) for r in seen) == ledger
+    requests = await asyncio.to_thread(rows, stack, (
+        f"SELECT uniqExactMerge(requests) FROM usage_daily WHERE tenant_id = '{t}'"))
+    assert requests == [[len(ledger)]]
