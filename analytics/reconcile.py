@@ -4,7 +4,9 @@ Both sides count the same thing: completions admitted to inference for a user wi
 (the Redis counter gives back refused attempts, so it ends equal to the admitted count). Redis is
 what enforced the quota; ClickHouse is what billing and analysts see. A difference is drift:
 for example events still in flight (run it after traffic settles), a request cancelled between
-taking quota and reporting, or a counter lost with a Redis restart. Exit status 1 on drift.
+taking quota and reporting, or a counter lost with a Redis restart. Exit status 1 on drift;
+``--repair`` sets each drifted counter of the day to ClickHouse's count (what billing sees),
+keeping its expiry, and exits 0.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import redis
 
 from analytics.query import QueryError, run_query
 from config.settings import Settings
-from quota.arithmetic import DAY_MS
+from quota.arithmetic import DAY_MS, quota_key
 from streams.redis_client import RedisUnavailable, services_redis_url
 
 User = tuple[str, str]
@@ -68,6 +70,22 @@ def clickhouse_counts(settings: Settings, day: date, tenant: str | None = None
     return counts, limited
 
 
+def repair(url: str, day_number: int, drifts: list[Drift]) -> int:
+    """Set each drifted counter of ``day_number`` to what ClickHouse recorded (the admitted
+    completions billing sees), keeping its expiry; how many were set. A counter that is gone
+    (or never was) is left alone: it is recreated at the user's next request."""
+    client = redis.Redis.from_url(url)
+    try:
+        repaired = 0
+        for d in drifts:
+            key = quota_key(d.tenant_id, d.user_id, str(day_number))
+            if client.set(key, d.clickhouse, keepttl=True, xx=True):
+                repaired += 1
+        return repaired
+    finally:
+        client.close()
+
+
 def _tenant_id(value: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9_.\-]{1,64}", value):
         raise argparse.ArgumentTypeError("a tenant id is 1-64 of A-Z a-z 0-9 _ . -")
@@ -79,12 +97,15 @@ def main() -> int:
     parser.add_argument("--day", type=date.fromisoformat, default=datetime.now(UTC).date(),
                         help="UTC day (default: today)")
     parser.add_argument("--tenant", type=_tenant_id, help="only this tenant")
+    parser.add_argument("--repair", action="store_true",
+                        help="set drifted counters to ClickHouse's count (run after traffic settles)")
     args = parser.parse_args()
     settings = Settings.from_env()
     day_number = int(datetime(args.day.year, args.day.month, args.day.day, tzinfo=UTC)
                      .timestamp() * 1000) // DAY_MS
     try:
-        in_redis = redis_counts(services_redis_url(settings), day_number, args.tenant or "*")
+        url = services_redis_url(settings)
+        in_redis = redis_counts(url, day_number, args.tenant or "*")
         in_clickhouse, limited = clickhouse_counts(settings, args.day, args.tenant)
     except (QueryError, redis.RedisError, RedisUnavailable) as error:
         print(f"reconcile: {error}", file=sys.stderr)
@@ -97,6 +118,9 @@ def main() -> int:
     print(f"{args.day}: {compared} limited users compared, {len(drifts)} with drift; "
           f"redis total {sum(in_redis.values())}, clickhouse total "
           f"{sum(in_clickhouse.get(u, 0) for u in set(in_redis) | limited)}")
+    if drifts and args.repair:
+        print(f"repaired {repair(url, day_number, drifts)} counter(s) to ClickHouse's count")
+        return 0
     return 1 if drifts else 0
 
 

@@ -104,6 +104,16 @@ async def test_usage_views_reconciliation_and_erasure(stack: Settings) -> None:
     drifted = await asyncio.to_thread(cli, stack, "analytics.reconcile", "--tenant", t)
     assert drifted.returncode == 1
     assert f"{t}/bob: redis 2, clickhouse 1 (drift +1)" in drifted.stdout
+    # Repaired: the counter is set to what ClickHouse recorded, its expiry kept.
+    repaired = await asyncio.to_thread(cli, stack, "analytics.reconcile", "--tenant", t,
+                                       "--repair")
+    assert repaired.returncode == 0 and "repaired 1 counter(s)" in repaired.stdout, repaired.stdout
+    redis = aioredis.Redis.from_url(stack.redis_url)
+    assert int(await redis.get(quota_key(t, "bob", day)) or 0) == 1
+    assert await redis.pttl(quota_key(t, "bob", day)) > 0
+    await redis.aclose()
+    clean = await asyncio.to_thread(cli, stack, "analytics.reconcile", "--tenant", t)
+    assert clean.returncode == 0, clean.stdout
 
     # Erasure: every row of alice is gone, bob's stay.
     erased = await asyncio.to_thread(cli, stack, "analytics.erase", "--tenant", t, "--user", "alice")
