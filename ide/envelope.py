@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from ide.framing import header_at
+
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
 METHOD_NOT_FOUND = -32601
@@ -52,16 +54,17 @@ class Refusal:
                 "error": {"code": self.code, "message": self.message}}
 
 
-def read(body: bytes, own: int | None = None) -> Message | Refusal:
-    """Parse and classify one body; an id for a body that is not JSON is looked for in its
-    first ``own`` bytes only (past them, the bytes are a later frame's)."""
+def read(body: bytes) -> Message | Refusal:
+    """Parse and classify one body; an id for a body that is not JSON is looked for only before
+    any ``Content-Length`` in it (past that, the bytes are a later frame's)."""
     try:
         data = json.loads(body.decode("utf-8"))
         if _SURROGATE_ESCAPE.search(body):  # a lone one cannot be sent on as UTF-8
             json.dumps(data, ensure_ascii=False).encode("utf-8")
     except (ValueError, RecursionError) as error:
         problem = "not UTF-8" if isinstance(error, UnicodeError) else "not JSON"
-        return Refusal(PARSE_ERROR, f"the message body is {problem}", salvage_id(body[:own]))
+        return Refusal(PARSE_ERROR, f"the message body is {problem}",
+                       salvage_id(body[:header_at(body)]))
     return classify(data)
 
 

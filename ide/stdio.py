@@ -32,7 +32,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol.json_rpc import JsonRPCNotification, JsonRPCRequestMessage
 
 from ide import envelope
-from ide.framing import Decoder, Event, Fault, frame, header_at
+from ide.framing import Decoder, Event, Fault, frame
 from ide.lifecycle import Admit, Drop, Lifecycle, Refuse
 
 log = logging.getLogger("ide")
@@ -80,7 +80,7 @@ class Front:
                 envelope.PARSE_ERROR,
                 f"bad frame: {event.reason}; skipped to the next Content-Length header"))
             return
-        read = envelope.read(event.data, header_at(event.data))
+        read = envelope.read(event.data)
         if isinstance(read, envelope.Refusal):
             log.warning("message refused: %s", read.message)
             self._refuse(read)
