@@ -31,7 +31,6 @@ import urllib.error
 import urllib.request
 import uuid
 from dataclasses import asdict
-from pathlib import Path
 
 import clickhouse_connect
 import orjson
@@ -88,7 +87,7 @@ def remove_counters(settings: Settings, tenant_id: str, user_id: str) -> int:
 
 def erasure_secret(settings: Settings) -> bytes:
     """The operator's secret for audit subjects (made on first use, readable by its owner)."""
-    path = Path(os.environ.get("ERASURE_SECRET_FILE", settings.stack_home / "erasure.secret"))
+    path = settings.erasure_secret_path
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -90,6 +90,9 @@ class Settings:
     #: Tenants, users, plans and hashed API keys (``tenants.directory``). Empty means
     #: ``STACK_HOME/tenants/STACK_INSTANCE.json``, created with a local tenant on first ``up``.
     tenants_file: str = ""
+    #: The operator's secret for erasure audit records (``analytics.erase``). Empty means
+    #: ``STACK_HOME/erasure.secret``, made on first use.
+    erasure_secret_file: str = ""
     #: How often edges re-read the tenants file (a revoked key closes its sessions this fast).
     auth_reload_ms: int = 1000
     #: Client frames per second per user, all its sessions on one edge together (the name is
@@ -218,6 +221,11 @@ class Settings:
 
     def checkpoints(self) -> tuple[int, ...]:
         return tuple(int(part) for part in self.persistence_checkpoints_s.split(",") if part)
+
+    @property
+    def erasure_secret_path(self) -> Path:
+        return Path(self.erasure_secret_file) if self.erasure_secret_file else (
+            self.stack_home / "erasure.secret")
 
     @property
     def tenants_path(self) -> Path:

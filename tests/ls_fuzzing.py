@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import json
 import random
-import socket
 import sys
 import tempfile
 import time
@@ -29,10 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.measure import rss_kib
 from ide import envelope
 from ide.framing import frame
 from tests.fuzzing import mutate_bytes, mutate_value
-from tests.lsp_wire import Wire, framed, message
+from tests.lsp_wire import Wire, framed, message, refused_url
 
 CANARY = "zqx_canary_fuzz_identifier"
 PROBE_URI = "file:///w/probe.py"
@@ -211,7 +211,7 @@ async def run(messages: int, seed: int, url: str, batch: int = 250,
             if got < count:
                 report.unanswered.append(f"id {msg_id!r}: {count} sent, {got} answered: "
                                          f"{bodies[msg_id][:300]!r}")
-        report.rss_mb = _rss_mb(wire.process.pid)
+        report.rss_mb = rss_kib(wire.process.pid) / 1024
         report.exit_code = await wire.stop(timeout_s=30)
         log = wire.stderr.read_text(errors="replace")
     if "Traceback" in log:
@@ -222,22 +222,6 @@ async def run(messages: int, seed: int, url: str, batch: int = 250,
     report.probe_p99_ms = probe_ms[int(0.99 * (len(probe_ms) - 1))] if probe_ms else 0.0
     report.seconds = time.monotonic() - started
     return report
-
-
-def _rss_mb(pid: int) -> float:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return 0.0
-    line = next((line for line in status.splitlines() if line.startswith("VmRSS:")), "0 0")
-    return int(line.split()[1]) / 1024
-
-
-def refused_url() -> str:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"ws://127.0.0.1:{port}"
 
 
 def main() -> int:

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,15 @@ from typing import Any
 from ide.framing import Body, Decoder, frame
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def refused_url() -> str:
+    """A loopback port nothing listens on (connections to it are refused at once): a server
+    with no edge."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"ws://127.0.0.1:{port}"
 
 
 def message(method: str, params: Any = None, msg_id: int | str | None = None) -> dict[str, Any]:

@@ -10,7 +10,8 @@ import pytest
 from config.settings import Settings
 from ide import envelope
 from tests.conftest import KEYRING
-from tests.ls_fuzzing import expected_id, refused_url, run
+from tests.ls_fuzzing import expected_id, run
+from tests.lsp_wire import refused_url
 
 
 def test_the_accounting_expects_what_the_spec_answers() -> None:

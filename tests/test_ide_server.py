@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -19,17 +18,10 @@ from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 from ide.actions import TASK_COMMAND
+from tests.lsp_wire import refused_url
 
 ROOT = Path(__file__).resolve().parent.parent
 URI = "file:///work/offline.py"
-
-
-def refused_url() -> str:
-    """A loopback port nothing listens on (connections to it are refused at once)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"ws://127.0.0.1:{port}"
 
 
 @dataclass

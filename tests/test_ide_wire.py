@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.lsp_wire import Wire, framed, message
-from tests.test_ide_server import refused_url
+from tests.lsp_wire import Wire, framed, message, refused_url
 
 URI = "file:///m.py"
 DOC = {"textDocument": {"uri": URI}, "position": {"line": 0, "character": 3}}
