@@ -2,8 +2,9 @@
 usage for one month, per user, read from the usage stream as a billing job would.
 
 Reads every record of ``usage-records`` (a record may be there twice after a crash: one per
-``record_id`` is kept), keeps the tenant's windows that start in the month (UTC; windows never
-straddle a month), and sums them per user and plan. The totals equal what ClickHouse holds for
+``record_id`` is kept; one an erasure removed is followed by a tombstone and not counted),
+keeps the tenant's windows that start in the month (UTC; windows never straddle a month), and
+sums them per user and plan. The totals equal what ClickHouse holds for
 the same tenant and month (``uniqExact`` of admitted completions and of each feedback kind),
 which the test suite checks.
 """
@@ -15,6 +16,7 @@ import asyncio
 import csv
 import io
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -101,15 +103,29 @@ def clickhouse_totals(settings: Settings, tenant: str, month: str) -> dict[str, 
             "accepted": int(said[1]), "rejected": int(said[2])}
 
 
-async def read_usage(settings: Settings) -> list[UsageRecord]:
-    """Every record of the usage topic, from the beginning to its current end."""
-    records: list[UsageRecord] = []
-    for message in await read_all(settings, [settings.topic_usage]):
+def live_records(messages: Iterable[tuple[bytes | None, bytes | None]]) -> list[UsageRecord]:
+    """The usage records no tombstone removed, one per ``record_id`` (pure). ``messages`` are
+    (key, value) pairs in their partition's order; a tombstone (no value) under a record's key,
+    the ``record_id``, is what an erasure writes."""
+    live: dict[str, UsageRecord] = {}
+    for key, value in messages:
+        if value is None:
+            if key is not None:
+                live.pop(key.decode(errors="replace"), None)
+            continue
         try:
-            records.append(read_record(UsageRecord, message.value))
+            record = read_record(UsageRecord, value)
         except ProtocolError as error:
             print(f"skipping bad usage record: {error.code} ({error.field})", file=sys.stderr)
-    return records
+            continue
+        live[record.record_id] = record
+    return list(live.values())
+
+
+async def read_usage(settings: Settings) -> list[UsageRecord]:
+    """Every live record of the usage topic, from the beginning to its current end."""
+    messages = await read_all(settings, [settings.topic_usage])
+    return live_records((message.key, message.value) for message in messages)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,20 +8,28 @@ what the ones before it did; running the same command again finishes the rest.
 2. **Revoke** the user's API keys in the tenants file (edges close its sessions within
    ``AUTH_RELOAD_MS``), so no new row of the user arrives while the rest is removed.
 3. **Redis**: the user's quota counters, by exact key.
-4. **ClickHouse**: the user's rows in every table, named by a salted hash (the id never reaches
+4. **usage-records**: a tombstone for each of the user's records (the topic is compacted: the
+   billing export skips them at once, the broker's cleaner removes them from disk within
+   ``USAGE_COMPACTION_LAG_MS``).
+5. **ClickHouse**: the user's rows in every table, named by a salted hash (the id never reaches
    a statement, the query log or a mutation file), removed from disk: the embedded engine's
    tables are rewritten without them, a server's by a mutation whose replaced parts are waited
    for until none is left; then one row in ``erasures`` (who asked, when, counts; whom only as
    an HMAC under ``ERASURE_SECRET_FILE``).
 
+Requests in flight when the keys were revoked still land for a while, and the usage window of
+the last one closes up to ``USAGE_WINDOW_MS`` + ``USAGE_GRACE_MS`` later
+(:func:`analytics.erasure.settle_ms`): a run before then exits 3 and says when to run it again;
+``--wait`` waits for that moment after revoking, then removes everything in one pass.
+
 Not erased here, by design (docs/ANALYTICS.md): the user's records still in the short-lived
-topics (``FEEDBACK_RETENTION_MS``, sealed per session) and the ``usage-records`` topic that billing
-reads (its retention is the billing period's).
+topics (``FEEDBACK_RETENTION_MS``, sealed per session).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import getpass
 import os
 import secrets
@@ -31,11 +39,14 @@ import urllib.error
 import urllib.request
 import uuid
 from dataclasses import asdict
+from datetime import UTC, datetime
 
 import clickhouse_connect
 import orjson
 import redis
+from aiokafka.errors import KafkaError
 
+from analytics.billing import live_records
 from analytics.erasure import (
     IDENTIFIER,
     EraseError,
@@ -43,12 +54,16 @@ from analytics.erasure import (
     audit_subject,
     check_subject,
     quota_keys,
+    settle_ms,
     subject_hash,
 )
 from analytics.query import QueryError, run_query
-from analytics.schema import ERASURES_TABLE, erase_and_record, replaced_parts_sql
+from analytics.schema import ERASURE_COLUMNS, ERASURES_TABLE, erase_and_record, replaced_parts_sql
+from analytics.usage import usage_subject
 from config.settings import Settings
+from config.task_routes import task_routes
 from schemas.errors import AssistantError
+from streams.kafka import make_producer, partition_for, read_partitions, topic_partitions
 from streams.redis_client import RedisUnavailable, services_redis_url
 from tenants.directory import DirectoryError, load_directory, save_directory
 
@@ -83,6 +98,65 @@ def remove_counters(settings: Settings, tenant_id: str, user_id: str) -> int:
         raise StepFailed(f"Redis: {error}") from None
     finally:
         client.close()
+
+
+async def remove_usage(settings: Settings, tenant_id: str, user_id: str) -> int:
+    """A tombstone for each live usage record of the user, in the one partition that holds
+    them all (:func:`analytics.usage.usage_subject`); how many."""
+    partitions = sorted(await topic_partitions(settings, [settings.topic_usage]),
+                        key=lambda tp: tp.partition)
+    if not partitions:
+        return 0
+    where = partitions[partition_for(usage_subject(tenant_id, user_id), len(partitions))]
+    messages = await read_partitions(settings, [where])
+    theirs = [record.record_id for record in live_records((m.key, m.value) for m in messages)
+              if record.tenant_id == tenant_id and record.user_id == user_id]
+    if theirs:
+        producer = make_producer(settings)
+        await producer.start()
+        try:
+            for record_id in theirs:
+                await producer.send(settings.topic_usage, None, key=record_id.encode(),
+                                    partition=where.partition)
+            await producer.flush()
+        finally:
+            await producer.stop()
+    return len(theirs)
+
+
+def remove_usage_records(settings: Settings, tenant_id: str, user_id: str) -> int:
+    try:
+        return asyncio.run(remove_usage(settings, tenant_id, user_id))
+    except (KafkaError, OSError) as error:
+        raise StepFailed(f"Kafka ({settings.bootstrap}): {error!r}; is the broker up?") from None
+
+
+def revoked_at(settings: Settings, subject: str, revoked_now: bool, now_ms: int) -> int:
+    """Since when the user's keys are revoked: now if this run revoked one; else the last
+    earlier run that did, or the first earlier run (keys revoked by hand before); else now."""
+    if revoked_now:
+        return now_ms
+    sql = ("SELECT toUnixTimestamp64Milli(maxIf(requested_at, api_keys_revoked > 0)), "  # noqa: S608 - subject is hex
+           "toUnixTimestamp64Milli(min(requested_at)), count() "
+           f"FROM {ERASURES_TABLE} WHERE subject = '{subject}'")
+    try:
+        last_revoking, first, runs = run_query(settings, sql)["rows"][0]
+    except QueryError as error:
+        raise StepFailed(str(error)) from None
+    if not int(runs):
+        return now_ms
+    return int(last_revoking) or int(first)
+
+
+def settles_at(settings: Settings, since_ms: int) -> int:
+    longest = max([settings.reply_deadline_ms, *(route.deadline_ms for route in task_routes(
+        settings.task_models, settings.task_deadlines_ms, settings.task_slots).values())])
+    return since_ms + settle_ms(settings.auth_reload_ms, longest, settings.sink_batch_ms,
+                                settings.usage_window_ms, settings.usage_grace_ms)
+
+
+def utc(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def erasure_secret(settings: Settings) -> bytes:
@@ -135,8 +209,8 @@ def wait_for_parts(settings: Settings, tables: list[str], wait_s: float) -> int:
 
 
 def erase(settings: Settings, tenant_id: str, user_id: str, requested_by: str,
-          reason: str) -> int:
-    """Run the steps, printing each; the exit status."""
+          reason: str, wait: bool = False) -> int:
+    """Run the steps, printing each; the exit status (3: done for now, run again later)."""
     try:
         check_subject(load_directory(settings.tenants_path), tenant_id, user_id)
     except (EraseError, DirectoryError, OSError) as error:
@@ -144,21 +218,32 @@ def erase(settings: Settings, tenant_id: str, user_id: str, requested_by: str,
         return 2
     done: list[str] = []
     step = "revoking the user's API keys"
+    started_ms = time.time_ns() // 1_000_000  # the audit row's time: when the keys went
     try:
         revoked = revoke_keys(settings, tenant_id, user_id)
         done.append(f"{revoked} API key(s) revoked")
-        print(f"1/3 {done[-1]}")
+        print(f"1/4 {done[-1]}", flush=True)
+        step = "finding when the keys were revoked"
+        subject = audit_subject(erasure_secret(settings), tenant_id, user_id)
+        settled = settles_at(settings, revoked_at(settings, subject, revoked > 0, started_ms))
+        if wait and (left_s := settled / 1000 - time.time()) > 0:
+            print(f"    waiting {left_s:.0f} s, until {utc(settled)}, for the user's last rows "
+                  "and usage window", flush=True)
+            time.sleep(left_s)
         step = "removing the quota counters from Redis"
         counters = remove_counters(settings, tenant_id, user_id)
         done.append(f"{counters} Redis key(s) removed")
-        print(f"2/3 {done[-1]}")
+        print(f"2/4 {done[-1]}", flush=True)
+        step = f"writing tombstones to {settings.topic_usage}"
+        usage = remove_usage_records(settings, tenant_id, user_id)
+        done.append(f"{usage} usage record(s) removed from {settings.topic_usage}")
+        print(f"3/4 {done[-1]}", flush=True)
         step = "removing the rows from ClickHouse"
         salt = secrets.token_hex(16)
-        erasure = Erasure(uuid.uuid4().hex, time.time_ns() // 1_000_000, requested_by, reason,
-                          tenant_id, audit_subject(erasure_secret(settings), tenant_id, user_id),
-                          revoked, counters)
+        erasure = Erasure(uuid.uuid4().hex, started_ms, requested_by, reason,
+                          tenant_id, subject, revoked, counters, usage)
         rows = remove_rows(settings, erasure, salt, subject_hash(salt, user_id))
-        print(f"3/3 {sum(rows.values())} row(s) removed ("
+        print(f"4/4 {sum(rows.values())} row(s) removed ("
               + ", ".join(f"{table} {n}" for table, n in rows.items())
               + f"); audit record {erasure.erasure_id} written", flush=True)
         step = "waiting for the replaced parts to leave the disk"
@@ -174,6 +259,11 @@ def erase(settings: Settings, tenant_id: str, user_id: str, requested_by: str,
               f"{'; '.join(done) or 'nothing'}\n  run the same command again to finish",
               file=sys.stderr)
         return 1
+    if time.time_ns() // 1_000_000 < settled:
+        print(f"    requests in flight and the usage window open when the keys were revoked may "
+              f"still land until {utc(settled)}: run the same command again after that (or "
+              "with --wait)", file=sys.stderr)
+        return 3
     return 0
 
 
@@ -182,8 +272,7 @@ def list_erasures(settings: Settings, tenant_id: str | None) -> int:
         print("erase --list: --tenant must be an exact identifier", file=sys.stderr)
         return 2
     where = f" WHERE tenant_id = '{tenant_id}'" if tenant_id else ""
-    sql = (f"SELECT erasure_id, requested_at, requested_by, reason, tenant_id, subject, "  # noqa: S608 - tenant_id matched IDENTIFIER
-           f"api_keys_revoked, redis_keys_removed, rows_removed FROM {ERASURES_TABLE}{where} "
+    sql = (f"SELECT {', '.join(ERASURE_COLUMNS)} FROM {ERASURES_TABLE}{where} "  # noqa: S608 - tenant_id matched IDENTIFIER
            "ORDER BY requested_at")
     try:
         answer = run_query(settings, sql)
@@ -204,13 +293,16 @@ def main() -> int:
                         help="who asked (a ticket, a name); recorded in the audit row")
     parser.add_argument("--reason", default="data subject request")
     parser.add_argument("--list", action="store_true", help="list the erasures recorded")
+    parser.add_argument("--wait", action="store_true",
+                        help="after revoking, wait until nothing of the user can still land "
+                             "(a usage window and a grace), then remove it all in one pass")
     args = parser.parse_args()
     settings = Settings.from_env()
     if args.list:
         return list_erasures(settings, args.tenant)
     if not args.tenant or not args.user:
         parser.error("--tenant and --user are required (or --list)")
-    return erase(settings, args.tenant, args.user, args.requested_by, args.reason)
+    return erase(settings, args.tenant, args.user, args.requested_by, args.reason, args.wait)
 
 
 if __name__ == "__main__":

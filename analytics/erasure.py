@@ -62,6 +62,20 @@ def quota_keys(tenant_id: str, user_id: str, now_ms: int) -> list[str]:
     return [quota_key(tenant_id, user_id, str(day)) for day in (today - 1, today, today + 1)]
 
 
+#: Slack for the last steps of a record's way (a consumer's poll, a producer's flush).
+SETTLE_MARGIN_MS = 10_000
+
+
+def settle_ms(auth_reload_ms: int, longest_request_ms: int, sink_batch_ms: int,
+              usage_window_ms: int, usage_grace_ms: int) -> int:
+    """How long after its keys were revoked a user's last row or usage record can still land:
+    edges drop the key within a reload, the requests in flight end within the longest deadline,
+    the sink writes within two batches, and the usage window of the last event closes a window
+    and a grace later."""
+    return (auth_reload_ms + longest_request_ms + 2 * sink_batch_ms + usage_window_ms
+            + usage_grace_ms + SETTLE_MARGIN_MS)
+
+
 @dataclass(frozen=True, slots=True)
 class Erasure:
     """The audit record of one run: who asked, when, what was removed; whom only as
@@ -75,4 +89,5 @@ class Erasure:
     subject: str
     api_keys_revoked: int
     redis_keys_removed: int
+    usage_records_removed: int = 0
     rows_removed: dict[str, int] = field(default_factory=dict)

@@ -50,7 +50,8 @@ USER_TABLES = (FEEDBACK_TABLE, COMPLETIONS_TABLE, "usage_daily", PERSISTENCE_TAB
 #: One row per erasure run (``analytics.erasure.Erasure``): no user id in it.
 ERASURES_TABLE = "erasures"
 ERASURE_COLUMNS = ("erasure_id", "requested_at", "requested_by", "reason", "tenant_id",
-                   "subject", "api_keys_revoked", "redis_keys_removed", "rows_removed")
+                   "subject", "api_keys_revoked", "redis_keys_removed", "usage_records_removed",
+                   "rows_removed")
 #: A user's rows, matched by a salted hash of the id (``analytics.erasure.subject_hash``).
 _SUBJECT = ("tenant_id = %(tenant)s AND lower(hex(SHA256(concat(%(salt)s, user_id)))) "
             "= %(subject)s")
@@ -172,11 +173,15 @@ def ddl(retention_days: int) -> list[str]:
             subject String,
             api_keys_revoked UInt32,
             redis_keys_removed UInt32,
+            usage_records_removed UInt32,
             rows_removed Map(String, UInt64)
         )
         ENGINE = MergeTree
         ORDER BY (requested_at, erasure_id)
         """,
+        # Tables made before the column was (an instance's tables outlive an upgrade).
+        f"ALTER TABLE {ERASURES_TABLE} ADD COLUMN IF NOT EXISTS usage_records_removed UInt32 "
+        "AFTER redis_keys_removed",
         f"""
         CREATE VIEW IF NOT EXISTS latency_daily AS
         SELECT tenant_id, toDate(received_at) AS day, model, source,
@@ -256,5 +261,6 @@ def erase_and_record(client: QueryClient, erasure: Erasure, salt: str, subject: 
     client.insert(ERASURES_TABLE, [[
         done.erasure_id, datetime.fromtimestamp(done.requested_at_ms / 1000, UTC),
         done.requested_by, done.reason, done.tenant_id, done.subject, done.api_keys_revoked,
-        done.redis_keys_removed, done.rows_removed]], column_names=list(ERASURE_COLUMNS))
+        done.redis_keys_removed, done.usage_records_removed, done.rows_removed]],
+        column_names=list(ERASURE_COLUMNS))
     return done

@@ -4,7 +4,8 @@
 Reads ``completion-events`` and ``feedback-events`` in one consumer group (both keyed by
 tenant/user with the same partition count, so a user's events of both kinds meet in one
 process), and writes a :class:`UsageRecord` per tenant, user and closed window to
-``usage-records``. Order per step: produce the closed windows' records and wait for the broker
+``usage-records`` (keyed by ``record_id`` for compaction, placed by tenant/user: see
+:func:`usage_subject`). Order per step: produce the closed windows' records and wait for the broker
 to have them, then commit input offsets that never pass an open window's first event. On a
 rebalance the state is dropped and rebuilt from the committed offsets, so no two processes ever
 count the same window from different halves.
@@ -22,7 +23,7 @@ import logging
 import time
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
 from analytics.usage_windows import Kind, UsageWindows
@@ -30,8 +31,8 @@ from config.settings import Settings
 from runtime.service import run_marking_ready, run_service
 from schemas.errors import ProtocolError
 from schemas.socket import FeedbackKind
-from schemas.topics import CompletionEvent, FeedbackEvent, read_record, write_record
-from streams.kafka import IDLE_WAIT_MS, make_consumer, make_producer
+from schemas.topics import CompletionEvent, FeedbackEvent, UsageRecord, read_record, write_record
+from streams.kafka import IDLE_WAIT_MS, make_consumer, make_producer, partition_for
 
 log = logging.getLogger("analytics.usage")
 
@@ -98,7 +99,9 @@ class UsageStream:
                 closed = self.windows.close(self.windows.watermark(now_ms(), caught_up))
                 for usage in closed:
                     await producer.send(settings.topic_usage, write_record(usage),
-                                        key=f"{usage.tenant_id}/{usage.user_id}".encode())
+                                        key=usage.record_id.encode(),
+                                        partition=await usage_partition(
+                                            producer, settings.topic_usage, usage))
                 if closed:
                     await producer.flush()
                     self.records_out += len(closed)
@@ -111,6 +114,18 @@ class UsageStream:
         finally:
             await consumer.stop()
             await producer.stop()
+
+
+def usage_subject(tenant_id: str, user_id: str) -> bytes:
+    """What places a user's usage records: all of them in the partition Kafka's partitioner
+    gives this, so an erasure reads one partition (the key is the ``record_id``, which
+    compaction needs)."""
+    return f"{tenant_id}/{user_id}".encode()
+
+
+async def usage_partition(producer: AIOKafkaProducer, topic: str, usage: UsageRecord) -> int:
+    count = len(await producer.partitions_for(topic))
+    return partition_for(usage_subject(usage.tenant_id, usage.user_id), count)
 
 
 class _Rebuild(ConsumerRebalanceListener):  # type: ignore[misc]

@@ -165,6 +165,9 @@ class Settings:
     usage_window_ms: int = 3_600_000
     usage_grace_ms: int = 60_000
     usage_retention_ms: int = 400 * 86_400_000
+    #: The usage topic is compacted so an erasure's tombstones remove a user's records: a
+    #: record a tombstone covers leaves the disk at most this long after the next record lands.
+    usage_compaction_lag_ms: int = 86_400_000
     #: Analytics rows are deleted this long after the event (table TTL, set at creation).
     analytics_retention_days: int = 400
     #: Analytics sink batching.

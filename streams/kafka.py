@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.partitioner import murmur2
 
 from config.settings import Settings
 from schemas.errors import AssistantError
@@ -34,6 +35,10 @@ class TopicSpec:
     #: records leave the disk at most ``retention_ms + segment_ms`` (+ the broker's check
     #: interval) after they were written. ``None``: the broker's default (a week).
     segment_ms: int | None = None
+    #: Compacted as well as deleted by age (``cleanup.policy=compact,delete``): a tombstone (a
+    #: record with the same key and no value) removes the records before it from the disk within
+    #: this many ms of the next record. ``None``: deleted by age only.
+    compaction_lag_ms: int | None = None
 
     def configs(self, min_insync_replicas: int) -> dict[str, str]:
         configs = {"retention.ms": str(self.retention_ms),
@@ -42,7 +47,16 @@ class TopicSpec:
         if self.segment_ms is not None:
             configs["segment.ms"] = str(self.segment_ms)
             configs["segment.bytes"] = str(CODE_SEGMENT_BYTES)
+        if self.compaction_lag_ms is not None:
+            # The broker rolls the active segment once it is this old, and cleans a segment
+            # that old whatever its share of dirty records.
+            configs["cleanup.policy"] = COMPACT_AND_DELETE
+            configs["max.compaction.lag.ms"] = str(self.compaction_lag_ms)
         return configs
+
+
+#: The cleanup policy of a compacted topic that also expires records by age.
+COMPACT_AND_DELETE = "compact,delete"
 
 
 #: Segment size of code-bearing topics (a segment also rolls when it is this full).
@@ -66,7 +80,8 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
                   settings.feedback_retention_ms),
         TopicSpec(settings.topic_completions, settings.feedback_partitions,
                   settings.feedback_retention_ms),
-        TopicSpec(settings.topic_usage, settings.feedback_partitions, settings.usage_retention_ms),
+        TopicSpec(settings.topic_usage, settings.feedback_partitions, settings.usage_retention_ms,
+                  compaction_lag_ms=settings.usage_compaction_lag_ms),
         TopicSpec(settings.topic_quality, settings.feedback_partitions,
                   settings.feedback_retention_ms),
     ]
@@ -98,22 +113,21 @@ async def ensure_topics(settings: Settings, specs: list[TopicSpec] | None = None
                              topic_configs=s.configs(settings.min_insync_replicas))
                     for s in missing
                 ])
-        too_long = await _retention_violations(admin, [s for s in specs if s not in missing])
-        if too_long:
-            raise TopicConfigError("; ".join(
-                f"topic {name} has {key}={kept}, more than the {wanted} allowed: set it to at "
-                f"most {wanted} (kafka-configs --alter) or delete the topic"
-                for name, key, kept, wanted in too_long))
+        wrong = await _config_violations(admin, [s for s in specs if s not in missing])
+        if wrong:
+            raise TopicConfigError("; ".join(wrong))
         return [s.name for s in missing]
     finally:
         await admin.close()
 
 
-async def _retention_violations(admin: AIOKafkaAdminClient, specs: list[TopicSpec]
-                                ) -> list[tuple[str, str, int, int]]:
-    """Existing topics whose ``retention.ms`` (or, for code topics, ``segment.ms``) is longer
-    than the spec's: their records would stay on disk longer than promised."""
-    limits = {s.name: {"retention.ms": s.retention_ms, "segment.ms": s.segment_ms} for s in specs}
+async def _config_violations(admin: AIOKafkaAdminClient, specs: list[TopicSpec]) -> list[str]:
+    """What is wrong with existing topics: a ``retention.ms`` (for code topics ``segment.ms``,
+    for compacted ones ``max.compaction.lag.ms``) longer than the spec's keeps records on disk
+    longer than promised; a topic the spec compacts that is not compacted never erases."""
+    limits = {s.name: {"retention.ms": s.retention_ms, "segment.ms": s.segment_ms,
+                       "max.compaction.lag.ms": s.compaction_lag_ms} for s in specs}
+    compacted = {s.name for s in specs if s.compaction_lag_ms is not None}
     if not limits:
         return []
     responses = await admin.describe_configs(
@@ -123,11 +137,21 @@ async def _retention_violations(admin: AIOKafkaAdminClient, specs: list[TopicSpe
         for resource in response.resources:
             name, entries = resource[3], resource[4]
             for entry in entries:
-                wanted = limits[name].get(entry[0])
-                if wanted is not None and entry[1] is not None:
-                    kept = int(entry[1])
+                key, value = str(entry[0]), entry[1]
+                if key == "cleanup.policy" and name in compacted and "compact" not in str(value):
+                    found.append(
+                        f"topic {name} has cleanup.policy={value}, and erasure needs "
+                        f"{COMPACT_AND_DELETE} with records keyed by record id (records written "
+                        "before are keyed by tenant/user, and compacting them would keep one "
+                        "per user): export the billing you need, then delete the topic, or use "
+                        "another TOPIC_USAGE")
+                wanted = limits[name].get(key)
+                if wanted is not None and value is not None:
+                    kept = int(value)
                     if kept < 0 or kept > wanted:
-                        found.append((name, str(entry[0]), kept, wanted))
+                        found.append(f"topic {name} has {key}={kept}, more than the {wanted} "
+                                     f"allowed: set it to at most {wanted} (kafka-configs "
+                                     "--alter) or delete the topic")
     return found
 
 
@@ -181,7 +205,19 @@ async def topic_partitions(settings: Settings, topics: list[str]) -> list[TopicP
 async def read_all(settings: Settings, topics: list[str]) -> list[ConsumerRecord[bytes, bytes]]:
     """Every record of ``topics`` from the beginning to their ends at the time of the call (a
     reader outside any consumer group: billing exports, audits, tests)."""
-    partitions = await topic_partitions(settings, topics)
+    return await read_partitions(settings, await topic_partitions(settings, topics))
+
+
+def partition_for(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives ``key`` (murmur2, as the Java client):
+    for records keyed by something else that must still land with the others of ``key``."""
+    return int(murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+async def read_partitions(settings: Settings, partitions: list[TopicPartition]
+                          ) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record of ``partitions``, in order within each, from the beginning to their ends
+    at the time of the call; tombstones (records without a value) included."""
     consumer = make_consumer(settings, group_id=None, auto_offset_reset="earliest")
     await consumer.start()
     try:

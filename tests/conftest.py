@@ -28,6 +28,7 @@ def stack_settings(instance: str = "") -> Settings:
     return private_settings(instance or f"pytest-{os.getpid()}", redis_url).replace(
         sink_batch_ms=200, start_timeout_s=120.0, auth_reload_ms=AUTH_RELOAD_MS,
         hello_timeout_s=2.0, usage_window_ms=2000, usage_grace_ms=500,
+        usage_compaction_lag_ms=2000,
         persistence_checkpoints_s="1,2",
         # Tests that need a completion get one (the model answers everything at 0); the
         # threshold itself is tested on the model (test_fim_model, test_fim_triton).

@@ -1,4 +1,5 @@
-"""The billing export's arithmetic: one record per id, the tenant's windows of the month."""
+"""The billing export's arithmetic: one record per id, none an erasure's tombstone removed, the
+tenant's windows of the month."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import csv
 import io
 
 import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from analytics.billing import Month, render, summarize, totals
-from schemas.topics import UsageRecord
+from analytics.billing import Month, live_records, render, summarize, totals
+from schemas.topics import UsageRecord, write_record
 
 NOV = Month(2026, 11)
 START, END = NOV.bounds_ms()
@@ -47,3 +50,26 @@ def test_csv_and_json_carry_the_same_numbers() -> None:
 def test_december_rolls_into_the_next_year() -> None:
     start, end = Month(2026, 12).bounds_ms()
     assert (end - start) == 31 * 24 * HOUR
+
+
+def test_a_tombstone_removes_the_record_under_its_key() -> None:
+    a, b = record("a", "u1", START, 3), record("b", "u2", START, 5)
+    messages = [(a.record_id.encode(), write_record(a)), (b.record_id.encode(), write_record(b)),
+                (a.record_id.encode(), write_record(a)),  # a duplicate after a crash
+                (a.record_id.encode(), None),  # the erasure's tombstone
+                (b"no such record", None), (None, None)]
+    assert live_records(messages) == [b]
+    # A record written again after its tombstone counts again (an erasure run again removes it).
+    assert live_records([*messages, (a.record_id.encode(), write_record(a))]) == [b, a]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from("abc"), st.booleans()), max_size=30))
+def test_the_live_records_are_those_written_after_their_last_tombstone(
+        steps: list[tuple[str, bool]]) -> None:
+    messages = [(record(i, "u", START, 1).record_id.encode(),
+                 None if tombstone else write_record(record(i, "u", START, 1)))
+                for i, tombstone in steps]
+    last: dict[str, bool] = dict(steps)
+    assert sorted(r.record_id[0] for r in live_records(messages)) == sorted(
+        i for i, tombstone in last.items() if not tombstone)

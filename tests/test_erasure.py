@@ -6,15 +6,21 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from aiokafka.partitioner import DefaultPartitioner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analytics.erasure import (
+    SETTLE_MARGIN_MS,
     EraseError,
     audit_subject,
     check_subject,
     quota_keys,
+    settle_ms,
     subject_hash,
 )
 from quota.arithmetic import DAY_MS, day_window, quota_key
+from streams.kafka import partition_for
 from tenants.directory import Directory, Tenant, new_key
 
 ACME = Tenant("acme", "free")
@@ -62,3 +68,24 @@ def test_names_stay_out_of_what_the_erasure_writes() -> None:
     one, two = audit_subject(b"k1", "acme", "bob"), audit_subject(b"k2", "acme", "bob")
     assert one != two and one == audit_subject(b"k1", "acme", "bob")
     assert audit_subject(b"k1", "acme", "bob") != audit_subject(b"k1", "acme2", "bob")
+
+
+def test_nothing_of_the_user_lands_after_the_settle_time() -> None:
+    """The last request may start just before the edge drops the key and end at its deadline;
+    its event lands within two sink batches and its usage window closes a window and a grace
+    after that."""
+    settle = settle_ms(auth_reload_ms=1000, longest_request_ms=30_000, sink_batch_ms=1000,
+                       usage_window_ms=3_600_000, usage_grace_ms=60_000)
+    last_event = 1000 + 30_000 + 2 * 1000
+    assert settle >= last_event + 3_600_000 + 60_000
+    assert settle == last_event + 3_600_000 + 60_000 + SETTLE_MARGIN_MS
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=64), st.integers(1, 64))
+def test_usage_records_land_where_kafkas_partitioner_puts_their_subject(
+        key: bytes, count: int) -> None:
+    """The usage stream keys records by record id but places them by tenant/user, so an erasure
+    reads one partition; the placement must be the one any Kafka client computes."""
+    partitions = list(range(count))
+    assert partition_for(key, count) == DefaultPartitioner()(key, partitions, partitions)

@@ -311,17 +311,23 @@ class TestTopics:
             assert partitions == {s.name: s.partitions for s in specs}
             configs = await admin.describe_configs(
                 [ConfigResource(ConfigResourceType.TOPIC, s.name) for s in specs])
-            retention = {}
+            retention, cleanup = {}, {}
             for response in configs:
                 for resource in response.resources:
                     name, entries = resource[3], resource[4]
                     retention[name] = {e[0]: e[1] for e in entries
                                        if e[0] in ("retention.ms", "segment.ms")}
+                    cleanup[name] = {e[0]: e[1] for e in entries if e[0] in (
+                        "cleanup.policy", "max.compaction.lag.ms")}
             assert retention == {s.name: {"retention.ms": str(s.retention_ms),
                                           "segment.ms": str(s.segment_ms or 604_800_000)}
                                  for s in specs}
             code = {s.name: s.segment_ms for s in specs if s.segment_ms}
             assert code == {stack.topic_editor_events: 120_000, stack.topic_replies: 120_000}
+            # Only the usage topic is compacted (an erasure's tombstones remove records).
+            assert {name: c for name, c in cleanup.items() if c["cleanup.policy"] != "delete"} == {
+                stack.topic_usage: {"cleanup.policy": "compact,delete",
+                                    "max.compaction.lag.ms": str(stack.usage_compaction_lag_ms)}}
         finally:
             await admin.close()
 
@@ -343,6 +349,18 @@ class TestTopics:
         await ensure_topics(stack, [TopicSpec(name, 1, 600_000)])  # the broker's segment.ms
         with pytest.raises(TopicConfigError, match=f"topic {name} has segment.ms=604800000"):
             await ensure_topics(stack, [TopicSpec(name, 1, 600_000, segment_ms=120_000)])
+
+
+    async def test_a_topic_to_compact_that_is_not_compacted_is_refused(
+            self, stack: Settings) -> None:
+        """Tombstones on a topic that only deletes by age would never erase anything."""
+        from streams.kafka import TopicConfigError, TopicSpec, ensure_topics
+
+        name = f"not-compacted-{uuid.uuid4().hex[:6]}"
+        await ensure_topics(stack, [TopicSpec(name, 1, 600_000)])
+        with pytest.raises(TopicConfigError, match=f"topic {name} has cleanup.policy=delete, "
+                           "and erasure needs compact,delete"):
+            await ensure_topics(stack, [TopicSpec(name, 1, 600_000, compaction_lag_ms=60_000)])
 
 
 class TestMetrics:
