@@ -5,7 +5,8 @@
 - ``feedback-events`` (key = tenant/user): :class:`FeedbackEvent` (no code text)
 - ``completion-events`` (key = tenant/user): :class:`CompletionEvent` (no code text)
 - ``quality-events`` (key = tenant/user): :class:`PersistenceEvent`, :class:`AuthorshipEvent`
-- ``usage-records`` (key = tenant/user): :class:`UsageRecord` (no code text)
+- ``usage-records`` (key = ``record_id``, partition by tenant/user, compacted: an erasure's
+  tombstones remove a user's records): :class:`UsageRecord` (no code text)
 
 Consumers validate every record with :func:`read_record`; a bad record is reported and skipped,
 never allowed to stop a worker.
