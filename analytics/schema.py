@@ -139,7 +139,7 @@ def ddl(retention_days: int) -> list[str]:
             "received_at DateTime64(3, 'UTC')",
         )),
         f"""
-        CREATE VIEW IF NOT EXISTS persistence_daily AS
+        CREATE OR REPLACE VIEW persistence_daily AS
         SELECT tenant_id, toDate(received_at) AS day, language_id, checkpoint_s,
                count() AS completions, sum(accepted_chars) AS accepted_chars,
                sum(surviving_chars) AS surviving_chars,
@@ -149,7 +149,7 @@ def ddl(retention_days: int) -> list[str]:
         """,
         # Views for analysts: plain views over the raw tables, deduplicated by event id.
         f"""
-        CREATE VIEW IF NOT EXISTS acceptance_daily AS
+        CREATE OR REPLACE VIEW acceptance_daily AS
         SELECT f.tenant_id AS tenant_id, toDate(f.received_at) AS day, f.plan AS plan,
                f.language_id AS language_id, c.model AS model,
                uniqExactIf(f.event_id, f.kind = 'shown') AS shown,
@@ -183,15 +183,26 @@ def ddl(retention_days: int) -> list[str]:
         f"ALTER TABLE {ERASURES_TABLE} ADD COLUMN IF NOT EXISTS usage_records_removed UInt32 "
         "AFTER redis_keys_removed",
         f"""
-        CREATE VIEW IF NOT EXISTS latency_daily AS
+        CREATE OR REPLACE VIEW latency_daily AS
         SELECT tenant_id, toDate(received_at) AS day, model, source,
-               uniqExact(event_id) AS requests,
+               uniqExact(event_id) AS answered,
                quantileExact(0.5)(first_chunk_latency_ms) AS first_token_p50_ms,
                quantileExact(0.95)(first_chunk_latency_ms) AS first_token_p95_ms,
                quantileExact(0.99)(first_chunk_latency_ms) AS first_token_p99_ms
         FROM (SELECT * FROM {COMPLETIONS_TABLE} FINAL)
         WHERE first_chunk_latency_ms IS NOT NULL
         GROUP BY tenant_id, day, model, source
+        """,
+        # What users asked for and what became of it: every request has its row, whatever its
+        # end (the edge and the workers both report the ones they end).
+        f"""
+        CREATE OR REPLACE VIEW requests_daily AS
+        SELECT tenant_id, toDate(received_at) AS day, plan, language_id, model, reason,
+               uniqExact(event_id) AS requests,
+               uniqExactIf(event_id, admitted) AS admitted,
+               uniqExactIf(event_id, first_chunk_latency_ms IS NOT NULL) AS answered
+        FROM {COMPLETIONS_TABLE}
+        GROUP BY tenant_id, day, plan, language_id, model, reason
         """,
     ]
 

@@ -14,6 +14,7 @@ never allowed to stop a worker.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
@@ -182,6 +183,30 @@ class CompletionEvent:
     first_chunk_latency_ms: int | None = field(default=None, metadata=limit(ge=-60_000,
                                                                              le=3_600_000))
     v: Literal[1] = 1
+
+    @classmethod
+    def unstarted(cls, session_id: str, tenant_id: str, user_id: str, plan: Plan,
+                  request_id: str, reason: EndReason, now_ms: int,
+                  language_id: str = "") -> CompletionEvent:
+        """A request that ended before any answer started (superseded or cancelled while it
+        waited, expired, refused by the edge or a worker): no model, no source, not admitted.
+        Its id is the one a worker would give it, so an edge and a worker that both end it
+        leave one row."""
+        return cls(event_id=event_id(session_id, request_id), session_id=session_id,
+                   tenant_id=tenant_id, user_id=user_id, plan=plan, request_id=request_id,
+                   model=UNSTARTED_MODEL, language_id=language_id, source="none",
+                   admitted=False, reason=reason, chunks=0, generated_chars=0,
+                   received_ms=now_ms, ended_ms=now_ms, first_chunk_latency_ms=None)
+
+
+#: The ``model`` of a request no model was asked about.
+UNSTARTED_MODEL = "none"
+
+
+def event_id(*parts: str) -> str:
+    """A deterministic id for an event derived from others (a request's end, a checkpoint): a
+    replay produces the same one, and the deduplicating sink keeps one row."""
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,17 +11,21 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pytest
 import redis.asyncio as aioredis
 
+from analytics.billing import clickhouse_totals
 from analytics.query import QueryError, run_query
 from config.settings import Settings
 from quota.arithmetic import day_window, quota_key
 from schemas.socket import Cancel, DocOpen, Feedback
 from tenants.directory import Tenant
 from tests.conftest import add_key
+from tests.test_billing_e2e import export
 from tests.test_stack_e2e import PYTHON_SOURCE
 from ws_edge.client import EdgeClient, connect_edge
 
@@ -89,7 +93,7 @@ async def test_usage_views_reconciliation_and_erasure(stack: Settings) -> None:
     accepted = f"SELECT sum(accepted) FROM acceptance_daily WHERE tenant_id = '{t}'"
     assert await until(stack, accepted, 5) == 5
     latency = await asyncio.to_thread(rows, stack, (
-        f"SELECT sum(requests), max(first_token_p99_ms) FROM latency_daily WHERE tenant_id = '{t}'"))
+        f"SELECT sum(answered), max(first_token_p99_ms) FROM latency_daily WHERE tenant_id = '{t}'"))
     assert latency[0][0] == 5 and 0 < latency[0][1] < 5000
 
     # Redis enforced what ClickHouse recorded: no drift.
@@ -170,9 +174,10 @@ async def test_no_query_breaks_the_next_ones(stack: Settings) -> None:
 
 
 async def test_every_request_has_one_row_whatever_its_end(stack: Settings) -> None:
-    """A client's ledger (each request's end, as it saw it) against ClickHouse: requests
-    superseded while they waited and cancelled ones have their row too (they had none)."""
-    tenant = Tenant(f"ledger-{uuid.uuid4().hex[:6]}", "pro")
+    """A client's ledger (each request's end, as it saw it) against ClickHouse, its views and
+    the billing export: requests superseded while they waited, cancelled ones, ones the edge
+    refused or excluded, and retried feedback, each counted once."""
+    tenant = Tenant(f"ledger-{uuid.uuid4().hex[:6]}", "pro", exclude_paths=("*/secret/*",))
     key, _ = add_key(stack, tenant, "dev")
     ledger: dict[str, str] = {}
     async with connect_edge(stack.edge_url(0), key) as ws:
@@ -180,6 +185,7 @@ async def test_every_request_has_one_row_whatever_its_end(stack: Settings) -> No
         await client.start()
         text = f"# {uuid.uuid4().hex[:8]}\n{SOURCE}"
         await client.send(DocOpen("file:///l.py", "python", 1, text))
+        await client.send(DocOpen("file:///r/secret/k.py", "python", 1, "K = 1\n"))
         answers = []
         for _ in range(3):  # a burst: each supersedes the one before while it waits
             answers += [await client.complete("file:///l.py", 1, len(text) - n)
@@ -188,6 +194,17 @@ async def test_every_request_has_one_row_whatever_its_end(stack: Settings) -> No
             await client.send(Cancel(cancelled.request_id))
             answers.append(cancelled)
             await asyncio.gather(*(asyncio.wait_for(a.done.wait(), 20) for a in answers))
+        # Ended by the edge: a stale version, a document never opened, an excluded document.
+        answers += [await client.complete("file:///l.py", 7, 0),
+                    await client.complete("file:///nope.py", 1, 0),
+                    await client.complete("file:///r/secret/k.py", 1, 0)]
+        kept = await client.complete("file:///l.py", 1, len(text))
+        answers.append(kept)
+        await asyncio.gather(*(asyncio.wait_for(a.done.wait(), 20) for a in answers))
+        assert kept.reason == "stop" and kept.text, kept.end
+        for _ in range(2):  # feedback retried with the same event id counts once
+            await client.send(Feedback("f" * 32, kept.request_id, "accepted",
+                                       accepted_chars=len(kept.text)))
         for answer in answers:
             assert answer.end is not None
             ledger[answer.request_id] = answer.end.reason
@@ -196,6 +213,7 @@ async def test_every_request_has_one_row_whatever_its_end(stack: Settings) -> No
     for reason in ledger.values():
         by_reason[reason] = by_reason.get(reason, 0) + 1
     assert by_reason.get("superseded", 0) >= 3, by_reason
+    assert by_reason.get("error", 0) >= 2 and by_reason.get("excluded") == 1, by_reason
     t = tenant.tenant_id
     count = f"SELECT uniqExact(event_id) FROM completion_events WHERE tenant_id = '{t}'"
     assert await until(stack, count, len(ledger)) == len(ledger)
@@ -206,3 +224,21 @@ async def test_every_request_has_one_row_whatever_its_end(stack: Settings) -> No
     requests = await asyncio.to_thread(rows, stack, (
         f"SELECT uniqExactMerge(requests) FROM usage_daily WHERE tenant_id = '{t}'"))
     assert requests == [[len(ledger)]]
+    view = await asyncio.to_thread(rows, stack, (
+        f"SELECT reason, sum(requests), sum(answered) FROM requests_daily WHERE tenant_id = '{t}' "
+        "GROUP BY reason"))
+    assert {r[0]: r[1] for r in view} == by_reason
+    assert sum(r[2] for r in view) == sum(1 for a in answers if a.chunks)
+    accepted = await until(stack, f"SELECT sum(accepted) FROM acceptance_daily WHERE "
+                                  f"tenant_id = '{t}'", 1)
+    assert accepted == 1
+    # Billing reads the usage stream: the same requests, the feedback once.
+    month = datetime.now(UTC).strftime("%Y-%m")
+    deadline = time.monotonic() + 30
+    while True:
+        report = orjson.loads(await asyncio.to_thread(export, stack, t, month, "json"))
+        if report["totals"]["requests"] == len(ledger) and report["totals"]["accepted"] == 1:
+            break
+        assert time.monotonic() < deadline, (report["totals"], len(ledger))
+        await asyncio.sleep(0.5)
+    assert report["totals"] == await asyncio.to_thread(clickhouse_totals, stack, t, month)

@@ -25,7 +25,14 @@ from schemas.socket import (
     TokenChunk,
     Welcome,
 )
-from schemas.topics import DocSnapshot, EditorEvent, FeedbackEvent, SessionEnd
+from schemas.topics import (
+    CompletionEvent,
+    DocSnapshot,
+    EditorEvent,
+    FeedbackEvent,
+    SessionEnd,
+    event_id,
+)
 from tenants.directory import Principal, Tenant
 from ws_edge.ratelimit import TokenBucket, UserBudget
 from ws_edge.session import FLOOD_FORGIVEN_PER_S, FLOOD_REFUSALS, EdgeLimits, EdgeSession
@@ -68,7 +75,8 @@ def started(limits: EdgeLimits = LIMITS, tenant: Tenant = ACME,
 
 def error_of(session: EdgeSession, data: str | bytes, now_ms: int = 20) -> ErrorFrame:
     replies, records = session.receive(data, now_ms)
-    assert records == [], "a refused frame must not reach Kafka"
+    # A refused frame reaches no worker; a refused request leaves its analytics event only.
+    assert [r.topic for r in records] in ([], ["completions"]), records
     error, *told = replies  # a client past its own rate is also told to slow down
     assert isinstance(error, ErrorFrame) and all(isinstance(t, SlowDown) for t in told), replies
     return error
@@ -133,7 +141,7 @@ class TestBadInput:
     def test_refused_request_gets_error_then_end(self) -> None:
         session = started()
         (error, end), records = session.receive(frame(CompletionRequest("req-7", "nope.py", 1, 0)), 5)
-        assert records == []
+        assert [(r.topic, r.value.request_id) for r in records] == [("completions", "req-7")]
         assert isinstance(error, ErrorFrame) and error.request_id == "req-7"
         assert end == CompletionEnd("req-7", "error", 0, detail="unknown_document")
 
@@ -285,8 +293,12 @@ class TestPrivacy:
         _, records = session.receive(frame(DocChange(uri, 2, (TextEdit(0, 0, "x"),))), 2)
         assert records == []
         (end,), records = session.receive(frame(CompletionRequest("r1", uri, 2, 1)), 3)
-        assert records == [] and end == CompletionEnd("r1", "excluded", 0,
-                                                      detail="content_exclusion")
+        assert end == CompletionEnd("r1", "excluded", 0, detail="content_exclusion")
+        # Only its analytics event leaves: metadata, no text, no uri.
+        (record,) = records
+        assert record.topic == "completions" and isinstance(record.value, CompletionEvent)
+        assert (record.value.reason, record.value.language_id) == ("excluded", "python")
+        assert "secrets" not in str(record.value)
         snapshot = session.snapshot(uri, 4)
         assert snapshot is not None and isinstance(snapshot.value, EditorEvent)
         assert snapshot.value.body == DocClose(uri)
@@ -421,9 +433,13 @@ class TestUnanswered:
     def test_no_frame_in_time_ends_with_error_once(self) -> None:
         session = self.opened()
         session.receive(frame(CompletionRequest("r1", "a", 1, 3)), 100)
-        assert session.overdue(599) == []
-        assert session.overdue(600) == [CompletionEnd("r1", "error", 0, detail="no_answer")]
-        assert session.overdue(10_000) == []
+        assert session.overdue(599) == ([], [])
+        ends, records = session.overdue(600)
+        assert ends == [CompletionEnd("r1", "error", 0, detail="no_answer")]
+        # Its event has the id a worker would give it: if the worker reports after all, one row.
+        assert [(r.topic, r.value.event_id, r.value.reason) for r in records] == [
+            ("completions", event_id(session.session_id, "r1"), "error")]
+        assert session.overdue(10_000) == ([], [])
         # What the backend sends after that is not delivered (the request has ended).
         assert session.on_reply(TokenChunk("r1", 0, "x"), 700) is False
         assert session.on_reply(CompletionEnd("r1", "stop", 1), 700) is False
@@ -433,11 +449,11 @@ class TestUnanswered:
         session.receive(frame(CompletionRequest("r1", "a", 1, 3)), 100)
         assert session.on_reply(TokenChunk("r1", 0, "x"), 400)
         assert session.on_reply(TokenChunk("r1", 1, "y"), 800)
-        assert session.overdue(1200) == []
-        assert session.overdue(1300) == [CompletionEnd("r1", "error", 2, detail="no_answer")]
+        assert session.overdue(1200) == ([], [])
+        assert session.overdue(1300)[0] == [CompletionEnd("r1", "error", 2, detail="no_answer")]
         session.receive(frame(CompletionRequest("r2", "a", 1, 3)), 2000)
         assert session.on_reply(CompletionEnd("r2", "stop", 0), 2100)
-        assert session.overdue(99_999) == []
+        assert session.overdue(99_999) == ([], [])
 
     def test_refused_and_excluded_requests_are_not_waited_for(self) -> None:
         session = self.opened()
@@ -445,7 +461,7 @@ class TestUnanswered:
         session.receive(frame(DocOpen("x/secrets/k.py", "python", 1, "k")), 100)
         replies, _ = session.receive(frame(CompletionRequest("r2", "x/secrets/k.py", 1, 0)), 100)
         assert [r.reason for r in replies if isinstance(r, CompletionEnd)] == ["excluded"]
-        assert session.overdue(99_999) == []
+        assert session.overdue(99_999) == ([], [])
 
 
 def test_a_request_ends_exactly_once_even_when_answered_twice() -> None:
@@ -472,3 +488,29 @@ class TestDocumentedExamples:
             replies, _ = session.receive(sent, 10 + number)
             refused = [r for r in replies if isinstance(r, ErrorFrame)]
             assert refused == [], f"{doc}: {sent}"
+
+
+class TestOneEventPerRequest:
+    """Every request the edge ends itself leaves one analytics event (analysts count what users
+    asked for); one it does not end (a reused id) leaves none."""
+
+    def test_refused_requests_leave_one_event_each(self) -> None:
+        session = started()
+        session.receive(frame(DocOpen("a.py", "python", 1, "abc")), 11)
+        refused = [frame(CompletionRequest("r1", "a.py", 9, 3)),  # a stale version
+                   frame(CompletionRequest("r2", "nope.py", 1, 0)),  # not open
+                   '{"type":"complete","request_id":"r3","uri":"a.py","version":1}',  # invalid
+                   frame(TaskRequest("r4", "explain", "a.py", 1, 2, 1))]  # start after end
+        events = []
+        for data in refused:
+            replies, records = session.receive(data, 20)
+            assert [r.reason for r in replies if isinstance(r, CompletionEnd)] == ["error"]
+            events += [r.value for r in records]
+        assert [(e.request_id, e.reason, e.admitted, e.model) for e in events] == [
+            (f"r{i}", "error", False, "none") for i in range(1, 5)]
+        assert all(isinstance(e, CompletionEvent) and e.event_id == event_id(
+            session.session_id, e.request_id) for e in events)
+        # A reused id is refused without an end: its request ends (and is counted) on its own.
+        session.receive(frame(CompletionRequest("r5", "a.py", 1, 3)), 30)
+        replies, records = session.receive(frame(CompletionRequest("r5", "a.py", 1, 3)), 31)
+        assert records == [] and not any(isinstance(r, CompletionEnd) for r in replies)

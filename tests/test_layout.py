@@ -58,7 +58,7 @@ PURE = [
     "documents/languages.py", "documents/redaction.py", "ws_edge/session.py", "ws_edge/pressure.py",
     "ws_edge/ratelimit.py", "workers/core.py", "workers/debounce.py", "workers/reuse.py",
     "workers/prompt.py", "workers/admission.py", "workers/answer_source.py",
-    "workers/events.py", "documents/cross_file.py", "workers/persistence.py",
+    "documents/cross_file.py", "workers/persistence.py",
     "workers/tasks/items.py", "workers/tasks/prompts.py",
     "analytics/batcher.py", "analytics/usage_windows.py", "infra/restarts.py",
     "ide/positions.py", "ide/mirror.py", "ide/pacing.py", "ide/suggestions.py", "ide/verdicts.py",

@@ -8,9 +8,8 @@ import asyncio
 import pytest
 
 from schemas.socket import CompletionEnd, EndReason, TokenChunk
-from schemas.topics import CompletionEvent, ReplyFrame, StageTimes
+from schemas.topics import CompletionEvent, ReplyFrame, StageTimes, event_id
 from workers.core import Route
-from workers.events import event_id
 from workers.lifecycle import Lifecycle, Outcome, Request, request_event
 
 ROUTE = Route("s1", 0, "t", "u", "pro", None)

@@ -24,9 +24,8 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from schemas.socket import CompletionEnd, EndReason, ErrorFrame
-from schemas.topics import CompletionEvent, ReplyFrame, Source, StageTimes
+from schemas.topics import CompletionEvent, ReplyFrame, Source, StageTimes, event_id
 from workers.core import Route
-from workers.events import event_id
 from workers.publisher import EventPublisher
 from workers.quota import QuotaGate
 
@@ -83,19 +82,10 @@ def request_event(request: Request, reason: EndReason, *, model: str, language_i
 
 
 def unstarted_event(route: Route, end: CompletionEnd, now: int) -> CompletionEvent:
-    """The event of a request that ended before any answer started (superseded or cancelled
-    while it waited, expired, refused): analytics count every request a client sent."""
-    return CompletionEvent(
-        event_id=event_id(route.session_id, end.request_id), session_id=route.session_id,
-        tenant_id=route.tenant_id, user_id=route.user_id,
-        plan=route.plan,  # type: ignore[arg-type]
-        request_id=end.request_id, model=UNSTARTED_MODEL, language_id="", source="none",
-        admitted=False, reason=end.reason, chunks=0, generated_chars=0, received_ms=now,
-        ended_ms=now, first_chunk_latency_ms=None)
-
-
-#: The ``model`` of a request no model was asked about.
-UNSTARTED_MODEL = "none"
+    """The event of a request that ended before any answer started: analytics count every
+    request a client sent."""
+    return CompletionEvent.unstarted(route.session_id, route.tenant_id, route.user_id,
+                                     route.plan, end.request_id, end.reason, now)  # type: ignore[arg-type]
 
 
 class Answer(Protocol):

@@ -7,9 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from schemas.socket import DocChange, Feedback
-from schemas.topics import AuthorshipEvent, EditorEvent, PersistenceEvent, SessionEnd
+from schemas.topics import AuthorshipEvent, EditorEvent, PersistenceEvent, SessionEnd, event_id
 from workers.core import Route, WorkerCore
-from workers.events import event_id
 from workers.persistence import PersistenceTracker
 from workers.publisher import EventPublisher
 

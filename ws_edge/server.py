@@ -242,7 +242,10 @@ class Edge:
             await asyncio.sleep(OVERDUE_CHECK_MS / 1000)
             now = now_ms()
             for sock in list(self.sockets.values()):
-                for end in sock.session.overdue(now):
+                ends, records = sock.session.overdue(now)
+                for record in records:
+                    await self._produce(record, sock.cipher)
+                for end in ends:
                     self.unanswered += 1
                     if not sock.push(encode(end)) and not sock.closing:
                         sock.closing = True
@@ -269,6 +272,8 @@ class Edge:
         if record.topic == "editor":
             topic = settings.topic_editor_events
             value = cipher.seal(value, "editor", record.value.session_id)
+        elif record.topic == "completions":
+            topic = settings.topic_completions
         else:
             topic = settings.topic_feedback
         try:

@@ -34,6 +34,7 @@ from schemas.socket import (
     DocClose,
     DocOpen,
     EditResult,
+    EndReason,
     ErrorFrame,
     Feedback,
     FindingResult,
@@ -47,7 +48,14 @@ from schemas.socket import (
     Welcome,
     read_client_frame,
 )
-from schemas.topics import DocSnapshot, EditorBody, EditorEvent, FeedbackEvent, SessionEnd
+from schemas.topics import (
+    CompletionEvent,
+    DocSnapshot,
+    EditorBody,
+    EditorEvent,
+    FeedbackEvent,
+    SessionEnd,
+)
 from tenants.directory import Principal
 from ws_edge.ratelimit import TokenBucket, UserBudget
 
@@ -81,11 +89,12 @@ SLOW_DOWN_REPEAT_MS = 1000
 
 @dataclass(frozen=True, slots=True)
 class OutRecord:
-    """A record the edge must produce: to the editor-events or the feedback topic."""
+    """A record the edge must produce: to the editor-events, feedback or completion-events
+    topic (the last for requests the edge itself ended: analytics count every request)."""
 
-    topic: Literal["editor", "feedback"]
+    topic: Literal["editor", "feedback", "completions"]
     key: str
-    value: EditorEvent | FeedbackEvent
+    value: EditorEvent | FeedbackEvent | CompletionEvent
 
 
 @dataclass(frozen=True)
@@ -175,6 +184,7 @@ class EdgeSession:
                 # hanging; a reused id does not: the request that owns it ends by itself, and a
                 # request ends exactly once.
                 replies.append(CompletionEnd(request_id, "error", 0, detail=error.code))
+                return replies, [self._unstarted(request_id, "error", now_ms)]
             return replies, []
 
     def snapshot(self, uri: str, now_ms: int) -> OutRecord | None:
@@ -204,15 +214,19 @@ class EdgeSession:
                                          self._waiting[request_id][1] + 1)
         return True
 
-    def overdue(self, now_ms: int) -> list[CompletionEnd]:
-        """Ends for requests with no frame within the deadline: the client hears, never silence."""
+    def overdue(self, now_ms: int) -> tuple[list[CompletionEnd], list[OutRecord]]:
+        """Ends for requests with no frame within the deadline (the client hears, never
+        silence), and their analytics events (a worker that died reports nothing; one that
+        reports after all leaves the same event id, so one row)."""
         late = [rid for rid, (deadline, _) in self._waiting.items() if deadline <= now_ms]
-        ends = []
+        ends, records = [], []
         for request_id in late:
             _, chunks = self._waiting.pop(request_id)
             self._finish(request_id)
             ends.append(CompletionEnd(request_id, "error", chunks, detail="no_answer"))
-        return ends
+            records.append(self._unstarted(request_id, "error", now_ms,
+                                           self._requests.get(request_id, "")))
+        return ends, records
 
     def _finish(self, request_id: str) -> None:
         self._ended[request_id] = None
@@ -326,7 +340,8 @@ class EdgeSession:
             self._remember(message.request_id, doc.language_id)
             if tenant.excludes(message.uri):
                 return [CompletionEnd(message.request_id, "excluded", 0,
-                                      detail="content_exclusion")], []
+                                      detail="content_exclusion")], [
+                    self._unstarted(message.request_id, "excluded", now_ms, doc.language_id)]
             self._waiting[message.request_id] = (now_ms + self._limits.reply_deadline_ms, 0)
         elif isinstance(message, Feedback):
             feedback = self._feedback(message, now_ms)
@@ -353,6 +368,14 @@ class EdgeSession:
             user_id=principal.user_id, plan=principal.tenant.plan,
             daily_limit=principal.tenant.daily_limit(), received_ms=now_ms, body=body,
         ))
+
+    def _unstarted(self, request_id: str, reason: EndReason, now_ms: int,
+                   language_id: str = "") -> OutRecord:
+        principal = self.principal
+        return OutRecord("completions", f"{principal.tenant_id}/{principal.user_id}",
+                         CompletionEvent.unstarted(
+                             self.session_id, principal.tenant_id, principal.user_id,
+                             principal.tenant.plan, request_id, reason, now_ms, language_id))
 
     def _feedback(self, message: Feedback, now_ms: int) -> OutRecord:
         principal = self.principal
