@@ -48,6 +48,32 @@ class TestQuotaGate:
             await client.delete(quota_key("t", user, "20000"))
             await client.aclose()
 
+    async def test_a_take_cancelled_midway_leaves_no_unit_taken(self, redis_url: str) -> None:
+        """A request superseded or cancelled while its unit is being taken: the counter keeps
+        counting exactly the takes whose caller was told "allowed" (the drift reconcile saw)."""
+        client = make_redis(redis_url)
+        gate = QuotaGate(client)
+        user = f"cancel-{uuid.uuid4().hex[:8]}"
+        now = DAY_MS * 20_000 + 1000
+        key = quota_key("t", user, "20000")
+        try:
+            loop = asyncio.get_running_loop()
+            for round_ in range(10):
+                takes = [asyncio.ensure_future(gate.take("t", user, 10_000, now))
+                         for _ in range(200)]
+                for index, take in enumerate(takes[::2]):  # at moments spread over 10 ms
+                    loop.call_later((index * 7919 + round_) % 100 / 10_000, take.cancel)
+                done = await asyncio.gather(*takes, return_exceptions=True)
+                cancelled = sum(isinstance(d, asyncio.CancelledError) for d in done)
+                assert 0 < cancelled <= 100
+                await gate.settled()
+                allowed = sum(1 for d in done if not isinstance(d, BaseException) and d.allowed)
+                assert int(await client.get(key) or 0) == allowed
+                await client.delete(key)
+        finally:
+            await client.delete(key)
+            await client.aclose()
+
     async def test_paid_plans_are_not_counted(self, redis_url: str) -> None:
         client = make_redis(redis_url)
         user = f"pro-{uuid.uuid4().hex[:8]}"

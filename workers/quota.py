@@ -13,6 +13,8 @@ nor makes their quota unlimited.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 
 import redis.asyncio as aioredis
@@ -38,13 +40,36 @@ return used
 """
 
 
+# A unit given back by a take whose caller was gone (never below zero, never a new key).
+_GIVE_BACK = """
+if redis.call('GET', KEYS[1]) and tonumber(redis.call('GET', KEYS[1])) > 0 then
+  return redis.call('DECR', KEYS[1])
+end
+return 0
+"""
+
+
 class QuotaGate:
-    """Takes one unit of a user's daily quota atomically in Redis."""
+    """Takes one unit of a user's daily quota atomically in Redis.
+
+    The counter counts exactly the takes whose caller heard "allowed": a take cancelled while
+    Redis runs it (its request superseded or cancelled meanwhile) finishes anyway, and gives its
+    unit back. Without that, each such take left the counter one above the admitted requests
+    ClickHouse counts (the drift ``analytics.reconcile`` reported). What can still drift: a worker
+    killed between a take and its request's event (at most its requests in flight), and a give
+    back that Redis refused (logged)."""
 
     def __init__(self, client: aioredis.Redis) -> None:
         self._client = client
         self._take = client.register_script(_TAKE)
+        self._give_back = client.register_script(_GIVE_BACK)
         self._local = LocalAllowance(LOCAL_FALLBACK_COMPLETIONS)
+        self._giving_back: set[asyncio.Task[None]] = set()
+
+    async def settled(self) -> None:
+        """Wait for the units being given back (tests, shutdown)."""
+        while self._giving_back:
+            await asyncio.gather(*self._giving_back, return_exceptions=True)
 
     async def take(self, tenant_id: str, user_id: str, limit: int | None,
                    now_ms: int) -> QuotaDecision:
@@ -52,9 +77,13 @@ class QuotaGate:
         if limit is None:
             return QuotaDecision(True, 0, None, resets_at_ms)
         ttl_ms = resets_at_ms - now_ms + 3_600_000  # keep an hour past the day for reconciliation
+        key = quota_key(tenant_id, user_id, day)
+        attempt = asyncio.ensure_future(self._take(keys=[key], args=[limit, ttl_ms]))
         try:
-            used = int(await self._take(keys=[quota_key(tenant_id, user_id, day)],
-                                        args=[limit, ttl_ms]))
+            used = int(await asyncio.shield(attempt))
+        except asyncio.CancelledError:
+            attempt.add_done_callback(functools.partial(self._unit_unheard, key, limit))
+            raise
         except (RedisError, OSError) as error:
             log.warning("quota counter unreachable (%s): local fallback", type(error).__name__)
             local_limit = min(limit, self._local.limit)
@@ -62,3 +91,19 @@ class QuotaGate:
             local = decide(used, local_limit, resets_at_ms)
             return QuotaDecision(local.allowed, used, local_limit, resets_at_ms, True)
         return decide(used, limit, resets_at_ms)
+
+    def _unit_unheard(self, key: str, limit: int, attempt: asyncio.Future[object]) -> None:
+        """A take finished after its caller was cancelled: give back the unit it took."""
+        if attempt.cancelled() or attempt.exception() is not None:
+            return
+        if int(str(attempt.result())) <= limit:  # over the limit, the script gave it back
+            task = asyncio.ensure_future(self._return_unit(key))
+            self._giving_back.add(task)
+            task.add_done_callback(self._giving_back.discard)
+
+    async def _return_unit(self, key: str) -> None:
+        try:
+            await self._give_back(keys=[key])
+        except (RedisError, OSError) as error:
+            log.warning("could not give back a quota unit (%s): the counter is one above the "
+                        "admitted requests until reconciled", type(error).__name__)
