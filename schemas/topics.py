@@ -186,17 +186,18 @@ class CompletionEvent:
 
     @classmethod
     def unstarted(cls, session_id: str, tenant_id: str, user_id: str, plan: Plan,
-                  request_id: str, reason: EndReason, now_ms: int,
+                  request_id: str, reason: EndReason, received_ms: int, ended_ms: int,
                   language_id: str = "") -> CompletionEvent:
         """A request that ended before any answer started (superseded or cancelled while it
         waited, expired, refused by the edge or a worker): no model, no source, not admitted.
-        Its id is the one a worker would give it, so an edge and a worker that both end it
-        leave one row."""
+        Its id is the one a worker would give it and ``received_ms`` the edge's receipt of the
+        request, as in every report of it: an edge and a worker that both end it (or a replay)
+        leave one row and one count in one usage window."""
         return cls(event_id=event_id(session_id, request_id), session_id=session_id,
                    tenant_id=tenant_id, user_id=user_id, plan=plan, request_id=request_id,
                    model=UNSTARTED_MODEL, language_id=language_id, source="none",
                    admitted=False, reason=reason, chunks=0, generated_chars=0,
-                   received_ms=now_ms, ended_ms=now_ms, first_chunk_latency_ms=None)
+                   received_ms=received_ms, ended_ms=ended_ms, first_chunk_latency_ms=None)
 
 
 #: The ``model`` of a request no model was asked about.

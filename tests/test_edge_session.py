@@ -439,6 +439,8 @@ class TestUnanswered:
         # Its event has the id a worker would give it: if the worker reports after all, one row.
         assert [(r.topic, r.value.event_id, r.value.reason) for r in records] == [
             ("completions", event_id(session.session_id, "r1"), "error")]
+        # Dated by its receipt, as the worker dates its report: one usage window, one count.
+        assert (records[0].value.received_ms, records[0].value.ended_ms) == (100, 600)
         assert session.overdue(10_000) == ([], [])
         # What the backend sends after that is not delivered (the request has ended).
         assert session.on_reply(TokenChunk("r1", 0, "x"), 700) is False

@@ -185,6 +185,22 @@ class TestRecovery:
         (end,) = core.handle(event(CompletionRequest("r1", "a.py", 1, 0)), NOW)
         assert isinstance(end, SendFrame) and end.frame == CompletionEnd("r1", "superseded", 0)
 
+    def test_every_unstarted_end_is_dated_by_the_edges_receipt(self) -> None:
+        """Its analytics event carries the edge's receipt time, as the request's other reports
+        do: a replay or an edge that gave up lands in the same usage window, counted once."""
+        core = opened()
+        core.handle(event(DocChange("a.py", 2, (TextEdit(0, 0, "#"),))), NOW)
+        (old,) = core.handle(event(CompletionRequest("r1", "a.py", 1, 0)), NOW + 5)
+        waiting = WorkerCore(LIMITS)
+        waiting.handle(event(CompletionRequest("r2", "b.py", 3, 4)), NOW + 5)
+        (overtaken,) = waiting.handle(event(DocSnapshot("b.py", "python", 4, "def fx")), NOW + 6)
+        closing = WorkerCore(LIMITS)
+        closing.handle(event(CompletionRequest("r3", "c.py", 3, 4)), NOW + 5)
+        (closed,) = closing.handle(event(DocClose("c.py")), NOW + 6)
+        for end in (old, overtaken, closed):
+            assert isinstance(end, SendFrame) and isinstance(end.frame, CompletionEnd)
+            assert end.received_ms == 1000, end
+
     def test_replayed_change_is_ignored(self) -> None:
         core = opened("abc")
         core.handle(event(DocChange("a.py", 2, (TextEdit(3, 3, "d"),))), NOW)

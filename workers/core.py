@@ -88,6 +88,10 @@ class SendFrame:
     #: Stage times, for an end frame that answers a request which never got a chunk (the edge
     #: still learns how long the request queued).
     timing: StageTimes | None = None
+    #: For the end of a request that never started: when the edge received the request (edge
+    #: clock). Its analytics event is dated by it, as every other event of the request is, so
+    #: two reports of one request (a replay, the edge giving up) land in one usage window.
+    received_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +132,8 @@ def coalesce(actions: list[Action]) -> list[Action]:
         key = (action.route.session_id, getattr(action, "request_id", ""))
         if isinstance(action, StartCompletion) and key in stopped:
             stop = stopped[key]
-            out.append(SendFrame(stop.route, CompletionEnd(stop.request_id, stop.reason, 0)))
+            out.append(SendFrame(stop.route, CompletionEnd(stop.request_id, stop.reason, 0),
+                                 received_ms=action.received_ms))
         elif not (isinstance(action, StopCompletion) and key in started):
             out.append(action)
     return out
@@ -232,7 +237,8 @@ class _Session:
         self.inflight.clear()
         if self.pending is not None:
             actions.append(SendFrame(route, CompletionEnd(self.pending.request.request_id,
-                                                          reason, 0)))
+                                                          reason, 0),
+                                     received_ms=self.pending.received_ms))
             self.pending = None
         return actions
 
@@ -273,7 +279,7 @@ class WorkerCore:
             pending = session.pending if session else None
             if pending is not None:
                 actions.append(SendFrame(pending.route, CompletionEnd(
-                    pending.request.request_id, "cancelled", 0)))
+                    pending.request.request_id, "cancelled", 0), received_ms=pending.received_ms))
         return actions
 
     def next_deadline_ms(self) -> int | None:
@@ -322,7 +328,7 @@ class WorkerCore:
         except ProtocolError as error:
             request_id = (body.request_id if isinstance(body, CompletionRequest | TaskRequest)
                           else None)
-            return self._refuse(route, request_id, error)
+            return self._refuse(route, request_id, error, event.received_ms)
 
     def _apply(self, route: Route, session: _Session, body: object, received_ms: int,
                now_ms: int) -> list[Action]:
@@ -344,7 +350,8 @@ class WorkerCore:
                 session.waiting_tasks = [w for w in session.waiting_tasks
                                          if w[0].uri != body.uri]
                 return session.supersede(route, "cancelled") + [
-                    SendFrame(route, CompletionEnd(w[0].request_id, "cancelled", 0))
+                    SendFrame(route, CompletionEnd(w[0].request_id, "cancelled", 0),
+                              received_ms=w[1])
                     for w in ended]
         elif isinstance(body, CursorMove):
             return session.supersede(route, "superseded")
@@ -363,7 +370,8 @@ class WorkerCore:
         doc = session.docs.get(body.uri)
         if doc is not None and body.version < doc.version and body.uri not in session.awaiting:
             return [SendFrame(route, CompletionEnd(body.request_id, "superseded", 0,
-                                                   detail="the document changed since"))]
+                                                   detail="the document changed since"),
+                              received_ms=received_ms)]
         if (doc is None or body.uri in session.awaiting or body.version > doc.version
                 or body.end > len(doc.text)):
             session.waiting_tasks.append((body, received_ms, now_ms))
@@ -403,7 +411,8 @@ class WorkerCore:
         doc = session.docs.get(body.uri)
         if doc is not None and body.version < doc.version:
             # Replayed, or overtaken by a newer edit: the user has moved on.
-            return [*actions, SendFrame(route, CompletionEnd(body.request_id, "superseded", 0))]
+            return [*actions, SendFrame(route, CompletionEnd(body.request_id, "superseded", 0),
+                                        received_ms=received_ms)]
         if (doc is None or body.uri in session.awaiting or body.version > doc.version
                 or body.offset > len(doc.text)):
             session.pending = _Pending(route, body, received_ms, now_ms, now_ms)
@@ -433,14 +442,15 @@ class WorkerCore:
             try:
                 actions += self._task(route, session, task, received_ms, arrived_ms)
             except ProtocolError as error:
-                actions += self._refuse(route, task.request_id, error)
+                actions += self._refuse(route, task.request_id, error, received_ms)
         pending = session.pending
         if pending is None or pending.request.uri != body.uri:
             return actions
         session.pending = None
         if pending.request.version != body.version:
             return [*actions, SendFrame(pending.route, CompletionEnd(pending.request.request_id,
-                                                                     "superseded", 0))]
+                                                                     "superseded", 0),
+                                        received_ms=pending.received_ms)]
         return actions + self._start(session, pending, now_ms)
 
     @staticmethod
@@ -451,13 +461,16 @@ class WorkerCore:
         waiting = [w for w in session.waiting_tasks if w[0].request_id == request_id]
         if waiting:
             session.waiting_tasks.remove(waiting[0])
-            return [SendFrame(route, CompletionEnd(request_id, "cancelled", 0))]
+            return [SendFrame(route, CompletionEnd(request_id, "cancelled", 0),
+                              received_ms=waiting[0][1])]
         if request_id in session.inflight:
             session.inflight.discard(request_id)
             return [StopCompletion(route, request_id, "cancelled")]
-        if session.pending is not None and session.pending.request.request_id == request_id:
+        pending = session.pending
+        if pending is not None and pending.request.request_id == request_id:
             session.pending = None
-            return [SendFrame(route, CompletionEnd(request_id, "cancelled", 0))]
+            return [SendFrame(route, CompletionEnd(request_id, "cancelled", 0),
+                              received_ms=pending.received_ms)]
         return []
 
     def _start(self, session: _Session, pending: _Pending, now_ms: int) -> list[Action]:
@@ -466,11 +479,11 @@ class WorkerCore:
             # Too old to help the user (the worker is behind): spend no inference on it.
             timing = StageTimes(pending.received_ms, pending.arrived_ms, now_ms, now_ms, now_ms)
             return [SendFrame(pending.route, CompletionEnd(request.request_id, "expired", 0),
-                              timing)]
+                              timing, pending.received_ms)]
         try:
             doc = session.docs.check_position(request.uri, request.version, request.offset)
         except ProtocolError as error:  # e.g. the document was closed while the request waited
-            return self._refuse(pending.route, request.request_id, error)
+            return self._refuse(pending.route, request.request_id, error, pending.received_ms)
         limits = self._limits
         prompt = build_prompt(doc, request.offset, limits.prompt_prefix_chars,
                               limits.prompt_suffix_chars, session.neighbours(doc))
@@ -482,13 +495,15 @@ class WorkerCore:
                                 now_ms)]
 
     @staticmethod
-    def _refuse(route: Route, request_id: str | None, error: ProtocolError) -> list[Action]:
+    def _refuse(route: Route, request_id: str | None, error: ProtocolError,
+                received_ms: int | None = None) -> list[Action]:
         frame = ErrorFrame(code=error.code, message=error.message, field=error.field,
                            request_id=request_id)
         actions: list[Action] = [SendFrame(route, frame)]
         if request_id is not None:
             actions.append(SendFrame(route, CompletionEnd(request_id, "error", 0,
-                                                          detail=error.code)))
+                                                          detail=error.code),
+                                     received_ms=received_ms))
         return actions
 
     def finished(self, session_id: str, request_id: str) -> None:

@@ -81,11 +81,13 @@ def request_event(request: Request, reason: EndReason, *, model: str, language_i
                                 else request.first_chunk_ms - received_ms))
 
 
-def unstarted_event(route: Route, end: CompletionEnd, now: int) -> CompletionEvent:
+def unstarted_event(route: Route, end: CompletionEnd, received_ms: int, ended_ms: int
+                    ) -> CompletionEvent:
     """The event of a request that ended before any answer started: analytics count every
     request a client sent."""
     return CompletionEvent.unstarted(route.session_id, route.tenant_id, route.user_id,
-                                     route.plan, end.request_id, end.reason, now)  # type: ignore[arg-type]
+                                     route.plan, end.request_id, end.reason,  # type: ignore[arg-type]
+                                     received_ms, ended_ms)
 
 
 class Answer(Protocol):
@@ -119,9 +121,13 @@ class Lifecycle:
         return len(self._requests)
 
     async def end_unstarted(self, route: Route, end: CompletionEnd,
-                            timing: StageTimes | None = None) -> None:
-        """Send the end of a request that never started, after its event (as for any other)."""
-        report = self.publisher.emit(self._topic, unstarted_event(route, end, now_ms()), route)
+                            timing: StageTimes | None = None,
+                            received_ms: int | None = None) -> None:
+        """Send the end of a request that never started, after its event (as for any other),
+        dated by the edge's receipt of the request when known."""
+        ended = now_ms()
+        event = unstarted_event(route, end, ended if received_ms is None else received_ms, ended)
+        report = self.publisher.emit(self._topic, event, route)
         if report is not None:
             await asyncio.wait({report})
         await self.publisher.send(route, end, timing)

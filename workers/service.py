@@ -229,7 +229,8 @@ class CompletionWorker:
     async def _execute(self, action: Action) -> None:
         if isinstance(action, SendFrame) and isinstance(action.frame, CompletionEnd):
             # Every end the pure core decides is of a request that never started.
-            await self.lifecycle.end_unstarted(action.route, action.frame, action.timing)
+            await self.lifecycle.end_unstarted(action.route, action.frame, action.timing,
+                                               action.received_ms)
         elif isinstance(action, SendFrame):
             await self.publisher.send(action.route, action.frame, action.timing)
         elif isinstance(action, StopCompletion):

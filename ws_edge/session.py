@@ -148,8 +148,9 @@ class EdgeSession:
         self._stale: set[str] = set()
         self._refusals = TokenBucket(FLOOD_FORGIVEN_PER_S, FLOOD_REFUSALS, now_ms)
         self._flooding = False
-        #: Requests forwarded and not ended yet: (deadline for their next frame, chunks so far).
-        self._waiting: dict[str, tuple[int, int]] = {}
+        #: Requests forwarded and not ended yet: (deadline for their next frame, chunks so far,
+        #: when the edge received them).
+        self._waiting: dict[str, tuple[int, int, int]] = {}
         #: Requests that have ended (by a worker's end, or here for want of an answer).
         self._ended: OrderedDict[str, None] = OrderedDict()
 
@@ -184,7 +185,7 @@ class EdgeSession:
                 # hanging; a reused id does not: the request that owns it ends by itself, and a
                 # request ends exactly once.
                 replies.append(CompletionEnd(request_id, "error", 0, detail=error.code))
-                return replies, [self._unstarted(request_id, "error", now_ms)]
+                return replies, [self._unstarted(request_id, "error", now_ms, now_ms)]
             return replies, []
 
     def snapshot(self, uri: str, now_ms: int) -> OutRecord | None:
@@ -210,21 +211,22 @@ class EdgeSession:
             self._finish(request_id)
         elif isinstance(frame, TokenChunk | EditResult | FindingResult) and \
                 request_id in self._waiting:
-            self._waiting[request_id] = (now_ms + self._limits.reply_deadline_ms,
-                                         self._waiting[request_id][1] + 1)
+            _, chunks, received_ms = self._waiting[request_id]
+            self._waiting[request_id] = (now_ms + self._limits.reply_deadline_ms, chunks + 1,
+                                         received_ms)
         return True
 
     def overdue(self, now_ms: int) -> tuple[list[CompletionEnd], list[OutRecord]]:
         """Ends for requests with no frame within the deadline (the client hears, never
         silence), and their analytics events (a worker that died reports nothing; one that
         reports after all leaves the same event id, so one row)."""
-        late = [rid for rid, (deadline, _) in self._waiting.items() if deadline <= now_ms]
+        late = [rid for rid, (deadline, _, _) in self._waiting.items() if deadline <= now_ms]
         ends, records = [], []
         for request_id in late:
-            _, chunks = self._waiting.pop(request_id)
+            _, chunks, received_ms = self._waiting.pop(request_id)
             self._finish(request_id)
             ends.append(CompletionEnd(request_id, "error", chunks, detail="no_answer"))
-            records.append(self._unstarted(request_id, "error", now_ms,
+            records.append(self._unstarted(request_id, "error", now_ms, received_ms,
                                            self._requests.get(request_id, "")))
         return ends, records
 
@@ -341,8 +343,10 @@ class EdgeSession:
             if tenant.excludes(message.uri):
                 return [CompletionEnd(message.request_id, "excluded", 0,
                                       detail="content_exclusion")], [
-                    self._unstarted(message.request_id, "excluded", now_ms, doc.language_id)]
-            self._waiting[message.request_id] = (now_ms + self._limits.reply_deadline_ms, 0)
+                    self._unstarted(message.request_id, "excluded", now_ms, now_ms,
+                                    doc.language_id)]
+            self._waiting[message.request_id] = (now_ms + self._limits.reply_deadline_ms, 0,
+                                                 now_ms)
         elif isinstance(message, Feedback):
             feedback = self._feedback(message, now_ms)
             if message.kind in ("accepted", "partial"):
@@ -369,13 +373,14 @@ class EdgeSession:
             daily_limit=principal.tenant.daily_limit(), received_ms=now_ms, body=body,
         ))
 
-    def _unstarted(self, request_id: str, reason: EndReason, now_ms: int,
+    def _unstarted(self, request_id: str, reason: EndReason, now_ms: int, received_ms: int,
                    language_id: str = "") -> OutRecord:
         principal = self.principal
         return OutRecord("completions", f"{principal.tenant_id}/{principal.user_id}",
                          CompletionEvent.unstarted(
                              self.session_id, principal.tenant_id, principal.user_id,
-                             principal.tenant.plan, request_id, reason, now_ms, language_id))
+                             principal.tenant.plan, request_id, reason, received_ms, now_ms,
+                             language_id))
 
     def _feedback(self, message: Feedback, now_ms: int) -> OutRecord:
         principal = self.principal
