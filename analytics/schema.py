@@ -57,9 +57,10 @@ _SUBJECT = ("tenant_id = %(tenant)s AND lower(hex(SHA256(concat(%(salt)s, user_i
             "= %(subject)s")
 
 
-def _event_table(name: str, ttl: str, columns: tuple[str, ...]) -> str:
+def _event_table(name: str, ttl: str, columns: tuple[str, ...], version: str = "") -> str:
     """A raw event table: who and which session first, then ``columns``; one row per
-    ``event_id`` inside tenant and day (replays collapse on merge), partitioned by month."""
+    ``event_id`` inside tenant and day (replays collapse on merge: the row with the highest
+    ``version`` column stays, the last inserted among equals), partitioned by month."""
     return f"""
         CREATE TABLE IF NOT EXISTS {name} (
             event_id String,
@@ -70,7 +71,7 @@ def _event_table(name: str, ttl: str, columns: tuple[str, ...]) -> str:
             {", ".join(columns)},
             inserted_at DateTime64(3, 'UTC') DEFAULT now64(3)
         )
-        ENGINE = ReplacingMergeTree
+        ENGINE = ReplacingMergeTree({version})
         PARTITION BY toYYYYMM(received_at)
         ORDER BY (tenant_id, toDate(received_at), user_id, event_id)
         {ttl}
@@ -101,7 +102,12 @@ def ddl(retention_days: int) -> list[str]:
             "received_at DateTime64(3, 'UTC')",
             "ended_at DateTime64(3, 'UTC')",
             "first_chunk_latency_ms Nullable(Int32)",
-        )),
+            # One request can be reported twice (a replay after a crash, an edge that gave up
+            # on it): the report that says most stays, as usage counts it (admitted if any
+            # report was, then answered), not whichever was inserted last.
+            "report_rank UInt8 MATERIALIZED toUInt8(admitted) * 2 "
+            "+ toUInt8(first_chunk_latency_ms IS NOT NULL)",
+        ), version="report_rank"),
         # Usage per tenant, user and UTC day: replay-proof states, kept up to date on insert.
         f"""
         CREATE TABLE IF NOT EXISTS usage_daily (

@@ -1,7 +1,8 @@
-"""Both ways an erasure removes one user's rows, run on the ClickHouse engine itself (chDB, the
-embedded stack's engine; no ClickHouse server runs here): the rewrite the embedded stack uses and
-the mutation a server gets. Only the user's rows go, and nothing the engine keeps of the
-statements (its mutation entries) holds the user's id."""
+"""The analytics tables on the ClickHouse engine itself (chDB, the embedded stack's engine; no
+ClickHouse server runs here): which of two reports of one request stays after a merge, and both
+ways an erasure removes one user's rows (the rewrite the embedded stack uses, the mutation a
+server gets): only the user's rows go, and nothing the engine keeps of the statements (its
+mutation entries) holds the user's id."""
 
 from __future__ import annotations
 
@@ -89,3 +90,26 @@ def test_an_audit_table_made_before_the_usage_column_gets_it(tmp_path: Path) -> 
         assert columns == list(ERASURE_COLUMNS)
     finally:
         client.close()
+
+
+def test_of_two_reports_of_a_request_the_one_that_says_most_stays(engine: Client) -> None:
+    """A request an edge gave up on (not admitted) that a worker answered (admitted): after a
+    merge the admitted row stays, whatever the order they were inserted in, so ClickHouse counts
+    what the usage stream and billing count."""
+    now = datetime.now(UTC)
+
+    def report(event: str, admitted: bool, latency: int | None) -> None:
+        engine.insert(COMPLETIONS_TABLE, [(event, "s", "t", "u", "free", "r", "m", "python",
+                                           "inferred" if admitted else "none", admitted,
+                                           "stop" if admitted else "error", 1, 1, now, now,
+                                           latency)], column_names=list(COMPLETION_COLUMNS))
+
+    report("worker-first", True, 40)
+    report("worker-first", False, None)
+    report("edge-first", False, None)
+    report("edge-first", True, 40)
+    engine.command(f"OPTIMIZE TABLE {COMPLETIONS_TABLE} FINAL")
+    kept = engine.query(f"SELECT event_id, admitted, reason FROM {COMPLETIONS_TABLE} "
+                        "WHERE tenant_id = 't' ORDER BY event_id").result_rows
+    assert [tuple(row) for row in kept] == [("edge-first", True, "stop"),
+                                            ("worker-first", True, "stop")]
