@@ -207,7 +207,7 @@ def ddl(retention_days: int) -> list[str]:
                uniqExact(event_id) AS requests,
                uniqExactIf(event_id, admitted) AS admitted,
                uniqExactIf(event_id, first_chunk_latency_ms IS NOT NULL) AS answered
-        FROM {COMPLETIONS_TABLE}
+        FROM (SELECT * FROM {COMPLETIONS_TABLE} FINAL)
         GROUP BY tenant_id, day, plan, language_id, model, reason
         """,
     ]
