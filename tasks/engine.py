@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from schemas.socket import TaskKind, TextEdit
 from schemas.tasks import TaskEdit, TaskFinding, TaskItem, TaskText, short_title
+from tasks.compilers import compile_check
 from tasks.docs import doc_comment
 from tasks.explain import explain
 from tasks.filler import Filler
@@ -32,6 +33,8 @@ from tasks.testgen import write_tests
 
 #: Functions one tests request writes for (each costs the model two fills of up to 0.5 s).
 MAX_TEST_FUNCTIONS = 2
+#: Syntax fixes one fix request compiles to verify (each costs a compiler run).
+MAX_VERIFIED_FIXES = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,13 +83,25 @@ def _finding(d: Diagnostic) -> TaskFinding:
     return TaskFinding(d.start, d.end, d.severity, d.rule, d.message[:2000], d.edits or None)
 
 
+def _wants_style(task: TaskInput) -> bool:
+    """Style findings too: the user asked (``instruction`` names style, or all)."""
+    return bool(task.instruction) and bool(re.search(r"\b(style|all)\b", task.instruction or "",
+                                                     re.IGNORECASE))
+
+
 def _findings(task: TaskInput) -> tuple[list[TaskFinding], str]:
-    """Ruff's bug rules for Python (its parser reports syntax errors there), tree-sitter's
-    syntax errors for every other language with a grammar, and the language's linter; with a
-    note naming what ran."""
+    """Ruff's bug rules for Python (its parser reports syntax errors there); the compiler for
+    languages that have one here (Go, C, C++, Java, Rust: likely bugs, style on request);
+    tree-sitter's syntax errors and the language's linter otherwise; with a note naming what
+    ran."""
     found: list[TaskFinding] = []
     note = "ruff"
-    if task.language == "python":
+    checked = compile_check(task.text, task.language, task.uri)
+    if checked is not None and checked.ran:
+        found = [_finding(d) for d in checked.diagnostics
+                 if d.severity != "hint" or _wants_style(task)]
+        note = checked.note
+    elif task.language == "python":
         syntax_seen = False
         for d in _ruff(task, BUG_RULES):
             if d.rule == "invalid-syntax":
@@ -98,7 +113,41 @@ def _findings(task: TaskInput) -> tuple[list[TaskFinding], str]:
         found = syntax_findings(task.text, task.language)
         linted, note = _linted(task)
         found += [_finding(d) for d in linted]
+        if checked is not None:
+            note = f"syntax only: {checked.note}"
     return [f for f in found if _in_range(f.start, f.end, task.start, task.end)], note
+
+
+def _compiler_fixes(task: TaskInput) -> tuple[list[TaskFinding], str]:
+    """For a language with a compiler here: tree-sitter's missing tokens, each kept only if
+    the compiler, run on the text with it applied, finds fewer parse errors and no new one
+    (type errors the parse error hid may appear: find_bugs reports them next)."""
+    before = compile_check(task.text, task.language, task.uri)
+    if before is None or not before.ran:
+        return [f for f in _findings(task)[0] if f.fix], ""
+    errors = before.syntax_errors()
+    kept: list[TaskFinding] = []
+    dropped = 0
+    for finding in [f for f in syntax_findings(task.text, task.language) if f.fix]:
+        if not _in_range(finding.start, finding.end, task.start, task.end):
+            continue
+        if len(kept) + dropped >= MAX_VERIFIED_FIXES:
+            break
+        after = compile_check(_applied(task.text, finding.fix or ()), task.language, task.uri)
+        if (after is not None and after.ran and len(after.syntax_errors()) < len(errors)
+                and set(after.syntax_errors()) <= set(errors)):
+            kept.append(finding)
+        else:
+            dropped += 1
+    note = (f"{dropped} syntax fix(es) left out: {before.note} rejects the text they make.\n"
+            if dropped else "")
+    return kept, note
+
+
+def _applied(text: str, edits: tuple[TextEdit, ...]) -> str:
+    for edit in sorted(edits, key=lambda e: e.start, reverse=True):
+        text = text[:edit.start] + edit.text + text[edit.end:]
+    return text
 
 
 def _linted(task: TaskInput) -> tuple[list[Diagnostic], str]:
@@ -133,7 +182,9 @@ def run_task(task: TaskInput, filler: Filler | None) -> Iterator[TaskItem]:
         yield TaskText(f"{len(findings)} problem(s), {errors} error(s), "
                        f"{sum(f.fix is not None for f in findings)} with a fix ({note}).\n")
     elif kind == "fix":
-        findings = [f for f in _findings(task)[0] if f.fix]
+        findings, verified = _compiler_fixes(task)
+        if verified:
+            yield TaskText(verified)
         taken: list[tuple[int, int]] = []
         for finding in findings:
             assert finding.fix is not None

@@ -46,6 +46,14 @@ class Offsets:
         end = self._line_starts[line] - 1 if line < len(self._line_starts) else len(self.text)
         return min(start + max(1, column) - 1, end)
 
+    def from_line_byte(self, line: int, column: int) -> int:
+        """1-based line and UTF-8 byte column (compilers count bytes), clamped to the line."""
+        if line > len(self._line_starts):
+            return len(self.text)
+        start = self._line_starts[max(1, line) - 1]
+        end = self._line_starts[line] - 1 if line < len(self._line_starts) else len(self.text)
+        return min(self.from_byte(self.to_byte(start) + max(1, column) - 1), end)
+
     def line_of(self, offset: int) -> int:
         """0-based line of a code point offset."""
         return bisect.bisect_right(self._line_starts, offset) - 1

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ import orjson
 from schemas.errors import AssistantError
 from schemas.socket import TASK_KINDS, TaskKind
 from schemas.tasks import write_item
+from tasks.compilers import warm_go
 from tasks.engine import TaskInput, run_task
 from tasks.filler import Filler, ModelFiller
 from tasks.linters import remove_leftovers
@@ -92,6 +94,9 @@ class TaskModel:
         if niceness > 0:
             os.nice(niceness)
         remove_leftovers()  # of a process killed while it linted (the text must not stay)
+        if kind == "find_bugs":
+            # Go's first vet compiles the standard library (tens of seconds): do it now, aside.
+            threading.Thread(target=warm_go, name="warm-go", daemon=True).start()
         fill_dir = parameters.get("FILL_MODEL_DIR", {}).get("string_value", "")
         self.filler: Filler | None = None
         if fill_dir:

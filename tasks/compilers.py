@@ -1,0 +1,464 @@
+"""Compilers as analyzers: what each language's own compiler or type checker says about the text.
+
+Go gets ``go vet`` (the type checker, then vet's checks), C and C++ ``gcc`` at ``-O2`` (several
+of its warnings need the optimiser's data flow) with assembly thrown away, Java ``javac -Xlint``,
+Rust ``rustc`` emitting metadata only. A compiler reads the text and writes nothing we keep; none
+runs the code: no build scripts, no tests, cgo and annotation processors off, no network (Go's
+module proxy off), a minimal environment, a time limit, and the text in a private directory in
+memory (``/dev/shm``) removed at once.
+
+What a compiler cannot check here it does not guess about: a file that needs what the server
+does not have (a Go module outside the standard library, a C header of the project, a Java
+package outside the JDK, another Rust file) is not compiled, or its unresolved names are left
+out, and the note says so. A file that could make the compiler read another file of the server
+(``#include "/etc/..."``, ``include_str!``) is not compiled at all.
+
+Each diagnostic carries the compiler's rule (gcc's ``-W`` option, vet's analyzer, javac's lint
+category, rustc's error code or lint) and a severity: ``error`` for what does not compile,
+``warning`` for a likely bug, ``hint`` for style (shown on request only).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+from schemas.socket import Severity
+from tasks.linters import LINT_PREFIX, MEMORY_DIR
+from tasks.offsets import Offsets
+from tasks.ruff import Diagnostic
+
+COMPILE_TIMEOUT_S = 10.0
+#: Where Go keeps what it compiled of the standard library between runs: in memory, private.
+GO_CACHE = MEMORY_DIR / "code-assistant-gocache"
+
+#: gcc warnings that point at likely bugs (the rest of -Wall -Wextra is style).
+GCC_LIKELY_BUGS = frozenset({
+    "-Wreturn-type", "-Wuninitialized", "-Wmaybe-uninitialized", "-Warray-bounds",
+    "-Wformat", "-Wformat=", "-Wformat-overflow=", "-Wformat-truncation=", "-Wformat-security",
+    "-Wsizeof-pointer-memaccess", "-Wsizeof-pointer-div", "-Wsizeof-array-argument",
+    "-Wnonnull", "-Waddress", "-Wbool-compare", "-Wlogical-not-parentheses",
+    "-Wtautological-compare", "-Wself-move", "-Wmisleading-indentation", "-Wint-in-bool-context",
+    "-Wduplicated-cond", "-Wduplicated-branches", "-Wlogical-op", "-Wnull-dereference",
+    "-Wstringop-overflow=", "-Wstringop-overread", "-Wstringop-truncation", "-Wrestrict",
+    "-Wreturn-local-addr", "-Wdangling-pointer=", "-Wimplicit-function-declaration",
+    "-Wincompatible-pointer-types", "-Wint-conversion", "-Wshift-count-overflow",
+    "-Wshift-count-negative", "-Wdiv-by-zero", "-Wsequence-point", "-Wimplicit-fallthrough=",
+    "-Wswitch", "-Wmismatched-new-delete", "-Wfree-nonheap-object", "-Wuse-after-free=",
+    "-Wdelete-non-virtual-dtor", "-Wclass-memaccess", "-Wmemset-elt-size",
+    "-Wmemset-transposed-args", "-Wsizeof-array-div", "-Wstring-compare", "-Wenum-compare",
+    "-Wparentheses", "-Wempty-body", "-Wtype-limits", "-Woverflow", "-Wbuiltin-declaration-mismatch",
+    "-Waggressive-loop-optimizations", "-Wanalyzer-null-dereference", "-Wcast-function-type",
+    "-Wdangling-else", "-Wmissing-field-initializers", "-Wvla-larger-than=",
+    "-Walloc-size-larger-than=", "-Wrange-loop-construct", "-Winfinite-recursion",
+})
+#: javac lint categories that point at likely bugs.
+JAVAC_LIKELY_BUGS = frozenset({"divzero", "empty", "fallthrough", "finally", "overrides",
+                               "cast", "static", "lossy-conversions", "this-escape"})
+#: rustc lints that point at likely bugs (errors always count).
+RUSTC_LIKELY_BUGS = frozenset({
+    "unconditional_recursion", "unused_must_use", "unreachable_patterns", "overflowing_literals",
+    "arithmetic_overflow", "unconditional_panic", "path_statements", "unused_comparisons",
+    "invalid_value", "drop_bounds", "dropping_references", "dropping_copy_types",
+    "forgetting_references", "forgetting_copy_types", "let_underscore_lock",
+    "invalid_from_utf8", "unused_assignments", "unreachable_code", "while_true",
+    "ambiguous_wide_pointer_comparisons", "invalid_nan_comparisons", "useless_ptr_null_checks",
+    "suspicious_double_ref_op", "noop_method_call", "deref_nullptr", "unused_unsafe",
+})
+
+
+class CompilerMissing(Exception):
+    """The language's compiler is not on PATH."""
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """What a compiler said, and the note for the answer's summary (what ran, or why not)."""
+
+    diagnostics: list[Diagnostic]
+    note: str
+    #: The compiler read the whole file (``False``: not run, or gave no answer).
+    ran: bool = True
+
+    def syntax_errors(self) -> list[str]:
+        """What the compiler could not parse, by message (positions move when text is
+        inserted); type errors a parse error hid are not among them."""
+        return sorted(d.message for d in self.diagnostics
+                      if d.severity == "error" and SYNTAX_MESSAGE.search(d.message))
+
+
+#: How the compilers here word a parse error (go, gcc, javac, rustc).
+SYNTAX_MESSAGE = re.compile(r"syntax error|\bexpected\b|unclosed|end of file|end of input|"
+                            r"illegal start|unexpected|unterminated|mismatched closing|"
+                            r"missing '[^']+'", re.I)
+
+
+def _environment(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """A minimal environment: what the compiler needs, nothing of the server's (a macro that
+    reads the environment at compile time finds nothing worth reading)."""
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "LANG": "C.UTF-8",
+            "LC_ALL": "C.UTF-8", **(extra or {})}
+
+
+def _run(argv: list[str], cwd: Path, env: dict[str, str], name: str,
+         timeout_s: float | None = None) -> tuple[int, str, str]:
+    limit = COMPILE_TIMEOUT_S if timeout_s is None else timeout_s
+    try:
+        done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, timeout=limit,
+                              check=False, start_new_session=True)
+    except subprocess.TimeoutExpired:
+        raise CompilerFailed(f"{name} did not finish within {limit:g} s") from None
+    except OSError as error:
+        raise CompilerFailed(f"{name} could not start: {error.strerror}") from None
+    return (done.returncode, done.stdout.decode("utf-8", "replace"),
+            done.stderr.decode("utf-8", "replace"))
+
+
+class CompilerFailed(Exception):
+    """The compiler ran but gave no usable answer (the message holds no code)."""
+
+
+def _private_dir() -> tempfile.TemporaryDirectory[str]:
+    if not MEMORY_DIR.is_dir():
+        raise CompilerFailed(f"no memory file system at {MEMORY_DIR}: compilers read files, and "
+                             "the text must never be written to a disk")
+    return tempfile.TemporaryDirectory(prefix=LINT_PREFIX, dir=MEMORY_DIR)
+
+
+@functools.cache
+def _binary(name: str) -> str:
+    """The compiler's own binary: for ``rustc``, the toolchain's (rustup's proxy on PATH needs
+    the server's ``HOME`` to choose a toolchain, and the compiler runs with a private one)."""
+    found = shutil.which(name)
+    if found is None:
+        raise CompilerMissing(name)
+    if name == "rustc":
+        try:
+            sysroot = subprocess.run([found, "--print", "sysroot"], capture_output=True,
+                                     text=True, timeout=COMPILE_TIMEOUT_S, check=True).stdout
+        except (subprocess.SubprocessError, OSError):
+            raise CompilerMissing("rustc (no toolchain: `rustup default stable`)") from None
+        real = Path(sysroot.strip()) / "bin" / "rustc"
+        if real.exists():
+            return str(real)
+    return found
+
+
+# --- Go -------------------------------------------------------------------------------------
+
+_GO_IMPORT = re.compile(r'^\s*(?:import\s+)?(?:[\w.]+\s+)?"([^"]+)"', re.MULTILINE)
+_GO_IMPORT_BLOCK = re.compile(r"^import\s*\((.*?)\)", re.MULTILINE | re.DOTALL)
+_GO_SINGLE_IMPORT = re.compile(r'^import\s+(?:[\w.]+\s+)?"([^"]+)"', re.MULTILINE)
+_GO_POSITION = re.compile(r"^(?:vet: )?(?:\./)?document(?:_test)?\.go:(\d+):(\d+): (.+)$")
+
+
+def go_imports(text: str) -> list[str]:
+    """The import paths of a Go file (its import declarations only)."""
+    paths = _GO_SINGLE_IMPORT.findall(text)
+    for block in _GO_IMPORT_BLOCK.findall(text):
+        paths += _GO_IMPORT.findall(block)
+    return paths
+
+
+def _outside_std(path: str) -> bool:
+    """Go's rule: a standard library path has no dot in its first element."""
+    return "." in path.split("/", 1)[0] or path == "C"
+
+
+def go_diagnostics(stderr: str, offsets: Offsets) -> list[Diagnostic]:
+    """``go vet -json``'s findings (per analyzer) and the type checker's errors (plain lines)."""
+    found: list[Diagnostic] = []
+    text_part, _, json_part = stderr.partition("{")
+    for line in text_part.splitlines():
+        match = _GO_POSITION.match(line.strip())
+        if match:
+            at = offsets.from_line_byte(int(match[1]), int(match[2]))
+            found.append(Diagnostic("go/types", match[3], at, at, "error"))
+    if json_part:
+        for package in _json_objects("{" + json_part):
+            for results in package.values():
+                for analyzer, items in results.items():
+                    for item in items if isinstance(items, list) else []:
+                        match = re.search(r":(\d+):(\d+)$", str(item.get("posn", "")))
+                        if not match:
+                            continue
+                        at = offsets.from_line_byte(int(match[1]), int(match[2]))
+                        found.append(Diagnostic(f"vet/{analyzer}", str(item.get("message", "")),
+                                                at, at, "warning"))
+    return found
+
+
+def _json_objects(text: str) -> list[dict[str, dict[str, object]]]:
+    """The JSON objects ``go vet -json`` prints one after another (one per package)."""
+    objects = []
+    decoder_text = text.strip()
+    depth, start = 0, 0
+    for index, char in enumerate(decoder_text):
+        if char == "{":
+            depth += 1
+            if depth == 1:
+                start = index
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                try:
+                    value = orjson.loads(decoder_text[start:index + 1])
+                except orjson.JSONDecodeError:
+                    continue
+                if isinstance(value, dict):
+                    objects.append(value)
+    return objects
+
+
+def check_go(text: str, uri: str, timeout_s: float | None = None) -> Checked:
+    outside = sorted({p for p in go_imports(text) if _outside_std(p)})
+    if outside:
+        return Checked([], "go vet not run: the file imports packages outside the standard "
+                           f"library ({', '.join(outside[:3])}), which are not available offline",
+                       ran=False)
+    go = _binary("go")
+    with _private_dir() as private:
+        root = Path(private)
+        name = "document_test.go" if uri.endswith("_test.go") else "document.go"
+        (root / name).write_text(text, encoding="utf-8")
+        (root / "go.mod").write_text("module document\n\ngo 1.21\n", encoding="utf-8")
+        GO_CACHE.mkdir(mode=0o700, exist_ok=True)
+        env = _environment(root, {"GOCACHE": str(GO_CACHE), "GOPATH": str(root / "gopath"),
+                                  "GOPROXY": "off", "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local",
+                                  "CGO_ENABLED": "0", "GOTELEMETRY": "off", "GOENV": "off",
+                                  "GOWORK": "off"})
+        _, stdout, stderr = _run([go, "vet", "-json", "."], root, env, "go vet", timeout_s)
+    # Type errors come on stderr as lines; the analyzers' JSON on stdout (stderr before Go 1.25).
+    return Checked(go_diagnostics(stderr + "\n" + stdout, Offsets(text)), "go vet")
+
+
+# --- C and C++ --------------------------------------------------------------------------------
+
+_INCLUDE = re.compile(r'^\s*#\s*include(?:_next)?\s*([<"])([^>"]*)[>"]', re.MULTILINE)
+
+
+def c_includes(text: str) -> tuple[list[str], list[str]]:
+    """The ``"local"`` and ``<system>`` headers a C or C++ file includes."""
+    local: list[str] = []
+    system: list[str] = []
+    for kind, path in _INCLUDE.findall(text):
+        (local if kind == '"' else system).append(path)
+    return local, system
+
+
+def gcc_diagnostics(stderr: str, offsets: Offsets, source: str) -> list[Diagnostic]:
+    """gcc's ``-fdiagnostics-format=json`` (lines and byte columns, 1-based), the document's
+    own only (a header's warnings are not the user's)."""
+    found: list[Diagnostic] = []
+    try:
+        items = orjson.loads(stderr.strip() or "[]")
+    except orjson.JSONDecodeError:
+        return found
+    for item in items if isinstance(items, list) else []:
+        kind = item.get("kind")
+        locations = item.get("locations") or []
+        caret = (locations[0] or {}).get("caret", {}) if locations else {}
+        if kind not in ("error", "warning") or caret.get("file") != source:
+            continue
+        option = str(item.get("option") or "")
+        line = int(caret.get("line", 1))
+        column = int(caret.get("byte-column", caret.get("column", 1)))
+        at = offsets.from_line_byte(line, column)
+        finish = (locations[0] or {}).get("finish") or {}
+        end = (offsets.from_line_byte(int(finish["line"]), int(finish.get(
+            "byte-column", finish.get("column", column))) + 1)
+               if finish.get("file") == source and "line" in finish else at)
+        severity: Severity = ("error" if kind == "error" else
+                              "warning" if option in GCC_LIKELY_BUGS else "hint")
+        found.append(Diagnostic(option or ("gcc" if kind == "error" else "gcc-warning"),
+                                str(item.get("message", "")), at, max(at, end), severity))
+    return found
+
+
+def check_c(text: str, language: str) -> Checked:
+    local, system = c_includes(text)
+    unsafe = [p for p in local + system if p.startswith("/") or ".." in p]
+    if unsafe:
+        return Checked([], "gcc not run: the file includes by absolute or parent path, which "
+                           "could read the server's files", ran=False)
+    if local:
+        return Checked([], "gcc not run: the file includes project headers "
+                           f"({', '.join(repr(p) for p in local[:3])}) the server does not have",
+                       ran=False)
+    cpp = language == "cpp"
+    compiler = _binary("g++" if cpp else "gcc")
+    name = "document.cpp" if cpp else "document.c"
+    with _private_dir() as private:
+        root = Path(private)
+        (root / name).write_text(text, encoding="utf-8")
+        argv = [compiler, "-x", "c++" if cpp else "c", "-std=gnu++20" if cpp else "-std=gnu17",
+                "-O2", "-S", "-o", os.devnull, "-Wall", "-Wextra", "-Wduplicated-cond",
+                "-Wduplicated-branches", "-Wlogical-op", "-Wnull-dereference",
+                "-fdiagnostics-format=json", "-fmax-errors=50", name]
+        _, _, stderr = _run(argv, root, _environment(root), "gcc")
+    found = gcc_diagnostics(stderr, Offsets(text), name)
+    missing = [d for d in found if d.severity == "error" and "No such file" in d.message]
+    if missing:
+        return Checked([], f"gcc could not check the file: {missing[0].message[:120]}",
+                       ran=False)
+    return Checked(found, "g++" if cpp else "gcc")
+
+
+# --- Java --------------------------------------------------------------------------------------
+
+_PUBLIC_TYPE = re.compile(
+    r"^\s*public\s+(?:(?:abstract|final|sealed|non-sealed|static|strictfp)\s+)*"
+    r"(?:class|interface|enum|record|@interface)\s+([A-Za-z_$][\w$]*)", re.MULTILINE)
+_JAVAC_LINE = re.compile(r"^(\w[\w$]*\.java):(\d+): (error|warning): (.*)$")
+_JAVAC_LINT = re.compile(r"^\[([\w-]+)\] (.*)$")
+#: Errors that mean a dependency is missing, not that the code is wrong.
+_JAVA_UNRESOLVED = ("does not exist", "cannot find symbol", "cannot access", "is not visible",
+                    "package exists in another module")
+
+
+def javac_diagnostics(stderr: str, offsets: Offsets, lines: list[str]) -> list[Diagnostic]:
+    """javac's plain output: ``File.java:LINE: kind: message``, the source line, then a caret
+    under the column."""
+    found: list[Diagnostic] = []
+    output = stderr.splitlines()
+    for index, line in enumerate(output):
+        match = _JAVAC_LINE.match(line)
+        if not match:
+            continue
+        number, kind, message = int(match[2]), match[3], match[4]
+        column = 1
+        for follow in output[index + 1:index + 4]:
+            if follow.strip() == "^":
+                column = follow.index("^") + 1
+                break
+        rule, severity = "javac", "error"
+        lint = _JAVAC_LINT.match(message)
+        if kind == "warning":
+            rule = f"javac/{lint[1]}" if lint else "javac-warning"
+            message = lint[2] if lint else message
+            severity = "warning" if lint and lint[1] in JAVAC_LIKELY_BUGS else "hint"
+        at = offsets.from_line_column(number, column) if number <= len(lines) else 0
+        found.append(Diagnostic(rule, message, at, at, severity))  # type: ignore[arg-type]
+    return found
+
+
+def check_java(text: str) -> Checked:
+    javac = _binary("javac")
+    public = _PUBLIC_TYPE.search(text)
+    name = f"{public[1] if public else 'Document'}.java"
+    with _private_dir() as private:
+        root = Path(private)
+        (root / name).write_text(text, encoding="utf-8")
+        argv = [javac, "-J-Xmx256m", "-J-XX:TieredStopAtLevel=1", "-J-XX:+UseSerialGC",
+                "-Xlint:all", "-Xmaxerrs", "50", "-proc:none", "-implicit:none",
+                "-encoding", "UTF-8", "-d", str(root / "classes"), name]
+        _, _, stderr = _run(argv, root, _environment(root), "javac")
+    found = javac_diagnostics(stderr, Offsets(text), text.splitlines())
+    if any("does not exist" in d.message and d.message.startswith("package") for d in found):
+        kept = [d for d in found if not any(word in d.message for word in _JAVA_UNRESOLVED)]
+        return Checked(kept, "javac (packages outside the JDK are not available: names from "
+                             "them were not checked)")
+    return Checked(found, "javac")
+
+
+# --- Rust --------------------------------------------------------------------------------------
+
+#: Macros and attributes that read other files at compile time.
+_RUST_READS = re.compile(r"\binclude(?:_str|_bytes)?!|#\s*!?\[\s*path\s*=|\bmod\s+\w+\s*;")
+_RUST_EXTERNAL = ("E0432", "E0433", "E0463", "E0412", "E0425", "E0405", "E0599")
+
+
+def rustc_diagnostics(stderr: str, offsets: Offsets, source: str) -> list[Diagnostic]:
+    """rustc's ``--error-format=json`` (one object per line; spans in UTF-8 bytes of the file)."""
+    found: list[Diagnostic] = []
+    for line in stderr.splitlines():
+        if not line.startswith("{"):
+            continue
+        try:
+            item = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        level = item.get("level")
+        spans = [s for s in item.get("spans") or [] if s.get("file_name") == source]
+        if level not in ("error", "warning") or not spans:
+            continue
+        span = next((s for s in spans if s.get("is_primary")), spans[0])
+        code = (item.get("code") or {}).get("code") or ("rustc" if level == "error" else "warn")
+        start = offsets.from_byte(int(span["byte_start"]))
+        end = offsets.from_byte(int(span["byte_end"]))
+        severity: Severity = ("error" if level == "error" else
+                              "warning" if code in RUSTC_LIKELY_BUGS else "hint")
+        found.append(Diagnostic(str(code), str(item.get("message", "")), start, max(start, end),
+                                severity))
+    return found
+
+
+def check_rust(text: str) -> Checked:
+    if _RUST_READS.search(text):
+        return Checked([], "rustc not run: the file reads other files (`include!`, `mod x;`, "
+                           "`#[path]`), which the server does not have or must not read",
+                       ran=False)
+    rustc = _binary("rustc")
+    with _private_dir() as private:
+        root = Path(private)
+        (root / "document.rs").write_text(text, encoding="utf-8")
+        kind = "bin" if re.search(r"\bfn\s+main\s*\(", text) else "lib"
+        argv = [rustc, "--edition", "2021", "--crate-type", kind, "--error-format=json",
+                "--emit=metadata", "--out-dir", str(root / "out"), "document.rs"]
+        _, _, stderr = _run(argv, root, _environment(root), "rustc")
+    found = rustc_diagnostics(stderr, Offsets(text), "document.rs")
+    external = [d for d in found if d.rule in ("E0432", "E0433", "E0463")]
+    if external:
+        kept = [d for d in found if d.rule not in _RUST_EXTERNAL]
+        return Checked(kept, "rustc (crates outside the standard library are not available: "
+                             "names from them were not checked)")
+    return Checked(found, "rustc")
+
+
+#: Standard library packages most Go files import: compiled once into :data:`GO_CACHE`.
+WARM_GO = ("bufio", "bytes", "context", "encoding/json", "errors", "fmt", "io", "math", "os",
+           "path/filepath", "regexp", "sort", "strconv", "strings", "sync", "testing", "time",
+           "unicode")
+
+
+def warm_go(timeout_s: float = 300.0) -> bool:
+    """Fill :data:`GO_CACHE` with the packages of :data:`WARM_GO` (a cold cache makes the first
+    ``go vet`` compile them: tens of seconds on one core); whether it worked."""
+    imports = "\n".join(f'\t_ "{name}"' for name in WARM_GO)
+    try:
+        return check_go(f"package warm\n\nimport (\n{imports}\n)\n", "warm.go", timeout_s).ran
+    except (CompilerMissing, CompilerFailed):
+        return False
+
+
+#: The compiler of each language that has one here.
+COMPILERS: dict[str, Callable[[str, str, str], Checked]] = {
+    "go": lambda text, language, uri: check_go(text, uri),
+    "c": lambda text, language, uri: check_c(text, language),
+    "cpp": lambda text, language, uri: check_c(text, language),
+    "java": lambda text, language, uri: check_java(text),
+    "rust": lambda text, language, uri: check_rust(text),
+}
+
+
+def compile_check(text: str, language: str, uri: str) -> Checked | None:
+    """What the language's compiler says, or ``None`` when it has none here; a missing or
+    failing compiler is said in the note, never raised."""
+    check = COMPILERS.get(language)
+    if check is None:
+        return None
+    try:
+        return check(text, language, uri)
+    except CompilerMissing as missing:
+        return Checked([], f"{missing} is not installed", ran=False)
+    except CompilerFailed as error:
+        return Checked([], str(error), ran=False)
