@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from schemas.socket import TaskKind, TextEdit
 from schemas.tasks import TaskEdit, TaskFinding, TaskItem, TaskText, short_title
-from tasks.compilers import compile_check
+from tasks.compilers import Checked, compile_check
 from tasks.docs import doc_comment
 from tasks.explain import explain
 from tasks.filler import Filler
@@ -100,6 +100,12 @@ def _findings(task: TaskInput) -> tuple[list[TaskFinding], str]:
     if checked is not None and checked.ran:
         found = [_finding(d) for d in checked.diagnostics
                  if d.severity != "hint" or _wants_style(task)]
+        if checked.syntax_errors():
+            # A parse error with a fix the compiler accepts: the fix's finding instead of the
+            # compiler's words for the same error.
+            verified, _ = _verified_syntax_fixes(task, checked)
+            if verified:
+                found = verified + [f for f in found if f.message not in checked.syntax_errors()]
         note = checked.note
     elif task.language == "python":
         syntax_seen = False
@@ -125,6 +131,15 @@ def _compiler_fixes(task: TaskInput) -> tuple[list[TaskFinding], str]:
     before = compile_check(task.text, task.language, task.uri)
     if before is None or not before.ran:
         return [f for f in _findings(task)[0] if f.fix], ""
+    kept, dropped = _verified_syntax_fixes(task, before)
+    note = (f"{dropped} syntax fix(es) left out: {before.note} rejects the text they make.\n"
+            if dropped else "")
+    return kept, note
+
+
+def _verified_syntax_fixes(task: TaskInput, before: Checked) -> tuple[list[TaskFinding], int]:
+    """tree-sitter's missing tokens the compiler accepts (see :func:`_compiler_fixes`), and how
+    many it rejected."""
     errors = before.syntax_errors()
     kept: list[TaskFinding] = []
     dropped = 0
@@ -139,9 +154,7 @@ def _compiler_fixes(task: TaskInput) -> tuple[list[TaskFinding], str]:
             kept.append(finding)
         else:
             dropped += 1
-    note = (f"{dropped} syntax fix(es) left out: {before.note} rejects the text they make.\n"
-            if dropped else "")
-    return kept, note
+    return kept, dropped
 
 
 def _applied(text: str, edits: tuple[TextEdit, ...]) -> str:
