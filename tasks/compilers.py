@@ -63,7 +63,7 @@ GCC_LIKELY_BUGS = frozenset({
 })
 #: javac lint categories that point at likely bugs.
 JAVAC_LIKELY_BUGS = frozenset({"divzero", "empty", "fallthrough", "finally", "overrides",
-                               "cast", "static", "lossy-conversions", "this-escape"})
+                               "static", "lossy-conversions"})
 #: rustc lints that point at likely bugs (errors always count).
 RUSTC_LIKELY_BUGS = frozenset({
     "unconditional_recursion", "unused_must_use", "unreachable_patterns", "overflowing_literals",
@@ -238,7 +238,15 @@ def check_go(text: str, uri: str, timeout_s: float | None = None) -> Checked:
                                   "GOWORK": "off"})
         _, stdout, stderr = _run([go, "vet", "-json", "."], root, env, "go vet", timeout_s)
     # Type errors come on stderr as lines; the analyzers' JSON on stdout (stderr before Go 1.25).
-    return Checked(go_diagnostics(stderr + "\n" + stdout, Offsets(text)), "go vet")
+    found = go_diagnostics(stderr + "\n" + stdout, Offsets(text))
+    # The file is one of its package's: a name or method another file declares is undefined
+    # here, and that is no bug.
+    kept = [d for d in found
+            if "undefined" not in d.message and "use of internal package" not in d.message]
+    if len(kept) < len(found):
+        return Checked(kept, "go vet (names declared outside this file were not checked, nor "
+                             "vet's analyzers, which need the whole package)")
+    return Checked(kept, "go vet")
 
 
 # --- C and C++ --------------------------------------------------------------------------------
@@ -325,6 +333,14 @@ _JAVA_UNRESOLVED = ("does not exist", "cannot find symbol", "cannot access", "is
                     "package exists in another module")
 
 
+#: javac errors that hold whatever the types it could not resolve are.
+_JAVA_SELF_CONTAINED = re.compile(
+    r"missing return statement|unreachable statement|might not have been initialized|"
+    r"might already have been assigned|is already defined|break outside|continue outside|"
+    r"else without if|not a statement|expected|illegal start|reached end of file|unclosed|"
+    r"possible lossy conversion from (?:int|long|double|float|short|char|byte) to")
+
+
 def javac_diagnostics(stderr: str, offsets: Offsets, lines: list[str]) -> list[Diagnostic]:
     """javac's plain output: ``File.java:LINE: kind: message``, the source line, then a caret
     under the column."""
@@ -363,10 +379,15 @@ def check_java(text: str) -> Checked:
                 "-encoding", "UTF-8", "-d", str(root / "classes"), name]
         _, _, stderr = _run(argv, root, _environment(root), "javac")
     found = javac_diagnostics(stderr, Offsets(text), text.splitlines())
-    if any("does not exist" in d.message and d.message.startswith("package") for d in found):
-        kept = [d for d in found if not any(word in d.message for word in _JAVA_UNRESOLVED)]
-        return Checked(kept, "javac (packages outside the JDK are not available: names from "
-                             "them were not checked)")
+    # A class of the same package, or of a library, lives in another file: not finding it here
+    # is no bug.
+    kept = [d for d in found if not any(word in d.message for word in _JAVA_UNRESOLVED)]
+    if len(kept) < len(found):
+        # What javac says after an unresolved type can follow from it (an @Override of a method
+        # it cannot see, ``<any>`` types): only errors that need no other type stay.
+        kept = [d for d in kept if d.severity != "error" or _JAVA_SELF_CONTAINED.search(d.message)]
+        return Checked(kept, "javac (names from other files and packages outside the JDK were "
+                             "not checked)")
     return Checked(found, "javac")
 
 
