@@ -24,6 +24,7 @@ from pathlib import Path
 from config.settings import Settings
 from infra.broker import POM, kafka_libs
 from schemas.errors import AssistantError
+from tasks.compilers import warm_go
 
 JAVA_HINT = "install Java 17 with `apt-get install -y openjdk-17-jre-headless`"
 MAVEN_HINT = "install Maven with `apt-get install -y maven`"
@@ -189,7 +190,12 @@ class DebianPackage:
 DEBIAN_PACKAGES = (
     DebianPackage("the stack's quota and cache store", ("redis-server",)),
     DebianPackage("find_bugs on shell scripts", ("shellcheck",)),
-    DebianPackage("the Go half of the executable evaluation", ("golang-go",), ("go", "version")),
+    DebianPackage("the Go half of the executable evaluation, and find_bugs on Go (go vet)",
+                  ("golang-go",), ("go", "version")),
+    DebianPackage("find_bugs on C and C++ (gcc, g++)", ("gcc", "g++"), ("g++", "--version")),
+    DebianPackage("find_bugs on Java (javac)", ("openjdk-17-jdk-headless",),
+                  ("javac", "-version")),
+    DebianPackage("find_bugs on Rust (rustc)", ("rustc",), ("rustc", "--version")),
     DebianPackage("the Neovim editor tests", ("neovim",), ("nvim", "--version")),
     DebianPackage("the Emacs editor tests", ("emacs-nox", "elpa-eglot"),
                   ("emacs", "--batch", "-q", "--eval", "(require (quote eglot))")),
@@ -279,6 +285,12 @@ def main() -> int:
             print(f"analyzers: {note}", file=sys.stderr)
         print(f"oxlint: {oxlint_path(settings) if oxlint_path(settings).exists() else 'none'}; "
               f"shellcheck: {shutil.which('shellcheck') or 'none'}")
+        print("compilers for find_bugs: " + ", ".join(
+            f"{name} {shutil.which(name) or 'none'}" for name in ("go", "gcc", "g++", "javac",
+                                                                  "rustc")))
+        # Go's first vet compiles the standard library into a cache in memory: now, not in
+        # the first request.
+        print(f"go vet's cache: {'warm' if warm_go() else 'not warmed (no go)'}")
     except InstallError as error:
         print(f"install failed: {error}", file=sys.stderr)
         return 1
