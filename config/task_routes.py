@@ -18,7 +18,8 @@ INTERFACES: tuple[Interface, ...] = ("items", "vllm", "trtllm")
 #: Default deadlines (ms from the worker receiving the request to the task's end): analyzers
 #: answer in tens of milliseconds; the routes that ask the code model get longer.
 DEFAULT_DEADLINES_MS: dict[TaskKind, int] = {
-    "find_bugs": 2000, "fix": 2000, "refactor": 3000, "docs": 4000, "explain": 4000,
+    # find_bugs and fix may run a compiler (javac: about 1 s) and verify fixes with it.
+    "find_bugs": 3000, "fix": 4000, "refactor": 3000, "docs": 4000, "explain": 4000,
     "tests": 4000,
 }
 

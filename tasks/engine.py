@@ -7,6 +7,7 @@ the code model behind ``filler``. Items use code point offsets into the text giv
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -33,8 +34,10 @@ from tasks.testgen import write_tests
 
 #: Functions one tests request writes for (each costs the model two fills of up to 0.5 s).
 MAX_TEST_FUNCTIONS = 2
-#: Syntax fixes one fix request compiles to verify (each costs a compiler run).
+#: Syntax fixes one fix request compiles to verify (each costs a compiler run), and the time
+#: it may spend on them (within the route's deadline: javac takes about a second a run).
 MAX_VERIFIED_FIXES = 3
+VERIFY_BUDGET_S = 1.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,11 +146,13 @@ def _verified_syntax_fixes(task: TaskInput, before: Checked) -> tuple[list[TaskF
     errors = before.syntax_errors()
     kept: list[TaskFinding] = []
     dropped = 0
+    budget = time.monotonic() + VERIFY_BUDGET_S
     for finding in [f for f in syntax_findings(task.text, task.language) if f.fix]:
         if not _in_range(finding.start, finding.end, task.start, task.end):
             continue
-        if len(kept) + dropped >= MAX_VERIFIED_FIXES:
-            break
+        if len(kept) + dropped >= MAX_VERIFIED_FIXES or time.monotonic() > budget:
+            dropped += 1  # not verified: not sent
+            continue
         after = compile_check(_applied(task.text, finding.fix or ()), task.language, task.uri)
         if (after is not None and after.ran and len(after.syntax_errors()) < len(errors)
                 and set(after.syntax_errors()) <= set(errors)):
