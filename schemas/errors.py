@@ -15,6 +15,7 @@ of ours and keep their own. The tree::
     ├── InferenceError           workers: the model server failed or answered badly
     ├── QueryError               analytics: an analyst's query
     ├── LinterMissing, LinterError, RuffError, BadRequest    tasks: an analyzer, a request
+    ├── CompilerMissing, CompilerFailed                  tasks: a compiler as analyzer
     ├── InstallError, ComponentError                     infra: installing, starting
     └── DocumentError, OptionsError, PositionError, EdgeUnavailable   ide: the language server
 """

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import orjson
 
+from schemas.errors import AssistantError
 from schemas.socket import Severity
 from tasks.linters import LINT_PREFIX, MEMORY_DIR
 from tasks.offsets import Offsets
@@ -76,7 +77,7 @@ RUSTC_LIKELY_BUGS = frozenset({
 })
 
 
-class CompilerMissing(Exception):
+class CompilerMissing(AssistantError, RuntimeError):
     """The language's compiler is not on PATH."""
 
 
@@ -123,7 +124,7 @@ def _run(argv: list[str], cwd: Path, env: dict[str, str], name: str,
             done.stderr.decode("utf-8", "replace"))
 
 
-class CompilerFailed(Exception):
+class CompilerFailed(AssistantError, RuntimeError):
     """The compiler ran but gave no usable answer (the message holds no code)."""
 
 

@@ -242,10 +242,7 @@ class Edge:
             await asyncio.sleep(OVERDUE_CHECK_MS / 1000)
             now = now_ms()
             for sock in list(self.sockets.values()):
-                ends, records = sock.session.overdue(now)
-                for record in records:
-                    await self._produce(record, sock.cipher)
-                for end in ends:
+                for end in sock.session.overdue(now):
                     self.unanswered += 1
                     if not sock.push(encode(end)) and not sock.closing:
                         sock.closing = True

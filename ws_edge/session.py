@@ -90,7 +90,8 @@ SLOW_DOWN_REPEAT_MS = 1000
 @dataclass(frozen=True, slots=True)
 class OutRecord:
     """A record the edge must produce: to the editor-events, feedback or completion-events
-    topic (the last for requests the edge itself ended: analytics count every request)."""
+    topic (the last for requests the edge refused, which no worker sees: analytics count every
+    request)."""
 
     topic: Literal["editor", "feedback", "completions"]
     key: str
@@ -148,9 +149,8 @@ class EdgeSession:
         self._stale: set[str] = set()
         self._refusals = TokenBucket(FLOOD_FORGIVEN_PER_S, FLOOD_REFUSALS, now_ms)
         self._flooding = False
-        #: Requests forwarded and not ended yet: (deadline for their next frame, chunks so far,
-        #: when the edge received them).
-        self._waiting: dict[str, tuple[int, int, int]] = {}
+        #: Requests forwarded and not ended yet: (deadline for their next frame, chunks so far).
+        self._waiting: dict[str, tuple[int, int]] = {}
         #: Requests that have ended (by a worker's end, or here for want of an answer).
         self._ended: OrderedDict[str, None] = OrderedDict()
 
@@ -211,24 +211,22 @@ class EdgeSession:
             self._finish(request_id)
         elif isinstance(frame, TokenChunk | EditResult | FindingResult) and \
                 request_id in self._waiting:
-            _, chunks, received_ms = self._waiting[request_id]
-            self._waiting[request_id] = (now_ms + self._limits.reply_deadline_ms, chunks + 1,
-                                         received_ms)
+            self._waiting[request_id] = (now_ms + self._limits.reply_deadline_ms,
+                                         self._waiting[request_id][1] + 1)
         return True
 
-    def overdue(self, now_ms: int) -> tuple[list[CompletionEnd], list[OutRecord]]:
-        """Ends for requests with no frame within the deadline (the client hears, never
-        silence), and their analytics events (a worker that died reports nothing; one that
-        reports after all leaves the same event id, so one row)."""
-        late = [rid for rid, (deadline, _, _) in self._waiting.items() if deadline <= now_ms]
-        ends, records = [], []
+    def overdue(self, now_ms: int) -> list[CompletionEnd]:
+        """Ends for requests with no frame within the deadline: the client hears, never
+        silence. No analytics event here: the request is on the broker, and the worker that
+        consumes it (after a crash, the one the replay reaches) reports it; a second report
+        from here could land after the usage stream restarted and be counted twice."""
+        late = [rid for rid, (deadline, _) in self._waiting.items() if deadline <= now_ms]
+        ends = []
         for request_id in late:
-            _, chunks, received_ms = self._waiting.pop(request_id)
+            _, chunks = self._waiting.pop(request_id)
             self._finish(request_id)
             ends.append(CompletionEnd(request_id, "error", chunks, detail="no_answer"))
-            records.append(self._unstarted(request_id, "error", now_ms, received_ms,
-                                           self._requests.get(request_id, "")))
-        return ends, records
+        return ends
 
     def _finish(self, request_id: str) -> None:
         self._ended[request_id] = None
@@ -345,8 +343,7 @@ class EdgeSession:
                                       detail="content_exclusion")], [
                     self._unstarted(message.request_id, "excluded", now_ms, now_ms,
                                     doc.language_id)]
-            self._waiting[message.request_id] = (now_ms + self._limits.reply_deadline_ms, 0,
-                                                 now_ms)
+            self._waiting[message.request_id] = (now_ms + self._limits.reply_deadline_ms, 0)
         elif isinstance(message, Feedback):
             feedback = self._feedback(message, now_ms)
             if message.kind in ("accepted", "partial"):
