@@ -45,6 +45,45 @@ def summary_from_name(definition: Definition) -> str:
     return f"Return the {' '.join(words)}." if returns else f"{' '.join(words).capitalize()}."
 
 
+#: Comment markers a doc comment's lines start or end with, in the languages we parse.
+_MARKERS = re.compile(r'^\s*(?:/\*\*+|/\*!?|\*+/|\*|///?!?|//|#+|"""|\'\'\'|--|;+)\s?')
+#: Lines that start a doc comment's tags (where the summary has ended).
+_TAGS = re.compile(r"^\s*(?:@\w+|:\w+|Args:|Arguments:|Returns?:|Raises:|Parameters|# \w+)")
+
+
+def first_sentence(comment: str) -> str | None:
+    """The summary a doc comment opens with (its first sentence, by every language's convention:
+    Javadoc, JSDoc, rustdoc, Go, docstrings), without its markers; ``None`` if it has none."""
+    words: list[str] = []
+    for raw in comment.strip().splitlines():
+        line = raw
+        while (stripped := _MARKERS.sub("", line, count=1)) != line:
+            line = stripped
+        line = re.sub(r"\s*\*+/\s*$", "", line).strip().strip('"').strip("'").strip()
+        if not line:
+            if words:
+                break  # the first paragraph ended
+            continue
+        if _TAGS.match(line):
+            break
+        words.append(line)
+    text = " ".join(words)
+    text = re.sub(r"\{@\w+\s+([^}]*)\}", r"\1", text)  # {@code x} -> x
+    text = re.sub(r"<[^>]+>", "", text).strip()  # <p>, <b>
+    if not text:
+        return None
+    end = re.search(r"[.!?](?:\s|$)", text)
+    return text[:end.end()].strip() if end else text
+
+
+def body_words(text: str, definition: Definition) -> set[str]:
+    """The words of a definition's identifiers (``totalPrice`` -> total, price)."""
+    found: set[str] = set()
+    for identifier in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text[definition.start:definition.end]):
+        found.update(w for w in name_words(identifier) if len(w) >= 3)
+    return found
+
+
 def clean_summary(text: str, around: str = "") -> str | None:
     """The model's line as a sentence, or ``None`` when it is code, empty, not prose, or a copy
     of a line from ``around`` (the comment's other lines)."""

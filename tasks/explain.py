@@ -1,27 +1,34 @@
 """An explanation of a selection in Markdown: what it defines, takes, returns and raises, what it
 calls (with the documentation of functions defined in the same document, and for Python that of
 the library functions it imports, read from their installed source), its control flow and cost,
-and a summary: the docstring, the model's line, or one read from the name."""
+and a summary: the definition's own doc comment's first sentence, or the model's line where it
+passes a check (marked as a suggestion), or none: a sentence read from the name says nothing."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
-from tasks.docs import doc_comment, summary_from_name
+from tasks.docs import body_words, doc_comment, first_sentence
 from tasks.filler import Filler
 from tasks.library_docs import library_doc, python_imports
 from tasks.structure import Definition, definitions
 
 
 def _cost(d: Definition) -> str:
+    """Only what the shape shows: a ``while`` (a binary search halving its range, a queue
+    drained) says nothing about how often it turns, so no cost is claimed for it."""
     if d.recursive:
         return "recursive: its cost grows with the depth of the recursion"
     if d.loop_depth == 0:
         return "no loops: constant work apart from what it calls"
+    if d.opaque_loops:
+        return ("a loop whose number of turns its shape does not show (a `while` or a loop not "
+                "stepping by one): no cost is claimed")
     if d.loop_depth == 1:
-        return "one loop: linear in the size of what it iterates over (O(n))"
-    return (f"loops nested {d.loop_depth} deep: up to O(n^{d.loop_depth}) in the size of what "
-            "they iterate over")
+        return "one loop over a range or collection: linear in its size (O(n))"
+    return (f"loops over ranges or collections nested {d.loop_depth} deep: up to "
+            f"O(n^{d.loop_depth}) in their sizes")
 
 
 def _signature(d: Definition) -> str:
@@ -31,16 +38,25 @@ def _signature(d: Definition) -> str:
     return f"{d.name}({params}){arrow}" if d.kind == "function" else d.name
 
 
-def _summary(text: str, language: str, d: Definition, filler: Filler | None) -> tuple[str, str]:
-    """(summary, where it came from)."""
+def _summary(text: str, language: str, d: Definition, filler: Filler | None
+             ) -> tuple[str, str] | None:
+    """(summary, where it came from), or ``None`` when no sentence can be trusted: a
+    definition's own doc comment; else the code model's line, only when it names a word of the
+    definition and copies no other definition's summary (marked as a suggestion). A sentence
+    read from the name alone ("Find it.") says nothing and is left out."""
     if d.docstring:
-        first = d.docstring.strip().lstrip("/*#! ").split("\n")[0].strip()
+        first = first_sentence(d.docstring)
         if first:
             return first, "its documentation"
     comment = doc_comment(text, language, d, filler)  # the model fills the empty comment
-    if comment is not None and comment.by_model:
-        return comment.summary, "the model"
-    return summary_from_name(d), "its name"
+    if comment is None or not comment.by_model:
+        return None
+    said = {w.lower() for w in re.findall(r"[A-Za-z]{3,}", comment.summary)}
+    others = {first_sentence(o.docstring) for o in definitions(text, language, 0, len(text))
+              if o.docstring and o.start != d.start}
+    if not said & body_words(text, d) or comment.summary in others:
+        return None
+    return comment.summary, "the code model: a suggestion, not checked against the code"
 
 
 def explain(text: str, language: str, start: int, end: int, filler: Filler | None
@@ -66,10 +82,10 @@ def _one(text: str, language: str, d: Definition, filler: Filler | None,
          local: dict[str, Definition], level: str = "###") -> Iterator[str]:
     first_line = text.count("\n", 0, d.start) + 1
     last_line = text.count("\n", 0, d.end) + 1
-    summary, source = _summary(text, language, d, filler)
+    summary = _summary(text, language, d, filler)
+    said = f" {summary[0]} *(summary from {summary[1]})*" if summary else ""
     parts = [f"{level} `{_signature(d)}`\n",
-             f"A {d.kind} on lines {first_line}-{last_line}. {summary} *(summary from "
-             f"{source})*\n"]
+             f"A {d.kind} on lines {first_line}-{last_line}.{said}\n"]
     if d.kind == "function":
         if d.parameters:
             parts.append("\n**Takes**\n")
@@ -94,7 +110,8 @@ def _one(text: str, language: str, d: Definition, filler: Filler | None,
             target = local.get(call.rsplit(".", 1)[-1])
             doc = ""
             if target is not None and target is not d and target.docstring:
-                doc = ": " + target.docstring.strip().lstrip("/*#! ").split("\n")[0]
+                doc = ": " + (first_sentence(target.docstring) or "")
+                doc = "" if doc == ": " else doc
             elif imports:
                 found = library_doc(call, imports)
                 doc = f": {found[:300]} *(library documentation)*" if found else ""

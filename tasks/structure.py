@@ -78,6 +78,9 @@ class Definition:
     recursive: bool
     #: The definitions it contains (a class's methods).
     members: tuple[Definition, ...] = ()
+    #: It has a loop whose number of turns its shape does not show (a ``while``, a ``for``
+    #: that does not step by one over a range or a collection): no cost can be read from it.
+    opaque_loops: bool = False
 
 
 def _text(node: Node | None, offsets: Offsets) -> str:
@@ -190,6 +193,32 @@ def _comment_before(node: Node, offsets: Offsets) -> str | None:
     return _text(previous, offsets)
 
 
+#: Loops over a collection or iterator: one turn per element.
+_EACH = frozenset({"for_in_statement", "for_of_statement", "enhanced_for_statement",
+                   "for_range_loop", "foreach_statement", "for_expression", "for",
+                   "list_comprehension", "generator_expression", "set_comprehension",
+                   "dictionary_comprehension"})
+_STEP_BY_ONE = re.compile(r"^\s*(?:\+\+\s*\w+|\w+\s*\+\+|--\s*\w+|\w+\s*--|\w+\s*[+-]=\s*1)\s*$")
+
+
+def _evident_loop(node: Node, offsets: Offsets) -> bool:
+    """Whether a loop's number of turns shows in its shape: one per element of what it walks,
+    or a counter stepped by one (``i++``, ``i += 1``). A ``while`` (a binary search's halving, a
+    queue drained) shows nothing."""
+    if node.type in _EACH:
+        return True
+    if node.type != "for_statement":
+        return False
+    if node.child_by_field_name("left") is not None:  # Python: for x in xs
+        return True
+    clauses = [c for c in node.named_children if c.type in ("range_clause", "for_clause")]
+    if clauses and clauses[0].type == "range_clause":  # Go: for i, x := range xs
+        return True
+    holder = clauses[0] if clauses else node
+    update = (holder.child_by_field_name("update") or holder.child_by_field_name("increment"))
+    return update is not None and bool(_STEP_BY_ONE.match(_text(update, offsets)))
+
+
 def _walk(body: Node, facts: dict[str, list[str]], loops: list[int], offsets: Offsets) -> None:
     """Collect what a body does: branches, raises, returns, calls, and each loop's depth."""
     stack: list[tuple[Node, int]] = [(child, 0) for child in reversed(body.named_children)]
@@ -201,6 +230,8 @@ def _walk(body: Node, facts: dict[str, list[str]], loops: list[int], offsets: Of
         child_depth = depth + (1 if kind in LOOPS else 0)
         if kind in LOOPS:
             loops.append(child_depth)
+            if not _evident_loop(child, offsets):
+                facts["opaque"].append(kind)
         elif kind in BRANCHES:
             facts["branches"].append(kind)
         elif kind in RAISES:
@@ -249,7 +280,8 @@ def _definition(node: Node, offsets: Offsets) -> Definition:
         "function_definition", "class_definition") else None
     if docstring is None and node.type not in ("function_definition", "class_definition"):
         docstring = _comment_before(node, offsets)
-    facts: dict[str, list[str]] = {"branches": [], "raises": [], "returns": [], "calls": []}
+    facts: dict[str, list[str]] = {"branches": [], "raises": [], "returns": [], "calls": [],
+                                   "opaque": []}
     loops: list[int] = []
     if body is not None:
         _walk(body, facts, loops, offsets)
@@ -269,7 +301,7 @@ def _definition(node: Node, offsets: Offsets) -> Definition:
         branches=len(facts["branches"]), return_values=tuple(facts["returns"]),
         recursive=bool(name) and any(c == name or c.endswith("." + name)
                                      for c in facts["calls"]),
-        members=members,
+        members=members, opaque_loops=bool(facts["opaque"]),
     )
 
 
