@@ -20,10 +20,15 @@ category, rustc's error code or lint) and a severity: ``error`` for what does no
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import json
 import os
 import re
+import resource
 import shutil
+import signal
+import stat
 import subprocess
 import tempfile
 from collections.abc import Callable
@@ -38,8 +43,13 @@ from tasks.linters import LINT_PREFIX, MEMORY_DIR
 from tasks.offsets import Offsets
 from tasks.ruff import Diagnostic
 
-COMPILE_TIMEOUT_S = 10.0
-#: Where Go keeps what it compiled of the standard library between runs: in memory, private.
+#: Each compiler run's limit (within find_bugs' 3 s deadline; javac takes about 1 s).
+COMPILE_TIMEOUT_S = 2.5
+#: Address space a compiler may take (not for the JVM and Go, which reserve far more than they
+#: use: javac gets ``-Xmx``, Go's runtime ``GOMEMLIMIT``).
+COMPILE_MEMORY_BYTES = 2 * 1024**3
+#: Where Go keeps what it compiled of the standard library between runs (in memory, private);
+#: each run works on a copy of hard links to it, removed with the run.
 GO_CACHE = MEMORY_DIR / "code-assistant-gocache"
 
 #: gcc warnings that point at likely bugs (the rest of -Wall -Wextra is style).
@@ -110,18 +120,31 @@ def _environment(home: Path, extra: dict[str, str] | None = None) -> dict[str, s
             "LC_ALL": "C.UTF-8", **(extra or {})}
 
 
+def _limit_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (COMPILE_MEMORY_BYTES, COMPILE_MEMORY_BYTES))
+
+
 def _run(argv: list[str], cwd: Path, env: dict[str, str], name: str,
-         timeout_s: float | None = None) -> tuple[int, str, str]:
+         timeout_s: float | None = None, cap_memory: bool = True) -> tuple[int, str, str]:
+    """Run a compiler in its own process group: past the limit the whole group is killed (gcc's
+    cc1, go's compile and vet are children of the command)."""
     limit = COMPILE_TIMEOUT_S if timeout_s is None else timeout_s
     try:
-        done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, timeout=limit,
-                              check=False, start_new_session=True)
-    except subprocess.TimeoutExpired:
-        raise CompilerFailed(f"{name} did not finish within {limit:g} s") from None
+        process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                   start_new_session=True,
+                                   preexec_fn=_limit_memory if cap_memory else None)
     except OSError as error:
         raise CompilerFailed(f"{name} could not start: {error.strerror}") from None
-    return (done.returncode, done.stdout.decode("utf-8", "replace"),
-            done.stderr.decode("utf-8", "replace"))
+    try:
+        stdout, stderr = process.communicate(timeout=limit)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise CompilerFailed(f"{name} did not finish within {limit:g} s") from None
+    return (process.returncode, stdout.decode("utf-8", "replace"),
+            stderr.decode("utf-8", "replace"))
 
 
 class CompilerFailed(AssistantError, RuntimeError):
@@ -175,52 +198,62 @@ def _outside_std(path: str) -> bool:
     return "." in path.split("/", 1)[0] or path == "C"
 
 
-def go_diagnostics(stderr: str, offsets: Offsets) -> list[Diagnostic]:
-    """``go vet -json``'s findings (per analyzer) and the type checker's errors (plain lines)."""
+def go_diagnostics(output: str, offsets: Offsets) -> list[Diagnostic]:
+    """The type checker's errors (lines ``document.go:L:C: message``) and ``go vet -json``'s
+    findings (one JSON object per package, each opening on a line of its own)."""
     found: list[Diagnostic] = []
-    text_part, _, json_part = stderr.partition("{")
-    for line in text_part.splitlines():
+    decoder = json.JSONDecoder()
+    lines = output.splitlines(keepends=True)
+    position = 0
+    for line in lines:
         match = _GO_POSITION.match(line.strip())
         if match:
             at = offsets.from_line_byte(int(match[1]), int(match[2]))
             found.append(Diagnostic("go/types", match[3], at, at, "error"))
-    if json_part:
-        for package in _json_objects("{" + json_part):
-            for results in package.values():
-                for analyzer, items in results.items():
-                    for item in items if isinstance(items, list) else []:
-                        match = re.search(r":(\d+):(\d+)$", str(item.get("posn", "")))
-                        if not match:
-                            continue
-                        at = offsets.from_line_byte(int(match[1]), int(match[2]))
-                        found.append(Diagnostic(f"vet/{analyzer}", str(item.get("message", "")),
-                                                at, at, "warning"))
+        elif line.strip() == "{":
+            try:
+                package, _ = decoder.raw_decode(output, position)
+            except ValueError:
+                package = None
+            found += _vet_findings(package, offsets)
+        position += len(line)
     return found
 
 
-def _json_objects(text: str) -> list[dict[str, dict[str, object]]]:
-    """The JSON objects ``go vet -json`` prints one after another (one per package)."""
-    objects = []
-    decoder_text = text.strip()
-    depth, start = 0, 0
-    for index, char in enumerate(decoder_text):
-        if char == "{":
-            depth += 1
-            if depth == 1:
-                start = index
-        elif char == "}":
-            depth -= 1
-            if depth == 0:
-                try:
-                    value = orjson.loads(decoder_text[start:index + 1])
-                except orjson.JSONDecodeError:
-                    continue
-                if isinstance(value, dict):
-                    objects.append(value)
-    return objects
+def _vet_findings(package: object, offsets: Offsets) -> list[Diagnostic]:
+    found: list[Diagnostic] = []
+    for results in package.values() if isinstance(package, dict) else ():
+        for analyzer, items in (results.items() if isinstance(results, dict) else ()):
+            for item in items if isinstance(items, list) else []:
+                match = re.search(r":(\d+):(\d+)$", str(item.get("posn", "")))
+                if match:
+                    at = offsets.from_line_byte(int(match[1]), int(match[2]))
+                    found.append(Diagnostic(f"vet/{analyzer}", str(item.get("message", "")),
+                                            at, at, "warning"))
+    return found
 
 
-def check_go(text: str, uri: str, timeout_s: float | None = None) -> Checked:
+def _private_go_cache() -> Path:
+    """The warm cache, made if missing; refused if it is not a private directory of ours (a fixed
+    name in a shared file system: another user could have made it, or a link)."""
+    GO_CACHE.mkdir(mode=0o700, exist_ok=True)
+    info = GO_CACHE.lstat()
+    if stat.S_ISLNK(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise CompilerFailed(f"{GO_CACHE} is not a private directory of this user: remove it")
+    return GO_CACHE
+
+
+def _run_cache(root: Path) -> Path:
+    """This run's cache: hard links to the warm cache's entries (the standard library, compiled
+    once), so what Go derives from the user's file (export data, vet facts: its names, types and
+    constants) goes with the run's private directory."""
+    run_cache = root / "gocache"
+    shutil.copytree(_private_go_cache(), run_cache, copy_function=os.link)
+    return run_cache
+
+
+def check_go(text: str, uri: str, timeout_s: float | None = None, warming: bool = False
+             ) -> Checked:
     outside = sorted({p for p in go_imports(text) if _outside_std(p)})
     if outside:
         return Checked([], "go vet not run: the file imports packages outside the standard "
@@ -232,14 +265,16 @@ def check_go(text: str, uri: str, timeout_s: float | None = None) -> Checked:
         name = "document_test.go" if uri.endswith("_test.go") else "document.go"
         (root / name).write_text(text, encoding="utf-8")
         (root / "go.mod").write_text("module document\n\ngo 1.21\n", encoding="utf-8")
-        GO_CACHE.mkdir(mode=0o700, exist_ok=True)
-        env = _environment(root, {"GOCACHE": str(GO_CACHE), "GOPATH": str(root / "gopath"),
+        cache = _private_go_cache() if warming else _run_cache(root)
+        env = _environment(root, {"GOCACHE": str(cache), "GOPATH": str(root / "gopath"),
                                   "GOPROXY": "off", "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local",
                                   "CGO_ENABLED": "0", "GOTELEMETRY": "off", "GOENV": "off",
-                                  "GOWORK": "off"})
-        _, stdout, stderr = _run([go, "vet", "-json", "."], root, env, "go vet", timeout_s)
+                                  "GOWORK": "off", "GOMEMLIMIT": "1GiB"})
+        _, stdout, stderr = _run([go, "vet", "-json", "."], root, env, "go vet", timeout_s,
+                                 cap_memory=False)
     # Type errors come on stderr as lines; the analyzers' JSON on stdout (stderr before Go 1.25).
-    found = go_diagnostics(stderr + "\n" + stdout, Offsets(text))
+    offsets = Offsets(text)
+    found = go_diagnostics(stderr, offsets) + go_diagnostics(stdout, offsets)
     # The file is one of its package's: a name or method another file declares is undefined
     # here, and that is no bug.
     kept = [d for d in found
@@ -293,16 +328,36 @@ def gcc_diagnostics(stderr: str, offsets: Offsets, source: str) -> list[Diagnost
     return found
 
 
+#: A plain ``#include <header>`` of a system header: the only way a file compiled here may name
+#: another file.
+_PLAIN_SYSTEM_INCLUDE = re.compile(r"^[ \t]*#[ \t]*include[ \t]*<([A-Za-z0-9_+\-][\w+\-./]*)>[ \t]*"
+                                   r"(?://.*)?$")
+#: Every way to make the preprocessor read or probe a file (a macro as the operand, a line
+#: continuation, ``%:`` and comments inside the directive, ``__has_include``, ``#embed``,
+#: ``#pragma GCC dependency``, ``_Pragma``): the word anywhere outside a plain system include.
+_READS_FILES = re.compile(r"\binclude(?:_next)?\b|has_include|\bembed\b|dependency|_Pragma")
+
+
+def _reads_other_files(text: str) -> bool:
+    for line in text.splitlines():
+        if _READS_FILES.search(line):
+            plain = _PLAIN_SYSTEM_INCLUDE.match(line)
+            if plain is None or ".." in plain[1]:
+                return True
+    return False
+
+
 def check_c(text: str, language: str) -> Checked:
     local, system = c_includes(text)
     unsafe = [p for p in local + system if p.startswith("/") or ".." in p]
-    if unsafe:
-        return Checked([], "gcc not run: the file includes by absolute or parent path, which "
-                           "could read the server's files", ran=False)
-    if local:
+    if local and not unsafe:
         return Checked([], "gcc not run: the file includes project headers "
                            f"({', '.join(repr(p) for p in local[:3])}) the server does not have",
                        ran=False)
+    if unsafe or _reads_other_files(text):
+        return Checked([], "gcc not run: the file includes by absolute or parent path, or names "
+                           "a file to the preprocessor other than by a plain `#include <...>`, "
+                           "which could read the server's files", ran=False)
     cpp = language == "cpp"
     compiler = _binary("g++" if cpp else "gcc")
     name = "document.cpp" if cpp else "document.c"
@@ -378,7 +433,7 @@ def check_java(text: str) -> Checked:
         argv = [javac, "-J-Xmx256m", "-J-XX:TieredStopAtLevel=1", "-J-XX:+UseSerialGC",
                 "-Xlint:all", "-Xmaxerrs", "50", "-proc:none", "-implicit:none",
                 "-encoding", "UTF-8", "-d", str(root / "classes"), name]
-        _, _, stderr = _run(argv, root, _environment(root), "javac")
+        _, _, stderr = _run(argv, root, _environment(root), "javac", cap_memory=False)
     found = javac_diagnostics(stderr, Offsets(text), text.splitlines())
     # A class of the same package, or of a library, lives in another file: not finding it here
     # is no bug.
@@ -394,8 +449,11 @@ def check_java(text: str) -> Checked:
 
 # --- Rust --------------------------------------------------------------------------------------
 
-#: Macros and attributes that read other files at compile time.
-_RUST_READS = re.compile(r"\binclude(?:_str|_bytes)?!|#\s*!?\[\s*path\s*=|\bmod\s+\w+\s*;")
+#: What could make rustc read another file: the ``include`` macros by any spelling (``include_str
+#: !``, a ``use std::include_str as f``: the word anywhere, comments and strings too, on the safe
+#: side), ``#[path]``, and out-of-line modules.
+_RUST_READS = re.compile(r"\binclude(?:_str|_bytes)?\b|#\s*!?\[\s*path\b|"
+                         r"\bmod\s+(?:r#)?\w+\s*;")
 _RUST_EXTERNAL = ("E0432", "E0433", "E0463", "E0412", "E0425", "E0405", "E0599")
 
 
@@ -457,7 +515,8 @@ def warm_go(timeout_s: float = 300.0) -> bool:
     ``go vet`` compile them: tens of seconds on one core); whether it worked."""
     imports = "\n".join(f'\t_ "{name}"' for name in WARM_GO)
     try:
-        return check_go(f"package warm\n\nimport (\n{imports}\n)\n", "warm.go", timeout_s).ran
+        return check_go(f"package warm\n\nimport (\n{imports}\n)\n", "warm.go", timeout_s,
+                        warming=True).ran
     except (CompilerMissing, CompilerFailed):
         return False
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from schemas.socket import TaskKind, TextEdit
 from schemas.tasks import TaskEdit, TaskFinding, TaskItem, TaskText, short_title
-from tasks.compilers import Checked, compile_check
+from tasks.compilers import COMPILERS, Checked, compile_check
 from tasks.docs import doc_comment
 from tasks.explain import explain
 from tasks.filler import Filler
@@ -88,8 +88,7 @@ def _finding(d: Diagnostic) -> TaskFinding:
 
 def _wants_style(task: TaskInput) -> bool:
     """Style findings too: the user asked (``instruction`` names style, or all)."""
-    return bool(task.instruction) and bool(re.search(r"\b(style|all)\b", task.instruction or "",
-                                                     re.IGNORECASE))
+    return bool(re.search(r"\b(style|all)\b", task.instruction or "", re.IGNORECASE))
 
 
 def _findings(task: TaskInput) -> tuple[list[TaskFinding], str]:
@@ -97,18 +96,26 @@ def _findings(task: TaskInput) -> tuple[list[TaskFinding], str]:
     languages that have one here (Go, C, C++, Java, Rust: likely bugs, style on request);
     tree-sitter's syntax errors and the language's linter otherwise; with a note naming what
     ran."""
+    return _findings_with(task, compile_check(task.text, task.language, task.uri))
+
+
+def _findings_with(task: TaskInput, checked: Checked | None) -> tuple[list[TaskFinding], str]:
+    """:func:`_findings`, given what the compiler said (``None``: the language has none)."""
     found: list[TaskFinding] = []
     note = "ruff"
-    checked = compile_check(task.text, task.language, task.uri)
     if checked is not None and checked.ran:
         found = [_finding(d) for d in checked.diagnostics
                  if d.severity != "hint" or _wants_style(task)]
-        if checked.syntax_errors():
+        verified, _, _ = (_verified_syntax_fixes(task, checked) if checked.syntax_errors()
+                          else ([], 0, 0))
+        if verified:
             # A parse error with a fix the compiler accepts: the fix's finding instead of the
-            # compiler's words for the same error.
-            verified, _ = _verified_syntax_fixes(task, checked)
-            if verified:
-                found = verified + [f for f in found if f.message not in checked.syntax_errors()]
+            # compiler's words for the same error (on the fix's line or the next).
+            offsets = Offsets(task.text)
+            lines = {offsets.line_of(f.start) + step for f in verified for step in (0, 1)}
+            said = set(checked.syntax_errors())
+            found = verified + [f for f in found if not (
+                f.message in said and offsets.line_of(f.start) in lines)]
         note = checked.note
     elif task.language == "python":
         syntax_seen = False
@@ -131,35 +138,42 @@ def _compiler_fixes(task: TaskInput) -> tuple[list[TaskFinding], str]:
     """For a language with a compiler here: tree-sitter's missing tokens, each kept only if
     the compiler, run on the text with it applied, finds fewer parse errors and no new one
     (type errors the parse error hid may appear: find_bugs reports them next)."""
+    if task.language in COMPILERS and not any(f.fix for f in syntax_findings(task.text,
+                                                                             task.language)):
+        return [], ""  # nothing to verify: no compiler run
     before = compile_check(task.text, task.language, task.uri)
     if before is None or not before.ran:
-        return [f for f in _findings(task)[0] if f.fix], ""
-    kept, dropped = _verified_syntax_fixes(task, before)
-    note = (f"{dropped} syntax fix(es) left out: {before.note} rejects the text they make.\n"
-            if dropped else "")
+        return [f for f in _findings_with(task, before)[0] if f.fix], ""
+    kept, rejected, unverified = _verified_syntax_fixes(task, before)
+    note = "".join((
+        f"{rejected} syntax fix(es) left out: {before.note} rejects the text they make.\n"
+        if rejected else "",
+        f"{unverified} syntax fix(es) left out: not verified in time; run fix again after "
+        "applying these.\n" if unverified else ""))
     return kept, note
 
 
-def _verified_syntax_fixes(task: TaskInput, before: Checked) -> tuple[list[TaskFinding], int]:
-    """tree-sitter's missing tokens the compiler accepts (see :func:`_compiler_fixes`), and how
-    many it rejected."""
+def _verified_syntax_fixes(task: TaskInput, before: Checked
+                           ) -> tuple[list[TaskFinding], int, int]:
+    """tree-sitter's missing tokens the compiler accepts (see :func:`_compiler_fixes`), how
+    many it rejected, and how many were not tried (past the count or the time budget)."""
     errors = before.syntax_errors()
     kept: list[TaskFinding] = []
-    dropped = 0
+    rejected = unverified = 0
     budget = time.monotonic() + VERIFY_BUDGET_S
     for finding in [f for f in syntax_findings(task.text, task.language) if f.fix]:
         if not _in_range(finding.start, finding.end, task.start, task.end):
             continue
-        if len(kept) + dropped >= MAX_VERIFIED_FIXES or time.monotonic() > budget:
-            dropped += 1  # not verified: not sent
+        if len(kept) + rejected >= MAX_VERIFIED_FIXES or time.monotonic() > budget:
+            unverified += 1
             continue
         after = compile_check(_applied(task.text, finding.fix or ()), task.language, task.uri)
         if (after is not None and after.ran and len(after.syntax_errors()) < len(errors)
                 and set(after.syntax_errors()) <= set(errors)):
             kept.append(finding)
         else:
-            dropped += 1
-    return kept, dropped
+            rejected += 1
+    return kept, rejected, unverified
 
 
 def _applied(text: str, edits: tuple[TextEdit, ...]) -> str:

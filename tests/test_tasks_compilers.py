@@ -137,6 +137,19 @@ def test_a_clean_file_gets_no_finding_and_style_only_on_request() -> None:
     ("#include <../../etc/hostname>\n", "cpp", "absolute or parent path"),
     ('const S: &str = include_str!("/etc/hostname");\n', "rust", "reads other files"),
     ("mod other;\nfn f() {}\n", "rust", "reads other files"),
+    # Other spellings that would make a compiler read a server file (and print it in an error).
+    ('const S: &str = include_str !("/etc/hostname");\n', "rust", "reads other files"),
+    ('use std::include_str as f;\nconst S: &str = f!("/etc/hostname");\n', "rust",
+     "reads other files"),
+    ("mod r#other;\n", "rust", "reads other files"),
+    ('#define F "/etc/hostname"\n#include F\n', "c", "plain `#include <...>`"),
+    ('#include \\\n"/etc/hostname"\n', "c", "plain `#include <...>`"),
+    ('%:include "/etc/hostname"\n', "c", "plain `#include <...>`"),
+    ('#/**/include "/etc/hostname"\n', "cpp", "plain `#include <...>`"),
+    ('#if __has_include("/root/.ssh/id_rsa")\nint k;\n#endif\n', "c", "plain `#include <...>`"),
+    ('#pragma GCC dependency "/etc/hostname"\n', "c", "plain `#include <...>`"),
+    ('_Pragma("GCC dependency \\"/etc/hostname\\"")\n', "c", "plain `#include <...>`"),
+    ("#include <sys/../../etc/hostname>\n", "c", "absolute or parent path"),
 ])
 def test_what_cannot_be_checked_here_is_said_not_guessed(text: str, language: str,
                                                          says: str) -> None:
@@ -179,3 +192,27 @@ def test_a_missing_or_stuck_compiler_is_said_and_nothing_stays(monkeypatch: pyte
     _, summary = findings(JAVA_BUGS, "java", "file:///Signs.java")
     assert "javac did not finish within 0.001 s" in summary
     assert not list(MEMORY_DIR.glob(f"{LINT_PREFIX}*")), "a private directory was left"
+
+
+def test_what_go_derives_from_a_file_leaves_with_its_run() -> None:
+    """Each run works on hard links to the warm cache: the export data and vet facts of the
+    user's file (its names, types, constants) are not added to the shared cache."""
+    before = sum(1 for _ in compilers.GO_CACHE.rglob("*"))
+    text = 'package secret\n\nconst Token = "canary-7f3a"\n\nfunc Key() string { return Token }\n'
+    checked = compile_check(text, "go", "file:///k.go")
+    assert checked is not None and checked.ran, checked
+    assert sum(1 for _ in compilers.GO_CACHE.rglob("*")) == before
+    assert not [p for p in compilers.GO_CACHE.rglob("*") if p.is_file()
+                and b"canary-7f3a" in p.read_bytes()]
+
+
+def test_go_type_errors_and_vet_findings_survive_braces_in_messages() -> None:
+    output = ("# document\nvet: ./document.go:4:2: x (variable of type struct{}) is not used\n"
+              '{\n\t"document": {\n\t\t"printf": [\n\t\t\t{\n\t\t\t\t"posn": '
+              '"/p/document.go:6:2",\n\t\t\t\t"message": "bad {} verb"\n\t\t\t}\n'
+              "\t\t]\n\t}\n}\n")
+    text = "package main\n\nfunc main() {\n\tx := struct{}{}\n\n\tprintln()\n}\n"
+    found = compilers.go_diagnostics(output, compilers.Offsets(text))
+    assert [(d.rule, d.message) for d in found] == [
+        ("go/types", "x (variable of type struct{}) is not used"),
+        ("vet/printf", "bad {} verb")]
