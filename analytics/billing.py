@@ -103,10 +103,11 @@ def clickhouse_totals(settings: Settings, tenant: str, month: str) -> dict[str, 
             "accepted": int(said[1]), "rejected": int(said[2])}
 
 
-def live_records(messages: Iterable[tuple[bytes | None, bytes | None]]) -> list[UsageRecord]:
+def live_records(messages: Iterable[tuple[bytes | None, bytes | None]],
+                 bad: list[ProtocolError] | None = None) -> list[UsageRecord]:
     """The usage records no tombstone removed, one per ``record_id`` (pure). ``messages`` are
     (key, value) pairs in their partition's order; a tombstone (no value) under a record's key,
-    the ``record_id``, is what an erasure writes."""
+    the ``record_id``, is what an erasure writes. Records that do not read go to ``bad``."""
     live: dict[str, UsageRecord] = {}
     for key, value in messages:
         if value is None:
@@ -116,7 +117,8 @@ def live_records(messages: Iterable[tuple[bytes | None, bytes | None]]) -> list[
         try:
             record = read_record(UsageRecord, value)
         except ProtocolError as error:
-            print(f"skipping bad usage record: {error.code} ({error.field})", file=sys.stderr)
+            if bad is not None:
+                bad.append(error)
             continue
         live[record.record_id] = record
     return list(live.values())
@@ -125,7 +127,11 @@ def live_records(messages: Iterable[tuple[bytes | None, bytes | None]]) -> list[
 async def read_usage(settings: Settings) -> list[UsageRecord]:
     """Every live record of the usage topic, from the beginning to its current end."""
     messages = await read_all(settings, [settings.topic_usage])
-    return live_records((message.key, message.value) for message in messages)
+    bad: list[ProtocolError] = []
+    records = live_records(((message.key, message.value) for message in messages), bad)
+    for error in bad:
+        print(f"skipping bad usage record: {error.code} ({error.field})", file=sys.stderr)
+    return records
 
 
 def main(argv: list[str] | None = None) -> int:

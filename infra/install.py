@@ -3,8 +3,9 @@
 Apache Kafka's jars come from Maven Central through ``infra/kafka/pom.xml`` (exact versions,
 ``mvn -C`` verifies checksums); ``tritonserver`` ships inside the ``nvidia-pytriton`` wheel, which
 we fetch with ``pip download --no-deps``, check against the sha256 pinned below, and extract only
-the files we run. Redis, ShellCheck, Go, Neovim and Emacs with eglot (what the stack and
-``make test`` run) come from Debian with ``apt-get`` when missing.
+the files we run. Redis, ShellCheck, Go, gcc and g++, a JDK, rustc, Neovim and Emacs with eglot
+(what the stack, find_bugs and ``make test`` run) come from Debian with ``apt-get`` when
+missing. Go's cache of the standard library is warmed last.
 
 Run: ``python -m infra.install`` (idempotent; re-verifies what is already there).
 """

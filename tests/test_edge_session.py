@@ -510,3 +510,8 @@ class TestOneEventPerRequest:
         session.receive(frame(CompletionRequest("r5", "a.py", 1, 3)), 30)
         replies, records = session.receive(frame(CompletionRequest("r5", "a.py", 1, 3)), 31)
         assert records == [] and not any(isinstance(r, CompletionEnd) for r in replies)
+        # So is a frame refused for another reason that names an id in use: no second end, no
+        # second row (it could fall in another usage window and be billed twice).
+        replies, records = session.receive(
+            '{"type":"complete","request_id":"r5","uri":"a.py","version":1}', 32)
+        assert [type(r).__name__ for r in replies] == ["ErrorFrame"] and records == []

@@ -188,6 +188,8 @@ class Lifecycle:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await asyncio.gather(*self._ending, return_exceptions=True)
+        if self._quota is not None:
+            await self._quota.settled()  # units of cancelled takes, given back before we go
 
     async def _run(self, request: Request, answer: Answer) -> None:
         route = request.route

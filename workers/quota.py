@@ -67,7 +67,7 @@ class QuotaGate:
         self._giving_back: set[asyncio.Task[None]] = set()
 
     async def settled(self) -> None:
-        """Wait for the units being given back (tests, shutdown)."""
+        """Wait for the units being given back (tests; the lifecycle's close, at shutdown)."""
         while self._giving_back:
             await asyncio.gather(*self._giving_back, return_exceptions=True)
 

@@ -180,10 +180,10 @@ class EdgeSession:
                     replies.append(SlowDown(self._limits.slow_down_interval_ms, "rate_limited"))
                 self._slowed_at_ms = now_ms
             if kind in ("complete", "task") and request_id is not None \
-                    and error.code != "duplicate_request_id":
+                    and error.code != "duplicate_request_id" and request_id not in self._requests:
                 # A refused request still ends, so a client waiting for its end is not left
-                # hanging; a reused id does not: the request that owns it ends by itself, and a
-                # request ends exactly once.
+                # hanging; one whose id is in use does not (whatever the refusal): the request
+                # that owns it ends by itself, once, with its one analytics row.
                 replies.append(CompletionEnd(request_id, "error", 0, detail=error.code))
                 return replies, [self._unstarted(request_id, "error", now_ms, now_ms)]
             return replies, []
