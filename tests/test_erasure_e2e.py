@@ -90,9 +90,16 @@ async def test_erase_one_of_three_users(stack: Settings) -> None:
     for user in keys:
         await until(stack, f"SELECT uniqExact(event_id) FROM completion_events WHERE "
                            f"tenant_id = '{t}' AND user_id = '{user}'", 2)
+    # Billing settled: every user's windows closed and equal to what ClickHouse counts (feedback
+    # included), so the numbers before the erasure are final.
     deadline = time.monotonic() + 30
-    while len((before := await asyncio.to_thread(billing, stack, t, month))["users"]) < 3:
-        assert time.monotonic() < deadline, before
+    while True:
+        before = await asyncio.to_thread(billing, stack, t, month)
+        counted = await asyncio.to_thread(clickhouse_totals, stack, t, month)
+        if len(before["users"]) == 3 and before["totals"] == counted \
+                and counted["accepted"] == 2 * len(keys):
+            break
+        assert time.monotonic() < deadline, (before, counted)
         await asyncio.sleep(0.5)
     assert bob in {row["user_id"] for row in before["users"]}
     redis = aioredis.Redis.from_url(stack.redis_url)
