@@ -543,3 +543,6 @@ def compile_check(text: str, language: str, uri: str) -> Checked | None:
         return Checked([], f"{missing} is not installed", ran=False)
     except CompilerFailed as error:
         return Checked([], str(error), ran=False)
+    except OSError as error:  # the private directory: full, or a name too long to write
+        return Checked([], f"the text could not be written for the compiler: {error.strerror}",
+                       ran=False)

@@ -48,7 +48,7 @@ def summary_from_name(definition: Definition) -> str:
 #: Comment markers a doc comment's lines start or end with, in the languages we parse.
 _MARKERS = re.compile(r'^\s*(?:/\*\*+|/\*!?|\*+/|\*|///?!?|//|#+|"""|\'\'\'|--|;+)\s?')
 #: Lines that start a doc comment's tags (where the summary has ended).
-_TAGS = re.compile(r"^\s*(?:@\w+|:\w+|Args:|Arguments:|Returns?:|Raises:|Parameters|# \w+)")
+_TAGS = re.compile(r"^\s*(?:@\w+|:\w+|Args:|Arguments:|Returns?:|Raises:|Parameters)")
 
 
 def first_sentence(comment: str) -> str | None:

@@ -38,8 +38,8 @@ def _signature(d: Definition) -> str:
     return f"{d.name}({params}){arrow}" if d.kind == "function" else d.name
 
 
-def _summary(text: str, language: str, d: Definition, filler: Filler | None
-             ) -> tuple[str, str] | None:
+def _summary(text: str, language: str, d: Definition, filler: Filler | None,
+             local: dict[str, Definition]) -> tuple[str, str] | None:
     """(summary, where it came from), or ``None`` when no sentence can be trusted: a
     definition's own doc comment; else the code model's line, only when it names a word of the
     definition and copies no other definition's summary (marked as a suggestion). A sentence
@@ -52,7 +52,7 @@ def _summary(text: str, language: str, d: Definition, filler: Filler | None
     if comment is None or not comment.by_model:
         return None
     said = {w.lower() for w in re.findall(r"[A-Za-z]{3,}", comment.summary)}
-    others = {first_sentence(o.docstring) for o in definitions(text, language, 0, len(text))
+    others = {first_sentence(o.docstring) for o in local.values()
               if o.docstring and o.start != d.start}
     if not said & body_words(text, d) or comment.summary in others:
         return None
@@ -82,7 +82,7 @@ def _one(text: str, language: str, d: Definition, filler: Filler | None,
          local: dict[str, Definition], level: str = "###") -> Iterator[str]:
     first_line = text.count("\n", 0, d.start) + 1
     last_line = text.count("\n", 0, d.end) + 1
-    summary = _summary(text, language, d, filler)
+    summary = _summary(text, language, d, filler, local)
     said = f" {summary[0]} *(summary from {summary[1]})*" if summary else ""
     parts = [f"{level} `{_signature(d)}`\n",
              f"A {d.kind} on lines {first_line}-{last_line}.{said}\n"]

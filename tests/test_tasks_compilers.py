@@ -216,3 +216,12 @@ def test_go_type_errors_and_vet_findings_survive_braces_in_messages() -> None:
     assert [(d.rule, d.message) for d in found] == [
         ("go/types", "x (variable of type struct{}) is not used"),
         ("vet/printf", "bad {} verb")]
+
+
+def test_a_file_that_cannot_be_written_for_the_compiler_is_said() -> None:
+    """A public class named past the file system's 255 bytes: no crash, the note says why."""
+    name = "A" * 300
+    checked = compile_check(f"public class {name} {{}}\n", "java", "file:///A.java")
+    assert checked is not None and not checked.ran
+    assert "could not be written for the compiler" in checked.note
+    assert not list(MEMORY_DIR.glob(f"{LINT_PREFIX}*"))
