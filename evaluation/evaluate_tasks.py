@@ -6,12 +6,14 @@ each beside a trivial baseline in the same run.
   was not there before the injection and lies within a line of it is a hit. Precision (hits /
   new findings) and recall (bugs with a hit) per kind; findings per 1,000 lines of the clean
   files. Baseline: one finding on a random line of the function.
-- ``docs``: held-out documented functions with their docstring taken out; BLEU-4 and ROUGE-L of
-  the written summary line against the real first line. Baseline: the name's words.
+- ``docs``: held-out documented functions with their docstring taken out: how many get a
+  summary line (the rest are left without one), none copied from another function, and BLEU-4
+  and ROUGE-L of those written against the real first line. Baselines: the name's words and a
+  sentence read from the name, on the same functions.
 - ``tests``: tests written for held-out functions of pure standard-library modules, run here by
   pytest in a subprocess (offline, in a temporary directory: the evaluation executes the
-  held-out code, which the server never does); the share of generated tests that pass.
-  Baseline: the same calls expected to return ``None``.
+  held-out code, which the server never does): how many fail on the unmodified code (must be
+  none), and the share of functions with a passing test.
 
 The engines run in this process, as the task routes run them in Triton (``tasks.engine``).
 """
@@ -35,11 +37,11 @@ from typing import Any
 from corpus import files as corpus_files
 from evaluation.task_scores import BUG_KINDS, bleu4, inject, rouge_l
 from schemas.tasks import TaskFinding
-from tasks.docs import doc_comment, summary_from_name
+from tasks.docs import doc_comment, name_words, summaries
 from tasks.engine import TaskInput, run_task
 from tasks.filler import ModelFiller
 from tasks.structure import definitions
-from tasks.testgen import write_tests
+from tasks.testgen import NoTest, write_tests
 from training import model_dir
 
 #: Standard-library modules whose functions are pure enough to call with sample arguments.
@@ -167,10 +169,31 @@ def _documented(files: list[corpus_files.SourceFile], limit: int, rng: random.Ra
     return found
 
 
+_VERBS = frozenset({"get", "set", "compute", "calculate", "make", "build", "create", "parse",
+                    "load", "save", "read", "write", "find", "check", "validate", "convert",
+                    "format", "update", "add", "remove", "delete", "send", "handle", "open",
+                    "close", "run", "start", "stop", "render", "apply", "reset", "merge", "split",
+                    "count", "sort", "filter", "map", "fetch", "encode", "decode", "normalize"})
+
+
+def name_sentence(name: str) -> str:
+    """The baseline a name gives: ``parse_config`` -> "Parse the config." (what the engine once
+    wrote when the model's line failed; it says nothing the name does not)."""
+    words = name_words(name) or ["this"]
+    head, rest = words[0], " ".join(words[1:])
+    if head in _VERBS:
+        return f"{head.capitalize()} the {rest}." if rest else f"{head.capitalize()} it."
+    return f"Return the {' '.join(words)}."
+
+
 def evaluate_docs(files: list[corpus_files.SourceFile], limit: int, filler: ModelFiller,
                   rng: random.Random) -> dict[str, Any]:
+    """Summaries written (the model's line that passed the check) or left out; any written
+    that is another function's summary in the same file (must be 0); BLEU-4 and ROUGE-L of
+    those written against the real first line, beside the name's words and the name sentence
+    on the same functions."""
     scores: dict[str, list[float]] = defaultdict(list)
-    by_model = 0
+    written = copied = 0
     started = time.perf_counter()
     samples = _documented(files, limit, rng)
     for text, offset, name, reference in samples:
@@ -179,17 +202,18 @@ def evaluate_docs(files: list[corpus_files.SourceFile], limit: int, filler: Mode
         if not found:
             continue
         comment = doc_comment(text, "python", found[0], filler)
-        if comment is None:
+        scores["sampled"].append(1.0)
+        if comment is None or comment.summary is None:
             continue
-        by_model += comment.by_model
-        baseline = " ".join(re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name).replace("_", " ")
-                            .split())
+        written += 1
+        copied += comment.summary in summaries(text, "python", found[0])
+        baseline = " ".join(name_words(name))
         for system, line in (("engine", comment.summary), ("name_words", baseline),
-                             ("name_summary", summary_from_name(found[0]))):
+                             ("name_sentence", name_sentence(name))):
             scores[f"{system}_bleu4"].append(bleu4(line, reference))
             scores[f"{system}_rouge_l"].append(rouge_l(line, reference))
-    count = len(scores["engine_bleu4"])
-    return {"functions": count, "summaries_by_model": by_model,
+    return {"functions": len(scores.pop("sampled", [])), "summaries_written": written,
+            "copied_from_another_function": copied,
             **{k: statistics.fmean(v) for k, v in scores.items() if v},
             "seconds": time.perf_counter() - started}
 
@@ -208,59 +232,55 @@ def _pytest_counts(output: str) -> tuple[int, int]:
     return passed, failed
 
 
-def evaluate_tests(files: list[corpus_files.SourceFile], limit: int, filler: ModelFiller,
+def evaluate_tests(files: list[corpus_files.SourceFile], limit: int,
                    rng: random.Random) -> dict[str, Any]:
-    totals: dict[str, Counter[str]] = {"engine": Counter(), "none_baseline": Counter()}
+    """Functions sampled; those given a test file (the rest are told why not); the test
+    functions written, passed and failed on the unmodified code (failed must be 0); the share
+    of sampled functions with a passing test."""
+    counts: Counter[str] = Counter()
     started = time.perf_counter()
-    functions = 0
     order = [f for f in files if _module_of(f.path)]
     rng.shuffle(order)
     with tempfile.TemporaryDirectory() as scratch:
         for file in order:
-            if functions >= limit:
+            if counts["functions"] >= limit:
                 break
             module = _module_of(file.path)
             assert module is not None
-            candidates = [f for f in _functions(file.text)
-                          if not f[2].startswith("_")]
+            candidates = [f for f in _functions(file.text) if not f[2].startswith("_")]
             rng.shuffle(candidates)
-            for first, _, name in candidates[:2]:
+            for first, _, name in candidates:
                 at = sum(len(line) + 1 for line in file.text.split("\n")[:first]) - 2
                 found = [d for d in definitions(file.text, "python", max(0, at), max(0, at))
                          if d.name == name and d.kind == "function"]
-                if not found or any(p.name.startswith("*") for p in found[0].parameters):
+                if not found or counts["functions"] >= limit:
                     continue
-                tests = write_tests(file.text, f"file:///x/{module}.py", "python", found[0],
-                                    [], filler)
-                if tests is None:
+                counts["functions"] += 1
+                tests = write_tests(file.text, f"file:///x/{module}.py", "python", found[0], [])
+                if isinstance(tests, NoTest):
                     continue
-                functions += 1
+                counts["with_a_test_file"] += 1
+                counts["example_cases"] += tests.examples
+                counts["round_trips"] += tests.round_trips
                 stem = f"{module}.py".rsplit(".", 2)[-2]
-                body = tests.text.replace(f"from {stem} import {name}",
-                                          f"from {module} import {name}")
-                baseline = re.sub(r"assert (.+) == .+", r"assert \1 is None", body)
-                for system, source in (("engine", body), ("none_baseline", baseline)):
-                    path = Path(scratch) / f"test_{system}_{functions}.py"
-                    path.write_text(source)
-                    try:
-                        done = subprocess.run(
-                            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                             str(path)], cwd=scratch, capture_output=True, text=True,
-                            timeout=TEST_TIMEOUT_S, check=False)
-                        passed, failed = _pytest_counts(done.stdout)
-                    except subprocess.TimeoutExpired:
-                        passed, failed = 0, tests.cases
-                    totals[system]["tests"] += tests.cases
-                    totals[system]["passed"] += passed
-                    totals[system]["functions_with_a_pass"] += passed > 0
-                    del failed
-    result: dict[str, Any] = {"functions": functions, "seconds": time.perf_counter() - started}
-    for system, counts in totals.items():
-        result[system] = {"tests": counts["tests"], "passed": counts["passed"],
-                          "pass_rate": counts["passed"] / counts["tests"] if counts["tests"]
-                          else None,
-                          "functions_with_a_pass": counts["functions_with_a_pass"]}
-    return result
+                body = tests.text.replace(f"from {stem} import ", f"from {module} import ")
+                path = Path(scratch) / f"test_generated_{counts['functions']}.py"
+                path.write_text(body)
+                try:
+                    done = subprocess.run(
+                        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                         str(path)], cwd=scratch, capture_output=True, text=True,
+                        timeout=TEST_TIMEOUT_S, check=False)
+                    passed, failed = _pytest_counts(done.stdout)
+                except subprocess.TimeoutExpired:
+                    passed, failed = 0, tests.examples + tests.round_trips
+                counts["passed"] += passed
+                counts["failed"] += failed
+                counts["functions_with_a_pass"] += passed > 0
+                if failed:
+                    print(f"  FAILED on the unmodified code: {module}.{name}\n{done.stdout[-800:]}")
+    return {**counts, "share_with_a_pass": counts["functions_with_a_pass"] / counts["functions"]
+            if counts["functions"] else None, "seconds": time.perf_counter() - started}
 
 
 def _rng(seed: int) -> random.Random:
@@ -275,16 +295,33 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bugs-per-kind", type=int, default=100)
     parser.add_argument("--docs", type=int, default=150)
-    parser.add_argument("--tests", type=int, default=40)
+    parser.add_argument("--tests", type=int, default=10_000,
+                        help="at most this many functions for tests (default: all of them)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", help="also write the figures here")
+    parser.add_argument("--only", default="find_bugs,docs,tests",
+                        help="the evaluations to run, comma-separated")
     args = parser.parse_args(argv)
     heldout = [f for f in corpus_files.load("heldout") if f.language == "python"]
     rng = _rng(args.seed)
     rng.shuffle(heldout)
     filler = ModelFiller(model_dir.MODEL_DIR)
     print(f"held-out Python files: {len(heldout)}")
-    bugs = evaluate_find_bugs(heldout, args.bugs_per_kind, _rng(args.seed))
+    only = set(args.only.split(","))
+    results: dict[str, Any] = {}
+    if "find_bugs" in only:
+        results["find_bugs"] = _print_bugs(evaluate_find_bugs(heldout, args.bugs_per_kind,
+                                                              _rng(args.seed)))
+    if "docs" in only:
+        results["docs"] = _print_docs(evaluate_docs(heldout, args.docs, filler, _rng(args.seed)))
+    if "tests" in only:
+        results["tests"] = _print_tests(evaluate_tests(heldout, args.tests, _rng(args.seed)))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return 0
+
+
+def _print_bugs(bugs: dict[str, Any]) -> dict[str, Any]:
     print("\nfind_bugs (engine: ruff's bug rules and its parser; baseline: a random line)")
     print(f"{'kind':20s} {'bugs':>5s} {'precision':>9s} {'recall':>7s} {'base P':>7s} "
           f"{'base R':>7s}")
@@ -295,23 +332,29 @@ def main(argv: list[str] | None = None) -> int:
     per_1000 = ", ".join(f"{k} {v:.1f}" for k, v in
                          sorted(bugs["findings_per_1000_clean_lines"].items()))
     print(f"findings per 1,000 clean lines ({bugs['clean_lines']} lines): {per_1000 or 'none'}")
-    docs = evaluate_docs(heldout, args.docs, filler, _rng(args.seed))
-    print(f"\ndocs: {docs['functions']} held-out functions, summary line written by the model "
-          f"in {docs['summaries_by_model']} (else read from the name)")
-    for system in ("engine", "name_summary", "name_words"):
+    return bugs
+
+
+def _print_docs(docs: dict[str, Any]) -> dict[str, Any]:
+    print(f"\ndocs: {docs['functions']} held-out functions; a summary line written (the "
+          f"model's, where it passed the check) for {docs['summaries_written']}, left out for "
+          f"the rest; copied from another function: {docs['copied_from_another_function']}")
+    for system in ("engine", "name_sentence", "name_words"):
         print(f"  {system:14s} BLEU-4 {_fmt(docs.get(system + '_bleu4'))}  ROUGE-L "
-              f"{_fmt(docs.get(system + '_rouge_l'))}")
-    tests = evaluate_tests(heldout, args.tests, filler, _rng(args.seed))
-    print(f"\ntests: {tests['functions']} held-out functions of pure standard-library modules")
-    for system in ("engine", "none_baseline"):
-        row = tests[system]
-        print(f"  {system:14s} {row['passed']}/{row['tests']} generated tests pass "
-              f"({_fmt(row['pass_rate'])}); functions with a passing test: "
-              f"{row['functions_with_a_pass']}")
-    if args.json:
-        Path(args.json).write_text(json.dumps({"find_bugs": bugs, "docs": docs, "tests": tests},
-                                              indent=2))
-    return 0
+              f"{_fmt(docs.get(system + '_rouge_l'))}  (on the functions given a summary)")
+    return docs
+
+
+def _print_tests(tests: dict[str, Any]) -> dict[str, Any]:
+    print(f"\ntests: {tests['functions']} public functions of held-out pure standard-library "
+          "modules; "
+          f"a test file for {tests.get('with_a_test_file', 0)} ({tests.get('example_cases', 0)} "
+          f"cases from documented examples, {tests.get('round_trips', 0)} round trips), the "
+          f"rest told why not")
+    print(f"  test functions: {tests.get('passed', 0)} pass, {tests.get('failed', 0)} fail on "
+          f"the unmodified code; functions with a passing test: "
+          f"{tests.get('functions_with_a_pass', 0)} ({_fmt(tests['share_with_a_pass'])})")
+    return tests
 
 
 if __name__ == "__main__":

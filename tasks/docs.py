@@ -1,6 +1,8 @@
 """Documentation comments in each language's convention, built from the parsed signature, with
 the summary line written by the code model (a fill-in-the-middle question: the empty comment is
-the gap). When the model's line is not prose, the summary comes from the name instead."""
+the gap) only where its line passes a check: prose that names a word of the definition and copies
+no other definition's summary. Otherwise the summary is left out (a sentence read from the name,
+"Find it.", says nothing), and a comment that would hold nothing else is not written."""
 
 from __future__ import annotations
 
@@ -9,17 +11,12 @@ from dataclasses import dataclass
 
 from documents.languages import by_id
 from tasks.filler import Filler
-from tasks.structure import Definition
+from tasks.structure import Definition, definitions
 
 #: Tokens the model may spend on a summary line.
 SUMMARY_TOKENS = 32
 _CODE_LIKE = re.compile(r"[(){};=<>\[\]`\"']|^\W*$|\b(def|return|self|import)\b")
 _WORD = re.compile(r"[A-Za-z][a-z]+")
-_VERBS = {"get", "set", "compute", "calculate", "make", "build", "create", "parse", "load",
-          "save", "read", "write", "find", "check", "validate", "convert", "format", "update",
-          "add", "remove", "delete", "send", "handle", "open", "close", "run", "start", "stop",
-          "render", "apply", "reset", "merge", "split", "count", "sort", "filter", "map", "fetch",
-          "encode", "decode", "normalize", "clean", "init", "register", "resolve", "collect"}
 JSDOC = frozenset({"javascript", "javascriptreact", "typescript", "typescriptreact"})
 JAVADOC = frozenset({"java", "kotlin", "scala", "groovy", "dart", "php", "swift", "objective-c",
                      "c", "cpp", "d", "haxe", "solidity"})
@@ -29,20 +26,6 @@ def name_words(name: str) -> list[str]:
     """``totalPrice`` / ``total_price`` / ``TotalPrice`` -> ``["total", "price"]``."""
     spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name.replace("_", " "))
     return [w.lower() for w in spaced.split() if w]
-
-
-def summary_from_name(definition: Definition) -> str:
-    """A summary sentence from the name and what the body does (no model)."""
-    words = name_words(definition.name) or ["this"]
-    if definition.kind == "class":
-        return f"A {' '.join(words)}."
-    head, rest = words[0], " ".join(words[1:])
-    if head in ("is", "has", "can", "should", "contains"):
-        return f"Return whether this {head} {rest}." if rest else "Return whether it holds."
-    if head in _VERBS:
-        return f"{head.capitalize()} the {rest}." if rest else f"{head.capitalize()} it."
-    returns = any(v for v in definition.return_values)
-    return f"Return the {' '.join(words)}." if returns else f"{' '.join(words).capitalize()}."
 
 
 #: Comment markers a doc comment's lines start or end with, in the languages we parse.
@@ -76,11 +59,52 @@ def first_sentence(comment: str) -> str | None:
     return text[:end.end()].strip() if end else text
 
 
+#: Keywords and builtin type names of the languages we parse: words every body has, which a
+#: sentence naming them ("Return the ...") does not tie to this one.
+KEYWORDS = frozenset({
+    "def", "return", "function", "func", "fn", "for", "while", "if", "else", "elif", "class",
+    "public", "private", "protected", "static", "void", "int", "string", "str", "bool",
+    "boolean", "const", "let", "var", "self", "this", "new", "none", "null", "nil", "true",
+    "false", "and", "not", "pass", "yield", "async", "await", "import", "from", "try",
+    "except", "catch", "finally", "throw", "throws", "raise", "with", "lambda", "struct",
+    "enum", "impl", "pub", "mut", "match", "case", "switch", "default", "break", "continue",
+    "package", "interface", "type", "extends", "implements", "final", "long", "double",
+    "float", "char", "byte", "auto", "unsigned", "signed", "sizeof", "typedef", "namespace",
+    "using", "template", "virtual", "override", "mod", "use", "where", "dyn", "ref", "move",
+    "loop", "range", "len", "list", "dict", "set", "tuple", "object", "any", "error", "array",
+    "map", "make", "append", "print", "println", "printf",
+})
+
+
 def body_words(text: str, definition: Definition) -> set[str]:
-    """The words of a definition's identifiers (``totalPrice`` -> total, price)."""
+    """The words of a definition's identifiers (``totalPrice`` -> total, price), keywords and
+    builtin type names left out."""
     found: set[str] = set()
     for identifier in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text[definition.start:definition.end]):
-        found.update(w for w in name_words(identifier) if len(w) >= 3)
+        found.update(w for w in name_words(identifier) if len(w) >= 3 and w not in KEYWORDS)
+    return found
+
+
+def trusted(summary: str, text: str, definition: Definition, others: set[str]) -> bool:
+    """Whether the model's summary may stand: it names a word of the definition's identifiers
+    besides its own name (a sentence that restates the name, "Find it.", says nothing) and is
+    not another definition's summary (``others``: their first sentences)."""
+    said = {w.lower() for w in re.findall(r"[A-Za-z]{3,}", summary)}
+    used = body_words(text, definition) - set(name_words(definition.name))
+    return bool(said & used) and summary not in others
+
+
+def summaries(text: str, language: str, but: Definition | None = None) -> set[str]:
+    """The first sentences of the doc comments of every definition in ``text`` (but ``but``)."""
+    found: set[str] = set()
+    stack = list(definitions(text, language, 0, len(text)))
+    while stack:
+        d = stack.pop()
+        stack.extend(d.members)
+        first = first_sentence(d.docstring) if d.docstring and (
+            but is None or d.start != but.start) else None
+        if first:
+            found.add(first)
     return found
 
 
@@ -98,20 +122,21 @@ def clean_summary(text: str, around: str = "") -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class DocComment:
-    """Where the comment goes (a code point offset at a line start) and its text."""
+    """Where the comment goes (a code point offset at a line start) and its text (empty: nothing
+    trustworthy to write, no summary and nothing else)."""
 
     offset: int
     text: str
-    summary: str
-    by_model: bool
+    #: The model's summary line, where it passed the check.
+    summary: str | None
 
 
-def _python(d: Definition, body_indent: str, summary: str) -> str:
-    lines = [f'{body_indent}"""{summary}']
-    params = [p for p in d.parameters]
-    if params:
+def _python(d: Definition, body_indent: str, summary: str | None) -> str:
+    """A Google-style docstring; without a summary its sections alone (``""`` if none)."""
+    lines: list[str] = []
+    if d.parameters:
         lines += ["", f"{body_indent}Args:"]
-        for p in params:
+        for p in d.parameters:
             what = f" ({p.type})" if p.type else ""
             default = f" Defaults to ``{p.default}``." if p.default else ""
             lines.append(f"{body_indent}    {p.name.lstrip('*')}{what}:{default}".rstrip())
@@ -122,37 +147,49 @@ def _python(d: Definition, body_indent: str, summary: str) -> str:
     if d.raises:
         lines += ["", f"{body_indent}Raises:"]
         lines += [f"{body_indent}    {r}:" for r in d.raises]
+    if summary is None:
+        if not lines:
+            return ""
+        lines[0] = f'{body_indent}"""'
+    else:
+        lines.insert(0, f'{body_indent}"""{summary}')
     lines.append(f'{body_indent}"""')
     return "\n".join(lines) + "\n"
 
 
-def _block(d: Definition, language: str, summary: str) -> str:
-    """JSDoc, Javadoc/Doxygen, rustdoc, Go, C# XML or the language's line comments."""
+def _block(d: Definition, language: str, summary: str | None) -> str:
+    """JSDoc, Javadoc/Doxygen, rustdoc, Go, C# XML or the language's line comments; without a
+    summary only their tags and sections (``""`` where the comment would hold nothing else)."""
     ind = d.indent
     params = d.parameters
     if language in JSDOC or language in JAVADOC:
         typed = language in ("javascript", "javascriptreact")
-        lines = [f"{ind}/**", f"{ind} * {summary}"]
-        if params or d.returns or d.raises:
-            lines.append(f"{ind} *")
+        tags = []
         for p in params:
             kind = f" {{{p.type}}}" if typed and p.type else ""
-            lines.append(f"{ind} * @param{kind} {p.name}")
+            tags.append(f"{ind} * @param{kind} {p.name}")
         if d.kind == "function" and d.returns and d.returns != "void":
-            lines.append(f"{ind} * @return{'s' if language in JSDOC else ''}")
-        for raised in d.raises:
-            lines.append(f"{ind} * @throws {raised}")
-        lines.append(f"{ind} */")
-        return "\n".join(lines) + "\n"
+            tags.append(f"{ind} * @return{'s' if language in JSDOC else ''}")
+        tags += [f"{ind} * @throws {raised}" for raised in d.raises]
+        if summary is None and not tags:
+            return ""
+        head = [f"{ind} * {summary}"] + ([f"{ind} *"] if tags else []) if summary else []
+        return "\n".join([f"{ind}/**", *head, *tags, f"{ind} */"]) + "\n"
     if language == "rust":
-        lines = [f"{ind}/// {summary}"]
+        sections: list[str] = []
         if d.returns and d.returns.startswith("Result"):
-            lines += [f"{ind}///", f"{ind}/// # Errors", f"{ind}///",
-                      f"{ind}/// Returns an error when the operation fails."]
+            sections += [f"{ind}/// # Errors", f"{ind}///",
+                         f"{ind}/// Returns an error when the operation fails."]
         if any(c.startswith(("panic!", "unwrap", "expect")) or c.endswith((".unwrap", ".expect"))
                for c in d.calls):
-            lines += [f"{ind}///", f"{ind}/// # Panics"]
-        return "\n".join(lines) + "\n"
+            sections += [f"{ind}///"] if sections else []
+            sections += [f"{ind}/// # Panics"]
+        if summary is None:
+            return "\n".join(sections) + "\n" if sections else ""
+        return "\n".join([f"{ind}/// {summary}", *([f"{ind}///"] if sections else []),
+                          *sections]) + "\n"
+    if summary is None:
+        return ""  # Go, line comments: the summary is all there would be
     if language == "go":
         return f"{ind}// {d.name} {summary[0].lower()}{summary[1:]}\n"
     if language == "csharp":
@@ -173,10 +210,11 @@ def _line_start(text: str, offset: int) -> int:
     return text.rfind("\n", 0, offset) + 1
 
 
-def doc_comment(text: str, language: str, definition: Definition, filler: Filler | None
-                ) -> DocComment | None:
+def doc_comment(text: str, language: str, definition: Definition, filler: Filler | None,
+                others: set[str] | None = None) -> DocComment | None:
     """The documentation ``definition`` lacks, or ``None`` if it has some (or, in Python, its
-    body shares the ``def`` line)."""
+    body shares the ``def`` line). ``others``: the other definitions' summaries, when the
+    caller has them (read from ``text`` otherwise)."""
     if definition.docstring:
         return None
     placeholder = "\u2063"  # stands for the summary until the model has written it
@@ -188,19 +226,25 @@ def doc_comment(text: str, language: str, definition: Definition, filler: Filler
         if body_indent.strip():
             return None
         offset = body_line
-        template = _python(definition, body_indent, placeholder)
+
+        def template(summary: str | None) -> str:
+            return _python(definition, body_indent, summary)
     else:
         offset = _line_start(text, definition.start)
-        template = _block(definition, language, placeholder)
-    summary, by_model = None, False
+
+        def template(summary: str | None) -> str:
+            return _block(definition, language, summary)
+    summary = None
     if filler is not None:
-        cut = template.index(placeholder)
-        prefix = text[:offset] + template[:cut]
-        suffix = template[cut + 1:] + text[offset:]
-        written = filler.fill(prefix, suffix, language, SUMMARY_TOKENS)
-        summary = clean_summary(written, template)
-        by_model = summary is not None
-    summary = summary or summary_from_name(definition)
-    if language == "go":
+        gapped = template(placeholder)
+        cut = gapped.index(placeholder)
+        written = filler.fill(text[:offset] + gapped[:cut], gapped[cut + 1:] + text[offset:],
+                              language, SUMMARY_TOKENS)
+        summary = clean_summary(written, gapped)
+        if summary is not None and not trusted(
+                summary, text, definition,
+                summaries(text, language, definition) if others is None else others):
+            summary = None
+    if summary is not None and language == "go":
         summary = summary[0].lower() + summary[1:]
-    return DocComment(offset, template.replace(placeholder, summary), summary, by_model)
+    return DocComment(offset, template(summary), summary)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from schemas.socket import TaskKind, TextEdit
 from schemas.tasks import TaskEdit, TaskFinding, TaskItem, TaskText, short_title
 from tasks.compilers import COMPILERS, Checked, compile_check
-from tasks.docs import doc_comment
+from tasks.docs import doc_comment, summaries
 from tasks.explain import explain
 from tasks.filler import Filler
 from tasks.linters import (
@@ -30,9 +30,9 @@ from tasks.rename import new_name, rename
 from tasks.ruff import BUG_RULES, REFACTOR_RULES, Diagnostic, diagnostics, run_ruff
 from tasks.structure import definitions
 from tasks.syntax import syntax_findings
-from tasks.testgen import write_tests
+from tasks.testgen import NoTest, WrittenTests, write_tests
 
-#: Functions one tests request writes for (each costs the model two fills of up to 0.5 s).
+#: Functions one tests request writes for (the first ones the range selects).
 MAX_TEST_FUNCTIONS = 2
 #: Syntax fixes one fix request compiles to verify (each costs a compiler run), and the time
 #: it may spend on them (within the route's deadline: javac takes about a second a run).
@@ -251,42 +251,74 @@ def run_task(task: TaskInput, filler: Filler | None) -> Iterator[TaskItem]:
                            + ".\n")
     elif kind == "docs":
         found = definitions(task.text, task.language, task.start, task.end)
+        others = summaries(task.text, task.language)
         written = 0
         for d in found:
-            comment = doc_comment(task.text, task.language, d, filler)
-            if comment is not None:
-                written += 1
-                yield TaskEdit(short_title(f"Document {d.name or d.kind}"),
-                               (TextEdit(comment.offset, comment.offset, comment.text),))
-        if not written:
-            yield TaskText("Nothing to document here: " + (
-                "the definitions selected are documented already.\n" if found else
-                "put the cursor in a function or class.\n"))
+            comment = doc_comment(task.text, task.language, d, filler, others)
+            if comment is None:
+                continue
+            if not comment.text:
+                yield TaskText(f"No documentation written for `{d.name or d.kind}`: no summary "
+                               "passed the check (prose naming what the code uses, copied from "
+                               "no other definition), and the comment would hold nothing "
+                               "else.\n")
+                continue
+            written += 1
+            yield TaskEdit(short_title(f"Document {d.name or d.kind}"),
+                           (TextEdit(comment.offset, comment.offset, comment.text),))
+            if comment.summary is None:
+                yield TaskText(f"`{d.name or d.kind}`: its parameters and results documented; "
+                               "no summary line, since none passed the check (write it "
+                               "yourself).\n")
+        if not found:
+            yield TaskText("Nothing to document here: put the cursor in a function or class.\n")
+        elif not written and all(d.docstring for d in found):
+            yield TaskText("Nothing to document here: the definitions selected are documented "
+                           "already.\n")
     elif kind == "explain":
         for piece in explain(task.text, task.language, task.start, task.end, filler):
             yield TaskText(piece)
     elif kind == "tests":
-        found = [d for d in definitions(task.text, task.language, task.start, task.end)
-                 if d.kind == "function"]
-        made = 0
-        for d in found[:MAX_TEST_FUNCTIONS]:
-            tests = write_tests(task.text, task.uri, task.language, d, task.neighbours, filler)
-            if tests is None:
-                continue
-            made += 1
-            yield TaskText(f"{tests.cases} {tests.framework} case(s) for `{d.name}` "
-                           f"({tests.by_model} with expected values written by the model), "
-                           "not run: review them before relying on them.\n")
-            if tests.new and not _has_directory(task.uri):
-                # An unsaved buffer (``untitled:``) has no directory for a new file beside it:
-                # the tests come as text to paste.
-                yield TaskText(f"\n```{task.language}\n{tests.text.strip()}\n```\n")
-            elif tests.new:
-                yield TaskEdit(short_title(f"Tests for {d.name}"), (TextEdit(0, 0, tests.text),),
-                               tests.uri)
-            else:
-                end = len(task.text)
-                yield TaskEdit(short_title(f"Tests for {d.name}"), (TextEdit(end, end, tests.text),))
-        if not made:
-            yield TaskText("No tests written: put the cursor in a function of Python, "
-                           "JavaScript, TypeScript, Go, Rust or Java.\n")
+        yield from _tests(task)
+
+
+def _test_file_problem(task: TaskInput, tests: WrittenTests) -> str | None:
+    """Why a generated test file must not be sent: it does not parse (a Rust test module is
+    parsed with the document it is appended to)."""
+    whole = tests.text if tests.new else task.text + tests.text
+    problems = syntax_findings(whole, task.language)
+    return problems[0].message if problems else None
+
+
+def _tests(task: TaskInput) -> Iterator[TaskItem]:
+    found = [d for d in definitions(task.text, task.language, task.start, task.end)
+             if d.kind == "function"]
+    if not found:
+        yield TaskText("No tests written: put the cursor in a function of Python, "
+                       "JavaScript, TypeScript, Go, Rust or Java.\n")
+        return
+    for d in found[:MAX_TEST_FUNCTIONS]:
+        tests = write_tests(task.text, task.uri, task.language, d, task.neighbours)
+        if isinstance(tests, NoTest):
+            yield TaskText(f"No test for `{d.name}`: {tests.reason}.\n")
+            continue
+        problem = _test_file_problem(task, tests)
+        if problem is not None:
+            yield TaskText(f"No test for `{d.name}`: the file written does not parse "
+                           f"({problem}), so it is not sent.\n")
+            continue
+        what = [f"{tests.examples} case(s) from its documented examples"] if tests.examples \
+            else []
+        what += ["a round trip through its inverse in this file"] if tests.round_trips else []
+        yield TaskText(f"{tests.framework} test for `{d.name}`: {' and '.join(what)}; every "
+                       "expected value is stated by the code itself. Not run here.\n")
+        if tests.new and not _has_directory(task.uri):
+            # An unsaved buffer (``untitled:``) has no directory for a new file beside it:
+            # the tests come as text to paste.
+            yield TaskText(f"\n```{task.language}\n{tests.text.strip()}\n```\n")
+        elif tests.new:
+            yield TaskEdit(short_title(f"Tests for {d.name}"), (TextEdit(0, 0, tests.text),),
+                           tests.uri)
+        else:
+            end = len(task.text)
+            yield TaskEdit(short_title(f"Tests for {d.name}"), (TextEdit(end, end, tests.text),))

@@ -6,10 +6,9 @@ passes a check (marked as a suggestion), or none: a sentence read from the name 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
-from tasks.docs import body_words, doc_comment, first_sentence
+from tasks.docs import doc_comment, first_sentence
 from tasks.filler import Filler
 from tasks.library_docs import library_doc, python_imports
 from tasks.structure import Definition, definitions
@@ -39,22 +38,17 @@ def _signature(d: Definition) -> str:
 
 
 def _summary(text: str, language: str, d: Definition, filler: Filler | None,
-             local: dict[str, Definition]) -> tuple[str, str] | None:
+             others: set[str]) -> tuple[str, str] | None:
     """(summary, where it came from), or ``None`` when no sentence can be trusted: a
-    definition's own doc comment; else the code model's line, only when it names a word of the
-    definition and copies no other definition's summary (marked as a suggestion). A sentence
-    read from the name alone ("Find it.") says nothing and is left out."""
+    definition's own doc comment; else the code model's line where it passes the check of
+    ``tasks.docs.trusted`` (marked as a suggestion). A sentence read from the name alone
+    ("Find it.") says nothing and is left out."""
     if d.docstring:
         first = first_sentence(d.docstring)
         if first:
             return first, "its documentation"
-    comment = doc_comment(text, language, d, filler)  # the model fills the empty comment
-    if comment is None or not comment.by_model:
-        return None
-    said = {w.lower() for w in re.findall(r"[A-Za-z]{3,}", comment.summary)}
-    others = {first_sentence(o.docstring) for o in local.values()
-              if o.docstring and o.start != d.start}
-    if not said & body_words(text, d) or comment.summary in others:
+    comment = doc_comment(text, language, d, filler, others)  # the model fills the gap
+    if comment is None or comment.summary is None:
         return None
     return comment.summary, "the code model: a suggestion, not checked against the code"
 
@@ -82,7 +76,8 @@ def _one(text: str, language: str, d: Definition, filler: Filler | None,
          local: dict[str, Definition], level: str = "###") -> Iterator[str]:
     first_line = text.count("\n", 0, d.start) + 1
     last_line = text.count("\n", 0, d.end) + 1
-    summary = _summary(text, language, d, filler, local)
+    others = {first_sentence(o.docstring) or "" for o in local.values() if o.docstring}
+    summary = _summary(text, language, d, filler, others)
     said = f" {summary[0]} *(summary from {summary[1]})*" if summary else ""
     parts = [f"{level} `{_signature(d)}`\n",
              f"A {d.kind} on lines {first_line}-{last_line}.{said}\n"]

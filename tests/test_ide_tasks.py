@@ -32,6 +32,8 @@ def mean(values, weights=[]):
     return sum(values) / len(values)
 '''
 
+DOCTESTED = 'def double(n):\n    """Twice n.\n\n    >>> double(2)\n    4\n    """\n    return 2 * n\n'
+
 
 @pytest.fixture
 async def editor(stack: Settings) -> AsyncIterator[LanguageClient]:
@@ -121,13 +123,14 @@ async def test_tests_create_a_file_and_explain_returns_markdown(
     explained = await run(editor, "explain", line=5, character=5)
     assert explained["markdown"].startswith("### `mean(values, weights = [])`")
     tests = await run(editor, "tests", line=5, character=5)
-    if tests["edits"]:
-        created = editor.applied[-1]  # type: ignore[attr-defined]
-        kinds = [type(change).__name__ for change in created.document_changes]
-        assert kinds == ["CreateFile", "TextDocumentEdit"]
-        assert created.document_changes[0].uri == "file:///work/test_stats.py"
-    else:
-        assert "No tests written" in tests["markdown"]
+    assert not tests["edits"] and "No test for `mean`" in tests["markdown"]  # nothing to assert
+    open_doc(editor, DOCTESTED, "file:///work/calc.py")
+    tests = await run(editor, "tests", line=0, character=5, uri="file:///work/calc.py")
+    assert tests["edits"], tests
+    created = editor.applied[-1]  # type: ignore[attr-defined]
+    kinds = [type(change).__name__ for change in created.document_changes]
+    assert kinds == ["CreateFile", "TextDocumentEdit"]
+    assert created.document_changes[0].uri == "file:///work/test_calc.py"
 
 
 async def test_bad_task_arguments_are_errors_and_the_server_lives(

@@ -5,6 +5,7 @@ explanations, test files, and the engine's per-kind answers."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from hypothesis import given
@@ -15,7 +16,7 @@ from documents.document import apply_edits
 from schemas.errors import ValidationError
 from schemas.socket import TextEdit
 from schemas.tasks import TaskEdit, TaskFinding, TaskText, read_item, write_item
-from tasks.docs import clean_summary, doc_comment, name_words, summary_from_name
+from tasks.docs import clean_summary, doc_comment, name_words
 from tasks.engine import TaskInput, run_task
 from tasks.explain import explain
 from tasks.filler import ModelFiller
@@ -25,7 +26,7 @@ from tasks.offsets import Offsets
 from tasks.rename import new_name, rename
 from tasks.structure import definitions
 from tasks.syntax import syntax_findings
-from tasks.testgen import detect_framework, write_tests
+from tasks.testgen import NoTest, WrittenTests, _inverse_names, detect_framework, write_tests
 from workers.tasks.items import task_frame
 
 MODEL_DIR = Path(__file__).resolve().parent.parent / "model" / "repository" / "code_fim" / "1"
@@ -34,6 +35,17 @@ MODEL_DIR = Path(__file__).resolve().parent.parent / "model" / "repository" / "c
 @pytest.fixture(scope="module")
 def filler() -> ModelFiller:
     return ModelFiller(MODEL_DIR)
+
+
+class Written:
+    """A model that answers every fill with the same line: the checks on its answer are logic
+    over its text, tested here with the text chosen."""
+
+    def __init__(self, line: str) -> None:
+        self.line = line
+
+    def fill(self, prefix: str, suffix: str, language: str, max_tokens: int) -> str:
+        return self.line + "\n"
 
 
 class TestOffsets:
@@ -124,8 +136,6 @@ class TestDocs:
     def test_names_become_words_and_sentences(self) -> None:
         assert name_words("totalPrice") == ["total", "price"]
         assert name_words("parse_HTTPHeader") == ["parse", "httpheader"]
-        [d] = definitions("def parse_config(path):\n    return 1\n", "python", 5, 5)
-        assert summary_from_name(d) == "Parse the config."
 
     def test_only_prose_is_taken_from_the_model(self) -> None:
         assert clean_summary("compute the total price\n") == "Compute the total price."
@@ -143,13 +153,50 @@ class TestDocs:
     ])
     def test_each_language_gets_its_convention(self, language: str, text: str, opener: str,
                                                filler: ModelFiller) -> None:
+        """With the real model: whatever it writes, the comment (if any) parses; a summary
+        only where it passed the check."""
         name = {"typescript": "add", "java": "count", "go": "Parse", "rust": "read"}[language]
         at = text.index(name) + 1
         [d] = definitions(text, language, at, at)
         comment = doc_comment(text, language, d, filler)
-        assert comment is not None and comment.text.startswith(opener)
+        assert comment is not None
+        if comment.summary is not None or language != "go":
+            assert comment.text.startswith(opener)
         documented = text[:comment.offset] + comment.text + text[comment.offset:]
         assert syntax_findings(documented, language) == []
+
+    @pytest.mark.parametrize(("written", "kept"), [
+        ("Count the words of text split on whitespace.", True),  # names `text`, `split`
+        ("Count it.", False),  # restates the name
+        ("Return the number of items in the basket.", False),  # names nothing it uses
+        ("Parse the header.", False),  # another function's summary
+        ("return s.split()", False),  # code, not prose
+    ])
+    def test_the_models_line_is_kept_only_where_it_passes_the_check(
+            self, written: str, kept: bool) -> None:
+        text = ('def parse(h):\n    """Parse the header."""\n    return h\n\n\n'
+                "def count(text):\n    return len(text.split())\n")
+        at = text.index("count") + 1
+        [d] = definitions(text, "python", at, at)
+        comment = doc_comment(text, "python", d, Written(written))
+        assert comment is not None
+        assert (comment.summary == written) is kept
+        if kept:
+            assert comment.text.startswith(f'    """{written}\n')
+        else:  # the sections alone: no sentence from the name ("Count it.")
+            assert comment.summary is None
+            assert comment.text.startswith('    """\n    Args:\n        text:\n')
+
+    def test_a_comment_with_nothing_but_a_failed_summary_is_not_written(self) -> None:
+        text = "package m\n\nfunc Find() {\n}\n"
+        at = text.index("Find") + 1
+        [d] = definitions(text, "go", at, at)
+        comment = doc_comment(text, "go", d, Written("Find it."))  # names nothing used
+        assert comment is not None and comment.text == "" and comment.summary is None
+        items = list(run_task(TaskInput("docs", text, "go", "file:///m.go", at, at),
+                              Written("Find it.")))
+        assert [type(i) for i in items] == [TaskText]
+        assert "No documentation written for `Find`" in items[0].text  # type: ignore[union-attr]
 
     def test_documented_definitions_are_left_alone(self, filler: ModelFiller) -> None:
         text = 'def f():\n    """Already."""\n    return 1\n'
@@ -170,13 +217,99 @@ class TestTestFiles:
 
     def test_doctest_examples_become_cases_with_their_documented_values(self) -> None:
         text = ('def double(n):\n    """Twice n.\n\n    >>> double(2)\n    4\n    >>> double(0)\n'
-                '    0\n    """\n    return 2 * n\n')
+                '    0\n    >>> double(x)\n    6\n    >>> double(1)\n    2\n    3\n    """\n'
+                '    return 2 * n\n')
         [d] = definitions(text, "python", 5, 5)
-        tests = write_tests(text, "file:///p/calc.py", "python", d, [], None)
-        assert tests is not None and tests.uri == "file:///p/test_calc.py"
+        tests = write_tests(text, "file:///p/calc.py", "python", d, [])
+        assert isinstance(tests, WrittenTests) and tests.uri == "file:///p/test_calc.py"
         assert "assert double(2) == 4" in tests.text and "assert double(0) == 0" in tests.text
-        assert tests.by_model == 0
+        # `x` comes from an earlier line not shown; `double(1)`'s output goes on: neither taken.
+        assert "double(x)" not in tests.text and "double(1)" not in tests.text
+        assert tests.examples == 2 and not tests.round_trips
         compile(tests.text, "test_calc.py", "exec")  # parsed only, never run here
+
+    def test_no_value_is_guessed(self) -> None:
+        """A function whose code states no value gets no test, and the reason."""
+        text = "def mean(values):\n    return sum(values) / len(values)\n"
+        [d] = definitions(text, "python", 5, 5)
+        answer = write_tests(text, "file:///p/stats.py", "python", d, [])
+        assert isinstance(answer, NoTest) and "nothing in `mean` states a value" in answer.reason
+        items = list(run_task(TaskInput("tests", text, "python", "file:///p/stats.py", 5, 5),
+                              None))
+        assert not any(isinstance(i, TaskEdit) for i in items)
+        assert "No test for `mean`" in "".join(i.text for i in items if isinstance(i, TaskText))
+
+    @pytest.mark.parametrize(("name", "inverse"), [
+        ("b64encode", "b64decode"), ("EncodeToString", "DecodeToString"), ("unescape", "escape"),
+        ("to_hex", "from_hex"), ("toJSON", "fromJSON"), ("decompress", "compress"),
+        ("unquote", "quote"), ("serialize", "deserialize"), ("deserialize", "serialize"),
+    ])
+    def test_inverse_names(self, name: str, inverse: str) -> None:
+        assert _inverse_names(name) == [inverse]
+
+    CODECS: ClassVar[dict[str, tuple[str, str, str]]] = {
+        "python": ("file:///p/codec.py", "def encode(s: str) -> bytes:\n    return s.encode()\n"
+                   "\n\ndef decode(b: bytes) -> str:\n    return b.decode()\n",
+                   "assert decode(encode(value)) == value"),
+        "go": ("file:///p/codec.go", "package codec\n\nimport \"encoding/hex\"\n\n"
+               "func Encode(src []byte) string {\n\treturn hex.EncodeToString(src)\n}\n\n"
+               "func Decode(s string) ([]byte, error) {\n\treturn hex.DecodeString(s)\n}\n",
+               "got, err := Decode(encoded)"),
+        "java": ("file:///p/Codec.java", "package a.b;\n\npublic class Codec {\n"
+                 "    public static String encode(String s) {\n        return s;\n    }\n\n"
+                 "    static String decode(String s) {\n        return s;\n    }\n}\n",
+                 "assertEquals(value, Codec.decode(Codec.encode(value)));"),
+        "typescript": ("file:///p/codec.ts", "export function encode(s: string): string {\n"
+                       "  return s;\n}\n\nexport const decode = (s: string): string => s;\n",
+                       "assert.deepEqual(decode(encode(value)), value);"),
+        "rust": ("file:///p/lib.rs", "pub fn encode(input: &[u8]) -> String {\n    String::new()\n"
+                 "}\n\npub fn decode(s: &str) -> Result<Vec<u8>, String> {\n    Ok(vec![])\n}\n",
+                 "let decoded = decode(&encoded).unwrap();"),
+    }
+
+    @pytest.mark.parametrize("language", sorted(CODECS))
+    def test_an_inverse_in_the_file_gives_a_round_trip_that_parses(self, language: str) -> None:
+        uri, text, line = self.CODECS[language]
+        at = text.index("ncode") + 1
+        [d] = definitions(text, language, at, at)
+        tests = write_tests(text, uri, language, d, [])
+        assert isinstance(tests, WrittenTests) and tests.round_trips and tests.examples == 0
+        assert line in tests.text
+        whole = tests.text if tests.new else text + tests.text
+        assert syntax_findings(whole, language) == []
+        if language == "go":
+            assert tests.text.startswith("package codec\n")  # the document's package
+        if language == "java":
+            assert tests.text.startswith("package a.b;\n")
+
+    def test_types_that_do_not_chain_get_no_round_trip(self) -> None:
+        text = ("def encode(s: str) -> bytes:\n    return s.encode()\n\n\n"
+                "def decode(b: bytes, codec: str) -> str:\n    return b.decode(codec)\n")
+        [d] = definitions(text, "python", 5, 5)
+        assert isinstance(write_tests(text, "file:///p/c.py", "python", d, []), NoTest)
+        private = ("class C {\n  private static String encode(String s) { return s; }\n"
+                   "  static String decode(String s) { return s; }\n}\n")
+        [c] = definitions(private, "java", 0, len(private))
+        assert isinstance(write_tests(private, "file:///p/C.java", "java", c.members[0], []),
+                          NoTest)
+
+    def test_rustdoc_and_jsdoc_examples_with_literals_become_cases(self) -> None:
+        rust = ('/// Twice.\n///\n/// ```\n/// assert_eq!(double(2), 4);\n'
+                '/// assert_eq!(double(x), 6);\n/// ```\npub fn double(n: i32) -> i32 {\n'
+                '    2 * n\n}\n')
+        at = rust.index("double(n") + 1
+        [d] = definitions(rust, "rust", at, at)
+        tests = write_tests(rust, "file:///p/lib.rs", "rust", d, [])
+        assert isinstance(tests, WrittenTests) and tests.examples == 1
+        assert "assert_eq!(double(2), 4);" in tests.text and "double(x)" not in tests.text
+        js = ("/**\n * Twice.\n * @example\n * double(2) // => 4\n * double(y) // => 6\n */\n"
+              "export function double(n) {\n  return 2 * n;\n}\n")
+        at = js.index("double(n") + 1
+        [d] = definitions(js, "javascript", at, at)
+        tests = write_tests(js, "file:///p/m.js", "javascript", d, [])
+        assert isinstance(tests, WrittenTests) and tests.examples == 1
+        assert "assert.deepEqual(double(2), 4);" in tests.text
+        assert "from './m.js'" in tests.text  # node:test loads ES modules by full name
 
 
 class TestEngine:
