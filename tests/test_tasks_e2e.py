@@ -146,7 +146,8 @@ class TestEachKind:
         assert '    """' in documented
         assert "Args:\n        values (list):\n        factor (float): Defaults to ``2.0``." \
             in documented
-        assert documented.index('"""') > documented.index("def scale")
+        assert documented.index('"""', documented.index("def scale")) < \
+            documented.index("result = []")
 
     async def test_explain_streams_markdown(self, client: EdgeClient) -> None:
         offset = CLEAN.index("scale")
