@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from schemas.socket import TaskKind, TextEdit
 from schemas.tasks import TaskEdit, TaskFinding, TaskItem, TaskText, short_title
@@ -38,6 +38,10 @@ MAX_TEST_FUNCTIONS = 2
 #: it may spend on them (within the route's deadline: javac takes about a second a run).
 MAX_VERIFIED_FIXES = 3
 VERIFY_BUDGET_S = 1.5
+#: Grammars whose syntax errors on released code are often the parser's, not the code's (C and
+#: C++ macros, TypeScript syntax newer than the grammar): without a compiler to confirm them
+#: they are style-level (shown on request), not likely bugs.
+UNSURE_SYNTAX = frozenset({"c", "cpp", "typescript", "typescriptreact"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +108,7 @@ def _findings_with(task: TaskInput, checked: Checked | None) -> tuple[list[TaskF
     found: list[TaskFinding] = []
     note = "ruff"
     if checked is not None and checked.ran:
-        found = [_finding(d) for d in checked.diagnostics
-                 if d.severity != "hint" or _wants_style(task)]
+        found = [_finding(d) for d in checked.diagnostics]
         verified, _, _ = (_verified_syntax_fixes(task, checked) if checked.syntax_errors()
                           else ([], 0, 0))
         if verified:
@@ -127,11 +130,16 @@ def _findings_with(task: TaskInput, checked: Checked | None) -> tuple[list[TaskF
             found.append(_finding(d))
     else:
         found = syntax_findings(task.text, task.language)
+        if task.language in UNSURE_SYNTAX:
+            found = [replace(f, severity="hint") if f.severity == "error" else f for f in found]
         linted, note = _linted(task)
         found += [_finding(d) for d in linted]
         if checked is not None:
             note = f"syntax only: {checked.note}"
-    return [f for f in found if _in_range(f.start, f.end, task.start, task.end)], note
+    # Style is shown when asked for; `fix` offers its fixes too (an unused import removed).
+    style = _wants_style(task) or task.kind == "fix"
+    return [f for f in found if _in_range(f.start, f.end, task.start, task.end)
+            and (f.severity != "hint" or style)], note
 
 
 def _compiler_fixes(task: TaskInput) -> tuple[list[TaskFinding], str]:

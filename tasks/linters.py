@@ -69,6 +69,25 @@ def _run(argv: list[str], text: str | None, name: str, cwd: str | None = None) -
     return done.stdout
 
 
+#: oxlint's default rules that report style, not likely bugs (shown when asked for style):
+#: unused names, needless escapes, catches and renames, and unicorn's idioms.
+OXLINT_STYLE = frozenset({
+    "eslint(no-unused-vars)", "eslint(no-useless-escape)", "eslint(no-unused-labels)",
+    "eslint(no-useless-catch)", "eslint(no-useless-rename)", "eslint(no-empty)",
+    "eslint(no-unused-private-class-members)", "typescript(no-unused-vars)",
+    "eslint(no-useless-constructor)", "eslint(no-empty-file)",
+})
+
+
+#: JavaScript gets ESLint's ``no-undef`` besides the defaults: a name neither declared nor a
+#: global of Node.js, browsers or the language (assigning to an undeclared variable, a typo)
+#: is a likely bug. TypeScript checks its own names; its type checker is the tool for that.
+UNDECLARED_CHECKED = frozenset({"javascript", "javascriptreact"})
+JAVASCRIPT_CONFIG = {"env": {"browser": True, "node": True, "commonjs": True, "es2024": True,
+                             "shared-node-browser": True, "worker": True},
+                     "rules": {"no-undef": "error"}}
+
+
 def oxlint_diagnostics(raw: Any, offsets: Offsets) -> list[Diagnostic]:
     """oxlint's JSON (spans in UTF-8 bytes) as diagnostics in code points."""
     found = []
@@ -77,8 +96,9 @@ def oxlint_diagnostics(raw: Any, offsets: Offsets) -> list[Diagnostic]:
         span = labels[0].get("span") or {"offset": 0, "length": 0}
         start = offsets.from_byte(int(span["offset"]))
         end = offsets.from_byte(int(span["offset"]) + int(span["length"]))
-        severity: Severity = "error" if item.get("severity") == "error" else "warning"
         rule = str(item.get("code") or "oxlint")[:64]
+        severity: Severity = ("hint" if rule in OXLINT_STYLE or rule.startswith("unicorn(") else
+                              "error" if item.get("severity") == "error" else "warning")
         message = str(item.get("message") or rule)
         if item.get("help"):
             message += f" ({item['help']})"
@@ -96,7 +116,11 @@ def run_oxlint(text: str, language: str) -> list[Diagnostic]:
     with tempfile.TemporaryDirectory(prefix=LINT_PREFIX, dir=MEMORY_DIR) as private:
         path = Path(private) / f"document{OXLINT_LANGUAGES[language]}"
         path.write_text(text, encoding="utf-8")
-        output = _run([binary, "--format", "json", path.name], None, "oxlint", cwd=private)
+        argv = [binary, "--format", "json"]
+        if language in UNDECLARED_CHECKED:
+            (Path(private) / "oxlintrc.json").write_bytes(orjson.dumps(JAVASCRIPT_CONFIG))
+            argv += ["-c", "oxlintrc.json"]
+        output = _run([*argv, path.name], None, "oxlint", cwd=private)
     return oxlint_diagnostics(orjson.loads(output), Offsets(text))
 
 

@@ -26,6 +26,12 @@ BUG_RULES = ("F", "E9", "E711", "E712", "E721", "B", "PLE", "PLW0120", "PLW0127"
 #: Rules whose fixes are refactorings: newer syntax, simpler expressions and control flow,
 #: comprehensions, performance idioms, simpler returns.
 REFACTOR_RULES = ("UP", "SIM", "C4", "PERF", "RET", "PIE", "FURB", "RUF005", "RUF010", "RUF019")
+#: Bug rules whose findings are style, not likely bugs (shown when asked for style): unused
+#: imports, variables and loop variables, redefinitions of unused names, star imports,
+#: placeholder-less f-strings, bugbear's opinions (``raise ... from``, ``zip(strict=)``,
+#: ``getattr`` with a constant, ``warn`` without ``stacklevel``), ``global`` statements.
+STYLE_RULES = ("F401", "F403", "F405", "F541", "F811", "F841", "B007", "B009", "B010",
+               "B028", "B904", "B905", "PLW0602", "PLW0603", "RUF013")
 #: Rules whose findings are certain errors (the rest are warnings).
 ERROR_RULES = ("invalid-syntax", "E9", "F821", "F822", "F823", "F632", "F701", "F702", "F704",
                "F706", "F707", "F631", "PLE", "B002", "B018", "B015")
@@ -89,7 +95,8 @@ def diagnostics(raw: list[Any], offsets: Offsets) -> list[Diagnostic]:
         start = offsets.from_line_column(item["location"]["row"], item["location"]["column"])
         end = offsets.from_line_column(item["end_location"]["row"],
                                        item["end_location"]["column"])
-        severity: Severity = "error" if rule.startswith(ERROR_RULES) else "warning"
+        severity: Severity = ("error" if rule.startswith(ERROR_RULES) else
+                              "hint" if rule.startswith(STYLE_RULES) else "warning")
         fix = item.get("fix") or {}
         edits = tuple(sorted((_edit(offsets, e) for e in fix.get("edits") or ()),
                              key=lambda e: (e.start, e.end)))

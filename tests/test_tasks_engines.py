@@ -334,6 +334,35 @@ class TestEngine:
         rules = [i.rule for i in items if isinstance(i, TaskFinding)]
         assert rules == ["F821"]
 
+    @pytest.mark.parametrize(("language", "text", "style_rule"), [
+        ("python", "import os\n\n\ndef f(x):\n    if x == None:\n        return 1\n",
+         "F401"),
+        ("javascript", "function f(a) {\n  const unused = 1;\n  if (a === NaN) return 1;\n}\n"
+         "f(1);\n", "eslint(no-unused-vars)"),
+    ])
+    def test_style_is_shown_only_when_asked_for(self, language: str, text: str,
+                                                style_rule: str) -> None:
+        """Likely bugs by default (a comparison to None, to NaN); style (an unused name) with
+        an instruction naming it."""
+        def rules(instruction: str | None) -> set[str]:
+            items = run_task(TaskInput("find_bugs", text, language, "file:///a", 0, 0,
+                                       instruction), None)
+            return {i.rule for i in items if isinstance(i, TaskFinding)}
+
+        default, styled = rules(None), rules("style too")
+        assert style_rule not in default and style_rule in styled
+        assert default and default < styled
+
+    def test_unconfirmed_c_syntax_errors_are_not_likely_bugs(self) -> None:
+        """gcc cannot compile a file with its project's headers; tree-sitter's errors on it,
+        often the macros', are style-level until a compiler confirms them."""
+        text = '#include "local.h"\nint f(void) { return 1 }\n'
+        default = [i for i in run_task(TaskInput("find_bugs", text, "c", "file:///a.c", 0, 0),
+                                       None) if isinstance(i, TaskFinding)]
+        shown = [i for i in run_task(TaskInput("find_bugs", text, "c", "file:///a.c", 0, 0,
+                                               "all"), None) if isinstance(i, TaskFinding)]
+        assert default == [] and shown and {f.severity for f in shown} == {"hint"}
+
 
 class TestRoutes:
     def test_defaults_and_overrides(self) -> None:
