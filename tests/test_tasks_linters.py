@@ -32,6 +32,19 @@ def test_oxlint_finds_unreachable_code_in_code_points() -> None:
     assert "(oxlint)" in summary
 
 
+def test_javascript_names_neither_declared_nor_global_are_likely_bugs() -> None:
+    """An assignment to an undeclared variable and a misspelt name are found; Node's and
+    browsers' globals are not (the JavaScript of the issue's report: a latent bug missed)."""
+    text = ("const path = require('path');\nfunction total(items) {\n  sum = 0;\n"
+            "  for (const i of items) sum += i;\n  console.log(path.sep, window.name);\n"
+            "  return summ;\n}\nmodule.exports = total;\n")
+    found, _ = findings(text, "javascript", "file:///a.js")
+    undeclared = sorted(text[f.start:f.end] for f in found if f.rule == "eslint(no-undef)")
+    assert undeclared == ["sum", "sum", "summ"], found
+    ts, _ = findings(text.replace("(items)", "(items: number[])"), "typescript", "file:///a.ts")
+    assert not any(f.rule == "eslint(no-undef)" for f in ts)  # TypeScript checks its names
+
+
 def test_shellcheck_findings_come_with_fixes() -> None:
     assert shutil.which("shellcheck"), "ShellCheck is missing: `make install` installs it"
     found, summary = findings(SHELL, "shellscript", "file:///a.sh")
