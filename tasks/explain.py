@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from tasks.docs import doc_comment, first_sentence
 from tasks.filler import Filler
 from tasks.library_docs import library_doc, python_imports
-from tasks.structure import Definition, definitions
+from tasks.structure import Definition, definitions, own_calls
 
 
 def _cost(d: Definition) -> str:
@@ -92,8 +92,8 @@ def _one(text: str, language: str, d: Definition, filler: Filler | None,
         if values or d.returns:
             shown = ", ".join(f"`{v}`" for v in dict.fromkeys(values) if len(v) <= 60)
             parts.append("\n**Returns** " + (f"`{d.returns}`" if d.returns else "")
-                         + (f" ({len(values)} return statement(s): {shown})" if shown else "")
-                         + "\n")
+                         + (f" ({len(values)} return statement(s)" if values else "")
+                         + (f": {shown})" if shown else ")" if values else "") + "\n")
         else:
             parts.append("\n**Returns** nothing (no return with a value).\n")
     if d.raises:
@@ -102,7 +102,11 @@ def _one(text: str, language: str, d: Definition, filler: Filler | None,
         parts.append("\n**Calls**\n")
         imports = python_imports(text) if language == "python" else {}
         for call in d.calls[:20]:
-            target = local.get(call.rsplit(".", 1)[-1])
+            # Only a call that surely means a definition here (bare, or on `self`) gets its
+            # documentation: `other.run` may be any type's `run`.
+            target = local.get(call.rsplit(".", 1)[-1].rsplit("::", 1)[-1]) if (
+                ("." not in call and "::" not in call) or call in own_calls(
+                    call.rsplit(".", 1)[-1].rsplit("::", 1)[-1])) else None
             doc = ""
             if target is not None and target is not d and target.docstring:
                 doc = ": " + (first_sentence(target.docstring) or "")

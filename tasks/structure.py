@@ -137,7 +137,26 @@ def _parameter(node: Node, offsets: Offsets) -> Parameter | None:
                     or node.child_by_field_name("right"))
     if node.type in ("list_splat_pattern", "dictionary_splat_pattern"):
         name = text
-    return Parameter(name, type_text, _text(default_node, offsets) or None)
+    default = _text(default_node, offsets) or None
+    if node.type == "optional_parameter" and default is None:
+        default = "undefined"  # TypeScript's `x?: T`: may be left out
+    return Parameter(name, type_text, default)
+
+
+def _parameters(node: Node, offsets: Offsets) -> list[Parameter | None]:
+    """One parameter node's parameters: Go declares several with one type (``a, b int``)."""
+    names = node.children_by_field_name("name") if node.type == "parameter_declaration" else []
+    if len(names) > 1:
+        type_text = _text(node.child_by_field_name("type"), offsets) or None
+        return [Parameter(_text(n, offsets), type_text, None) for n in names]
+    return [_parameter(node, offsets)]
+
+
+def own_calls(name: str) -> tuple[str, ...]:
+    """The spellings of a call to ``name`` on the object or class defining it (``self.name``),
+    besides the bare name: a call on another object (``other.name``) may be anything's."""
+    return (f"self.{name}", f"this.{name}", f"cls.{name}", f"Self::{name}", f"self::{name}",
+            f"static::{name}")
 
 
 def _name(node: Node, offsets: Offsets) -> str:
@@ -185,12 +204,17 @@ def _comment_before(node: Node, offsets: Offsets) -> str | None:
     previous = node.prev_named_sibling
     while previous is not None and previous.type in _ATTRIBUTES:
         node, previous = previous, previous.prev_named_sibling
-    if previous is None or "comment" not in previous.type:
-        return None
-    if offsets.line_of(offsets.from_byte(node.start_byte)) - \
-            offsets.line_of(offsets.from_byte(previous.end_byte)) > 1:
-        return None
-    return _text(previous, offsets)
+    lines: list[str] = []
+    # Line comments (`//`, `///`, `#`) are a node each: the comment is the run of them that
+    # ends on the line above the definition, each on the line above the next.
+    while previous is not None and "comment" in previous.type and \
+            offsets.line_of(offsets.from_byte(node.start_byte)) - \
+            offsets.line_of(offsets.from_byte(previous.end_byte)) <= 1:
+        lines.insert(0, _text(previous, offsets))
+        node, previous = previous, previous.prev_named_sibling
+        if lines[0].lstrip().startswith("/*"):
+            break  # a block comment is whole
+    return "\n".join(lines) or None
 
 
 #: Loops over a collection or iterator: one turn per element.
@@ -250,8 +274,11 @@ def _walk(body: Node, facts: dict[str, list[str]], loops: list[int], offsets: Of
                       or child.child_by_field_name("macro")
                       or (child.named_children[0] if child.named_children else None))
             called = _text(callee, offsets)
-            if child.type == "method_invocation":
+            if child.type == "method_invocation":  # Java: `obj.name(...)`, or `name(...)`
+                receiver = child.child_by_field_name("object")
                 called = _text(child.child_by_field_name("name"), offsets)
+                if receiver is not None:
+                    called = f"{_text(receiver, offsets)}.{called}"
             if called and len(called) <= 80 and "\n" not in called:
                 facts["calls"].append(called)
         stack.extend((grandchild, child_depth) for grandchild in reversed(child.named_children))
@@ -261,9 +288,8 @@ def _definition(node: Node, offsets: Offsets) -> Definition:
     kind: Literal["function", "class"] = "class" if node.type in CLASSES else "function"
     name = _name(node, offsets)
     params_node = _parameters_node(node) if kind == "function" else None
-    parameters = tuple(p for p in (_parameter(c, offsets) for c in
-                                   (params_node.named_children if params_node else ()))
-                       if p is not None)
+    parameters = tuple(p for c in (params_node.named_children if params_node else ())
+                       for p in _parameters(c, offsets) if p is not None)
     returns_node = None
     if kind == "function":
         for field in ("return_type", "result", "returns", "type"):
@@ -299,7 +325,7 @@ def _definition(node: Node, offsets: Offsets) -> Definition:
         raises=tuple(dict.fromkeys(r for r in raises if r)),
         calls=tuple(dict.fromkeys(facts["calls"])), loop_depth=max(loops, default=0),
         branches=len(facts["branches"]), return_values=tuple(facts["returns"]),
-        recursive=bool(name) and any(c == name or c.endswith("." + name)
+        recursive=bool(name) and any(c == name or c in own_calls(name)
                                      for c in facts["calls"]),
         members=members, opaque_loops=bool(facts["opaque"]),
     )
