@@ -44,6 +44,8 @@ class Hello:
 
     protocol: int = field(metadata=limit(ge=1, le=1, doc="protocol version; this server speaks 1"))
     client: str = field(metadata=limit(min_len=1, max_len=128, doc="plugin name/version"))
+    capabilities: bool = field(default=False, metadata=limit(
+        doc="ask for the per-language table of task kinds and analyzers in welcome"))
     type: Literal["hello"] = "hello"
 
 
@@ -153,6 +155,20 @@ ClientMessage = (Hello | DocOpen | DocChange | DocClose | CursorMove | Completio
 
 
 @dataclass(frozen=True, slots=True)
+class LanguageTasks:
+    """What one language gets from the assistant's tasks (docs/TASKS.md): the task kinds, the
+    analyzers ``find_bugs`` and ``fix`` run on it (``tree-sitter``: the syntax check and its
+    missing-token fixes), the test frameworks ``tests`` writes in (the default first), and
+    whether ``refactor`` offers more than rename."""
+
+    language: str = field(metadata=limit(min_len=1, max_len=64, doc="LSP languageId"))
+    kinds: tuple[TaskKind, ...]
+    analyzers: tuple[str, ...]
+    test_frameworks: tuple[str, ...]
+    refactorings: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Welcome:
     """Answer to hello: the session id, who the key says the caller is, and this edge's limits."""
 
@@ -164,6 +180,8 @@ class Welcome:
     plan: Plan
     #: Client frames per second this session may send (more are refused with ``rate_limited``).
     messages_per_second: int
+    #: Per language, what the tasks do there; only when hello asked (``capabilities``).
+    languages: tuple[LanguageTasks, ...] = ()
     type: Literal["welcome"] = "welcome"
 
 

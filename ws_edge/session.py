@@ -21,6 +21,7 @@ from typing import Literal
 
 from documents.document import DocumentSet
 from documents.redaction import control_characters, redact
+from schemas.capabilities import LANGUAGE_TASKS
 from schemas.codec import parse_json
 from schemas.errors import FrameError, ProtocolError, StateError, ValidationError
 from schemas.socket import (
@@ -271,7 +272,8 @@ class EdgeSession:
             principal = self.principal
             return [Welcome(self.session_id, PROTOCOL_VERSION, self._limits.max_frame_bytes,
                             principal.tenant_id, principal.user_id, principal.tenant.plan,
-                            self._limits.messages_per_second)], []
+                            self._limits.messages_per_second,
+                            LANGUAGE_TASKS if message.capabilities else ())], []
         return self._dispatch(message, now_ms)
 
     def _dispatch(self, message: ClientMessage, now_ms: int) -> Replies:
