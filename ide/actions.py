@@ -10,7 +10,14 @@ from lsprotocol import types
 
 from ide.positions import Encoding, Position, line_starts, position_of
 from ide.suggestions import lf_only
-from schemas.socket import TASK_KINDS, EditResult, FindingResult, TaskKind, TextEdit
+from schemas.socket import (
+    TASK_KINDS,
+    EditResult,
+    FindingResult,
+    LanguageTasks,
+    TaskKind,
+    TextEdit,
+)
 
 TASK_COMMAND = "codeAssistant.task"
 SOURCE = "code-assistant"
@@ -36,7 +43,16 @@ def lsp_range(text: str, starts: list[int], start: int, end: int, encoding: Enco
                        _lsp(position_of(text, starts, end, encoding)))
 
 
-def task_actions(uri: str, selection: types.Range) -> list[types.Command]:
+def offered_kinds(language_id: str, languages: Sequence[LanguageTasks]) -> tuple[TaskKind, ...]:
+    """The task kinds worth offering in a document of ``language_id``: those the edge's table
+    (``welcome``) gives it; all of them before the table came or for a language it does not
+    name (the server then says what it can do)."""
+    row = next((r for r in languages if r.language == language_id), None)
+    return TASK_KINDS if row is None else tuple(k for k in TASK_KINDS if k in row.kinds)
+
+
+def task_actions(uri: str, selection: types.Range, kinds: Sequence[TaskKind] = TASK_KINDS
+                 ) -> list[types.Command]:
     """One command per task kind on the selection (or cursor). Commands, not code actions
     carrying a command: some clients' decoders read a code action that has both ``kind`` and
     ``command`` as a bare command and lose its arguments (lsprotocol's does)."""
@@ -47,7 +63,7 @@ def task_actions(uri: str, selection: types.Range) -> list[types.Command]:
                                  "character": selection.start.character},
                        "end": {"line": selection.end.line,
                                "character": selection.end.character}}}])
-        for kind in TASK_KINDS]
+        for kind in kinds]
 
 
 def _text_edits(text: str, starts: list[int], edits: Sequence[TextEdit], encoding: Encoding

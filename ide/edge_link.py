@@ -184,7 +184,8 @@ class EdgeLink:
         headers = {"Authorization": f"Bearer {self.options.api_key}"}
         async with connect(self.options.url, additional_headers=headers, compression=None,
                            ssl=self._ssl(), open_timeout=5, max_size=4 * (1 << 20)) as connection:
-            await connection.send(encode(Hello(protocol=1, client=self.options.client)).decode())
+            await connection.send(encode(Hello(protocol=1, client=self.options.client,
+                                               capabilities=True)).decode())
             first = decode_server_message(parse_json(await asyncio.wait_for(connection.recv(), 5)))
             if not isinstance(first, Welcome):
                 raise ProtocolError("no_welcome", f"the edge answered hello with {first.type}")

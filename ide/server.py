@@ -27,6 +27,7 @@ from ide.actions import (
     APPLIED,
     TASK_COMMAND,
     diagnostics,
+    offered_kinds,
     quick_fixes,
     task_actions,
     workspace_edit,
@@ -230,7 +231,9 @@ def build() -> AssistantServer:
             actions += quick_fixes(uri, doc.text, ls.editor_version(uri, doc.version),
                                    version_findings[1], params.context.diagnostics,
                                    _encoding(ls))
-        return actions + task_actions(uri, params.range)
+        welcome = ls.require_bridge().link.welcome
+        kinds = offered_kinds(doc.language_id, welcome.languages if welcome else ())
+        return actions + task_actions(uri, params.range, kinds)
 
     @server.command(TASK_COMMAND)
     async def run_task(ls: AssistantServer, *args: Any) -> dict[str, Any]:

@@ -149,3 +149,21 @@ async def test_bad_task_arguments_are_errors_and_the_server_lives(
                 command=TASK_COMMAND, arguments=[argument]))
     still = await run(editor, "explain", line=5, character=5)
     assert still["reason"] == "stop"
+
+
+async def test_a_language_is_offered_only_the_tasks_the_edge_says_it_gets(
+        stack: Settings, editor: LanguageClient) -> None:
+    """The server asks for the edge's per-language table at hello: a JSON file is offered
+    find bugs and fix, not an explanation or tests."""
+    open_doc(editor, BUGGY, URI)
+    await run(editor, "find_bugs")  # connected: the welcome, and its table, have come
+    editor.text_document_did_open(types.DidOpenTextDocumentParams(
+        text_document=types.TextDocumentItem(uri="file:///work/a.json", language_id="json",
+                                             version=1, text='{"a": 1}\n')))
+    actions = await editor.text_document_code_action_async(types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri="file:///work/a.json"),
+        range=whole(0, 0), context=types.CodeActionContext(diagnostics=[])))
+    assert actions is not None
+    kinds = [a.arguments[0]["kind"] for a in actions if isinstance(a, types.Command)
+             and a.arguments]
+    assert kinds == ["find_bugs", "fix"]

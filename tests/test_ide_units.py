@@ -9,14 +9,15 @@ from pathlib import Path
 import pytest
 from lsprotocol import types
 
-from ide.actions import workspace_edit
+from ide.actions import offered_kinds, task_actions, workspace_edit
 from ide.options import DEV_KEY, OptionsError, resolve
 from ide.pacing import RECONNECT_FIRST_S, RECONNECT_MAX_S, Backoff, Pacing
 from ide.positions import Encoding, Position
 from ide.stdio import streamable
 from ide.suggestions import FEEDBACK_COMMAND, completion_items, inline_items, word_start
 from ide.verdicts import GRACE_S, TRACKED, Verdicts
-from schemas.socket import EditResult
+from schemas.capabilities import LANGUAGE_TASKS
+from schemas.socket import TASK_KINDS, EditResult
 from schemas.socket import TextEdit as SocketEdit
 
 
@@ -212,3 +213,17 @@ class TestCrlfDocuments:
         assert isinstance(text_edit, types.TextEdit)
         assert text_edit.new_text == "    return 2\n    # done\n"
         assert text_edit.range == types.Range(types.Position(4, 0), types.Position(4, 7))
+
+
+def test_code_actions_offer_the_kinds_the_edge_says_a_language_gets() -> None:
+    """JSON gets find bugs and fix, Markdown nothing, Python all six; before the edge's table
+    came, or for a language it does not name, all six (the server then says what it can do)."""
+    assert offered_kinds("json", LANGUAGE_TASKS) == ("find_bugs", "fix")
+    assert offered_kinds("markdown", LANGUAGE_TASKS) == ()
+    assert offered_kinds("python", LANGUAGE_TASKS) == TASK_KINDS
+    assert offered_kinds("json", ()) == TASK_KINDS
+    assert offered_kinds("crystal", LANGUAGE_TASKS) == TASK_KINDS
+    cursor = types.Range(types.Position(0, 0), types.Position(0, 0))
+    titles = [c.title for c in task_actions("file:///a.json", cursor,
+                                            offered_kinds("json", LANGUAGE_TASKS))]
+    assert titles == ["Code assistant: Find bugs", "Code assistant: Fix problems"]
