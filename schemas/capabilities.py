@@ -71,3 +71,18 @@ LANGUAGE_TASKS: tuple[LanguageTasks, ...] = tuple(
     LanguageTasks(language, _kinds(language), _analyzers(language),
                   TEST_FRAMEWORKS.get(language, ()), language in REFACTORED)
     for language in sorted(PARSED))
+
+
+def markdown_table() -> str:
+    """The table as docs/TASKS.md prints it: languages that get the same, on one row."""
+    rows: dict[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], bool], list[str]] = {}
+    for row in LANGUAGE_TASKS:
+        key = (row.kinds, row.analyzers, row.test_frameworks, row.refactorings)
+        rows.setdefault(key, []).append(row.language)
+    lines = ["| Languages | Task kinds | Analyzers | Test frameworks |", "|---|---|---|---|"]
+    for (kinds, analyzers, frameworks, refactorings), languages in rows.items():
+        refactor = "refactor (ruff's rules and rename)" if refactorings else "refactor (rename)"
+        said = ", ".join(refactor if k == "refactor" else k for k in kinds) or "none"
+        lines.append(f"| {', '.join(languages)} | {said} | {', '.join(analyzers) or '-'} | "
+                     f"{', '.join(frameworks) or '-'} |")
+    return "\n".join(lines) + "\n"

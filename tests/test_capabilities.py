@@ -3,10 +3,12 @@ when hello asks) is what the task engines do: their grammars, analyzers and test
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from schemas import capabilities
-from schemas.capabilities import LANGUAGE_TASKS
+from schemas.capabilities import LANGUAGE_TASKS, markdown_table
 from schemas.socket import Hello, Welcome
 from schemas.tasks import TaskText
 from tasks import grammars
@@ -68,3 +70,10 @@ def test_welcome_carries_the_table_only_when_hello_asks() -> None:
     (asked,), _ = new_session().receive(frame(Hello(1, "t", capabilities=True)), 1)
     assert isinstance(plain, Welcome) and plain.languages == ()
     assert isinstance(asked, Welcome) and asked.languages == LANGUAGE_TASKS
+
+
+def test_the_table_in_the_docs_is_this_one() -> None:
+    text = (Path(__file__).resolve().parent.parent / "docs" / "TASKS.md").read_text()
+    start = text.index("-->\n", text.index("<!-- capabilities")) + 4
+    assert text[start:text.index("<!-- /capabilities -->")] == markdown_table(), \
+        "docs/TASKS.md's table is stale: paste schemas.capabilities.markdown_table() there"
