@@ -35,6 +35,12 @@ ANALYZERS: dict[str, tuple[str, ...]] = {
     "rust": ("rustc",), "javascript": ("oxlint",), "javascriptreact": ("oxlint",),
     "typescript": ("oxlint",), "typescriptreact": ("oxlint",), "shellscript": ("ShellCheck",),
 }
+#: Where ``tasks.semantic``'s checks run (swapped arguments, a repeated condition, a loop past
+#: the end), after the analyzers above.
+SEMANTIC: frozenset[str] = frozenset({
+    "python", "javascript", "javascriptreact", "typescript", "typescriptreact", "go", "java",
+    "c", "cpp", "rust",
+})
 #: Where an analyzer's own parser, not tree-sitter, reports the syntax errors.
 OWN_PARSER: frozenset[str] = frozenset({"python"})
 #: The test frameworks ``tests`` writes in, the default first.
@@ -62,7 +68,8 @@ def _kinds(language: str) -> tuple[TaskKind, ...]:
 
 def _analyzers(language: str) -> tuple[str, ...]:
     syntax = language not in OWN_PARSER and language not in NO_SYNTAX_ERRORS
-    return (*ANALYZERS.get(language, ()), *(("tree-sitter",) if syntax else ()))
+    return (*ANALYZERS.get(language, ()), *(("semantic checks",) if language in SEMANTIC else ()),
+            *(("tree-sitter",) if syntax else ()))
 
 
 #: The table, one row per parsed language, by language id. Languages not in it (no grammar

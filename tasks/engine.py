@@ -28,6 +28,8 @@ from tasks.linters import (
 from tasks.offsets import Offsets
 from tasks.rename import new_name, rename
 from tasks.ruff import BUG_RULES, REFACTOR_RULES, Diagnostic, diagnostics, run_ruff
+from tasks.semantic import CHECKED as SEMANTIC_CHECKED
+from tasks.semantic import semantic_findings
 from tasks.structure import definitions
 from tasks.syntax import syntax_findings
 from tasks.testgen import NoTest, WrittenTests, write_tests
@@ -136,6 +138,9 @@ def _findings_with(task: TaskInput, checked: Checked | None) -> tuple[list[TaskF
         found += [_finding(d) for d in linted]
         if checked is not None:
             note = f"syntax only: {checked.note}"
+    if task.language in SEMANTIC_CHECKED:
+        found += [_finding(d) for d in semantic_findings(task.text, task.language, task.uri)]
+        note += "; semantic checks"
     # Style is shown when asked for; `fix` offers its fixes too (an unused import removed).
     style = _wants_style(task) or task.kind == "fix"
     return [f for f in found if _in_range(f.start, f.end, task.start, task.end)
