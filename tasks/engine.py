@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 
 from schemas.socket import TaskKind, TextEdit
 from schemas.tasks import TaskEdit, TaskFinding, TaskItem, TaskText, short_title
-from tasks.compilers import COMPILERS, Checked, compile_check
+from tasks.compilers import COMPILERS, Checked, compile_check, go_imports
 from tasks.docs import doc_comment, summaries
 from tasks.explain import explain
 from tasks.filler import Filler
@@ -303,6 +303,49 @@ def _test_file_problem(task: TaskInput, tests: WrittenTests) -> str | None:
     return problems[0].message if problems else None
 
 
+_GO_TEST_IMPORTS = re.compile(r'^import \((.*?)\)\n', re.MULTILINE | re.DOTALL)
+
+
+def _with_tests(task: TaskInput, tests: WrittenTests) -> tuple[str, int] | None:
+    """The document with the tests in it, as one file a compiler can check, and where the
+    tests start in it (``None``: not a language whose tests are compiled here). Go: the test
+    functions after the document, their imports it lacks added after its package clause; Rust:
+    the test module as plain code (``#[test]`` and ``#[cfg(test)]`` dropped: rustc without
+    ``--test`` would leave it out)."""
+    if task.language == "rust":
+        module = re.sub(r"^[ \t]*#\[(?:cfg\()?test\)?\][ \t]*\n", "", tests.text, flags=re.MULTILINE)
+        return task.text + module, len(task.text)
+    if task.language != "go":
+        return None
+    imports = _GO_TEST_IMPORTS.search(tests.text)
+    if imports is None:
+        return None
+    needed = [p for p in re.findall(r'"([^"]+)"', imports.group(1)) if p not in go_imports(
+        task.text)]
+    clause = re.search(r"^package\s+\w+[^\n]*\n", task.text, re.MULTILINE)
+    if clause is None:
+        return None
+    head = "".join(f'import "{p}"\n' for p in needed)
+    document = task.text[:clause.end()] + head + task.text[clause.end():]
+    return f"{document}\n{tests.text[imports.end():]}", len(document) + 1
+
+
+def _compiles(task: TaskInput, tests: WrittenTests) -> tuple[str | None, str]:
+    """(why the tests must not be sent: the compiler's first error in them, or ``None``; what
+    checked them, for the answer)."""
+    merged = _with_tests(task, tests)
+    if merged is None:
+        return None, "parsed"
+    text, start = merged
+    checked = compile_check(text, task.language, task.uri)
+    if checked is None or not checked.ran:
+        return None, f"parsed, not compiled ({checked.note if checked else 'no compiler'})"
+    errors = [d for d in checked.diagnostics if d.severity == "error" and d.end > start]
+    if errors:
+        return errors[0].message, ""
+    return None, f"compiled with the document by {checked.note.split(' (')[0]}"
+
+
 def _tests(task: TaskInput) -> Iterator[TaskItem]:
     found = [d for d in definitions(task.text, task.language, task.start, task.end)
              if d.kind == "function"]
@@ -320,11 +363,17 @@ def _tests(task: TaskInput) -> Iterator[TaskItem]:
             yield TaskText(f"No test for `{d.name}`: the file written does not parse "
                            f"({problem}), so it is not sent.\n")
             continue
+        problem, checked = _compiles(task, tests)
+        if problem is not None:
+            yield TaskText(f"No test for `{d.name}`: the file written does not compile with "
+                           f"the document ({problem}), so it is not sent.\n")
+            continue
         what = [f"{tests.examples} case(s) from its documented examples"] if tests.examples \
             else []
         what += ["a round trip through its inverse in this file"] if tests.round_trips else []
         yield TaskText(f"{tests.framework} test for `{d.name}`: {' and '.join(what)}; every "
-                       "expected value is stated by the code itself. Not run here.\n")
+                       f"expected value is stated by the code itself. {checked.capitalize()}, "
+                       "not run.\n")
         if tests.new and not _has_directory(task.uri):
             # An unsaved buffer (``untitled:``) has no directory for a new file beside it:
             # the tests come as text to paste.

@@ -4,6 +4,8 @@ explanations, test files, and the engine's per-kind answers."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 from typing import ClassVar
 
@@ -485,3 +487,56 @@ class TestSecondReading:
             with pytest.raises(ValidationError, match="beside"):
                 task_frame(TaskEdit("Tests", (TextEdit(0, 0, "x"),), uri), "t", 0, 1, 10,
                            "file:///p/a.py")
+
+
+class TestTestsCompileAndPass:
+    """Go and Rust test files are compiled with the document before they are sent; here (not
+    on the server, which never runs code) they are also run, on a codec written for the test."""
+
+    GO = ("package codec\n\nimport \"encoding/hex\"\n\nfunc Encode(src []byte) string {\n"
+          "\treturn hex.EncodeToString(src)\n}\n\nfunc Decode(s string) ([]byte, error) {\n"
+          "\treturn hex.DecodeString(s)\n}\n")
+    RUST = ("pub fn encode(input: &[u8]) -> String {\n"
+            "    input.iter().map(|b| format!(\"{:02x}\", b)).collect()\n}\n\n"
+            "pub fn decode(s: &str) -> Result<Vec<u8>, String> {\n"
+            "    (0..s.len()).step_by(2)\n"
+            "        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).map_err(|e| e.to_string()))\n"
+            "        .collect()\n}\n")
+
+    @staticmethod
+    def answer(text: str, language: str, uri: str) -> tuple[str, list[TaskEdit]]:
+        at = text.index("ncode") + 1
+        items = list(run_task(TaskInput("tests", text, language, uri, at, at), None))
+        said = "".join(i.text for i in items if isinstance(i, TaskText))
+        return said, [i for i in items if isinstance(i, TaskEdit)]
+
+    def test_a_go_round_trip_compiles_and_passes(self, tmp_path: Path) -> None:
+        said, [edit] = self.answer(self.GO, "go", "file:///p/codec.go")
+        assert "Compiled with the document by go vet" in said
+        (tmp_path / "go.mod").write_text("module codec\n\ngo 1.21\n")
+        (tmp_path / "codec.go").write_text(self.GO)
+        (tmp_path / "codec_test.go").write_text(edit.edits[0].text)
+        done = subprocess.run(["go", "test", "./..."], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=300, check=False,
+                              env={**os.environ, "GOFLAGS": "-mod=mod", "GOPROXY": "off"})
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    def test_a_rust_round_trip_compiles_and_passes(self, tmp_path: Path) -> None:
+        said, [edit] = self.answer(self.RUST, "rust", "file:///p/lib.rs")
+        assert "Compiled with the document by rustc" in said
+        source = tmp_path / "lib.rs"
+        source.write_text(apply_edits(self.RUST, edit.edits))
+        built = subprocess.run(["rustc", "--edition", "2021", "--test", "-o",
+                                str(tmp_path / "tests"), str(source)], capture_output=True,
+                               text=True, timeout=300, check=False)
+        assert built.returncode == 0, built.stderr
+        ran = subprocess.run([str(tmp_path / "tests")], capture_output=True, text=True,
+                             timeout=60, check=False)
+        assert ran.returncode == 0 and "1 passed" in ran.stdout, ran.stdout
+
+    def test_a_rust_test_that_would_not_compile_is_not_sent(self) -> None:
+        """`unwrap` needs the error to be printable: without `Debug` the test would not compile."""
+        text = self.RUST.replace("Result<Vec<u8>, String>", "Result<Vec<u8>, Bad>").replace(
+            ".map_err(|e| e.to_string())", ".map_err(|_| Bad)") + "\npub struct Bad;\n"
+        said, edits = self.answer(text, "rust", "file:///p/lib.rs")
+        assert edits == [] and "does not compile with the document" in said, said
