@@ -138,7 +138,7 @@ def _findings_with(task: TaskInput, checked: Checked | None) -> tuple[list[TaskF
         found += [_finding(d) for d in linted]
         if checked is not None:
             note = f"syntax only: {checked.note}"
-    if task.language in SEMANTIC_CHECKED:
+    if task.language in SEMANTIC_CHECKED and task.kind != "fix":  # they come with no fix
         found += [_finding(d) for d in semantic_findings(task.text, task.language, task.uri)]
         note += "; semantic checks"
     # Style is shown when asked for; `fix` offers its fixes too (an unused import removed).

@@ -66,17 +66,18 @@ def explain(text: str, language: str, start: int, end: int, filler: Filler | Non
     for member_of in list(local.values()):
         for member in member_of.members:
             local.setdefault(member.name, member)
+    others = {first_sentence(o.docstring) or "" for o in local.values() if o.docstring}
     for d in found:
-        yield from _one(text, language, d, filler, local)
+        yield from _one(text, language, d, filler, local, others)
         for member in d.members:
-            yield from _one(text, language, member, filler, local, level="####")
+            yield from _one(text, language, member, filler, local, others, level="####")
 
 
 def _one(text: str, language: str, d: Definition, filler: Filler | None,
-         local: dict[str, Definition], level: str = "###") -> Iterator[str]:
+         local: dict[str, Definition], others: set[str], level: str = "###"
+         ) -> Iterator[str]:
     first_line = text.count("\n", 0, d.start) + 1
     last_line = text.count("\n", 0, d.end) + 1
-    others = {first_sentence(o.docstring) or "" for o in local.values() if o.docstring}
     summary = _summary(text, language, d, filler, others)
     said = f" {summary[0]} *(summary from {summary[1]})*" if summary else ""
     parts = [f"{level} `{_signature(d)}`\n",

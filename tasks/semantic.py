@@ -21,7 +21,7 @@ from tree_sitter import Node
 
 from tasks.offsets import Offsets
 from tasks.ruff import Diagnostic
-from tasks.structure import CALLS, FUNCTIONS, definitions
+from tasks.structure import CALLS, FUNCTIONS, signatures
 from tasks.syntax import parse
 
 #: Languages the checks are written and measured for.
@@ -68,7 +68,7 @@ def semantic_findings(text: str, language: str, uri: str = "") -> list[Diagnosti
     tree = parse(text, language, offsets)
     if tree is None:
         return []
-    parameters = _parameters(text, language)
+    parameters = _parameters(tree.root_node, offsets)
     found: list[Diagnostic] = []
     chains_seen: set[int] = set()
     for node in _walk(tree.root_node):
@@ -81,20 +81,17 @@ def semantic_findings(text: str, language: str, uri: str = "") -> list[Diagnosti
     return sorted(found, key=lambda d: (d.start, d.rule))
 
 
-def _parameters(text: str, language: str) -> dict[str, tuple[str, ...] | None]:
+def _parameters(root: Node, offsets: Offsets) -> dict[str, tuple[str, ...] | None]:
     """Each function's parameter names, by name (``None`` where two definitions share one:
     which one a call means is not known)."""
     found: dict[str, tuple[str, ...] | None] = {}
-    stack = list(definitions(text, language, 0, len(text)))
-    while stack:
-        d = stack.pop()
-        stack.extend(d.members)
-        if d.kind != "function" or not d.name:
+    for name, parameters in signatures(root, offsets):
+        if not name:
             continue
-        names = tuple(p.name for p in d.parameters)
+        names = tuple(p.name for p in parameters)
         if any(not re.fullmatch(r"\w+", n) for n in names):
             names = ()  # `*args`, patterns: positions are not plain
-        found[d.name] = None if d.name in found else names
+        found[name] = None if name in found else names
     return found
 
 
@@ -136,12 +133,7 @@ def _swapped(call: Node, parameters: dict[str, tuple[str, ...] | None],
     """Deliberate orders are left alone: the caller passing its own parameters reversed
     (``rcompare(a, b)`` calling ``compare(b, a)``), a call made both ways in one function
     (``similar(x, y) and similar(y, x)``), a function calling itself or one of its name."""
-    callee = call.child_by_field_name("function") or call.child_by_field_name("name")
-    arguments = call.child_by_field_name("arguments")
-    if callee is None or arguments is None:
-        return
-    name = _text(callee, offsets)
-    name = name.removeprefix("self.").removeprefix("this.")
+    name = _callee(call, offsets)
     if call.type == "method_invocation" and call.child_by_field_name("object") is not None:
         return  # another object's method
     params = parameters.get(name)
@@ -168,6 +160,8 @@ def _swapped(call: Node, parameters: dict[str, tuple[str, ...] | None],
             _argument_names(other, offsets) == straight for other in _walk(caller)
             if other.type in CALLS and other is not call and _callee(other, offsets) == name):
         return  # made both ways: `similar(x, y) and similar(y, x)`
+    arguments = call.child_by_field_name("arguments")
+    assert arguments is not None  # `_argument_names` read them
     args = arguments.named_children
     yield Diagnostic("semantic/swapped-arguments",
                      f"`{first}` and `{second}` are passed to `{name}`'s parameters "
@@ -222,11 +216,10 @@ def _past_the_end(loop: Node, offsets: Offsets) -> Iterator[Diagnostic]:
     if body is None:
         return
     collection = index = None
-    bound: Node | None = None
-    if loop.type == "for_statement" and loop.child_by_field_name("right") is not None:
-        bound = loop.child_by_field_name("right")  # Python: `for i in range(len(xs) + 1)`
+    bound = loop.child_by_field_name("right")  # Python: `for i in range(len(xs) + 1)`
+    if loop.type == "for_statement" and bound is not None:
         target = loop.child_by_field_name("left")
-        match = _RANGE_PAST_END.match(re.sub(r"\s+", " ", _text(bound, offsets)))  # type: ignore[arg-type]
+        match = _RANGE_PAST_END.match(re.sub(r"\s+", " ", _text(bound, offsets)))
         if match and target is not None and target.type == "identifier":
             collection, index = match.group(1), _text(target, offsets)
     else:

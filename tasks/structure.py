@@ -9,6 +9,7 @@ Java, C, C++, C#, Go, Rust, Ruby, PHP, Kotlin, Swift, Scala and more (docs/TASKS
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -284,12 +285,29 @@ def _walk(body: Node, facts: dict[str, list[str]], loops: list[int], offsets: Of
         stack.extend((grandchild, child_depth) for grandchild in reversed(child.named_children))
 
 
+def _parameter_list(node: Node, offsets: Offsets) -> tuple[Parameter, ...]:
+    params_node = _parameters_node(node)
+    return tuple(p for c in (params_node.named_children if params_node else ())
+                 for p in _parameters(c, offsets) if p is not None)
+
+
+def signatures(root: Node, offsets: Offsets) -> Iterator[tuple[str, tuple[Parameter, ...]]]:
+    """The name and parameters of each function :func:`definitions` finds (top level and class
+    members), read from a tree already parsed and without walking their bodies."""
+    stack = _definitions_in(root, offsets)
+    while stack:
+        node = stack.pop()
+        if node.type in CLASSES:
+            body = node.child_by_field_name("body")
+            stack.extend(_definitions_in(body, offsets) if body is not None else ())
+        else:
+            yield _name(node, offsets), _parameter_list(node, offsets)
+
+
 def _definition(node: Node, offsets: Offsets) -> Definition:
     kind: Literal["function", "class"] = "class" if node.type in CLASSES else "function"
     name = _name(node, offsets)
-    params_node = _parameters_node(node) if kind == "function" else None
-    parameters = tuple(p for c in (params_node.named_children if params_node else ())
-                       for p in _parameters(c, offsets) if p is not None)
+    parameters = _parameter_list(node, offsets) if kind == "function" else ()
     returns_node = None
     if kind == "function":
         for field in ("return_type", "result", "returns", "type"):

@@ -263,19 +263,6 @@ def _python_literal(source: str) -> bool:
     return True
 
 
-def _rust_doc(text: str, d: Definition) -> str:
-    """All the ``///`` lines above a Rust item (past its attributes): the parse keeps only the
-    last comment node."""
-    lines = text[:text.rfind("\n", 0, d.start) + 1].split("\n")[:-1]
-    kept: list[str] = []
-    for line in reversed(lines):
-        if line.strip().startswith("///"):
-            kept.append(line)
-        elif not line.strip().startswith("#["):
-            break
-    return "\n".join(reversed(kept))
-
-
 #: Builtins a doctest may wrap the call in (``list(merge(...))``, ``round(mean(...), 2)``).
 _WRAPPERS = frozenset({"list", "tuple", "sorted", "set", "frozenset", "round", "len", "str",
                        "repr", "int", "float", "abs", "bool", "dict"})
@@ -345,12 +332,12 @@ def _doctests(doc: str, name: str, stem: str) -> list[tuple[str, str, str]]:
     return found
 
 
-def examples(text: str, language: str, d: Definition, stem: str = ""
+def examples(language: str, d: Definition, stem: str = ""
              ) -> list[tuple[str, str, str]]:
     """(setup, call, expected) the function's documentation states, with literal arguments
     and values only (an example that needs a variable the examples did not bind to a literal
     is not taken)."""
-    doc = _rust_doc(text, d) if language == "rust" else d.docstring or ""
+    doc = d.docstring or ""  # every `///` line above a Rust item (``tasks.structure``)
     found: list[tuple[str, str, str]] = []
     if language == "python":
         found = _doctests(doc, d.name, stem)
@@ -400,7 +387,7 @@ def write_tests(text: str, uri: str, language: str, d: Definition,
     if language == "java" and not re.search(rf"\bclass\s+{re.escape(stem)}\b", text):
         return NoTest(f"the file declares no class `{stem}` (its name) whose methods a test "
                       "could call")
-    found = examples(text, language, d, stem)
+    found = examples(language, d, stem)
     trip = round_trip(text, language, d)
     if not found and trip is None:
         return NoTest(f"nothing in `{d.name}` states a value to assert (no example with "
