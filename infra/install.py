@@ -3,9 +3,11 @@
 Apache Kafka's jars come from Maven Central through ``infra/kafka/pom.xml`` (exact versions,
 ``mvn -C`` verifies checksums); ``tritonserver`` ships inside the ``nvidia-pytriton`` wheel, which
 we fetch with ``pip download --no-deps``, check against the sha256 pinned below, and extract only
-the files we run. Redis, ShellCheck, Go, gcc and g++, a JDK, rustc, Neovim and Emacs with eglot
-(what the stack, find_bugs and ``make test`` run) come from Debian with ``apt-get`` when
-missing. Go's cache of the standard library is warmed last.
+the files we run. Redis, ShellCheck, Go, gcc and g++, a JDK, rustc, cppcheck, Neovim and
+Emacs with eglot (what the stack, find_bugs and ``make test`` run) come from Debian with
+``apt-get`` when missing; oxlint and TypeScript's tsc from npm (infra/analyzers' lock);
+staticcheck from the Go module proxy (``go install`` at a pinned version). The analyzers' caches
+(Go's standard library, staticcheck's and mypy's) are warmed last.
 
 Run: ``python -m infra.install`` (idempotent; re-verifies what is already there).
 """
@@ -25,7 +27,8 @@ from pathlib import Path
 from config.settings import Settings
 from infra.broker import POM, kafka_libs
 from schemas.errors import AssistantError
-from tasks.compilers import warm_go
+from tasks.analyzers import warm
+from tasks.staticcheck import STATICCHECK_VERSION, VENDOR_STATICCHECK
 
 JAVA_HINT = "install Java 17 with `apt-get install -y openjdk-17-jre-headless`"
 MAVEN_HINT = "install Maven with `apt-get install -y maven`"
@@ -197,6 +200,7 @@ DEBIAN_PACKAGES = (
     DebianPackage("find_bugs on Java (javac)", ("openjdk-17-jdk-headless",),
                   ("javac", "-version")),
     DebianPackage("find_bugs on Rust (rustc)", ("rustc",), ("rustc", "--version")),
+    DebianPackage("find_bugs on C and C++ (cppcheck)", ("cppcheck",)),
     DebianPackage("the Neovim editor tests", ("neovim",), ("nvim", "--version")),
     DebianPackage("the Emacs editor tests", ("emacs-nox", "elpa-eglot"),
                   ("emacs", "--batch", "-q", "--eval", "(require (quote eglot))")),
@@ -245,9 +249,10 @@ def oxlint_path(settings: Settings) -> Path:
 
 
 def install_analyzers(settings: Settings) -> list[str]:
-    """The find_bugs route's linter for JavaScript and TypeScript: oxlint (npm, pinned by
-    infra/analyzers' lock, checked by npm's integrity hashes). Optional: when it cannot be
-    installed it is reported (those languages get syntax errors only), never fatal."""
+    """The find_bugs route's analyzers for JavaScript and TypeScript: oxlint and TypeScript 7's
+    native tsc (npm, pinned by infra/analyzers' lock, checked by npm's integrity hashes).
+    Optional: when they cannot be installed it is reported (those languages get syntax errors
+    only, and the answer says which analyzer is missing), never fatal."""
     notes: list[str] = []
     target = settings.vendor_dir / "analyzers"
     lock = (ANALYZERS / "package-lock.json").read_bytes()
@@ -256,8 +261,8 @@ def install_analyzers(settings: Settings) -> list[str]:
             and installed.read_bytes() == lock):
         npm = shutil.which("npm")
         if npm is None:
-            notes.append("oxlint: npm is missing (install Node.js 20); JavaScript and TypeScript "
-                         "get syntax errors only")
+            notes.append("oxlint, tsc: npm is missing (install Node.js 20); JavaScript and "
+                         "TypeScript get syntax errors only")
         else:
             target.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ANALYZERS / "package.json", target / "package.json")
@@ -271,8 +276,38 @@ def install_analyzers(settings: Settings) -> list[str]:
                 failure = str(error)
             if failure or not oxlint_path(settings).exists():
                 installed.unlink(missing_ok=True)
-                notes.append(f"oxlint: `npm ci` failed: {failure}")
+                notes.append(f"oxlint, tsc: `npm ci` failed: {failure}")
     return notes
+
+
+STATICCHECK_MODULE = "honnef.co/go/tools/cmd/staticcheck"
+
+
+def install_staticcheck() -> str:
+    """Staticcheck, built by ``go install`` at its pinned version from the Go module proxy
+    (checked against Go's checksum database) into .stack/vendor/bin. Optional: without Go, or
+    when the build fails, Go files get ``go vet`` alone and the answer says so."""
+    if VENDOR_STATICCHECK.exists():
+        try:
+            version = subprocess.run([str(VENDOR_STATICCHECK), "-version"], capture_output=True,
+                                     text=True, timeout=30, check=False).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            version = ""
+        if STATICCHECK_VERSION.lstrip("v") in version:
+            return str(VENDOR_STATICCHECK)
+    go = shutil.which("go")
+    if go is None:
+        return "none (no go)"
+    VENDOR_STATICCHECK.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        result = subprocess.run([go, "install", f"{STATICCHECK_MODULE}@{STATICCHECK_VERSION}"],
+                                capture_output=True, text=True, timeout=900, check=False,
+                                env={**os.environ, "GOBIN": str(VENDOR_STATICCHECK.parent),
+                                     "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0"})
+        failure = result.stderr.strip()[-300:] if result.returncode else ""
+    except (OSError, subprocess.TimeoutExpired) as error:
+        failure = str(error)
+    return f"none (`go install` failed: {failure})" if failure else str(VENDOR_STATICCHECK)
 
 
 def main() -> int:
@@ -286,12 +321,14 @@ def main() -> int:
             print(f"analyzers: {note}", file=sys.stderr)
         print(f"oxlint: {oxlint_path(settings) if oxlint_path(settings).exists() else 'none'}; "
               f"shellcheck: {shutil.which('shellcheck') or 'none'}")
-        print("compilers for find_bugs: " + ", ".join(
-            f"{name} {shutil.which(name) or 'none'}" for name in ("go", "gcc", "g++", "javac",
-                                                                  "rustc")))
-        # Go's first vet compiles the standard library into a cache in memory: now, not in
-        # the first request.
-        print(f"go vet's cache: {'warm' if warm_go() else 'not warmed (no go)'}")
+        print("compilers and analyzers for find_bugs: " + ", ".join(
+            f"{name} {shutil.which(name) or 'none'}" for name in (
+                "go", "gcc", "g++", "javac", "rustc", "clippy-driver", "cppcheck")))
+        print(f"staticcheck: {install_staticcheck()}")
+        # Go's first vet compiles the standard library into a cache in memory, staticcheck and
+        # mypy analyse theirs: now, not in the first request.
+        print("analyzers' caches: " + ", ".join(
+            f"{name} {'warm' if done else 'not warmed'}" for name, done in warm().items()))
     except InstallError as error:
         print(f"install failed: {error}", file=sys.stderr)
         return 1

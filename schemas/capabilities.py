@@ -31,9 +31,11 @@ NOT_CODE: frozenset[str] = frozenset({
 })
 #: The analyzers ``find_bugs`` runs besides tree-sitter (the compiler, a linter).
 ANALYZERS: dict[str, tuple[str, ...]] = {
-    "python": ("ruff",), "go": ("go vet",), "c": ("gcc",), "cpp": ("g++",), "java": ("javac",),
-    "rust": ("rustc",), "javascript": ("oxlint",), "javascriptreact": ("oxlint",),
-    "typescript": ("oxlint",), "typescriptreact": ("oxlint",), "shellscript": ("ShellCheck",),
+    "python": ("ruff", "mypy"), "go": ("go vet", "staticcheck"), "c": ("gcc", "cppcheck"),
+    "cpp": ("g++", "cppcheck"), "java": ("javac",), "rust": ("rustc + Clippy",),
+    "javascript": ("oxlint", "tsc"), "javascriptreact": ("oxlint", "tsc"),
+    "typescript": ("oxlint", "tsc"), "typescriptreact": ("oxlint", "tsc"),
+    "shellscript": ("ShellCheck",),
 }
 #: Where ``tasks.semantic``'s checks run (swapped arguments, a repeated condition, a loop past
 #: the end), after the analyzers above.

@@ -165,13 +165,13 @@ def _binary(name: str) -> str:
     found = shutil.which(name)
     if found is None:
         raise CompilerMissing(name)
-    if name == "rustc":
+    if name in ("rustc", "clippy-driver"):
         try:
             sysroot = subprocess.run([found, "--print", "sysroot"], capture_output=True,
                                      text=True, timeout=COMPILE_TIMEOUT_S, check=True).stdout
         except (subprocess.SubprocessError, OSError):
             raise CompilerMissing("rustc (no toolchain: `rustup default stable`)") from None
-        real = Path(sysroot.strip()) / "bin" / "rustc"
+        real = Path(sysroot.strip()) / "bin" / name
         if real.exists():
             return str(real)
     return found
@@ -193,7 +193,7 @@ def go_imports(text: str) -> list[str]:
     return paths
 
 
-def _outside_std(path: str) -> bool:
+def outside_std(path: str) -> bool:
     """Go's rule: a standard library path has no dot in its first element."""
     return "." in path.split("/", 1)[0] or path == "C"
 
@@ -233,7 +233,7 @@ def _vet_findings(package: object, offsets: Offsets) -> list[Diagnostic]:
     return found
 
 
-def _private_go_cache() -> Path:
+def private_go_cache() -> Path:
     """The warm cache, made if missing; refused if it is not a private directory of ours (a fixed
     name in a shared file system: another user could have made it, or a link)."""
     GO_CACHE.mkdir(mode=0o700, exist_ok=True)
@@ -243,18 +243,28 @@ def _private_go_cache() -> Path:
     return GO_CACHE
 
 
-def _run_cache(root: Path) -> Path:
+def run_go_cache(root: Path) -> Path:
     """This run's cache: hard links to the warm cache's entries (the standard library, compiled
     once), so what Go derives from the user's file (export data, vet facts: its names, types and
     constants) goes with the run's private directory."""
     run_cache = root / "gocache"
-    shutil.copytree(_private_go_cache(), run_cache, copy_function=os.link)
+    shutil.copytree(private_go_cache(), run_cache, copy_function=os.link)
     return run_cache
+
+
+def go_environment(root: Path, cache: Path, extra: dict[str, str] | None = None
+                   ) -> dict[str, str]:
+    """Go offline in ``root``: no module proxy, no cgo, no toolchain download, no settings of
+    the server's, ``cache`` as its build cache."""
+    return _environment(root, {"GOCACHE": str(cache), "GOPATH": str(root / "gopath"),
+                               "GOPROXY": "off", "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local",
+                               "CGO_ENABLED": "0", "GOTELEMETRY": "off", "GOENV": "off",
+                               "GOWORK": "off", "GOMEMLIMIT": "1GiB", **(extra or {})})
 
 
 def check_go(text: str, uri: str, timeout_s: float | None = None, warming: bool = False
              ) -> Checked:
-    outside = sorted({p for p in go_imports(text) if _outside_std(p)})
+    outside = sorted({p for p in go_imports(text) if outside_std(p)})
     if outside:
         return Checked([], "go vet not run: the file imports packages outside the standard "
                            f"library ({', '.join(outside[:3])}), which are not available offline",
@@ -265,11 +275,8 @@ def check_go(text: str, uri: str, timeout_s: float | None = None, warming: bool 
         name = "document_test.go" if uri.endswith("_test.go") else "document.go"
         (root / name).write_text(text, encoding="utf-8")
         (root / "go.mod").write_text("module document\n\ngo 1.21\n", encoding="utf-8")
-        cache = _private_go_cache() if warming else _run_cache(root)
-        env = _environment(root, {"GOCACHE": str(cache), "GOPATH": str(root / "gopath"),
-                                  "GOPROXY": "off", "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local",
-                                  "CGO_ENABLED": "0", "GOTELEMETRY": "off", "GOENV": "off",
-                                  "GOWORK": "off", "GOMEMLIMIT": "1GiB"})
+        cache = private_go_cache() if warming else run_go_cache(root)
+        env = go_environment(root, cache)
         _, stdout, stderr = _run([go, "vet", "-json", "."], root, env, "go vet", timeout_s,
                                  cap_memory=False)
     # Type errors come on stderr as lines; the analyzers' JSON on stdout (stderr before Go 1.25).
@@ -480,8 +487,10 @@ def rustc_diagnostics(stderr: str, offsets: Offsets, source: str) -> list[Diagno
         code = (item.get("code") or {}).get("code") or ("rustc" if level == "error" else "warn")
         start = offsets.from_byte(int(span["byte_start"]))
         end = offsets.from_byte(int(span["byte_end"]))
+        # Clippy runs only its likely-bug groups (see CLIPPY_GROUPS).
         severity: Severity = ("error" if level == "error" else
-                              "warning" if code in RUSTC_LIKELY_BUGS else "hint")
+                              "warning" if code in RUSTC_LIKELY_BUGS
+                              or str(code).startswith("clippy::") else "hint")
         found.append(Diagnostic(str(code), str(item.get("message", "")), start, max(start, end),
                                 severity))
     return found
@@ -492,26 +501,44 @@ def check_rust(text: str) -> Checked:
         return Checked([], "rustc not run: the file reads other files (`include!`, `mod x;`, "
                            "`#[path]`), which the server does not have or must not read",
                        ran=False)
-    rustc = _binary("rustc")
+    compiler, lints = _rust_compiler()
     with _private_dir() as private:
         root = Path(private)
         (root / "document.rs").write_text(text, encoding="utf-8")
         # A crate's root `fn main`, not one in a doc comment's example.
         kind = "bin" if re.search(r"^(?:pub\s+)?fn\s+main\s*\(", text, re.MULTILINE) else "lib"
-        argv = [rustc, "--edition", "2021", "--crate-type", kind, "--error-format=json",
-                "--emit=metadata", "--out-dir", str(root / "out"), "document.rs"]
+        # Lints stay warnings whatever the file says (`#![deny(missing_docs)]` is the crate's
+        # policy, not a compile error).
+        argv = [compiler, "--edition", "2021", "--crate-type", kind, "--error-format=json",
+                "--emit=metadata", "--cap-lints", "warn", *lints,
+                "--out-dir", str(root / "out"), "document.rs"]
         _, _, stderr = _run(argv, root, _environment(root), "rustc")
     # `...` range patterns, `try!`: errors only in the edition we had to assume.
     found = [d for d in rustc_diagnostics(stderr, Offsets(text), "document.rs")
              if d.rule not in _RUST_EDITION and "deprecated `try` macro" not in d.message]
     external = [d for d in found if d.rule in ("E0432", "E0433", "E0463")
                 or d.message.startswith("cannot find macro")]
+    name = "rustc + Clippy" if lints else "rustc"
     if external:
         kept = [d for d in found if d.rule not in _RUST_EXTERNAL
                 and not d.message.startswith("cannot find macro")]
-        return Checked(kept, "rustc (crates outside the standard library are not available: "
+        return Checked(kept, f"{name} (crates outside the standard library are not available: "
                              "names from them were not checked)")
-    return Checked(found, "rustc")
+    return Checked(found, name)
+
+
+#: Clippy's lint groups for likely bugs (code that is wrong or very likely so); the rest of
+#: Clippy (style, complexity, pedantic) is not run.
+CLIPPY_GROUPS = ("-A", "clippy::all", "-W", "clippy::correctness", "-W", "clippy::suspicious")
+
+
+def _rust_compiler() -> tuple[str, tuple[str, ...]]:
+    """Clippy's driver (rustc with Clippy's lints, the same flags) when the toolchain has it,
+    with the flags that choose its likely-bug groups; rustc alone otherwise."""
+    try:
+        return _binary("clippy-driver"), CLIPPY_GROUPS
+    except CompilerMissing:
+        return _binary("rustc"), ()
 
 
 #: Standard library packages most Go files import: compiled once into :data:`GO_CACHE`.

@@ -9,10 +9,12 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 from schemas.socket import TaskKind, TextEdit
 from schemas.tasks import TaskEdit, TaskFinding, TaskItem, TaskText, short_title
+from tasks.analyzers import ANALYZERS, analyzed
 from tasks.compilers import COMPILERS, Checked, compile_check, go_imports
 from tasks.docs import doc_comment, summaries
 from tasks.explain import explain
@@ -100,13 +102,22 @@ def _wants_style(task: TaskInput) -> bool:
 def _findings(task: TaskInput) -> tuple[list[TaskFinding], str]:
     """Ruff's bug rules for Python (its parser reports syntax errors there); the compiler for
     languages that have one here (Go, C, C++, Java, Rust: likely bugs, style on request);
-    tree-sitter's syntax errors and the language's linter otherwise; with a note naming what
+    tree-sitter's syntax errors and the language's linter otherwise; the language's type
+    checker or data-flow analyzer beside them (run at the same time); with a note naming what
     ran."""
-    return _findings_with(task, compile_check(task.text, task.language, task.uri))
+    if task.language not in ANALYZERS:
+        return _findings_with(task, compile_check(task.text, task.language, task.uri))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        analysis = pool.submit(analyzed, task.text, task.language)
+        checked = compile_check(task.text, task.language, task.uri)
+        return _findings_with(task, checked, analysis.result())
 
 
-def _findings_with(task: TaskInput, checked: Checked | None) -> tuple[list[TaskFinding], str]:
-    """:func:`_findings`, given what the compiler said (``None``: the language has none)."""
+def _findings_with(task: TaskInput, checked: Checked | None,
+                   analysis: tuple[list[Diagnostic], list[str]] | None = None
+                   ) -> tuple[list[TaskFinding], str]:
+    """:func:`_findings`, given what the compiler said (``None``: the language has none) and
+    what the analyzers said (``None``: not run)."""
     found: list[TaskFinding] = []
     note = "ruff"
     if checked is not None and checked.ran:
@@ -138,6 +149,13 @@ def _findings_with(task: TaskInput, checked: Checked | None) -> tuple[list[TaskF
         found += [_finding(d) for d in linted]
         if checked is not None:
             note = f"syntax only: {checked.note}"
+    if analysis is not None:
+        # A line the compiler or linter already flags keeps their words (gcc and cppcheck
+        # both see an index out of bounds).
+        offsets = Offsets(task.text)
+        flagged = {offsets.line_of(f.start) for f in found if f.severity != "hint"}
+        found += [_finding(d) for d in analysis[0] if offsets.line_of(d.start) not in flagged]
+        note = "; ".join((note, *analysis[1]))
     if task.language in SEMANTIC_CHECKED and task.kind != "fix":  # they come with no fix
         found += [_finding(d) for d in semantic_findings(task.text, task.language, task.uri)]
         note += "; semantic checks"

@@ -29,8 +29,8 @@ OXLINT_LANGUAGES = {"javascript": ".js", "javascriptreact": ".jsx", "typescript"
                     "typescriptreact": ".tsx"}
 SHELL_LANGUAGES = frozenset({"shellscript"})
 #: Where ``make install`` puts oxlint (infra/install.py); ``OXLINT_BIN`` overrides it.
-VENDOR_OXLINT = Path(__file__).resolve().parent.parent / ".stack" / "vendor" / "analyzers" / \
-    "node_modules" / ".bin" / "oxlint"
+VENDOR_ANALYZERS = Path(__file__).resolve().parent.parent / ".stack" / "vendor" / "analyzers"
+VENDOR_OXLINT = VENDOR_ANALYZERS / "node_modules" / ".bin" / "oxlint"
 #: A memory file system: the private directory (mkdtemp: mode 0700, unguessable) lives in RAM.
 MEMORY_DIR = Path("/dev/shm")  # noqa: S108 - see above
 LINT_PREFIX = "code-assistant-lint-"
@@ -46,6 +46,10 @@ class LinterError(AssistantError, RuntimeError):
     """A linter failed on the text (the message holds no code)."""
 
 
+class NotRun(LinterError):
+    """The analyzer cannot check this text alone (the message says why): no failure."""
+
+
 @functools.cache
 def oxlint_binary() -> str | None:
     configured = os.environ.get("OXLINT_BIN")
@@ -56,17 +60,36 @@ def oxlint_binary() -> str | None:
     return shutil.which("oxlint")
 
 
-def _run(argv: list[str], text: str | None, name: str, cwd: str | None = None) -> bytes:
+def run_tool(argv: list[str], name: str, *, text: str | None = None, cwd: str | None = None,
+             stream: str = "stdout", timeout_s: float = LINT_TIMEOUT_S,
+             env: dict[str, str] | None = None, allow_silence: bool = False) -> bytes:
+    """Run an analyzer and return what it printed on ``stream``; a time-out, a failed start,
+    or nothing printed (unless silence means no findings, and the tool says so by its status)
+    raise :class:`LinterError` naming the tool."""
     try:
         done = subprocess.run(argv, input=text.encode("utf-8") if text is not None else None,
-                              capture_output=True, timeout=LINT_TIMEOUT_S, check=False, cwd=cwd)
+                              capture_output=True, timeout=timeout_s, check=False, cwd=cwd,
+                              env=env)
     except subprocess.TimeoutExpired:
-        raise LinterError(f"{name} did not finish within {LINT_TIMEOUT_S} s") from None
+        raise LinterError(f"{name} did not finish within {timeout_s:g} s") from None
     except OSError as error:
         raise LinterError(f"{name} could not start: {error.strerror}") from None
-    if not done.stdout.strip():
-        raise LinterError(f"{name} printed nothing (status {done.returncode})")
-    return done.stdout
+    output = done.stdout if stream == "stdout" else done.stderr
+    if allow_silence and done.returncode == 0:
+        return output
+    if not output.strip():
+        detail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
+        raise LinterError(f"{name} printed nothing (status {done.returncode}) {detail[0][:200]}"
+                          .strip())
+    return output
+
+
+def private_memory_dir(name: str) -> tempfile.TemporaryDirectory[str]:
+    """A private directory in memory for a tool that reads files (removed when closed)."""
+    if not MEMORY_DIR.is_dir():
+        raise LinterMissing(f"no memory file system at {MEMORY_DIR}: {name} reads files, and the "
+                            "text must never be written to a disk")
+    return tempfile.TemporaryDirectory(prefix=LINT_PREFIX, dir=MEMORY_DIR)
 
 
 #: oxlint's default rules that report style, not likely bugs (shown when asked for style):
@@ -110,17 +133,14 @@ def run_oxlint(text: str, language: str) -> list[Diagnostic]:
     binary = oxlint_binary()
     if binary is None:
         raise LinterMissing("oxlint is not installed (`make install` puts it in .stack/vendor)")
-    if not MEMORY_DIR.is_dir():
-        raise LinterMissing(f"no memory file system at {MEMORY_DIR}: oxlint reads files, and the "
-                            "text must never be written to a disk")
-    with tempfile.TemporaryDirectory(prefix=LINT_PREFIX, dir=MEMORY_DIR) as private:
+    with private_memory_dir("oxlint") as private:
         path = Path(private) / f"document{OXLINT_LANGUAGES[language]}"
         path.write_text(text, encoding="utf-8")
         argv = [binary, "--format", "json"]
         if language in UNDECLARED_CHECKED:
             (Path(private) / "oxlintrc.json").write_bytes(orjson.dumps(JAVASCRIPT_CONFIG))
             argv += ["-c", "oxlintrc.json"]
-        output = _run([*argv, path.name], None, "oxlint", cwd=private)
+        output = run_tool([*argv, path.name], "oxlint", cwd=private)
     return oxlint_diagnostics(orjson.loads(output), Offsets(text))
 
 
@@ -161,4 +181,5 @@ def run_shellcheck(text: str) -> list[Diagnostic]:
                             "or `make install`)")
     shell = "bash" if not text.startswith("#!") else None
     argv = [binary, "--format", "json1", *(["--shell", shell] if shell else []), "-"]
-    return shellcheck_diagnostics(orjson.loads(_run(argv, text, "ShellCheck")), Offsets(text))
+    return shellcheck_diagnostics(orjson.loads(run_tool(argv, "ShellCheck", text=text)),
+                                  Offsets(text))

@@ -24,7 +24,7 @@ import orjson
 from schemas.errors import AssistantError
 from schemas.socket import TASK_KINDS, TaskKind
 from schemas.tasks import write_item
-from tasks.compilers import warm_go
+from tasks.analyzers import warm
 from tasks.engine import TaskInput, run_task
 from tasks.filler import Filler, ModelFiller
 from tasks.linters import remove_leftovers
@@ -95,8 +95,9 @@ class TaskModel:
             os.nice(niceness)
         remove_leftovers()  # of a process killed while it linted (the text must not stay)
         if kind == "find_bugs":
-            # Go's first vet compiles the standard library (tens of seconds): do it now, aside.
-            threading.Thread(target=warm_go, name="warm-go", daemon=True).start()
+            # Go's first vet compiles the standard library (tens of seconds), staticcheck and
+            # mypy analyse it: do it now, aside.
+            threading.Thread(target=warm, name="warm-analyzers", daemon=True).start()
         fill_dir = parameters.get("FILL_MODEL_DIR", {}).get("string_value", "")
         self.filler: Filler | None = None
         if fill_dir:

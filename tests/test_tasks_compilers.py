@@ -122,7 +122,7 @@ def test_the_compiler_finds_the_planted_bug(text: str, language: str, uri: str, 
 
 def test_a_clean_file_gets_no_finding_and_style_only_on_request() -> None:
     assert findings(CPP_CLEAN, "cpp", "file:///t.cpp") == ([], "0 problem(s), 0 error(s), "
-                                                             "0 with a fix (g++; semantic checks).\n")
+                                                             "0 with a fix (g++; cppcheck; semantic checks).\n")
     quiet, _ = findings(RUST_MUST_USE, "rust", "file:///d.rs")
     assert "unused_variables" not in {f.rule for f in quiet}
     asked, _ = findings(RUST_MUST_USE, "rust", "file:///d.rs", "show style too")
@@ -185,7 +185,9 @@ def test_a_missing_or_stuck_compiler_is_said_and_nothing_stays(monkeypatch: pyte
     compilers._binary.cache_clear()
     monkeypatch.setenv("PATH", "/nonexistent")
     _, summary = findings(C_BUGS, "c", "file:///s.c")
-    assert summary.endswith("(syntax only: gcc is not installed; semantic checks).\n"), summary
+    assert summary.endswith("(syntax only: gcc is not installed; cppcheck not run: cppcheck is "
+                            "not installed (`apt-get install -y cppcheck`, or `make install`); "
+                            "semantic checks).\n"), summary
     compilers._binary.cache_clear()
     monkeypatch.undo()
     monkeypatch.setattr(compilers, "COMPILE_TIMEOUT_S", 0.001)

@@ -29,7 +29,7 @@ def test_oxlint_finds_unreachable_code_in_code_points() -> None:
     assert "eslint(no-unreachable)" in rules, rules
     unreachable = rules["eslint(no-unreachable)"]
     assert JS[unreachable.start:unreachable.end].startswith("console.log")
-    assert "(oxlint; semantic checks)" in summary
+    assert "(oxlint; tsc; semantic checks)" in summary
 
 
 def test_javascript_names_neither_declared_nor_global_are_likely_bugs() -> None:

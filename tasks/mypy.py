@@ -1,0 +1,137 @@
+"""mypy on a Python document: the type checker's likely bugs (a missing return, a call with the
+wrong arguments, an equality that can never hold, a coroutine never awaited), on the lone file.
+
+The file is checked alone: its imports are not followed (what they name is ``Any``), and a
+relative import gets empty packages above the file so that it is no error. What mypy infers
+from the standard library's stubs is exact; what it would need another file of the project for
+is not there, so only the codes in :data:`LIKELY_BUGS` are reported (other type errors may be
+the missing context's, and are left out). Untyped functions are checked too
+(``--check-untyped-defs``), as a reviewer reads them.
+
+The text goes to a private directory in memory (``/dev/shm``), removed with the run; so does
+mypy's cache, a copy of a warm one that holds the standard library only (built once, from an
+empty file). mypy reads no configuration (none is in the directory, ``HOME`` is it) and loads no
+plugin, so it executes nothing of the user's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import stat
+import sysconfig
+from pathlib import Path
+
+import orjson
+
+from tasks.linters import MEMORY_DIR, LinterError, LinterMissing, private_memory_dir, run_tool
+from tasks.offsets import Offsets
+from tasks.ruff import Diagnostic
+
+#: mypy's error codes for likely bugs on a lone file (see the module's docstring); ``return``
+#: only for a missing return, ``attr-defined`` only on a module (a misspelt ``os.pth``).
+LIKELY_BUGS = frozenset({
+    "return", "call-arg", "comparison-overlap", "truthy-function", "func-returns-value",
+    "unused-coroutine", "str-bytes-safe", "await-not-async", "attr-defined", "operator",
+    "top-level-await", "truthy-iterable",
+})
+MYPY_TIMEOUT_S = 10.0
+#: The warm cache (the standard library's stubs, analysed once).
+WARM_CACHE = MEMORY_DIR / "code-assistant-mypycache"
+_FLAGS = ("--follow-imports=skip", "--ignore-missing-imports", "--no-site-packages",
+          "--check-untyped-defs", "--strict-equality", "--show-error-codes",
+          "--no-error-summary", "--show-column-numbers", "--show-error-end", "-O", "json")
+_RELATIVE = re.compile(r"^\s*from\s+(\.+)", re.MULTILINE)
+
+
+def mypy_binary() -> str:
+    """The ``mypy`` of this interpreter's environment (the server's, never the user's)."""
+    found = (shutil.which("mypy", path=sysconfig.get_path("scripts"))
+             or shutil.which("mypy"))
+    if found is None:
+        raise LinterMissing("mypy is not installed (`make install`)")
+    return found
+
+
+def relative_depth(text: str) -> int:
+    """How many packages a relative import climbs (``from ..x import y``: 2)."""
+    return max((len(dots) for dots in _RELATIVE.findall(text)), default=0)
+
+
+def mypy_diagnostics(output: str, offsets: Offsets, source: str) -> list[Diagnostic]:
+    """mypy's ``-O json`` lines, the likely bugs in the document only."""
+    found: list[Diagnostic] = []
+    for line in output.splitlines():
+        if not line.startswith("{"):
+            continue
+        item = orjson.loads(line)
+        code = str(item.get("code") or "")
+        message = str(item.get("message") or "")
+        if (item.get("file") != source or item.get("severity") != "error"
+                or code not in LIKELY_BUGS
+                or (code == "return" and message != "Missing return statement")
+                or (code == "attr-defined" and not message.startswith("Module"))):
+            continue
+        start = offsets.from_line_column(int(item["line"]), int(item.get("column", 0)) + 1)
+        end_line = int(item.get("end_line") or item["line"])
+        end = offsets.from_line_column(end_line, int(item.get("end_column") or 0) + 1)
+        if item.get("hint"):
+            message += f" ({item['hint']})"
+        found.append(Diagnostic(f"mypy/{code}", message, start, max(start, end), "warning"))
+    return found
+
+
+def _environment(home: str, cache: Path) -> dict[str, str]:
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home,
+            "MYPY_CACHE_DIR": str(cache), "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def _warm_cache(binary: str) -> Path | None:
+    """The standard library's cache, made on first use (in a private directory, then moved in
+    place, so a concurrent run never sees half of it); ``None`` if it cannot be made."""
+    if WARM_CACHE.is_dir():
+        info = WARM_CACHE.lstat()
+        if stat.S_ISLNK(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+            raise LinterError(f"{WARM_CACHE} is not a private directory of this user: remove it")
+        return WARM_CACHE
+    with private_memory_dir("mypy") as private:
+        (Path(private) / "warm.py").write_text("", encoding="utf-8")
+        cache = Path(private) / "cache"
+        run_tool([binary, *_FLAGS, "warm.py"], "mypy", cwd=private, allow_silence=True,
+                 timeout_s=60.0, env=_environment(private, cache))
+        os.chmod(cache, 0o700)
+        with contextlib.suppress(OSError):  # another run made it first
+            cache.rename(WARM_CACHE)
+    return WARM_CACHE if WARM_CACHE.is_dir() else None
+
+
+def warm_mypy() -> bool:
+    """Make :data:`WARM_CACHE` now (not in the first request); whether it is there."""
+    try:
+        return _warm_cache(mypy_binary()) is not None
+    except (LinterError, OSError):
+        return False
+
+
+def run_mypy(text: str) -> list[Diagnostic]:
+    """mypy's likely bugs in ``text`` (see the module's docstring)."""
+    binary = mypy_binary()
+    warm = _warm_cache(binary)
+    with private_memory_dir("mypy") as private:
+        root = Path(private)
+        package = root
+        for level in range(relative_depth(text)):
+            package = package / f"package{level}"
+            package.mkdir()
+            (package / "__init__.py").write_text("", encoding="utf-8")
+        source = package / "document.py"
+        source.write_text(text, encoding="utf-8")
+        cache = root / "cache"
+        if warm is not None:
+            shutil.copytree(warm, cache)
+        name = str(source.relative_to(root))
+        output = run_tool([binary, *_FLAGS, name], "mypy", cwd=private, allow_silence=True,
+                          timeout_s=MYPY_TIMEOUT_S, env=_environment(private, cache))
+    return mypy_diagnostics(output.decode("utf-8", "replace"), Offsets(text), name)
