@@ -106,6 +106,7 @@ def _findings(text: str, language: str, uri: str) -> list[TaskFinding]:
 def score(bugs: list[Bug]) -> dict[str, Any]:
     per_language: dict[str, Counter[str]] = {}
     hits: list[dict[str, Any]] = []
+    alarms: Counter[str] = Counter()
     started = time.perf_counter()
     for bug in bugs:
         repo = MIRRORS / bug.repo.replace("/", "+") / "repo"
@@ -122,6 +123,7 @@ def score(bugs: list[Bug]) -> dict[str, Any]:
         counts["bugs"] += 1
         counts["lines_after"] += after.count("\n") + 1
         counts["findings_after"] += len(new)
+        alarms.update(f"{bug.language} {f.rule}" for f in new)
         remaining = Counter((f.rule, f.message) for f in new)
         offsets = Offsets(before)
         wanted = {n - 1 for line in bug.lines for n in (line - 1, line, line + 1)}
@@ -142,7 +144,8 @@ def score(bugs: list[Bug]) -> dict[str, Any]:
     for counts in per_language.values():
         total.update(counts)
     return {"languages": {k: dict(v) for k, v in sorted(per_language.items())},
-            "total": dict(total), "hits": hits, "seconds": time.perf_counter() - started}
+            "total": dict(total), "hits": hits,
+            "alarms": dict(alarms.most_common()), "seconds": time.perf_counter() - started}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -170,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
         per_1000 = 1000 * row.get("findings_after", 0) / max(1, row.get("lines_after", 0))
         print(f"{language:12s} {bugs_n:5d} {found:6d} {found / max(1, bugs_n):7.3f} "
               f"{row.get('findings_after', 0):15d} {per_1000:16.2f}")
+    print("findings on the fixed files, by rule: " + ", ".join(
+        f"{rule} {n}" for rule, n in list(result["alarms"].items())[:15]))
     for hit in result["hits"]:
         print(f"  found: {hit['repo']} {hit['commit']} {hit['path']}: {hit['rule']} "
               f"{hit['message']}")

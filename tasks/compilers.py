@@ -529,7 +529,8 @@ def check_rust(text: str) -> Checked:
 
 #: Clippy's lint groups for likely bugs (code that is wrong or very likely so); the rest of
 #: Clippy (style, complexity, pedantic) is not run.
-CLIPPY_GROUPS = ("-A", "clippy::all", "-W", "clippy::correctness", "-W", "clippy::suspicious")
+CLIPPY_GROUPS: tuple[str, ...] = ("-A", "clippy::all", "-W", "clippy::correctness", "-W",
+                                  "clippy::suspicious")
 
 
 def _rust_compiler() -> tuple[str, tuple[str, ...]]:

@@ -44,8 +44,8 @@ ABOUT_ITSELF = frozenset({
 })
 #: Checks whose report says "either this condition is redundant or ...": on released code
 #: mostly the former (14 on cJSON.c alone); and a parameter cleared before returning, an idiom.
-NOISY = frozenset({"nullPointerRedundantCheck", "ctunullpointer", "uselessAssignmentPtrArg",
-                   "ctuuninitvar", "ctuArrayIndex"})
+NOISY = frozenset({"nullPointerRedundantCheck", "nullPointerArithmeticRedundantCheck",
+                   "ctunullpointer", "uselessAssignmentPtrArg", "ctuuninitvar", "ctuArrayIndex"})
 #: Any preprocessor way to name another file (see the module's docstring), and ``#error``
 #: (in a lone file, mostly a check of its headers' versions or settings).
 _NAMES_FILES = re.compile(r"\binclude(?:_next)?\b|has_include|\bembed\b|dependency|_Pragma|"
