@@ -26,8 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from schemas.tasks import TaskFinding
+from tasks.compilers import compile_check
 from tasks.engine import TaskInput, run_task
+from tasks.mypy import run_mypy
 from tasks.offsets import Offsets
+from tasks.tsc import TSC_LANGUAGES, run_tsc
 
 MIRRORS = Path("/work/.mirror")
 SAMPLE = Path(__file__).with_name("real_bugs.json")
@@ -103,7 +106,39 @@ def _findings(text: str, language: str, uri: str) -> list[TaskFinding]:
     return [i for i in items if isinstance(i, TaskFinding) and i.severity != "hint"]
 
 
-def score(bugs: list[Bug]) -> dict[str, Any]:
+def _seen(text: str, language: str, uri: str) -> list[TaskFinding]:
+    """Everything the language's compiler and type checker say (every severity and code, none
+    of the filters that keep find_bugs to likely bugs): what they can see of a bug."""
+    checked = compile_check(text, language, uri)
+    found = [TaskFinding(d.start, d.end, d.severity, d.rule, d.message)
+             for d in (checked.diagnostics if checked is not None and checked.ran else [])]
+    if language == "python":
+        found += [TaskFinding(d.start, d.end, d.severity, d.rule, d.message)
+                  for d in run_mypy(text, every=True)]
+    elif language in TSC_LANGUAGES:
+        found += [TaskFinding(d.start, d.end, d.severity, d.rule, d.message)
+                  for d in run_tsc(text, language, every=True)]
+    return found
+
+
+def _hit(old: list[TaskFinding], new: list[TaskFinding], before: str, lines: tuple[int, ...]
+         ) -> TaskFinding | None:
+    """A finding on the file before the fix within a line of a line the fix removed, which
+    the fix made go (its rule and message occur fewer times after)."""
+    remaining = Counter((f.rule, f.message) for f in new)
+    offsets = Offsets(before)
+    wanted = {n - 1 for line in lines for n in (line - 1, line, line + 1)}
+    for finding in old:
+        first = offsets.line_of(finding.start)
+        last = offsets.line_of(max(finding.start, finding.end - 1))
+        key = (finding.rule, finding.message)
+        if wanted & set(range(first, last + 1)) and remaining[key] < sum(
+                (f.rule, f.message) == key for f in old):
+            return finding
+    return None
+
+
+def score(bugs: list[Bug], seeable: bool = False) -> dict[str, Any]:
     per_language: dict[str, Counter[str]] = {}
     hits: list[dict[str, Any]] = []
     alarms: Counter[str] = Counter()
@@ -124,18 +159,12 @@ def score(bugs: list[Bug]) -> dict[str, Any]:
         counts["lines_after"] += after.count("\n") + 1
         counts["findings_after"] += len(new)
         alarms.update(f"{bug.language} {f.rule}" for f in new)
-        remaining = Counter((f.rule, f.message) for f in new)
-        offsets = Offsets(before)
-        wanted = {n - 1 for line in bug.lines for n in (line - 1, line, line + 1)}
-        hit = None
-        for finding in old:
-            first = offsets.line_of(finding.start)
-            last = offsets.line_of(max(finding.start, finding.end - 1))
-            key = (finding.rule, finding.message)
-            if wanted & set(range(first, last + 1)) and remaining[key] < sum(
-                    (f.rule, f.message) == key for f in old):
-                hit = finding
-                break
+        hit = _hit(old, new, before, bug.lines)
+        seen = (_hit(_seen(before, bug.language, uri), _seen(after, bug.language, uri),
+                     before, bug.lines) if seeable else None)
+        if seen is not None:
+            counts["seeable"] += 1
+            counts["seeable_found"] += hit is not None
         if hit is not None:
             counts["found"] += 1
             hits.append({"repo": bug.repo, "commit": bug.commit[:12], "path": bug.path,
@@ -153,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=("mine", "score"))
     parser.add_argument("--per-repo", type=int, default=PER_REPO)
     parser.add_argument("--json", help="also write the scores here")
+    parser.add_argument("--seeable", action="store_true",
+                        help="also count the bugs the compiler or type checker can see (every "
+                             "error and warning it gives, unfiltered) and the recall on those")
     args = parser.parse_args(argv)
     if args.command == "mine":
         bugs = [b for name, language in REPOS.items()
@@ -163,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {name}: {sum(b.repo == name for b in bugs)}")
         return 0
     bugs = [Bug(**{**row, "lines": tuple(row["lines"])}) for row in json.loads(SAMPLE.read_text())]
-    result = score(bugs)
+    result = score(bugs, args.seeable)
     print(f"find_bugs on {result['total'].get('bugs', 0)} real bugs (files before and after "
           f"their fix commits), {result['seconds']:.0f} s")
     print(f"{'language':12s} {'bugs':>5s} {'found':>6s} {'recall':>7s} "
@@ -172,7 +204,9 @@ def main(argv: list[str] | None = None) -> int:
         bugs_n, found = row.get("bugs", 0), row.get("found", 0)
         per_1000 = 1000 * row.get("findings_after", 0) / max(1, row.get("lines_after", 0))
         print(f"{language:12s} {bugs_n:5d} {found:6d} {found / max(1, bugs_n):7.3f} "
-              f"{row.get('findings_after', 0):15d} {per_1000:16.2f}")
+              f"{row.get('findings_after', 0):15d} {per_1000:16.2f}"
+              + (f"   seeable {row.get('seeable', 0)}, found {row.get('seeable_found', 0)}"
+                 if args.seeable else ""))
     print("findings on the fixed files, by rule: " + ", ".join(
         f"{rule} {n}" for rule, n in list(result["alarms"].items())[:15]))
     for hit in result["hits"]:

@@ -60,8 +60,10 @@ def relative_depth(text: str) -> int:
     return max((len(dots) for dots in _RELATIVE.findall(text)), default=0)
 
 
-def mypy_diagnostics(output: str, text: str, source: str) -> list[Diagnostic]:
-    """mypy's ``-O json`` lines, the likely bugs in the document only."""
+def mypy_diagnostics(output: str, text: str, source: str, every: bool = False
+                     ) -> list[Diagnostic]:
+    """mypy's ``-O json`` lines, the likely bugs in the document only (``every``: all its
+    errors, for the evaluation's count of what a type checker can see)."""
     offsets = Offsets(text)
     lines = text.splitlines()
     found: list[Diagnostic] = []
@@ -75,7 +77,8 @@ def mypy_diagnostics(output: str, text: str, source: str) -> list[Diagnostic]:
             continue
         start = offsets.from_line_column(int(item["line"]), int(item.get("column", 0)) + 1)
         number = int(item["line"])
-        if not _likely(code, message, lines[number - 1] if 0 < number <= len(lines) else ""):
+        if not every and not _likely(code, message,
+                                     lines[number - 1] if 0 < number <= len(lines) else ""):
             continue
         end_line = int(item.get("end_line") or item["line"])
         end = offsets.from_line_column(end_line, int(item.get("end_column") or 0) + 1)
@@ -136,8 +139,8 @@ def warm_mypy() -> bool:
         return False
 
 
-def run_mypy(text: str) -> list[Diagnostic]:
-    """mypy's likely bugs in ``text`` (see the module's docstring)."""
+def run_mypy(text: str, every: bool = False) -> list[Diagnostic]:
+    """mypy's likely bugs in ``text`` (see the module's docstring; ``every``: all errors)."""
     binary = mypy_binary()
     warm = _warm_cache(binary)
     with private_memory_dir("mypy") as private:
@@ -155,4 +158,4 @@ def run_mypy(text: str) -> list[Diagnostic]:
         name = str(source.relative_to(root))
         output = run_tool([binary, *_FLAGS, name], "mypy", cwd=private, allow_silence=True,
                           timeout_s=MYPY_TIMEOUT_S, env=_environment(private, cache))
-    return mypy_diagnostics(output.decode("utf-8", "replace"), text, name)
+    return mypy_diagnostics(output.decode("utf-8", "replace"), text, name, every)

@@ -57,23 +57,25 @@ def tsc_binary() -> str:
     return str(found[0])
 
 
-def tsc_diagnostics(output: str, offsets: Offsets, language: str) -> list[Diagnostic]:
+def tsc_diagnostics(output: str, offsets: Offsets, language: str, every: bool = False
+                    ) -> list[Diagnostic]:
     """tsc's ``--pretty false`` lines (``file(line,column): error TSn: message``; a message's
-    further lines are indented and left out), the likely bugs only."""
+    further lines are indented and left out), the likely bugs only (``every``: all errors,
+    for the evaluation's count of what a type checker can see)."""
     wanted = LIKELY_BUGS | (TYPESCRIPT_ONLY if language.startswith("typescript") else set())
     severity: Severity = "error" if language.startswith("typescript") else "warning"
     found: list[Diagnostic] = []
     for line in output.splitlines():
         match = _LINE.match(line)
-        if match is None or int(match[3]) not in wanted:
+        if match is None or (int(match[3]) not in wanted and not every):
             continue
         at = offsets.from_line_column(int(match[1]), int(match[2]))
         found.append(Diagnostic(f"TS{match[3]}", match[4], at, at, severity))
     return found
 
 
-def run_tsc(text: str, language: str) -> list[Diagnostic]:
-    """tsc's likely bugs in ``text`` (see the module's docstring)."""
+def run_tsc(text: str, language: str, every: bool = False) -> list[Diagnostic]:
+    """tsc's likely bugs in ``text`` (see the module's docstring; ``every``: all errors)."""
     binary = tsc_binary()
     extension = TSC_LANGUAGES[language]
     javascript = ("--allowJs", "--checkJs") if language.startswith("javascript") else ()
@@ -84,4 +86,4 @@ def run_tsc(text: str, language: str) -> list[Diagnostic]:
                "LANG": "C.UTF-8"}
         output = run_tool([binary, *_FLAGS, *javascript, name], "tsc", cwd=private, env=env,
                           allow_silence=True, timeout_s=TSC_TIMEOUT_S)
-    return tsc_diagnostics(output.decode("utf-8", "replace"), Offsets(text), language)
+    return tsc_diagnostics(output.decode("utf-8", "replace"), Offsets(text), language, every)
