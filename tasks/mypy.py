@@ -17,6 +17,7 @@ plugin, so it executes nothing of the user's.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import re
 import shutil
@@ -48,7 +49,11 @@ _RELATIVE = re.compile(r"^\s*from\s+(\.+)", re.MULTILINE)
 
 def mypy_binary() -> str:
     """The ``mypy`` of this interpreter's environment (the server's, never the user's)."""
+    package = importlib.util.find_spec("mypy")
+    # The environment holding the package: .../lib/python3.X/site-packages/mypy/__init__.py.
+    beside = (Path(package.origin).parents[4] / "bin" if package and package.origin else None)
     found = (shutil.which("mypy", path=sysconfig.get_path("scripts"))
+             or (shutil.which("mypy", path=str(beside)) if beside else None)
              or shutil.which("mypy"))
     if found is None:
         raise LinterMissing("mypy is not installed (`make install`)")

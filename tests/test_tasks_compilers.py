@@ -121,8 +121,8 @@ def test_the_compiler_finds_the_planted_bug(text: str, language: str, uri: str, 
 
 
 def test_a_clean_file_gets_no_finding_and_style_only_on_request() -> None:
-    assert findings(CPP_CLEAN, "cpp", "file:///t.cpp") == ([], "0 problem(s), 0 error(s), "
-                                                             "0 with a fix (g++; cppcheck; semantic checks).\n")
+    assert findings(CPP_CLEAN, "cpp", "file:///t.cpp") == (
+        [], "0 problem(s), 0 error(s), 0 with a fix (g++; cppcheck; semantic checks).\n")
     quiet, _ = findings(RUST_MUST_USE, "rust", "file:///d.rs")
     assert "unused_variables" not in {f.rule for f in quiet}
     asked, _ = findings(RUST_MUST_USE, "rust", "file:///d.rs", "show style too")

@@ -102,6 +102,7 @@ class TestEachKind:
         assert comparison.fix is not None
         assert "is None" in apply_edits(BUGGY, comparison.fix)
         assert "problem(s)" in answer.text
+        assert "(ruff; mypy; semantic checks)" in answer.text  # mypy runs inside the route
 
     async def test_find_bugs_on_go_reports_the_syntax_error(self, client: EdgeClient) -> None:
         answer = await run(client, "find_bugs", GO_BROKEN, "file:///proj/main.go", "go")
