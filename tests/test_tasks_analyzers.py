@@ -150,6 +150,21 @@ def test_mypy_leaves_out_what_released_code_showed_to_be_noise() -> None:
     assert mypy.run_mypy(text) == []
 
 
+def test_mypys_resident_helper_comes_back_after_it_dies_and_is_replaced_in_time(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The helper that keeps mypy loaded: killed, the next check starts another; after
+    RESIDENT_CHECKS checks it is replaced (what mypy keeps grows)."""
+    expected = mypy.run_mypy(PYTHON)
+    helper = mypy._RESIDENT._process
+    assert helper is not None and helper.poll() is None
+    os.kill(helper.pid, 9)
+    helper.wait()
+    assert mypy.run_mypy(PYTHON) == expected
+    monkeypatch.setattr(mypy, "RESIDENT_CHECKS", 1)
+    mypy.run_mypy(PYTHON)
+    assert mypy._RESIDENT._process is None
+
+
 def test_tsc_reports_likely_bugs_and_not_what_other_files_declare() -> None:
     found, summary = findings(TYPESCRIPT, "typescript", "file:///p/check.ts")
     rules = lines_of(TYPESCRIPT, found, "TS")
