@@ -30,12 +30,13 @@ TSC_LANGUAGES = {"typescript": ".ts", "typescriptreact": ".tsx", "javascript": "
 #: tested (2774, 2801), objects compared by reference (2839), a void expression tested (1345),
 #: unreachable code (7027), a constant assigned (2588), a variable used before its declaration
 #: (2448, 2454), duplicate declarations (2451), a comma operator's unused left side (2695),
-#: operators on the wrong types (2365, 2362, 2363);
+#: operators on the wrong types (2365, 2362, 2363), a function that does not return the type
+#: it declares (2366, 2355);
 #: and in TypeScript only, a name nothing declares (2304, 2552: in JavaScript oxlint checks
 #: names, and JSDoc types name much that is elsewhere) and the wrong number of arguments (2554,
 #: 2555: in JavaScript a JSDoc ``@param`` makes a parameter required that callers omit).
 LIKELY_BUGS = frozenset({2367, 2872, 2873, 2869, 2774, 2801, 2839, 1345, 7027, 2588, 2448,
-                         2454, 2451, 2695, 2365, 2362, 2363})
+                         2454, 2451, 2695, 2365, 2362, 2363, 2366, 2355})
 TYPESCRIPT_ONLY = frozenset({2304, 2552, 2554, 2555})
 TSC_TIMEOUT_S = 5.0
 _LINE = re.compile(r"^document\.[jt]sx?\((\d+),(\d+)\): error TS(\d+): (.*)$")
