@@ -1,5 +1,6 @@
 """``python -m evaluation.injected``: bugs injected into real, released files of nine languages,
-one kind at a time inside a function's body, and ``find_bugs`` (the default answer: likely bugs
+one kind at a time inside a function's body (up to ``--per-kind`` of each, in up to five passes
+over the files), and ``find_bugs`` (the default answer: likely bugs
 only) on each copy. Per language and kind: the bugs injected, recall (a new finding within a line
 of the change) and precision (new findings that are on it); and per language the likely-bug
 findings on the clean files per 1,000 lines (every one a false alarm: the code is released).
@@ -117,41 +118,44 @@ def _likely(text: str, language: str, uri: str) -> list[TaskFinding]:
     return [i for i in items if isinstance(i, TaskFinding) and i.severity != "hint"]
 
 
-def evaluate(language: str, files: list[tuple[str, str]], per_kind: int, rng: random.Random
-             ) -> dict[str, Any]:
+def evaluate(language: str, files: list[tuple[str, str]], per_kind: int, rng: random.Random,
+             passes: int = 5) -> dict[str, Any]:
+    """Up to ``per_kind`` bugs of each kind, one per file and kind in each of ``passes`` passes
+    over the files (a random function each time)."""
     kinds: dict[str, Counter[str]] = {k: Counter() for k in BUG_KINDS}
     clean_lines = clean_findings = 0
+    usable: list[tuple[str, str, list[tuple[int, int]], Counter[tuple[str, str]]]] = []
     for uri, text in files:
-        if all(kinds[k]["bugs"] >= per_kind for k in BUG_KINDS):
-            break
         functions = _functions(text, language)
         if not functions:
             continue
         clean = _likely(text, language, uri)
         clean_lines += text.count("\n") + 1
         clean_findings += len(clean)
-        before = Counter((f.rule, f.message) for f in clean)
-        for kind in BUG_KINDS:
-            if kinds[kind]["bugs"] >= per_kind:
-                continue
-            first, last = rng.choice(functions)
-            bug = inject(kind, text, first, last, rng, language)
-            if bug is None:
-                continue
-            remaining = before.copy()
-            new = []
-            for finding in _likely(bug.text, language, uri):
-                key = (finding.rule, finding.message)
-                if remaining[key] > 0:
-                    remaining[key] -= 1
-                else:
-                    new.append(finding)
-            hits = sum(abs(bug.text.count("\n", 0, f.start) - bug.line) <= 1 for f in new)
-            stats = kinds[kind]
-            stats["bugs"] += 1
-            stats["new"] += len(new)
-            stats["hits"] += hits
-            stats["found"] += hits > 0
+        usable.append((uri, text, functions, Counter((f.rule, f.message) for f in clean)))
+    for _ in range(passes):
+        for uri, text, functions, before in usable:
+            for kind in BUG_KINDS:
+                if kinds[kind]["bugs"] >= per_kind:
+                    continue
+                first, last = rng.choice(functions)
+                bug = inject(kind, text, first, last, rng, language)
+                if bug is None:
+                    continue
+                remaining = before.copy()
+                new = []
+                for finding in _likely(bug.text, language, uri):
+                    key = (finding.rule, finding.message)
+                    if remaining[key] > 0:
+                        remaining[key] -= 1
+                    else:
+                        new.append(finding)
+                hits = sum(abs(bug.text.count("\n", 0, f.start) - bug.line) <= 1 for f in new)
+                stats = kinds[kind]
+                stats["bugs"] += 1
+                stats["new"] += len(new)
+                stats["hits"] += hits
+                stats["found"] += hits > 0
     return {"kinds": {k: dict(v) for k, v in kinds.items()}, "clean_lines": clean_lines,
             "clean_findings": clean_findings}
 

@@ -462,9 +462,10 @@ def check_java(text: str) -> Checked:
 _RUST_READS = re.compile(r"\binclude(?:_str|_bytes)?\b|#\s*!?\[\s*path\b|"
                          r"\bmod\s+(?:r#)?\w+\s*;")
 #: Errors that follow from names another crate or module declares, once one is unresolved
-#: (an associated type of an unknown trait, a type that cannot be inferred from one).
+#: (an associated type of an unknown trait, a type that cannot be inferred from one, types that
+#: mismatch or lack a trait because one of them is unknown: seen in serde_json's files).
 _RUST_EXTERNAL = ("E0432", "E0433", "E0463", "E0412", "E0425", "E0405", "E0599", "E0220",
-                  "E0223", "E0282")
+                  "E0223", "E0282", "E0422", "E0308", "E0277", "E0369")
 #: Errors that depend on the crate's edition, which a lone file does not say.
 _RUST_EDITION = ("E0783",)
 

@@ -43,9 +43,10 @@ MAX_TEST_FUNCTIONS = 2
 MAX_VERIFIED_FIXES = 3
 VERIFY_BUDGET_S = 1.5
 #: Grammars whose syntax errors on released code are often the parser's, not the code's (C and
-#: C++ macros, TypeScript syntax newer than the grammar): without a compiler to confirm them
-#: they are style-level (shown on request), not likely bugs.
-UNSURE_SYNTAX = frozenset({"c", "cpp", "typescript", "typescriptreact"})
+#: C++ macros, TypeScript syntax newer than the grammar, shell's many dialects): without a
+#: compiler to confirm them (ShellCheck reports its own parse errors) they are style-level
+#: (shown on request), not likely bugs.
+UNSURE_SYNTAX = frozenset({"c", "cpp", "typescript", "typescriptreact", "shellscript"})
 
 
 @dataclass(frozen=True, slots=True)
