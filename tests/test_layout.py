@@ -31,7 +31,9 @@ ALLOWED: dict[str, set[str]] = {
     "runtime": {"config"},
     "ws_edge": {"schemas", "config", "streams", "documents", "sealing", "tenants", "runtime",
                 "socket_client"},
-    "workers": {"schemas", "config", "quota", "streams", "documents", "sealing", "runtime"},
+    # The workers check an LLM route's edits with the tasks' engines (tasks/verify.py).
+    "workers": {"schemas", "config", "quota", "streams", "documents", "sealing", "runtime",
+                "tasks"},
     "analytics": {"schemas", "config", "quota", "streams", "tenants", "runtime"},
     # The served models (model/repository) import nothing of ours: see `violations`.
     "model": set(),
@@ -59,7 +61,7 @@ PURE = [
     "ws_edge/ratelimit.py", "workers/core.py", "workers/debounce.py", "workers/reuse.py",
     "workers/prompt.py", "workers/admission.py", "workers/answer_source.py",
     "documents/cross_file.py", "workers/persistence.py",
-    "workers/tasks/items.py", "workers/tasks/prompts.py",
+    "workers/tasks/items.py", "workers/tasks/prompts.py", "workers/tasks/llm_answers.py",
     "analytics/batcher.py", "analytics/usage_windows.py", "infra/restarts.py",
     "ide/positions.py", "ide/mirror.py", "ide/pacing.py", "ide/suggestions.py", "ide/verdicts.py",
     "ide/framing.py", "ide/envelope.py", "ide/lifecycle.py",

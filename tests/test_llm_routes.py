@@ -69,6 +69,26 @@ async def test_a_task_route_switched_to_the_vllm_interface_by_configuration(
     assert end.chunks == frames
 
 
+async def test_an_llm_fix_is_checked_before_anything_is_applied(stack: Settings) -> None:
+    """The stand-in LLM writes no applicable code: its text comes, then the line that says
+    nothing was applied (an edit is sent only if the edited document checks clean)."""
+    settings = Settings(task_models="fix=vllm:code_lm")
+    backend = TritonBackend(stack.triton_grpc, "code_fim")
+    worker = RecordingWorker(SlowModel(), settings=settings)
+    worker.tasks.backend = backend
+    try:
+        await feed(worker, DocOpen("a.py", "python", 1, CODE))
+        await feed(worker, TaskRequest("t1", "fix", "a.py", 1, 0, len(CODE)))
+        await until_idle(worker)
+    finally:
+        await backend.close()
+    *chunks, end = worker.sent
+    texts = [f for c in chunks for f in (c.frames if isinstance(c, FrameBatch) else (c,))]
+    said = "".join(t.text for t in texts if isinstance(t, TokenChunk))
+    assert "applied" in said.rsplit("\n", 2)[-2], (said[-300:], end)
+    assert isinstance(end, CompletionEnd) and end.reason == "stop", end
+
+
 @pytest.mark.parametrize(("interface", "model"), [("vllm", "code_lm"),
                                                   ("trtllm", "code_lm_trtllm")])
 async def test_completions_from_an_llm_by_configuration(stack: Settings, interface: str,

@@ -12,13 +12,15 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from config.task_routes import TaskRoute
 from schemas.errors import ProtocolError
 from schemas.socket import EndReason, TaskKind
-from schemas.tasks import TaskText, read_item, write_item
+from schemas.tasks import TaskEdit, TaskFinding, TaskItem, TaskText, read_item, short_title, write_item
 from schemas.topics import CompletionEvent, FrameBatch, StageTimes
+from tasks.verify import edit_problem
 from workers.core import StartTask
 from workers.inference import InferenceError, TaskBackend
 from workers.lifecycle import Lifecycle, Outcome, Request, now_ms, request_event
 from workers.tasks.items import TaskFrame, task_frame
-from workers.tasks.prompts import task_prompt
+from workers.tasks.llm_answers import line_findings, region_edit
+from workers.tasks.prompts import code_region, task_prompt
 
 log = logging.getLogger("workers")
 
@@ -56,7 +58,7 @@ class Tasks:
                              start.instruction)
         text = self.backend.stream_llm(route.model, route.interface, prompt,
                                        LLM_TASK_TOKENS[start.kind], start.request_id, left_ms)
-        return _as_items(text)
+        return _as_items(text, start)
 
 
 class TaskAnswer:
@@ -121,9 +123,51 @@ class TaskAnswer:
                     len(frames), sum(len(getattr(f, "text", "")) for f in frames))
 
 
-async def _as_items(text: AsyncIterator[str]) -> AsyncIterator[bytes]:
+async def _as_items(text: AsyncIterator[str], start: StartTask) -> AsyncIterator[bytes]:
+    """The LLM's text as Markdown items as it comes, then what of it can be applied, checked
+    (``applicable``: in a thread, since the checks run the language's analyzers)."""
+    answer: list[str] = []
     async for piece in text:
-        yield write_item(TaskText(piece[:65_536]))
+        answer.append(piece)
+        if piece:
+            yield write_item(TaskText(piece[:65_536]))
+    if start.kind in ("fix", "refactor", "find_bugs"):
+        for item in await asyncio.to_thread(applicable, start, "".join(answer)):
+            yield write_item(item)
+
+
+def applicable(start: StartTask, answer: str) -> list[TaskItem]:
+    """A ``fix`` or ``refactor`` answer's code block as an edit of the code the prompt showed,
+    sent only if the edited document gets no new error or likely bug (tasks/verify.py); a
+    ``find_bugs`` answer's entries that can be placed on a line, as the model's suggestions.
+    Otherwise a line saying why nothing was applied."""
+    begin, finish = code_region(start.text, start.start, start.end)
+    if start.kind == "find_bugs":
+        return [TaskFinding(_line_start(start.text, found.line), _line_end(start.text, found.line),
+                            "information", "llm", f"The model's, not checked: {found.message}")
+                for found in line_findings(start.text, begin, finish, answer)]
+    edit = region_edit(start.text, begin, finish, answer)
+    if edit is None:
+        return [TaskText("\nNothing applied: the answer has no code block that changes the "
+                         "code.\n")]
+    problem = edit_problem(start.text, edit, start.language_id, start.uri)
+    if problem is not None:
+        return [TaskText(f"\nNot applied: the edited code gets a problem it did not have "
+                         f"({problem}).\n")]
+    return [TaskEdit(short_title(f"The model's {start.kind}"), (edit,))]
+
+
+def _line_start(text: str, line: int) -> int:
+    at = 0
+    for _ in range(line):
+        at = text.index("\n", at) + 1
+    return at
+
+
+def _line_end(text: str, line: int) -> int:
+    start = _line_start(text, line)
+    end = text.find("\n", start)
+    return len(text) if end < 0 else end
 
 
 async def drained(stream: AsyncIterator[bytes], most: int

@@ -29,14 +29,23 @@ TEMPLATES: dict[TaskKind, str] = {
 }
 
 
-def selected_code(text: str, start: int, end: int) -> str:
-    """The selection, or the ``CONTEXT_LINES`` lines around an empty range."""
+def code_region(text: str, start: int, end: int) -> tuple[int, int]:
+    """Where the prompt's code lies in ``text`` (code points): the selection, or the
+    ``CONTEXT_LINES`` whole lines around an empty range; at most ``MAX_CODE_CHARS``."""
     if end > start:
-        return text[start:end][:MAX_CODE_CHARS]
+        return start, min(end, start + MAX_CODE_CHARS)
     lines = text.split("\n")
     line = text.count("\n", 0, start)
     first, last = max(0, line - CONTEXT_LINES // 2), line + CONTEXT_LINES // 2
-    return "\n".join(lines[first:last + 1])[:MAX_CODE_CHARS]
+    begin = sum(len(part) + 1 for part in lines[:first])
+    finish = begin + len("\n".join(lines[first:last + 1]))
+    return begin, min(finish, begin + MAX_CODE_CHARS)
+
+
+def selected_code(text: str, start: int, end: int) -> str:
+    """The selection, or the ``CONTEXT_LINES`` lines around an empty range."""
+    begin, finish = code_region(text, start, end)
+    return text[begin:finish]
 
 
 def task_prompt(kind: TaskKind, text: str, language: str, start: int, end: int,
