@@ -16,6 +16,7 @@ from schemas.socket import TaskKind, TextEdit
 from schemas.tasks import TaskEdit, TaskFinding, TaskItem, TaskText, short_title
 from tasks.analyzers import ANALYZERS, analyzed
 from tasks.compilers import COMPILERS, Checked, compile_check, go_imports
+from tasks.cppcheck import SYNTAX_ERROR as CPPCHECK_SYNTAX
 from tasks.docs import doc_comment, summaries
 from tasks.explain import explain
 from tasks.filler import Filler
@@ -151,11 +152,18 @@ def _findings_with(task: TaskInput, checked: Checked | None,
         if checked is not None:
             note = f"syntax only: {checked.note}"
     if analysis is not None:
+        offsets = Offsets(task.text)
+        # Two parsers agreeing (tree-sitter's error unconfirmed by a compiler, cppcheck's on
+        # the same line or the next) make a syntax error, not a hint.
+        broken = {offsets.line_of(d.start) + step for d in analysis[0]
+                  if d.rule == CPPCHECK_SYNTAX for step in (-1, 0, 1)}
+        found = [replace(f, severity="error") if f.severity == "hint" and f.rule.startswith(
+            "syntax/") and offsets.line_of(f.start) in broken else f for f in found]
         # A line the compiler or linter already flags keeps their words (gcc and cppcheck
         # both see an index out of bounds).
-        offsets = Offsets(task.text)
         flagged = {offsets.line_of(f.start) for f in found if f.severity != "hint"}
-        found += [_finding(d) for d in analysis[0] if offsets.line_of(d.start) not in flagged]
+        found += [_finding(d) for d in analysis[0] if offsets.line_of(d.start) not in flagged
+                  and d.rule != CPPCHECK_SYNTAX]
         note = "; ".join((note, *analysis[1]))
     if task.language in SEMANTIC_CHECKED and task.kind != "fix":  # they come with no fix
         found += [_finding(d) for d in semantic_findings(task.text, task.language, task.uri)]

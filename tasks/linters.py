@@ -39,10 +39,14 @@ LINT_PREFIX = "code-assistant-lint-"
 _SHELLCHECK_LEVELS: dict[str, Severity] = {"error": "error", "warning": "warning",
                                            "info": "hint", "style": "hint"}
 #: Warnings that on released scripts (this machine's /usr/bin: 61 likely bugs per 1,000 lines
-#: before) are choices, not slips: another shell's syntax in a `sh` script (SC3xxx), an unused
-#: variable (SC2034, often read by a sourcing script), `[ p -a q ]` (SC2166), word splitting of
-#: a command's output (SC2046, mostly meant), a multi-line string (SC1078).
-SHELLCHECK_STYLE = frozenset({2034, 2166, 2046, 1078})
+#: before, 4.4 with the first four) are choices, not slips: another shell's syntax in a `sh`
+#: script (SC3xxx), an unused variable (SC2034, often read by a sourcing script), `[ p -a q ]`
+#: (SC2166), word splitting of a command's output (SC2046, mostly meant), a multi-line string
+#: (SC1078), a trap expanded when set (SC2064, usually meant), `local x=$(...)` (SC2155),
+#: `var= cmd` (SC1007), signals by number (SC2172), `ls | grep` (SC2010), `cd` without `||
+#: exit` (SC2164), an unquoted grep pattern (SC2062), `var=cmd` (SC2209).
+SHELLCHECK_STYLE = frozenset({2034, 2166, 2046, 1078, 2064, 2155, 1007, 2172, 2010, 2164, 2062,
+                              2209})
 
 
 class LinterMissing(AssistantError, RuntimeError):
