@@ -275,3 +275,15 @@ def test_the_capabilities_table_names_every_analyzer_that_runs() -> None:
         for name, _ in runs:
             assert name in capabilities.ANALYZERS[language], (language, name)
     assert compilers.CLIPPY_GROUPS and "rustc + Clippy" in capabilities.ANALYZERS["rust"]
+
+
+def test_a_c_syntax_error_both_parsers_see_is_an_error() -> None:
+    """gcc cannot run (a project header); tree-sitter alone would be a hint in C, cppcheck
+    failing to parse the same line makes it an error, with tree-sitter's fix."""
+    text = '#include "x.h"\nint f(int a) {\n  if (a > 1 {\n    return 2;\n  }\n  return 3;\n}\n'
+    found, _ = findings(text, "c", "file:///p/f.c")
+    [syntax] = [f for f in found if f.rule.startswith("syntax/")]
+    assert syntax.severity == "error" and syntax.fix is not None
+    assert not [f for f in found if f.rule == "cppcheck/syntaxError"]
+    clean, _ = findings(C_WITH_PROJECT_HEADER, "c", "file:///p/fill.c")
+    assert not [f for f in clean if f.rule.startswith("syntax/")]
