@@ -121,7 +121,8 @@ def run_cppcheck(text: str, language: str) -> tuple[list[Diagnostic], list[str]]
             argv = [binary, "--enable=warning,style,performance,portability", "--max-configs=1",
                     f"--language={dialect}", "--xml", "--quiet", "-j1",
                     *(f"-D{macro}(...)=__VA_ARGS__" for macro in defined), name]
-            report = run_tool(argv, "cppcheck", cwd=private, stream="stderr").decode(
+            report = run_tool(argv, "cppcheck", cwd=private, stream="stderr",
+                              cap_memory=True).decode(
                 "utf-8", "replace")
             unknown = sorted(set(unknown_macros(report)) - set(defined))
             if not unknown:

@@ -34,7 +34,14 @@ from pathlib import Path
 
 import orjson
 
-from tasks.linters import MEMORY_DIR, LinterError, LinterMissing, private_memory_dir, run_tool
+from tasks.linters import (
+    MEMORY_DIR,
+    LinterError,
+    LinterMissing,
+    limit_memory,
+    private_memory_dir,
+    run_tool,
+)
 from tasks.offsets import Offsets
 from tasks.ruff import Diagnostic
 
@@ -157,7 +164,7 @@ class Resident:
             self._process = subprocess.Popen(
                 [interpreter, "-I", str(RESIDENT)], stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True,
-                env=_environment("/nonexistent"))
+                env=_environment("/nonexistent"), preexec_fn=limit_memory)
             self._served = 0
         return self._process
 
@@ -217,7 +224,8 @@ def _warm_cache(binary: str) -> Path | None:
             "".join(f"import {name}\n" for name in WARM_IMPORTS), encoding="utf-8")
         cache = Path(private) / "cache"
         run_tool([binary, *_FLAGS, "--cache-dir", str(cache), "warm.py"], "mypy", cwd=private,
-                 allow_silence=True, timeout_s=120.0, env=_environment(private))
+                 allow_silence=True, timeout_s=120.0, env=_environment(private),
+                 cap_memory=True)
         os.chmod(cache, 0o700)
         with contextlib.suppress(OSError):  # another run made it first
             cache.rename(WARM_CACHE)

@@ -84,7 +84,7 @@ def run_tsc(text: str, language: str, every: bool = False) -> list[Diagnostic]:
         name = f"document{extension}"
         (Path(private) / name).write_text(text, encoding="utf-8")
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": private,
-               "LANG": "C.UTF-8"}
+               "LANG": "C.UTF-8", "GOMEMLIMIT": "1GiB"}  # tsc 7 is a Go program
         output = run_tool([binary, *_FLAGS, *javascript, name], "tsc", cwd=private, env=env,
                           allow_silence=True, timeout_s=TSC_TIMEOUT_S)
     return tsc_diagnostics(output.decode("utf-8", "replace"), Offsets(text), language, every)

@@ -157,6 +157,8 @@ def test_mypys_resident_helper_comes_back_after_it_dies_and_is_replaced_in_time(
     expected = mypy.run_mypy(PYTHON)
     helper = mypy._RESIDENT._process
     assert helper is not None and helper.poll() is None
+    limits = Path(f"/proc/{helper.pid}/limits").read_text()
+    assert re.search(r"Max address space\s+2147483648\s", limits), limits
     os.kill(helper.pid, 9)
     helper.wait()
     assert mypy.run_mypy(PYTHON) == expected
