@@ -14,6 +14,7 @@ import shutil
 import socket
 import sys
 import sysconfig
+import time
 import urllib.request
 from pathlib import Path
 
@@ -142,6 +143,48 @@ def check_broker_count(settings: Settings) -> None:
         "its topics and their records")
 
 
+#: Where Triton's python backend keeps each stub's shared memory region: removed by Triton when it
+#: stops, left behind (in RAM) when it is killed.
+SHARED_MEMORY = Path("/dev/shm")  # noqa: S108 - the python backend's fixed place
+TRITON_REGIONS = "triton_python_backend_shm_region_*"
+
+
+def _in_use() -> set[str]:
+    """The files of /dev/shm any process we can see maps or holds open."""
+    used: set[str] = set()
+    for process in Path("/proc").glob("[0-9]*"):
+        try:
+            for line in (process / "maps").read_text().splitlines():
+                fields = line.split(maxsplit=5)
+                if len(fields) == 6 and fields[5].startswith(str(SHARED_MEMORY)):
+                    used.add(fields[5].removesuffix(" (deleted)"))
+            for descriptor in (process / "fd").iterdir():
+                target = os.readlink(descriptor)
+                if target.startswith(str(SHARED_MEMORY)):
+                    used.add(target)
+        except OSError:
+            continue  # gone, or not ours to read
+    return used
+
+
+def remove_stale_triton_regions(min_age_s: float = 60.0) -> int:
+    """Remove the python backend's regions that killed Triton processes left (ours, older than
+    ``min_age_s``, mapped and held open by no process): each holds RAM until removed."""
+    removed = 0
+    now = time.time()
+    used = _in_use()
+    for region in SHARED_MEMORY.glob(TRITON_REGIONS):
+        try:
+            info = region.lstat()
+        except OSError:
+            continue
+        if (info.st_uid == os.getuid() and now - info.st_mtime > min_age_s
+                and str(region) not in used):
+            region.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
 def start_infrastructure(settings: Settings, supervisor: Supervisor) -> Settings:
     """Start what is not external; return settings that point at what is running."""
     timeout = settings.start_timeout_s
@@ -165,6 +208,7 @@ def start_infrastructure(settings: Settings, supervisor: Supervisor) -> Settings
         raise ComponentError("broker", f"creating topics failed: {error!r}",
                              "check the broker's log and its ACLs") from None
     if settings.embedded_triton:
+        remove_stale_triton_regions()
         supervisor.start(triton_spec(settings), timeout)
     if not redis_reachable(settings.redis_url):
         supervisor.start(redis_spec(settings), timeout)

@@ -250,3 +250,27 @@ def test_free_port_avoids_the_ports_already_taken() -> None:
     taken = set(range(20000, 30000))
     first = free_port(2, taken)
     assert first not in taken and first + 1 not in taken
+
+
+def test_regions_a_killed_triton_left_are_removed_and_live_ones_kept() -> None:
+    """The python backend's shared memory outlives a killed Triton (RAM, until removed): the
+    next start removes ours that no process maps or holds and that are not new."""
+    import mmap
+
+    from infra import stack
+
+    made = [stack.SHARED_MEMORY / f"triton_python_backend_shm_region_test-{os.getpid()}-{n}"
+            for n in range(3)]
+    for path in made:
+        path.write_bytes(b"\0" * 4096)
+    old = time.time() - 3600
+    os.utime(made[0], (old, old))  # stale: removed
+    os.utime(made[1], (old, old))  # stale but mapped below: kept
+    # made[2] is new: kept (a Triton may be creating it now)
+    try:
+        with made[1].open("r+b") as handle, mmap.mmap(handle.fileno(), 4096) as _mapped:
+            stack.remove_stale_triton_regions()
+            assert [path.exists() for path in made] == [False, True, True]
+    finally:
+        for path in made:
+            path.unlink(missing_ok=True)
