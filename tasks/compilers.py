@@ -28,7 +28,6 @@ import re
 import resource
 import shutil
 import signal
-import stat
 import subprocess
 import tempfile
 from collections.abc import Callable
@@ -39,7 +38,7 @@ import orjson
 
 from schemas.errors import AssistantError
 from schemas.socket import Severity
-from tasks.linters import LINT_PREFIX, MEMORY_DIR
+from tasks.linters import LINT_PREFIX, MEMORY_DIR, is_private_dir, json_lines
 from tasks.offsets import Offsets
 from tasks.ruff import Diagnostic
 
@@ -237,8 +236,7 @@ def private_go_cache() -> Path:
     """The warm cache, made if missing; refused if it is not a private directory of ours (a fixed
     name in a shared file system: another user could have made it, or a link)."""
     GO_CACHE.mkdir(mode=0o700, exist_ok=True)
-    info = GO_CACHE.lstat()
-    if stat.S_ISLNK(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+    if not is_private_dir(GO_CACHE):
         raise CompilerFailed(f"{GO_CACHE} is not a private directory of this user: remove it")
     return GO_CACHE
 
@@ -473,13 +471,7 @@ _RUST_EDITION = ("E0783",)
 def rustc_diagnostics(stderr: str, offsets: Offsets, source: str) -> list[Diagnostic]:
     """rustc's ``--error-format=json`` (one object per line; spans in UTF-8 bytes of the file)."""
     found: list[Diagnostic] = []
-    for line in stderr.splitlines():
-        if not line.startswith("{"):
-            continue
-        try:
-            item = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            continue
+    for item in json_lines(stderr):
         level = item.get("level")
         spans = [s for s in item.get("spans") or [] if s.get("file_name") == source]
         if level not in ("error", "warning") or not spans:

@@ -13,8 +13,10 @@ import functools
 import os
 import resource
 import shutil
+import stat
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +107,26 @@ def run_tool(argv: list[str], name: str, *, text: str | None = None, cwd: str | 
         raise LinterError(f"{name} printed nothing (status {done.returncode}) {detail[0][:200]}"
                           .strip())
     return output
+
+
+def is_private_dir(path: Path) -> bool:
+    """Whether ``path`` is a directory of this user that no one else may read, and no link (a
+    warm cache under a fixed name in a shared file system: another user could have made it)."""
+    info = path.lstat()
+    return (stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid()
+            and not info.st_mode & 0o077)
+
+
+def json_lines(output: str) -> Iterator[dict[str, Any]]:
+    """The JSON objects a tool prints one to a line (other lines, and broken ones, skipped)."""
+    for line in output.splitlines():
+        if line.startswith("{"):
+            try:
+                item = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(item, dict):
+                yield item
 
 
 def private_memory_dir(name: str) -> tempfile.TemporaryDirectory[str]:

@@ -25,7 +25,6 @@ import re
 import select
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import sysconfig
@@ -38,6 +37,8 @@ from tasks.linters import (
     MEMORY_DIR,
     LinterError,
     LinterMissing,
+    is_private_dir,
+    json_lines,
     limit_memory,
     private_memory_dir,
     run_tool,
@@ -99,10 +100,7 @@ def mypy_diagnostics(output: str, text: str, source: str, every: bool = False
     offsets = Offsets(text)
     lines = text.splitlines()
     found: list[Diagnostic] = []
-    for line in output.splitlines():
-        if not line.startswith("{"):
-            continue
-        item = orjson.loads(line)
+    for item in json_lines(output):
         code = str(item.get("code") or "")
         message = str(item.get("message") or "")
         if item.get("file") != source or item.get("severity") != "error":
@@ -215,8 +213,7 @@ def _warm_cache(binary: str) -> Path | None:
     """The standard library's cache, made on first use (in a private directory, then moved in
     place, so a concurrent run never sees half of it); ``None`` if it cannot be made."""
     if WARM_CACHE.is_dir():
-        info = WARM_CACHE.lstat()
-        if stat.S_ISLNK(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        if not is_private_dir(WARM_CACHE):
             raise LinterError(f"{WARM_CACHE} is not a private directory of this user: remove it")
         return WARM_CACHE
     with private_memory_dir("mypy") as private:

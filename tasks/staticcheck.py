@@ -17,10 +17,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import stat
 from pathlib import Path
-
-import orjson
 
 from schemas.socket import Severity
 from tasks.compilers import (
@@ -36,6 +33,8 @@ from tasks.linters import (
     LinterError,
     LinterMissing,
     NotRun,
+    is_private_dir,
+    json_lines,
     private_memory_dir,
     run_tool,
 )
@@ -69,10 +68,7 @@ def staticcheck_diagnostics(output: str, offsets: Offsets) -> list[Diagnostic]:
     """Staticcheck's ``-f json`` lines for the document (``compile`` errors are not its
     findings: the package did not type-check)."""
     found: list[Diagnostic] = []
-    for line in output.splitlines():
-        if not line.startswith("{"):
-            continue
-        item = orjson.loads(line)
+    for item in json_lines(output):
         code = str(item.get("code") or "")
         location = item.get("location") or {}
         if code == "compile" or not str(location.get("file", "")).endswith("/document.go"):
@@ -92,8 +88,7 @@ def staticcheck_diagnostics(output: str, offsets: Offsets) -> list[Diagnostic]:
 def _checked_cache() -> Path | None:
     if not WARM_CACHE.is_dir():
         return None
-    info = WARM_CACHE.lstat()
-    if stat.S_ISLNK(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+    if not is_private_dir(WARM_CACHE):
         raise LinterError(f"{WARM_CACHE} is not a private directory of this user: remove it")
     return WARM_CACHE
 
