@@ -166,12 +166,41 @@ def decompression_bomb(settings: Settings, api_key: str, outcomes: Outcomes) -> 
         sock.sendall(_masked_frame(0x1, bomb[:-4], rsv1=True))
         sock.settimeout(10)
         try:
-            reply = sock.recv(64)
+            outcomes.add("decompression bomb", _answer_to_bomb(sock))
         except OSError as error:
             outcomes.add("decompression bomb", type(error).__name__)
-            return
-        code = struct.unpack("!H", reply[2:4])[0] if len(reply) >= 4 and reply[0] & 0x0F == 8 else None
-        outcomes.add("decompression bomb", f"closed {code}" if code else f"answered {reply[:8]!r}")
+
+
+def _answer_to_bomb(sock: socket.socket) -> str:
+    """The edge's answer, read frame by frame: a ``slow_down`` the edge pushes to every session
+    while it is loaded is no answer to the bomb, so it is skipped."""
+    buffer = b""
+    while True:
+        while (bounds := _frame_bounds(buffer)) is None:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return "closed without a close frame"
+            buffer += chunk
+        start, end = bounds
+        header, payload, buffer = buffer[:8], buffer[start:end], buffer[end:]
+        if header[0] & 0x0F == 8:
+            return f"closed {struct.unpack('!H', payload[:2])[0]}" if len(payload) >= 2 else "closed"
+        if b'"type":"slow_down"' not in payload:
+            return f"answered {header!r}"
+
+
+def _frame_bounds(buffer: bytes) -> tuple[int, int] | None:
+    """Where the payload of the (unmasked, server) frame at the start of ``buffer`` starts and
+    ends, or None until the whole frame is in."""
+    if len(buffer) < 2:
+        return None
+    length, start = buffer[1] & 0x7F, 2
+    if length >= 126:
+        start = 4 if length == 126 else 10
+        if len(buffer) < start:
+            return None
+        length = int.from_bytes(buffer[2:start], "big")
+    return (start, start + length) if len(buffer) >= start + length else None
 
 
 async def slow_handshakes(settings: Settings, count: int, outcomes: Outcomes,
