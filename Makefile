@@ -11,7 +11,7 @@ install: .venv/.installed
 .venv/.installed: requirements.lock requirements-runtime.txt pyproject.toml
 	python3.11 -m venv .venv || python3 -m venv .venv
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements.lock -r requirements-runtime.txt
+	CMAKE_ARGS="-DLLAVA_BUILD=OFF" $(PY) -m pip install -q -r requirements.lock -r requirements-runtime.txt
 	touch $@
 
 up: install

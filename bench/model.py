@@ -165,22 +165,25 @@ async def run(settings: Settings, work: list[list[Prompt]], concurrency: int, la
     return result
 
 
-def engine_steps(repeats: int = 200) -> dict[str, float]:
-    """Milliseconds per decoding step at batch 1 and 8, in this process (one BLAS thread)."""
-    transformer = model_dir.import_module("transformer").Transformer.load(model_dir.MODEL_DIR)
+def engine_steps(network: str | None = None, repeats: int = 200) -> dict[str, float]:
+    """Milliseconds per decoding step at batch 1 and 8 and per full prompt, in this process (one
+    thread), on ``network`` (the engine's default when ``None``)."""
+    transformer = model_dir.import_module("engine").load_network(model_dir.MODEL_DIR, network)
+    slots = transformer.new_batch(8)  # as the engine runs it: slots of one batch
     out: dict[str, float] = {}
     for batch in (1, 8):
-        slots = transformer.new_batch(8)  # as the engine runs it: slots of one batch
         caches = [slots.take() for _ in range(batch)]
         for cache in caches:
             transformer.prefill(list(range(1, 200)), cache)
         times = []
         for _ in range(repeats):
             for cache in caches:
-                cache.length = 199
+                transformer.rewind(cache, 199)
             started = time.perf_counter()
             transformer.step([5] * batch, caches, slots)
             times.append((time.perf_counter() - started) * 1000)
+        for cache in caches:
+            slots.give(cache)
         step = statistics.median(times)
         out[f"step_ms_batch{batch}"] = step
         out[f"engine_tokens_per_s_batch{batch}"] = batch * 1000 / step
@@ -190,10 +193,11 @@ def engine_steps(repeats: int = 200) -> dict[str, float]:
     prompt = list(range(1, full + 1))
     times = []
     for _ in range(20):
-        cache = transformer.new_cache()
+        cache = slots.take()
         started = time.perf_counter()
         transformer.prefill(prompt, cache)
         times.append((time.perf_counter() - started) * 1000)
+        slots.give(cache)
     out["prefill_ms"] = statistics.median(times)
     out["prefill_tokens"] = full
     print(f"engine prefill of a full {full}-token prompt: p50 {out['prefill_ms']:.1f} ms (no Triton)")
@@ -224,8 +228,8 @@ async def measure(settings: Settings, requests: int, window: int | None = None) 
     return out
 
 
-def measure_all(requests: int = 40, window: int | None = None, beam_width: int | None = None
-                ) -> dict[str, Any]:
+def measure_all(requests: int = 40, window: int | None = None, beam_width: int | None = None,
+                network: str | None = None) -> dict[str, Any]:
     import os
 
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -234,7 +238,8 @@ def measure_all(requests: int = 40, window: int | None = None, beam_width: int |
         shutil.copytree(model_dir.MODEL_DIR.parent, repository / MODEL,
                         ignore=shutil.ignore_patterns("__pycache__"))
         config = repository / MODEL / "config.pbtxt"
-        for name, value in (("PROMPT_WINDOW", window), ("BEAM_WIDTH", beam_width)):
+        for name, value in (("PROMPT_WINDOW", window), ("BEAM_WIDTH", beam_width),
+                            ("NETWORK", network)):
             if value is not None:  # served with this config parameter instead of the default
                 config.write_text(config.read_text().replace(
                     f'key: "{name}"\n  value: {{ string_value: "" }}',
@@ -247,7 +252,7 @@ def measure_all(requests: int = 40, window: int | None = None, beam_width: int |
             served = asyncio.run(measure(settings, requests, window))
         finally:
             supervisor.stop_all()
-    return {**served, **engine_steps()}
+    return {**served, **engine_steps(network)}
 
 
 def main() -> int:
@@ -257,8 +262,26 @@ def main() -> int:
                         help="serve with this prompt window (PROMPT_WINDOW) instead of the config's")
     parser.add_argument("--beam-width", type=int, default=None,
                         help="serve with this one-line beam width (BEAM_WIDTH; 1 is greedy)")
+    parser.add_argument("--networks", default="",
+                        help="serve on each of these networks in turn (comma-separated: GGUF files "
+                             "of code_fim, onnxruntime, numpy; NETWORK), same prompts, one run")
     args = parser.parse_args()
-    measure_all(args.requests, args.window, args.beam_width)
+    results = {}
+    for network in args.networks.split(",") if args.networks else [None]:
+        print(f"--- network: {network or 'the default'}")
+        results[network or "default"] = measure_all(args.requests, args.window, args.beam_width,
+                                                    network)
+    if len(results) > 1:
+        print("| network | cold first text p50 / p99 ms | typing p50 / p99 ms | prompt ms | "
+              "step ms batch 1 / 8 | tokens/s batch 1 / 8 |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for name, out in results.items():
+            one = out["batch1"]
+            print(f"| {name} | {one.get('cold_first_p50_ms', 0):.0f} / "
+                  f"{one.get('cold_first_p99_ms', 0):.0f} | "
+                  f"{one.get('typing_first_p50_ms', 0):.0f} / {one.get('typing_first_p99_ms', 0):.0f} | "
+                  f"{out['prefill_ms']:.0f} | {out['step_ms_batch1']:.2f} / {out['step_ms_batch8']:.2f} | "
+                  f"{one['tokens_per_s']:.0f} / {out['batch8']['tokens_per_s']:.0f} |")
     return 0
 
 

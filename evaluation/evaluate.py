@@ -23,6 +23,7 @@ import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -83,13 +84,15 @@ def parses(task: Task, completion: str) -> bool | None:
 
 
 def fim_answers(work: list[Task], copy_weight: float, batch: int = 8,
-                window: int | None = None, beam_width: int | None = None) -> list[Answer]:
+                window: int | None = None, beam_width: int | None = None,
+                network: str | None = None) -> list[Answer]:
     """The trained model's completions, generated ``batch`` at a time like the server does
     (``window``: prompt tokens at most, the model's context by default; ``beam_width``: the
-    one-line search's, the served one by default)."""
+    one-line search's, the served one by default; ``network``: the engine's network, its
+    default or ``CODE_FIM_NETWORK``'s by default)."""
     engine_module = model_dir.import_module("engine")
     rules_module = model_dir.import_module("rules")
-    engine = load_engine(copy_weight, window, beam_width)
+    engine = load_engine(copy_weight, window, beam_width, network)
     answers: list[Answer] = []
     for start in range(0, len(work), batch):
         group = work[start:start + batch]
@@ -105,10 +108,11 @@ def fim_answers(work: list[Task], copy_weight: float, batch: int = 8,
     return answers
 
 
-def load_engine(copy_weight: float, window: int | None = None, beam_width: int | None = None) -> Any:
+def load_engine(copy_weight: float, window: int | None = None, beam_width: int | None = None,
+                network: str | None = None) -> Any:
     engine_module = model_dir.import_module("engine")
-    return engine_module.Engine.load(model_dir.MODEL_DIR, copy_weight=copy_weight, window=window,
-                                     beam_width=beam_width or engine_module.BEAM_WIDTH)
+    return engine_module.Engine.load(model_dir.MODEL_DIR, network, copy_weight=copy_weight,
+                                     window=window, beam_width=beam_width or engine_module.BEAM_WIDTH)
 
 
 def ngram_answers(work: list[Task], texts: list[str], max_tokens: int, always: bool) -> list[Answer]:
@@ -233,6 +237,23 @@ def verdicts(results: Results, keys: Iterable[tuple[str, str]], trade: dict[str,
     return out
 
 
+def compare_networks(networks: list[str], per_language: int, seed: int, minimum_files: int) -> int:
+    """Held-out quality of code_fim on each network, same tasks, same decoding: a quantized or
+    re-implemented network is kept only if these hold."""
+    work = build_tasks(per_language, seed, minimum_files)
+    copy_weight = model_dir.import_module("engine").COPY_WEIGHT
+    groups = grouped(work)
+    keys = [("all", "line"), ("all", "block")]
+    results = {}
+    for network in networks:
+        answers = timed(network, partial(fim_answers, work, copy_weight, network=network))
+        results[f"code_fim on {network}"] = {key: summarize([work[i] for i in groups[key]],
+                                                            [answers[i] for i in groups[key]])
+                                             for key in keys}
+    print(table(results, keys))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evaluation.evaluate")
     parser.add_argument("--per-language", type=int, default=100, help="tasks per language and kind")
@@ -245,7 +266,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="also run the model without its copy model, and with greedy lines")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument("--triton", action="store_true", help="also measure serving through tritonserver")
+    parser.add_argument("--networks", default="",
+                        help="only code_fim, once per network named (comma-separated: GGUF files "
+                             "of the model, numpy, onnxruntime), side by side")
     args = parser.parse_args(argv)
+    if args.networks:
+        return compare_networks(args.networks.split(","), args.per_language, args.seed,
+                                args.minimum_files)
 
     work = build_tasks(args.per_language, args.seed, args.minimum_files)
     print(f"evaluate: {len(work)} held-out tasks", file=sys.stderr)

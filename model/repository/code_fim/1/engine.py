@@ -32,8 +32,10 @@ as far as its hypotheses agree).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import os
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +68,8 @@ COPY_MAX_MATCH = 32
 #: probability, any line end counted) runs higher than a greedy line's: at 0.05 the held-out
 #: one-line positions were 58 % answered, 39.8 % of them exactly; at 0.1, 44 % and 48.6 %.
 DEFAULT_THRESHOLD = 0.1
+#: The network computing logits (``load_network``).
+DEFAULT_NETWORK = "code_fim.f16.gguf"
 #: Cached prompt states kept for reuse (each 6 KB per prompt token: up to about 6 MB).
 PREFIX_CACHE_ENTRIES = 16
 #: Sequences generated at once (each holds a slot of the batch's key/value arrays, a searched
@@ -83,9 +87,6 @@ BEAM_WIDTH = 3
 LENGTH_NORMALIZATION = 0.0
 #: A cached prompt is reused only when at least this many leading tokens match.
 MIN_REUSE = 8
-#: With the compiled prompt graph, a remainder this long runs the whole prompt there instead
-#: (ONNX Runtime's full prompt costs less than NumPy's remainder from about here).
-COMPILED_REMAINDER = 256
 MIN_WINDOW = 256
 #: Characters of the document around the cursor the copy model reads.
 COPY_PREFIX_CHARS = 16000
@@ -331,12 +332,31 @@ class PrefixCache:
             self.stored.move_to_end(key)
             return
         if len(self.stored) >= self.entries:
-            self.stored.popitem(last=False)
+            self.transformer.forget(self.stored.popitem(last=False)[1][1])
         # Exactly the prompt's positions: an entry costs what its prompt holds, not a context.
-        length = len(ids)
-        entry = KVCache(source.keys[:, :, :length].copy(), source.values[:, :, :length].copy())
-        entry.length = length
-        self.stored[key] = (array, entry)
+        entry = self.transformer.keep(source, len(ids))
+        if entry is not None:
+            self.stored[key] = (array, entry)
+
+
+def load_network(directory: Path, choice: str | None = None) -> Any:
+    """The network that computes logits: ``choice`` (default: the ``CODE_FIM_NETWORK``
+    variable, else ``DEFAULT_NETWORK``) is a GGUF file of ``directory`` run by llama.cpp
+    (``code_fim.f16.gguf``, ``code_fim.q8_0.gguf``), or ``numpy`` (the NumPy forward pass) or
+    ``onnxruntime`` (NumPy with cold prompts in ONNX Runtime). A GGUF file must have been
+    exported from this directory's weights."""
+    choice = choice or os.environ.get("CODE_FIM_NETWORK") or DEFAULT_NETWORK
+    if choice in ("numpy", "onnxruntime"):
+        return Transformer.load(directory, runtime="numpy" if choice == "numpy" else "auto")
+    from llama_network import DIGEST_KEY, LlamaNetwork, LoadError
+
+    network = LlamaNetwork(directory / choice)
+    weights = hashlib.sha256((directory / "weights.npz").read_bytes()).hexdigest()
+    if network.metadata(DIGEST_KEY) != weights:
+        network.close()
+        raise LoadError(f"{directory / choice}: exported from other weights than "
+                        f"{directory / 'weights.npz'} (run `python -m training.gguf_export`)")
+    return network
 
 
 class Engine:
@@ -360,14 +380,15 @@ class Engine:
         self.prefix_cache = PrefixCache(transformer, prefix_cache_entries)
         self.beam_width = max(1, beam_width)
         self.length_normalization = length_normalization
-        self.batch = transformer.new_batch(slots * self.beam_width)
+        self.batch = transformer.new_batch(slots * self.beam_width, prefix_cache_entries)
         self.vocabulary = Vocabulary(tokenizer, transformer.vocab)
         self.eot = self.vocabulary.eot
 
     @classmethod
-    def load(cls, directory: Path, **options: Any) -> Engine:
-        """The engine of a model directory: weights, tokenizer and language table."""
-        return cls(Transformer.load(directory), Tokenizer.load(directory / "tokenizer.json"),
+    def load(cls, directory: Path, network: str | None = None, **options: Any) -> Engine:
+        """The engine of a model directory: its network (see :func:`load_network`), tokenizer
+        and language table."""
+        return cls(load_network(directory, network), Tokenizer.load(directory / "tokenizer.json"),
                    load_languages(directory / "languages.json"), **options)
 
     def prepare(self, request: Request) -> Prepared:
@@ -393,8 +414,7 @@ class Engine:
         cache = self.batch.take()
         try:
             entry, reused = self.prefix_cache.lookup(prompt)
-            if entry is not None and self.transformer.prompt_session is not None and \
-                    len(prompt) - reused >= COMPILED_REMAINDER:
+            if entry is not None and not self.transformer.worth_reusing(len(prompt) - reused):
                 entry, reused = None, 0  # a long remainder runs faster whole in the compiled graph
             if entry is not None:
                 cache.copy_from(entry, reused)

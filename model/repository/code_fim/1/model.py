@@ -136,20 +136,18 @@ class TritonPythonModel:
         if beam_width is not None and not 1 <= beam_width <= 8:
             raise ValueError(f"code_fim: config parameter BEAM_WIDTH must be 1 to 8, got {beam_width}")
         started = time.perf_counter()
-        self.engine = Engine.load(here, window=window, beam_width=beam_width or BEAM_WIDTH)
+        network = parameters.get("NETWORK", {}).get("string_value", "").strip() or None
+        self.engine = Engine.load(here, network, window=window, beam_width=beam_width or BEAM_WIDTH)
         transformer = self.engine.transformer
         self.incoming: queue.Queue[_Job] = queue.Queue()
         self.running = True
         self.thread = threading.Thread(target=self._loop, name="code_fim-generate", daemon=True)
         self.thread.start()
-        runtime = "onnxruntime" if transformer.prompt_session is not None else \
-            f"numpy ({transformer.runtime_note})"
         pb_utils.Logger.log_info(
-            f"code_fim: loaded {transformer.width}x{len(transformer.layers)} transformer, "
-            f"vocabulary {transformer.vocab}, context {transformer.context}, prompt window "
-            f"{self.engine.window}, one-line beam width {self.engine.beam_width}, cold prompts in "
-            f"{runtime}, "
-            f"threshold {self.default_threshold} in {time.perf_counter() - started:.2f}s")
+            f"code_fim: loaded {transformer.describe()}, vocabulary {transformer.vocab}, context "
+            f"{transformer.context}, prompt window {self.engine.window}, one-line beam width "
+            f"{self.engine.beam_width}, threshold {self.default_threshold} in "
+            f"{time.perf_counter() - started:.2f}s")
 
     def execute(self, requests: list[Any]) -> None:
         for request in requests:

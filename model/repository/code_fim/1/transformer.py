@@ -28,6 +28,9 @@ from numpy.typing import NDArray
 
 EPSILON = 1e-5
 RUNTIME_MIN_TOKENS = 64
+#: With the compiled prompt graph, a remainder this long runs the whole prompt there instead
+#: (ONNX Runtime's full prompt costs less than NumPy's remainder from about here).
+COMPILED_REMAINDER = 256
 PROMPT_GRAPH = "prompt.onnx"
 
 
@@ -189,12 +192,36 @@ class Transformer:
         self.prompt_session = session
         self.runtime_note = ""
 
+    def describe(self) -> str:
+        """What runs, for the model's log line."""
+        runtime = "onnxruntime" if self.prompt_session is not None else f"numpy ({self.runtime_note})"
+        return f"{self.width}x{len(self.layers)} NumPy transformer, cold prompts in {runtime}"
+
     def new_cache(self) -> KVCache:
         shape = (len(self.layers), self.heads, self.context, self.head_width)
         return KVCache(np.zeros(shape, dtype=np.float32), np.zeros(shape, dtype=np.float32))
 
-    def new_batch(self, slots: int) -> Batch:
+    def new_batch(self, slots: int, kept: int = 0) -> Batch:
+        """The generation slots (``kept``, the stored prompts, are arrays of their own here)."""
         return Batch(slots, len(self.layers), self.heads, self.context, self.head_width)
+
+    def keep(self, source: KVCache, length: int) -> KVCache:
+        """A copy of ``source``'s first ``length`` positions, exactly that long."""
+        entry = KVCache(source.keys[:, :, :length].copy(), source.values[:, :, :length].copy())
+        entry.length = length
+        return entry
+
+    def forget(self, entry: KVCache) -> None:
+        """A stored copy is dropped (its arrays go with it)."""
+
+    def rewind(self, cache: KVCache, length: int) -> None:
+        """Forgets ``cache``'s positions from ``length`` on."""
+        cache.length = min(cache.length, length)
+
+    def worth_reusing(self, remainder: int) -> bool:
+        """Whether running only the ``remainder`` after a stored prompt beats running the whole
+        prompt: with the compiled graph, a long remainder runs faster whole there."""
+        return self.prompt_session is None or remainder < COMPILED_REMAINDER
 
     def prefill(self, ids: list[int], cache: KVCache) -> NDArray[Any]:
         """Runs ``ids`` after the cache's ``length`` positions; returns the last position's logits."""
