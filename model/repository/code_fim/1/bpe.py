@@ -15,6 +15,7 @@ import re
 from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
+from typing import Protocol
 
 #: The pre-tokenizer, in syntax both Python's ``re`` and Oniguruma (``tokenizers``) read alike.
 PATTERN = (
@@ -54,6 +55,20 @@ def byte_alphabet() -> dict[int, str]:
 
 _BYTE_TO_CHAR = byte_alphabet()
 _CHAR_TO_BYTE = {c: b for b, c in _BYTE_TO_CHAR.items()}
+
+
+class Tokenizing(Protocol):
+    """What the engine needs of a tokenizer: this module's, or a GGUF model's own
+    (``gguf_tokenizer.py``)."""
+
+    special: dict[str, int]
+    byte_lengths: list[int]
+
+    def encode(self, text: str) -> list[int]: ...
+
+    def token_bytes(self, token: int) -> bytes: ...
+
+    def decode(self, ids: list[int]) -> str: ...
 
 
 class Tokenizer:

@@ -42,7 +42,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-from bpe import Tokenizer
+from bpe import Tokenizer, Tokenizing
+from gguf_tokenizer import FimMarkers
 from layout import prefix_window, prompt_ids
 from numpy.typing import NDArray
 from rules import Context, LanguageRules, context_of, finish, settled, stop_point
@@ -340,19 +341,24 @@ class PrefixCache:
 
 
 def load_network(directory: Path, choice: str | None = None) -> Any:
-    """The network that computes logits: ``choice`` (default: the ``CODE_FIM_NETWORK``
-    variable, else ``DEFAULT_NETWORK``) is a GGUF file of ``directory`` run by llama.cpp
-    (``code_fim.f16.gguf``, ``code_fim.q8_0.gguf``), or ``numpy`` (the NumPy forward pass) or
-    ``onnxruntime`` (NumPy with cold prompts in ONNX Runtime). A GGUF file must have been
-    exported from this directory's weights."""
-    choice = choice or os.environ.get("CODE_FIM_NETWORK") or DEFAULT_NETWORK
+    """The network that computes logits. ``choice`` (default: the ``COMPLETION_MODEL``
+    variable, else ``DEFAULT_NETWORK``) is ``numpy`` (the NumPy forward pass), ``onnxruntime``
+    (NumPy with cold prompts in ONNX Runtime), or a GGUF file run by llama.cpp: one of
+    code_fim's exports in ``directory`` (``code_fim.f16.gguf``, ``code_fim.q8_0.gguf``; it must
+    come from this directory's weights) or any other GGUF model (a path), which is *brought*:
+    it keeps its own tokenizer."""
+    choice = choice or os.environ.get("COMPLETION_MODEL") or DEFAULT_NETWORK
     if choice in ("numpy", "onnxruntime"):
         return Transformer.load(directory, runtime="numpy" if choice == "numpy" else "auto")
     from llama_network import DIGEST_KEY, LlamaNetwork, LoadError
 
-    network = LlamaNetwork(directory / choice)
+    network = LlamaNetwork(directory / choice)  # an absolute path stays itself
+    made_from = network.metadata(DIGEST_KEY)
+    if made_from is None:
+        network.brought = True
+        return network
     weights = hashlib.sha256((directory / "weights.npz").read_bytes()).hexdigest()
-    if network.metadata(DIGEST_KEY) != weights:
+    if made_from != weights:
         network.close()
         raise LoadError(f"{directory / choice}: exported from other weights than "
                         f"{directory / 'weights.npz'} (run `python -m training.gguf_export`)")
@@ -362,13 +368,16 @@ def load_network(directory: Path, choice: str | None = None) -> Any:
 class Engine:
     """Starts requests and advances all active ones a token at a time."""
 
-    def __init__(self, transformer: Transformer, tokenizer: Tokenizer,
+    def __init__(self, transformer: Transformer, tokenizer: Tokenizing,
                  languages: dict[str, LanguageRules], copy_weight: float = COPY_WEIGHT,
                  prefix_cache_entries: int = PREFIX_CACHE_ENTRIES, slots: int = SLOTS,
                  window: int | None = None, beam_width: int = BEAM_WIDTH,
-                 length_normalization: float = LENGTH_NORMALIZATION) -> None:
+                 length_normalization: float = LENGTH_NORMALIZATION,
+                 fim: FimMarkers | None = None) -> None:
         self.transformer = transformer
         self.tokenizer = tokenizer
+        #: A brought model's FIM markers (``None``: code_fim's own prompt layout).
+        self.fim = fim
         self.languages = languages
         self.copy_weight = copy_weight
         #: The prompt window (the prompt takes up to ``window - 65`` tokens, the completion the
@@ -385,11 +394,25 @@ class Engine:
         self.eot = self.vocabulary.eot
 
     @classmethod
-    def load(cls, directory: Path, network: str | None = None, **options: Any) -> Engine:
+    def load(cls, directory: Path, network: str | None = None, fim_template: str | None = None,
+             **options: Any) -> Engine:
         """The engine of a model directory: its network (see :func:`load_network`), tokenizer
-        and language table."""
-        return cls(load_network(directory, network), Tokenizer.load(directory / "tokenizer.json"),
-                   load_languages(directory / "languages.json"), **options)
+        and language table. A brought GGUF model keeps its own tokenizer and FIM markers (those
+        of ``fim_template`` or the ``COMPLETION_FIM_TEMPLATE`` variable, else its file's)."""
+        loaded = load_network(directory, network)
+        languages = load_languages(directory / "languages.json")
+        if not getattr(loaded, "brought", False):
+            return cls(loaded, Tokenizer.load(directory / "tokenizer.json"), languages, **options)
+        from gguf_tokenizer import GgufTokenizer, TemplateError
+        from llama_network import LoadError
+
+        try:
+            tokenizer = GgufTokenizer(loaded.llama, loaded.model)
+            fim = tokenizer.fim_markers(fim_template or os.environ.get("COMPLETION_FIM_TEMPLATE"))
+        except TemplateError as error:
+            loaded.close()
+            raise LoadError(f"{loaded.path}: {error}") from None
+        return cls(loaded, tokenizer, languages, fim=fim, **options)
 
     def prepare(self, request: Request) -> Prepared:
         """The request's prompt ids and copy model (no network run yet)."""
@@ -398,7 +421,7 @@ class Engine:
         partial = self.vocabulary.partial_token(request.prefix)
         healed = request.prefix[:len(request.prefix) - len(partial)]
         prompt = prompt_ids(self.tokenizer, healed, request.suffix, request.language,
-                            request.context, window=self.window)
+                            request.context, window=self.window, fim=self.fim)
         # Cut where it stays put while typing (the tokenizer then reuses the lines above).
         history = self.tokenizer.encode(prefix_window(healed, COPY_PREFIX_CHARS))
         # Copied from: the other open files' code (the context without its comment marks),

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bpe import FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX, LANGUAGE, Tokenizer
+from bpe import FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX, LANGUAGE
+from bpe import Tokenizing as Tokenizer
+from gguf_tokenizer import FimMarkers
 
 CONTEXT = 1024
 LANGUAGE_TOKENS = 6
@@ -205,18 +207,22 @@ def _kept_start(tokenizer: Tokenizer, prefix: str, ids: list[int]) -> int:
 
 
 def prompt_ids(tokenizer: Tokenizer, prefix: str, suffix: str, language: str,
-               context: str = "", step: int = PREFIX_STEP, window: int = CONTEXT) -> list[int]:
+               context: str = "", step: int = PREFIX_STEP, window: int = CONTEXT,
+               fim: FimMarkers | None = None) -> list[int]:
     """``<|language|> lang <|fim_suffix|> suffix <|fim_prefix|> context scope prefix
     <|fim_middle|>``, at most ``window - MIDDLE_TOKENS - 1`` tokens. A smaller ``window`` (at
     least 256) trades context for a faster cold prompt: the suffix, the other files' context and
-    the scope shrink with it, the prefix gets the rest."""
+    the scope shrink with it, the prefix gets the rest.
+
+    With ``fim`` (a brought model's markers), the form it was trained on instead, prefix first
+    and no language: ``head context scope prefix middle suffix tail``."""
     share = min(1.0, window / CONTEXT)
     suffix_ids = tokenizer.encode(suffix[:SUFFIX_CHARS])[:int(SUFFIX_TOKENS * share)]
     context_ids = _whole_lines(tokenizer, context[:CROSS_FILE_CHARS],
                                int(CROSS_FILE_TOKENS * share))
-    lang = language_ids(tokenizer, language)
-    budget = (PREFIX_TOKENS - CONTEXT + min(window, CONTEXT) - len(lang) + LANGUAGE_TOKENS
-              - len(suffix_ids) - len(context_ids))
+    lang = language_ids(tokenizer, language) if fim is None else []
+    markers = MARKERS if fim is None else fim.count + 1
+    budget = window - markers - MIDDLE_TOKENS - len(lang) - len(suffix_ids) - len(context_ids)
     text = prefix_window(prefix)
     text_ids = tokenizer.encode(text)
     prefix_ids = trim_prefix(text_ids, budget, step)
@@ -230,6 +236,8 @@ def prompt_ids(tokenizer: Tokenizer, prefix: str, suffix: str, language: str,
                 break
             scope = wanted
             prefix_ids = trim_prefix(text_ids, budget - len(scope), step)
+    if fim is not None:
+        return [*fim.head, *context_ids, *scope, *prefix_ids, *fim.middle, *suffix_ids, *fim.tail]
     special = tokenizer.special
     return [*lang, special[FIM_SUFFIX], *suffix_ids, special[FIM_PREFIX], *context_ids,
             *scope, *prefix_ids, special[FIM_MIDDLE]]

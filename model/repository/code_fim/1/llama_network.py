@@ -24,6 +24,10 @@ from numpy.typing import NDArray
 DIGEST_KEY = "code_fim.weights_sha256"
 
 
+#: Positions per sequence at most (a brought model may know 32,768; the prompt window is far less).
+MAX_CONTEXT = 2048
+
+
 class LoadError(RuntimeError):
     """The GGUF file cannot be served; the message names the file and the fix."""
 
@@ -90,7 +94,7 @@ class LlamaNetwork:
     """A GGUF model in llama.cpp, one context of ``slots + kept`` sequences (see the module)."""
 
     def __init__(self, path: Path, threads: int = 1, flash_attention: int = 1,
-                 ubatch: int = 256) -> None:
+                 ubatch: int = 256, max_context: int = MAX_CONTEXT) -> None:
         self.path = path
         self.llama = _bindings()
         self.threads = threads
@@ -103,11 +107,15 @@ class LlamaNetwork:
         llama = self.llama
         vocab = llama.llama_model_get_vocab(self.model)
         self.vocab = int(llama.llama_vocab_n_tokens(vocab))
-        self.context = int(llama.llama_model_n_ctx_train(self.model))
+        #: Positions per sequence: the model's trained context, at most ``max_context`` (every
+        #: sequence's cache is allocated up front).
+        self.context = min(int(llama.llama_model_n_ctx_train(self.model)), max_context)
         self.ctx: Any = None
         self.memory: Any = None
         self.rows: _Rows | None = None
         self.spare_seqs: list[int] = []
+        #: Whether it is a model other than code_fim's export (it keeps its own tokenizer).
+        self.brought = False
         #: Kept for the engine's check (a NumPy-only notion: no compiled prompt path here).
         self.prompt_session = None
         self.runtime_note = ""
@@ -194,7 +202,8 @@ class LlamaNetwork:
         rows.outputs[count - 1] = 1
         self._decode(count)
         cache.length = start + count
-        return self._logits([-1])[0]  # -1: the batch's last output
+        last: NDArray[Any] = self._logits([-1])[0]  # -1: the batch's last output
+        return last
 
     def step(self, tokens: list[int], caches: list[SequenceCache],
              batch: SequenceBatch | None = None) -> NDArray[Any]:

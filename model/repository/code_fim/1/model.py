@@ -137,7 +137,9 @@ class TritonPythonModel:
             raise ValueError(f"code_fim: config parameter BEAM_WIDTH must be 1 to 8, got {beam_width}")
         started = time.perf_counter()
         network = parameters.get("NETWORK", {}).get("string_value", "").strip() or None
-        self.engine = Engine.load(here, network, window=window, beam_width=beam_width or BEAM_WIDTH)
+        template = parameters.get("FIM_TEMPLATE", {}).get("string_value", "") or None
+        self.engine = Engine.load(here, network, template, window=window,
+                                  beam_width=beam_width or BEAM_WIDTH)
         transformer = self.engine.transformer
         self.incoming: queue.Queue[_Job] = queue.Queue()
         self.running = True

@@ -9,7 +9,8 @@ from bisect import bisect_left
 from typing import Any
 
 import numpy as np
-from bpe import EOT, Tokenizer
+from bpe import EOT
+from bpe import Tokenizing as Tokenizer
 from numpy.typing import NDArray
 
 #: The tokenizer glues one space to the word or punctuation after it (`` ex`` in
