@@ -67,7 +67,7 @@ model: train-tools corpus
 
 # Goes on training from the committed weights (in the background, across sessions); the result
 # lands in .stack/train-run: compare it (`python -m training.heldout_loss`), evaluate it, then
-# copy weights.npz, card.json and prompt.onnx into the model. Run 4's settings; the seed follows
+# copy weights.npz, card.json and the two .gguf files into the model. Run 4's settings; the seed follows
 # the steps already done, so each continuation sees new examples.
 STEPS ?= 450
 RATE ?= 2e-4

@@ -264,7 +264,7 @@ def main() -> int:
                         help="serve with this one-line beam width (BEAM_WIDTH; 1 is greedy)")
     parser.add_argument("--networks", default="",
                         help="serve on each of these networks in turn (comma-separated: GGUF files "
-                             "of code_fim, onnxruntime, numpy; NETWORK), same prompts, one run")
+                             "of code_fim or paths of GGUF models; NETWORK), same prompts, one run")
     args = parser.parse_args()
     results = {}
     for network in args.networks.split(",") if args.networks else [None]:

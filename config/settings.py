@@ -65,6 +65,14 @@ class Settings:
     #: codellama, deepseek).
     triton_model_interface: str = "items"
     fim_template: str = "starcoder"
+    #: The completion route's network when code_fim's config.pbtxt names none (its NETWORK):
+    #: empty (code_fim's float16 GGUF on llama.cpp), ``code_fim.q8_0.gguf``, or the absolute
+    #: path of any GGUF code model (docs/MODEL.md). Read by the
+    #: model in tritonserver; the embedded stack's workers add the file to the model's revision.
+    completion_model: str = ""
+    #: A brought GGUF model's prompt form when its file names no FIM tokens, ``{prefix}`` before
+    #: ``{suffix}`` (e.g. ``<fim_prefix>{prefix}<fim_suffix>{suffix}<fim_middle>``).
+    completion_fim_template: str = ""
     #: The served model's revision, part of every cached generation's key (a new revision never
     #: serves an old answer). Empty: derived at start from the model's files (embedded Triton)
     #: or from the configuration and versions Triton reports.

@@ -268,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--triton", action="store_true", help="also measure serving through tritonserver")
     parser.add_argument("--networks", default="",
                         help="only code_fim, once per network named (comma-separated: GGUF files "
-                             "of the model, numpy, onnxruntime), side by side")
+                             "of code_fim or paths of brought GGUF models), side by side")
     args = parser.parse_args(argv)
     if args.networks:
         return compare_networks(args.networks.split(","), args.per_language, args.seed,

@@ -1,5 +1,5 @@
-"""The served model's pure parts with the committed artifact: tokenizer, prompt layout, the NumPy
-transformer's cache of past states and batched steps, and the engine that drives them."""
+"""The served model's pure parts with the committed artifact: tokenizer, prompt layout, and the
+engine that drives code_fim's network on llama.cpp (its cache of past states, batched steps)."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ if str(MODEL_DIR) not in sys.path:
 import bpe  # noqa: E402
 import engine  # noqa: E402
 import layout  # noqa: E402
+import llama_network  # noqa: E402
 import rules  # noqa: E402
-import transformer  # noqa: E402
 import vocabulary  # noqa: E402
 
 TOKENIZER = bpe.Tokenizer.load(MODEL_DIR / "tokenizer.json")
@@ -47,15 +47,15 @@ class Config:
 
 
 @pytest.fixture(scope="module")
-def model() -> transformer.Transformer:
-    return transformer.Transformer.load(MODEL_DIR)
+def model() -> llama_network.LlamaNetwork:
+    return engine.load_network(MODEL_DIR)
 
 
-ENGINE = engine.Engine(transformer.Transformer.load(MODEL_DIR), TOKENIZER, {})  # for pure checks
+ENGINE = engine.Engine(engine.load_network(MODEL_DIR), TOKENIZER, {})  # for pure checks
 
 
-def make_engine(model: transformer.Transformer) -> engine.Engine:
-    """A fresh engine (empty prompt-state store) around the already loaded weights."""
+def make_engine(model: llama_network.LlamaNetwork) -> engine.Engine:
+    """A fresh engine (empty prompt-state store, a new context) around the loaded weights."""
     return engine.Engine(model, TOKENIZER, engine.load_languages(MODEL_DIR / "languages.json"))
 
 
@@ -99,40 +99,12 @@ class TestTokenizer:
         assert not set(ids) & set(TOKENIZER.special.values())
 
 
-class TestCompiledPrompt:
-    """Cold prompts run in ONNX Runtime (prompt.onnx, exported from the same weights) and give
-    what NumPy gives; decoding goes on in NumPy from the states it left."""
-
-    def test_the_compiled_prompt_path_matches_numpy(self) -> None:
-        compiled = transformer.Transformer.load(MODEL_DIR, runtime="auto")
-        plain = transformer.Transformer.load(MODEL_DIR, runtime="numpy")
-        assert compiled.prompt_session is not None, compiled.runtime_note
-        assert plain.prompt_session is None
-        ids = TOKENIZER.encode(SOURCE * 12)[:700]
-        fast, slow = compiled.new_cache(), plain.new_cache()
-        assert np.abs(compiled.prefill(ids, fast) - plain.prefill(ids, slow)).max() < 2e-3
-        assert fast.length == slow.length == 700
-        assert np.abs(fast.keys[:, :, :700] - slow.keys[:, :, :700]).max() < 2e-3
-        after_fast = compiled.step([42], [fast])[0]
-        after_slow = plain.step([42], [slow])[0]
-        assert np.abs(after_fast - after_slow).max() < 2e-3
-
-    def test_a_window_below_the_minimum_is_refused_clearly(self) -> None:
-        plain = transformer.Transformer.load(MODEL_DIR, runtime="numpy")
+class TestWindow:
+    def test_a_window_below_the_minimum_is_refused_clearly(self, model: llama_network.LlamaNetwork) -> None:
         languages = engine.load_languages(MODEL_DIR / "languages.json")
         with pytest.raises(ValueError, match="PROMPT_WINDOW"):
-            engine.Engine(plain, TOKENIZER, languages, window=100)
-        assert engine.Engine(plain, TOKENIZER, languages, window=5000).window == plain.context
-
-    def test_a_graph_of_other_weights_is_not_used(self, tmp_path: Path) -> None:
-        for name in ("card.json", "prompt.onnx"):
-            (tmp_path / name).write_bytes((MODEL_DIR / name).read_bytes())
-        with np.load(MODEL_DIR / "weights.npz") as data:
-            arrays = {name: data[name] for name in data.files}
-        arrays["norm.bias"] = arrays["norm.bias"] + np.float16(0.5)
-        np.savez_compressed(tmp_path / "weights.npz", **arrays)
-        other = transformer.Transformer.load(tmp_path, runtime="auto")
-        assert other.prompt_session is None and "other weights" in other.runtime_note
+            engine.Engine(model, TOKENIZER, languages, window=100)
+        assert engine.Engine(model, TOKENIZER, languages, window=5000).window == model.context
 
 
 class TestLayout:
@@ -144,7 +116,7 @@ class TestLayout:
         assert ids[-1] == special[bpe.FIM_MIDDLE]
         assert TOKENIZER.decode(ids) == "pythony = 2\nx = 1\n"
 
-    def test_prompt_fits_the_model(self, model: transformer.Transformer) -> None:
+    def test_prompt_fits_the_model(self, model: llama_network.LlamaNetwork) -> None:
         ids = layout.prompt_ids(TOKENIZER, SOURCE * 50, SOURCE * 50, "python")
         assert len(ids) + layout.MIDDLE_TOKENS <= model.context
 
@@ -156,7 +128,7 @@ class TestLayout:
         common = next(i for i, (a, b) in enumerate(zip(before, after, strict=False)) if a != b)
         assert common >= len(before) - 4
 
-    def test_window_holds_at_least_a_thousand_tokens(self, model: transformer.Transformer) -> None:
+    def test_window_holds_at_least_a_thousand_tokens(self, model: llama_network.LlamaNetwork) -> None:
         assert model.context >= 1024
         ids = layout.prompt_ids(TOKENIZER, SOURCE * 50, SOURCE * 50, "python")
         assert len(ids) >= 900
@@ -169,7 +141,7 @@ class TestLayout:
         assert window - 2 * layout.PREFIX_STEP - layout.MIDDLE_TOKENS <= len(ids)
         assert len(ids) <= window - layout.MIDDLE_TOKENS
 
-    def test_context_and_everything_long_still_fit(self, model: transformer.Transformer) -> None:
+    def test_context_and_everything_long_still_fit(self, model: llama_network.LlamaNetwork) -> None:
         context = "# From other.py:\n" + "# def helper(a, b): return a + b\n" * 200
         ids = layout.prompt_ids(TOKENIZER, SOURCE * 50, SOURCE * 50, "python", context)
         assert len(ids) + layout.MIDDLE_TOKENS <= model.context
@@ -251,48 +223,39 @@ class TestLayout:
         assert text.endswith(window)
 
 
-class TestTransformer:
-    def test_cached_steps_equal_one_pass(self, model: transformer.Transformer) -> None:
+class TestNetwork:
+    def test_cached_steps_equal_one_pass(self, model: llama_network.LlamaNetwork) -> None:
         ids = TOKENIZER.encode(SOURCE)[:120]
-        whole = model.new_cache()
+        batch = model.new_batch(2)
+        whole, cache = batch.take(), batch.take()
         expected = model.prefill(ids, whole)
-        cache = model.new_cache()
         model.prefill(ids[:60], cache)
         for token in ids[60:-1]:
             model.step([token], [cache])
         got = model.step([ids[-1]], [cache])[0]
-        assert np.allclose(got, expected, atol=1e-3)
+        # Float16 keys and values, summed in another order by the one-row kernel: this close.
+        assert np.abs(got - expected).max() < 0.05 and got.argmax() == expected.argmax()
 
-    def test_batched_step_equals_separate_steps(self, model: transformer.Transformer) -> None:
-        ids = TOKENIZER.encode(SOURCE)
-        batch = model.new_batch(4)
-        slots = [batch.take() for _ in range(3)]
-        alone = [model.new_cache() for _ in range(3)]
-        for n, (slot, single) in enumerate(zip(slots, alone, strict=True)):
-            model.prefill(ids[:20 + 15 * n], slot)
-            model.prefill(ids[:20 + 15 * n], single)
-        together = model.step([5, 6, 7], slots, batch)
-        for n, single in enumerate(alone):
-            assert np.allclose(together[n], model.step([5 + n], [single])[0], atol=1e-3)
-
-    def test_a_step_for_some_slots_leaves_the_others_intact(self, model: transformer.Transformer) -> None:
+    def test_a_step_for_some_slots_leaves_the_others_intact(self, model: llama_network.LlamaNetwork) -> None:
         batch = model.new_batch(3)
         a, b = batch.take(), batch.take()
         model.prefill([10, 11, 12], a)
         model.prefill([20, 21, 22, 23], b)
-        before = b.keys.copy()
-        model.step([13], [a], batch)
-        assert np.array_equal(before, b.keys) and b.length == 4
+        before = model.step([24], [b])[0]
+        model.rewind(b, 4)
+        model.step([13], [a])
+        model.step([14], [a])
+        assert np.array_equal(model.step([24], [b])[0], before) and b.length == 5
 
 
 class TestEngine:
-    def test_one_line_completion_stays_on_its_line(self, model: transformer.Transformer) -> None:
+    def test_one_line_completion_stays_on_its_line(self, model: llama_network.LlamaNetwork) -> None:
         cut = SOURCE.index("read_lines(path)\n    return") + len("read_")
         [sequence] = run(make_engine(model), [engine.Request(SOURCE[:cut], SOURCE[cut:], "python", 32, 0.0)])
         assert sequence.context.mode == "line"
         assert "\n" not in sequence.emitted and sequence.tokens >= 1
 
-    def test_reusing_cached_states_gives_the_same_completion(self, model: transformer.Transformer) -> None:
+    def test_reusing_cached_states_gives_the_same_completion(self, model: llama_network.LlamaNetwork) -> None:
         eng = make_engine(model)
         cut = SOURCE.index("self.name = name")
         request = engine.Request(SOURCE[:cut], SOURCE[cut:], "python", 24, 0.0)
@@ -301,14 +264,14 @@ class TestEngine:
         assert cold.reused == 0 and warm.reused == len(warm.prompt) - 1
         assert warm.emitted == cold.emitted and cold.tokens > 0
 
-    def test_without_a_store_nothing_is_reused(self, model: transformer.Transformer) -> None:
+    def test_without_a_store_nothing_is_reused(self, model: llama_network.LlamaNetwork) -> None:
         eng = engine.Engine(model, TOKENIZER, {}, prefix_cache_entries=0)
         cut = SOURCE.index("self.name = name")
         request = engine.Request(SOURCE[:cut], SOURCE[cut:], "python", 4, 0.0)
         [first], [second] = run(eng, [request]), run(eng, [request])
         assert first.reused == second.reused == 0 and first.emitted == second.emitted
 
-    def test_batched_requests_match_requests_alone(self, model: transformer.Transformer) -> None:
+    def test_batched_requests_match_requests_alone(self, model: llama_network.LlamaNetwork) -> None:
         cuts = [SOURCE.index(marker) for marker in ("return handle", "lines = read", "self.path =")]
         requests = [engine.Request(SOURCE[:c], SOURCE[c:], "python", 24, 0.0) for c in cuts]
         together = run(make_engine(model), requests)
@@ -319,7 +282,7 @@ class TestEngine:
     @pytest.mark.parametrize(("marker", "typed"), [("open(path) as handle", "open(pa"),
                                                ("read_lines(path)\n    return", "read_lin")])
     def test_a_searched_line_is_as_probable_as_its_confidence_says(
-            self, model: transformer.Transformer, marker: str, typed: str) -> None:
+            self, model: llama_network.LlamaNetwork, marker: str, typed: str) -> None:
         """The search's bookkeeping (slots shared, tails copied, hypotheses reordered) against
         the line's probability computed again from scratch: prompt, then its tokens one by one
         (only the first token of the part-typed word renormalized over those that agree with
@@ -331,7 +294,7 @@ class TestEngine:
         prepared = eng.prepare(sequence.request)
         history = list(prepared.history)
         line = sequence.history[len(history):]
-        cache = model.new_cache()
+        cache = eng.batch.take()  # every slot is free again after the run
         logits = model.prefill(prepared.prompt, cache)
         unmatched, logprob = prepared.partial, 0.0
         for token in line:
@@ -351,7 +314,7 @@ class TestEngine:
         assert TOKENIZER.decode(line) == prepared.partial + sequence.text
 
     def test_searched_lines_batched_with_blocks_match_requests_alone(
-            self, model: transformer.Transformer) -> None:
+            self, model: llama_network.LlamaNetwork) -> None:
         cuts = [SOURCE.index(m) + k for m, k in (("open(path)", 4), ("as handle:", 10),
                                                    ("self.path =", 6), ("count_lines(", 7))]
         requests = [engine.Request(SOURCE[:c], SOURCE[c:], "python", 24, 0.0) for c in cuts]
@@ -359,10 +322,11 @@ class TestEngine:
         alone = [run(make_engine(model), [r])[0] for r in requests]
         assert {s.context.mode for s in together} == {"line", "block"}
         assert [s.emitted for s in together] == [s.emitted for s in alone]
-        assert [s.confidence for s in together] == pytest.approx([s.confidence for s in alone], rel=1e-4)
+        # A row alone or among others goes through another kernel (float16 activations).
+        assert [s.confidence for s in together] == pytest.approx([s.confidence for s in alone], rel=2e-3)
 
     def test_without_a_threshold_a_searched_line_streams_what_all_hypotheses_agree_on(
-            self, model: transformer.Transformer) -> None:
+            self, model: llama_network.LlamaNetwork) -> None:
         eng = make_engine(model)
         early = 0  # lines of which something was streamed before the search ended
         for marker, offset in (("handle.read()", 7), ("read_lines(path)\n    return", 8),
@@ -379,7 +343,7 @@ class TestEngine:
             early += any(pieces[:-1])
         assert early >= 1
 
-    def test_a_search_released_midway_frees_every_slot(self, model: transformer.Transformer) -> None:
+    def test_a_search_released_midway_frees_every_slot(self, model: llama_network.LlamaNetwork) -> None:
         eng = make_engine(model)
         cut = SOURCE.index("self.name = name") + len("self.")
         sequence = eng.start(engine.Request(SOURCE[:cut], SOURCE[cut:], "python", 24, 0.0))
@@ -388,7 +352,7 @@ class TestEngine:
         eng.release(sequence, keep=False)
         assert sorted(eng.batch.free) == list(range(engine.SLOTS * engine.BEAM_WIDTH))
 
-    def test_threshold_one_shows_nothing(self, model: transformer.Transformer) -> None:
+    def test_threshold_one_shows_nothing(self, model: llama_network.LlamaNetwork) -> None:
         cut = SOURCE.index("self.name = name")
         [sequence] = run(make_engine(model), [engine.Request(SOURCE[:cut], SOURCE[cut:], "python", 24, 1.0)])
         assert sequence.emitted == "" and sequence.reason in ("unsure", "eot")
@@ -452,7 +416,7 @@ class TestEngine:
     @pytest.mark.parametrize(("prefix", "token"), [
         ("}  /", "/"), ("f(a)", ")"), ("x = read_li", " read_li"), ("return ", " "), ("\n", ""),
         ("x = 1\n", ""), ("", ""), ("a -", " -")])
-    def test_the_cut_token_is_found(self, model: transformer.Transformer, prefix: str,
+    def test_the_cut_token_is_found(self, model: llama_network.LlamaNetwork, prefix: str,
                                     token: str) -> None:
         assert make_engine(model).vocabulary.partial_token(prefix) == token
 
@@ -466,7 +430,7 @@ class TestEngine:
             assert sum(t.startswith(token) for t in ENGINE.vocabulary.texts) > 1
 
     def test_a_cut_punctuation_token_is_completed_not_repeated(
-            self, model: transformer.Transformer) -> None:
+            self, model: llama_network.LlamaNetwork) -> None:
         cut = SOURCE.index("read_lines(path)\n    return") + len("read_lines(")
         [sequence] = run(make_engine(model), [engine.Request(SOURCE[:cut], SOURCE[cut:], "python", 8, 0.0)])
         assert sequence.partial == "(" and sequence.generated.decode().startswith("(")
@@ -475,13 +439,13 @@ class TestEngine:
 
     @pytest.mark.parametrize("unmatched", [" read_", "re", " ", "x", "_", "élan", "zzzzqq"])
     def test_the_tokens_agreeing_with_a_typed_word_are_all_found(
-            self, model: transformer.Transformer, unmatched: str) -> None:
+            self, model: llama_network.LlamaNetwork, unmatched: str) -> None:
         eng = make_engine(model)
         expected = [i for i, text in enumerate(eng.vocabulary.texts)
                     if text and (text.startswith(unmatched) or unmatched.startswith(text))]
         assert eng.vocabulary._agreeing(unmatched).tolist() == expected
 
-    def test_a_part_typed_word_is_completed_not_repeated(self, model: transformer.Transformer) -> None:
+    def test_a_part_typed_word_is_completed_not_repeated(self, model: llama_network.LlamaNetwork) -> None:
         cut = SOURCE.index("read_lines(path)\n    return") + len("read_")
         [sequence] = run(make_engine(model), [engine.Request(SOURCE[:cut], SOURCE[cut:], "python", 8, 0.0)])
         generated = sequence.generated.decode()
@@ -491,14 +455,14 @@ class TestEngine:
         assert not sequence.text.startswith("read_")
         assert sequence.emitted == rules.finish(sequence.text, sequence.context)
 
-    def test_typing_inside_a_word_reuses_the_whole_prompt(self, model: transformer.Transformer) -> None:
+    def test_typing_inside_a_word_reuses_the_whole_prompt(self, model: llama_network.LlamaNetwork) -> None:
         eng = make_engine(model)
         cut = SOURCE.index("lines = read_lines") + len("lines = re")
         [first] = run(eng, [engine.Request(SOURCE[:cut], SOURCE[cut:], "python", 4, 0.0)])
         [second] = run(eng, [engine.Request(SOURCE[:cut + 1], SOURCE[cut:], "python", 4, 0.0)])
         assert second.prompt == first.prompt and second.reused == len(second.prompt) - 1
 
-    def test_every_slot_is_freed(self, model: transformer.Transformer) -> None:
+    def test_every_slot_is_freed(self, model: llama_network.LlamaNetwork) -> None:
         eng = make_engine(model)
         requests = [engine.Request(SOURCE[:n], SOURCE[n:], "python", 8, 0.0) for n in range(100, 420, 40)]
         run(eng, requests)

@@ -1,4 +1,4 @@
-"""code_fim on llama.cpp: its GGUF exports compute what the NumPy forward pass computes, stored
+"""code_fim on llama.cpp: its GGUF exports compute what the NumPy reference computes, stored
 prompts and branches are llama.cpp sequence copies that give the same logits as running the
 prompt again, the engine decodes the same completions over it, and a file that cannot be served
 is refused with its name and the fix."""
@@ -17,9 +17,9 @@ if str(MODEL_DIR) not in sys.path:
 import bpe  # noqa: E402
 import engine  # noqa: E402
 import llama_network  # noqa: E402
-import transformer  # noqa: E402
 
 from tests.test_fim_model import SOURCE, run  # noqa: E402
+from training.reference import Reference  # noqa: E402
 
 TOKENIZER = bpe.Tokenizer.load(MODEL_DIR / "tokenizer.json")
 IDS = TOKENIZER.encode(SOURCE * 14)[:900]
@@ -30,8 +30,8 @@ SAME = 0.02
 
 
 @pytest.fixture(scope="module")
-def numpy_network() -> transformer.Transformer:
-    return transformer.Transformer.load(MODEL_DIR, runtime="numpy")
+def reference() -> Reference:
+    return Reference.load(MODEL_DIR)
 
 
 SLOTS: dict[str, llama_network.SequenceBatch] = {}
@@ -48,17 +48,17 @@ def _slots(net: llama_network.LlamaNetwork) -> llama_network.SequenceBatch:
     return SLOTS[net.path.name]
 
 
-def test_the_exports_compute_the_numpy_networks_logits(
-        network: llama_network.LlamaNetwork, numpy_network: transformer.Transformer) -> None:
+def test_the_exports_compute_the_reference_networks_logits(
+        network: llama_network.LlamaNetwork, reference: Reference) -> None:
     tolerance = 0.1 if "f16" in network.path.name else 1.0  # float16 activations; 8-bit weights
     batch = _slots(network)
-    cache, reference = batch.take(), numpy_network.new_cache()
-    ours, theirs = network.prefill(IDS, cache), numpy_network.prefill(IDS, reference)
+    cache, theirs_cache = batch.take(), reference.new_cache()
+    ours, theirs = network.prefill(IDS, cache), reference.prefill(IDS, theirs_cache)
     assert ours.shape == theirs.shape == (4096,)
     assert np.abs(ours - theirs).max() < tolerance
     assert ours.argmax() == theirs.argmax()
     for token in (42, 7, 1000):
-        step, expected = network.step([token], [cache])[0], numpy_network.step([token], [reference])[0]
+        step, expected = network.step([token], [cache])[0], reference.step(token, theirs_cache)
         assert np.abs(step - expected).max() < tolerance
         assert step.argmax() == expected.argmax()
     assert cache.length == len(IDS) + 3
@@ -100,21 +100,20 @@ def test_a_step_for_several_sequences_equals_each_alone(network: llama_network.L
         batch.give(cache)
 
 
-def test_the_engine_decodes_the_same_completions_on_llama_cpp(
-        numpy_network: transformer.Transformer) -> None:
+def test_the_quantized_export_mostly_decodes_the_same_completions() -> None:
     languages = engine.load_languages(MODEL_DIR / "languages.json")
-    on_numpy = engine.Engine(numpy_network, TOKENIZER, languages)
-    on_llama = engine.Engine(engine.load_network(MODEL_DIR, "code_fim.f16.gguf"), TOKENIZER, languages)
+    exact, quantized = (engine.Engine(engine.load_network(MODEL_DIR, name), TOKENIZER, languages)
+                        for name in FILES)
     lines = SOURCE.splitlines(keepends=True)
     requests = [engine.Request("".join(lines[:n]) + cut, "".join(lines[n + 1:]), "python", 24, 0.0)
                 for n in range(2, len(lines) - 1) for cut in ("", "    ")]
-    expected = [s.text for i in range(0, len(requests), 4) for s in run(on_numpy, requests[i:i + 4])]
-    got = [s.text for i in range(0, len(requests), 4) for s in run(on_llama, requests[i:i + 4])]
-    # The same decoding over float16 activations: a near tie may go the other way, rarely.
+    expected = [s.text for i in range(0, len(requests), 4) for s in run(exact, requests[i:i + 4])]
+    got = [s.text for i in range(0, len(requests), 4) for s in run(quantized, requests[i:i + 4])]
+    # 8-bit weights move near ties; the held-out evaluation measures what that costs.
     same = sum(a == b for a, b in zip(expected, got, strict=True))
-    assert same >= 0.9 * len(requests), list(zip(expected, got, strict=True))
+    assert same >= 0.75 * len(requests), list(zip(expected, got, strict=True))
     # Typing on: the stored prompt's states are reused, and the completion does not change.
-    again = run(on_llama, requests[-4:])
+    again = run(quantized, requests[-4:])
     assert [s.text for s in again] == got[-4:] and all(s.reused > 0 for s in again)
 
 

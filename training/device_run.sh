@@ -6,7 +6,7 @@
 # [".stack/device"], timeout_s 600. There (its python3 holds PyTorch; $PYTHON overrides) it
 # trains on from the committed weights for $MINUTES (all told) on the GPU (bfloat16), the examples cut by
 # $WORKERS processes, and leaves weights.npz, card.json and train.log in $OUT, which come back.
-# Here again: `python -m training.onnx_export DIR`, then judge DIR against the committed
+# Here again: `python -m training.gguf_export DIR`, then judge DIR against the committed
 # weights with `python -m training.heldout_loss` before adopting it.
 # FRESH=1 WIDTH=.. LAYERS=.. HEADS=.. trains a new model of that shape from scratch instead
 # (under 25 MB committed: about 6 M parameters at most; its serving cost must be measured too).
@@ -28,4 +28,4 @@ export PYTHONPATH="$PWD" PYTHONUNBUFFERED=1
     "${start[@]}" --out "$out" \
     --minutes "${MINUTES:-8}" --steps "${STEPS:-1000000}" --batch "${BATCH:-128}" \
     --learning-rate "${RATE:-5e-4}" --warmup "${WARMUP:-100}" --workers "${WORKERS:-14}" \
-    --checkpoint-every "${CHECKPOINT_EVERY:-2000}" --no-onnx 2>&1 | stdbuf -oL tr '\r' '\n' | tee "$out/train.log"
+    --checkpoint-every "${CHECKPOINT_EVERY:-2000}" --no-gguf 2>&1 | stdbuf -oL tr '\r' '\n' | tee "$out/train.log"

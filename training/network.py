@@ -1,6 +1,6 @@
 """The network trained here and served as ``code_fim``: its shape, its PyTorch definition, and
-its weights in and out of the served model's directory. Training (``train.py``), the compiled
-prompt graph (``onnx_export.py``) and the held-out loss all build it from here."""
+its weights in and out of the served model's directory. Training (``train.py``) and the held-out
+loss build it from here; ``gguf_export.py`` writes its weights for llama.cpp."""
 
 from __future__ import annotations
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from corpus import files as corpus_files
-from training import fim, model_dir, onnx_export
+from training import fim, gguf_export, model_dir
 from training.network import Shape, build_model, export, resume, shape_of
 from training.open_files import OpenFiles
 
@@ -161,12 +161,15 @@ def batches(examples: Examples, size: int, pool: Pool | None, ahead_at_most: int
 
 
 def check_runtime(model: Any, directory: Path, ids: list[int]) -> float:
-    """Largest difference between PyTorch's logits and the NumPy runtime's (run from the exported
-    float16 weights, prompt then token by token); fails if they disagree on the next token."""
+    """Largest difference between PyTorch's logits and the NumPy reference's (run from the
+    exported float16 weights, prompt then token by token); fails if they disagree on the next
+    token."""
     import numpy as np
     import torch
 
-    transformer = model_dir.import_module("transformer").Transformer.load(directory, runtime="numpy")
+    from training.reference import Reference
+
+    transformer = Reference.load(directory)
     model.eval()
     device = next(model.parameters()).device
     with torch.no_grad():
@@ -175,7 +178,7 @@ def check_runtime(model: Any, directory: Path, ids: list[int]) -> float:
     cache = transformer.new_cache()
     half = len(ids) // 2
     got = [transformer.prefill(ids[:half], cache)]
-    got += [transformer.step([token], [cache])[0] for token in ids[half:]]
+    got += [transformer.step(token, cache) for token in ids[half:]]
     worst = 0.0
     for row, logits in zip(range(half - 1, len(ids)), got, strict=False):
         worst = max(worst, float(np.abs(logits - expected[row]).max()))
@@ -232,8 +235,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="a fresh model's width (a resumed one keeps its card's shape)")
     parser.add_argument("--layers", type=int, default=Shape.layers)
     parser.add_argument("--heads", type=int, default=Shape.heads)
-    parser.add_argument("--no-onnx", action="store_true",
-                        help="skip the prompt graph at checkpoints (export it afterwards)")
+    parser.add_argument("--no-gguf", action="store_true",
+                        help="skip the GGUF files at checkpoints (`python -m training.gguf_export` "
+                             "afterwards)")
     args = parser.parse_args(argv)
     launched = time.perf_counter()
 
@@ -347,10 +351,10 @@ def main(argv: list[str] | None = None) -> int:
             partial.replace(args.out / "card.json")
             sample = (heldout.one(heldout_files[0]) or [1, 2, 3])[:shape.context]
             difference = check_runtime(model, args.out, sample)
-            progress.write(f"  exported {size / 1e6:.1f} MB; NumPy runtime within {difference:.3f} "
+            progress.write(f"  exported {size / 1e6:.1f} MB; NumPy reference within {difference:.3f} "
                            "of PyTorch")
-            if not args.no_onnx:
-                onnx_export.main([str(args.out)])  # the compiled prompt graph of these weights
+            if not args.no_gguf:
+                gguf_export.main([str(args.out)])  # what serving runs, from these weights
         if last:
             break
     feed.close()

@@ -60,7 +60,10 @@ async def model_revision(settings: Settings, backend: TritonBackend) -> str:
     Triton reports (set ``MODEL_REVISION`` when weights change under the same configuration)."""
     directory = settings.triton_model_repository / settings.triton_model
     if settings.embedded_triton and directory.is_dir():
-        return await asyncio.to_thread(directory_digest, directory)
+        brought = Path(settings.completion_model)
+        extra = brought if brought.is_absolute() else None
+        choice = settings.completion_model + settings.completion_fim_template
+        return await asyncio.to_thread(directory_digest, directory, extra, choice)
     try:
         return await backend.config_digest()
     except InferenceError as error:
@@ -68,12 +71,17 @@ async def model_revision(settings: Settings, backend: TritonBackend) -> str:
         return ""
 
 
-def directory_digest(directory: Path) -> str:
-    digest = hashlib.sha256()
+def directory_digest(directory: Path, extra: Path | None = None, choice: str = "") -> str:
+    """The model directory's files, a brought model's file (``extra``) and the choice of network
+    and template (``choice``): any of them changed is a new revision."""
+    digest = hashlib.sha256(choice.encode())
     for path in sorted(p for p in directory.rglob("*") if p.is_file()
                        and "__pycache__" not in p.parts):
         digest.update(str(path.relative_to(directory)).encode())
         with path.open("rb") as file:
+            digest.update(hashlib.file_digest(file, "sha256").digest())
+    if extra is not None and extra.is_file():
+        with extra.open("rb") as file:
             digest.update(hashlib.file_digest(file, "sha256").digest())
     return digest.hexdigest()[:16]
 

@@ -1,10 +1,12 @@
 """Generation for many requests at once: prompt states reused, tokens chosen, completions stopped.
 
 No Triton here: ``model.py`` feeds requests in and sends out what :meth:`Engine.advance` returns,
-so tests and the evaluation command drive the very same code. Per request: the prompt (suffix
-first) is run through the transformer, reusing cached states of the longest earlier prompt it
-starts with; then every call to ``advance`` moves each active request by one token, all rows in
-one pass through the network (continuous batching: requests join and leave between steps).
+so tests and the evaluation command drive the very same code. The network is a GGUF model run by
+llama.cpp (``llama_network.py``): the engine asks it only for logits and decides everything else
+itself. Per request: the prompt is run through the network, reusing the cached states of the
+longest earlier prompt it starts with (a copy of that llama.cpp sequence); then every call to
+``advance`` moves each active request by one token, all rows in one ``llama_decode``
+(continuous batching: requests join and leave between steps).
 
 A word typed in part before the cursor is taken out of the prompt and generated again under a
 constraint ("token healing"): the model was trained on whole tokens, and ``li|`` tokenizes unlike
@@ -45,9 +47,9 @@ import numpy as np
 from bpe import Tokenizer, Tokenizing
 from gguf_tokenizer import FimMarkers
 from layout import prefix_window, prompt_ids
+from llama_network import DIGEST_KEY, LlamaNetwork, LoadError, SequenceBatch, SequenceCache
 from numpy.typing import NDArray
 from rules import Context, LanguageRules, context_of, finish, settled, stop_point
-from transformer import Batch, KVCache, Transformer
 from vocabulary import Vocabulary
 
 #: How much the document's copy model is trusted against the network, by the length of the
@@ -69,9 +71,10 @@ COPY_MAX_MATCH = 32
 #: probability, any line end counted) runs higher than a greedy line's: at 0.05 the held-out
 #: one-line positions were 58 % answered, 39.8 % of them exactly; at 0.1, 44 % and 48.6 %.
 DEFAULT_THRESHOLD = 0.1
-#: The network computing logits (``load_network``).
+#: The network computing logits (``load_network``): code_fim's float16 export (its 8-bit one
+#: held the same held-out quality but was no faster here: docs/MODEL.md).
 DEFAULT_NETWORK = "code_fim.f16.gguf"
-#: Cached prompt states kept for reuse (each 6 KB per prompt token: up to about 6 MB).
+#: Cached prompt states kept for reuse (each a llama.cpp sequence of the model's context).
 PREFIX_CACHE_ENTRIES = 16
 #: Sequences generated at once (each holds a slot of the batch's key/value arrays, a searched
 #: line up to ``BEAM_WIDTH``).
@@ -232,7 +235,7 @@ class Prepared(NamedTuple):
 class Hypothesis:
     """One line being searched for: its own slot (the prompt's states, then its tokens')."""
 
-    cache: KVCache
+    cache: SequenceCache
     history: list[int]
     generated: bytes
     unmatched: str
@@ -261,7 +264,7 @@ class Sequence:
     request: Request
     context: Context
     prompt: list[int]
-    cache: KVCache
+    cache: SequenceCache
     copy: CopyModel
     history: list[int]
     logits: NDArray[Any] | None = None
@@ -285,12 +288,12 @@ class Sequence:
     accepted: int = 0
     #: A one-line search's live hypotheses, the slots it holds spare, its best ended line.
     hypotheses: list[Hypothesis] = field(default_factory=list)
-    spare: list[KVCache] = field(default_factory=list)
+    spare: list[SequenceCache] = field(default_factory=list)
     found: Found | None = None
     #: Every line the search ended (the choice among them depends on the threshold).
     ended: list[Found] = field(default_factory=list)
 
-    def drop_search(self, batch: Batch) -> None:
+    def drop_search(self, batch: SequenceBatch) -> None:
         """Gives back the search's slots but the sequence's own."""
         for cache in [h.cache for h in self.hypotheses] + self.spare:
             if cache is not self.cache:
@@ -302,12 +305,12 @@ class PrefixCache:
     """Prompt states of recent requests, by their token ids (least recently used goes first).
     Entries are copied in and out of generation slots, never shared with them."""
 
-    def __init__(self, transformer: Transformer, entries: int = PREFIX_CACHE_ENTRIES) -> None:
+    def __init__(self, transformer: LlamaNetwork, entries: int = PREFIX_CACHE_ENTRIES) -> None:
         self.transformer = transformer
         self.entries = entries
-        self.stored: OrderedDict[bytes, tuple[NDArray[Any], KVCache]] = OrderedDict()
+        self.stored: OrderedDict[bytes, tuple[NDArray[Any], SequenceCache]] = OrderedDict()
 
-    def lookup(self, ids: list[int]) -> tuple[KVCache | None, int]:
+    def lookup(self, ids: list[int]) -> tuple[SequenceCache | None, int]:
         """The entry sharing the longest start with ``ids`` and how many positions it shares
         (at most ``len(ids) - 1``: the last prompt token must run to give the next one)."""
         wanted = np.asarray(ids, dtype=np.int64)
@@ -323,7 +326,7 @@ class PrefixCache:
         self.stored.move_to_end(best_key)
         return self.stored[best_key][1], min(best, len(ids) - 1)
 
-    def store(self, ids: list[int], source: KVCache) -> None:
+    def store(self, ids: list[int], source: SequenceCache) -> None:
         """Keeps a copy of ``source``'s states for the prompt ``ids``."""
         if self.entries <= 0:
             return
@@ -340,18 +343,13 @@ class PrefixCache:
             self.stored[key] = (array, entry)
 
 
-def load_network(directory: Path, choice: str | None = None) -> Any:
-    """The network that computes logits. ``choice`` (default: the ``COMPLETION_MODEL``
-    variable, else ``DEFAULT_NETWORK``) is ``numpy`` (the NumPy forward pass), ``onnxruntime``
-    (NumPy with cold prompts in ONNX Runtime), or a GGUF file run by llama.cpp: one of
-    code_fim's exports in ``directory`` (``code_fim.f16.gguf``, ``code_fim.q8_0.gguf``; it must
-    come from this directory's weights) or any other GGUF model (a path), which is *brought*:
-    it keeps its own tokenizer."""
+def load_network(directory: Path, choice: str | None = None) -> LlamaNetwork:
+    """The network that computes logits, a GGUF file run by llama.cpp: ``choice`` (default: the
+    ``COMPLETION_MODEL`` variable, else ``DEFAULT_NETWORK``) is one of code_fim's exports in
+    ``directory`` (``code_fim.f16.gguf``, ``code_fim.q8_0.gguf``; it must come from this
+    directory's weights) or the path of any other GGUF model, which is *brought*: it keeps its
+    own tokenizer."""
     choice = choice or os.environ.get("COMPLETION_MODEL") or DEFAULT_NETWORK
-    if choice in ("numpy", "onnxruntime"):
-        return Transformer.load(directory, runtime="numpy" if choice == "numpy" else "auto")
-    from llama_network import DIGEST_KEY, LlamaNetwork, LoadError
-
     network = LlamaNetwork(directory / choice)  # an absolute path stays itself
     made_from = network.metadata(DIGEST_KEY)
     if made_from is None:
@@ -368,7 +366,7 @@ def load_network(directory: Path, choice: str | None = None) -> Any:
 class Engine:
     """Starts requests and advances all active ones a token at a time."""
 
-    def __init__(self, transformer: Transformer, tokenizer: Tokenizing,
+    def __init__(self, transformer: LlamaNetwork, tokenizer: Tokenizing,
                  languages: dict[str, LanguageRules], copy_weight: float = COPY_WEIGHT,
                  prefix_cache_entries: int = PREFIX_CACHE_ENTRIES, slots: int = SLOTS,
                  window: int | None = None, beam_width: int = BEAM_WIDTH,
@@ -401,10 +399,9 @@ class Engine:
         of ``fim_template`` or the ``COMPLETION_FIM_TEMPLATE`` variable, else its file's)."""
         loaded = load_network(directory, network)
         languages = load_languages(directory / "languages.json")
-        if not getattr(loaded, "brought", False):
+        if not loaded.brought:
             return cls(loaded, Tokenizer.load(directory / "tokenizer.json"), languages, **options)
         from gguf_tokenizer import GgufTokenizer, TemplateError
-        from llama_network import LoadError
 
         try:
             tokenizer = GgufTokenizer(loaded.llama, loaded.model)
@@ -437,8 +434,6 @@ class Engine:
         cache = self.batch.take()
         try:
             entry, reused = self.prefix_cache.lookup(prompt)
-            if entry is not None and not self.transformer.worth_reusing(len(prompt) - reused):
-                entry, reused = None, 0  # a long remainder runs faster whole in the compiled graph
             if entry is not None:
                 cache.copy_from(entry, reused)
             logits = self.transformer.prefill(prompt[reused:], cache)

@@ -1,6 +1,6 @@
-"""A GGUF model run by llama.cpp (through llama-cpp-python's bindings), standing where
-``transformer.Transformer`` does: the engine keeps its own decoding (healing, the copy model, the
-one-line search, the stop rules, the threshold) and asks this only for logits.
+"""A GGUF model run by llama.cpp (through llama-cpp-python's bindings): the engine keeps its own
+decoding (healing, the copy model, the one-line search, the stop rules, the threshold) and asks
+this only for logits.
 
 Each generation slot and each stored prompt is a llama.cpp *sequence* with its own stream of the
 key/value cache (``kv_unified`` off), so a decoding step attends over its own positions only,
@@ -33,7 +33,7 @@ class LoadError(RuntimeError):
 
 
 class SequenceCache:
-    """One llama.cpp sequence: where ``transformer.KVCache`` stands for the engine."""
+    """One llama.cpp sequence: its positions' keys and values, for the engine."""
 
     def __init__(self, network: LlamaNetwork, seq: int, slot: int = -1) -> None:
         self.network = network
@@ -42,8 +42,8 @@ class SequenceCache:
         self.length = 0
 
     def copy_from(self, other: SequenceCache, length: int, start: int = 0) -> None:
-        """Takes ``other``'s first ``length`` positions (``start`` is the NumPy cache's saving;
-        a stream is copied whole here, then trimmed)."""
+        """Takes ``other``'s first ``length`` positions (those before ``start`` are known to be
+        the same already; a stream is copied whole anyway, then trimmed)."""
         self.network.copy(other, self, length)
 
 
@@ -116,9 +116,6 @@ class LlamaNetwork:
         self.spare_seqs: list[int] = []
         #: Whether it is a model other than code_fim's export (it keeps its own tokenizer).
         self.brought = False
-        #: Kept for the engine's check (a NumPy-only notion: no compiled prompt path here).
-        self.prompt_session = None
-        self.runtime_note = ""
 
     def metadata(self, key: str) -> str | None:
         """A string value of the file's metadata (``None`` when absent)."""
@@ -130,16 +127,14 @@ class LlamaNetwork:
         """What runs, for the model's log line."""
         return f"{self.path.name} on llama.cpp ({self.threads} thread{'s' if self.threads > 1 else ''})"
 
-    def worth_reusing(self, remainder: int) -> bool:
-        """A stored prompt's states are always worth taking here (a stream copy is cheap)."""
-        return True
-
     def new_batch(self, slots: int, kept: int = 0) -> SequenceBatch:
         """Creates the llama.cpp context: ``slots`` generating sequences and ``kept`` stored
-        prompts, each with the model's whole context (called once)."""
-        if self.ctx is not None:
-            raise RuntimeError("the llama.cpp context already exists")
+        prompts, each with the model's whole context. A context made before is freed (with every
+        sequence of it: an engine owns its network's context)."""
         llama = self.llama
+        if self.ctx is not None:
+            llama.llama_free(self.ctx)
+            self.ctx = None
         params = llama.llama_context_default_params()
         sequences = slots + kept
         params.n_seq_max = sequences
