@@ -343,14 +343,14 @@ class PrefixCache:
             self.stored[key] = (array, entry)
 
 
-def load_network(directory: Path, choice: str | None = None) -> LlamaNetwork:
+def load_network(directory: Path, choice: str | None = None, threads: int = 1) -> LlamaNetwork:
     """The network that computes logits, a GGUF file run by llama.cpp: ``choice`` (default: the
     ``COMPLETION_MODEL`` variable, else ``DEFAULT_NETWORK``) is one of code_fim's exports in
     ``directory`` (``code_fim.f16.gguf``, ``code_fim.q8_0.gguf``; it must come from this
     directory's weights) or the path of any other GGUF model, which is *brought*: it keeps its
-    own tokenizer."""
+    own tokenizer. ``threads``: llama.cpp's threads for this network."""
     choice = choice or os.environ.get("COMPLETION_MODEL") or DEFAULT_NETWORK
-    network = LlamaNetwork(directory / choice)  # an absolute path stays itself
+    network = LlamaNetwork(directory / choice, threads)  # an absolute path stays itself
     made_from = network.metadata(DIGEST_KEY)
     if made_from is None:
         network.brought = True
@@ -393,11 +393,11 @@ class Engine:
 
     @classmethod
     def load(cls, directory: Path, network: str | None = None, fim_template: str | None = None,
-             **options: Any) -> Engine:
+             threads: int = 1, **options: Any) -> Engine:
         """The engine of a model directory: its network (see :func:`load_network`), tokenizer
         and language table. A brought GGUF model keeps its own tokenizer and FIM markers (those
         of ``fim_template`` or the ``COMPLETION_FIM_TEMPLATE`` variable, else its file's)."""
-        loaded = load_network(directory, network)
+        loaded = load_network(directory, network, threads)
         languages = load_languages(directory / "languages.json")
         if not loaded.brought:
             return cls(loaded, Tokenizer.load(directory / "tokenizer.json"), languages, **options)

@@ -138,7 +138,8 @@ class TritonPythonModel:
         started = time.perf_counter()
         network = parameters.get("NETWORK", {}).get("string_value", "").strip() or None
         template = parameters.get("FIM_TEMPLATE", {}).get("string_value", "") or None
-        self.engine = Engine.load(here, network, template, window=window,
+        threads = _count_parameter(parameters, "THREADS", "a number of threads") or 1
+        self.engine = Engine.load(here, network, template, threads, window=window,
                                   beam_width=beam_width or BEAM_WIDTH)
         transformer = self.engine.transformer
         self.incoming: queue.Queue[_Job] = queue.Queue()
