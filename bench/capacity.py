@@ -1,15 +1,18 @@
 """The capacity benchmark: offered load in steps, what is admitted, refused, and what it costs.
 
-``python -m bench.capacity [--rates 10,20,40,80] [--seconds 20] [--slots 4]
-[--model-instances 1] [--workers 1]`` starts a private stack (``MODEL_THRESHOLD=0``: the model
-answers every request, the costliest case) and, per step, runs ``rate`` sessions that each send
+``python -m bench.capacity [--rates 10,20,40,80] [--seconds 20] [--slots 4] [--workers 1]
+[--threshold 0] [--record]`` starts a private stack (``--threshold 0``, the default: the model
+answers every request, the costliest case; ``--threshold -1``: the model's own default) and, per
+step, runs ``rate`` sessions that each send
 one completion request a second (open loop, jittered; a fresh line before the cursor so no
 answer comes from a cache), each waiting for its request's ``end`` before the next. Per step it
 prints: requests offered and ended per second, answered by the model (``stop`` / ``length``) per
 second, the share refused ``overloaded`` (and other reasons), first-frame latency p50 / p99 of
 the answered (the first token, or the end when the model had nothing), requests without an
 ``end``, and each component's CPU seconds per answered completion (the capacity model's input).
-The capacity is the highest step whose answered p99 stays under 100 ms with under 1 % refused.
+The capacity is the highest step whose answered p99 stays under 250 ms (the product's first-token
+p99) with under 1 % refused. The headline figures are compared with the last recorded ones
+(``bench/recorded.py``; ``--record`` makes this run's the new reference).
 """
 
 from __future__ import annotations
@@ -24,12 +27,13 @@ from dataclasses import dataclass, field
 from bench.keys import provision
 from bench.loadgen import ask_fresh, stdlib_sources
 from bench.measure import percentile, stack_cpu_seconds
+from bench.recorded import report as compare_with_recorded
 from config.settings import Settings
 from infra.stack import private_settings, up
 from schemas.socket import DocClose
 from ws_edge.client import EdgeClient, connect_edge
 
-P99_TARGET_MS = 100.0
+P99_TARGET_MS = 250.0
 
 
 @dataclass
@@ -131,11 +135,15 @@ def main() -> int:
     parser.add_argument("--slots", type=int, default=Settings().worker_model_slots)
     parser.add_argument("--wait-ms", type=int, default=Settings().admission_wait_ms)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--threshold", type=float, default=0.0,
+                        help="MODEL_THRESHOLD (0: the model answers everything; -1: its default)")
+    parser.add_argument("--record", action="store_true",
+                        help="make this run's headline figures the recorded reference")
     args = parser.parse_args()
     rates = [int(r) for r in args.rates.split(",")]
     settings = private_settings("capacity").replace(
-        model_threshold=0.0, worker_model_slots=args.slots, admission_wait_ms=args.wait_ms,
-        worker_count=args.workers)
+        model_threshold=args.threshold, worker_model_slots=args.slots,
+        admission_wait_ms=args.wait_ms, worker_count=args.workers)
     ring = provision(settings, max(rates), prefix="capacity")
     keys = [ring.take("pro").api_key for _ in range(max(rates))]
     supervisor, running = up(settings)
@@ -148,9 +156,25 @@ def main() -> int:
     finally:
         supervisor.stop_all()
     print(f"slots per worker {args.slots}, admission wait {args.wait_ms} ms, "
-          f"workers {args.workers}")
+          f"workers {args.workers}, threshold {args.threshold}")
     print("\n".join(report(steps)))
+    name = "capacity" if args.threshold == 0 else f"capacity, threshold {args.threshold}"
+    compare_with_recorded(name, headline(steps), args.record)
     return 0
+
+
+def headline(steps: list[Step]) -> dict[str, float]:
+    """The figures compared run to run: the capacity (0 when no step met the target) and the
+    first step's latency and the model's CPU per answered completion."""
+    good = [s for s in steps if s.meets()]
+    first = steps[0]
+    return {
+        "capacity_per_s": max((s.answered / s.seconds for s in good), default=0.0),
+        "first_step_answered_per_s": first.answered / first.seconds,
+        "first_step_p50_ms": percentile(first.latencies_ms, 0.5),
+        "first_step_p99_ms": first.p99_ms,
+        "triton_cpu_ms": first.cpu_s.get("triton", 0.0) / max(1, first.answered) * 1000,
+    }
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ measures, on the same prompts:
 - ``end to end``: a WebSocket client's ``complete`` -> first ``token`` frame, and -> ``end``.
 
 Prints p50 / p95 / p99 in milliseconds. Sequential requests from one session: this is the
-latency of an idle stack, not a load test.
+latency of an idle stack, not a load test. The headline figures are compared with the last
+recorded ones (``bench/recorded.py``; ``--record`` makes this run's the new reference).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from bench.keys import provision
 from bench.measure import percentile
+from bench.recorded import report
 from config.settings import Settings
 from documents.document import Document
 from infra.stack import private_settings, up
@@ -126,7 +128,7 @@ async def end_to_end(settings: Settings, api_key: str, states: list[tuple[str, i
     return first_ms, total_ms, empty
 
 
-async def measure(settings: Settings, api_key: str, requests: int) -> None:
+async def measure(settings: Settings, api_key: str, requests: int) -> dict[str, float]:
     states = typing_states(SOURCE.read_text(), requests)
     print(f"prompts: {len(states)} seeded mid-line typing states of {SOURCE}")
     kafka = await kafka_two_hops(settings, requests)
@@ -140,19 +142,24 @@ async def measure(settings: Settings, api_key: str, requests: int) -> None:
     overhead = statistics.median(first) - statistics.median(triton)
     print(f"pipeline overhead (p50 e2e first token - p50 triton first token): {overhead:.2f} ms; "
           f"kafka 2-hop p50 in the same run: {statistics.median(kafka):.2f} ms")
+    return {"end_to_end_p50_ms": statistics.median(first), "end_to_end_p99_ms": percentile(first, 0.99),
+            "triton_p50_ms": statistics.median(triton), "kafka_two_hops_p50_ms": statistics.median(kafka)}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.first_token")
     parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--record", action="store_true",
+                        help="make this run's headline figures the recorded reference")
     args = parser.parse_args()
     settings = private_settings("bench")
     api_key = provision(settings, 1, prefix="bench").take("pro").api_key
     supervisor, running = up(settings)
     try:
-        asyncio.run(measure(running, api_key, args.requests))
+        figures = asyncio.run(measure(running, api_key, args.requests))
     finally:
         supervisor.stop_all()
+    report("first_token", figures, args.record)
     return 0
 
 

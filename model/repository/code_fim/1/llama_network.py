@@ -125,7 +125,8 @@ class LlamaNetwork:
 
     def describe(self) -> str:
         """What runs, for the model's log line."""
-        return f"{self.path.name} on llama.cpp ({self.threads} thread{'s' if self.threads > 1 else ''})"
+        return (f"{self.path.name} on llama.cpp ({self.threads} thread{'s' if self.threads > 1 else ''} "
+                "for prompts and batched steps)")
 
     def new_batch(self, slots: int, kept: int = 0) -> SequenceBatch:
         """Creates the llama.cpp context: ``slots`` generating sequences and ``kept`` stored
@@ -142,7 +143,7 @@ class LlamaNetwork:
         params.n_batch = self.context
         params.n_ubatch = self.ubatch
         params.flash_attn_type = self.flash_attention
-        params.n_threads = self.threads
+        params.n_threads = 1  # one row (a lone typing step) is too small to split
         params.n_threads_batch = self.threads
         params.kv_unified = False
         params.no_perf = True
