@@ -36,6 +36,7 @@ from tritonclient.grpc import service_pb2 as pb
 from tritonclient.grpc import service_pb2_grpc
 
 from bench.measure import percentile
+from bench.recorded import report
 from config.settings import Settings
 from documents.document import Document
 from infra.processes import Supervisor
@@ -262,6 +263,8 @@ def main() -> int:
                         help="serve with this prompt window (PROMPT_WINDOW) instead of the config's")
     parser.add_argument("--beam-width", type=int, default=None,
                         help="serve with this one-line beam width (BEAM_WIDTH; 1 is greedy)")
+    parser.add_argument("--record", action="store_true",
+                        help="make this run's headline figures the recorded reference")
     parser.add_argument("--networks", default="",
                         help="serve on each of these networks in turn (comma-separated: GGUF files "
                              "of code_fim or paths of GGUF models; NETWORK), same prompts, one run")
@@ -282,6 +285,11 @@ def main() -> int:
                   f"{one.get('typing_first_p50_ms', 0):.0f} / {one.get('typing_first_p99_ms', 0):.0f} | "
                   f"{out['prefill_ms']:.0f} | {out['step_ms_batch1']:.2f} / {out['step_ms_batch8']:.2f} | "
                   f"{one['tokens_per_s']:.0f} / {out['batch8']['tokens_per_s']:.0f} |")
+    for name, out in results.items():
+        figures = {key: float(out["batch1"][key]) for key in ("cold_first_p50_ms", "typing_first_p50_ms")
+                   if key in out["batch1"]}
+        figures.update({key: float(out[key]) for key in ("prefill_ms", "step_ms_batch1", "step_ms_batch8")})
+        report(f"model on {name}", figures, args.record)
     return 0
 
 

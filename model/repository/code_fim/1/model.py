@@ -31,6 +31,10 @@ if _HERE not in sys.path:
 from engine import BEAM_WIDTH, DEFAULT_THRESHOLD, Engine, Request, Sequence  # noqa: E402
 
 MAX_TOKENS_LIMIT = 512
+#: llama.cpp's threads for prompts and batched steps when THREADS is empty: two cut a cold
+#: 1,024-token prompt's first token from p50 135 to 96 ms end to end on this 2-core machine
+#: (``python -m bench.first_token``, docs/PERFORMANCE.md).
+DEFAULT_THREADS = 2
 MAX_ACTIVE = 8
 _LANGUAGE_ID = re.compile(r"[a-z0-9_+#.-]{1,32}")
 
@@ -138,7 +142,7 @@ class TritonPythonModel:
         started = time.perf_counter()
         network = parameters.get("NETWORK", {}).get("string_value", "").strip() or None
         template = parameters.get("FIM_TEMPLATE", {}).get("string_value", "") or None
-        threads = _count_parameter(parameters, "THREADS", "a number of threads") or 1
+        threads = _count_parameter(parameters, "THREADS", "a number of threads") or DEFAULT_THREADS
         self.engine = Engine.load(here, network, template, threads, window=window,
                                   beam_width=beam_width or BEAM_WIDTH)
         transformer = self.engine.transformer
