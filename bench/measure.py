@@ -42,6 +42,23 @@ def group_cpu_seconds(pgid: int) -> float:
     return total
 
 
+def group_rss_kib(pgid: int, command: str) -> list[int]:
+    """Resident memory (KiB) of each live process of group ``pgid`` whose command name starts
+    with ``command`` (``triton_python`` for Triton's python stubs: one per model instance)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            name = (entry / "comm").read_text().strip()
+            if int(fields[2]) == pgid and name.startswith(command[:15]):
+                found.append(rss_kib(int(entry.name)))
+        except (OSError, RuntimeError):
+            continue  # exited meanwhile
+    return found
+
+
 def stack_cpu_seconds(run_dir: Path) -> dict[str, float]:
     """CPU seconds so far of each component of a stack instance (by its pid file)."""
     found = {}

@@ -35,7 +35,7 @@ import grpc
 from tritonclient.grpc import service_pb2 as pb
 from tritonclient.grpc import service_pb2_grpc
 
-from bench.measure import percentile
+from bench.measure import group_rss_kib, percentile
 from bench.recorded import report
 from config.settings import Settings
 from documents.document import Document
@@ -251,6 +251,11 @@ def measure_all(requests: int = 40, window: int | None = None, beam_width: int |
         supervisor.start(triton_spec(settings), 120)
         try:
             served = asyncio.run(measure(settings, requests, window))
+            pid = int((settings.run_dir / "triton.pid").read_text())
+            stubs = group_rss_kib(pid, "triton_python_backend_stub")
+            served["instance_rss_mib"] = max(stubs, default=0) / 1024
+            print(f"the model instance's python stub: RSS {served['instance_rss_mib']:.0f} MiB "
+                  "after the run")
         finally:
             supervisor.stop_all()
     return {**served, **engine_steps(network)}
@@ -288,7 +293,8 @@ def main() -> int:
     for name, out in results.items():
         figures = {key: float(out["batch1"][key]) for key in ("cold_first_p50_ms", "typing_first_p50_ms")
                    if key in out["batch1"]}
-        figures.update({key: float(out[key]) for key in ("prefill_ms", "step_ms_batch1", "step_ms_batch8")})
+        figures.update({key: float(out[key]) for key in ("prefill_ms", "step_ms_batch1", "step_ms_batch8",
+                                                         "instance_rss_mib")})
         report(f"model on {name}", figures, args.record)
     return 0
 

@@ -23,7 +23,7 @@ NOISE = 0.15
 
 def better_when_lower(name: str) -> bool:
     """Latencies, costs and shares are better lower; rates and quality better higher."""
-    return name.endswith(("_ms", "_cpu_ms", "_share", "_mb"))
+    return name.endswith(("_ms", "_share", "_mib"))
 
 
 def compare(figures: dict[str, float], recorded: dict[str, float]) -> list[str]:

@@ -436,7 +436,8 @@ class Engine:
             entry, reused = self.prefix_cache.lookup(prompt)
             if entry is not None:
                 cache.copy_from(entry, reused)
-            logits = self.transformer.prefill(prompt[reused:], cache)
+            alone = len(self.batch.free) == len(self.batch.caches) - 1  # only this one's slot
+            logits = self.transformer.prefill(prompt[reused:], cache, alone)
             sequence = Sequence(request, context, prompt, cache, copy, history,
                                 logits=logits, reused=reused, partial=partial, unmatched=partial)
             if context.mode == "line" and self.beam_width > 1:

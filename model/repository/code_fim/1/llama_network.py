@@ -114,6 +114,7 @@ class LlamaNetwork:
         self.memory: Any = None
         self.rows: _Rows | None = None
         self.spare_seqs: list[int] = []
+        self._threads_now = threads
         #: Whether it is a model other than code_fim's export (it keeps its own tokenizer).
         self.brought = False
 
@@ -126,7 +127,7 @@ class LlamaNetwork:
     def describe(self) -> str:
         """What runs, for the model's log line."""
         return (f"{self.path.name} on llama.cpp ({self.threads} thread{'s' if self.threads > 1 else ''} "
-                "for prompts and batched steps)")
+                "for a prompt while nothing else generates, else one)")
 
     def new_batch(self, slots: int, kept: int = 0) -> SequenceBatch:
         """Creates the llama.cpp context: ``slots`` generating sequences and ``kept`` stored
@@ -152,6 +153,7 @@ class LlamaNetwork:
             raise LoadError(f"{self.path}: llama.cpp could not create a context of {sequences} "
                             f"sequences x {self.context} positions (too little memory?)")
         self.memory = llama.llama_get_memory(self.ctx)
+        self._threads_now = self.threads
         self.rows = _Rows(llama, max(self.context, sequences))
         self.spare_seqs = list(range(slots, sequences))
         return SequenceBatch(self, slots)
@@ -182,8 +184,14 @@ class LlamaNetwork:
         llama.llama_memory_seq_rm(self.memory, target.seq, length, -1)
         target.length = length
 
-    def prefill(self, ids: list[int], cache: SequenceCache) -> NDArray[Any]:
-        """Runs ``ids`` after the cache's ``length`` positions; the last position's logits."""
+    def prefill(self, ids: list[int], cache: SequenceCache, alone: bool = True) -> NDArray[Any]:
+        """Runs ``ids`` after the cache's ``length`` positions; the last position's logits.
+
+        ``alone`` (no other sequence is generating): the prompt gets ``threads`` threads, else
+        one. llama.cpp's threads wait for each other by spinning, so on cores the rest of a
+        loaded stack also wants they burn what they save (a second thread doubled the model's
+        CPU per completion under load, ``python -m bench.capacity``); alone, they halve a cold
+        prompt's latency."""
         start, count = cache.length, len(ids)
         if start + count > self.context:
             raise ValueError(f"{start + count} positions exceed the model's context of {self.context}")
@@ -196,7 +204,7 @@ class LlamaNetwork:
         rows.seqs[:count] = cache.seq
         rows.outputs[:count] = 0
         rows.outputs[count - 1] = 1
-        self._decode(count)
+        self._decode(count, self.threads if alone else 1)
         cache.length = start + count
         last: NDArray[Any] = self._logits([-1])[0]  # -1: the batch's last output
         return last
@@ -213,7 +221,7 @@ class LlamaNetwork:
         rows.positions[:count] = [cache.length for cache in caches]
         rows.seqs[:count] = [cache.seq for cache in caches]
         rows.outputs[:count] = 1
-        self._decode(count)
+        self._decode(count, 1)
         for cache in caches:
             cache.length += 1
         return self._logits(list(range(count)))
@@ -223,8 +231,11 @@ class LlamaNetwork:
             raise RuntimeError("new_batch() creates the llama.cpp context first")
         return self.rows
 
-    def _decode(self, count: int) -> None:
+    def _decode(self, count: int, threads: int) -> None:
         rows = self._rows()
+        if threads != self._threads_now:
+            self.llama.llama_set_n_threads(self.ctx, 1, threads)
+            self._threads_now = threads
         rows.batch.n_tokens = count
         status = self.llama.llama_decode(self.ctx, rows.batch)
         if status != 0:
