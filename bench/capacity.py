@@ -20,13 +20,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import shutil
+import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from bench.keys import provision
 from bench.loadgen import ask_fresh, stdlib_sources
 from bench.measure import percentile, stack_cpu_seconds
+from bench.model import configure
 from bench.recorded import report as compare_with_recorded
 from config.settings import Settings
 from infra.stack import private_settings, up
@@ -85,7 +89,8 @@ async def session(settings: Settings, api_key: str, seed: int, stop_at: float, s
             finally:
                 await client.send(DocClose(uri))
             reason = completion.end.reason if completion.end else "?"
-            step.reasons[reason] += 1
+            step.reasons[f"error: {completion.end.detail}" if completion.end and reason == "error"
+                         else reason] += 1
             if reason in ("stop", "length"):
                 first = completion.first_token_s
                 if first is None:
@@ -137,6 +142,9 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--threshold", type=float, default=0.0,
                         help="MODEL_THRESHOLD (0: the model answers everything; -1: its default)")
+    parser.add_argument("--window", type=int, default=None,
+                        help="serve code_fim with this prompt window (PROMPT_WINDOW), from a copy "
+                             "of the model repository")
     parser.add_argument("--record", action="store_true",
                         help="make this run's headline figures the recorded reference")
     args = parser.parse_args()
@@ -144,6 +152,13 @@ def main() -> int:
     settings = private_settings("capacity").replace(
         model_threshold=args.threshold, worker_model_slots=args.slots,
         admission_wait_ms=args.wait_ms, worker_count=args.workers)
+    scratch = tempfile.TemporaryDirectory()
+    if args.window is not None:
+        repository = Path(scratch.name) / "repository"
+        shutil.copytree(settings.triton_model_repository, repository,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        configure(repository / "code_fim", {"PROMPT_WINDOW": args.window})
+        settings = settings.replace(triton_model_repository=repository)
     ring = provision(settings, max(rates), prefix="capacity")
     keys = [ring.take("pro").api_key for _ in range(max(rates))]
     supervisor, running = up(settings)
@@ -155,10 +170,12 @@ def main() -> int:
             print("\n".join(report(steps)[-2:-1]), flush=True)
     finally:
         supervisor.stop_all()
+        scratch.cleanup()
     print(f"slots per worker {args.slots}, admission wait {args.wait_ms} ms, "
-          f"workers {args.workers}, threshold {args.threshold}")
+          f"workers {args.workers}, threshold {args.threshold}, window {args.window or 'default'}")
     print("\n".join(report(steps)))
     name = "capacity" if args.threshold == 0 else f"capacity, threshold {args.threshold}"
+    name += f", window {args.window}" if args.window else ""
     compare_with_recorded(name, headline(steps), args.record)
     return 0
 

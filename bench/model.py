@@ -229,6 +229,16 @@ async def measure(settings: Settings, requests: int, window: int | None = None) 
     return out
 
 
+def configure(model: Path, parameters: dict[str, object]) -> None:
+    """Sets the config parameters of a copied model directory (``None``: left as it is)."""
+    config = model / "config.pbtxt"
+    for name, value in parameters.items():
+        if value is not None:  # served with this config parameter instead of the default
+            config.write_text(config.read_text().replace(
+                f'key: "{name}"\n  value: {{ string_value: "" }}',
+                f'key: "{name}"\n  value: {{ string_value: "{value}" }}'))
+
+
 def measure_all(requests: int = 40, window: int | None = None, beam_width: int | None = None,
                 network: str | None = None) -> dict[str, Any]:
     import os
@@ -238,13 +248,8 @@ def measure_all(requests: int = 40, window: int | None = None, beam_width: int |
         repository = Path(scratch)
         shutil.copytree(model_dir.MODEL_DIR.parent, repository / MODEL,
                         ignore=shutil.ignore_patterns("__pycache__"))
-        config = repository / MODEL / "config.pbtxt"
-        for name, value in (("PROMPT_WINDOW", window), ("BEAM_WIDTH", beam_width),
-                            ("NETWORK", network)):
-            if value is not None:  # served with this config parameter instead of the default
-                config.write_text(config.read_text().replace(
-                    f'key: "{name}"\n  value: {{ string_value: "" }}',
-                    f'key: "{name}"\n  value: {{ string_value: "{value}" }}'))
+        configure(repository / MODEL, {"PROMPT_WINDOW": window, "BEAM_WIDTH": beam_width,
+                                       "NETWORK": network})
         settings = private_settings("bench-model").replace(triton_model_repository=repository,
                                                            triton_model=MODEL)
         supervisor = Supervisor(settings.run_dir, settings.log_dir)

@@ -43,6 +43,9 @@ class ProcessSpec:
     ready: Callable[[], bool] | None = None
     install_hint: str = "run `make install`"
     cwd: Path | None = None
+    #: Marks the log lines that say why a start failed (Triton names each model it could not
+    #: load long before its last lines): quoted first when the component exits while starting.
+    cause: str | None = None
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
@@ -82,6 +85,19 @@ def _bindable(port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def causes(path: Path, marker: str | None, width: int = 400) -> str:
+    """The log lines holding ``marker``, each cut at ``width`` characters and at the first
+    escaped line break (a traceback follows there), one per line; empty without any."""
+    if marker is None:
+        return ""
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except FileNotFoundError:
+        return ""
+    found = [line[line.index(marker):].split("\\n", 1)[0][:width] for line in text if marker in line]
+    return "".join(f"\n    {line}" for line in dict.fromkeys(found))
 
 
 def tail(path: Path, lines: int = 15) -> str:
@@ -183,9 +199,11 @@ class Supervisor:
         while time.monotonic() < deadline:
             code = proc.poll()
             if code is not None:
+                why = causes(log_path, spec.cause)
                 raise ComponentError(
-                    spec.name, f"exited with code {code} while starting; last log lines "
-                    f"({log_path}):\n{tail(log_path)}",
+                    spec.name, f"exited with code {code} while starting"
+                    + (f"; because:{why}" if why else "") + f"\nlast log lines ({log_path}):\n"
+                    f"{tail(log_path)}",
                     "read the log above; `make install` reinstalls the binaries",
                 )
             try:

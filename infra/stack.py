@@ -105,6 +105,7 @@ def triton_spec(settings: Settings) -> ProcessSpec:
         env=env,
         ports=[settings.triton_http_port, settings.triton_grpc_port, settings.triton_metrics_port],
         ready=lambda: _http_ok(f"{http}/v2/models/{settings.triton_model}/ready"),
+        cause="failed to load '",
     )
 
 

@@ -87,3 +87,28 @@ def test_an_architecture_llama_cpp_does_not_know_is_refused(tmp_path: Path) -> N
     odd = tiny_gguf.write(tmp_path / "odd.gguf", architecture="no-such-architecture")
     with pytest.raises(llama_network.LoadError, match=r"odd\.gguf: llama\.cpp could not load it"):
         engine.Engine.load(MODEL_DIR, str(odd))
+
+
+def test_a_stack_given_a_missing_model_file_says_which_component_failed_and_why(tmp_path: Path) -> None:
+    """A real tritonserver asked to serve a GGUF file that is not there: its start fails, and
+    the error names Triton, the file and the fix."""
+    import shutil
+
+    from bench.model import configure
+    from infra.processes import ComponentError, Supervisor
+    from infra.stack import private_settings, triton_spec
+
+    repository = tmp_path / "repository"
+    shutil.copytree(MODEL_DIR.parent, repository / "code_fim",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    configure(repository / "code_fim", {"NETWORK": str(tmp_path / "absent.gguf")})
+    settings = private_settings("brought-missing").replace(triton_model_repository=repository)
+    supervisor = Supervisor(settings.run_dir, settings.log_dir)
+    try:
+        with pytest.raises(ComponentError) as caught:
+            supervisor.start(triton_spec(settings), 120)
+    finally:
+        supervisor.stop_all()
+    assert caught.value.component == "triton"
+    assert "absent.gguf: no such GGUF file" in str(caught.value)
+    assert "COMPLETION_MODEL" in str(caught.value)
