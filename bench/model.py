@@ -181,7 +181,7 @@ def engine_steps(network: str | None = None, repeats: int = 200) -> dict[str, fl
             for cache in caches:
                 transformer.rewind(cache, 199)
             started = time.perf_counter()
-            transformer.step([5] * batch, caches, slots)
+            transformer.step([5] * batch, caches)
             times.append((time.perf_counter() - started) * 1000)
         for cache in caches:
             slots.give(cache)

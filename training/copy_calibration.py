@@ -79,7 +79,7 @@ def observe(engine: Any, task: tasks.Task) -> list[Observation]:
             history.append(token)
             if cache.length >= engine.transformer.context:
                 break
-            logits = engine.transformer.step([token], [cache], engine.batch)[0]
+            logits = engine.transformer.step([token], [cache])[0]
     finally:
         engine.batch.give(cache)
     return out

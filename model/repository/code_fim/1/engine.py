@@ -463,7 +463,8 @@ class Engine:
         if not rows:
             return
         tokens = [row.pending for row in rows if row.pending is not None]
-        logits = self.transformer.step(tokens, [row.cache for row in rows], self.batch)
+        alone = sum(not sequence.done for sequence in sequences) == 1  # one request's rows
+        logits = self.transformer.step(tokens, [row.cache for row in rows], alone)
         for index, row in enumerate(rows):
             row.logits = logits[index]
         for sequence in sequences:

@@ -187,11 +187,11 @@ class LlamaNetwork:
     def prefill(self, ids: list[int], cache: SequenceCache, alone: bool = True) -> NDArray[Any]:
         """Runs ``ids`` after the cache's ``length`` positions; the last position's logits.
 
-        ``alone`` (no other sequence is generating): the prompt gets ``threads`` threads, else
+        ``alone`` (no other request is generating): the prompt gets ``threads`` threads, else
         one. llama.cpp's threads wait for each other by spinning, so on cores the rest of a
-        loaded stack also wants they burn what they save (a second thread doubled the model's
-        CPU per completion under load, ``python -m bench.capacity``); alone, they halve a cold
-        prompt's latency."""
+        loaded stack also wants they burn what they save (a second thread for every batched step
+        doubled the model's CPU per completion under load, ``python -m bench.capacity``);
+        alone, they halve a cold prompt's latency."""
         start, count = cache.length, len(ids)
         if start + count > self.context:
             raise ValueError(f"{start + count} positions exceed the model's context of {self.context}")
@@ -209,9 +209,11 @@ class LlamaNetwork:
         last: NDArray[Any] = self._logits([-1])[0]  # -1: the batch's last output
         return last
 
-    def step(self, tokens: list[int], caches: list[SequenceCache],
-             batch: SequenceBatch | None = None) -> NDArray[Any]:
-        """One new token for each of several sequences at once; logits [len(tokens), vocab]."""
+    def step(self, tokens: list[int], caches: list[SequenceCache], alone: bool = False
+             ) -> NDArray[Any]:
+        """One new token for each of several sequences at once; logits [len(tokens), vocab].
+        ``alone`` (the rows are one request's, a search's hypotheses): ``threads`` threads, as
+        for a prompt; else one."""
         count = len(tokens)
         for cache in caches:
             if cache.length >= self.context:
@@ -221,7 +223,7 @@ class LlamaNetwork:
         rows.positions[:count] = [cache.length for cache in caches]
         rows.seqs[:count] = [cache.seq for cache in caches]
         rows.outputs[:count] = 1
-        self._decode(count, 1)
+        self._decode(count, self.threads if alone else 1)
         for cache in caches:
             cache.length += 1
         return self._logits(list(range(count)))
