@@ -34,7 +34,9 @@ class ModelFiller:
         if str(directory) not in sys.path:
             sys.path.insert(0, str(directory))
         engine: Any = importlib.import_module("engine")
-        self._engine = engine.Engine.load(directory)
+        # One request at a time, never a stored prompt: one generation slot (of the line
+        # search's width) and no prefix cache, so its llama.cpp context stays small.
+        self._engine = engine.Engine.load(directory, slots=1, prefix_cache_entries=0)
         self._request = engine.Request
         self._deadline_s = deadline_s
 
