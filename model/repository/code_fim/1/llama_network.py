@@ -100,7 +100,7 @@ class LlamaNetwork:
         self.threads = threads
         #: llama.cpp's flash attention (-1 its choice, 0 off, 1 on) and the rows a prompt is run
         #: in at a time: for code_fim on one core, on and 256 ran a cold 959-token prompt in
-        #: 117-125 ms, off and 1,024 in 234 ms (``python -m bench.model`` has the figures).
+        #: 117-125 ms, off and 1,024 in 234 ms (docs/HISTORY.md has the settings tried).
         self.flash_attention = flash_attention
         self.ubatch = ubatch
         self.model = _load_model(self.llama, path)

@@ -31,9 +31,10 @@ if _HERE not in sys.path:
 from engine import BEAM_WIDTH, DEFAULT_THRESHOLD, Engine, Request, Sequence  # noqa: E402
 
 MAX_TOKENS_LIMIT = 512
-#: llama.cpp's threads for prompts and batched steps when THREADS is empty: two cut a cold
-#: 1,024-token prompt's first token from p50 135 to 96 ms end to end on this 2-core machine
-#: (``python -m bench.first_token``, docs/PERFORMANCE.md).
+#: llama.cpp's threads when THREADS is empty, for a prompt and a search's steps while no other
+#: request generates: two cut a cold 1,024-token prompt's first token from p50 135 to 96 ms end
+#: to end on this 2-core machine in a good hour (``python -m bench.first_token``; its slow hours
+#: in docs/PERFORMANCE.md).
 DEFAULT_THREADS = 2
 MAX_ACTIVE = 8
 _LANGUAGE_ID = re.compile(r"[a-z0-9_+#.-]{1,32}")
