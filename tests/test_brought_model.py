@@ -112,3 +112,51 @@ def test_a_stack_given_a_missing_model_file_says_which_component_failed_and_why(
     assert caught.value.component == "triton"
     assert "absent.gguf: no such GGUF file" in str(caught.value)
     assert "COMPLETION_MODEL" in str(caught.value)
+
+
+def test_every_token_that_ends_generation_is_the_end_and_no_other_control_token_is_text(
+        brought: engine.Engine) -> None:
+    import numpy as np
+
+    tokenizer = brought.tokenizer
+    assert isinstance(tokenizer, gguf_tokenizer.GgufTokenizer)
+    vocabulary = brought.vocabulary
+    assert tokenizer.ends[0] == vocabulary.eot == 0
+    assert set(tokenizer.controls) == {0, 1, 2, 3, 4, 5}
+    logits = np.zeros(brought.transformer.vocab, dtype=np.float32)
+    logits[list(tokenizer.ends)] = 5.0
+    probabilities = vocabulary.network_distribution(logits)
+    assert probabilities[list(tokenizer.ends[1:])].sum() == 0.0  # counted as the end's
+    assert probabilities[0] == probabilities.max()
+    assert probabilities.sum() == pytest.approx(1.0)
+    banned = set(tokenizer.controls) - set(tokenizer.ends)
+    assert all(probabilities[i] == 0.0 for i in banned)
+    assert all(vocabulary.texts[i] == "" for i in tokenizer.controls)
+
+
+def test_a_template_too_long_for_the_window_is_refused(tiny: Path) -> None:
+    with pytest.raises(llama_network.LoadError, match="tokens of markers"):
+        engine.Engine.load(MODEL_DIR, str(tiny), fim_template="<fim_prefix>" * 40 + "{prefix}{suffix}")
+
+
+def test_a_context_that_would_not_fit_in_memory_is_refused_before_it_is_made(tiny: Path) -> None:
+    network = llama_network.LlamaNetwork(tiny)
+    with pytest.raises(llama_network.LoadError, match="more than half of the"):
+        network.new_batch(200_000)
+    network.close()
+
+
+def test_the_workers_revision_changes_with_a_brought_file_named_in_the_config(tmp_path: Path) -> None:
+    import shutil
+
+    from bench.model import configure
+    from workers.process import embedded_revision
+
+    directory = tmp_path / "code_fim"
+    shutil.copytree(MODEL_DIR.parent, directory, ignore=shutil.ignore_patterns("__pycache__", "*.gguf"))
+    model = tiny_gguf.write(tmp_path / "model.gguf")
+    configure(directory, {"NETWORK": str(model)})
+    before = embedded_revision(directory, "", "")
+    assert embedded_revision(directory, "", "") == before
+    tiny_gguf.write(model, seed=1)  # another model under the same name
+    assert embedded_revision(directory, "", "") != before

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import re
 from pathlib import Path
 
 from aiohttp import web
@@ -60,15 +61,32 @@ async def model_revision(settings: Settings, backend: TritonBackend) -> str:
     Triton reports (set ``MODEL_REVISION`` when weights change under the same configuration)."""
     directory = settings.triton_model_repository / settings.triton_model
     if settings.embedded_triton and directory.is_dir():
-        brought = Path(settings.completion_model)
-        extra = brought if brought.is_absolute() else None
-        choice = settings.completion_model + settings.completion_fim_template
-        return await asyncio.to_thread(directory_digest, directory, extra, choice)
+        return await asyncio.to_thread(embedded_revision, directory, settings.completion_model,
+                                       settings.completion_fim_template)
     try:
         return await backend.config_digest()
     except InferenceError as error:
         log.warning("model revision unknown (%s): set MODEL_REVISION", error)
         return ""
+
+
+def embedded_revision(directory: Path, completion_model: str, template: str) -> str:
+    """The model directory's digest, with the network its config or ``COMPLETION_MODEL`` names
+    and, when that file lies outside the directory (a brought model), the file itself."""
+    named = configured_network(directory) or completion_model
+    brought = directory / "1" / named if named else None  # an absolute path stays itself
+    extra = brought if brought is not None and not brought.is_relative_to(directory) else None
+    return directory_digest(directory, extra, named + template)
+
+
+def configured_network(directory: Path) -> str:
+    """The ``NETWORK`` config parameter of the model's config.pbtxt (empty when unset)."""
+    try:
+        config = (directory / "config.pbtxt").read_text()
+    except OSError:
+        return ""
+    found = re.search(r'key:\s*"NETWORK"\s*value:\s*\{\s*string_value:\s*"([^"]*)"', config)
+    return found.group(1).strip() if found else ""
 
 
 def directory_digest(directory: Path, extra: Path | None = None, choice: str = "") -> str:

@@ -63,6 +63,9 @@ class Tokenizing(Protocol):
 
     special: dict[str, int]
     byte_lengths: list[int]
+    #: Control tokens (never text) and the tokens that end a completion (``ends[0]`` first).
+    controls: list[int]
+    ends: list[int]
 
     def encode(self, text: str) -> list[int]: ...
 
@@ -79,6 +82,8 @@ class Tokenizer:
         self.ranks = {pair: rank for rank, pair in enumerate(merges)}
         self.pieces = {i: s for s, i in vocab.items()}
         self.special = {s: vocab[s] for s in SPECIAL_TOKENS}
+        self.controls = sorted(self.special.values())
+        self.ends = [self.special[EOT]]
         self._token_bytes = {i: self._bytes_of(s) for i, s in self.pieces.items()}
         #: Each id's length in bytes (a list: summing it over a prompt is a hot path).
         self.byte_lengths = [len(self._token_bytes.get(i, b"")) for i in range(max(self.pieces) + 1)]

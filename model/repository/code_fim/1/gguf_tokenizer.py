@@ -17,6 +17,9 @@ from typing import Any
 
 from bpe import EOT, FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX
 
+#: Marker tokens a FIM template may take (the prompt window pays for them).
+MAX_MARKERS = 32
+
 
 class TemplateError(ValueError):
     """The model has no FIM markers to use; the message says which fix applies."""
@@ -51,11 +54,13 @@ class GgufTokenizer:
             end = int(llama.llama_vocab_eos(self._vocab))
         if end == llama.LLAMA_TOKEN_NULL:
             raise TemplateError("the model has neither an end-of-text nor an end-of-sequence token")
-        #: Every control token by its text (the engine bans all but the end), the end as ``EOT``
-        #: and the FIM markers under code_fim's names where the file names them.
-        self.special = {self._piece(i, special=True).decode("utf-8", errors="replace"): i
-                        for i in range(size) if control[i]}
-        self.special[EOT] = end
+        #: Every control token (the engine bans those that do not end generation), and every
+        #: token that ends it (end of text, of turn, a FIM pad or file separator: the engine
+        #: counts them all as its end, ``ends[0]``).
+        self.controls = [i for i in range(size) if control[i]]
+        self.ends = [end, *(i for i in range(size) if i != end and llama.llama_vocab_is_eog(self._vocab, i))]
+        #: The end as ``EOT`` and the FIM markers under code_fim's names where the file names them.
+        self.special = {EOT: end}
         for ours, theirs in ((FIM_PREFIX, llama.llama_vocab_fim_pre),
                              (FIM_SUFFIX, llama.llama_vocab_fim_suf),
                              (FIM_MIDDLE, llama.llama_vocab_fim_mid)):
@@ -63,6 +68,11 @@ class GgufTokenizer:
             if token != llama.LLAMA_TOKEN_NULL:
                 self.special[ours] = token
         self.size = size
+        #: The file asks for a begin-of-sequence token before every prompt (CodeLlama's,
+        #: DeepSeek-Coder's, Codestral's do): the FIM markers start with it.
+        bos = int(llama.llama_vocab_bos(self._vocab))
+        self.bos = bos if llama.llama_vocab_get_add_bos(self._vocab) and bos != llama.LLAMA_TOKEN_NULL \
+            else None
 
     def _piece(self, token: int, special: bool) -> bytes:
         buffer = ctypes.create_string_buffer(64)
@@ -102,12 +112,21 @@ class GgufTokenizer:
                 raise TemplateError(f"FIM template {template!r} must hold {{prefix}} then {{suffix}}")
             head, rest = template.split("{prefix}", 1)
             middle, tail = rest.split("{suffix}", 1)
-            return FimMarkers(*(tuple(self.encode(part, special=True)) for part in (head, middle, tail)))
+            markers = FimMarkers(*(tuple(self.encode(part, special=True)) for part in (head, middle, tail)))
+            if markers.count > MAX_MARKERS:
+                raise TemplateError(f"FIM template {template!r} is {markers.count} tokens of markers "
+                                    f"(at most {MAX_MARKERS})")
+            return self._with_bos(markers)
         missing = [name for name in (FIM_PREFIX, FIM_SUFFIX, FIM_MIDDLE) if name not in self.special]
         if missing:
             raise TemplateError(
                 "the model's file names no fill-in-the-middle tokens (" + ", ".join(missing) +
                 "): configure FIM_TEMPLATE with its prompt form (workers/fim_templates.py lists "
                 "StarCoder's, Qwen's, CodeLlama's, DeepSeek-Coder's), or bring a FIM model")
-        return FimMarkers((self.special[FIM_PREFIX],), (self.special[FIM_SUFFIX],),
-                          (self.special[FIM_MIDDLE],))
+        return self._with_bos(FimMarkers((self.special[FIM_PREFIX],), (self.special[FIM_SUFFIX],),
+                                         (self.special[FIM_MIDDLE],)))
+
+    def _with_bos(self, markers: FimMarkers) -> FimMarkers:
+        if self.bos is None or markers.head[:1] == (self.bos,):
+            return markers
+        return FimMarkers((self.bos, *markers.head), markers.middle, markers.tail)

@@ -137,8 +137,9 @@ class LlamaNetwork:
         if self.ctx is not None:
             llama.llama_free(self.ctx)
             self.ctx = None
-        params = llama.llama_context_default_params()
         sequences = slots + kept
+        self._check_memory(sequences)
+        params = llama.llama_context_default_params()
         params.n_seq_max = sequences
         params.n_ctx = self.context * sequences
         params.n_batch = self.context
@@ -157,6 +158,23 @@ class LlamaNetwork:
         self.rows = _Rows(llama, max(self.context, sequences))
         self.spare_seqs = list(range(slots, sequences))
         return SequenceBatch(self, slots)
+
+    def _check_memory(self, sequences: int) -> None:
+        """Refuses a context whose float16 keys and values would not fit in half the memory
+        available now: llama.cpp writes the whole cache when it creates it, and the kernel's
+        out-of-memory killer, not an error, would answer."""
+        llama = self.llama
+        heads = max(1, int(llama.llama_model_n_head(self.model)))
+        kv_heads = int(llama.llama_model_n_head_kv(self.model))
+        kv_width = int(llama.llama_model_n_embd(self.model)) // heads * kv_heads
+        needed = sequences * self.context * int(llama.llama_model_n_layer(self.model)) * 2 * kv_width * 2
+        available = _available_memory()
+        if available is not None and needed > available // 2:
+            raise LoadError(
+                f"{self.path}: {sequences} sequences x {self.context} positions of keys and values "
+                f"need {needed / 2**30:.1f} GiB, more than half of the {available / 2**30:.1f} GiB "
+                "available: give the model fewer slots (the worker's WORKER_MODEL_SLOTS and the "
+                "engine's SLOTS), a shorter MAX_CONTEXT, or more memory")
 
     def rewind(self, cache: SequenceCache, length: int) -> None:
         """Forgets ``cache``'s positions from ``length`` on."""
@@ -279,6 +297,17 @@ def _quiet(level: int, text: bytes, user_data: Any) -> None:
         os.write(2, b"llama.cpp: " + text)
 
 
+def _available_memory() -> int | None:
+    """Bytes of memory available now (``/proc/meminfo``; ``None`` where it cannot be read)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
 def _load_model(llama: Any, path: Path) -> Any:
     if not path.is_file():
         raise LoadError(f"{path}: no such GGUF file (set COMPLETION_MODEL to a .gguf file, or run "
@@ -292,6 +321,10 @@ def _load_model(llama: Any, path: Path) -> Any:
     if not model:
         raise LoadError(f"{path}: llama.cpp could not load it (truncated, or an architecture this "
                         "llama.cpp does not know; LLAMA_LOG=1 shows its reason)")
+    if llama.llama_model_is_recurrent(model) or llama.llama_model_is_hybrid(model):
+        llama.llama_model_free(model)
+        raise LoadError(f"{path}: a recurrent or hybrid model (its memory cannot be cut back to a "
+                        "shared start, which the engine's stored prompts need): bring a transformer")
     return model
 
 

@@ -9,7 +9,6 @@ from bisect import bisect_left
 from typing import Any
 
 import numpy as np
-from bpe import EOT
 from bpe import Tokenizing as Tokenizer
 from numpy.typing import NDArray
 
@@ -41,10 +40,14 @@ class Vocabulary:
 
     def __init__(self, tokenizer: Tokenizer, size: int) -> None:
         self._tokenizer = tokenizer
-        self.eot = tokenizer.special[EOT]
-        self.banned = np.array(sorted(set(tokenizer.special.values()) - {self.eot}))
+        #: The end of a completion; a model may have several tokens that end one (end of text,
+        #: of turn, a FIM pad): their probability counts as the end's.
+        self.eot = tokenizer.ends[0]
+        self.other_ends = np.array(tokenizer.ends[1:], dtype=np.int64)
+        controls = set(tokenizer.controls) | set(tokenizer.special.values())
+        self.banned = np.array(sorted(controls - set(tokenizer.ends)), dtype=np.int64)
         self.texts = [tokenizer.token_bytes(i).decode("utf-8", errors="replace") if i not in
-                      tokenizer.special.values() else "" for i in range(size)]
+                      controls else "" for i in range(size)]
         #: Tokens that end a line (any with a newline) and the end of text.
         self.line_ends = np.array([i for i, text in enumerate(self.texts) if "\n" in text]
                                   + [self.eot])
@@ -70,11 +73,15 @@ class Vocabulary:
         return last if high - low > 1 else ""
 
     def network_distribution(self, logits: NDArray[Any]) -> NDArray[Any]:
-        """The network's next-token probabilities (special tokens other than the end banned)."""
+        """The network's next-token probabilities (control tokens other than the ends banned,
+        every end's probability the end's)."""
         scores = logits.astype(np.float64)
         scores[self.banned] = -np.inf
         probabilities: NDArray[Any] = np.exp(scores - scores.max())
         probabilities /= probabilities.sum()
+        if self.other_ends.size:
+            probabilities[self.eot] += probabilities[self.other_ends].sum()
+            probabilities[self.other_ends] = 0.0
         return probabilities
 
     def consistent(self, probabilities: NDArray[Any], unmatched: str,
