@@ -609,12 +609,11 @@ class Engine:
 
     def _branch(self, sequence: Sequence, kept: list[tuple[float, int, int]]) -> None:
         """The next hypotheses: each parent's first child keeps its slot; further children get
-        a slot no parent keeps (only the states after the prompt are copied: every slot of the
-        search holds the prompt's) or a fresh one from the batch (all copied), if any is free."""
+        a copy of the parent in a slot no parent keeps or in a fresh one from the batch, if any
+        is free."""
         parents = sequence.hypotheses
         continued = {index for _, index, _ in kept}
         spare = sequence.spare + [h.cache for i, h in enumerate(parents) if i not in continued]
-        prompt = len(sequence.prompt)
         taken: set[int] = set()
         hypotheses = []
         for logprob, index, token in kept:
@@ -624,7 +623,7 @@ class Engine:
                 cache = parent.cache
             elif spare:
                 cache = spare.pop()
-                cache.copy_from(parent.cache, parent.cache.length, start=prompt)
+                cache.copy_from(parent.cache, parent.cache.length)
             elif self.batch.free:
                 cache = self.batch.take()
                 cache.copy_from(parent.cache, parent.cache.length)

@@ -41,9 +41,8 @@ class SequenceCache:
         self.slot = slot
         self.length = 0
 
-    def copy_from(self, other: SequenceCache, length: int, start: int = 0) -> None:
-        """Takes ``other``'s first ``length`` positions (those before ``start`` are known to be
-        the same already; a stream is copied whole anyway, then trimmed)."""
+    def copy_from(self, other: SequenceCache, length: int) -> None:
+        """Takes ``other``'s first ``length`` positions (its stream copied whole, then trimmed)."""
         self.network.copy(other, self, length)
 
 
