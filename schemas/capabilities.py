@@ -32,7 +32,7 @@ NOT_CODE: frozenset[str] = frozenset({
 #: The analyzers ``find_bugs`` runs besides tree-sitter (the compiler, a linter).
 ANALYZERS: dict[str, tuple[str, ...]] = {
     "python": ("ruff", "mypy"), "go": ("go vet", "staticcheck"), "c": ("gcc", "cppcheck"),
-    "cpp": ("g++", "cppcheck"), "java": ("javac",), "rust": ("rustc + Clippy",),
+    "cpp": ("g++", "cppcheck"), "java": ("javac + Error Prone",), "rust": ("rustc + Clippy",),
     "javascript": ("oxlint", "tsc"), "javascriptreact": ("oxlint", "tsc"),
     "typescript": ("oxlint", "tsc"), "typescriptreact": ("oxlint", "tsc"),
     "shellscript": ("ShellCheck",),

@@ -2,7 +2,8 @@
 checker or a data-flow analyzer, each reporting likely bugs only (see each module).
 
 mypy for Python, TypeScript 7's tsc for TypeScript and JavaScript, staticcheck for Go, cppcheck
-for C and C++ (Rust's Clippy runs as its compiler, tasks/compilers.py). Each
+for C and C++ (Rust's Clippy and Java's Error Prone run inside their compilers,
+tasks/compilers.py). Each
 is optional and independent: one missing, failing or too slow is named in the answer's note and
 the others' findings still come.
 """
@@ -13,6 +14,7 @@ from collections.abc import Callable
 
 from tasks.compilers import warm_go
 from tasks.cppcheck import CPPCHECK_LANGUAGES, run_cppcheck
+from tasks.errorprone import warm_errorprone
 from tasks.linters import LinterError, LinterMissing, NotRun
 from tasks.mypy import run_mypy, warm_mypy
 from tasks.ruff import Diagnostic
@@ -75,7 +77,8 @@ def analyzed(text: str, language: str) -> tuple[list[Diagnostic], list[str]]:
 
 def warm() -> dict[str, bool]:
     """Fill the caches that make the first runs slow (Go's standard library, compiled; its
-    staticcheck facts; mypy's view of typeshed): at install and at the route's start, aside.
-    Whether each worked (a missing tool leaves its language unwarmed, not broken)."""
+    staticcheck facts; mypy's view of typeshed; Error Prone's JVM): at install and at the route's
+    start, aside. Whether each worked (a missing tool leaves its language unwarmed, not broken)."""
     go = warm_go()
-    return {"go vet": go, "staticcheck": go and warm_staticcheck(), "mypy": warm_mypy()}
+    return {"go vet": go, "staticcheck": go and warm_staticcheck(), "mypy": warm_mypy(),
+            "Error Prone": warm_errorprone()}

@@ -1,8 +1,9 @@
 """Compilers as analyzers: what each language's own compiler or type checker says about the text.
 
 Go gets ``go vet`` (the type checker, then vet's checks), C and C++ ``gcc`` at ``-O2`` (several
-of its warnings need the optimiser's data flow) with assembly thrown away, Java ``javac -Xlint``,
-Rust ``rustc`` emitting metadata only. A compiler reads the text and writes nothing we keep; none
+of its warnings need the optimiser's data flow) with assembly thrown away, Java ``javac -Xlint``
+(with Error Prone as its plugin, in a resident JVM: tasks/errorprone.py), Rust ``rustc`` (or
+Clippy's driver) emitting metadata only. A compiler reads the text and writes nothing we keep; none
 runs the code: no build scripts, no tests, cgo and annotation processors off, no network (Go's
 module proxy off), a minimal environment, a time limit, and the text in a private directory in
 memory (``/dev/shm``) removed at once.
@@ -14,8 +15,8 @@ out, and the note says so. A file that could make the compiler read another file
 (``#include "/etc/..."``, ``include_str!``) is not compiled at all.
 
 Each diagnostic carries the compiler's rule (gcc's ``-W`` option, vet's analyzer, javac's lint
-category, rustc's error code or lint) and a severity: ``error`` for what does not compile,
-``warning`` for a likely bug, ``hint`` for style (shown on request only).
+category or Error Prone's bug pattern, rustc's error code or lint) and a severity: ``error`` for
+what does not compile, ``warning`` for a likely bug, ``hint`` for style (on request only).
 """
 
 from __future__ import annotations
@@ -38,7 +39,15 @@ import orjson
 
 from schemas.errors import AssistantError
 from schemas.socket import Severity
-from tasks.linters import LINT_PREFIX, MEMORY_DIR, is_private_dir, json_lines
+from tasks import errorprone
+from tasks.linters import (
+    LINT_PREFIX,
+    MEMORY_DIR,
+    LinterError,
+    LinterMissing,
+    is_private_dir,
+    json_lines,
+)
 from tasks.offsets import Offsets
 from tasks.ruff import Diagnostic
 
@@ -398,13 +407,13 @@ _JAVA_UNRESOLVED = ("does not exist", "cannot find symbol", "cannot access", "is
 _JAVA_SELF_CONTAINED = re.compile(
     r"missing return statement|unreachable statement|might not have been initialized|"
     r"might already have been assigned|is already defined|break outside|continue outside|"
-    r"else without if|not a statement|expected|illegal start|reached end of file|unclosed|"
+    r"else without if|not a statement|(?<!not )expected$|illegal start|reached end of file|unclosed|"
     r"possible lossy conversion from (?:int|long|double|float|short|char|byte) to")
 
 
 def javac_diagnostics(stderr: str, offsets: Offsets, lines: list[str]) -> list[Diagnostic]:
     """javac's plain output: ``File.java:LINE: kind: message``, the source line, then a caret
-    under the column."""
+    under the column (Error Prone's findings among them, ``[Pattern] message``)."""
     found: list[Diagnostic] = []
     output = stderr.splitlines()
     for index, line in enumerate(output):
@@ -419,7 +428,12 @@ def javac_diagnostics(stderr: str, offsets: Offsets, lines: list[str]) -> list[D
                 break
         rule, severity = "javac", "error"
         lint = _JAVAC_LINT.match(message)
-        if kind == "warning":
+        pattern = errorprone.pattern_of(message)
+        if pattern is not None:
+            # Error Prone's: its ERROR patterns are likely bugs, its WARNING ones taste.
+            rule, message = f"errorprone/{pattern[0]}", pattern[1]
+            severity = "warning" if kind == "error" else "hint"
+        elif kind == "warning":
             rule = f"javac/{lint[1]}" if lint else "javac-warning"
             message = lint[2] if lint else message
             severity = "warning" if lint and lint[1] in JAVAC_LIKELY_BUGS else "hint"
@@ -428,18 +442,39 @@ def javac_diagnostics(stderr: str, offsets: Offsets, lines: list[str]) -> list[D
     return found
 
 
+def _javac_output(root: Path, name: str) -> tuple[str, str]:
+    """What javac prints for ``root/name``, and which javac: the resident one with Error Prone
+    when it is installed and warm (else started aside, and javac's own process meanwhile)."""
+    if errorprone.ready():
+        try:
+            return errorprone.resident_javac(root / name, COMPILE_TIMEOUT_S), "javac + Error Prone"
+        except LinterError as error:
+            reason = f"Error Prone failed ({error})"
+    else:
+        try:
+            errorprone.errorprone_libs()
+            reason = "Error Prone not run: starting"
+        except LinterMissing as missing:
+            reason = f"Error Prone not run: {missing}"
+    argv = [_binary("javac"), "-J-Xmx256m", "-J-XX:TieredStopAtLevel=1", "-J-XX:+UseSerialGC",
+            "-Xlint:all", "-Xmaxerrs", "50", "-proc:none", "-implicit:none",
+            "-encoding", "UTF-8", "-d", str(root / "classes"), name]
+    _, _, stderr = _run(argv, root, _environment(root), "javac", cap_memory=False)
+    return stderr, f"javac; {reason}"
+
+
 def check_java(text: str) -> Checked:
-    javac = _binary("javac")
     public = _PUBLIC_TYPE.search(text)
     name = f"{public[1] if public else 'Document'}.java"
     with _private_dir() as private:
         root = Path(private)
         (root / name).write_text(text, encoding="utf-8")
-        argv = [javac, "-J-Xmx256m", "-J-XX:TieredStopAtLevel=1", "-J-XX:+UseSerialGC",
-                "-Xlint:all", "-Xmaxerrs", "50", "-proc:none", "-implicit:none",
-                "-encoding", "UTF-8", "-d", str(root / "classes"), name]
-        _, _, stderr = _run(argv, root, _environment(root), "javac", cap_memory=False)
-    found = javac_diagnostics(stderr, Offsets(text), text.splitlines())
+        output, which = _javac_output(root, name)
+    found = javac_diagnostics(output, Offsets(text), text.splitlines())
+    plugin = which.endswith("Error Prone") and not any(d.severity == "error" for d in found)
+    if which.endswith("Error Prone") and not plugin:
+        which = ("javac; Error Prone not run: it checks only a file javac compiles without "
+                 "error")
     # A class of the same package, or of a library, lives in another file: not finding it here
     # is no bug.
     kept = [d for d in found if not any(word in d.message for word in _JAVA_UNRESOLVED)]
@@ -447,9 +482,9 @@ def check_java(text: str) -> Checked:
         # What javac says after an unresolved type can follow from it (an @Override of a method
         # it cannot see, ``<any>`` types): only errors that need no other type stay.
         kept = [d for d in kept if d.severity != "error" or _JAVA_SELF_CONTAINED.search(d.message)]
-        return Checked(kept, "javac (names from other files and packages outside the JDK were "
-                             "not checked)")
-    return Checked(found, "javac")
+        return Checked(kept, f"{which} (names from other files and packages outside the JDK "
+                             "were not checked)")
+    return Checked(found, which)
 
 
 # --- Rust --------------------------------------------------------------------------------------

@@ -22,16 +22,10 @@ import contextlib
 import importlib.util
 import os
 import re
-import select
 import shutil
-import signal
-import subprocess
 import sys
 import sysconfig
-import threading
 from pathlib import Path
-
-import orjson
 
 from tasks.linters import (
     MEMORY_DIR,
@@ -44,6 +38,7 @@ from tasks.linters import (
     run_tool,
 )
 from tasks.offsets import Offsets
+from tasks.resident import Resident
 from tasks.ruff import Diagnostic
 
 #: mypy's error codes for likely bugs on a lone file (see the module's docstring), some only in
@@ -142,71 +137,15 @@ def _environment(home: str) -> dict[str, str]:
             "PYTHONDONTWRITEBYTECODE": "1"}
 
 
-class Resident:
-    """The helper process that runs mypy, started on first use and again after it ends, stalls
-    (it is killed) or has served :data:`RESIDENT_CHECKS` checks; one check at a time."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._process: subprocess.Popen[bytes] | None = None
-        self._served = 0
-
-    def _started(self, binary: str) -> subprocess.Popen[bytes]:
-        if self._process is not None and self._process.poll() is not None:
-            self.stop()  # it ended: its pipes closed
-        if self._process is None:
-            python = Path(binary).with_name("python")
-            interpreter = str(python) if python.exists() else sys.executable
-            # -I: neither the script's directory (this package's mypy.py) nor the user's
-            # site-packages on the path; HOME where no configuration can be.
-            self._process = subprocess.Popen(
-                [interpreter, "-I", str(RESIDENT)], stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True,
-                env=_environment("/nonexistent"), preexec_fn=limit_memory)
-            self._served = 0
-        return self._process
-
-    def stop(self) -> None:
-        process, self._process = self._process, None
-        if process is None:
-            return
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        for stream in (process.stdin, process.stdout):
-            if stream is not None:
-                with contextlib.suppress(OSError):
-                    stream.close()
-
-    def check(self, binary: str, argv: list[str], cwd: str, timeout_s: float) -> str:
-        """mypy's output for ``argv`` run in ``cwd``."""
-        with self._lock:
-            process = self._started(binary)
-            assert process.stdin is not None
-            assert process.stdout is not None
-            try:
-                process.stdin.write(orjson.dumps({"argv": argv, "cwd": cwd}) + b"\n")
-                process.stdin.flush()
-            except OSError:
-                self.stop()
-                raise LinterError("mypy's helper process could not take the file") from None
-            ready, _, _ = select.select([process.stdout], [], [], timeout_s)
-            line = process.stdout.readline() if ready else b""
-            if not line:
-                self.stop()
-                raise LinterError(f"mypy did not finish within {timeout_s:g} s" if not ready
-                                  else "mypy's helper process ended")
-            self._served += 1
-            if self._served >= RESIDENT_CHECKS:
-                self.stop()
-        answer = orjson.loads(line)
-        if answer.get("error"):
-            raise LinterError(f"mypy failed: {str(answer['error'])[:200]}")
-        return str(answer.get("stdout", ""))
+def _helper_command() -> tuple[list[str], dict[str, str]]:
+    python = Path(mypy_binary()).with_name("python")
+    interpreter = str(python) if python.exists() else sys.executable
+    # -I: neither the script's directory (this package's mypy.py) nor the user's site-packages
+    # on the path; HOME where no configuration can be.
+    return [interpreter, "-I", str(RESIDENT)], _environment("/nonexistent")
 
 
-_RESIDENT = Resident()
+_RESIDENT = Resident("mypy", _helper_command, RESIDENT_CHECKS, preexec=limit_memory)
 
 
 def _warm_cache(binary: str) -> Path | None:
@@ -259,6 +198,9 @@ def run_mypy(text: str, every: bool = False) -> list[Diagnostic]:
         if warm is not None:
             shutil.copytree(warm, cache)
         name = str(source.relative_to(root))
-        output = _RESIDENT.check(binary, [*_FLAGS, "--cache-dir", str(cache), name], private,
-                                 MYPY_TIMEOUT_S)
+        answer = _RESIDENT.ask({"argv": [*_FLAGS, "--cache-dir", str(cache), name], "cwd": private},
+                               MYPY_TIMEOUT_S)
+    if answer.get("error"):
+        raise LinterError(f"mypy failed: {str(answer['error'])[:200]}")
+    output = str(answer.get("stdout", ""))
     return mypy_diagnostics(output, text, name, every)

@@ -1,5 +1,5 @@
 """The type checkers and analyzers beside each language's compiler (mypy, tsc, staticcheck,
-cppcheck, Clippy), run for real as the find_bugs route runs them: each finds the planted bug it
+Error Prone, cppcheck, Clippy), run for real as the find_bugs route runs them: each finds the planted bug it
 is there for with its own rule, stays quiet on what depends on files the server does not have,
 reads no other file, leaves nothing in memory, and when missing is named while the others'
 findings still come."""
@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from schemas import capabilities
 from schemas.tasks import TaskFinding, TaskText
-from tasks import analyzers, compilers, mypy, staticcheck, tsc
+from tasks import analyzers, compilers, errorprone, mypy, staticcheck, tsc
 from tasks.cppcheck import run_cppcheck, without_file_names
 from tasks.engine import TaskInput, run_task
 from tasks.linters import LINT_PREFIX, MEMORY_DIR
@@ -93,6 +93,34 @@ LIB_API(int) fill(int n) {
     return a[n] / 0;
 }
 '''
+JAVA = '''package shapes;
+
+public final class Checks {
+  public boolean same(String a, String b) {
+    return a == b;
+  }
+
+  public int hashOf(int[] values) {
+    if (values.length == 0) {
+      new IllegalArgumentException("empty");
+    }
+    return values.hashCode();
+  }
+
+  public boolean absent(Object value) {
+    return value.equals(null);
+  }
+}
+'''
+JAVA_OTHER_FILES = '''package shapes;
+
+public final class Area {
+  public int of(Square square) {
+    new IllegalStateException("never thrown");
+    return square.side() * square.side();
+  }
+}
+'''
 RUST = '''#![deny(missing_docs)]
 pub fn pick(a: i32, b: u8) -> bool {
     if a == a { return true; }
@@ -162,7 +190,7 @@ def test_mypys_resident_helper_comes_back_after_it_dies_and_is_replaced_in_time(
     os.kill(helper.pid, 9)
     helper.wait()
     assert mypy.run_mypy(PYTHON) == expected
-    monkeypatch.setattr(mypy, "RESIDENT_CHECKS", 1)
+    monkeypatch.setattr(mypy._RESIDENT, "limit", 1)
     mypy.run_mypy(PYTHON)
     assert mypy._RESIDENT._process is None
 
@@ -209,6 +237,61 @@ def test_staticcheck_says_why_it_cannot_check_a_file_of_a_larger_package() -> No
                           "file:///p/y.go")
     assert "staticcheck not run: the file imports packages outside the standard library" \
         in summary
+
+
+def test_error_prone_finds_the_bug_patterns_javac_does_not() -> None:
+    assert errorprone.warm_errorprone() and errorprone.ready()
+    found, summary = findings(JAVA, "java", "file:///p/Checks.java")
+    rules = lines_of(JAVA, found, "errorprone/")
+    assert rules == {"errorprone/DeadException": 10, "errorprone/ArrayHashCode": 12,
+                     "errorprone/EqualsNull": 16}, rules
+    assert "(javac + Error Prone; semantic checks)" in summary
+    # Reference equality of strings is a warning pattern of Error Prone's: on request.
+    every, _ = findings(JAVA, "java", "file:///p/Checks.java", "style")
+    assert lines_of(JAVA, every, "errorprone/ReferenceEquality") == {
+        "errorprone/ReferenceEquality": 5}
+
+
+def test_error_prone_says_why_it_cannot_check_a_file_of_a_larger_package() -> None:
+    assert errorprone.warm_errorprone()
+    found, summary = findings(JAVA_OTHER_FILES, "java", "file:///p/Area.java")
+    assert not [f for f in found if f.rule.startswith("errorprone/")]
+    assert ("javac; Error Prone not run: it checks only a file javac compiles without error "
+            "(names from other files") in summary
+
+
+def test_javac_runs_alone_while_error_prone_starts_and_when_it_is_missing(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A request never waits for the JVM's start: javac's own process answers, the same
+    compiler findings, and the summary says why Error Prone did not run."""
+    text = "class Late {\n  int f(int x) {\n    if (x > 0) {\n      return 1;\n    }\n  }\n}\n"
+    errorprone._RESIDENT.stop()
+    found, summary = findings(text, "java", "file:///p/Late.java")
+    assert [f.rule for f in found] == ["javac"] and "missing return" in found[0].message
+    assert "javac; Error Prone not run: starting" in summary
+    monkeypatch.setenv("ERRORPRONE_LIBS", "/nonexistent")
+    assert not errorprone.ready()
+    again, summary = findings(text, "java", "file:///p/Late.java")
+    assert again == found
+    assert "Error Prone not run: not installed (`make install`)" in summary
+    monkeypatch.setenv("ERRORPRONE", "off")
+    assert findings(text, "java", "file:///p/Late.java")[0] == found
+
+
+def test_error_prone_is_pinned_where_make_install_resolves_it() -> None:
+    pom = (Path(__file__).parent.parent / "infra" / "errorprone" / "pom.xml").read_text()
+    assert f"<version>{errorprone.ERRORPRONE_VERSION}</version>" in pom
+
+
+def test_error_prones_helper_comes_back_after_it_dies() -> None:
+    assert errorprone.warm_errorprone()
+    expected, _ = findings(JAVA, "java", "file:///p/Checks.java")
+    helper = errorprone._RESIDENT._process
+    assert helper is not None and helper.poll() is None
+    os.kill(helper.pid, 9)
+    helper.wait()
+    assert errorprone.warm_errorprone()
+    assert findings(JAVA, "java", "file:///p/Checks.java")[0] == expected
 
 
 def test_cppcheck_checks_a_file_whose_project_header_is_missing() -> None:

@@ -160,8 +160,11 @@ def test_what_cannot_be_checked_here_is_said_not_guessed(text: str, language: st
 
 
 def test_names_from_a_missing_java_package_are_not_called_bugs() -> None:
+    """Nor what follows from them: a lambda given to a type javac cannot see is "not expected
+    here" (seen in commons-lang3), which is no parse error."""
     text = ("import com.acme.Thing;\n\npublic class Uses {\n    int f() {\n"
-            "        return new Thing().size();\n    }\n    int g(int x) { return x / 0; }\n}\n")
+            "        return new Thing().size();\n    }\n    int g(int x) { return x / 0; }\n"
+            "    private Thing t;\n    void h() { this.t = (a, b) -> a; }\n}\n")
     found, summary = findings(text, "java", "file:///Uses.java")
     assert [f.rule for f in found] == ["javac/divzero"], found
     assert "names from other files and packages outside the JDK were not checked" in summary

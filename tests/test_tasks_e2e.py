@@ -58,6 +58,16 @@ func add(a int, b int) int {
 }
 '''
 
+JAVA_BUGGY = '''public class Checks {
+  public int hashOf(int[] values) {
+    if (values.length == 0) {
+      new IllegalArgumentException("empty");
+    }
+    return values.hashCode();
+  }
+}
+'''
+
 
 @pytest.fixture
 async def client(stack: Settings) -> AsyncIterator[EdgeClient]:
@@ -111,6 +121,21 @@ class TestEachKind:
         assert finding.rule == "syntax/missing" and finding.fix is not None
         fixed = apply_edits(GO_BROKEN, finding.fix)
         assert "(a + b)" in fixed
+
+    async def test_find_bugs_on_java_runs_error_prone_inside_the_route(
+            self, client: EdgeClient) -> None:
+        """The route starts Error Prone's JVM aside; until it is warm javac's own process
+        answers and says so (the stack may have started a moment ago)."""
+        for _ in range(40):
+            answer = await run(client, "find_bugs", JAVA_BUGGY, "file:///proj/Checks.java",
+                               "java")
+            ended_ok(answer)
+            if "(javac + Error Prone;" in answer.text:
+                break
+            assert "Error Prone not run: starting" in answer.text, answer.text
+            await asyncio.sleep(1.0)
+        rules = {f.rule for f in findings_of(answer)}
+        assert {"errorprone/DeadException", "errorprone/ArrayHashCode"} <= rules, answer.text
 
     async def test_fix_returns_edits_that_apply_together(self, client: EdgeClient) -> None:
         answer = await run(client, "fix", BUGGY)
