@@ -11,7 +11,7 @@ from tree_sitter import Node
 from schemas.socket import TextEdit
 from schemas.tasks import TaskEdit, short_title
 from tasks.offsets import Offsets
-from tasks.structure import FUNCTIONS
+from tasks.structure import CLASSES, FUNCTIONS
 from tasks.syntax import parse
 
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -54,6 +54,53 @@ def _is_variable(node: Node) -> bool:
     return True
 
 
+#: Nodes that declare the names on their left (field ``left``, ``name`` or ``pattern``).
+_DECLARATIONS = frozenset({
+    "assignment", "variable_declarator", "short_var_declaration", "let_declaration",
+    "for_statement", "for_in_clause", "const_spec", "var_spec",
+    "local_variable_declaration", "field_declaration", "for_in_statement",
+    "enhanced_for_statement", "lexical_declaration", "init_declarator", "with_item",
+})
+#: Lists of parameters: a bare identifier in one is a parameter's name.
+_PARAMETER_LISTS = frozenset({"parameters", "formal_parameters", "parameter_list",
+                              "closure_parameters"})
+#: Parameters, or lists of them.
+_PARAMETERS = frozenset({"parameters", "formal_parameters", "parameter_list", "parameter",
+                         "formal_parameter", "typed_parameter", "default_parameter",
+                         "typed_default_parameter", "parameter_declaration",
+                         "required_parameter", "optional_parameter", "closure_parameters"})
+
+
+def declares(node: Node) -> bool:
+    """Whether ``node`` (an identifier) is where its name is declared: a parameter, the target
+    of an assignment or declaration, a loop variable, a function's or class's name."""
+    parent = node.parent
+    if parent is None:
+        return False
+    if parent.type in FUNCTIONS or parent.type in CLASSES:
+        name = parent.child_by_field_name("name")
+        return name is not None and name.id == node.id
+    current: Node | None = parent
+    while current is not None and current.type not in FUNCTIONS:
+        if current.type in _PARAMETERS:
+            # The parameter's name, not a name in its type or default value.
+            if current.type in _PARAMETER_LISTS:
+                return parent.id == current.id
+            name = (current.child_by_field_name("name") or current.child_by_field_name("pattern")
+                    or current.child_by_field_name("declarator")
+                    or (current.named_children[0] if current.named_children else None))
+            return name is not None and name.id == node.id
+        if current.type in _DECLARATIONS:
+            left = (current.child_by_field_name("left") or current.child_by_field_name("name")
+                    or current.child_by_field_name("pattern")
+                    or current.child_by_field_name("declarator"))
+            return left is not None and left.start_byte <= node.start_byte < left.end_byte
+        if current.type.endswith(("statement", "block", "body")):
+            return False
+        current = current.parent
+    return False
+
+
 def _uses(scope: Node, name: bytes, kind: str) -> list[Node]:
     found: list[Node] = []
     stack = [scope]
@@ -65,26 +112,29 @@ def _uses(scope: Node, name: bytes, kind: str) -> list[Node]:
     return found
 
 
+def _parameters(function: Node) -> Node | None:
+    """A function's parameter list (in C and C++, on its declarator)."""
+    current: Node | None = function
+    while current is not None:
+        params = current.child_by_field_name("parameters")
+        if params is not None:
+            return params
+        current = current.child_by_field_name("declarator")
+    return None
+
+
 def _scope(node: Node, name: bytes, kind: str) -> Node:
     """The innermost function around ``node`` that declares ``name`` (a parameter, or a
-    name it assigns), else the root."""
+    name it assigns or declares: :func:`declares`), else the root."""
     current = node.parent
     while current is not None:
         if current.type in FUNCTIONS:
-            params = current.child_by_field_name("parameters")
+            params = _parameters(current)
             if params is not None and _uses(params, name, kind):
                 return current
             body = current.child_by_field_name("body")
-            for use in _uses(body, name, kind) if body is not None else []:
-                parent = use.parent
-                if parent is not None and parent.type in ("assignment", "variable_declarator",
-                                                           "short_var_declaration",
-                                                           "let_declaration"):
-                    left = (parent.child_by_field_name("left")
-                            or parent.child_by_field_name("name")
-                            or parent.child_by_field_name("pattern"))
-                    if left is not None and left.id == use.id:
-                        return current
+            if body is not None and any(declares(use) for use in _uses(body, name, kind)):
+                return current
         root = current
         current = current.parent
         if current is None:

@@ -31,9 +31,10 @@ ALLOWED: dict[str, set[str]] = {
     "runtime": {"config"},
     "ws_edge": {"schemas", "config", "streams", "documents", "sealing", "tenants", "runtime",
                 "socket_client"},
-    # The workers check an LLM route's edits with the tasks' engines (tasks/verify.py).
+    # The workers check an LLM route's edits with the tasks' engines (tasks/verify.py), and
+    # propose next edits from the documents they hold (next_edits).
     "workers": {"schemas", "config", "quota", "streams", "documents", "sealing", "runtime",
-                "tasks"},
+                "tasks", "next_edits"},
     "analytics": {"schemas", "config", "quota", "streams", "tenants", "runtime"},
     # The served models (model/repository) import nothing of ours: see `violations`.
     "model": set(),
@@ -41,10 +42,11 @@ ALLOWED: dict[str, set[str]] = {
     # like the benchmarks, may use anything: `evaluate --triton` runs the serving bench).
     "corpus": {"config", "documents"},
     "training": {"corpus", "config", "documents"},
-    "evaluation": {"corpus", "training", "config", "documents", "schemas", "tasks", "bench"},
+    "evaluation": {"corpus", "training", "config", "documents", "schemas", "tasks", "bench",
+                   "next_edits"},
     "infra": {"schemas", "config", "quota", "streams", "documents", "sealing", "tenants",
               "runtime", "ws_edge",
-              "workers", "analytics", "tasks"},
+              "workers", "analytics", "tasks", "next_edits"},
     # The language server runs on a developer's machine: it speaks the socket protocol and
     # needs nothing of the stack's internals.
     "ide": {"schemas", "socket_client"},
@@ -52,6 +54,8 @@ ALLOWED: dict[str, set[str]] = {
     "socket_client": {"schemas"},
     # The assistant tasks' static engines, run inside the task routes' Triton models.
     "tasks": {"schemas", "documents"},
+    # Next-edit suggestions from the edit just made: pure, over the tasks' syntax trees.
+    "next_edits": {"schemas", "tasks"},
 }
 OURS = set(ALLOWED) | {"bench", "tests"}
 
@@ -66,7 +70,7 @@ PURE = [
     "ide/positions.py", "ide/mirror.py", "ide/pacing.py", "ide/suggestions.py", "ide/verdicts.py",
     "ide/framing.py", "ide/envelope.py", "ide/lifecycle.py",
     "config/task_routes.py", "tasks/offsets.py", "tasks/docs.py", "tasks/explain.py",
-    "tasks/testgen.py", "tasks/structure.py",
+    "tasks/testgen.py", "tasks/structure.py", "next_edits",
 ]
 IO_LIBRARIES = {"asyncio", "aiokafka", "redis", "tritonclient", "websockets", "aiohttp",
                 "socket", "subprocess", "clickhouse_connect"}

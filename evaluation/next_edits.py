@@ -1,0 +1,237 @@
+"""``python -m evaluation.next_edits``: the next-edit rules replayed on real edit histories, the
+commits of public projects (git mirrors brought with ``fetch``, as ``evaluation.real_bugs``
+reads them), none of which any rule was tuned on.
+
+``mine`` walks each mirror's history for source files a commit changed where an identifier was
+replaced by another (lines diffed, then each changed line's tokens against its counterpart with
+as many tokens: one identifier for one identifier), and writes ``evaluation/next_edits.json``:
+per commit, file and (old, new) pair, the positions the commit replaced. ``score`` replays
+each: the user's edit is the first of those replacements, typed into the file as it was; the
+engine proposes what follows, and a suggestion is right when every change it makes is one the
+commit made (same place, same text), and consistent with it when the commit removed at least as
+many uses of the old name and added as many of the new (renames on lines it also rewrote).
+Precision: right / shown (exact, and consistent); recall: of the follow-up replacements that
+really happened, those suggested exactly; baseline in the same run: no suggestion (recall 0, nothing shown).
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import re
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from next_edits.engine import PRECISION, propose
+
+MIRRORS = Path("/work/.mirror")
+SAMPLE = Path(__file__).with_name("next_edits.json")
+#: The repositories replayed (owner/name) and their main language's extensions.
+REPOS: dict[str, str] = {
+    "pallets/click": "python", "spf13/cobra": "go", "google/gson": "java",
+    "expressjs/express": "javascript", "serde-rs/json": "rust", "DaveGamble/cJSON": "c",
+    "colinhacks/zod": "typescript",
+}
+EXTENSIONS = {"python": (".py",), "go": (".go",), "java": (".java",),
+              "javascript": (".js", ".mjs", ".cjs"), "typescript": (".ts",), "rust": (".rs",),
+              "c": (".c", ".h")}
+PER_REPO = 150
+#: Commits that change more lines than this are rewrites, not edits someone typed in a row.
+MAX_CHANGED = 120
+MAX_FILE_CHARS = 120_000
+_TOKEN = re.compile(r"[A-Za-z_]\w*|\d\w*|\S")
+_NAME = re.compile(r"[A-Za-z_]\w*")
+
+
+@dataclass(frozen=True, slots=True)
+class Replacement:
+    """In one commit's change of one file, the identifier ``old`` replaced by ``new`` at
+    ``positions`` (code points of the file before)."""
+
+    repo: str
+    commit: str
+    path: str
+    language: str
+    old: str
+    new: str
+    positions: tuple[int, ...]
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "--git-dir", str(repo), *args], capture_output=True,
+                          text=True, errors="replace", check=False, timeout=120).stdout
+
+
+def replacements(before: str, after: str) -> dict[tuple[str, str], list[int]]:
+    """Identifier-for-identifier replacements between two versions of a file: lines diffed
+    first, then the tokens of each changed line against its counterpart (a replaced block of as
+    many lines); (old, new) -> positions of ``old`` in ``before``."""
+    old_lines = before.splitlines(keepends=True)
+    new_lines = after.splitlines(keepends=True)
+    starts = [0]
+    for line in old_lines:
+        starts.append(starts[-1] + len(line))
+    found: dict[tuple[str, str], list[int]] = {}
+    lines = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
+    for op, i1, i2, j1, j2 in lines.get_opcodes():
+        if op != "replace" or i2 - i1 != j2 - j1:
+            continue
+        for index, new_line in zip(range(i1, i2), new_lines[j1:j2], strict=True):
+            a = [(m.group(), m.start()) for m in _TOKEN.finditer(old_lines[index])]
+            b = [m.group() for m in _TOKEN.finditer(new_line)]
+            if len(a) != len(b):
+                continue
+            for (old, at), new in zip(a, b, strict=True):
+                if old != new and _NAME.fullmatch(old) and _NAME.fullmatch(new):
+                    found.setdefault((old, new), []).append(starts[index] + at)
+    return found
+
+
+def mine(repo_name: str, language: str, limit: int) -> list[Replacement]:
+    """Identifier replacements in one repository's commits, newest first, at most ``limit``."""
+    repo = MIRRORS / repo_name.replace("/", "+") / "repo"
+    found: list[Replacement] = []
+    for commit in _git(repo, "log", "--no-merges", "--format=%H", "-n", "5000").split():
+        stats = [row.split("\t") for row in _git(repo, "diff-tree", "--no-commit-id",
+                                                 "--numstat", "-r", commit).splitlines()]
+        for row in stats:
+            if len(row) != 3 or not row[0].isdigit() or not row[2].endswith(EXTENSIONS[language]):
+                continue
+            if int(row[0]) + int(row[1]) > MAX_CHANGED:
+                continue
+            before = _git(repo, "show", f"{commit}^:{row[2]}")
+            after = _git(repo, "show", f"{commit}:{row[2]}")
+            if not before or not after or max(len(before), len(after)) > MAX_FILE_CHARS:
+                continue
+            for (old, new), positions in sorted(replacements(before, after).items()):
+                found.append(Replacement(repo_name, commit[:12], row[2], language, old, new,
+                                         tuple(positions)))
+        if len(found) >= limit:
+            break
+    return found[:limit]
+
+
+def _count(name: str, text: str) -> int:
+    return len(re.findall(rf"(?<![\w$]){re.escape(name)}(?![\w$])", text))
+
+
+def replay(case: Replacement, before: str, after_commit: str, rules: frozenset[str]
+           ) -> tuple[int, int, int, int]:
+    """(suggestions shown, exactly right, consistent with the commit, follow-up replacements
+    suggested exactly) for one case. Exactly right: every change is one the token diff saw the
+    commit make. Consistent: the commit took away at least as many uses of the old name as the
+    suggestion renames and added as many of the new one (it renamed them on lines it also
+    rewrote otherwise, which the token diff does not pair)."""
+    first = case.positions[0]
+    typed = before[:first] + case.new + before[first + len(case.old):]
+    truth = set(case.positions[1:])
+    shift = len(case.new) - len(case.old)
+    removed = _count(case.old, before) - _count(case.old, after_commit)
+    added = _count(case.new, after_commit) - _count(case.new, before)
+    shown = exact = consistent = suggested = 0
+    for suggestion in propose(before, typed, case.language, rules):
+        shown += 1
+        at = {c.start - shift if c.start >= first + len(case.new) else c.start
+              for c in suggestion.changes if c.text == case.new}
+        renamed = 1 + len(suggestion.changes)
+        if len(at) == len(suggestion.changes) and at <= truth:
+            exact += 1
+            consistent += 1
+            suggested += len(at)
+        elif removed >= renamed and added >= renamed:
+            consistent += 1
+    return shown, exact, consistent, suggested
+
+
+@dataclass
+class Tally:
+    events: int = 0
+    follow_ups: int = 0
+    shown: int = 0
+    exact: int = 0
+    consistent: int = 0
+    suggested: int = 0
+
+    def row(self) -> dict[str, Any]:
+        return {**asdict(self),
+                "precision": self.exact / self.shown if self.shown else None,
+                "consistent_precision": self.consistent / self.shown if self.shown else None,
+                "recall": self.suggested / self.follow_ups if self.follow_ups else 0.0}
+
+
+def score(cases: list[Replacement], rules: frozenset[str]) -> dict[str, Any]:
+    started = time.perf_counter()
+    tallies: dict[str, Tally] = {}
+    wrong: list[str] = []
+    texts: dict[tuple[str, str, str], tuple[str, str]] = {}
+    for case in cases:
+        key = (case.repo, case.commit, case.path)
+        if key not in texts:
+            repo = MIRRORS / case.repo.replace("/", "+") / "repo"
+            texts[key] = (_git(repo, "show", f"{case.commit}^:{case.path}"),
+                          _git(repo, "show", f"{case.commit}:{case.path}"))
+        before, after_commit = texts[key]
+        if before[case.positions[0]:case.positions[0] + len(case.old)] != case.old:
+            continue  # the mirror's text is not the mined one
+        shown, exact, consistent, suggested = replay(case, before, after_commit, rules)
+        for name in (case.language, "all"):
+            tally = tallies.setdefault(name, Tally())
+            tally.events += 1
+            tally.follow_ups += len(case.positions) - 1
+            tally.shown += shown
+            tally.exact += exact
+            tally.consistent += consistent
+            tally.suggested += suggested
+        if shown > consistent:
+            wrong.append(f"{case.repo} {case.commit} {case.path}: {case.old} -> {case.new} "
+                         f"({len(case.positions)} replaced)")
+    return {"seconds": time.perf_counter() - started,
+            "languages": {k: v.row() for k, v in sorted(tallies.items())}, "wrong": wrong}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m evaluation.next_edits",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("command", choices=("mine", "score"))
+    parser.add_argument("--per-repo", type=int, default=PER_REPO)
+    parser.add_argument("--rules", default=",".join(sorted(PRECISION)),
+                        help="rules to replay, comma-separated (default: all, on or off)")
+    parser.add_argument("--json", help="also write the scores here")
+    args = parser.parse_args(argv)
+    if args.command == "mine":
+        cases = [c for name, language in REPOS.items()
+                 for c in mine(name, language, args.per_repo)]
+        SAMPLE.write_text(json.dumps([asdict(c) for c in cases], indent=0) + "\n")
+        print(f"{len(cases)} identifier replacements -> {SAMPLE}")
+        for name in REPOS:
+            print(f"  {name}: {sum(c.repo == name for c in cases)}")
+        return 0
+    cases = [Replacement(**{**row, "positions": tuple(row["positions"])})
+             for row in json.loads(SAMPLE.read_text())]
+    result = score(cases, frozenset(r for r in args.rules.split(",") if r))
+    print(f"next-edit rules {args.rules} replayed on {len(cases)} identifier replacements of "
+          f"real commits, {result['seconds']:.0f} s (baseline, no suggestion: recall 0, "
+          "nothing shown)")
+    print(f"{'language':12s} {'events':>6s} {'follow-ups':>10s} {'shown':>6s} {'exact':>6s} "
+          f"{'consistent':>10s} {'precision':>9s} {'consistent':>10s} {'recall':>7s}")
+    for language, row in result["languages"].items():
+        exact = "-" if row["precision"] is None else f"{row['precision']:.3f}"
+        lenient = ("-" if row["consistent_precision"] is None
+                   else f"{row['consistent_precision']:.3f}")
+        print(f"{language:12s} {row['events']:6d} {row['follow_ups']:10d} {row['shown']:6d} "
+              f"{row['exact']:6d} {row['consistent']:10d} {exact:>9s} {lenient:>10s} "
+              f"{row['recall']:7.3f}")
+    for line in result["wrong"][:20]:
+        print(f"  wrong: {line}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""The next-edit engine, pure: what one burst of typing changed, and the rename that follows
+from renaming one use of a name, in several languages, and what it must leave alone."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from documents.document import apply_edits
+from next_edits.engine import MIN_PRECISION, PRECISION, default_rules, propose
+from next_edits.region import changed_region, replaced_identifier
+from next_edits.rename import RULE as RENAME
+
+ALL = frozenset(PRECISION)
+
+PYTHON = '''def mean(cnt, values):
+    total = sum(values)
+    if cnt == 0:
+        return 0.0
+    print("cnt is", cnt)
+    return total / cnt
+
+
+def other(cnt):
+    return cnt
+'''
+
+
+def after_rename(text: str, old: str, new: str, nth: int = 0) -> str:
+    """``text`` with the ``nth`` whole-word use of ``old`` spelled ``new`` (what a user typed)."""
+    at = -1
+    for _ in range(nth + 1):
+        at = text.index(old, at + 1)
+        while text[at - 1].isalnum() or text[at + len(old)].isalnum():
+            at = text.index(old, at + 1)
+    return text[:at] + new + text[at + len(old):]
+
+
+def suggested(before: str, after: str, language: str) -> str | None:
+    """The text once the one suggestion is applied (``None``: no suggestion)."""
+    found = propose(before, after, language, ALL)
+    if not found:
+        return None
+    [suggestion] = found
+    return apply_edits(after, tuple(reversed(suggestion.changes)))
+
+
+@given(st.text(alphabet="ab(c) \n", max_size=30), st.text(alphabet="ab(c) \n", max_size=30))
+def test_the_changed_region_is_all_that_differs(before: str, after: str) -> None:
+    region = changed_region(before, after)
+    if before == after:
+        assert region is None
+        return
+    assert region is not None
+    rebuilt = before[:region.start] + after[region.start:region.after_end] + \
+        before[region.before_end:]
+    assert rebuilt == after
+    assert region.delta == len(after) - len(before)
+
+
+def test_the_replaced_identifier_is_the_whole_word_on_both_sides() -> None:
+    before, after = "x = cnt + 1", "x = count + 1"
+    replaced = replaced_identifier(before, after, changed_region(before, after))  # type: ignore[arg-type]
+    assert replaced is not None and (replaced.start, replaced.old, replaced.new) == (4, "cnt", "count")
+    two_words = "x = a + b + c"
+    assert replaced_identifier("x = a + c", two_words,
+                               changed_region("x = a + c", two_words)) is None  # type: ignore[arg-type]
+
+
+def test_renaming_a_parameter_suggests_its_other_uses_in_its_function_only() -> None:
+    after = after_rename(PYTHON, "cnt", "count")
+    result = suggested(PYTHON, after, "python")
+    assert result is not None
+    head, tail = result.split("def other")
+    assert "cnt" not in head.replace('"cnt is"', "")  # the string stays as it was
+    assert '"cnt is"' in head and head.count("count") == 4
+    assert tail == "(cnt):\n    return cnt\n"  # another function's own parameter
+    [suggestion] = propose(PYTHON, after, "python", ALL)
+    assert suggestion.rule == RENAME and suggestion.label == "rename 3 more uses of `cnt` to `count`"
+
+
+def test_only_an_edit_where_the_name_is_declared_starts_a_rename() -> None:
+    """Replayed on real commits, replacing one use was mostly choosing another name there."""
+    assert suggested(PYTHON, after_rename(PYTHON, "cnt", "count", nth=1), "python") is None
+    # An assignment declares `total`: renaming it there renames its uses.
+    result = suggested(PYTHON, PYTHON.replace("total = sum", "acc = sum"), "python")
+    assert result is not None and "return acc / cnt" in result
+    # A name in a parameter's annotation or default is no declaration of it.
+    typed = "def f(x: str, n=size):\n    return str(x) * size\n"
+    assert suggested(typed, typed.replace("x: str", "x: text"), "python") is None
+    assert suggested(typed, typed.replace("n=size", "n=count"), "python") is None
+
+
+def test_no_rename_into_a_keyword() -> None:
+    go = "package m\n\nfunc f() int {\n\tx := g()\n\treturn x\n}\n"
+    assert suggested(go, go.replace("\tx := g()", "\tvar := g()"), "go") is None
+
+
+def test_no_suggestion_while_the_name_is_being_typed_or_when_it_picks_another_variable() -> None:
+    # "c" -> "co" -> "count": the new name extends the old, or the old the new.
+    assert suggested(PYTHON, after_rename(PYTHON, "cnt", "cnt_all"), "python") is None
+    assert suggested(PYTHON, after_rename(PYTHON, "cnt", "cn"), "python") is None
+    # `total` is already a name there: the edit chose another variable, it renamed nothing.
+    assert suggested(PYTHON, after_rename(PYTHON, "cnt", "total", nth=2), "python") is None
+    # An attribute of another object and an edit inside a string are no rename.
+    text = "def f(cnt):\n    obj.cnt = cnt\n    return 'cnt'\n"
+    assert suggested(text, text.replace("obj.cnt", "obj.count"), "python") is None
+    assert suggested(text, text.replace("'cnt'", "'count'"), "python") is None
+    # Nothing left to rename.
+    lone = "def f():\n    x = 1\n"
+    assert suggested(lone, lone.replace("x", "y"), "python") is None
+
+
+def test_the_rename_rule_works_on_other_grammars() -> None:
+    go = "package m\n\nfunc Sum(xs []int) int {\n\tn := 0\n\tfor _, x := range xs {\n" \
+         "\t\tn += x\n\t}\n\treturn n\n}\n"
+    result = suggested(go, go.replace("n := 0", "total := 0"), "go")
+    assert result is not None and "n +=" not in result and result.count("total") == 3
+    js = "function area(w, h) {\n  const s = w * h;\n  return s;\n}\n"
+    result = suggested(js, js.replace("area(w,", "area(size,"), "javascript")
+    assert result == js.replace("w,", "size,").replace("w *", "size *")
+    java = "class A {\n  int f(int n) {\n    int k = n + 1;\n    return k * n;\n  }\n}\n"
+    result = suggested(java, java.replace("int n)", "int size)"), "java")
+    assert result is not None and " n" not in result and result.count("size") == 3
+
+
+def test_rules_under_the_precision_floor_are_off_by_default() -> None:
+    assert default_rules() == {r for r, p in PRECISION.items() if p >= MIN_PRECISION}
+    after = after_rename(PYTHON, "cnt", "count")
+    assert bool(propose(PYTHON, after, "python")) == (RENAME in default_rules())
