@@ -26,6 +26,7 @@ FEEDBACK_TABLE = "feedback_events"
 COMPLETIONS_TABLE = "completion_events"
 PERSISTENCE_TABLE = "persistence_events"
 AUTHORSHIP_TABLE = "authorship_events"
+SUGGESTIONS_TABLE = "suggestion_events"
 
 FEEDBACK_COLUMNS = (
     "event_id", "session_id", "tenant_id", "user_id", "plan", "request_id", "kind",
@@ -44,9 +45,13 @@ AUTHORSHIP_COLUMNS = (
     "event_id", "session_id", "tenant_id", "user_id", "plan", "language_id", "typed_chars",
     "completion_chars", "received_at",
 )
+SUGGESTION_COLUMNS = (
+    "event_id", "session_id", "tenant_id", "user_id", "plan", "suggestion_id", "rule",
+    "language_id", "kind", "changes", "accepted_changes", "received_at",
+)
 #: Tables holding rows of one user (what :func:`erase_subject` deletes from).
 USER_TABLES = (FEEDBACK_TABLE, COMPLETIONS_TABLE, "usage_daily", PERSISTENCE_TABLE,
-               AUTHORSHIP_TABLE)
+               AUTHORSHIP_TABLE, SUGGESTIONS_TABLE)
 #: One row per erasure run (``analytics.erasure.Erasure``): no user id in it.
 ERASURES_TABLE = "erasures"
 ERASURE_COLUMNS = ("erasure_id", "requested_at", "requested_by", "reason", "tenant_id",
@@ -144,6 +149,27 @@ def ddl(retention_days: int) -> list[str]:
             "completion_chars UInt64",
             "received_at DateTime64(3, 'UTC')",
         )),
+        # What became of next-edit suggestions: the client's feedback, or the edge's dismissal.
+        _event_table(SUGGESTIONS_TABLE, ttl, (
+            "suggestion_id String",
+            "rule LowCardinality(String)",
+            "language_id LowCardinality(String)",
+            "kind LowCardinality(String)",
+            "changes UInt16",
+            "accepted_changes Nullable(UInt16)",
+            "received_at DateTime64(3, 'UTC')",
+        )),
+        f"""
+        CREATE OR REPLACE VIEW next_edits_daily AS
+        SELECT tenant_id, toDate(received_at) AS day, rule, language_id,
+               uniqExact(suggestion_id) AS suggestions,
+               uniqExactIf(suggestion_id, kind = 'shown') AS shown,
+               uniqExactIf(suggestion_id, kind IN ('accepted', 'partial')) AS accepted,
+               uniqExactIf(suggestion_id, kind IN ('rejected', 'dismissed')) AS not_accepted,
+               accepted / greatest(accepted + not_accepted, 1) AS acceptance_rate
+        FROM {SUGGESTIONS_TABLE}
+        GROUP BY tenant_id, day, rule, language_id
+        """,
         f"""
         CREATE OR REPLACE VIEW persistence_daily AS
         SELECT tenant_id, toDate(received_at) AS day, language_id, checkpoint_s,

@@ -42,6 +42,8 @@ from analytics.schema import (
     FEEDBACK_TABLE,
     PERSISTENCE_COLUMNS,
     PERSISTENCE_TABLE,
+    SUGGESTION_COLUMNS,
+    SUGGESTIONS_TABLE,
     create_tables,
     erase_and_record,
 )
@@ -60,6 +62,7 @@ from schemas.topics import (
     CompletionEvent,
     FeedbackEvent,
     PersistenceEvent,
+    SuggestionEvent,
     read_quality,
     read_record,
 )
@@ -116,14 +119,20 @@ def flows(settings: Settings) -> list[Flow]:
              lambda value: quality_row(read_quality(value), PersistenceEvent)),
         Flow(settings.topic_quality, AUTHORSHIP_TABLE, AUTHORSHIP_COLUMNS,
              lambda value: quality_row(read_quality(value), AuthorshipEvent)),
+        Flow(settings.topic_quality, SUGGESTIONS_TABLE, SUGGESTION_COLUMNS,
+             lambda value: quality_row(read_quality(value), SuggestionEvent)),
     ]
 
 
-def quality_row(event: PersistenceEvent | AuthorshipEvent, wanted: type
+def quality_row(event: PersistenceEvent | AuthorshipEvent | SuggestionEvent, wanted: type
                 ) -> tuple[Any, ...] | None:
-    """The row of ``event`` if it is of the ``wanted`` kind (one topic feeds two tables)."""
+    """The row of ``event`` if it is of the ``wanted`` kind (one topic feeds three tables)."""
     if not isinstance(event, wanted):
         return None
+    if isinstance(event, SuggestionEvent):
+        return (event.event_id, event.session_id, event.tenant_id, event.user_id, event.plan,
+                event.suggestion_id, event.rule, event.language_id, event.kind, event.changes,
+                event.accepted_changes, _time(event.received_ms))
     if isinstance(event, PersistenceEvent):
         return (event.event_id, event.session_id, event.tenant_id, event.user_id, event.plan,
                 event.request_id, event.language_id, event.checkpoint_s, event.accepted_chars,

@@ -65,6 +65,10 @@ class Settings:
     #: codellama, deepseek).
     triton_model_interface: str = "items"
     fim_template: str = "starcoder"
+    #: The next-edit rules the workers run for sessions that opt in (docs/NEXT_EDITS.md):
+    #: ``default`` (those whose measured precision reaches 0.8), ``none``, or rule names,
+    #: comma-separated (``rename``).
+    next_edit_rules: str = "default"
     #: The completion route's network when code_fim's config.pbtxt names none (its NETWORK):
     #: empty (code_fim's float16 GGUF on llama.cpp), ``code_fim.q8_0.gguf``, or the absolute
     #: path of any GGUF code model (docs/MODEL.md). Read by the

@@ -36,6 +36,22 @@ def default_rules() -> frozenset[str]:
     return frozenset(rule for rule, precision in PRECISION.items() if precision >= MIN_PRECISION)
 
 
+def configured(spec: str) -> frozenset[str]:
+    """The rules a ``NEXT_EDIT_RULES`` value names: ``default``, ``none`` (or empty), or rule
+    names, comma-separated (:class:`ValueError` naming an unknown one)."""
+    spec = spec.strip()
+    if spec == "default":
+        return default_rules()
+    if spec in ("", "none"):
+        return frozenset()
+    names = frozenset(name.strip() for name in spec.split(",") if name.strip())
+    unknown = sorted(names - set(PRECISION))
+    if unknown:
+        raise ValueError(f"NEXT_EDIT_RULES: unknown rule {', '.join(unknown)} (the rules: "
+                         f"{', '.join(sorted(PRECISION))}, or default, or none)")
+    return names
+
+
 def propose(before: str, after: str, language: str, rules: frozenset[str] | None = None
             ) -> list[Suggestion]:
     """What follows from the change that took ``before`` to ``after`` (``rules``: which to run;

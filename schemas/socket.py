@@ -46,6 +46,8 @@ class Hello:
     client: str = field(metadata=limit(min_len=1, max_len=128, doc="plugin name/version"))
     capabilities: bool = field(default=False, metadata=limit(
         doc="ask for the per-language table of task kinds and analyzers in welcome"))
+    edit_suggestions: bool = field(default=False, metadata=limit(
+        doc="opt in to edit_suggestion frames (next edits); a session that did not never gets one"))
     type: Literal["hello"] = "hello"
 
 
@@ -147,8 +149,22 @@ class Feedback:
     type: Literal["feedback"] = "feedback"
 
 
+@dataclass(frozen=True, slots=True)
+class SuggestionFeedback:
+    """What the user did with an ``edit_suggestion``: ``shown`` (optional), then exactly one of
+    ``accepted`` (all its changes), ``partial`` (``accepted_changes`` of them), ``rejected`` or
+    ``dismissed``; ``event_id`` makes retries idempotent."""
+
+    event_id: str = field(metadata=_ID)
+    suggestion_id: str = field(metadata=_ID)
+    kind: FeedbackKind
+    accepted_changes: int | None = field(
+        default=None, metadata=limit(ge=0, le=1000, doc="for partial: changes applied"))
+    type: Literal["suggestion_feedback"] = "suggestion_feedback"
+
+
 ClientMessage = (Hello | DocOpen | DocChange | DocClose | CursorMove | CompletionRequest
-                 | TaskRequest | Cancel | Feedback)
+                 | TaskRequest | Cancel | Feedback | SuggestionFeedback)
 
 
 # --- edge -> client ----------------------------------------------------------------------------
@@ -277,8 +293,27 @@ class Notice:
     type: Literal["notice"] = "notice"
 
 
+@dataclass(frozen=True, slots=True)
+class EditSuggestion:
+    """Edits that follow from the user's last edit of ``uri`` (its next edits), for a session
+    that opted in at hello. They apply to ``version`` only: a client whose document has moved
+    on drops the suggestion, as the edge does when its copy has. ``changes`` do not overlap and
+    are applied together, as one undo step; ``rule`` says what proposed them and
+    ``confidence`` is that rule's measured precision. A newer suggestion for the document
+    replaces this one."""
+
+    suggestion_id: str = field(metadata=_ID)
+    uri: str = field(metadata=_URI)
+    version: int = field(metadata=_VERSION)
+    changes: tuple[TextEdit, ...] = field(metadata=limit(min_len=1, max_len=1000))
+    label: str = field(metadata=limit(min_len=1, max_len=200, doc="what it does, for people"))
+    rule: str = field(metadata=limit(min_len=1, max_len=64))
+    confidence: float = field(metadata=limit(ge=0, le=1))
+    type: Literal["edit_suggestion"] = "edit_suggestion"
+
+
 ServerMessage = (Welcome | TokenChunk | EditResult | FindingResult | CompletionEnd | ErrorFrame
-                 | SlowDown | Notice)
+                 | SlowDown | Notice | EditSuggestion)
 
 
 

@@ -4,7 +4,8 @@
 - ``completion-replies`` (partition = the edge holding the socket): :class:`Reply`
 - ``feedback-events`` (key = tenant/user): :class:`FeedbackEvent` (no code text)
 - ``completion-events`` (key = tenant/user): :class:`CompletionEvent` (no code text)
-- ``quality-events`` (key = tenant/user): :class:`PersistenceEvent`, :class:`AuthorshipEvent`
+- ``quality-events`` (key = tenant/user): :class:`PersistenceEvent`, :class:`AuthorshipEvent`,
+  :class:`SuggestionEvent`
 - ``usage-records`` (key = ``record_id``, partition by tenant/user, compacted: an erasure's
   tombstones remove a user's records): :class:`UsageRecord` (no code text)
 
@@ -28,6 +29,7 @@ from schemas.socket import (
     DocClose,
     DocOpen,
     EditResult,
+    EditSuggestion,
     EndReason,
     ErrorFrame,
     Feedback,
@@ -84,6 +86,8 @@ class EditorEvent:
     daily_limit: int | None = field(metadata=limit(ge=0))
     received_ms: int = field(metadata=_MS)
     body: EditorBody
+    #: The session opted in to next-edit suggestions at hello.
+    edit_suggestions: bool = False
     v: Literal[1] = 1
 
 
@@ -107,7 +111,7 @@ class FrameBatch:
 
 
 ReplyFrame = (TokenChunk | EditResult | FindingResult | CompletionEnd | ErrorFrame | ResyncRequest
-              | FrameBatch)
+              | FrameBatch | EditSuggestion)
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,7 +252,29 @@ class AuthorshipEvent:
     v: Literal[1] = 1
 
 
-QualityEvent = PersistenceEvent | AuthorshipEvent
+@dataclass(frozen=True, slots=True)
+class SuggestionEvent:
+    """What became of one next-edit suggestion, from the edge: the client's feedback (``shown``,
+    then one terminal kind), or ``dismissed`` when a newer suggestion for the document, its
+    close or the session's end came first. Counts only: no code."""
+
+    event_id: str = field(metadata=_ID)
+    session_id: str = field(metadata=_ID)
+    tenant_id: str = field(metadata=_ID)
+    user_id: str = field(metadata=_ID)
+    plan: Plan
+    suggestion_id: str = field(metadata=_ID)
+    rule: str = field(metadata=limit(min_len=1, max_len=64))
+    language_id: str = field(metadata=limit(max_len=64))
+    kind: FeedbackKind
+    changes: int = field(metadata=limit(ge=1, le=1000))
+    accepted_changes: int | None = field(metadata=limit(ge=0, le=1000))
+    received_ms: int = field(metadata=_MS)
+    type: Literal["suggestion"] = "suggestion"
+    v: Literal[1] = 1
+
+
+QualityEvent = PersistenceEvent | AuthorshipEvent | SuggestionEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,7 +316,7 @@ def read_record(cls: type[R], data: bytes | None) -> R:
 
 
 def read_quality(data: bytes | None) -> QualityEvent:
-    """Validate one ``quality-events`` record (either kind, told apart by ``type``)."""
+    """Validate one ``quality-events`` record (any of its kinds, told apart by ``type``)."""
     if data is None:
         from schemas.errors import FrameError
 

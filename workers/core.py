@@ -16,6 +16,8 @@ from documents import cross_file
 from documents.document import Document, DocumentSet
 from documents.languages import canonical_id
 from documents.redaction import redact
+from next_edits.engine import Suggestion
+from next_edits.region import changed_region, replaced_identifier
 from schemas.errors import ProtocolError, StateError
 from schemas.socket import (
     Cancel,
@@ -25,6 +27,7 @@ from schemas.socket import (
     DocChange,
     DocClose,
     DocOpen,
+    EditSuggestion,
     EndReason,
     ErrorFrame,
     TaskKind,
@@ -114,7 +117,21 @@ class StartTask:
     arrived_ms: int
 
 
-Action = StartCompletion | StopCompletion | StartTask | SendFrame
+@dataclass(frozen=True, slots=True)
+class ProposeEdits:
+    """Run the next-edit engine on ``uri``: its text at the last settled pause (``before``) and
+    at ``version`` (``after``); its answer comes back through :meth:`WorkerCore.proposed`."""
+
+    route: Route
+    uri: str
+    version: int
+    language_id: str
+    before: str
+    after: str
+    rules: frozenset[str]
+
+
+Action = StartCompletion | StopCompletion | StartTask | SendFrame | ProposeEdits
 
 #: Characters of each other open document a task sees (enough for imports and framework hints).
 NEIGHBOUR_HEAD_CHARS = 2000
@@ -169,6 +186,8 @@ class WorkerLimits:
     request_deadline_ms: int = 1000
     #: A session with no event for this long is dropped (its socket is gone or moved away).
     session_idle_ms: int = 600_000
+    #: The next-edit rules run for sessions that opted in (none: no suggestion is ever made).
+    next_edit_rules: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +216,14 @@ class _Session:
     tasks: set[str] = field(default_factory=set)
     #: Tasks waiting for a snapshot of their document.
     waiting_tasks: list[tuple[TaskRequest, int, int]] = field(default_factory=list)
+    #: The session opted in to next-edit suggestions (said by the edge on every event).
+    suggest: bool = False
+    #: Per document, its text at the last settled pause: what the next burst is compared with.
+    bases: dict[str, str] = field(default_factory=dict)
+    #: Per document, when typing will have paused (the next-edit engine runs then).
+    edit_due: dict[str, int] = field(default_factory=dict)
+    #: The route of the session's last event.
+    route: Route | None = None
     #: Other open documents cut into windows, per uri, with the document they were cut from
     #: (documents are immutable: a reopened or changed document is a new object).
     indexed: dict[str, tuple[Document, cross_file.Neighbour]] = field(default_factory=dict)
@@ -285,6 +312,7 @@ class WorkerCore:
     def next_deadline_ms(self) -> int | None:
         """When :meth:`due` next has something to do (``None``: nothing is pending)."""
         times = [self._due_at(s, s.pending) for s in self._sessions.values() if s.pending]
+        times += [at for s in self._sessions.values() for at in s.edit_due.values()]
         return min(times) if times else None
 
     def _due_at(self, session: _Session, pending: _Pending) -> int:
@@ -301,7 +329,38 @@ class WorkerCore:
             if pending is not None and self._due_at(session, pending) <= now_ms:
                 session.pending = None
                 actions.extend(self._start(session, pending, now_ms))
+            for uri in [u for u, at in session.edit_due.items() if at <= now_ms]:
+                del session.edit_due[uri]
+                doc = session.docs.get(uri)
+                before = session.bases.get(uri)
+                if doc is not None and before is not None and session.route is not None \
+                        and uri not in session.awaiting:
+                    actions.append(ProposeEdits(session.route, uri, doc.version,
+                                                canonical_id(doc.language_id, uri), before,
+                                                doc.text, self._limits.next_edit_rules))
         return actions
+
+    def proposed(self, session_id: str, uri: str, version: int, after: str,
+                 suggestions: list[Suggestion], suggestion_id: str) -> list[Action]:
+        """The engine's answer for ``uri`` at ``version``: the first suggestion as a frame if the
+        document is still at that version (a client that typed on never gets a stale one; the
+        edge checks again). The base moves to the text now, unless the change is an
+        identifier still being typed or just proposed for (the next pause compares with the
+        same base, so a name typed on is proposed again in full)."""
+        session = self._sessions.get(session_id)
+        doc = session.docs.get(uri) if session is not None else None
+        if session is None or doc is None or doc.version != version or session.route is None:
+            return []
+        before = session.bases.get(uri)
+        region = changed_region(before, after) if before is not None else None
+        if before is None or region is None or replaced_identifier(before, after, region) is None:
+            session.bases[uri] = after
+        if not suggestions:
+            return []
+        first = suggestions[0]
+        return [SendFrame(session.route, EditSuggestion(
+            suggestion_id, uri, version, first.changes, first.label, first.rule,
+            first.confidence))]
 
     def handle(self, event: EditorEvent, now_ms: int) -> list[Action]:
         """Apply one event; return what must happen because of it."""
@@ -323,6 +382,11 @@ class WorkerCore:
                                TypingRhythm(self._limits.debounce), now_ms)
             self._sessions[event.session_id] = session
         session.last_event_ms = now_ms
+        session.route = route
+        session.suggest = event.edit_suggestions and bool(self._limits.next_edit_rules)
+        if not session.suggest and session.bases:
+            session.bases.clear()
+            session.edit_due.clear()
         try:
             return self._apply(route, session, body, event.received_ms, now_ms)
         except ProtocolError as error:
@@ -336,12 +400,23 @@ class WorkerCore:
         if isinstance(body, DocOpen):
             session.awaiting.pop(body.uri, None)
             docs.open(body.uri, body.language_id, body.version, body.text)
+            session.edit_due.pop(body.uri, None)
+            if session.suggest:
+                session.bases[body.uri] = body.text
         elif isinstance(body, DocSnapshot):
             return self._resume(route, session, body, now_ms)
         elif isinstance(body, DocChange):
             session.rhythm.keystroke(received_ms)
-            return session.supersede(route, "superseded") + self._change(route, session, body)
+            actions = session.supersede(route, "superseded") + self._change(route, session, body)
+            doc = docs.get(body.uri)
+            if session.suggest and doc is not None and doc.version == body.version:
+                last = body.changes[-1]
+                typed = last.text[-1:] or (doc.text[last.start - 1:last.start] or "\n")
+                session.edit_due[body.uri] = now_ms + session.rhythm.wait_ms(typed)
+            return actions
         elif isinstance(body, DocClose):
+            session.bases.pop(body.uri, None)
+            session.edit_due.pop(body.uri, None)
             if docs.get(body.uri) is not None:
                 docs.close(body.uri)
             if body.uri in session.awaiting:
@@ -435,6 +510,8 @@ class WorkerCore:
             # An edit newer than this snapshot overtook it on the way: the copy would be stale.
             return session.await_snapshot(route, body.uri, seen)
         session.docs.open(body.uri, body.language_id, body.version, body.text)
+        if session.suggest:
+            session.bases[body.uri] = body.text
         actions: list[Action] = []
         waiting = [w for w in session.waiting_tasks if w[0].uri == body.uri]
         session.waiting_tasks = [w for w in session.waiting_tasks if w[0].uri != body.uri]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections import Counter
 from typing import Any
 
@@ -19,6 +20,7 @@ from aiokafka import ConsumerRebalanceListener
 
 from config.settings import Settings
 from config.task_routes import task_routes
+from next_edits.engine import configured, propose
 from runtime.metrics import Registry
 from schemas.errors import ProtocolError
 from schemas.socket import CompletionEnd
@@ -30,6 +32,7 @@ from workers.cache import CompletionCache
 from workers.completions import Completions
 from workers.core import (
     Action,
+    ProposeEdits,
     Route,
     SendFrame,
     StartCompletion,
@@ -82,6 +85,7 @@ class CompletionWorker:
             prompt_suffix_chars=settings.prompt_suffix_chars,
             session_idle_ms=settings.session_idle_ms,
             request_deadline_ms=settings.request_deadline_ms,
+            next_edit_rules=configured(settings.next_edit_rules),
         ))
         self.lifecycle = Lifecycle(self.publisher, quota, settings.topic_completions,
                                    self._core.finished)
@@ -99,6 +103,9 @@ class CompletionWorker:
         self._partition_of: dict[str, int] = {}
         self.bad_records = 0
         self.unreadable_records = 0
+        #: Next-edit engine runs in flight, and those that failed.
+        self._proposals: set[asyncio.Task[None]] = set()
+        self.next_edit_failures = 0
         self.reply_partitions = 0
         self.ready = asyncio.Event()
 
@@ -240,6 +247,24 @@ class CompletionWorker:
                                  self.completions.answer(action))
         elif isinstance(action, StartTask):
             self.lifecycle.start(action.route, action.request_id, self.tasks.answer(action))
+        elif isinstance(action, ProposeEdits):
+            task = asyncio.create_task(self._propose(action))
+            self._proposals.add(task)
+            task.add_done_callback(self._proposals.discard)
+
+    async def _propose(self, action: ProposeEdits) -> None:
+        """The next-edit engine on a thread (it parses the document), then the core decides
+        whether its answer is still current."""
+        try:
+            suggestions = await asyncio.to_thread(propose, action.before, action.after,
+                                                  action.language_id, action.rules)
+        except Exception:  # the engine must never stop the worker
+            log.exception("the next-edit engine failed on a document")
+            self.next_edit_failures += 1
+            return
+        for follow in self._core.proposed(action.route.session_id, action.uri, action.version,
+                                          action.after, suggestions, f"ne-{uuid.uuid4().hex[:24]}"):
+            await self._execute(follow)
 
 
 class _Revocations(ConsumerRebalanceListener):  # type: ignore[misc]

@@ -31,7 +31,7 @@ from runtime.metrics import Registry
 from runtime.service import run_marking_ready
 from schemas.codec import encode
 from schemas.errors import ProtocolError
-from schemas.socket import CompletionEnd, ErrorFrame, SlowDown, TokenChunk
+from schemas.socket import CompletionEnd, EditSuggestion, ErrorFrame, SlowDown, TokenChunk
 from schemas.topics import FrameBatch, Reply, ResyncRequest, StageTimes, read_record, write_record
 from sealing.cipher import Cipher, SealError
 from sealing.session_keys import REFRESH_MS, SessionKeyError, SessionKeys
@@ -271,6 +271,8 @@ class Edge:
             value = cipher.seal(value, "editor", record.value.session_id)
         elif record.topic == "completions":
             topic = settings.topic_completions
+        elif record.topic == "quality":
+            topic = settings.topic_quality
         else:
             topic = settings.topic_feedback
         try:
@@ -346,10 +348,20 @@ class Edge:
             for part in reply.frame.frames:
                 self._push(sock, part)
             return
-        if not sock.session.on_reply(reply.frame, now_ms()):
+        frame = reply.frame
+        if isinstance(frame, EditSuggestion):
+            deliver, records = sock.session.on_suggestion(frame, now_ms())
+            for record in records:
+                task = asyncio.create_task(self._produce(record, sock.cipher))
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
+            if deliver and not sock.push(encode(frame)) and not sock.closing:
+                sock.closing = True
+                self._close_later(sock, 1008, "client is not reading its frames")
+            return
+        if not sock.session.on_reply(frame, now_ms()):
             self.late_replies += 1  # its request was ended here already: nothing may follow
             return
-        frame = reply.frame
         if isinstance(frame, ResyncRequest):
             self._resync(sock, frame.uri)
             return

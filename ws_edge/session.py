@@ -35,14 +35,17 @@ from schemas.socket import (
     DocClose,
     DocOpen,
     EditResult,
+    EditSuggestion,
     EndReason,
     ErrorFrame,
     Feedback,
+    FeedbackKind,
     FindingResult,
     Hello,
     Notice,
     ServerMessage,
     SlowDown,
+    SuggestionFeedback,
     TaskRequest,
     TextEdit,
     TokenChunk,
@@ -56,6 +59,7 @@ from schemas.topics import (
     EditorEvent,
     FeedbackEvent,
     SessionEnd,
+    SuggestionEvent,
 )
 from tenants.directory import Principal
 from ws_edge.ratelimit import TokenBucket, UserBudget
@@ -63,6 +67,10 @@ from ws_edge.ratelimit import TokenBucket, UserBudget
 #: How many recent request ids a session remembers: feedback must name one of them (a session
 #: can only give feedback on its own completions) and gets its language from it.
 REMEMBERED_REQUESTS = 1024
+#: Next-edit suggestions a session remembers (open or finished): feedback must name one of them.
+REMEMBERED_SUGGESTIONS = 256
+#: What ends a suggestion (``shown`` does not).
+TERMINAL_FEEDBACK = frozenset({"accepted", "partial", "rejected", "dismissed"})
 #: Refused frames a client may run up before the edge closes it as a flood; the allowance comes
 #: back at ``FLOOD_FORGIVEN_PER_S``. Accepted frames in between do not reset it: a flooder the edge
 #: cannot read fast enough has refusals and acceptances interleaved, and is still a flood. Only
@@ -92,11 +100,11 @@ SLOW_DOWN_REPEAT_MS = 1000
 class OutRecord:
     """A record the edge must produce: to the editor-events, feedback or completion-events
     topic (the last for requests the edge refused, which no worker sees: analytics count every
-    request)."""
+    request), or what became of a next-edit suggestion to quality-events."""
 
-    topic: Literal["editor", "feedback", "completions"]
+    topic: Literal["editor", "feedback", "completions", "quality"]
     key: str
-    value: EditorEvent | FeedbackEvent | CompletionEvent
+    value: EditorEvent | FeedbackEvent | CompletionEvent | SuggestionEvent
 
 
 @dataclass(frozen=True)
@@ -154,6 +162,8 @@ class EdgeSession:
         self._waiting: dict[str, tuple[int, int]] = {}
         #: Requests that have ended (by a worker's end, or here for want of an answer).
         self._ended: OrderedDict[str, None] = OrderedDict()
+        #: Next-edit suggestions delivered: id -> (the suggestion, whether it has ended).
+        self._suggestions: OrderedDict[str, tuple[EditSuggestion, bool]] = OrderedDict()
 
     @property
     def flooding(self) -> bool:
@@ -216,6 +226,69 @@ class EdgeSession:
                                          self._waiting[request_id][1] + 1)
         return True
 
+    def on_suggestion(self, frame: EditSuggestion, now_ms: int) -> tuple[bool, list[OutRecord]]:
+        """A next-edit suggestion from a worker: whether to deliver it (only to a session that
+        opted in, and only while this edge's copy of the document is at its version: a client
+        that has typed on must never get one for an older text), and the records of the
+        suggestion it replaces, which ends ``dismissed`` unless the client ended it."""
+        if self.hello is None or not self.hello.edit_suggestions:
+            return False, []
+        doc = self.docs.get(frame.uri)
+        if doc is None or doc.version != frame.version or frame.suggestion_id in self._suggestions:
+            return False, []
+        records = [self._suggestion_event(old, "dismissed", None, now_ms)
+                   for old, ended in self._suggestions.values()
+                   if old.uri == frame.uri and not ended]
+        for old_id in [i for i, (old, _) in self._suggestions.items() if old.uri == frame.uri]:
+            self._suggestions[old_id] = (self._suggestions[old_id][0], True)
+        self._suggestions[frame.suggestion_id] = (frame, False)
+        while len(self._suggestions) > REMEMBERED_SUGGESTIONS:
+            old, ended = self._suggestions.popitem(last=False)[1]
+            if not ended:
+                records.append(self._suggestion_event(old, "dismissed", None, now_ms))
+        return True, records
+
+    def _dismiss_open(self, uri: str | None, now_ms: int) -> list[OutRecord]:
+        """End the open suggestions of ``uri`` (every document's when ``None``) as dismissed."""
+        records = []
+        for suggestion_id, (suggestion, ended) in self._suggestions.items():
+            if not ended and (uri is None or suggestion.uri == uri):
+                records.append(self._suggestion_event(suggestion, "dismissed", None, now_ms))
+                self._suggestions[suggestion_id] = (suggestion, True)
+        return records
+
+    def _suggestion_feedback(self, message: SuggestionFeedback, now_ms: int) -> OutRecord:
+        known = self._suggestions.get(message.suggestion_id)
+        if known is None:
+            raise StateError("unknown_suggestion", "feedback must name an edit_suggestion this "
+                             f"session received (one of its last {REMEMBERED_SUGGESTIONS})",
+                             "suggestion_id")
+        suggestion, ended = known
+        if ended:
+            raise StateError("suggestion_finished", "this suggestion has ended already (the "
+                             "client ended it, or a newer one for its document replaced it)",
+                             "suggestion_id")
+        if message.kind == "partial" and message.accepted_changes is None:
+            raise StateError("missing_field", "partial feedback needs accepted_changes",
+                             "accepted_changes")
+        if message.kind in TERMINAL_FEEDBACK:
+            self._suggestions[message.suggestion_id] = (suggestion, True)
+        return self._suggestion_event(suggestion, message.kind, message.accepted_changes, now_ms,
+                                      message.event_id)
+
+    def _suggestion_event(self, suggestion: EditSuggestion, kind: FeedbackKind,
+                          accepted_changes: int | None, now_ms: int,
+                          event_id: str | None = None) -> OutRecord:
+        principal = self.principal
+        doc = self.docs.get(suggestion.uri)
+        return OutRecord("quality", f"{principal.tenant_id}/{principal.user_id}", SuggestionEvent(
+            event_id=event_id or uuid.uuid4().hex, session_id=self.session_id,
+            tenant_id=principal.tenant_id, user_id=principal.user_id, plan=principal.tenant.plan,
+            suggestion_id=suggestion.suggestion_id, rule=suggestion.rule,
+            language_id=doc.language_id if doc is not None else "", kind=kind,
+            changes=len(suggestion.changes), accepted_changes=accepted_changes,
+            received_ms=now_ms))
+
     def overdue(self, now_ms: int) -> list[CompletionEnd]:
         """Ends for requests with no frame within the deadline: the client hears, never
         silence. No analytics event here: the request is on the broker, and the worker that
@@ -235,10 +308,11 @@ class EdgeSession:
             self._ended.popitem(last=False)
 
     def end(self, now_ms: int) -> list[OutRecord]:
-        """The socket closed: tell the workers to drop this session's state."""
+        """The socket closed: tell the workers to drop this session's state; its open
+        suggestions end dismissed."""
         if self.hello is None:
             return []
-        return [self._editor(SessionEnd(), now_ms)]
+        return [*self._dismiss_open(None, now_ms), self._editor(SessionEnd(), now_ms)]
 
     def _receive(self, frame: bytes | str, now_ms: int) -> Replies:
         if isinstance(frame, bytes):
@@ -314,8 +388,10 @@ class EdgeSession:
         elif isinstance(message, DocClose):
             docs.close(message.uri)
             self._stale.discard(message.uri)
+            dismissed = self._dismiss_open(message.uri, now_ms)
             if tenant.excludes(message.uri):
-                return [], []
+                return [], dismissed
+            return [], [*dismissed, self._editor(message, now_ms)]
         elif isinstance(message, CursorMove):
             doc = docs.require(message.uri)
             if message.offset > len(doc.text):
@@ -353,6 +429,8 @@ class EdgeSession:
                 # of the accepted text stays in the document.
                 return [], [feedback, self._editor(message, now_ms)]
             return [], [feedback]
+        elif isinstance(message, SuggestionFeedback):
+            return [], [self._suggestion_feedback(message, now_ms)]
         elif not isinstance(message, Cancel):  # pragma: no cover - the union is exhaustive
             raise AssertionError(message)
         return notices, [self._editor(message, now_ms)]
@@ -370,6 +448,7 @@ class EdgeSession:
             reply_partition=self.reply_partition, tenant_id=principal.tenant_id,
             user_id=principal.user_id, plan=principal.tenant.plan,
             daily_limit=principal.tenant.daily_limit(), received_ms=now_ms, body=body,
+            edit_suggestions=self.hello is not None and self.hello.edit_suggestions,
         ))
 
     def _unstarted(self, request_id: str, reason: EndReason, now_ms: int, received_ms: int,

@@ -1,0 +1,193 @@
+"""Next-edit suggestions through the pure cores: the worker proposes at a pause in typing and
+only for the version it read; the edge delivers only to a session that opted in and only while
+its copy is at that version; every suggestion ends exactly once (the client's terminal
+feedback, or dismissed when replaced, closed or the session ends), and bad feedback gets a
+precise error."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from analytics.sink import quality_row
+from next_edits.engine import propose
+from schemas.codec import encode
+from schemas.socket import (
+    DocChange,
+    DocClose,
+    DocOpen,
+    EditSuggestion,
+    ErrorFrame,
+    Hello,
+    SuggestionFeedback,
+    TextEdit,
+    Welcome,
+)
+from schemas.topics import EditorBody, EditorEvent, SuggestionEvent, read_quality, write_record
+from tests.test_edge_session import frame, new_session
+from workers.core import ProposeEdits, SendFrame, WorkerCore, WorkerLimits
+from ws_edge.session import EdgeSession, OutRecord
+
+TEXT = "def mean(cnt, values):\n    return sum(values) / cnt\n"
+RENAMED = TEXT.replace("mean(cnt", "mean(count")
+RULES = frozenset({"rename"})
+LIMITS = WorkerLimits(max_documents=4, max_document_chars=10_000, max_completion_tokens=16,
+                      prompt_prefix_chars=100, prompt_suffix_chars=50, next_edit_rules=RULES)
+
+
+def event(body: EditorBody, opted_in: bool = True, at_ms: int = 1000) -> EditorEvent:
+    return EditorEvent("e", "s1", 2, "t", "u", "free", 100, at_ms, body,
+                       edit_suggestions=opted_in)
+
+
+def rename_edit(version: int = 2) -> DocChange:
+    """The user types over ``cnt`` in the signature."""
+    at = TEXT.index("cnt")
+    return DocChange("a.py", version, (TextEdit(at, at + 3, "count"),))
+
+
+class TestWorker:
+    def test_a_pause_after_the_rename_proposes_the_rest_for_that_version(self) -> None:
+        core = WorkerCore(LIMITS)
+        core.handle(event(DocOpen("a.py", "python", 1, TEXT)), 1000)
+        assert core.handle(event(rename_edit()), 1000) == []
+        due_at = core.next_deadline_ms()
+        # The typing rhythm's pause: at most the completions' debounce ceiling.
+        assert due_at is not None and 1000 <= due_at <= 1000 + LIMITS.debounce.ceiling_ms
+        assert core.due(999) == []
+        (propose_action,) = core.due(due_at)
+        assert isinstance(propose_action, ProposeEdits)
+        assert (propose_action.before, propose_action.after) == (TEXT, RENAMED)
+        assert propose_action.version == 2 and propose_action.rules == RULES
+        found = propose(propose_action.before, propose_action.after, "python", RULES)
+        (send,) = core.proposed("s1", "a.py", 2, RENAMED, found, "ne-1")
+        assert isinstance(send, SendFrame) and isinstance(send.frame, EditSuggestion)
+        suggestion = send.frame
+        assert suggestion.version == 2 and suggestion.rule == "rename"
+        assert [RENAMED[c.start:c.end] for c in suggestion.changes] == ["cnt"]
+
+    def test_an_answer_for_an_older_version_is_never_sent(self) -> None:
+        """The race: the user types again while the engine runs."""
+        core = WorkerCore(LIMITS)
+        core.handle(event(DocOpen("a.py", "python", 1, TEXT)), 1000)
+        core.handle(event(rename_edit()), 1000)
+        (action,) = core.due(2000)
+        assert isinstance(action, ProposeEdits)
+        core.handle(event(DocChange("a.py", 3, (TextEdit(0, 0, "#\n"),))), 1010)
+        found = propose(action.before, action.after, "python", RULES)
+        assert found and core.proposed("s1", "a.py", 2, action.after, found, "ne-1") == []
+
+    def test_nothing_for_a_session_that_did_not_opt_in_or_with_no_rule_on(self) -> None:
+        for core, opted_in in ((WorkerCore(LIMITS), False),
+                               (WorkerCore(WorkerLimits(4, 10_000, 16, 100, 50)), True)):
+            core.handle(event(DocOpen("a.py", "python", 1, TEXT), opted_in), 1000)
+            core.handle(event(rename_edit(), opted_in), 1000)
+            assert core.next_deadline_ms() is None and core.due(5000) == []
+
+
+def opted_in() -> EdgeSession:
+    session = new_session()
+    replies, _ = session.receive(frame(Hello(protocol=1, client="t", edit_suggestions=True)), 10)
+    assert isinstance(replies[0], Welcome)
+    _, records = session.receive(frame(DocOpen("a.py", "python", 1, TEXT)), 20)
+    assert isinstance(records[0].value, EditorEvent) and records[0].value.edit_suggestions
+    session.receive(frame(rename_edit()), 30)
+    return session
+
+
+def suggestion(suggestion_id: str = "ne-1", version: int = 2) -> EditSuggestion:
+    at = RENAMED.rindex("cnt")
+    return EditSuggestion(suggestion_id, "a.py", version, (TextEdit(at, at + 3, "count"),),
+                          "rename 1 more use of `cnt` to `count`", "rename", 0.5)
+
+
+def events_of(records: Sequence[OutRecord]) -> list[SuggestionEvent]:
+    found = [r.value for r in records]
+    assert all(isinstance(e, SuggestionEvent) for e in found), found
+    return [e for e in found if isinstance(e, SuggestionEvent)]
+
+
+class TestEdge:
+    def test_delivered_only_to_a_session_that_opted_in(self) -> None:
+        session = new_session()
+        session.receive(frame(Hello(protocol=1, client="t")), 10)
+        _, records = session.receive(frame(DocOpen("a.py", "python", 1, TEXT)), 20)
+        assert isinstance(records[0].value, EditorEvent)
+        assert not records[0].value.edit_suggestions
+        session.receive(frame(rename_edit()), 30)
+        assert session.on_suggestion(suggestion(), 40) == (False, [])
+        assert opted_in().on_suggestion(suggestion(), 40) == (True, [])
+
+    def test_never_delivered_for_a_version_the_client_has_typed_past(self) -> None:
+        session = opted_in()
+        session.receive(frame(DocChange("a.py", 3, (TextEdit(0, 0, "#"),))), 35)
+        assert session.on_suggestion(suggestion(version=2), 40) == (False, [])
+        assert session.on_suggestion(suggestion("ne-2", version=3), 41)[0]
+
+    def test_each_suggestion_ends_once(self) -> None:
+        session = opted_in()
+        assert session.on_suggestion(suggestion("ne-1"), 40)[0]
+        _, records = session.receive(frame(SuggestionFeedback("f1", "ne-1", "shown")), 50)
+        assert [e.kind for e in events_of(records)] == ["shown"]
+        # A newer suggestion for the document replaces it: it ends dismissed, once.
+        deliver, records = session.on_suggestion(suggestion("ne-2"), 60)
+        assert deliver and [(e.suggestion_id, e.kind) for e in events_of(records)] == [
+            ("ne-1", "dismissed")]
+        replies, records = session.receive(frame(SuggestionFeedback("f2", "ne-1", "accepted")),
+                                           70)
+        assert records == [] and isinstance(replies[0], ErrorFrame)
+        assert replies[0].code == "suggestion_finished"
+        _, records = session.receive(frame(SuggestionFeedback("f3", "ne-2", "partial",
+                                                              accepted_changes=1)), 80)
+        (accepted,) = events_of(records)
+        assert (accepted.kind, accepted.accepted_changes, accepted.rule, accepted.language_id,
+                accepted.changes) == ("partial", 1, "rename", "python", 1)
+        assert session.receive(frame(SuggestionFeedback("f4", "ne-2", "rejected")),
+                               90)[0][0].code == "suggestion_finished"  # type: ignore[union-attr]
+
+    def test_closing_the_document_or_the_session_dismisses_what_is_open(self) -> None:
+        session = opted_in()
+        session.on_suggestion(suggestion("ne-1"), 40)
+        _, records = session.receive(frame(DocClose("a.py")), 50)
+        assert [(e.suggestion_id, e.kind) for e in events_of(records[:-1])] == [
+            ("ne-1", "dismissed")]
+        session = opted_in()
+        session.on_suggestion(suggestion("ne-1"), 40)
+        ended = session.end(60)
+        assert [(e.suggestion_id, e.kind) for e in events_of(ended[:-1])] == [
+            ("ne-1", "dismissed")]
+
+    @pytest.mark.parametrize(("feedback", "code"), [
+        (SuggestionFeedback("f1", "ne-404", "accepted"), "unknown_suggestion"),
+        (SuggestionFeedback("f1", "ne-1", "partial"), "missing_field"),
+    ])
+    def test_bad_feedback_gets_a_precise_error_and_the_session_goes_on(
+            self, feedback: SuggestionFeedback, code: str) -> None:
+        session = opted_in()
+        session.on_suggestion(suggestion("ne-1"), 40)
+        replies, records = session.receive(frame(feedback), 50)
+        assert records == [] and isinstance(replies[0], ErrorFrame)
+        assert replies[0].code == code
+        _, records = session.receive(frame(SuggestionFeedback("f9", "ne-1", "accepted")), 60)
+        assert [e.kind for e in events_of(records)] == ["accepted"]
+
+
+def test_the_suggestion_event_becomes_a_row_without_code() -> None:
+    session = opted_in()
+    session.on_suggestion(suggestion("ne-1"), 40)
+    _, records = session.receive(frame(SuggestionFeedback("f1", "ne-1", "accepted")), 50)
+    (record,) = records
+    assert record.topic == "quality"
+    value = read_quality(write_record(record.value))
+    row = quality_row(value, SuggestionEvent)
+    assert row is not None and row[5:11] == ("ne-1", "rename", "python", "accepted", 1, None)
+    assert "cnt" not in encode(record.value).decode()
+
+
+def test_an_unknown_rule_name_is_refused_by_name() -> None:
+    from next_edits.engine import configured
+
+    assert configured("default") == frozenset() and configured("rename") == RULES
+    with pytest.raises(ValueError, match="unknown rule renme"):
+        configured("renme")
