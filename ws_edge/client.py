@@ -60,8 +60,9 @@ class EdgeClient:
         self.on_chunk: Callable[[Answer, str], None] | None = None
         self._reader: asyncio.Task[None] | None = None
 
-    async def start(self, client: str = "demo-client/0.1") -> Welcome:
-        await self.send(Hello(protocol=1, client=client))
+    async def start(self, client: str = "demo-client/0.1", edit_suggestions: bool = False
+                    ) -> Welcome:
+        await self.send(Hello(protocol=1, client=client, edit_suggestions=edit_suggestions))
         first = decode_server_message(parse_json(await self.connection.recv()))
         if not isinstance(first, Welcome):
             raise RuntimeError(f"expected welcome, got {first}")
