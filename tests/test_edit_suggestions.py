@@ -78,6 +78,15 @@ class TestWorker:
         found = propose(action.before, action.after, "python", RULES)
         assert found and core.proposed("s1", "a.py", 2, action.after, found, "ne-1") == []
 
+    def test_a_document_too_large_for_the_engine_is_counted_not_proposed(self) -> None:
+        from next_edits.engine import MAX_CHARS
+
+        core = WorkerCore(WorkerLimits(4, MAX_CHARS * 2, 16, 100, 50, next_edit_rules=RULES))
+        big = TEXT + "#" * MAX_CHARS + "\n"
+        core.handle(event(DocOpen("a.py", "python", 1, big)), 1000)
+        core.handle(event(rename_edit()), 1000)
+        assert core.due(5000) == [] and core.next_edit_too_large == 1
+
     def test_nothing_for_a_session_that_did_not_opt_in_or_with_no_rule_on(self) -> None:
         for core, opted_in in ((WorkerCore(LIMITS), False),
                                (WorkerCore(WorkerLimits(4, 10_000, 16, 100, 50)), True)):

@@ -16,6 +16,7 @@ from documents import cross_file
 from documents.document import Document, DocumentSet
 from documents.languages import canonical_id
 from documents.redaction import redact
+from next_edits.engine import MAX_CHARS as NEXT_EDIT_MAX_CHARS
 from next_edits.engine import Suggestion
 from next_edits.region import changed_region, replaced_identifier
 from schemas.errors import ProtocolError, StateError
@@ -276,6 +277,8 @@ class WorkerCore:
     def __init__(self, limits: WorkerLimits) -> None:
         self._limits = limits
         self._sessions: dict[str, _Session] = {}
+        #: Pauses in documents too large for the next-edit engine (no suggestion, no error).
+        self.next_edit_too_large = 0
 
     @property
     def session_count(self) -> int:
@@ -333,8 +336,13 @@ class WorkerCore:
                 del session.edit_due[uri]
                 doc = session.docs.get(uri)
                 before = session.bases.get(uri)
-                if doc is not None and before is not None and session.route is not None \
-                        and uri not in session.awaiting:
+                if doc is None or before is None or session.route is None \
+                        or uri in session.awaiting:
+                    continue
+                if max(len(doc.text), len(before)) > NEXT_EDIT_MAX_CHARS:
+                    self.next_edit_too_large += 1
+                    session.bases[uri] = doc.text
+                else:
                     actions.append(ProposeEdits(session.route, uri, doc.version,
                                                 canonical_id(doc.language_id, uri), before,
                                                 doc.text, self._limits.next_edit_rules))

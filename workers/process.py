@@ -41,6 +41,10 @@ async def serve(settings: Settings, ready_file: str | None, index: int = 0) -> N
     log.info("model identity: %s", worker.model_identity)
     worker.metrics.gauge("worker_sessions", "sessions whose state this worker holds",
                          lambda: worker.session_count)
+    worker.metrics.gauge("worker_next_edit_too_large", "pauses in documents too large for the "
+                         "next-edit engine (no suggestion)", lambda: worker.next_edit_too_large)
+    worker.metrics.gauge("worker_next_edit_failures", "next-edit engine runs that failed",
+                         lambda: worker.next_edit_failures)
     worker.metrics.gauge("worker_bad_records", "editor events skipped as invalid",
                          lambda: worker.bad_records)
     worker.metrics.gauge("worker_unreadable_records", "editor events skipped because their "

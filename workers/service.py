@@ -119,6 +119,11 @@ class CompletionWorker:
         return self.completions.stats
 
     @property
+    def next_edit_too_large(self) -> int:
+        """Pauses in documents too large for the next-edit engine."""
+        return self._core.next_edit_too_large
+
+    @property
     def session_count(self) -> int:
         return self._core.session_count
 
