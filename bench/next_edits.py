@@ -5,9 +5,10 @@ with and without suggestions in the same run.
 ``python -m bench.next_edits [--rounds N]`` starts a private stack with the rename rule on
 (``NEXT_EDIT_RULES=rename``; it is off by default, docs/NEXT_EDITS.md), then per round, for a
 session that opted in and one that did not (alternating which goes first): open a file, rename
-a parameter where it is declared (one ``doc_change``), and ask for a completion at the end of
-the file. Prints the suggestion's latency (``doc_change`` sent to ``edit_suggestion``
-received), and the completions' first token for each session, p50 / p95 / p99.
+a parameter where it is declared (the new name typed a key at a time, 120 ms apart), and ask for
+a completion at the end of the file. Prints the suggestion's latency (the last keystroke's
+``doc_change`` sent to ``edit_suggestion`` received: the worker's wait for the burst to end
+included), and the completions' first token for each session, p50 / p95 / p99.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from infra.stack import private_settings, up
 from schemas.socket import DocChange, DocClose, DocOpen, EditSuggestion, TextEdit
 from ws_edge.client import EdgeClient, connect_edge
 
+#: The pace of the typed name (about 100 words a minute).
+TYPING_GAP_S = 0.12
 TEXT = '''import statistics
 
 
@@ -51,9 +54,16 @@ async def one_round(client: EdgeClient, opted_in: bool) -> tuple[float | None, f
     text = f"# round {run}\n{TEXT}"
     await client.send(DocOpen(uri, "python", 1, text))
     at = text.index("cnt")
+    # The new name typed over the old at TYPING_GAP_S a key (``c`` replaces ``cnt``, then
+    # ``o``, ``u``, ...): the worker proposes once the burst has ended.
+    for n in range(len("count")):
+        if n:
+            await asyncio.sleep(TYPING_GAP_S)
+        edit = TextEdit(at, at + 3, "c") if n == 0 else TextEdit(at + n, at + n, "count"[n])
+        await client.send(DocChange(uri, 2 + n, (edit,)))
     sent = time.perf_counter()
-    await client.send(DocChange(uri, 2, (TextEdit(at, at + 3, "count"),)))
-    completion = await client.complete(uri, 2, len(text) + 2)
+    version = 1 + len("count")
+    completion = await client.complete(uri, version, len(text) + 2)
     suggestion_ms = None
     if opted_in:
         deadline = sent + 5.0

@@ -18,6 +18,10 @@ MIN_PRECISION = 0.8
 PRECISION: dict[str, float] = {RENAME: 0.50}
 #: The longest document the engine reads (tree-sitter parses it on every pause).
 MAX_CHARS = 200_000
+#: A suggestion's limits in the protocol (schemas.socket.EditSuggestion): more changes are not
+#: suggested, a longer label is cut.
+MAX_CHANGES = 1000
+MAX_LABEL = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +71,11 @@ def propose(before: str, after: str, language: str, rules: frozenset[str] | None
         replaced = replaced_identifier(before, after, region)
         renamed = (propagate_rename(before, after, language, region, replaced) if replaced
                    else None)
-        if renamed is not None:
+        if renamed is not None and len(renamed.changes) <= MAX_CHANGES:
             count = len(renamed.changes)
-            found.append(Suggestion(
-                RENAME, f"rename {count} more use{'s' if count > 1 else ''} of `{renamed.old}` "
-                        f"to `{renamed.new}`", renamed.changes, PRECISION[RENAME]))
+            label = (f"rename {count} more use{'s' if count > 1 else ''} of `{renamed.old}` "
+                     f"to `{renamed.new}`")
+            if len(label) > MAX_LABEL:
+                label = f"rename {count} more use{'s' if count > 1 else ''} of this name"
+            found.append(Suggestion(RENAME, label, renamed.changes, PRECISION[RENAME]))
     return found

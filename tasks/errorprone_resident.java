@@ -7,7 +7,8 @@
  * request a line on stdin: the path of the document's file, as a JSON string. It compiles that
  * file alone with javac's lints (-Xlint:all), through attribution and flow analysis only (no
  * class file is written and no annotation processor runs: nothing of the user's code is
- * executed), with Error Prone's checks as a javac plugin, and writes one JSON line back:
+ * executed), with Error Prone's checks attached (its ErrorProneJavaCompiler), on a class path of
+ * the document's own private directory only, and writes one JSON line back:
  * {"output": "..."}, what javac prints (its diagnostics, Error Prone's among them, in javac's
  * own format), or {"error": "..."}. One check at a time.
  *
@@ -23,20 +24,23 @@ import java.io.PrintStream;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import com.google.errorprone.ErrorProneJavaCompiler;
 import javax.tools.JavaCompiler;
 import javax.tools.StandardJavaFileManager;
-import javax.tools.ToolProvider;
 
 public final class ErrorProneResident {
+  // Error Prone's own compiler (javac with its checks attached), not the plugin: the plugin is
+  // found on the class path, and the document's class path must hold nothing but its own
+  // directory (Error Prone's jars, Guava among them, would resolve the user's imports).
   private static final List<String> OPTIONS = List.of(
       "-XDcompilePolicy=simple", "-XDshould-stop.ifError=FLOW", "-XDshould-stop.ifNoError=FLOW",
-      "-proc:none", "-implicit:none", "-encoding", "UTF-8", "-Xlint:all", "-Xmaxerrs", "50",
-      "-Xplugin:ErrorProne");
+      "-proc:none", "-implicit:none", "-encoding", "UTF-8", "-Xlint:all", "-Xmaxerrs", "50");
 
   public static void main(String[] args) throws Exception {
-    JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
+    JavaCompiler javac = new ErrorProneJavaCompiler();
     PrintStream out = new PrintStream(System.out, false, StandardCharsets.UTF_8);
     BufferedReader in =
         new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
@@ -58,7 +62,10 @@ public final class ErrorProneResident {
     try (StandardJavaFileManager files =
         javac.getStandardFileManager(null, Locale.ROOT, StandardCharsets.UTF_8)) {
       // No diagnostic listener: javac prints each diagnostic to `output` as its command does.
-      javac.getTask(output, files, null, OPTIONS, null, files.getJavaFileObjects(source)).call();
+      List<String> options = new ArrayList<>(OPTIONS);
+      options.addAll(List.of("-classpath", source.getParent().toString(), "-sourcepath",
+          source.getParent().toString()));
+      javac.getTask(output, files, null, options, null, files.getJavaFileObjects(source)).call();
     }
     return "{\"output\": " + quoted(output.toString()) + "}";
   }

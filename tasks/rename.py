@@ -61,6 +61,13 @@ _DECLARATIONS = frozenset({
     "local_variable_declaration", "field_declaration", "for_in_statement",
     "enhanced_for_statement", "lexical_declaration", "init_declarator", "with_item",
 })
+#: What a name inside an assignment's target can be part of without being declared by it.
+_USES_IN_TARGETS = frozenset({
+    "subscript", "attribute", "call", "field_expression", "member_expression",
+    "subscript_expression", "index_expression", "selector_expression", "call_expression",
+    "element_reference", "array_access", "field_access", "scoped_identifier",
+    "qualified_identifier", "pointer_expression", "argument_list", "arguments",
+})
 #: Lists of parameters: a bare identifier in one is a parameter's name.
 _PARAMETER_LISTS = frozenset({"parameters", "formal_parameters", "parameter_list",
                               "closure_parameters"})
@@ -94,7 +101,16 @@ def declares(node: Node) -> bool:
             left = (current.child_by_field_name("left") or current.child_by_field_name("name")
                     or current.child_by_field_name("pattern")
                     or current.child_by_field_name("declarator"))
-            return left is not None and left.start_byte <= node.start_byte < left.end_byte
+            if left is None or not left.start_byte <= node.start_byte < left.end_byte:
+                return False
+            # Bound by the target itself or a pattern of names, not used inside an element,
+            # attribute or call there (``a[i] = v`` declares neither ``a`` nor ``i``).
+            step: Node | None = node
+            while step is not None and step.id != current.id:
+                if step.type in _USES_IN_TARGETS:
+                    return False
+                step = step.parent
+            return True
         if current.type.endswith(("statement", "block", "body")):
             return False
         current = current.parent

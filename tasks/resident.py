@@ -40,7 +40,7 @@ class Resident:
         self.start_timeout_s = start_timeout_s
         self._command = command
         self._preexec = preexec
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._process: subprocess.Popen[bytes] | None = None
         self._served = 0
 
@@ -52,7 +52,7 @@ class Resident:
 
     def _started(self) -> subprocess.Popen[bytes]:
         if self._process is not None and self._process.poll() is not None:
-            self.stop()  # it ended: its pipes closed
+            self._stop()  # it ended: its pipes closed
         if self._process is None:
             argv, env = self._command()
             try:
@@ -66,7 +66,11 @@ class Resident:
         return self._process
 
     def stop(self) -> None:
-        """Kill the helper (its process group), if one runs."""
+        """Kill the helper (its process group), if one runs (after the check in progress)."""
+        with self._lock:
+            self._stop()
+
+    def _stop(self) -> None:
         process, self._process = self._process, None
         if process is None:
             return
@@ -79,10 +83,14 @@ class Resident:
                 with contextlib.suppress(OSError):
                     stream.close()
 
-    def ask(self, request: object, timeout_s: float) -> dict[str, Any]:
+    def ask(self, request: object, timeout_s: float, start: bool = True) -> dict[str, Any]:
         """The helper's answer to ``request``; :class:`LinterError` naming the tool if it cannot
-        take the request, answers nothing within ``timeout_s`` or ends."""
+        take the request, answers nothing within ``timeout_s`` or ends, or (``start`` false) no
+        warm helper runs. An answer with an ``error`` ends the helper too (its state is in doubt:
+        an out-of-memory error, say); the next check starts another."""
         with self._lock:
+            if not start and not self.warm:
+                raise LinterError(f"{self.name}'s helper is not running")
             process = self._started()
             if self._served == 0:
                 timeout_s = max(timeout_s, self.start_timeout_s)
@@ -92,21 +100,21 @@ class Resident:
                 process.stdin.write(orjson.dumps(request) + b"\n")
                 process.stdin.flush()
             except OSError:
-                self.stop()
+                self._stop()
                 raise LinterError(f"{self.name}'s helper process could not take the file") from None
             ready, _, _ = select.select([process.stdout], [], [], timeout_s)
             line = process.stdout.readline() if ready else b""
             if not line:
-                self.stop()
+                self._stop()
                 raise LinterError(f"{self.name} did not finish within {timeout_s:g} s"
                                   if not ready else f"{self.name}'s helper process ended")
             self._served += 1
-            if self._served >= self.limit:
-                self.stop()
-        try:
-            answer = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            raise LinterError(f"{self.name}'s helper answered something unreadable") from None
+            try:
+                answer = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                answer = None
+            if not isinstance(answer, dict) or "error" in answer or self._served >= self.limit:
+                self._stop()
         if not isinstance(answer, dict):
             raise LinterError(f"{self.name}'s helper answered something unreadable")
         return answer

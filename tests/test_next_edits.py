@@ -91,6 +91,15 @@ def test_only_an_edit_where_the_name_is_declared_starts_a_rename() -> None:
     assert suggested(typed, typed.replace("n=size", "n=count"), "python") is None
 
 
+def test_a_name_used_inside_an_assignments_target_is_not_declared_there() -> None:
+    text = "def f(arr, i, obj, v):\n    arr[i] = v\n    obj.x = v\n    return arr[i], obj\n"
+    assert suggested(text, text.replace("arr[i] = v", "arr[k2] = v"), "python") is None
+    assert suggested(text, text.replace("obj.x = v", "other.x = v"), "python") is None
+    pair = "def f(v):\n    a, b = v\n    return a + b\n"
+    assert suggested(pair, pair.replace("a, b = v", "first, b = v"), "python") == \
+        pair.replace("a, b = v", "first, b = v").replace("return a", "return first")
+
+
 def test_no_rename_into_a_keyword() -> None:
     go = "package m\n\nfunc f() int {\n\tx := g()\n\treturn x\n}\n"
     assert suggested(go, go.replace("\tx := g()", "\tvar := g()"), "go") is None

@@ -252,6 +252,16 @@ def test_error_prone_finds_the_bug_patterns_javac_does_not() -> None:
         "errorprone/ReferenceEquality": 5}
 
 
+def test_error_prones_jars_are_not_the_documents_class_path() -> None:
+    """Guava and protobuf are Error Prone's own dependencies: a file importing them is as
+    unresolved in the resident javac as in javac's own process."""
+    assert errorprone.warm_errorprone()
+    text = ("import com.google.common.collect.ImmutableList;\n\npublic class G {\n"
+            "  ImmutableList<String> names = ImmutableList.of();\n}\n")
+    found, summary = findings(text, "java", "file:///p/G.java")
+    assert found == [] and "Error Prone not run" in summary and "were not checked" in summary
+
+
 def test_error_prone_says_why_it_cannot_check_a_file_of_a_larger_package() -> None:
     assert errorprone.warm_errorprone()
     found, summary = findings(JAVA_OTHER_FILES, "java", "file:///p/Area.java")

@@ -170,6 +170,15 @@ def request_age_ms(pending: _Pending, now_ms: int) -> int:
     return now_ms - pending.arrived_ms + transit
 
 
+def _still_typing(before: str, after: str) -> bool:
+    """Whether ``before`` -> ``after`` is one identifier growing or shrinking at its end (the
+    user may be typing a new name over an old one: keep comparing with the name before)."""
+    region = changed_region(before, after)
+    replaced = replaced_identifier(before, after, region) if region is not None else None
+    return replaced is not None and (replaced.new.startswith(replaced.old)
+                                     or replaced.old.startswith(replaced.new))
+
+
 def request_snapshot(route: Route, uri: str) -> SendFrame:
     """Ask the edge holding the session for its copy of ``uri`` (this worker lost or never had it)."""
     return SendFrame(route, ResyncRequest(uri))
@@ -352,16 +361,17 @@ class WorkerCore:
                  suggestions: list[Suggestion], suggestion_id: str) -> list[Action]:
         """The engine's answer for ``uri`` at ``version``: the first suggestion as a frame if the
         document is still at that version (a client that typed on never gets a stale one; the
-        edge checks again). The base moves to the text now, unless the change is an
-        identifier still being typed or just proposed for (the next pause compares with the
-        same base, so a name typed on is proposed again in full)."""
+        edge checks again). The base moves to the text now, unless a suggestion was made or the
+        change is an identifier still growing (then the next pause compares with the same base,
+        so a name typed on is proposed in full)."""
         session = self._sessions.get(session_id)
         doc = session.docs.get(uri) if session is not None else None
         if session is None or doc is None or doc.version != version or session.route is None:
             return []
         before = session.bases.get(uri)
-        region = changed_region(before, after) if before is not None else None
-        if before is None or region is None or replaced_identifier(before, after, region) is None:
+        if before is None or (not suggestions and not _still_typing(before, after)):
+            # A proposal made keeps its base (a name typed on is proposed again in full), as
+            # does a name still growing; any other change is the base of the next comparison.
             session.bases[uri] = after
         if not suggestions:
             return []
@@ -418,9 +428,8 @@ class WorkerCore:
             actions = session.supersede(route, "superseded") + self._change(route, session, body)
             doc = docs.get(body.uri)
             if session.suggest and doc is not None and doc.version == body.version:
-                last = body.changes[-1]
-                typed = last.text[-1:] or (doc.text[last.start - 1:last.start] or "\n")
-                session.edit_due[body.uri] = now_ms + session.rhythm.wait_ms(typed)
+                # Each edit pushes the proposal back: it runs once the burst has ended.
+                session.edit_due[body.uri] = now_ms + session.rhythm.idle_ms()
             return actions
         elif isinstance(body, DocClose):
             session.bases.pop(body.uri, None)

@@ -29,6 +29,10 @@ class DebounceConfig:
     smoothing: float = 0.2
     #: Assumed typical gap before a session has typed enough to know.
     initial_gap_ms: float = 150.0
+    #: The bounds of :meth:`TypingRhythm.idle_ms` (a proposal for the edit just made waits for
+    #: the burst to end, unlike a completion, which a newer keystroke simply supersedes).
+    idle_floor_ms: int = 120
+    idle_ceiling_ms: int = 500
 
 
 class TypingRhythm:
@@ -46,6 +50,14 @@ class TypingRhythm:
                 alpha = self._config.smoothing
                 self.typical_gap_ms = (1 - alpha) * self.typical_gap_ms + alpha * gap
         self._last_ms = now_ms
+
+    def idle_ms(self) -> int:
+        """How long after a keystroke the typist has most likely stopped: the typical gap times
+        ``gap_factor``, within ``idle_floor_ms`` and ``idle_ceiling_ms``. Proposing sooner would
+        propose for each keystroke of a name being typed (``co``, ``cou``, ``coun``)."""
+        config = self._config
+        wait = config.gap_factor * self.typical_gap_ms
+        return round(min(config.idle_ceiling_ms, max(config.idle_floor_ms, wait)))
 
     def wait_ms(self, last_char: str) -> int:
         """How long to hold a request made right after typing ``last_char``."""

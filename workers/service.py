@@ -263,13 +263,13 @@ class CompletionWorker:
         try:
             suggestions = await asyncio.to_thread(propose, action.before, action.after,
                                                   action.language_id, action.rules)
-        except Exception:  # the engine must never stop the worker
+            for follow in self._core.proposed(action.route.session_id, action.uri,
+                                              action.version, action.after, suggestions,
+                                              f"ne-{uuid.uuid4().hex[:24]}"):
+                await self._execute(follow)
+        except Exception:  # a proposal must never stop the worker
             log.exception("the next-edit engine failed on a document")
             self.next_edit_failures += 1
-            return
-        for follow in self._core.proposed(action.route.session_id, action.uri, action.version,
-                                          action.after, suggestions, f"ne-{uuid.uuid4().hex[:24]}"):
-            await self._execute(follow)
 
 
 class _Revocations(ConsumerRebalanceListener):  # type: ignore[misc]

@@ -234,7 +234,9 @@ class EdgeSession:
         if self.hello is None or not self.hello.edit_suggestions:
             return False, []
         doc = self.docs.get(frame.uri)
-        if doc is None or doc.version != frame.version or frame.suggestion_id in self._suggestions:
+        if (doc is None or doc.version != frame.version or frame.uri in self._stale
+                or frame.suggestion_id in self._suggestions):
+            # Gone, typed past, or a change was refused here (the client is ahead of this copy).
             return False, []
         records = [self._suggestion_event(old, "dismissed", None, now_ms)
                    for old, ended in self._suggestions.values()
@@ -386,9 +388,9 @@ class EdgeSession:
             message = DocChange(message.uri, message.version, tuple(
                 TextEdit(edit.start, edit.end, redact(edit.text)) for edit in message.changes))
         elif isinstance(message, DocClose):
+            dismissed = self._dismiss_open(message.uri, now_ms)  # while its language is known
             docs.close(message.uri)
             self._stale.discard(message.uri)
-            dismissed = self._dismiss_open(message.uri, now_ms)
             if tenant.excludes(message.uri):
                 return [], dismissed
             return [], [*dismissed, self._editor(message, now_ms)]
