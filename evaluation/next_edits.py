@@ -1,6 +1,6 @@
 """``python -m evaluation.next_edits``: the next-edit rules replayed on real edit histories, the
-commits of public projects (git mirrors brought with ``fetch``, as ``evaluation.real_bugs``
-reads them), none of which any rule was tuned on.
+commits of public projects (the git mirrors and projects of ``evaluation.real_bugs``), none of
+which any rule was tuned on.
 
 ``mine`` walks each mirror's history for source files a commit changed where an identifier was
 replaced by another (lines diffed, then each changed line's tokens against its counterpart with
@@ -27,19 +27,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from evaluation.real_bugs import EXTENSIONS, MIRRORS, REPOS
 from next_edits.engine import PRECISION, propose
 
-MIRRORS = Path("/work/.mirror")
 SAMPLE = Path(__file__).with_name("next_edits.json")
-#: The repositories replayed (owner/name) and their main language's extensions.
-REPOS: dict[str, str] = {
-    "pallets/click": "python", "spf13/cobra": "go", "google/gson": "java",
-    "expressjs/express": "javascript", "serde-rs/json": "rust", "DaveGamble/cJSON": "c",
-    "colinhacks/zod": "typescript",
-}
-EXTENSIONS = {"python": (".py",), "go": (".go",), "java": (".java",),
-              "javascript": (".js", ".mjs", ".cjs"), "typescript": (".ts",), "rust": (".rs",),
-              "c": (".c", ".h")}
 PER_REPO = 150
 #: Commits that change more lines than this are rewrites, not edits someone typed in a row.
 MAX_CHANGED = 120
@@ -63,6 +54,7 @@ class Replacement:
 
 
 def _git(repo: Path, *args: str) -> str:
+    """git's output, or nothing when it fails (a path the parent commit does not have)."""
     return subprocess.run(["git", "--git-dir", str(repo), *args], capture_output=True,
                           text=True, errors="replace", check=False, timeout=120).stdout
 
