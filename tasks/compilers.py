@@ -2,7 +2,7 @@
 
 Go gets ``go vet`` (the type checker, then vet's checks), C and C++ ``gcc`` at ``-O2`` (several
 of its warnings need the optimiser's data flow) with assembly thrown away, Java ``javac -Xlint``
-(with Error Prone as its plugin, in a resident JVM: tasks/errorprone.py), Rust ``rustc`` (or
+(with Error Prone's checks attached, in a resident JVM: tasks/errorprone.py), Rust ``rustc`` (or
 Clippy's driver) emitting metadata only. A compiler reads the text and writes nothing we keep; none
 runs the code: no build scripts, no tests, cgo and annotation processors off, no network (Go's
 module proxy off), a minimal environment, a time limit, and the text in a private directory in

@@ -7,8 +7,9 @@ reads the output, as it reads javac's own).
 javac runs in a resident JVM (``tasks/errorprone_resident.java``, kept by
 :mod:`tasks.resident`): a JVM's start and Error Prone's class loading are about 3 s here, a warm
 compile of a small file tens of milliseconds. It compiles through attribution and flow analysis
-only, with Error Prone as its plugin: no class file is written, no annotation processor runs,
-nothing of the user's is executed, no configuration is read.
+only, with Error Prone's own compiler (javac with its checks attached, as its plugin attaches
+them) and a class path of the document's private directory alone: no class file is written, no
+annotation processor runs, nothing of the user's is executed, no configuration is read.
 
 Error Prone checks a file only when javac finds no error in it: a lone file that names classes
 of other files of its project gets javac's findings only (the caller says so).
