@@ -238,11 +238,7 @@ class EdgeSession:
                 or frame.suggestion_id in self._suggestions):
             # Gone, typed past, or a change was refused here (the client is ahead of this copy).
             return False, []
-        records = [self._suggestion_event(old, "dismissed", None, now_ms)
-                   for old, ended in self._suggestions.values()
-                   if old.uri == frame.uri and not ended]
-        for old_id in [i for i, (old, _) in self._suggestions.items() if old.uri == frame.uri]:
-            self._suggestions[old_id] = (self._suggestions[old_id][0], True)
+        records = self._dismiss_open(frame.uri, now_ms)
         self._suggestions[frame.suggestion_id] = (frame, False)
         while len(self._suggestions) > REMEMBERED_SUGGESTIONS:
             old, ended = self._suggestions.popitem(last=False)[1]
