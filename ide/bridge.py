@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from typing import get_args
 from ide.coalescing import merge
 from ide.edge_link import EdgeLink
 from ide.mirror import Change, DocumentError, Mirror, MirroredDocument
+from ide.next_edits import VERDICTS, Offers
 from ide.options import Options
 from ide.positions import Encoding, Position, PositionError
 from ide.verdicts import Verdicts
@@ -32,8 +34,10 @@ from schemas.socket import (
     DocChange,
     DocClose,
     DocOpen,
+    EditSuggestion,
     ErrorFrame,
     FeedbackKind,
+    SuggestionFeedback,
     TaskKind,
 )
 from socket_client.answers import Answer
@@ -75,7 +79,7 @@ class Bridge:
                  notify: Callable[[str], None] = lambda _message: None) -> None:
         self.mirror = Mirror(encoding)
         self.notify = notify
-        self.link = EdgeLink(options, self._reopen, notify, self._refused)
+        self.link = EdgeLink(options, self._reopen, notify, self._refused, self._suggested)
         self._unsent: set[str] = set()
         self._at_edge: OrderedDict[str, None] = OrderedDict()  # least recently used first
         self._latency_ms: OrderedDict[str, int] = OrderedDict()
@@ -85,6 +89,12 @@ class Bridge:
         #: Edits not yet sent, per document (``None``: send it whole); see ``ide.coalescing``.
         self._outgoing: dict[str, DocChange | None] = {}
         self._flush_timer: asyncio.TimerHandle | None = None
+        #: Next-edit suggestions: the current one per document, and those awaiting a verdict.
+        self.offers = Offers()
+        self.edit_verdicts = Verdicts()
+        self._suggestions: OrderedDict[str, bool] = OrderedDict()  # id -> reported shown
+        #: Called with each suggestion kept (the server tells the editor of it).
+        self.on_next_edit: Callable[[EditSuggestion], None] = lambda _suggestion: None
 
     # --- documents -------------------------------------------------------------------------
 
@@ -96,6 +106,9 @@ class Bridge:
         """Applied to the mirror now; sent to the edge with the edits that follow within
         ``COALESCE_S``, or before the next request for the document, whichever comes first."""
         frame = self.mirror.change(uri, changes)
+        if self.offers.changed(uri) is not None:
+            self.edit_verdicts.superseded(uri, time.monotonic())
+            self._schedule_verdicts()
         if uri in self._outgoing:
             earlier = self._outgoing[uri]
             if earlier is None or isinstance(frame, DocOpen):
@@ -132,6 +145,9 @@ class Bridge:
 
     def closed(self, uri: str) -> None:
         self._supersede(uri)
+        stale = self.offers.changed(uri)
+        if stale is not None:  # the edge ends it (dismissed) when the document closes
+            self.edit_verdicts.settled(stale.suggestion_id)
         self._outgoing.pop(uri, None)
         self._unsent.discard(uri)
         frame = self.mirror.close(uri)
@@ -168,8 +184,56 @@ class Bridge:
 
     def _refused(self, frame: ErrorFrame) -> None:
         """The edge refused a frame that names no request: it may have been an edit, and the
-        frame does not say of which document, so every document is sent whole on its next use."""
+        frame does not say of which document, so every document is sent whole on its next use.
+        Feedback on a suggestion the edge has ended meanwhile is refused about the suggestion,
+        not a document: nothing to resend."""
+        if frame.field == "suggestion_id":
+            return
         self._unsent.update(doc.uri for doc in self.mirror)
+
+    # --- next edits ------------------------------------------------------------------------
+
+    def _suggested(self, suggestion: EditSuggestion) -> None:
+        """A suggestion from the edge: kept if it is for the mirror's version of its document
+        (the edge's copy has that version too), else ended at once as dismissed."""
+        doc = self.mirror.find(suggestion.uri)
+        version = doc.version if doc is not None and doc.synced else None
+        self._suggestions[suggestion.suggestion_id] = False
+        while len(self._suggestions) > REMEMBERED_ANSWERS:
+            self._suggestions.popitem(last=False)
+        if version is None or suggestion.version != version:
+            self._post_verdict(suggestion.suggestion_id, "dismissed")
+            return
+        replaced = self.offers.offered(suggestion, version)
+        if replaced is not None:
+            self.edit_verdicts.settled(replaced)  # the edge ended it when it sent this one
+        self.edit_verdicts.answered(suggestion.suggestion_id, suggestion.uri)
+        self.on_next_edit(suggestion)
+
+    def next_edit_feedback(self, suggestion_id: str, kind: str,
+                           accepted_changes: int | None = None) -> bool:
+        """The editor's verdict on a suggestion (``shown`` is reported once, whoever says it
+        first: the editor package that drew it, or the server listing its code action);
+        :class:`DocumentError` for one this server was not given or an unknown kind."""
+        if kind not in VERDICTS:
+            raise DocumentError("invalid_kind", f"kind {kind!r} is not one of {', '.join(VERDICTS)}")
+        if suggestion_id not in self._suggestions:
+            raise DocumentError("unknown_suggestion",
+                                f"suggestion {suggestion_id!r} was not given to this server")
+        if accepted_changes is not None and accepted_changes < 0:
+            raise DocumentError("invalid_field", "acceptedChanges must not be negative")
+        if kind == "shown":
+            if self._suggestions[suggestion_id]:
+                return True
+            self._suggestions[suggestion_id] = True
+        else:
+            self.edit_verdicts.settled(suggestion_id)
+        return self._post_verdict(suggestion_id, kind, accepted_changes)
+
+    def _post_verdict(self, suggestion_id: str, kind: str,
+                      accepted_changes: int | None = None) -> bool:
+        return self.link.post(SuggestionFeedback(uuid.uuid4().hex, suggestion_id,
+                                                 kind, accepted_changes))  # type: ignore[arg-type]
 
     # --- assistant tasks -------------------------------------------------------------------
 
@@ -268,7 +332,8 @@ class Bridge:
         self._schedule_verdicts()
 
     def _schedule_verdicts(self) -> None:
-        due = self.verdicts.next_due_s()
+        due = min((at for at in (self.verdicts.next_due_s(), self.edit_verdicts.next_due_s())
+                   if at is not None), default=None)
         if due is None or self._verdict_timer is not None:
             return
         try:
@@ -280,8 +345,11 @@ class Bridge:
 
     def _report_dismissed(self) -> None:
         self._verdict_timer = None
-        for request_id in self.verdicts.due(time.monotonic()):
+        now = time.monotonic()
+        for request_id in self.verdicts.due(now):
             self.link.feedback(request_id, "dismissed", None, self._latency_ms.get(request_id))
+        for suggestion_id in self.edit_verdicts.due(now):
+            self._post_verdict(suggestion_id, "dismissed")
         self._schedule_verdicts()
 
     def feedback(self, request_id: str, kind: str, accepted_chars: int | None = None) -> bool:

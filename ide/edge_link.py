@@ -29,6 +29,7 @@ from schemas.socket import (
     Cancel,
     ClientMessage,
     CompletionRequest,
+    EditSuggestion,
     ErrorFrame,
     Feedback,
     Hello,
@@ -55,11 +56,13 @@ class EdgeLink:
 
     def __init__(self, options: Options, reopen: Callable[[], None],
                  notify: Callable[[str], None] = lambda _message: None,
-                 on_refused: Callable[[ErrorFrame], None] = lambda _frame: None) -> None:
+                 on_refused: Callable[[ErrorFrame], None] = lambda _frame: None,
+                 on_suggestion: Callable[[EditSuggestion], None] = lambda _frame: None) -> None:
         self.options = options
         self._reopen = reopen
         self._notify = notify
         self._on_refused = on_refused
+        self._on_suggestion = on_suggestion
         self.welcome: Welcome | None = None
         self.pacing = Pacing()
         self.sessions = 0
@@ -185,7 +188,9 @@ class EdgeLink:
         async with connect(self.options.url, additional_headers=headers, compression=None,
                            ssl=self._ssl(), open_timeout=5, max_size=4 * (1 << 20)) as connection:
             await connection.send(encode(Hello(protocol=1, client=self.options.client,
-                                               capabilities=True)).decode())
+                                               capabilities=True,
+                                               edit_suggestions=self.options.next_edits)
+                                         ).decode())
             first = decode_server_message(parse_json(await asyncio.wait_for(connection.recv(), 5)))
             if not isinstance(first, Welcome):
                 raise ProtocolError("no_welcome", f"the edge answered hello with {first.type}")
@@ -234,3 +239,5 @@ class EdgeLink:
             self.pacing.interval_ms = frame.request_interval_ms
         elif isinstance(frame, Notice):
             self._notify(f"code assistant: {frame.message}")
+        elif isinstance(frame, EditSuggestion):
+            self._on_suggestion(frame)

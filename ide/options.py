@@ -25,6 +25,7 @@ CREDENTIAL_IN_QUERY = re.compile(r"[?&](key|token|api_?key|password)=", re.IGNOR
 #: The embedded stack's developer key, relative to the stack's home (``make up`` writes it).
 DEV_KEY = Path("tenants") / "default.dev-key"
 ROOT = Path(__file__).resolve().parent.parent
+_OFF = ("off", "0", "false", "no")
 
 
 class OptionsError(AssistantError, ValueError):
@@ -40,12 +41,18 @@ class Options:
     ca_file: str | None = None
     client: str = "code-assistant-ls"
     warnings: tuple[str, ...] = ()
+    #: Ask the edge for next-edit suggestions (offered as an "Apply next edit" code action).
+    next_edits: bool = True
+    #: Also push each one as a ``codeAssistant/nextEdit`` notification (our editor packages
+    #: draw them; an editor that does not know the method must not be sent it).
+    next_edit_notifications: bool = False
 
 
 def resolve(init: Mapping[str, Any] | None, env: Mapping[str, str]) -> Options:
-    """Read ``initializationOptions`` (``url``, ``apiKeyFile``, ``caFile``, ``client``) over the
-    environment (``CODE_ASSISTANT_URL``, ``CODE_ASSISTANT_API_KEY``, ``CODE_ASSISTANT_API_KEY_FILE``,
-    ``CODE_ASSISTANT_CA_FILE``)."""
+    """Read ``initializationOptions`` (``url``, ``apiKeyFile``, ``caFile``, ``client``,
+    ``nextEdits``, ``nextEditNotifications``) over the environment (``CODE_ASSISTANT_URL``,
+    ``CODE_ASSISTANT_API_KEY``, ``CODE_ASSISTANT_API_KEY_FILE``, ``CODE_ASSISTANT_CA_FILE``,
+    ``CODE_ASSISTANT_NEXT_EDITS=off``)."""
     init = init or {}
     warnings = []
     if "apiKey" in init or "api_key" in init:
@@ -76,7 +83,12 @@ def resolve(init: Mapping[str, Any] | None, env: Mapping[str, str]) -> Options:
         raise OptionsError("the API key is empty")
     ca_file = init.get("caFile") or env.get("CODE_ASSISTANT_CA_FILE") or None
     client = str(init.get("client") or "code-assistant-ls")
-    return Options(url, key, str(ca_file) if ca_file else None, client[:128], tuple(warnings))
+    next_edits = init.get("nextEdits")
+    if next_edits is None:
+        next_edits = env.get("CODE_ASSISTANT_NEXT_EDITS", "on").strip().lower() not in _OFF
+    notifications = init.get("nextEditNotifications") is True
+    return Options(url, key, str(ca_file) if ca_file else None, client[:128], tuple(warnings),
+                   next_edits=next_edits is True, next_edit_notifications=notifications)
 
 
 def from_environment(init: Mapping[str, Any] | None = None) -> Options:

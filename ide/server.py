@@ -34,11 +34,15 @@ from ide.actions import (
 )
 from ide.bridge import Bridge, EdgeUnavailable, Suggestion
 from ide.mirror import Change, DocumentError
+from ide.next_edits import FEEDBACK_COMMAND as NEXT_EDIT_FEEDBACK
+from ide.next_edits import NOTIFICATION as NEXT_EDIT
+from ide.next_edits import announcement
+from ide.next_edits import code_action as next_edit_action
 from ide.options import OptionsError, from_environment
 from ide.positions import ENCODINGS, Encoding, Position, PositionError, position_of
 from ide.stdio import serve
 from ide.suggestions import FEEDBACK_COMMAND, completion_items, inline_items
-from schemas.socket import TASK_KINDS, EditResult, FindingResult, TaskKind
+from schemas.socket import TASK_KINDS, EditResult, EditSuggestion, FindingResult, TaskKind
 
 VERSION = "0.1.0"
 #: Mirror versions remembered per document with the editor's version they correspond to.
@@ -146,6 +150,8 @@ def build() -> AssistantServer:
             ls.problem = f"code assistant is not configured: {error}"
             return
         ls.bridge = Bridge(options, _encoding(ls), ls.tell)
+        if options.next_edit_notifications:
+            ls.bridge.on_next_edit = lambda suggestion: _announce(ls, suggestion)
         for warning in options.warnings:
             log.warning(warning)
 
@@ -226,6 +232,12 @@ def build() -> AssistantServer:
             except PositionError as error:
                 raise JsonRpcInvalidParams(f"{uri}: {error}") from None
         actions: list[types.CodeAction | types.Command] = []
+        bridge = ls.require_bridge()
+        suggestion = bridge.offers.current(uri, doc.version)
+        if suggestion is not None:
+            actions.append(next_edit_action(doc.text, suggestion,
+                                            ls.editor_version(uri, doc.version), _encoding(ls)))
+            bridge.next_edit_feedback(suggestion.suggestion_id, "shown")
         version_findings = ls.findings.get(uri)
         if version_findings is not None and version_findings[0] == doc.version:
             actions += quick_fixes(uri, doc.text, ls.editor_version(uri, doc.version),
@@ -271,7 +283,34 @@ def build() -> AssistantServer:
         except DocumentError as error:
             raise JsonRpcInvalidParams(error.message) from None
 
+    @server.command(NEXT_EDIT_FEEDBACK)
+    def next_edit_feedback(ls: AssistantServer, *args: Any) -> bool:
+        """``{"suggestionId", "kind": shown|accepted|partial|rejected|dismissed,
+        "acceptedChanges"?}``: what became of a next-edit suggestion."""
+        if len(args) != 1 or not isinstance(args[0], dict):
+            raise JsonRpcInvalidParams(f"{NEXT_EDIT_FEEDBACK} takes one object argument")
+        argument: dict[str, Any] = args[0]
+        suggestion_id, kind = argument.get("suggestionId"), argument.get("kind")
+        accepted = argument.get("acceptedChanges")
+        if not isinstance(suggestion_id, str) or not isinstance(kind, str) \
+                or not (accepted is None or isinstance(accepted, int)):
+            raise JsonRpcInvalidParams(
+                "suggestionId and kind must be strings, acceptedChanges an integer")
+        try:
+            return ls.require_bridge().next_edit_feedback(suggestion_id, kind, accepted)
+        except DocumentError as error:
+            raise JsonRpcInvalidParams(error.message) from None
+
     return server
+
+
+def _announce(ls: AssistantServer, suggestion: EditSuggestion) -> None:
+    """Push a kept next-edit suggestion to an editor package that asked for them."""
+    doc = ls.require_bridge().mirror.find(suggestion.uri)
+    if doc is None:
+        return
+    ls.protocol.notify(NEXT_EDIT, announcement(
+        doc.text, suggestion, ls.editor_version(suggestion.uri, doc.version), _encoding(ls)))
 
 
 def _task_arguments(args: tuple[Any, ...]

@@ -49,3 +49,9 @@ def feedback_kinds_sql(request_id: str) -> str:
     """The feedback kinds of ``request_id``, sorted and comma-joined ("accepted,shown")."""
     return ("SELECT arrayStringConcat(arraySort(groupUniqArray(kind)), ',') FROM feedback_events "
             f"WHERE request_id = '{request_id}'")
+
+
+def suggestion_kinds_sql(suggestion_id: str) -> str:
+    """The feedback kinds of next-edit suggestion ``suggestion_id``, sorted and comma-joined."""
+    return ("SELECT arrayStringConcat(arraySort(groupUniqArray(kind)), ',') FROM suggestion_events "
+            f"WHERE suggestion_id = '{suggestion_id}'")

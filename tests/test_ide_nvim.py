@@ -10,8 +10,15 @@ from pathlib import Path
 import pytest
 
 from config.settings import Settings
-from tests.real_editors import ROOT, accepted_rows, drive, feedback_kinds_sql
+from tests.real_editors import (
+    ROOT,
+    accepted_rows,
+    drive,
+    feedback_kinds_sql,
+    suggestion_kinds_sql,
+)
 from tests.test_analytics_e2e import until
+from tests.test_stack_e2e import PYTHON_SOURCE
 
 pytestmark = pytest.mark.stack
 
@@ -60,3 +67,25 @@ async def test_neovim_runs_the_tasks_as_code_actions(stack: Settings, tmp_path: 
     assert seen["rename_edits"][0].startswith("Rename `number` to `n`"), seen
     assert seen["findings"] >= 1
     assert any(d.startswith("code-assistant:") for d in seen["diagnostics"]), seen
+
+
+async def test_neovim_draws_a_next_edit_and_applies_it_as_one_undo_step(
+        stack: Settings, tmp_path: Path) -> None:
+    """A parameter renamed by keys typed into Neovim: the suggestion for its other uses is
+    drawn, ]n jumps to its first place, <Tab> applies it, one `u` undoes all of it (the
+    rename typed before it stays), and ClickHouse has it shown, then accepted."""
+    nvim = shutil.which("nvim")
+    assert nvim, "Neovim is missing: `make install` installs it"
+    script = ROOT / "tests" / "nvim" / "next_edit.lua"
+    seen = await drive(stack, tmp_path, "nvim",
+                       [nvim, "--headless", "-u", "NONE", "-i", "NONE", "-c", f"luafile {script}"])
+    assert seen["rule"] == "rename" and seen["edits"] == 4, seen
+    assert seen["marks"] >= 4, "each place is highlighted"
+    assert seen["cursor_after_jump"] == [2, 7], seen  # `if number` on the second line
+    assert seen["lines_after_accept"] == [
+        "def fibonacci(count):", "    if count < 2:", "        return count",
+        "    return fibonacci(count - 1) + fibonacci(count - 2)"], seen
+    assert seen["lines_after_undo"][0] == "def fibonacci(count):", seen
+    assert seen["lines_after_undo"][1:] == PYTHON_SOURCE.splitlines()[1:4], seen
+    kinds = await until(stack, suggestion_kinds_sql(seen["suggestion_id"]), "accepted,shown")
+    assert kinds == "accepted,shown"

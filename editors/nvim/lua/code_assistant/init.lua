@@ -10,6 +10,11 @@
 --
 -- The API key comes from CODE_ASSISTANT_API_KEY / CODE_ASSISTANT_API_KEY_FILE in Neovim's
 -- environment (never from this file).
+--
+-- Next edits: after an edit that implies others (a renamed parameter's other uses), the server
+-- pushes a suggestion; each place it changes is highlighted, with the line as it would read
+-- shown at the line's end. <Tab> (normal mode, or insert mode with no ghost text) applies all
+-- of it as one undo step, ]n jumps to its next place, <C-]> rejects it; any edit drops it.
 
 local M = {}
 
@@ -21,10 +26,16 @@ local defaults = {
   accept_key = "<Tab>",
   dismiss_key = "<C-]>",
   highlight = "Comment",
+  next_edits = true,
+  accept_edit_key = "<Tab>",
+  jump_edit_key = "]n",
+  edit_highlight = "DiffChange",
+  edit_preview_highlight = "DiffAdd",
 }
 
 local ns = vim.api.nvim_create_namespace("code_assistant")
-local state = { client_id = nil, config = nil, timer = nil, ghost = nil, seq = 0 }
+local ns_edit = vim.api.nvim_create_namespace("code_assistant_next_edit")
+local state = { client_id = nil, config = nil, timer = nil, ghost = nil, seq = 0, edit = nil }
 
 local function client()
   return state.client_id and vim.lsp.get_client_by_id(state.client_id) or nil
@@ -141,10 +152,133 @@ function M.suggestion()
   return state.ghost and state.ghost.item or nil
 end
 
+-- --- next edits -------------------------------------------------------------------------
+
+local function edit_feedback(suggestion_id, kind)
+  local c = client()
+  if c then
+    c.request("workspace/executeCommand", { command = "codeAssistant.nextEditFeedback",
+      arguments = { { suggestionId = suggestion_id, kind = kind } } }, function() end)
+  end
+end
+
+local function clear_edit()
+  local edit = state.edit
+  state.edit = nil
+  if edit and vim.api.nvim_buf_is_valid(edit.buf) then
+    vim.api.nvim_buf_clear_namespace(edit.buf, ns_edit, 0, -1)
+  end
+  return edit
+end
+
+-- A byte column of ``line`` for an LSP character in ``encoding``.
+local function byte_col(line, character, encoding)
+  if encoding == "utf-8" then
+    return math.min(character, #line)
+  end
+  local ok, col = pcall(vim.str_byteindex, line, character, encoding == "utf-16")
+  return ok and col or #line
+end
+
+-- Each line the suggestion changes, as it would read after it (for the preview).
+local function previews(buf, edits, encoding)
+  local rows = {}
+  for i = #edits, 1, -1 do -- last first, so earlier columns stay valid
+    local e = edits[i]
+    local row = e.range.start.line
+    local line = rows[row] or vim.api.nvim_buf_get_lines(buf, row, row + 1, false)[1] or ""
+    local first = byte_col(line, e.range.start.character, encoding)
+    local last = e.range["end"].line == row and byte_col(line, e.range["end"].character, encoding)
+      or #line
+    rows[row] = line:sub(1, first) .. e.newText:gsub("\n.*", "") .. line:sub(last + 1)
+  end
+  return rows
+end
+
+-- Draw a suggestion pushed by the server (codeAssistant/nextEdit) if its buffer is as it was.
+local function on_next_edit(_, params)
+  local buf = vim.uri_to_bufnr(params.uri)
+  if not vim.api.nvim_buf_is_loaded(buf) or params.version ~= vim.lsp.util.buf_versions[buf] then
+    return
+  end
+  local c = client()
+  local encoding = c and c.offset_encoding or "utf-16"
+  clear_edit()
+  local places = {}
+  for _, e in ipairs(params.edits) do
+    local row = e.range.start.line
+    local line = vim.api.nvim_buf_get_lines(buf, row, row + 1, false)[1] or ""
+    local first = byte_col(line, e.range.start.character, encoding)
+    local last = e.range["end"].line == row and byte_col(line, e.range["end"].character, encoding)
+      or #line
+    vim.api.nvim_buf_set_extmark(buf, ns_edit, row, first, {
+      end_col = math.max(last, first), hl_group = state.config.edit_highlight })
+    table.insert(places, { row + 1, first })
+  end
+  for row, text in pairs(previews(buf, params.edits, encoding)) do
+    vim.api.nvim_buf_set_extmark(buf, ns_edit, row, 0, {
+      virt_text = { { "  -> " .. vim.trim(text), state.config.edit_preview_highlight } },
+      virt_text_pos = "eol" })
+  end
+  state.edit = { buf = buf, params = params, encoding = encoding, places = places }
+  edit_feedback(params.suggestionId, "shown")
+end
+
+-- The next-edit suggestion on screen (the server's codeAssistant/nextEdit params), or nil.
+function M.next_edit()
+  return state.edit and state.edit.params or nil
+end
+
+-- Apply the suggestion on screen as one undo step; false when there is none (or the buffer
+-- changed since: it is then dropped).
+function M.accept_edit()
+  local edit = state.edit
+  if not edit or edit.buf ~= vim.api.nvim_get_current_buf() then
+    return false
+  end
+  clear_edit()
+  if edit.params.version ~= vim.lsp.util.buf_versions[edit.buf] then
+    return false
+  end
+  vim.lsp.util.apply_text_edits(edit.params.edits, edit.buf, edit.encoding)
+  edit_feedback(edit.params.suggestionId, "accepted")
+  return true
+end
+
+-- Reject the suggestion on screen.
+function M.reject_edit()
+  local edit = clear_edit()
+  if edit then
+    edit_feedback(edit.params.suggestionId, "rejected")
+  end
+end
+
+-- Move the cursor to the suggestion's next place after it (wrapping); false when there is none.
+function M.jump_edit()
+  local edit = state.edit
+  if not edit or edit.buf ~= vim.api.nvim_get_current_buf() then
+    return false
+  end
+  local cursor = vim.api.nvim_win_get_cursor(0)
+  local target = nil
+  for _, place in ipairs(edit.places) do -- in document order
+    if place[1] > cursor[1] or (place[1] == cursor[1] and place[2] > cursor[2]) then
+      target = place
+      break
+    end
+  end
+  target = target or edit.places[1]
+  if target then
+    vim.api.nvim_win_set_cursor(0, target)
+  end
+  return target ~= nil
+end
+
 -- The running client (nil before setup or after it failed to start).
 M.client = client
 
 local function on_text_changed()
+  clear_edit() -- stale now: the server reports it dismissed unless it hears otherwise
   if state.ghost then
     M.dismiss()
   end
@@ -201,7 +335,9 @@ function M.setup(opts)
   state.client_id = vim.lsp.start_client({
     name = "code-assistant",
     cmd = config.cmd,
-    init_options = vim.tbl_extend("force", { client = "neovim" }, config.init_options),
+    init_options = vim.tbl_extend("force", { client = "neovim", nextEdits = config.next_edits,
+                                             nextEditNotifications = config.next_edits },
+                                  config.init_options),
     root_dir = vim.loop.cwd(),
     -- Every keystroke goes to the server at once: the edge and the workers debounce.
     flags = { debounce_text_changes = 0 },
@@ -210,6 +346,7 @@ function M.setup(opts)
         local levels = { vim.log.levels.ERROR, vim.log.levels.WARN, vim.log.levels.INFO }
         vim.notify("code assistant: " .. result.message, levels[result.type] or vim.log.levels.INFO)
       end,
+      ["codeAssistant/nextEdit"] = on_next_edit,
     },
   })
   if not state.client_id then
@@ -223,6 +360,7 @@ function M.setup(opts)
     callback = function(args) attach(args.buf) end,
   })
   vim.api.nvim_create_autocmd("TextChangedI", { group = group, callback = on_text_changed })
+  vim.api.nvim_create_autocmd("TextChanged", { group = group, callback = clear_edit })
   -- A cursor moved away (arrow keys, a click) leaves the suggestion where it no longer applies.
   vim.api.nvim_create_autocmd("CursorMovedI", {
     group = group,
@@ -238,12 +376,31 @@ function M.setup(opts)
     callback = function() if state.ghost then M.dismiss() end end,
   })
   vim.keymap.set("i", config.accept_key, function()
-    if not M.accept() then
+    if not M.accept() and not (config.accept_key == config.accept_edit_key and M.accept_edit()) then
       vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes(config.accept_key, true, false, true),
         "n", false)
     end
   end, { desc = "accept the code assistant's suggestion" })
-  vim.keymap.set("i", config.dismiss_key, M.dismiss, { desc = "dismiss the suggestion" })
+  vim.keymap.set("i", config.dismiss_key, function()
+    M.dismiss()
+    M.reject_edit()
+  end, { desc = "dismiss the suggestion" })
+  local function fallback(key, action)
+    return function()
+      if not action() then
+        vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes(key, true, false, true), "n", false)
+      end
+    end
+  end
+  vim.keymap.set("n", config.accept_edit_key, fallback(config.accept_edit_key, M.accept_edit),
+    { desc = "apply the code assistant's next edit" })
+  vim.keymap.set("n", config.jump_edit_key, fallback(config.jump_edit_key, M.jump_edit),
+    { desc = "go to the next edit's next place" })
+  vim.keymap.set("n", config.dismiss_key, fallback(config.dismiss_key, function()
+    local had = state.edit ~= nil
+    M.reject_edit()
+    return had
+  end), { desc = "reject the next edit" })
   -- :CodeAssistant {explain|find_bugs|fix|refactor|tests|docs} [instruction], on the cursor or
   -- a line range (`:CodeAssistant refactor rename to total`).
   vim.api.nvim_create_user_command("CodeAssistant", function(args)

@@ -1,0 +1,84 @@
+-- Drives real Neovim (headless) through a rename typed as a person types it: the server's
+-- next-edit suggestion (the parameter's other uses) is drawn, ]n jumps to it, <Tab> applies it
+-- as one undo step, `u` takes all of it back. Writes what it saw as JSON to $RESULT.
+local result = { steps = {} }
+
+local finish = dofile(vim.fn.fnamemodify(debug.getinfo(1, "S").source:sub(2), ":h")
+  .. "/result.lua")(result)
+
+local function keys(text)
+  vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes(text, true, false, true), "t", false)
+end
+
+local function when(what, check, seconds, after)
+  local deadline = vim.loop.now() + seconds * 1000
+  local function poll()
+    local ok, done = pcall(check)
+    if not ok then
+      return finish(false, done)
+    end
+    if done then
+      table.insert(result.steps, what)
+      local fine, err = pcall(after)
+      if not fine then
+        finish(false, err)
+      end
+    elseif vim.loop.now() > deadline then
+      finish(false, "timed out waiting for " .. what)
+    else
+      vim.defer_fn(poll, 50)
+    end
+  end
+  vim.defer_fn(poll, 50)
+end
+
+local ok, err = pcall(function()
+  vim.opt.runtimepath:append(os.getenv("PLUGIN"))
+  vim.cmd("filetype on") -- languageId python (without it Neovim sends "")
+  local assistant = require("code_assistant")
+  assistant.setup({ cmd = { os.getenv("SERVER") }, init_options = { url = os.getenv("EDGE_URL") } })
+  vim.cmd("edit " .. os.getenv("FILE"))
+  local buf = vim.api.nvim_get_current_buf()
+  local function lines()
+    return vim.api.nvim_buf_get_lines(buf, 0, 4, false)
+  end
+  local ns = vim.api.nvim_get_namespaces()["code_assistant_next_edit"]
+
+  when("the language server", function()
+    local c = assistant.client()
+    return c ~= nil and c.initialized and vim.lsp.buf_is_attached(buf, c.id)
+  end, 20, function()
+    -- A completion first: the server's session to the edge is open (an edit made before it
+    -- opens reaches the worker as the document's first text, with nothing renamed in it).
+    vim.lsp.buf_request_sync(buf, "textDocument/inlineCompletion", {
+      textDocument = { uri = vim.uri_from_bufnr(buf) }, position = { line = 0, character = 0 },
+      context = { triggerKind = 1 } }, 10000)
+    keys("gg0f(lciwcount<Esc>")
+    when("a next edit", function() return assistant.next_edit() ~= nil end, 20, function()
+      local edit = assistant.next_edit()
+      result.suggestion_id = edit.suggestionId
+      result.label = edit.label
+      result.rule = edit.rule
+      result.edits = #edit.edits
+      result.marks = #vim.api.nvim_buf_get_extmarks(buf, ns, 0, -1, {})
+      keys("]n")
+      vim.defer_fn(function()
+        result.cursor_after_jump = vim.api.nvim_win_get_cursor(0)
+        keys("<Tab>")
+        when("the edit applied", function() return assistant.next_edit() == nil end, 5, function()
+          vim.defer_fn(function()
+            result.lines_after_accept = lines()
+            keys("u")
+            vim.defer_fn(function()
+              result.lines_after_undo = lines()
+              vim.defer_fn(function() finish(true) end, 1000) -- the feedback leaves first
+            end, 200)
+          end, 200)
+        end)
+      end, 200)
+    end)
+  end)
+end)
+if not ok then
+  finish(false, err)
+end
