@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from config.settings import Settings
-from tests.real_editors import ROOT, accepted_rows, drive
+from tests.real_editors import ROOT, accepted_rows, drive, suggestion_kinds_sql
+from tests.test_analytics_e2e import until
+from tests.test_stack_e2e import PYTHON_SOURCE
 
 pytestmark = pytest.mark.stack
 
@@ -47,3 +49,24 @@ async def test_emacs_runs_a_task_right_after_an_edit(stack: Settings, tmp_path: 
     assert seen["docs_edits"] == ["Document fibonacci"] and seen["docs_applied"] is True, seen
     assert seen["line_after_docs"].startswith('    """'), seen
     assert seen["last_line"] == "# edited just before the task", seen
+
+
+async def test_emacs_draws_a_next_edit_and_applies_it_as_one_undo_step(
+        stack: Settings, tmp_path: Path) -> None:
+    """A parameter renamed in Emacs: the suggestion for its other uses is drawn as overlays
+    (old text, new text after it), ``code-assistant-next-edit-location`` goes to its first
+    place, TAB applies it, one undo takes all of it back, and ClickHouse has it accepted."""
+    emacs = shutil.which("emacs")
+    assert emacs, "Emacs is missing: `make install` installs emacs-nox and elpa-eglot"
+    script = ROOT / "tests" / "emacs" / "next_edit.el"
+    seen = await drive(stack, tmp_path, "emacs", [emacs, "--batch", "-q", "-l", str(script)])
+    assert seen["rule"] == "rename", seen
+    assert seen["overlays"] == [["number", "count"]] * 4, seen
+    assert (seen["line_after_jump"], seen["column_after_jump"]) == (2, 7), seen
+    assert seen["lines_after_accept"] == [
+        "def fibonacci(count):", "    if count < 2:", "        return count",
+        "    return fibonacci(count - 1) + fibonacci(count - 2)"], seen
+    assert seen["lines_after_undo"][0] == "def fibonacci(count):", seen
+    assert seen["lines_after_undo"][1:] == PYTHON_SOURCE.splitlines()[1:4], seen
+    kinds = await until(stack, suggestion_kinds_sql(seen["suggestion_id"]), "accepted,shown")
+    assert kinds == "accepted,shown"

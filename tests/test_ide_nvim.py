@@ -81,6 +81,8 @@ async def test_neovim_draws_a_next_edit_and_applies_it_as_one_undo_step(
                        [nvim, "--headless", "-u", "NONE", "-i", "NONE", "-c", f"luafile {script}"])
     assert seen["rule"] == "rename" and seen["edits"] == 4, seen
     assert seen["marks"] >= 4, "each place is highlighted"
+    assert seen["action_title"] == f"Code assistant: Apply next edit: {seen['label']}", seen
+    assert seen["action_version"] == seen["buffer_version"], seen
     assert seen["cursor_after_jump"] == [2, 7], seen  # `if number` on the second line
     assert seen["lines_after_accept"] == [
         "def fibonacci(count):", "    if count < 2:", "        return count",

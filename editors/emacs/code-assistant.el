@@ -16,6 +16,12 @@
 ;;   (setq code-assistant-url "ws://127.0.0.1:8765")   ; or CODE_ASSISTANT_URL
 ;;   (code-assistant-setup '(python-mode js-mode go-mode rust-mode))
 ;;
+;; Next edits: after an edit that implies others (a renamed parameter's other uses), the server
+;; pushes a suggestion; each place it changes is highlighted with its new text after it.  TAB
+;; (with no ghost text) or `code-assistant-accept-edit' applies all of it as one undo step,
+;; `code-assistant-next-edit-location' (C-c C-n) moves to its next place,
+;; `code-assistant-reject-edit' drops it; any edit of the buffer drops it too.
+;;
 ;; The API key comes from CODE_ASSISTANT_API_KEY or CODE_ASSISTANT_API_KEY_FILE in Emacs's
 ;; environment, or from `code-assistant-api-key-file'; never from this file.
 ;; eglot runs one server per buffer: in these modes it replaces any other language server.
@@ -25,6 +31,7 @@
 (require 'cl-lib)
 (require 'eglot)
 (require 'jsonrpc)
+(require 'seq)
 
 (defgroup code-assistant nil
   "Self-hosted code completion."
@@ -52,9 +59,15 @@
 (defclass code-assistant-server (eglot-lsp-server) ()
   :documentation "The code assistant's language server.")
 
+(defcustom code-assistant-next-edits t
+  "Whether to ask for next-edit suggestions and draw them."
+  :type 'boolean)
+
 (cl-defmethod eglot-initialization-options ((_server code-assistant-server))
   "Only what is set here; the server's environment fills the rest."
-  (append '(:client "emacs")
+  (append (list :client "emacs"
+                :nextEdits (if code-assistant-next-edits t :json-false)
+                :nextEditNotifications (if code-assistant-next-edits t :json-false))
           (and code-assistant-url (list :url code-assistant-url))
           (and code-assistant-api-key-file
                (list :apiKeyFile (expand-file-name code-assistant-api-key-file)))))
@@ -131,14 +144,100 @@
        :error-fn #'ignore))))
 
 (defun code-assistant-accept ()
-  "Insert the suggestion at point and report it accepted; TAB otherwise."
+  "Insert the suggestion at point and report it accepted; else apply the next edit on
+screen; TAB otherwise."
   (interactive)
   (let ((item code-assistant--item))
-    (if (not item)
-        (indent-for-tab-command)
-      (code-assistant--clear)
-      (insert (plist-get item :insertText))
-      (code-assistant--report item "accepted"))))
+    (cond (item
+           (code-assistant--clear)
+           (insert (plist-get item :insertText))
+           (code-assistant--report item "accepted"))
+          (code-assistant--edit (code-assistant-accept-edit))
+          (t (indent-for-tab-command)))))
+
+;;; Next edits
+
+(defface code-assistant-edit '((t :inherit shadow :strike-through t))
+  "Text a next edit would replace.")
+
+(defface code-assistant-edit-new '((t :inherit success))
+  "The text a next edit would put there.")
+
+(defvar-local code-assistant--edit nil
+  "The next-edit suggestion on screen: the server's codeAssistant/nextEdit params.")
+(defvar-local code-assistant--edit-overlays nil "Its overlays, in buffer order.")
+
+(defun code-assistant--edit-feedback (suggestion-id kind)
+  "Tell the server what became of next edit SUGGESTION-ID: KIND is \"shown\", \"accepted\"..."
+  (let ((server (eglot-current-server)))
+    (when server
+      (jsonrpc-async-request server :workspace/executeCommand
+                             (list :command "codeAssistant.nextEditFeedback"
+                                   :arguments (vector (list :suggestionId suggestion-id
+                                                            :kind kind)))
+                             :success-fn #'ignore :error-fn #'ignore))))
+
+(defun code-assistant--clear-edit ()
+  "Remove the next edit on screen; return it."
+  (mapc #'delete-overlay code-assistant--edit-overlays)
+  (setq code-assistant--edit-overlays nil)
+  (prog1 code-assistant--edit (setq code-assistant--edit nil)))
+
+(defun code-assistant--edit-stale (&rest _)
+  "Any change of the buffer leaves the next edit for a text that is gone (the server reports
+it dismissed)."
+  (when code-assistant--edit
+    (code-assistant--clear-edit)))
+
+(cl-defmethod eglot-handle-notification
+  ((_server code-assistant-server) (_method (eql codeAssistant/nextEdit))
+   &rest params &key uri version edits suggestionId &allow-other-keys)
+  "Draw a next-edit suggestion if its buffer is at the version it is for."
+  (let ((buffer (find-buffer-visiting (eglot--uri-to-path uri))))
+    (when buffer
+      (with-current-buffer buffer
+        (when (equal version eglot--versioned-identifier)
+          (code-assistant--clear-edit)
+          (let (overlays)
+            (seq-doseq (edit edits)
+              (pcase-let ((`(,beg . ,end) (eglot--range-region (plist-get edit :range))))
+                (let ((overlay (make-overlay beg end nil t nil)))
+                  (overlay-put overlay 'face 'code-assistant-edit)
+                  (overlay-put overlay 'after-string
+                               (propertize (plist-get edit :newText)
+                                           'face 'code-assistant-edit-new))
+                  (push overlay overlays))))
+            (setq code-assistant--edit-overlays (nreverse overlays)))
+          (setq code-assistant--edit params)
+          (code-assistant--edit-feedback suggestionId "shown"))))))
+
+(defun code-assistant-accept-edit ()
+  "Apply the next edit on screen as one undo step and report it accepted.
+Returns non-nil when it was applied."
+  (interactive)
+  (let ((edit (code-assistant--clear-edit)))
+    (cond ((not edit) (message "code assistant: no next edit here") nil)
+          ((not (equal (plist-get edit :version) eglot--versioned-identifier))
+           (message "code assistant: the buffer changed since that edit was suggested") nil)
+          (t (eglot--apply-text-edits (plist-get edit :edits) (plist-get edit :version))
+             (code-assistant--edit-feedback (plist-get edit :suggestionId) "accepted")
+             t))))
+
+(defun code-assistant-reject-edit ()
+  "Drop the next edit on screen and report it rejected."
+  (interactive)
+  (let ((edit (code-assistant--clear-edit)))
+    (when edit
+      (code-assistant--edit-feedback (plist-get edit :suggestionId) "rejected"))))
+
+(defun code-assistant-next-edit-location ()
+  "Move to the next place the next edit on screen changes (the first after the last)."
+  (interactive)
+  (let* ((starts (mapcar #'overlay-start code-assistant--edit-overlays))
+         (target (or (seq-find (lambda (start) (> start (point))) starts) (car starts))))
+    (if target
+        (goto-char target)
+      (message "code assistant: no next edit here"))))
 
 (defun code-assistant--after-command ()
   (unless (memq this-command '(code-assistant-accept code-assistant-request))
@@ -159,6 +258,7 @@
   (let ((map (make-sparse-keymap)))
     (define-key map (kbd "TAB") #'code-assistant-accept)
     (define-key map (kbd "C-c C-a") #'code-assistant-request)
+    (define-key map (kbd "C-c C-n") #'code-assistant-next-edit-location)
     map)
   "Keys of `code-assistant-mode'.")
 
@@ -166,9 +266,13 @@
   "Ghost-text suggestions from the code assistant while you type."
   :lighter " CA"
   (if code-assistant-mode
-      (add-hook 'post-command-hook #'code-assistant--after-command nil t)
+      (progn
+        (add-hook 'post-command-hook #'code-assistant--after-command nil t)
+        (add-hook 'after-change-functions #'code-assistant--edit-stale nil t))
     (remove-hook 'post-command-hook #'code-assistant--after-command t)
-    (code-assistant--clear)))
+    (remove-hook 'after-change-functions #'code-assistant--edit-stale t)
+    (code-assistant--clear)
+    (code-assistant--clear-edit)))
 
 (defun code-assistant-setup (modes)
   "Use the code assistant in the major MODES: eglot starts it, ghost text follows."

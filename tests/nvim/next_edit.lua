@@ -61,6 +61,20 @@ local ok, err = pcall(function()
       result.rule = edit.rule
       result.edits = #edit.edits
       result.marks = #vim.api.nvim_buf_get_extmarks(buf, ns, 0, -1, {})
+      -- The same suggestion as a code action (what VS Code shows): its edit at this version.
+      local answers = vim.lsp.buf_request_sync(buf, "textDocument/codeAction", {
+        textDocument = { uri = vim.uri_from_bufnr(buf) },
+        range = { start = { line = 0, character = 0 }, ["end"] = { line = 0, character = 0 } },
+        context = { diagnostics = {} } }, 10000)
+      for _, answer in pairs(answers or {}) do
+        for _, action in ipairs(answer.result or {}) do
+          if action.edit then
+            result.action_title = action.title
+            result.action_version = action.edit.documentChanges[1].textDocument.version
+          end
+        end
+      end
+      result.buffer_version = vim.lsp.util.buf_versions[buf]
       keys("]n")
       vim.defer_fn(function()
         result.cursor_after_jump = vim.api.nvim_win_get_cursor(0)
