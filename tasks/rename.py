@@ -139,9 +139,30 @@ def _parameters(function: Node) -> Node | None:
     return None
 
 
+def _prototype_parameters(node: Node) -> Node | None:
+    """The C or C++ parameter list ``node`` is in when no function definition owns it (a
+    prototype, a function pointer's type): its names mean nothing outside it."""
+    current = node.parent
+    while current is not None and current.type not in FUNCTIONS:
+        if current.type in _PARAMETER_LISTS:
+            if current.parent is None or current.parent.type != "function_declarator":
+                return None
+            owner = current.parent
+            while owner is not None and owner.type not in FUNCTIONS:
+                owner = owner.parent
+            owned = _parameters(owner) if owner is not None else None
+            return current if owned is None or owned.id != current.id else None
+        current = current.parent
+    return None
+
+
 def _scope(node: Node, name: bytes, kind: str) -> Node:
     """The innermost function around ``node`` that declares ``name`` (a parameter, or a
-    name it assigns or declares: :func:`declares`), else the root."""
+    name it assigns or declares: :func:`declares`), else the root; a prototype's parameter
+    list for one of its parameters."""
+    prototype = _prototype_parameters(node)
+    if prototype is not None:
+        return prototype
     current = node.parent
     while current is not None:
         if current.type in FUNCTIONS:
@@ -176,6 +197,7 @@ def rename(text: str, language: str, offset: int, to: str) -> TaskEdit | None:
                   for n in sorted(_uses(scope, old, node.type), key=lambda n: n.start_byte))
     if not edits or old.decode("utf-8") == to:
         return None
-    where = "its function" if scope.type in FUNCTIONS else "the document"
+    where = ("its function" if scope.type in FUNCTIONS
+             else "its declaration" if scope.type in _PARAMETER_LISTS else "the document")
     return TaskEdit(short_title(f"Rename `{old.decode('utf-8')}` to `{to}` ({len(edits)} places "
                                 f"in {where})"), edits)

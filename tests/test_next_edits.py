@@ -133,6 +133,16 @@ def test_the_rename_rule_works_on_other_grammars() -> None:
     assert result is not None and " n" not in result and result.count("size") == 3
 
 
+def test_a_prototypes_parameter_names_nothing_outside_it() -> None:
+    """Seen replaying cJSON: renaming a parameter of a declaration without a body renamed 21
+    uses of the name elsewhere in the file."""
+    c = "int get(const int *array, int item);\nint item_count(int item) { return item; }\n" \
+        "static int item;\nint f(void) { return item; }\n"
+    assert suggested(c, c.replace("int item);", "int index);", 1), "c") is None
+    pointer = "void (*on_item)(int item);\nint item = 3;\nint g(void) { return item; }\n"
+    assert suggested(pointer, pointer.replace("(int item)", "(int x)"), "c") is None
+
+
 def test_rules_under_the_precision_floor_are_off_by_default() -> None:
     assert default_rules() == {r for r, p in PRECISION.items() if p >= MIN_PRECISION}
     after = after_rename(PYTHON, "cnt", "count")
