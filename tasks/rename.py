@@ -147,7 +147,7 @@ def _prototype_parameters(node: Node) -> Node | None:
         if current.type in _PARAMETER_LISTS:
             if current.parent is None or current.parent.type != "function_declarator":
                 return None
-            owner = current.parent
+            owner: Node | None = current.parent
             while owner is not None and owner.type not in FUNCTIONS:
                 owner = owner.parent
             owned = _parameters(owner) if owner is not None else None
