@@ -69,6 +69,12 @@ class Settings:
     #: ``default`` (those whose measured precision reaches 0.8), ``none``, or rule names,
     #: comma-separated (``rename``).
     next_edit_rules: str = "default"
+    #: An open next-edit model in Zed's Zeta prompt format behind Triton's vLLM backend or
+    #: TensorRT-LLM's ensemble, ``<interface>:<model>`` (``vllm:zeta``); empty: none (the rules
+    #: alone). Asked when the rules propose nothing, within its own deadline.
+    next_edit_model: str = ""
+    next_edit_deadline_ms: int = 1500
+    next_edit_max_tokens: int = 600
     #: The completion route's network when code_fim's config.pbtxt names none (its NETWORK):
     #: empty (code_fim's float16 GGUF on llama.cpp), ``code_fim.q8_0.gguf``, or the absolute
     #: path of any GGUF code model (docs/MODEL.md). Read by the
@@ -311,8 +317,13 @@ class Settings:
             from config.task_routes import task_routes
 
             task_routes(self.task_models, self.task_deadlines_ms, self.task_slots)
+            from config.task_routes import llm_route
+
+            llm_route(self.next_edit_model, "NEXT_EDIT_MODEL")
         except ValueError as error:
             raise SettingsError(str(error)) from None
+        if self.next_edit_deadline_ms <= 0 or self.next_edit_max_tokens <= 0:
+            raise SettingsError("NEXT_EDIT_DEADLINE_MS and NEXT_EDIT_MAX_TOKENS must be positive")
         if self.kafka_replication < 0:
             raise SettingsError(f"KAFKA_REPLICATION={self.kafka_replication}: 0 (derive) or more")
         if self.code_encryption not in (0, 1):

@@ -65,3 +65,18 @@ def task_routes(models: str = "", deadlines_ms: str = "", slots: int = 4
             raise ValueError(f"TASK_MODELS: {kind} names no model")
         routes[kind] = TaskRoute(kind, model, deadline, slots, interface or "items")
     return routes
+
+
+def llm_route(spec: str, what: str) -> tuple[Interface, str] | None:
+    """``<interface>:<model>`` for a route only an LLM serves (``vllm`` or ``trtllm``), or
+    ``None`` for an empty spec; :class:`ValueError` naming ``what`` otherwise."""
+    spec = spec.strip()
+    if not spec:
+        return None
+    interface, _, model = spec.partition(":")
+    if interface == "vllm" and model:
+        return "vllm", model
+    if interface == "trtllm" and model:
+        return "trtllm", model
+    raise ValueError(f"{what}={spec}: <interface>:<model> with the interface vllm or trtllm "
+                     "(vllm:zeta)")

@@ -196,8 +196,11 @@ class WorkerLimits:
     request_deadline_ms: int = 1000
     #: A session with no event for this long is dropped (its socket is gone or moved away).
     session_idle_ms: int = 600_000
-    #: The next-edit rules run for sessions that opted in (none: no suggestion is ever made).
+    #: The next-edit rules run for sessions that opted in (none and no model: no suggestion is
+    #: ever made).
     next_edit_rules: frozenset[str] = frozenset()
+    #: Whether a next-edit model route is configured (asked when the rules find nothing).
+    next_edit_model: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -401,7 +404,8 @@ class WorkerCore:
             self._sessions[event.session_id] = session
         session.last_event_ms = now_ms
         session.route = route
-        session.suggest = event.edit_suggestions and bool(self._limits.next_edit_rules)
+        session.suggest = event.edit_suggestions and (bool(self._limits.next_edit_rules)
+                                                       or self._limits.next_edit_model)
         if not session.suggest and session.bases:
             session.bases.clear()
             session.edit_due.clear()

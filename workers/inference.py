@@ -46,7 +46,8 @@ class TaskBackend(Protocol):
     def stream_task(self, model: str, task: StartTask, timeout_ms: int) -> AsyncIterator[bytes]: ...
 
     def stream_llm(self, model: str, interface: str, prompt: str, max_tokens: int,
-                   request_id: str, timeout_ms: int) -> AsyncIterator[str]: ...
+                   request_id: str, timeout_ms: int, stop: tuple[str, ...] = ()
+                   ) -> AsyncIterator[str]: ...
 
 
 def _uint8_tensor(request: pb.ModelInferRequest, name: str, data: bytes) -> None:

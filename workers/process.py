@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import logging
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -45,6 +46,12 @@ async def serve(settings: Settings, ready_file: str | None, index: int = 0) -> N
                          "next-edit engine (no suggestion)", lambda: worker.next_edit_too_large)
     worker.metrics.gauge("worker_next_edit_failures", "next-edit engine runs that failed",
                          lambda: worker.next_edit_failures)
+    def answers(outcome: str) -> Callable[[], float]:
+        return lambda: worker.next_edit_model_answers[outcome]
+
+    for outcome in ("suggested", "unchanged", "unparsed", "deadline", "failed", "no_backend"):
+        worker.metrics.gauge(f"worker_next_edit_model_{outcome}",
+                             f"answers of the next-edit model route: {outcome}", answers(outcome))
     worker.metrics.gauge("worker_bad_records", "editor events skipped as invalid",
                          lambda: worker.bad_records)
     worker.metrics.gauge("worker_unreadable_records", "editor events skipped because their "

@@ -19,8 +19,9 @@ from typing import Any
 from aiokafka import ConsumerRebalanceListener
 
 from config.settings import Settings
-from config.task_routes import task_routes
-from next_edits.engine import configured, propose
+from config.task_routes import llm_route, task_routes
+from next_edits import zeta
+from next_edits.engine import Suggestion, configured, propose
 from runtime.metrics import Registry
 from schemas.errors import ProtocolError
 from schemas.socket import CompletionEnd
@@ -42,7 +43,7 @@ from workers.core import (
     WorkerLimits,
     coalesce,
 )
-from workers.inference import InferenceBackend, TaskBackend
+from workers.inference import InferenceBackend, InferenceError, TaskBackend
 from workers.lifecycle import Lifecycle, now_ms
 from workers.model_slots import ModelSlots
 from workers.persistence import PersistenceTracker
@@ -86,7 +87,11 @@ class CompletionWorker:
             session_idle_ms=settings.session_idle_ms,
             request_deadline_ms=settings.request_deadline_ms,
             next_edit_rules=configured(settings.next_edit_rules),
+            next_edit_model=bool(settings.next_edit_model.strip()),
         ))
+        #: The next-edit model route (Zeta's format), if any, and how its answers went.
+        self._next_edit_route = llm_route(settings.next_edit_model, "NEXT_EDIT_MODEL")
+        self.next_edit_model_answers: Counter[str] = Counter()
         self.lifecycle = Lifecycle(self.publisher, quota, settings.topic_completions,
                                    self._core.finished)
         self.metrics = Registry()
@@ -258,11 +263,13 @@ class CompletionWorker:
             task.add_done_callback(self._proposals.discard)
 
     async def _propose(self, action: ProposeEdits) -> None:
-        """The next-edit engine on a thread (it parses the document), then the core decides
-        whether its answer is still current."""
+        """The next-edit engine on a thread (it parses the document), then the model route if
+        the rules found nothing; the core decides whether the answer is still current."""
         try:
             suggestions = await asyncio.to_thread(propose, action.before, action.after,
                                                   action.language_id, action.rules)
+            if not suggestions and self._next_edit_route is not None:
+                suggestions = await self._ask_model(action)
             for follow in self._core.proposed(action.route.session_id, action.uri,
                                               action.version, action.after, suggestions,
                                               f"ne-{uuid.uuid4().hex[:24]}"):
@@ -270,6 +277,47 @@ class CompletionWorker:
         except Exception:  # a proposal must never stop the worker
             log.exception("the next-edit engine failed on a document")
             self.next_edit_failures += 1
+
+
+    async def _ask_model(self, action: ProposeEdits) -> list[Suggestion]:
+        """The next-edit model's rewrite of the region around the edit, as minimal changes;
+        nothing when it fails, runs past its deadline or answers out of format (each counted
+        in ``next_edit_model_answers``)."""
+        assert self._next_edit_route is not None
+        backend = self.tasks.backend  # the task routes' Triton client
+        if backend is None:
+            self.next_edit_model_answers["no_backend"] += 1
+            return []
+        asked = zeta.ask(action.before, action.after, action.uri.rsplit("/", 1)[-1])
+        if asked is None:
+            return []
+        interface, model = self._next_edit_route
+        deadline_ms = self._settings.next_edit_deadline_ms
+        pieces: list[str] = []
+        try:
+            async with asyncio.timeout(deadline_ms / 1000):
+                async for piece in backend.stream_llm(
+                        model, interface, asked.prompt, self._settings.next_edit_max_tokens,
+                        f"ne-{uuid.uuid4().hex[:16]}", deadline_ms, (zeta.REGION_END,)):
+                    pieces.append(piece)
+        except TimeoutError:
+            self.next_edit_model_answers["deadline"] += 1
+            return []
+        except InferenceError as error:
+            log.warning("the next-edit model failed: %s", error)
+            self.next_edit_model_answers["failed"] += 1
+            return []
+        output = "".join(pieces)
+        if zeta.REGION_END not in output:
+            # vLLM leaves the stop string out: the answer ends with the line break before it
+            # (one cut short by the token limit does not, and stays out of format).
+            output += zeta.REGION_END
+        if zeta.rewritten_region(output) is None:
+            self.next_edit_model_answers["unparsed"] += 1
+            return []
+        found = zeta.suggestion(output, action.after, asked)
+        self.next_edit_model_answers["suggested" if found else "unchanged"] += 1
+        return [found] if found is not None else []
 
 
 class _Revocations(ConsumerRebalanceListener):  # type: ignore[misc]
