@@ -23,12 +23,14 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from evaluation.real_bugs import EXTENSIONS, MIRRORS, REPOS
 from next_edits.engine import PRECISION, propose
+from schemas.socket import TextEdit
 
 SAMPLE = Path(__file__).with_name("next_edits.json")
 #: Projects mined after every rule was settled (2026-12-07): none of their cases was looked at
@@ -159,43 +161,66 @@ def survives(result: str, places: list[int], after_commit: str) -> bool:
     return all(index.get(place) in kept for place in places)
 
 
-def replay(case: Replacement, before: str, after_commit: str, rules: frozenset[str]
-           ) -> tuple[int, int, int, int, int]:
-    """(suggestions shown, exactly right, aligned with the commit, consistent with it,
-    follow-up replacements suggested exactly) for one case. Exactly right: every change is one
-    the token diff of lines saw the commit make. Aligned: every renamed token is in the commit's
-    file at the same place (:func:`survives`). Consistent: the commit took away at least as many
-    uses of the old name as the suggestion renames and added as many of the new one."""
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """One suggestion judged against the commit (:func:`judge`)."""
+
+    exact: bool
+    aligned: bool
+    consistent: bool
+    #: Follow-up replacements it suggested exactly.
+    suggested: int
+
+
+def typed_text(case: Replacement, before: str) -> str:
+    """The file once the user has typed the new name over the first place the commit replaced."""
     first = case.positions[0]
-    typed = before[:first] + case.new + before[first + len(case.old):]
+    return before[:first] + case.new + before[first + len(case.old):]
+
+
+def judge(case: Replacement, before: str, after_commit: str, changes: Sequence[TextEdit]
+          ) -> Verdict:
+    """A suggestion's ``changes`` (on :func:`typed_text`) against what the commit did. Exactly
+    right: every change is one the token diff of lines saw the commit make. Aligned: every
+    renamed token is in the commit's file at the same place (:func:`survives`). Consistent: the
+    commit took away at least as many uses of the old name as the suggestion renames and added
+    as many of the new one."""
+    first = case.positions[0]
+    typed = typed_text(case, before)
     truth = set(case.positions[1:])
     shift = len(case.new) - len(case.old)
     removed = _count(case.old, before) - _count(case.old, after_commit)
     added = _count(case.new, after_commit) - _count(case.new, before)
+    ordered = sorted(changes, key=lambda c: c.start)
+    places, pieces, delta, at_typed = [], [], 0, 0
+    for change in ordered:
+        pieces.append(typed[at_typed:change.start])
+        places.append(change.start + delta)
+        pieces.append(change.text)
+        delta += len(change.text) - (change.end - change.start)
+        at_typed = change.end
+    result = "".join(pieces) + typed[at_typed:]
+    aligned = survives(result, [first, *places], after_commit)
+    at = {c.start - shift if c.start >= first + len(case.new) else c.start
+          for c in ordered if c.text == case.new}
+    renamed = 1 + len(ordered)
+    if len(at) == len(ordered) and at <= truth:
+        return Verdict(True, aligned, True, len(at))
+    return Verdict(False, aligned, removed >= renamed and added >= renamed, 0)
+
+
+def replay(case: Replacement, before: str, after_commit: str, rules: frozenset[str]
+           ) -> tuple[int, int, int, int, int]:
+    """(suggestions shown, exactly right, aligned, consistent, follow-up replacements suggested
+    exactly) for one case, the engine run offline on the file before and after the typed edit."""
     shown = exact = aligned = consistent = suggested = 0
-    for suggestion in propose(before, typed, case.language, rules):
+    for suggestion in propose(before, typed_text(case, before), case.language, rules):
+        verdict = judge(case, before, after_commit, suggestion.changes)
         shown += 1
-        changes = sorted(suggestion.changes, key=lambda c: c.start)
-        result, places, delta, at_typed = typed, [], 0, 0
-        pieces = []
-        for change in changes:
-            pieces.append(typed[at_typed:change.start])
-            places.append(change.start + delta)
-            pieces.append(change.text)
-            delta += len(change.text) - (change.end - change.start)
-            at_typed = change.end
-        result = "".join(pieces) + typed[at_typed:]
-        if survives(result, [first, *places], after_commit):
-            aligned += 1
-        at = {c.start - shift if c.start >= first + len(case.new) else c.start
-              for c in suggestion.changes if c.text == case.new}
-        renamed = 1 + len(suggestion.changes)
-        if len(at) == len(suggestion.changes) and at <= truth:
-            exact += 1
-            consistent += 1
-            suggested += len(at)
-        elif removed >= renamed and added >= renamed:
-            consistent += 1
+        exact += verdict.exact
+        aligned += verdict.aligned
+        consistent += verdict.consistent
+        suggested += verdict.suggested
     return shown, exact, aligned, consistent, suggested
 
 
