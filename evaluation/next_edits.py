@@ -30,7 +30,11 @@ from typing import Any
 
 from evaluation.real_bugs import EXTENSIONS, MIRRORS, REPOS
 from next_edits.engine import PRECISION, propose
+from next_edits.signature import functions, parameter_change
 from schemas.socket import TextEdit
+from tasks.offsets import Offsets
+from tasks.rename import parameter_list
+from tasks.syntax import parse
 
 SAMPLE = Path(__file__).with_name("next_edits.json")
 #: Projects mined after every rule was settled (2026-12-07): none of their cases was looked at
@@ -273,10 +277,144 @@ def score(cases: list[Replacement], rules: frozenset[str]) -> dict[str, Any]:
             "languages": {k: v.row() for k, v in sorted(tallies.items())}, "wrong": wrong}
 
 
+# --- the signature rule ------------------------------------------------------------------------
+
+SIGNATURES = Path(__file__).with_name("next_edit_signatures.json")
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureChange:
+    """In one commit's change of one file, ``function``'s parameter list (code points
+    ``start..end`` of the file before) rewritten to ``parameters`` with one parameter removed
+    or the parameters reordered."""
+
+    repo: str
+    commit: str
+    path: str
+    language: str
+    function: str
+    kind: str
+    start: int
+    end: int
+    parameters: str
+
+
+def signature_changes(before: str, after: str, language: str
+                      ) -> list[tuple[str, str, int, int, str]]:
+    """(function, kind, start, end, new parameter list) for each function defined once in both
+    texts whose parameters lost one or were reordered."""
+    old_offsets, new_offsets = Offsets(before), Offsets(after)
+    old_tree, new_tree = parse(before, language, old_offsets), parse(after, language, new_offsets)
+    if old_tree is None or new_tree is None:
+        return []
+    old = list(functions(old_tree.root_node))
+    new = list(functions(new_tree.root_node))
+    found = []
+    for function in new:
+        twins = [f for f in old if f.name == function.name]
+        if len(twins) != 1 or sum(f.name == function.name for f in new) != 1:
+            continue
+        change = parameter_change(twins[0].parameters[twins[0].skipped:],
+                         function.parameters[function.skipped:])
+        old_list, new_list = parameter_list(twins[0].node), parameter_list(function.node)
+        if change is None or old_list is None or new_list is None:
+            continue
+        found.append((function.name, change[0], old_offsets.from_byte(old_list.start_byte),
+                      old_offsets.from_byte(old_list.end_byte),
+                      after[new_offsets.from_byte(new_list.start_byte):
+                            new_offsets.from_byte(new_list.end_byte)]))
+    return found
+
+
+def mine_signatures(repo_name: str, language: str, limit: int) -> list[SignatureChange]:
+    """Parameter removals and reorderings in one repository's commits, newest first."""
+    repo = MIRRORS / repo_name.replace("/", "+") / "repo"
+    found: list[SignatureChange] = []
+    for commit in _git(repo, "log", "--no-merges", "--format=%H", "-n", "5000").split():
+        stats = [row.split("\t") for row in _git(repo, "diff-tree", "--no-commit-id",
+                                                 "--numstat", "-r", commit).splitlines()]
+        for row in stats:
+            if len(row) != 3 or not row[0].isdigit() or not row[2].endswith(_EXTENSIONS[language]):
+                continue
+            if int(row[0]) + int(row[1]) > MAX_CHANGED:
+                continue
+            before = _git(repo, "show", f"{commit}^:{row[2]}")
+            after = _git(repo, "show", f"{commit}:{row[2]}")
+            if not before or not after or max(len(before), len(after)) > MAX_FILE_CHARS \
+                    or generated(row[2], before) or "(" not in after:
+                continue
+            for name, kind, start, end, params in signature_changes(before, after, language):
+                found.append(SignatureChange(repo_name, commit[:12], row[2], language, name,
+                                             kind, start, end, params))
+        if len(found) >= limit:
+            break
+    return found[:limit]
+
+
+def _distance(a: str, b: str) -> int:
+    """Tokens inserted plus deleted between ``a`` and ``b`` (``difflib`` after their common
+    start and end)."""
+    x, _ = _tokens(a)
+    y, _ = _tokens(b)
+    head = 0
+    while head < min(len(x), len(y)) and x[head] == y[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(x), len(y)) - head and x[-1 - tail] == y[-1 - tail]:
+        tail += 1
+    matcher = difflib.SequenceMatcher(None, x[head:len(x) - tail], y[head:len(y) - tail],
+                                      autojunk=False)
+    return sum((i2 - i1) + (j2 - j1) for op, i1, i2, j1, j2 in matcher.get_opcodes()
+               if op != "equal")
+
+
+def toward(typed: str, result: str, after_commit: str) -> bool:
+    """Whether every token the suggestion changed moved the file toward the commit's: the
+    suggestion's own distance plus what is left equals the whole way (nothing it did is undone
+    or done differently by the commit)."""
+    return _distance(typed, result) + _distance(result, after_commit) == \
+        _distance(typed, after_commit)
+
+
+def score_signatures(cases: list[SignatureChange]) -> dict[str, Any]:
+    """Each case replayed: the user's edit is the definition's new parameter list; the engine's
+    signature rule proposes the calls' side."""
+    started = time.perf_counter()
+    rows: dict[str, dict[str, int]] = {}
+    wrong: list[str] = []
+    texts: dict[tuple[str, str, str], tuple[str, str]] = {}
+    for case in cases:
+        key = (case.repo, case.commit, case.path)
+        if key not in texts:
+            repo = MIRRORS / case.repo.replace("/", "+") / "repo"
+            texts[key] = (_git(repo, "show", f"{case.commit}^:{case.path}"),
+                          _git(repo, "show", f"{case.commit}:{case.path}"))
+        before, after_commit = texts[key]
+        typed = before[:case.start] + case.parameters + before[case.end:]
+        shown = right = 0
+        for suggestion in propose(before, typed, case.language, frozenset({"signature"})):
+            shown += 1
+            result = typed
+            for change in sorted(suggestion.changes, key=lambda c: c.start, reverse=True):
+                result = result[:change.start] + change.text + result[change.end:]
+            if toward(typed, result, after_commit):
+                right += 1
+            else:
+                wrong.append(f"{case.repo} {case.commit} {case.path}: {case.function} "
+                             f"({case.kind}): {suggestion.label}")
+        for name in (case.language, "all"):
+            row = rows.setdefault(name, {"events": 0, "shown": 0, "right": 0})
+            row["events"] += 1
+            row["shown"] += shown
+            row["right"] += right
+    return {"seconds": time.perf_counter() - started, "languages": rows, "wrong": wrong}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evaluation.next_edits",
                                      description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=("mine", "score"))
+    parser.add_argument("command", choices=("mine", "score", "mine-signatures",
+                                            "score-signatures"))
     parser.add_argument("--per-repo", type=int, default=PER_REPO)
     parser.add_argument("--rules", default=",".join(sorted(PRECISION)),
                         help="rules to replay, comma-separated (default: all, on or off)")
@@ -285,6 +423,25 @@ def main(argv: list[str] | None = None) -> int:
                         help="the held-out projects (HELD_OUT) instead of the tuning set")
     args = parser.parse_args(argv)
     repos, sample = (HELD_OUT, HELD_OUT_SAMPLE) if args.held_out else (REPOS, SAMPLE)
+    if args.command == "mine-signatures":
+        changes = [c for projects in (REPOS, HELD_OUT) for name, language in projects.items()
+                   for c in mine_signatures(name, language, args.per_repo)]
+        SIGNATURES.write_text(json.dumps([asdict(c) for c in changes], indent=0) + "\n")
+        print(f"{len(changes)} parameter removals and reorderings -> {SIGNATURES}")
+        return 0
+    if args.command == "score-signatures":
+        scored = score_signatures([SignatureChange(**row)
+                                   for row in json.loads(SIGNATURES.read_text())])
+        print(f"signature rule replayed on real commits, {scored['seconds']:.0f} s (baseline, no "
+              "suggestion: nothing shown)")
+        print(f"{'language':12s} {'events':>6s} {'shown':>6s} {'right':>6s} {'precision':>9s}")
+        for language, row in sorted(scored["languages"].items()):
+            precision = f"{row['right'] / row['shown']:.3f}" if row["shown"] else "-"
+            print(f"{language:12s} {row['events']:6d} {row['shown']:6d} {row['right']:6d} "
+                  f"{precision:>9s}")
+        for line in scored["wrong"][:20]:
+            print(f"  wrong: {line}")
+        return 0
     if args.command == "mine":
         cases = [c for name, language in repos.items()
                  for c in mine(name, language, args.per_repo)]

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from next_edits.region import changed_region, replaced_identifier
 from next_edits.rename import RULE as RENAME
 from next_edits.rename import propagate_rename
+from next_edits.signature import RULE as SIGNATURE
+from next_edits.signature import propagate_signature
 from schemas.socket import TextEdit
 
 #: A rule whose measured precision is under this is off by default.
@@ -16,7 +18,7 @@ MIN_PRECISION = 0.8
 #: Each rule's precision on the replayed real histories of the held-out projects, aligned (every
 #: renamed place is the new name at the same place of the commit's file; docs/NEXT_EDITS.md:
 #: the runs, both samples; rename: 27 of 34 held out, 15 of 34 by the stricter line diff).
-PRECISION: dict[str, float] = {RENAME: 0.79}
+PRECISION: dict[str, float] = {RENAME: 0.79, SIGNATURE: 0.0}
 #: The longest document the engine reads (tree-sitter parses it on every pause).
 MAX_CHARS = 200_000
 #: A suggestion's limits in the protocol (schemas.socket.EditSuggestion): more changes are not
@@ -79,4 +81,9 @@ def propose(before: str, after: str, language: str, rules: frozenset[str] | None
             if len(label) > MAX_LABEL:
                 label = f"rename {count} more use{'s' if count > 1 else ''} of this name"
             found.append(Suggestion(RENAME, label, renamed.changes, PRECISION[RENAME]))
+    if SIGNATURE in wanted and not found:
+        signature = propagate_signature(before, after, language, region)
+        if signature is not None and len(signature.changes) <= MAX_CHANGES:
+            found.append(Suggestion(SIGNATURE, signature.label[:MAX_LABEL], signature.changes,
+                                    PRECISION[SIGNATURE]))
     return found

@@ -128,7 +128,7 @@ def _uses(scope: Node, name: bytes, kind: str) -> list[Node]:
     return found
 
 
-def _parameters(function: Node) -> Node | None:
+def parameter_list(function: Node) -> Node | None:
     """A function's parameter list (in C and C++, on its declarator)."""
     current: Node | None = function
     while current is not None:
@@ -150,7 +150,7 @@ def _prototype_parameters(node: Node) -> Node | None:
             owner: Node | None = current.parent
             while owner is not None and owner.type not in FUNCTIONS:
                 owner = owner.parent
-            owned = _parameters(owner) if owner is not None else None
+            owned = parameter_list(owner) if owner is not None else None
             return current if owned is None or owned.id != current.id else None
         current = current.parent
     return None
@@ -166,7 +166,7 @@ def _scope(node: Node, name: bytes, kind: str) -> Node:
     current = node.parent
     while current is not None:
         if current.type in FUNCTIONS:
-            params = _parameters(current)
+            params = parameter_list(current)
             if params is not None and _uses(params, name, kind):
                 return current
             body = current.child_by_field_name("body")

@@ -10,6 +10,8 @@ from documents.document import apply_edits
 from next_edits.engine import MIN_PRECISION, PRECISION, default_rules, propose
 from next_edits.region import changed_region, replaced_identifier
 from next_edits.rename import RULE as RENAME
+from next_edits.signature import RULE as SIGNATURE
+from schemas.socket import TextEdit
 
 ALL = frozenset(PRECISION)
 
@@ -147,3 +149,47 @@ def test_rules_under_the_precision_floor_are_off_by_default() -> None:
     assert default_rules() == {r for r, p in PRECISION.items() if p >= MIN_PRECISION}
     after = after_rename(PYTHON, "cnt", "count")
     assert bool(propose(PYTHON, after, "python")) == (RENAME in default_rules())
+
+
+def apply_all(text: str, changes: tuple[TextEdit, ...]) -> str:
+    for change in sorted(changes, key=lambda c: c.start, reverse=True):
+        text = text[:change.start] + change.text + text[change.end:]
+    return text
+
+
+def signature_after(before: str, old: str, new: str, language: str) -> str | None:
+    after = before.replace(old, new, 1)
+    found = [s for s in propose(before, after, language, frozenset({SIGNATURE}))]
+    return apply_all(after, found[0].changes) if found else None
+
+
+def test_a_removed_parameter_leaves_the_calls_that_pass_it() -> None:
+    py = "def area(w, h, scale=1):\n    return w * h * scale\n\n" \
+         "a = area(1, 2, 3)\nb = area(4, 5)\nc = area(6, h=7)\nd = obj.area(8, 9, 10)\n"
+    result = signature_after(py, "def area(w, h, scale=1):", "def area(w, h):", "python")
+    # A call that stops before it keeps its default; keywords and another object's method stay.
+    assert result == py.replace("def area(w, h, scale=1):", "def area(w, h):") \
+        .replace("area(1, 2, 3)", "area(1, 2)")
+    js = "function area(w, h) {\n  return w;\n}\nconst a = area(1, 2);\nconst b = area(...xs);\n"
+    assert signature_after(js, "area(w, h)", "area(h)", "javascript") == js.replace(
+        "area(w, h)", "area(h)").replace("area(1, 2)", "area(2)")
+
+
+def test_reordered_parameters_reorder_the_arguments_of_calls_that_pass_all() -> None:
+    py = "class Box:\n    def area(self, w, h):\n        return w * h\n\n" \
+         "    def twice(self):\n        return self.area(1, 2) + self.area(3)\n"
+    result = signature_after(py, "def area(self, w, h)", "def area(self, h, w)", "python")
+    assert result is not None and "self.area(2, 1)" in result and "self.area(3)" in result
+    go = "package m\n\nfunc area(w int, h int) int {\n\treturn w * h\n}\n\n" \
+         "func f() int { return area(1, 2) }\n"
+    assert signature_after(go, "area(w int, h int)", "area(h int, w int)", "go") == go.replace(
+        "area(w int, h int)", "area(h int, w int)").replace("area(1, 2)", "area(2, 1)")
+
+
+def test_no_signature_suggestion_for_an_added_or_renamed_parameter_or_an_overload() -> None:
+    py = "def area(w, h):\n    return w * h\n\na = area(1, 2)\n"
+    assert signature_after(py, "area(w, h)", "area(w, h, d)", "python") is None
+    assert signature_after(py, "area(w, h)", "area(w, height)", "python") is None
+    java = "class A {\n  int area(int w, int h) { return w * h; }\n" \
+           "  int area(int w) { return w; }\n  int f() { return area(1, 2); }\n}\n"
+    assert signature_after(java, "area(int w, int h)", "area(int h, int w)", "java") is None
