@@ -67,7 +67,7 @@ class Settings:
     fim_template: str = "starcoder"
     #: The next-edit rules the workers run for sessions that opt in (docs/NEXT_EDITS.md):
     #: ``default`` (those whose measured precision reaches 0.8), ``none``, or rule names,
-    #: comma-separated (``rename``).
+    #: comma-separated (``rename,signature``).
     next_edit_rules: str = "default"
     #: An open next-edit model in Zed's Zeta prompt format behind Triton's vLLM backend or
     #: TensorRT-LLM's ensemble, ``<interface>:<model>`` (``vllm:zeta``); empty: none (the rules

@@ -326,26 +326,56 @@ def signature_changes(before: str, after: str, language: str
     return found
 
 
+_DEFINITION = re.compile(r"^[+-](?!\s*(?:return|if|while|for|switch)\b).*?\b([A-Za-z_]\w*)\s*\(")
+#: Commits a project's history is searched in for signature changes.
+SIGNATURE_COMMITS = 3000
+
+
+def _candidates(repo: Path, extensions: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(commit, path) pairs whose diff removes and adds a line calling or defining the same
+    name with something else between its parentheses: the only ones worth parsing."""
+    log = _git(repo, "log", "--no-merges", "-p", "-U0", "--format=commit %H", "-n",
+               str(SIGNATURE_COMMITS))
+    found: list[tuple[str, str]] = []
+    commit = path = ""
+    removed: dict[str, str] = {}
+    added: dict[str, str] = {}
+
+    def close() -> None:
+        if path.endswith(extensions) and any(name in added and added[name] != line
+                                             for name, line in removed.items()):
+            found.append((commit, path))
+
+    for line in log.splitlines():
+        if line.startswith("commit "):
+            close()
+            commit, path, removed, added = line[7:], "", {}, {}
+        elif line.startswith("diff --git "):
+            close()
+            path, removed, added = line.rsplit(" b/", 1)[-1], {}, {}
+        elif line.startswith(("---", "+++")):
+            continue
+        elif line.startswith(("-", "+")) and "(" in line:
+            match = _DEFINITION.match(line)
+            if match:
+                (removed if line[0] == "-" else added)[match.group(1)] = line[1:].strip()
+    close()
+    return found
+
+
 def mine_signatures(repo_name: str, language: str, limit: int) -> list[SignatureChange]:
     """Parameter removals and reorderings in one repository's commits, newest first."""
     repo = MIRRORS / repo_name.replace("/", "+") / "repo"
     found: list[SignatureChange] = []
-    for commit in _git(repo, "log", "--no-merges", "--format=%H", "-n", "5000").split():
-        stats = [row.split("\t") for row in _git(repo, "diff-tree", "--no-commit-id",
-                                                 "--numstat", "-r", commit).splitlines()]
-        for row in stats:
-            if len(row) != 3 or not row[0].isdigit() or not row[2].endswith(_EXTENSIONS[language]):
-                continue
-            if int(row[0]) + int(row[1]) > MAX_CHANGED:
-                continue
-            before = _git(repo, "show", f"{commit}^:{row[2]}")
-            after = _git(repo, "show", f"{commit}:{row[2]}")
-            if not before or not after or max(len(before), len(after)) > MAX_FILE_CHARS \
-                    or generated(row[2], before) or "(" not in after:
-                continue
-            for name, kind, start, end, params in signature_changes(before, after, language):
-                found.append(SignatureChange(repo_name, commit[:12], row[2], language, name,
-                                             kind, start, end, params))
+    for commit, path in _candidates(repo, _EXTENSIONS[language]):
+        before = _git(repo, "show", f"{commit}^:{path}")
+        after = _git(repo, "show", f"{commit}:{path}")
+        if not before or not after or max(len(before), len(after)) > MAX_FILE_CHARS \
+                or generated(path, before):
+            continue
+        for name, kind, start, end, params in signature_changes(before, after, language):
+            found.append(SignatureChange(repo_name, commit[:12], path, language, name,
+                                         kind, start, end, params))
         if len(found) >= limit:
             break
     return found[:limit]
@@ -424,8 +454,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     repos, sample = (HELD_OUT, HELD_OUT_SAMPLE) if args.held_out else (REPOS, SAMPLE)
     if args.command == "mine-signatures":
-        changes = [c for projects in (REPOS, HELD_OUT) for name, language in projects.items()
-                   for c in mine_signatures(name, language, args.per_repo)]
+        changes = []
+        for projects in (REPOS, HELD_OUT):
+            for name, language in projects.items():
+                mined = mine_signatures(name, language, args.per_repo)
+                print(f"  {name}: {len(mined)}", flush=True)
+                changes += mined
         SIGNATURES.write_text(json.dumps([asdict(c) for c in changes], indent=0) + "\n")
         print(f"{len(changes)} parameter removals and reorderings -> {SIGNATURES}")
         return 0

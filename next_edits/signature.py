@@ -169,10 +169,27 @@ def _calls(root: Node, name: str, calls: str) -> Iterator[Node]:
         yield arguments
 
 
+def inside_parentheses(text: str, at: int, reach: int = 2000) -> bool:
+    """Whether an unclosed ``(`` comes before ``at`` within ``reach`` characters: the cheap test
+    that keeps every other pause from parsing the document twice."""
+    depth = 0
+    for index in range(at - 1, max(-1, at - 1 - reach), -1):
+        char = text[index]
+        if char == ")":
+            depth += 1
+        elif char == "(":
+            if depth == 0:
+                return True
+            depth -= 1
+    return False
+
+
 def propagate_signature(before: str, after: str, language: str, region: Region
                         ) -> SignatureSuggestion | None:
     """The calls' side of a parameter removed or reordered at a definition (see the module's
     docstring), or ``None``."""
+    if not inside_parentheses(after, region.start):
+        return None
     before_offsets, after_offsets = Offsets(before), Offsets(after)
     old_tree = parse(before, language, before_offsets)
     new_tree = parse(after, language, after_offsets)

@@ -37,8 +37,8 @@ def stack_settings(instance: str = "") -> Settings:
         # 2-core machine must not turn a slow route into a failed editor test.
         task_deadlines_ms=",".join(f"{kind}=4500" for kind in TASK_KINDS),
         # The rename rule is off by default (its measured precision is under 0.8): the test
-        # stack runs it, so the next-edit path is tested end to end.
-        next_edit_rules="rename")
+        # stack runs it with the signature rule (on by default), so both are tested end to end.
+        next_edit_rules="rename,signature")
 
 
 def add_key(settings: Settings, tenant: Tenant, user: str, expires_ms: int | None = None,

@@ -241,6 +241,6 @@ def test_the_suggestion_event_becomes_a_row_without_code() -> None:
 def test_an_unknown_rule_name_is_refused_by_name() -> None:
     from next_edits.engine import configured
 
-    assert configured("default") == frozenset() and configured("rename") == RULES
+    assert configured("default") == frozenset({"signature"}) and configured("rename") == RULES
     with pytest.raises(ValueError, match="unknown rule renme"):
         configured("renme")

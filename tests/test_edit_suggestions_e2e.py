@@ -82,3 +82,26 @@ async def test_an_opted_in_session_gets_the_rest_of_a_rename_and_its_feedback_la
 async def test_a_session_that_did_not_opt_in_gets_none(stack: Settings) -> None:
     found, _, _ = await renamed_in(stack, opt_in=False)
     assert found is None
+
+
+async def test_a_removed_parameter_brings_the_calls_side(stack: Settings) -> None:
+    """The signature rule through the stack: the parameter taken out of the definition, the
+    arguments taken out of its calls, for that version."""
+    caller = KEYRING.take("pro")
+    uri = f"file:///sig_{uuid.uuid4().hex[:8]}.py"
+    text = "def scale(values, factor, offset):\n    return [v * factor for v in values]\n\n" \
+           "a = scale([1], 2, 3)\nb = scale([4], 5, 6)\n"
+    async with connect_edge(stack.edge_url(0), caller.api_key) as ws:
+        client = EdgeClient(ws)
+        await client.start(edit_suggestions=True)
+        await client.send(DocOpen(uri, "python", 1, text))
+        at = text.index(", offset")
+        await client.send(DocChange(uri, 2, (TextEdit(at, at + len(", offset"), ""),)))
+        found = await suggestion_of(client, 10.0)
+        await client.close()
+    assert found is not None and found.rule == "signature" and found.version == 2, found
+    after = text.replace(", offset", "", 1)
+    for change in sorted(found.changes, key=lambda c: c.start, reverse=True):
+        after = after[:change.start] + change.text + after[change.end:]
+    assert after.endswith("a = scale([1], 2)\nb = scale([4], 5)\n"), after
+    assert found.label == "remove the argument from 2 calls of `scale`"
