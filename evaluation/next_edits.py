@@ -204,7 +204,9 @@ def judge(case: Replacement, before: str, after_commit: str, changes: Sequence[T
         delta += len(change.text) - (change.end - change.start)
         at_typed = change.end
     result = "".join(pieces) + typed[at_typed:]
-    aligned = survives(result, [first, *places], after_commit)
+    # The typed place moves by what the changes before it added or took away.
+    moved = first + sum(len(c.text) - (c.end - c.start) for c in ordered if c.end <= first)
+    aligned = survives(result, [moved, *places], after_commit)
     at = {c.start - shift if c.start >= first + len(case.new) else c.start
           for c in ordered if c.text == case.new}
     renamed = 1 + len(ordered)

@@ -99,16 +99,15 @@ class Bridge:
     # --- documents -------------------------------------------------------------------------
 
     def opened(self, uri: str, language_id: str, text: str) -> None:
+        self._stale_edit(uri)
         self._outgoing.pop(uri, None)
         self._send(uri, self.mirror.open(uri, language_id, text))
 
     def changed(self, uri: str, changes: Sequence[Change]) -> None:
         """Applied to the mirror now; sent to the edge with the edits that follow within
         ``COALESCE_S``, or before the next request for the document, whichever comes first."""
+        self._stale_edit(uri)  # even a change that cannot be applied: the text moved on
         frame = self.mirror.change(uri, changes)
-        if self.offers.changed(uri) is not None:
-            self.edit_verdicts.superseded(uri, time.monotonic())
-            self._schedule_verdicts()
         if uri in self._outgoing:
             earlier = self._outgoing[uri]
             if earlier is None or isinstance(frame, DocOpen):
@@ -145,9 +144,8 @@ class Bridge:
 
     def closed(self, uri: str) -> None:
         self._supersede(uri)
-        stale = self.offers.changed(uri)
-        if stale is not None:  # the edge ends it (dismissed) when the document closes
-            self.edit_verdicts.settled(stale.suggestion_id)
+        self.offers.changed(uri)
+        self.edit_verdicts.forget(uri)  # the edge ends them (dismissed) when the document closes
         self._outgoing.pop(uri, None)
         self._unsent.discard(uri)
         frame = self.mirror.close(uri)
@@ -204,11 +202,18 @@ class Bridge:
         if version is None or suggestion.version != version:
             self._post_verdict(suggestion.suggestion_id, "dismissed")
             return
-        replaced = self.offers.offered(suggestion, version)
-        if replaced is not None:
-            self.edit_verdicts.settled(replaced)  # the edge ended it when it sent this one
+        # The edge ended the document's older ones, current or stale, when it sent this one.
+        self.edit_verdicts.forget(suggestion.uri)
+        self.offers.offered(suggestion, version)
         self.edit_verdicts.answered(suggestion.suggestion_id, suggestion.uri)
         self.on_next_edit(suggestion)
+
+    def _stale_edit(self, uri: str) -> None:
+        """The document changed: its suggestion no longer applies (reported ``dismissed`` after
+        the grace unless the editor gives a verdict first)."""
+        if self.offers.changed(uri) is not None:
+            self.edit_verdicts.superseded(uri, time.monotonic())
+            self._schedule_verdicts()
 
     def next_edit_feedback(self, suggestion_id: str, kind: str,
                            accepted_changes: int | None = None) -> bool:

@@ -10,6 +10,7 @@ editor sends ends the server.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 import time
@@ -237,7 +238,8 @@ def build() -> AssistantServer:
         if suggestion is not None:
             actions.append(next_edit_action(doc.text, suggestion,
                                             ls.editor_version(uri, doc.version), _encoding(ls)))
-            bridge.next_edit_feedback(suggestion.suggestion_id, "shown")
+            with contextlib.suppress(DocumentError):  # forgotten among newer ones: no matter
+                bridge.next_edit_feedback(suggestion.suggestion_id, "shown")
         version_findings = ls.findings.get(uri)
         if version_findings is not None and version_findings[0] == doc.version:
             actions += quick_fixes(uri, doc.text, ls.editor_version(uri, doc.version),

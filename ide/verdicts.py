@@ -37,6 +37,12 @@ class Verdicts:
         self._open.pop(request_id, None)
         self._doomed.pop(request_id, None)
 
+    def forget(self, uri: str) -> None:
+        """Every suggestion of ``uri`` was ended elsewhere (the edge ends a document's open
+        next edits when it sends a newer one or the document closes): nothing to report."""
+        for request_id in [r for r, where in self._open.items() if where == uri]:
+            self.settled(request_id)
+
     def superseded(self, uri: str, now_s: float) -> None:
         """A newer request for ``uri``, or its close: its open suggestions are on notice."""
         for request_id, where in self._open.items():

@@ -4,11 +4,14 @@ function in the document.
 
 By the syntax tree. Only what follows for sure: a call whose arguments are all positional (no
 keyword argument, no spread), matched to the function by its name alone where the document
-defines only one function of that name; a method's calls through an object (``obj.area(w, h)``)
-skip its explicit receiver (``self``, ``cls``, Rust's ``self``). A removal takes the argument
-away from calls that pass it (a call that stops before it left its default in place); a
-reordering moves the arguments of calls that pass all of them. A parameter added, or one whose
-name or type changed, is no signature change here: the calls' new arguments cannot be known.
+defines only one function of that name, and passing every parameter (a call that passes fewer
+may be updated already, or lean on defaults). A function's calls are its plain calls; a method
+with an explicit receiver (``self``, ``cls``, Rust's ``self``) is called through the class's
+own receiver (``self.area(w, h)``, the receiver not counted: another object's ``area`` may be
+another class's, and ``Shape.area(s, w, h)`` passes the receiver itself); a method with an
+implicit one (Java, JavaScript, C++) plainly or through ``this``. A parameter added, or one
+whose name or type changed, is no signature change here: the calls' new arguments cannot be
+known.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ _NOT_POSITIONAL = frozenset({"keyword_argument", "list_splat", "dictionary_splat
 _MEMBERS = {"attribute": "attribute", "member_expression": "property",
             "field_expression": "field", "selector_expression": "field"}
 _RECEIVERS = frozenset({"self", "cls", "this"})
+#: A call through one of these is a call of the enclosing class's own method.
+_OWN_RECEIVERS = frozenset({b"self", b"cls", b"this", b"super()"})
 _PUNCTUATION = frozenset({"(", ")", ",", "comment"})
 
 
@@ -55,9 +60,11 @@ class Function:
     parameters: tuple[str, ...]
     #: Parameters a call does not pass (an explicit receiver first).
     skipped: int
-    #: Which calls are its: ``plain`` ``name(...)`` (a function), ``object`` ``x.name(...)``
-    #: (a method with an explicit receiver), ``this`` ``name(...)`` or ``this.name(...)`` (a
-    #: method with an implicit one).
+    #: Which calls are its: ``plain`` ``name(...)`` (a function), ``self`` ``self.name(...)``
+    #: (a method with an explicit receiver: through its own receiver only, since another
+    #: object's method of that name may be another class's, and ``Class.name(obj, ...)``
+    #: passes the receiver itself), ``this`` ``name(...)`` or ``this.name(...)`` (a method with
+    #: an implicit one).
     calls: str
 
 
@@ -86,7 +93,7 @@ def functions(root: Node) -> Iterator[Function]:
         method = _in_class(node)
         explicit = bool(items) and (items[0].type == "self_parameter" or (
             method and texts[0].split(":")[0].strip() in _RECEIVERS))
-        calls = "object" if explicit else "this" if method else "plain"
+        calls = "self" if explicit else "this" if method else "plain"
         yield Function(node, name, texts, 1 if explicit else 0, calls)
 
 
@@ -160,11 +167,9 @@ def _calls(root: Node, name: str, calls: str) -> Iterator[Node]:
                       or callee.child_by_field_name("operand")) if field else None
         if called is None or (called.text or b"").decode("utf-8", "replace") != name:
             continue
-        if target is None:
-            if calls == "object":
-                continue
-        elif calls == "plain" or (calls == "this" and (target.text or b"") not in (b"this",
-                                                                                   b"self")):
+        own = target is not None and (target.text or b"") in _OWN_RECEIVERS
+        if (target is None and calls == "self") or (target is not None and not own) \
+                or (own and calls == "plain"):
             continue
         yield arguments
 
@@ -230,18 +235,17 @@ def propagate_signature(before: str, after: str, language: str, region: Region
 def _edit(text: str, offsets: Offsets, items: list[Node], kind: str, how: int | list[int],
           count: int) -> list[TextEdit]:
     spans = [(offsets.from_byte(i.start_byte), offsets.from_byte(i.end_byte)) for i in items]
+    if len(items) != count:
+        # Fewer: updated already, or leaning on defaults; more: variadic. Which is unknown.
+        return []
     if kind == "removed":
         assert isinstance(how, int)
-        if len(items) <= how or len(items) > count:
-            return []  # it stops before the parameter (its default), or passes more: unknown
         if how + 1 < len(items):
             return [TextEdit(spans[how][0], spans[how + 1][0], "")]
         if how == 0:
             return [TextEdit(spans[0][0], spans[0][1], "")]
         return [TextEdit(spans[how - 1][1], spans[how][1], "")]
     assert isinstance(how, list)
-    if len(items) != count:
-        return []
     texts = [text[s:e] for s, e in spans]
     return [TextEdit(spans[slot][0], spans[slot][1], texts[source])
             for slot, source in enumerate(how) if source != slot]

@@ -3,7 +3,7 @@ Face), so a model trained on that format can be served through Triton's vLLM bac
 ``next_edit`` route.
 
 Pure. The prompt is Zeta's: an instruction, the user's recent edits as unified-diff hunks
-(``User edited <path>:`` and a ```` ```diff ```` block), then an excerpt of the document in a
+(``User edited "<name>":`` and a ```` ```diff ```` block), then an excerpt of the document in a
 fence named by its path, with an *editable region* between ``<|editable_region_start|>`` and
 ``<|editable_region_end|>`` (each on its own line) and ``<|user_cursor_is_here|>`` at the cursor,
 ``<|start_of_file|>`` when the excerpt starts at the top. The model answers with the editable
@@ -102,15 +102,25 @@ def excerpt(text: str, cursor: int, path: str, rewrite_tokens: int = REWRITE_TOK
     return Excerpt("".join(parts), start, end)
 
 
-def edit_event(path: str, before: str, after: str, budget: int = EVENT_TOKENS) -> str:
-    """The user's edit as Zeta's history shows one: its unified-diff hunks (no file header),
-    the last lines of them dropped if it is over ``budget`` tokens; empty when nothing changed."""
-    hunks = list(difflib.unified_diff(before.split("\n"), after.split("\n"), lineterm="", n=3))[2:]
-    while hunks and guess_tokens("\n".join(hunks)) > budget:
-        hunks.pop()
-    if not hunks:
+def edit_event(name: str, before: str, after: str, budget: int = EVENT_TOKENS) -> str:
+    """The user's edit as Zeta's history shows one (``User edited "<name>":``, the file's name
+    quoted as in the edit histories Zeta was trained on, then the unified-diff hunks without a
+    file header), whole hunks kept while they fit ``budget`` tokens; empty when nothing changed
+    or not even the first hunk fits."""
+    lines = list(difflib.unified_diff(before.split("\n"), after.split("\n"), lineterm="", n=3))[2:]
+    hunks: list[list[str]] = []
+    for line in lines:
+        if line.startswith("@@") or not hunks:
+            hunks.append([])
+        hunks[-1].append(line)
+    kept: list[str] = []
+    for hunk in hunks:
+        if guess_tokens("\n".join(kept + hunk)) > budget:
+            break
+        kept += hunk
+    if not kept:
         return ""
-    return f"User edited {path}:\n```diff\n" + "\n".join(hunks) + "\n```"
+    return f'User edited "{name}":\n```diff\n' + "\n".join(kept) + "\n```"
 
 
 def prompt(events: str, shown: Excerpt) -> str:

@@ -137,3 +137,28 @@ def test_an_error_about_a_suggestion_does_not_resend_the_documents() -> None:
     assert not posted.bridge._unsent
     posted.bridge._refused(ErrorFrame("edit_out_of_range", "no", "changes"))
     assert posted.bridge._unsent == {"file:///a.py"}
+
+
+def test_a_newer_suggestion_ends_the_stale_ones_on_notice_without_a_second_dismissal() -> None:
+    """The edge ends a document's older suggestions when it sends a newer one: the server must
+    not report them dismissed again (the edge would refuse it as finished)."""
+    posted = _Posted()
+    bridge = posted.bridge
+    bridge.opened("file:///a.py", "python", TEXT)
+    bridge._suggested(suggestion(version=1, suggestion_id="s1"))
+    bridge.changed("file:///a.py", [Change("x", Position(2, 0), Position(2, 0))])  # version 2
+    bridge._suggested(suggestion(version=2, suggestion_id="s2"))
+    assert bridge.edit_verdicts.due(10**12) == []
+    bridge.opened("file:///a.py", "python", TEXT)  # re-opened: s2 no longer applies
+    assert bridge.offers.current("file:///a.py", 2) is None
+    assert bridge.edit_verdicts.due(10**12) == ["s2"]
+
+
+def test_a_change_that_cannot_be_applied_still_drops_the_suggestion() -> None:
+    posted = _Posted()
+    bridge = posted.bridge
+    bridge.opened("file:///a.py", "python", TEXT)
+    bridge._suggested(suggestion(version=1))
+    with pytest.raises(DocumentError):
+        bridge.changed("file:///a.py", [Change("x", Position(99, 0), Position(99, 0))])
+    assert bridge.offers.current("file:///a.py", 1) is None

@@ -33,9 +33,10 @@ class Rewriter:
         self.prompts: list[str] = []
 
     async def stream_llm(self, model: str, interface: str, prompt: str, max_tokens: int,
-                         request_id: str, timeout_ms: int, stop: tuple[str, ...] = ()
-                         ) -> AsyncIterator[str]:
+                         request_id: str, timeout_ms: int, stop: tuple[str, ...] = (),
+                         keep_stop: bool = False) -> AsyncIterator[str]:
         self.prompts.append(prompt)
+        assert stop == (zeta.REGION_END,) and keep_stop
         if self.mode == "fail":
             raise InferenceError(f"model {model} failed: boom")
         if self.mode == "stall":
@@ -43,7 +44,10 @@ class Rewriter:
         region = prompt.split(zeta.REGION_START + "\n")[1].split("\n" + zeta.REGION_END)[0]
         rewrite = region.replace(zeta.CURSOR, "").replace("w * h", "width * h")
         yield f"{zeta.REGION_START}\n"
-        yield rewrite + "\n"  # vLLM stops before the end marker and leaves it out
+        if self.mode == "cut":  # the token limit ran out at a line's end
+            yield rewrite.split("\n")[0] + "\n"
+            return
+        yield rewrite + "\n" + zeta.REGION_END  # the stop string, kept
 
 
 async def proposed(worker: RecordingWorker, body_after: DocChange) -> list[EditSuggestion]:
@@ -82,11 +86,14 @@ async def test_the_models_rewrite_arrives_as_the_changes_that_differ() -> None:
     assert apply_edits(EDITED, tuple(reversed(found.changes))) == \
         EDITED.replace("w * h", "width * h")
     assert "-def area(w, h):\n+def area(width, h):" in model.prompts[0]
+    assert 'User edited "a.py":' in model.prompts[0]
     assert worker.next_edit_model_answers == {"suggested": 1}
 
 
-@pytest.mark.parametrize(("mode", "outcome"), [("fail", "failed"), ("stall", "deadline")])
-async def test_a_failed_or_late_model_makes_no_suggestion(mode: str, outcome: str) -> None:
+@pytest.mark.parametrize(("mode", "outcome"), [("fail", "failed"), ("stall", "deadline"),
+                                               ("cut", "unparsed")])
+async def test_a_failed_late_or_cut_answer_makes_no_suggestion(mode: str, outcome: str) -> None:
+    """A cut answer would otherwise read as the region's first line replacing all of it."""
     worker = worker_with(Rewriter(mode), deadline_ms=200)
     assert await proposed(worker, edit()) == []
     assert worker.next_edit_model_answers == {outcome: 1}

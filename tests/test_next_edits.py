@@ -193,3 +193,17 @@ def test_no_signature_suggestion_for_an_added_or_renamed_parameter_or_an_overloa
     java = "class A {\n  int area(int w, int h) { return w * h; }\n" \
            "  int area(int w) { return w; }\n  int f() { return area(1, 2); }\n}\n"
     assert signature_after(java, "area(int w, int h)", "area(int h, int w)", "java") is None
+
+
+def test_no_signature_change_for_calls_passing_fewer_or_through_another_object() -> None:
+    """Seen by the second reading: a call already updated (``f(2, 3)``) lost another argument;
+    ``Shape.area(s, 2)`` passes the receiver itself; a dict's ``get`` is not ``Cache.get``."""
+    py = "def f(a, b, c):\n    pass\n\nf(1, 2, 3)\nf(2, 3)\n"
+    assert signature_after(py, "def f(a, b, c)", "def f(b, c)", "python") == \
+        "def f(b, c):\n    pass\n\nf(2, 3)\nf(2, 3)\n"
+    cache = "class Cache:\n    def get(self, key, default):\n        return default\n\n" \
+            "    def first(self):\n        return self.get('a', 1)\n\n" \
+            "x = d.get('x', None)\ny = Cache.get(c, 'y', 2)\n"
+    result = signature_after(cache, "get(self, key, default)", "get(self, key)", "python")
+    assert result is not None and "self.get('a')" in result
+    assert "d.get('x', None)" in result and "Cache.get(c, 'y', 2)" in result

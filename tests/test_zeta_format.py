@@ -41,7 +41,7 @@ def test_the_prompt_is_zetas_template() -> None:
     assert asked is not None
     assert asked.prompt.startswith("### Instruction:\nYou are a code completion assistant")
     edits, rest = asked.prompt.split("### User Edits:\n\n")[1].split("\n\n### User Excerpt:\n\n")
-    assert edits.startswith("User edited geo.py:\n```diff\n@@ ")
+    assert edits.startswith("User edited \"geo.py\":\n```diff\n@@ ")
     assert "-def area(w, h):\n+def area(width, h):" in edits
     assert rest.endswith("\n```\n\n### Response:\n\n")
 

@@ -46,8 +46,8 @@ class TaskBackend(Protocol):
     def stream_task(self, model: str, task: StartTask, timeout_ms: int) -> AsyncIterator[bytes]: ...
 
     def stream_llm(self, model: str, interface: str, prompt: str, max_tokens: int,
-                   request_id: str, timeout_ms: int, stop: tuple[str, ...] = ()
-                   ) -> AsyncIterator[str]: ...
+                   request_id: str, timeout_ms: int, stop: tuple[str, ...] = (),
+                   keep_stop: bool = False) -> AsyncIterator[str]: ...
 
 
 def _uint8_tensor(request: pb.ModelInferRequest, name: str, data: bytes) -> None:
@@ -121,10 +121,12 @@ def _scalar(request: pb.ModelInferRequest, name: str, datatype: str, packed: byt
 
 
 def llm_request(model: str, interface: str, prompt: str, max_tokens: int, request_id: str,
-                timeout_ms: int, stop: tuple[str, ...] = ()) -> pb.ModelInferRequest:
+                timeout_ms: int, stop: tuple[str, ...] = (), keep_stop: bool = False
+                ) -> pb.ModelInferRequest:
     """The gRPC request for an LLM served by Triton's vLLM backend (``vllm``: no batch
     dimension, shape [1]) or TensorRT-LLM's ensemble (``trtllm``: batched, shape [1, 1]),
-    streaming (pure)."""
+    streaming (pure). ``keep_stop``: the stop string that ended the answer stays in it (vLLM's
+    ``include_stop_str_in_output``), so an answer the token limit cut short can be told apart."""
     if interface not in ("vllm", "trtllm"):
         raise ValueError(f"unknown LLM interface {interface!r}")
     shape = (1,) if interface == "vllm" else (1, 1)
@@ -135,6 +137,8 @@ def llm_request(model: str, interface: str, prompt: str, max_tokens: int, reques
         sampling: dict[str, object] = {"max_tokens": max_tokens, "temperature": 0}
         if stop:
             sampling["stop"] = list(stop)
+            if keep_stop:
+                sampling["include_stop_str_in_output"] = True
         _bytes_tensor(request, "sampling_parameters", orjson.dumps(sampling), shape)
         _scalar(request, "exclude_input_in_output", "BOOL", b"\x01", shape)
     else:
@@ -218,9 +222,10 @@ class TritonBackend:
             yield data
 
     async def stream_llm(self, model: str, interface: str, prompt: str, max_tokens: int,
-                         request_id: str, timeout_ms: int, stop: tuple[str, ...] = ()
-                         ) -> AsyncIterator[str]:
-        request = llm_request(model, interface, prompt, max_tokens, request_id, timeout_ms, stop)
+                         request_id: str, timeout_ms: int, stop: tuple[str, ...] = (),
+                         keep_stop: bool = False) -> AsyncIterator[str]:
+        request = llm_request(model, interface, prompt, max_tokens, request_id, timeout_ms, stop,
+                              keep_stop)
         async for data in self._stream(model, request, "text_output"):
             text = bytes_element(data).decode("utf-8", errors="replace")
             if text:

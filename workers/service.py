@@ -288,7 +288,9 @@ class CompletionWorker:
         if backend is None:
             self.next_edit_model_answers["no_backend"] += 1
             return []
-        asked = zeta.ask(action.before, action.after, action.uri.rsplit("/", 1)[-1])
+        # The diff and the excerpt take tens of ms on a large file: not on the event loop.
+        asked = await asyncio.to_thread(zeta.ask, action.before, action.after,
+                                        action.uri.rsplit("/", 1)[-1])
         if asked is None:
             return []
         interface, model = self._next_edit_route
@@ -298,7 +300,8 @@ class CompletionWorker:
             async with asyncio.timeout(deadline_ms / 1000):
                 async for piece in backend.stream_llm(
                         model, interface, asked.prompt, self._settings.next_edit_max_tokens,
-                        f"ne-{uuid.uuid4().hex[:16]}", deadline_ms, (zeta.REGION_END,)):
+                        f"ne-{uuid.uuid4().hex[:16]}", deadline_ms, (zeta.REGION_END,),
+                        keep_stop=True):
                     pieces.append(piece)
         except TimeoutError:
             self.next_edit_model_answers["deadline"] += 1
@@ -307,11 +310,9 @@ class CompletionWorker:
             log.warning("the next-edit model failed: %s", error)
             self.next_edit_model_answers["failed"] += 1
             return []
+        # The end marker is kept in the answer: one cut short by the token limit lacks it and
+        # is out of format (never the region's first lines as a rewrite of all of it).
         output = "".join(pieces)
-        if zeta.REGION_END not in output:
-            # vLLM leaves the stop string out: the answer ends with the line break before it
-            # (one cut short by the token limit does not, and stays out of format).
-            output += zeta.REGION_END
         if zeta.rewritten_region(output) is None:
             self.next_edit_model_answers["unparsed"] += 1
             return []

@@ -360,7 +360,10 @@ function M.setup(opts)
     callback = function(args) attach(args.buf) end,
   })
   vim.api.nvim_create_autocmd("TextChangedI", { group = group, callback = on_text_changed })
-  vim.api.nvim_create_autocmd("TextChanged", { group = group, callback = clear_edit })
+  -- (A callback that returns a truthy value deletes its autocmd in Neovim 0.10: none here.)
+  vim.api.nvim_create_autocmd("TextChanged", { group = group, callback = function()
+    clear_edit()
+  end })
   -- A cursor moved away (arrow keys, a click) leaves the suggestion where it no longer applies.
   vim.api.nvim_create_autocmd("CursorMovedI", {
     group = group,
