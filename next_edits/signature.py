@@ -16,6 +16,7 @@ known.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -174,17 +175,41 @@ def _calls(root: Node, name: str, calls: str) -> Iterator[Node]:
         yield arguments
 
 
-def inside_parentheses(text: str, at: int, reach: int = 2000) -> bool:
-    """Whether an unclosed ``(`` comes before ``at`` within ``reach`` characters: the cheap test
-    that keeps every other pause from parsing the document twice."""
-    depth = 0
+#: After a definition's parameter list: its body or its return type (``):``, ``) -> int:``,
+#: ``) {``, ``) int {``, ``) (string, bool) {``, ``) throws IOException {``, ``): number {``,
+#: ``) -> u32 {``).
+_STATEMENTS = frozenset({"if", "for", "while", "switch", "catch", "with", "elif", "match",
+                         "foreach", "until", "return"})
+_AFTER_DEFINITION = re.compile(r"\)\s*(?:->[^\n{:;]*)?[:{]|\)[\w\s\[\]*&<>,.:?|()]*\{")
+
+
+def in_definition_parameters(text: str, at: int, reach: int = 2000) -> bool:
+    """Whether ``at`` lies between the parentheses of what reads as a definition (an unclosed
+    ``(`` before it whose ``)`` is followed by a body or a return type, with no ``=`` before it on
+    its line): the cheap test that keeps every other pause, a call's arguments being typed
+    among them, from parsing the document twice."""
+    depth, opened = 0, -1
     for index in range(at - 1, max(-1, at - 1 - reach), -1):
         char = text[index]
         if char == ")":
             depth += 1
         elif char == "(":
             if depth == 0:
-                return True
+                opened = index
+                break
+            depth -= 1
+    before = text[text.rfind("\n", 0, opened) + 1:opened]
+    words = before.split()
+    if opened < 0 or "=" in before or (words and words[-1] in _STATEMENTS):
+        return False
+    depth = 0
+    for index in range(opened + 1, min(len(text), opened + 1 + reach)):
+        char = text[index]
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            if depth == 0:
+                return _AFTER_DEFINITION.match(text, index, index + 200) is not None
             depth -= 1
     return False
 
@@ -193,7 +218,7 @@ def propagate_signature(before: str, after: str, language: str, region: Region
                         ) -> SignatureSuggestion | None:
     """The calls' side of a parameter removed or reordered at a definition (see the module's
     docstring), or ``None``."""
-    if not inside_parentheses(after, region.start):
+    if not in_definition_parameters(after, region.start):
         return None
     before_offsets, after_offsets = Offsets(before), Offsets(after)
     old_tree = parse(before, language, before_offsets)

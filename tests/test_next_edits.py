@@ -207,3 +207,18 @@ def test_no_signature_change_for_calls_passing_fewer_or_through_another_object()
     result = signature_after(cache, "get(self, key, default)", "get(self, key)", "python")
     assert result is not None and "self.get('a')" in result
     assert "d.get('x', None)" in result and "Cache.get(c, 'y', 2)" in result
+
+
+def test_only_edits_in_what_reads_as_a_definitions_parameters_are_parsed() -> None:
+    from next_edits.signature import in_definition_parameters
+
+    def at(marked: str) -> bool:
+        return in_definition_parameters(marked.replace("|", ""), marked.index("|"))
+
+    assert all(at(text) for text in (
+        "def area(w|, h):", "def area(w|) -> int:", "func area(w| int) (int, error) {",
+        "fn area(&self, w|: u32) -> u32 {", "int area(int w|) throws IOException {",
+        "function area(w|) {", "  area(w|: number): number {"))
+    assert not any(at(text) for text in (
+        "x = area(1|, 2)", "area(1|, 2);", "return area(1|)", "if (a|) {",
+        "for (i = 0; i < n|; i++) {", "int area(int w|);", "no parentheses| here"))
