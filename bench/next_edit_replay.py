@@ -1,4 +1,4 @@
-"""``python -m evaluation.next_edits_socket``: the real edit histories of ``evaluation.next_edits``
+"""``python -m bench.next_edit_replay``: the real edit histories of ``evaluation.next_edits``
 replayed keystroke by keystroke through the whole stack, as an editor would send them.
 
 A private stack runs with the rules named by ``--rules`` (``rename`` by default: it is off in the
@@ -128,7 +128,7 @@ def report(outcomes: list[Outcome], follow_ups: Counter[str]) -> dict[str, dict[
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m evaluation.next_edits_socket",
+    parser = argparse.ArgumentParser(prog="python -m bench.next_edit_replay",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--held-out", action="store_true",
                         help="the held-out projects' cases (default: the tuning set)")
