@@ -30,6 +30,7 @@ from typing import Any
 
 from evaluation.real_bugs import EXTENSIONS, MIRRORS, REPOS
 from next_edits.engine import PRECISION, propose
+from next_edits.repeat import argument_text, arguments_of, calls
 from next_edits.signature import functions, parameter_change
 from schemas.socket import TextEdit
 from tasks.offsets import Offsets
@@ -442,11 +443,127 @@ def score_signatures(cases: list[SignatureChange]) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - started, "languages": rows, "wrong": wrong}
 
 
+# --- the repeat rule ---------------------------------------------------------------------------
+
+REPEATS = Path(__file__).with_name("next_edit_repeats.json")
+
+
+@dataclass(frozen=True, slots=True)
+class ArgumentAdded:
+    """In one commit's change of one file, an argument added to the first of the calls of
+    ``callee`` that got one: its argument list (code points ``start..end`` of the file before)
+    became ``arguments``; ``repeated``: how many other calls of it got the same argument."""
+
+    repo: str
+    commit: str
+    path: str
+    language: str
+    callee: str
+    start: int
+    end: int
+    arguments: str
+    repeated: int
+
+
+def added_arguments(before: str, after: str, language: str
+                    ) -> list[tuple[str, int, int, str, int]]:
+    """(callee, start, end, new argument list, other calls given the same argument) for each
+    callee whose calls (as many before as after, paired in order) include one that got exactly
+    one argument more."""
+    old_offsets, new_offsets = Offsets(before), Offsets(after)
+    old_tree, new_tree = parse(before, language, old_offsets), parse(after, language, new_offsets)
+    if old_tree is None or new_tree is None:
+        return []
+    old_calls: dict[str, list[Any]] = {}
+    new_calls: dict[str, list[Any]] = {}
+    for found_calls, tree, source in ((old_calls, old_tree, before),
+                                      (new_calls, new_tree, after)):
+        for callee, arguments in calls(tree.root_node, source.encode("utf-8")):
+            found_calls.setdefault(callee, []).append(arguments)
+    found = []
+    for callee, olds in old_calls.items():
+        news = new_calls.get(callee, [])
+        if len(news) != len(olds):
+            continue
+        olds = sorted(olds, key=lambda n: n.start_byte)
+        news = sorted(news, key=lambda n: n.start_byte)
+        added: list[tuple[Any, Any, str]] = []
+        for old, new in zip(olds, news, strict=True):
+            a = [argument_text(i) for i in arguments_of(old)]
+            b = [argument_text(i) for i in arguments_of(new)]
+            if len(b) != len(a) + 1:
+                continue
+            index = next((i for i in range(len(a)) if a[i] != b[i]), len(a))
+            if b[:index] + b[index + 1:] == a:
+                added.append((old, new, b[index]))
+        if not added:
+            continue
+        first_old, first_new, text = added[0]
+        same = sum(1 for _, _, other in added[1:] if other == text)
+        found.append((callee, old_offsets.from_byte(first_old.start_byte),
+                      old_offsets.from_byte(first_old.end_byte),
+                      after[new_offsets.from_byte(first_new.start_byte):
+                            new_offsets.from_byte(first_new.end_byte)], same))
+    return found
+
+
+def mine_repeats(repo_name: str, language: str, limit: int) -> list[ArgumentAdded]:
+    """Arguments added to calls in one repository's commits, newest first."""
+    repo = MIRRORS / repo_name.replace("/", "+") / "repo"
+    found: list[ArgumentAdded] = []
+    for commit, path in _candidates(repo, _EXTENSIONS[language]):
+        before = _git(repo, "show", f"{commit}^:{path}")
+        after = _git(repo, "show", f"{commit}:{path}")
+        if not before or not after or max(len(before), len(after)) > MAX_FILE_CHARS \
+                or generated(path, before):
+            continue
+        for callee, start, end, arguments, repeated in added_arguments(before, after, language):
+            found.append(ArgumentAdded(repo_name, commit[:12], path, language, callee, start,
+                                       end, arguments, repeated))
+        if len(found) >= limit:
+            break
+    return found[:limit]
+
+
+def score_repeats(cases: list[ArgumentAdded]) -> dict[str, Any]:
+    """Each case replayed: the user's edit is the first call's new argument list; the repeat
+    rule proposes the other calls' side, judged as the signature rule is (:func:`toward`)."""
+    started = time.perf_counter()
+    rows: dict[str, dict[str, int]] = {}
+    wrong: list[str] = []
+    texts: dict[tuple[str, str, str], tuple[str, str]] = {}
+    for case in cases:
+        key = (case.repo, case.commit, case.path)
+        if key not in texts:
+            repo = MIRRORS / case.repo.replace("/", "+") / "repo"
+            texts[key] = (_git(repo, "show", f"{case.commit}^:{case.path}"),
+                          _git(repo, "show", f"{case.commit}:{case.path}"))
+        before, after_commit = texts[key]
+        typed = before[:case.start] + case.arguments + before[case.end:]
+        shown = right = 0
+        for suggestion in propose(before, typed, case.language, frozenset({"repeat"})):
+            shown += 1
+            result = typed
+            for change in sorted(suggestion.changes, key=lambda c: c.start, reverse=True):
+                result = result[:change.start] + change.text + result[change.end:]
+            if toward(typed, result, after_commit):
+                right += 1
+            else:
+                wrong.append(f"{case.repo} {case.commit} {case.path}: {suggestion.label}")
+        for name in (case.language, "all"):
+            row = rows.setdefault(name, {"events": 0, "repeated": 0, "shown": 0, "right": 0})
+            row["events"] += 1
+            row["repeated"] += case.repeated > 0
+            row["shown"] += shown
+            row["right"] += right
+    return {"seconds": time.perf_counter() - started, "languages": rows, "wrong": wrong}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evaluation.next_edits",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("command", choices=("mine", "score", "mine-signatures",
-                                            "score-signatures"))
+                                            "score-signatures", "mine-repeats", "score-repeats"))
     parser.add_argument("--per-repo", type=int, default=PER_REPO)
     parser.add_argument("--rules", default=",".join(sorted(PRECISION)),
                         help="rules to replay, comma-separated (default: all, on or off)")
@@ -464,6 +581,29 @@ def main(argv: list[str] | None = None) -> int:
                 changes += mined
         SIGNATURES.write_text(json.dumps([asdict(c) for c in changes], indent=0) + "\n")
         print(f"{len(changes)} parameter removals and reorderings -> {SIGNATURES}")
+        return 0
+    if args.command == "mine-repeats":
+        added = []
+        for projects in (REPOS, HELD_OUT):
+            for name, language in projects.items():
+                mined_repeats = mine_repeats(name, language, args.per_repo)
+                print(f"  {name}: {len(mined_repeats)}", flush=True)
+                added += mined_repeats
+        REPEATS.write_text(json.dumps([asdict(c) for c in added], indent=0) + "\n")
+        print(f"{len(added)} arguments added to calls -> {REPEATS}")
+        return 0
+    if args.command == "score-repeats":
+        scored = score_repeats([ArgumentAdded(**row) for row in json.loads(REPEATS.read_text())])
+        print(f"repeat rule replayed on real commits, {scored['seconds']:.0f} s (baseline, no "
+              "suggestion: nothing shown)")
+        print(f"{'language':12s} {'events':>6s} {'repeated':>8s} {'shown':>6s} {'right':>6s} "
+              f"{'precision':>9s}")
+        for language, row in sorted(scored["languages"].items()):
+            precision = f"{row['right'] / row['shown']:.3f}" if row["shown"] else "-"
+            print(f"{language:12s} {row['events']:6d} {row['repeated']:8d} {row['shown']:6d} "
+                  f"{row['right']:6d} {precision:>9s}")
+        for line in scored["wrong"][:20]:
+            print(f"  wrong: {line}")
         return 0
     if args.command == "score-signatures":
         scored = score_signatures([SignatureChange(**row)

@@ -10,6 +10,7 @@ from documents.document import apply_edits
 from next_edits.engine import MIN_PRECISION, PRECISION, default_rules, propose
 from next_edits.region import changed_region, replaced_identifier
 from next_edits.rename import RULE as RENAME
+from next_edits.repeat import RULE as REPEAT
 from next_edits.signature import RULE as SIGNATURE
 from schemas.socket import TextEdit
 
@@ -222,3 +223,30 @@ def test_only_edits_in_what_reads_as_a_definitions_parameters_are_parsed() -> No
     assert not any(at(text) for text in (
         "x = area(1|, 2)", "area(1|, 2);", "return area(1|)", "if (a|) {",
         "for (i = 0; i < n|; i++) {", "int area(int w|);", "no parentheses| here"))
+
+
+def repeat_after(before: str, old: str, new: str, language: str) -> tuple[str, str] | None:
+    after = before.replace(old, new, 1)
+    found = propose(before, after, language, frozenset({REPEAT}))
+    return (found[0].label, apply_all(after, found[0].changes)) if found else None
+
+
+def test_an_argument_added_to_one_call_is_offered_to_the_calls_like_it() -> None:
+    py = "r = requests.get(a)\ns = requests.get(b)\nt = requests.get(c, 1)\nu = other.get(d)\n"
+    found = repeat_after(py, "requests.get(a)", "requests.get(a, timeout=5)", "python")
+    assert found == ("add `timeout=5` to 1 more call of `requests.get`",
+                     py.replace("get(a)", "get(a, timeout=5)").replace("get(b)",
+                                                                       "get(b, timeout=5)"))
+    java = 'class A { void t() { log.info("a"); log.info("b"); } }\n'
+    found = repeat_after(java, 'log.info("a")', 'log.info("a", e)', "java")
+    assert found is not None and found[1].count(", e)") == 2
+    # In the middle: the same index; a call that already passes it is left alone.
+    go = "package m\n\nfunc f() {\n\tg(a, b)\n\tg(c, d)\n\tg(ctx, e)\n}\n"
+    found = repeat_after(go, "g(a, b)", "g(ctx, a, b)", "go")
+    assert found is not None and "g(ctx, c, d)" in found[1] and "g(ctx, e)" in found[1]
+
+
+def test_no_repeat_for_an_edited_or_removed_argument() -> None:
+    py = "f(a, b)\nf(c, d)\n"
+    assert repeat_after(py, "f(a, b)", "f(a, x)", "python") is None
+    assert repeat_after(py, "f(a, b)", "f(a)", "python") is None
