@@ -27,8 +27,7 @@ from pathlib import Path
 from bench.first_token import percentiles
 from bench.keys import provision
 from config.settings import Settings
-from evaluation.next_edits import HELD_OUT_SAMPLE, SAMPLE, Replacement, _git, judge
-from evaluation.real_bugs import MIRRORS
+from evaluation.next_edits import HELD_OUT_SAMPLE, SAMPLE, Replacement, commit_texts, judge
 from infra.stack import private_settings, up
 from schemas.socket import DocChange, DocClose, DocOpen, EditSuggestion, TextEdit
 from ws_edge.client import EdgeClient, connect_edge
@@ -146,14 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         cases = cases[:args.limit]
     work: list[tuple[Replacement, str, str]] = []
     follow_ups: Counter[str] = Counter()
-    texts: dict[tuple[str, str, str], tuple[str, str]] = {}
     for case in cases:
-        key = (case.repo, case.commit, case.path)
-        if key not in texts:
-            repo = MIRRORS / case.repo.replace("/", "+") / "repo"
-            texts[key] = (_git(repo, "show", f"{case.commit}^:{case.path}"),
-                          _git(repo, "show", f"{case.commit}:{case.path}"))
-        before, after_commit = texts[key]
+        before, after_commit = commit_texts(case.repo, case.commit, case.path)
         if before[case.positions[0]:case.positions[0] + len(case.old)] != case.old:
             continue
         work.append((case, before, after_commit))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import functools
 import json
 import re
 import subprocess
@@ -73,6 +74,13 @@ def _git(repo: Path, *args: str) -> str:
     """git's output, or nothing when it fails (a path the parent commit does not have)."""
     return subprocess.run(["git", "--git-dir", str(repo), *args], capture_output=True,
                           text=True, errors="replace", check=False, timeout=120).stdout
+
+
+@functools.lru_cache(maxsize=64)
+def commit_texts(repo_name: str, commit: str, path: str) -> tuple[str, str]:
+    """``path`` as it was before ``commit`` and after it, from the project's mirror."""
+    repo = MIRRORS / repo_name.replace("/", "+") / "repo"
+    return (_git(repo, "show", f"{commit}^:{path}"), _git(repo, "show", f"{commit}:{path}"))
 
 
 def replacements(before: str, after: str) -> dict[tuple[str, str], list[int]]:
@@ -253,14 +261,8 @@ def score(cases: list[Replacement], rules: frozenset[str]) -> dict[str, Any]:
     started = time.perf_counter()
     tallies: dict[str, Tally] = {}
     wrong: list[str] = []
-    texts: dict[tuple[str, str, str], tuple[str, str]] = {}
     for case in cases:
-        key = (case.repo, case.commit, case.path)
-        if key not in texts:
-            repo = MIRRORS / case.repo.replace("/", "+") / "repo"
-            texts[key] = (_git(repo, "show", f"{case.commit}^:{case.path}"),
-                          _git(repo, "show", f"{case.commit}:{case.path}"))
-        before, after_commit = texts[key]
+        before, after_commit = commit_texts(case.repo, case.commit, case.path)
         if before[case.positions[0]:case.positions[0] + len(case.old)] != case.old:
             continue  # the mirror's text is not the mined one
         shown, exact, aligned, consistent, suggested = replay(case, before, after_commit, rules)
@@ -300,6 +302,10 @@ class SignatureChange:
     start: int
     end: int
     parameters: str
+
+    @property
+    def typed(self) -> str:
+        return self.parameters
 
 
 def signature_changes(before: str, after: str, language: str
@@ -409,40 +415,6 @@ def toward(typed: str, result: str, after_commit: str) -> bool:
         _distance(typed, after_commit)
 
 
-def score_signatures(cases: list[SignatureChange]) -> dict[str, Any]:
-    """Each case replayed: the user's edit is the definition's new parameter list; the engine's
-    signature rule proposes the calls' side."""
-    started = time.perf_counter()
-    rows: dict[str, dict[str, int]] = {}
-    wrong: list[str] = []
-    texts: dict[tuple[str, str, str], tuple[str, str]] = {}
-    for case in cases:
-        key = (case.repo, case.commit, case.path)
-        if key not in texts:
-            repo = MIRRORS / case.repo.replace("/", "+") / "repo"
-            texts[key] = (_git(repo, "show", f"{case.commit}^:{case.path}"),
-                          _git(repo, "show", f"{case.commit}:{case.path}"))
-        before, after_commit = texts[key]
-        typed = before[:case.start] + case.parameters + before[case.end:]
-        shown = right = 0
-        for suggestion in propose(before, typed, case.language, frozenset({"signature"})):
-            shown += 1
-            result = typed
-            for change in sorted(suggestion.changes, key=lambda c: c.start, reverse=True):
-                result = result[:change.start] + change.text + result[change.end:]
-            if toward(typed, result, after_commit):
-                right += 1
-            else:
-                wrong.append(f"{case.repo} {case.commit} {case.path}: {case.function} "
-                             f"({case.kind}): {suggestion.label}")
-        for name in (case.language, "all"):
-            row = rows.setdefault(name, {"events": 0, "shown": 0, "right": 0})
-            row["events"] += 1
-            row["shown"] += shown
-            row["right"] += right
-    return {"seconds": time.perf_counter() - started, "languages": rows, "wrong": wrong}
-
-
 # --- the repeat rule ---------------------------------------------------------------------------
 
 REPEATS = Path(__file__).with_name("next_edit_repeats.json")
@@ -463,6 +435,10 @@ class ArgumentAdded:
     end: int
     arguments: str
     repeated: int
+
+    @property
+    def typed(self) -> str:
+        return self.arguments
 
 
 def added_arguments(before: str, after: str, language: str
@@ -525,23 +501,18 @@ def mine_repeats(repo_name: str, language: str, limit: int) -> list[ArgumentAdde
     return found[:limit]
 
 
-def score_repeats(cases: list[ArgumentAdded]) -> dict[str, Any]:
-    """Each case replayed: the user's edit is the first call's new argument list; the repeat
-    rule proposes the other calls' side, judged as the signature rule is (:func:`toward`)."""
+def score_rule(cases: Sequence[SignatureChange | ArgumentAdded], rule: str) -> dict[str, Any]:
+    """Each case replayed: the user's edit is the case's own (a definition's new parameter list,
+    a call's new argument list); the rule proposes what follows, right when every change moves
+    the file toward the commit's (:func:`toward`)."""
     started = time.perf_counter()
     rows: dict[str, dict[str, int]] = {}
     wrong: list[str] = []
-    texts: dict[tuple[str, str, str], tuple[str, str]] = {}
     for case in cases:
-        key = (case.repo, case.commit, case.path)
-        if key not in texts:
-            repo = MIRRORS / case.repo.replace("/", "+") / "repo"
-            texts[key] = (_git(repo, "show", f"{case.commit}^:{case.path}"),
-                          _git(repo, "show", f"{case.commit}:{case.path}"))
-        before, after_commit = texts[key]
-        typed = before[:case.start] + case.arguments + before[case.end:]
+        before, after_commit = commit_texts(case.repo, case.commit, case.path)
+        typed = before[:case.start] + case.typed + before[case.end:]
         shown = right = 0
-        for suggestion in propose(before, typed, case.language, frozenset({"repeat"})):
+        for suggestion in propose(before, typed, case.language, frozenset({rule})):
             shown += 1
             result = typed
             for change in sorted(suggestion.changes, key=lambda c: c.start, reverse=True):
@@ -553,7 +524,7 @@ def score_repeats(cases: list[ArgumentAdded]) -> dict[str, Any]:
         for name in (case.language, "all"):
             row = rows.setdefault(name, {"events": 0, "repeated": 0, "shown": 0, "right": 0})
             row["events"] += 1
-            row["repeated"] += case.repeated > 0
+            row["repeated"] += getattr(case, "repeated", 0) > 0
             row["shown"] += shown
             row["right"] += right
     return {"seconds": time.perf_counter() - started, "languages": rows, "wrong": wrong}
@@ -592,9 +563,12 @@ def main(argv: list[str] | None = None) -> int:
         REPEATS.write_text(json.dumps([asdict(c) for c in added], indent=0) + "\n")
         print(f"{len(added)} arguments added to calls -> {REPEATS}")
         return 0
-    if args.command == "score-repeats":
-        scored = score_repeats([ArgumentAdded(**row) for row in json.loads(REPEATS.read_text())])
-        print(f"repeat rule replayed on real commits, {scored['seconds']:.0f} s (baseline, no "
+    if args.command in ("score-signatures", "score-repeats"):
+        rule, sample_file, kind = (("signature", SIGNATURES, SignatureChange)
+                                   if args.command == "score-signatures"
+                                   else ("repeat", REPEATS, ArgumentAdded))
+        scored = score_rule([kind(**row) for row in json.loads(sample_file.read_text())], rule)
+        print(f"{rule} rule replayed on real commits, {scored['seconds']:.0f} s (baseline, no "
               "suggestion: nothing shown)")
         print(f"{'language':12s} {'events':>6s} {'repeated':>8s} {'shown':>6s} {'right':>6s} "
               f"{'precision':>9s}")
@@ -602,19 +576,6 @@ def main(argv: list[str] | None = None) -> int:
             precision = f"{row['right'] / row['shown']:.3f}" if row["shown"] else "-"
             print(f"{language:12s} {row['events']:6d} {row['repeated']:8d} {row['shown']:6d} "
                   f"{row['right']:6d} {precision:>9s}")
-        for line in scored["wrong"][:20]:
-            print(f"  wrong: {line}")
-        return 0
-    if args.command == "score-signatures":
-        scored = score_signatures([SignatureChange(**row)
-                                   for row in json.loads(SIGNATURES.read_text())])
-        print(f"signature rule replayed on real commits, {scored['seconds']:.0f} s (baseline, no "
-              "suggestion: nothing shown)")
-        print(f"{'language':12s} {'events':>6s} {'shown':>6s} {'right':>6s} {'precision':>9s}")
-        for language, row in sorted(scored["languages"].items()):
-            precision = f"{row['right'] / row['shown']:.3f}" if row["shown"] else "-"
-            print(f"{language:12s} {row['events']:6d} {row['shown']:6d} {row['right']:6d} "
-                  f"{precision:>9s}")
         for line in scored["wrong"][:20]:
             print(f"  wrong: {line}")
         return 0
