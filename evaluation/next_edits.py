@@ -24,7 +24,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -372,16 +372,21 @@ def _candidates(repo: Path, extensions: tuple[str, ...]) -> list[tuple[str, str]
     return found
 
 
+def _changed_files(repo_name: str, language: str) -> Iterator[tuple[str, str, str, str]]:
+    """(commit, path, before, after) of the :func:`_candidates` worth parsing: in the
+    language, not built or minified, not too large."""
+    repo = MIRRORS / repo_name.replace("/", "+") / "repo"
+    for commit, path in _candidates(repo, _EXTENSIONS[language]):
+        before, after = commit_texts(repo_name, commit, path)
+        if before and after and max(len(before), len(after)) <= MAX_FILE_CHARS \
+                and not generated(path, before):
+            yield commit, path, before, after
+
+
 def mine_signatures(repo_name: str, language: str, limit: int) -> list[SignatureChange]:
     """Parameter removals and reorderings in one repository's commits, newest first."""
-    repo = MIRRORS / repo_name.replace("/", "+") / "repo"
     found: list[SignatureChange] = []
-    for commit, path in _candidates(repo, _EXTENSIONS[language]):
-        before = _git(repo, "show", f"{commit}^:{path}")
-        after = _git(repo, "show", f"{commit}:{path}")
-        if not before or not after or max(len(before), len(after)) > MAX_FILE_CHARS \
-                or generated(path, before):
-            continue
+    for commit, path, before, after in _changed_files(repo_name, language):
         for name, kind, start, end, params in signature_changes(before, after, language):
             found.append(SignatureChange(repo_name, commit[:12], path, language, name,
                                          kind, start, end, params))
@@ -485,14 +490,8 @@ def added_arguments(before: str, after: str, language: str
 
 def mine_repeats(repo_name: str, language: str, limit: int) -> list[ArgumentAdded]:
     """Arguments added to calls in one repository's commits, newest first."""
-    repo = MIRRORS / repo_name.replace("/", "+") / "repo"
     found: list[ArgumentAdded] = []
-    for commit, path in _candidates(repo, _EXTENSIONS[language]):
-        before = _git(repo, "show", f"{commit}^:{path}")
-        after = _git(repo, "show", f"{commit}:{path}")
-        if not before or not after or max(len(before), len(after)) > MAX_FILE_CHARS \
-                or generated(path, before):
-            continue
+    for commit, path, before, after in _changed_files(repo_name, language):
         for callee, start, end, arguments, repeated in added_arguments(before, after, language):
             found.append(ArgumentAdded(repo_name, commit[:12], path, language, callee, start,
                                        end, arguments, repeated))
