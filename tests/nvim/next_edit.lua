@@ -3,34 +3,10 @@
 -- as one undo step, `u` takes all of it back. Writes what it saw as JSON to $RESULT.
 local result = { steps = {} }
 
-local finish = dofile(vim.fn.fnamemodify(debug.getinfo(1, "S").source:sub(2), ":h")
-  .. "/result.lua")(result)
-
-local function keys(text)
-  vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes(text, true, false, true), "t", false)
-end
-
-local function when(what, check, seconds, after)
-  local deadline = vim.loop.now() + seconds * 1000
-  local function poll()
-    local ok, done = pcall(check)
-    if not ok then
-      return finish(false, done)
-    end
-    if done then
-      table.insert(result.steps, what)
-      local fine, err = pcall(after)
-      if not fine then
-        finish(false, err)
-      end
-    elseif vim.loop.now() > deadline then
-      finish(false, "timed out waiting for " .. what)
-    else
-      vim.defer_fn(poll, 50)
-    end
-  end
-  vim.defer_fn(poll, 50)
-end
+local here = vim.fn.fnamemodify(debug.getinfo(1, "S").source:sub(2), ":h")
+local finish = dofile(here .. "/result.lua")(result)
+local steps = dofile(here .. "/steps.lua")(result, finish)
+local keys, when = steps.keys, steps.when
 
 local ok, err = pcall(function()
   vim.opt.runtimepath:append(os.getenv("PLUGIN"))
