@@ -272,14 +272,8 @@ def build() -> AssistantServer:
     @server.command(FEEDBACK_COMMAND)
     def feedback(ls: AssistantServer, *args: Any) -> bool:
         """``{"requestId", "kind": shown|accepted|partial|rejected|dismissed, "acceptedChars"?}``"""
-        if len(args) != 1 or not isinstance(args[0], dict):
-            raise JsonRpcInvalidParams(f"{FEEDBACK_COMMAND} takes one object argument")
-        argument: dict[str, Any] = args[0]
-        request_id, kind = argument.get("requestId"), argument.get("kind")
-        accepted = argument.get("acceptedChars")
-        if not isinstance(request_id, str) or not isinstance(kind, str) \
-                or not (accepted is None or isinstance(accepted, int)):
-            raise JsonRpcInvalidParams("requestId and kind must be strings, acceptedChars an integer")
+        request_id, kind, accepted = _verdict(args, FEEDBACK_COMMAND, "requestId",
+                                              "acceptedChars")
         try:
             return ls.require_bridge().feedback(request_id, kind, accepted)
         except DocumentError as error:
@@ -289,21 +283,28 @@ def build() -> AssistantServer:
     def next_edit_feedback(ls: AssistantServer, *args: Any) -> bool:
         """``{"suggestionId", "kind": shown|accepted|partial|rejected|dismissed,
         "acceptedChanges"?}``: what became of a next-edit suggestion."""
-        if len(args) != 1 or not isinstance(args[0], dict):
-            raise JsonRpcInvalidParams(f"{NEXT_EDIT_FEEDBACK} takes one object argument")
-        argument: dict[str, Any] = args[0]
-        suggestion_id, kind = argument.get("suggestionId"), argument.get("kind")
-        accepted = argument.get("acceptedChanges")
-        if not isinstance(suggestion_id, str) or not isinstance(kind, str) \
-                or not (accepted is None or isinstance(accepted, int)):
-            raise JsonRpcInvalidParams(
-                "suggestionId and kind must be strings, acceptedChanges an integer")
+        suggestion_id, kind, accepted = _verdict(args, NEXT_EDIT_FEEDBACK, "suggestionId",
+                                                 "acceptedChanges")
         try:
             return ls.require_bridge().next_edit_feedback(suggestion_id, kind, accepted)
         except DocumentError as error:
             raise JsonRpcInvalidParams(error.message) from None
 
     return server
+
+
+def _verdict(args: tuple[Any, ...], command: str, id_field: str, count_field: str
+             ) -> tuple[str, str, int | None]:
+    """A feedback command's one object argument: (the id, ``kind``, the optional count)."""
+    if len(args) != 1 or not isinstance(args[0], dict):
+        raise JsonRpcInvalidParams(f"{command} takes one object argument")
+    argument: dict[str, Any] = args[0]
+    named, kind, count = argument.get(id_field), argument.get("kind"), argument.get(count_field)
+    if not isinstance(named, str) or not isinstance(kind, str) \
+            or not (count is None or isinstance(count, int)):
+        raise JsonRpcInvalidParams(f"{id_field} and kind must be strings, {count_field} an "
+                                   "integer")
+    return named, kind, count
 
 
 def _announce(ls: AssistantServer, suggestion: EditSuggestion) -> None:
