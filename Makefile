@@ -30,7 +30,7 @@ lint: .venv/.installed
 # own import root, and every one has a model.py).
 typecheck: .venv/.installed
 	$(PY) -m mypy
-	for model in model/repository/*/1; do \
+	for model in model/repository/*/1 bench/null_model/*/1; do \
 		(cd $$model && MYPYPATH=.:$(CURDIR) $(CURDIR)/$(PY) -m mypy --strict \
 			--ignore-missing-imports --cache-dir $(CURDIR)/.mypy_cache/served *.py) || exit 1; \
 	done

@@ -166,6 +166,9 @@ class Settings:
     task_slots: int = 4
     #: How long a request may wait for a model slot before it is refused ``overloaded``.
     admission_wait_ms: int = 50
+    #: After a completion's first chunk, what the model streams goes to the editor at most this
+    #: often, as one chunk: each chunk is a sealed record and a socket frame (0: every token).
+    reply_interval_ms: int = 25
     #: The edge ends a request with ``error`` (detail ``no_answer``) when no frame of it came
     #: for this long: its worker died, or its records were lost on the way.
     reply_deadline_ms: int = 5000

@@ -134,7 +134,8 @@ class TestWorkerFrames:
     """Every request ends exactly once, after its last token, and leaves nothing behind."""
 
     async def test_tokens_then_end(self) -> None:
-        worker = RecordingWorker(SlowModel(tokens=3, delay_s=0))
+        worker = RecordingWorker(SlowModel(tokens=3, delay_s=0),
+                                 settings=Settings(reply_interval_ms=0))
         await start_request(worker)
         await until_idle(worker)
         assert worker.sent == [TokenChunk("r1", 0, "t0"), TokenChunk("r1", 1, "t1"),
@@ -143,6 +144,30 @@ class TestWorkerFrames:
         assert first is not None and rest == [None, None, None], "only the first chunk is timed"
         assert first.received_ms <= first.consumed_ms <= first.fired_ms <= first.first_chunk_ms
         assert 'worker_requests_total{source="inferred"} 1' in worker.metrics.render()
+
+    async def test_a_fast_models_tokens_travel_together_after_the_first(self) -> None:
+        """Past the first chunk, what the model streams goes at most once per reply interval:
+        fewer records and frames, the same text, an end that counts the chunks sent."""
+        worker = RecordingWorker(SlowModel(tokens=20, delay_s=0.005),
+                                 settings=Settings(reply_interval_ms=40))
+        await start_request(worker)
+        await until_idle(worker)
+        chunks = [f for f in worker.sent if isinstance(f, TokenChunk)]
+        assert chunks[0].text == "t0", "the first token goes alone, at once"
+        assert "".join(c.text for c in chunks) == "".join(f"t{i}" for i in range(20))
+        assert 2 <= len(chunks) <= 6, chunks
+        assert [c.seq for c in chunks] == list(range(len(chunks)))
+        assert worker.sent[-1] == CompletionEnd("r1", "stop", len(chunks))
+
+    async def test_the_reply_interval_never_holds_back_the_end(self) -> None:
+        worker = RecordingWorker(SlowModel(tokens=2, delay_s=0.01),
+                                 settings=Settings(reply_interval_ms=5000))
+        await start_request(worker)
+        started = asyncio.get_running_loop().time()
+        await until_idle(worker)
+        assert asyncio.get_running_loop().time() - started < 1.0
+        assert [f.text for f in worker.sent if isinstance(f, TokenChunk)] == ["t0", "t1"]
+        assert worker.sent[-1] == CompletionEnd("r1", "stop", 2)
 
     async def test_cancel_mid_stream_ends_with_the_count_and_no_token_after(self) -> None:
         worker = RecordingWorker(SlowModel(tokens=50, delay_s=0.01))
@@ -198,7 +223,7 @@ class TestReuse:
 
     async def test_identical_prompts_share_one_generation(self) -> None:
         model = SlowModel(tokens=4, delay_s=0.01)
-        worker = RecordingWorker(model)
+        worker = RecordingWorker(model, settings=Settings(reply_interval_ms=0))
         await start_request(worker, "a1", session="s1")
         await start_request(worker, "b1", session="s2")
         await until_idle(worker)
@@ -217,7 +242,8 @@ class TestReuse:
         await until_idle(worker)
         assert model.calls == 1
         assert [f.text for f in frames_of(worker, "b1") if isinstance(f, TokenChunk)] == [
-            "t0", "t1", "t2"]
+            "t0t1t2"], "a cached answer is ready at once: one chunk"
+        assert frames_of(worker, "b1")[-1] == CompletionEnd("b1", "stop", 1)
         assert worker.stats["cached"] == 1
 
     async def test_a_new_threshold_or_model_revision_never_serves_an_old_answer(self) -> None:
@@ -256,7 +282,7 @@ class TestReuse:
                 break
             await asyncio.sleep(0.01)
         assert model.calls == 1
-        assert [f.text for f in frames_of(worker, "r2") if isinstance(f, TokenChunk)] == ["1", "t2"]
+        assert [f.text for f in frames_of(worker, "r2") if isinstance(f, TokenChunk)] == ["1t2"]
         assert worker.stats["typed_as_suggested"] == 1
 
     async def test_a_refused_request_leaves_the_suggestion_shown(self) -> None:

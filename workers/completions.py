@@ -55,8 +55,12 @@ class Completions:
 
     def __init__(self, lifecycle: Lifecycle, backend: InferenceBackend,
                  cache: CompletionCache | None, slots: ModelSlots, tracker: PersistenceTracker,
-                 metrics: Registry, model: str, model_identity: str) -> None:
+                 metrics: Registry, model: str, model_identity: str,
+                 reply_interval_ms: int = 0) -> None:
+        """``reply_interval_ms``: after a request's first chunk, what the model streams is sent
+        at most this often (as one chunk): every chunk is a record and a frame."""
         self.lifecycle = lifecycle
+        self.reply_interval_s = reply_interval_ms / 1000
         self._backend = backend
         self._cache = cache
         self.slots = slots
@@ -195,13 +199,13 @@ class CompletionAnswer:
         if source is None:
             return self._outcome(request, "quota")
         if source.generation is None:
-            for text in source.chunks:
-                await self._chunk(request, text, source.kind)
+            if source.chunks:  # ready at once: one chunk (one record, one frame)
+                await self._chunk(request, "".join(source.chunks), source.kind)
             return self._outcome(request, source.reason)
         generation = source.generation
         owner.hub.attach(generation)
         try:
-            async for text in generation.follow(source.skip_chars):
+            async for text in generation.follow(source.skip_chars, owner.reply_interval_s):
                 await self._chunk(request, text, source.kind)
         finally:
             owner.hub.detach(generation)

@@ -9,6 +9,7 @@ that matches the suggestion can pick it up again), which cancels its Triton requ
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -30,6 +31,8 @@ class Generation:
         self.task: asyncio.Task[None] | None = None
         self.linger: asyncio.TimerHandle | None = None
         self._changed = asyncio.Condition()
+        #: Set once it has finished (a paced follower waits on it, so the end is never held).
+        self._ended = asyncio.Event()
 
     @property
     def text(self) -> str:
@@ -44,26 +47,38 @@ class Generation:
         async with self._changed:
             if not self.finished:
                 self.finished, self.reason, self.detail = True, reason, detail
+            self._ended.set()
             self._changed.notify_all()
 
     def _has_news(self, seen: int) -> bool:
         return len(self.chunks) > seen or self.finished
 
-    async def follow(self, skip_chars: int = 0) -> AsyncIterator[str]:
-        """Every chunk from character ``skip_chars`` on, as it arrives, until the end."""
+    async def follow(self, skip_chars: int = 0, interval_s: float = 0.0) -> AsyncIterator[str]:
+        """The text from character ``skip_chars`` on, until the end: the first piece as soon as
+        there is one, then what came since, at most once every ``interval_s`` (0: each chunk as
+        it arrives). Every piece a follower sends is a frame and a record all the way to the
+        editor, so a fast model's tokens travel together; the end is never held back."""
         index = 0
+        loop = asyncio.get_running_loop()
+        next_at = 0.0
         while True:
+            wait_s = next_at - loop.time()
+            if wait_s > 0 and not self.finished:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._ended.wait(), wait_s)
             async with self._changed:
                 await self._changed.wait_for(functools.partial(self._has_news, index))
                 new = self.chunks[index:]
                 index = len(self.chunks)
                 done = self.finished
-            for chunk in new:
+            pieces = new if interval_s <= 0 else ["".join(new)]
+            for chunk in pieces:
                 if skip_chars >= len(chunk):
                     skip_chars -= len(chunk)
                     continue
                 yield chunk[skip_chars:]
                 skip_chars = 0
+                next_at = loop.time() + interval_s
             if done:
                 return
 

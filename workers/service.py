@@ -100,7 +100,8 @@ class CompletionWorker:
             self.lifecycle, backend, cache,
             ModelSlots(settings.worker_model_slots, settings.admission_wait_ms), tracker,
             self.metrics, settings.triton_model,
-            model_identity(served, settings.model_revision, threshold))
+            model_identity(served, settings.model_revision, threshold),
+            settings.reply_interval_ms)
         self.tasks = Tasks(self.lifecycle, tasks, task_routes(
             settings.task_models, settings.task_deadlines_ms, settings.task_slots))
         self._quality = QualityFollower(self._core, tracker, self.publisher,
