@@ -208,7 +208,7 @@ class AnalyticsSink:
         batcher = Batcher(flow.topic, self.settings.sink_batch_rows, self.settings.sink_batch_ms)
         group = f"{self.settings.analytics_consumer_group}.{flow.table}"
         consumer = make_consumer(self.settings, group_id=group,
-                                 auto_offset_reset="earliest")
+                                 auto_offset_reset="earliest", batch=True)
         seen: set[int] = set()
         consumer.subscribe([flow.topic], listener=_Forget(batcher, seen))
         await consumer.start()

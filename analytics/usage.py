@@ -79,7 +79,7 @@ class UsageStream:
     async def run(self) -> None:
         settings = self.settings
         consumer = make_consumer(settings, group_id=CONSUMER_GROUP,
-                                 auto_offset_reset="earliest")
+                                 auto_offset_reset="earliest", batch=True)
         consumer.subscribe([settings.topic_completions, settings.topic_feedback],
                            listener=_Rebuild(self, consumer))
         producer = make_producer(settings)

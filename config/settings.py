@@ -22,6 +22,10 @@ class SettingsError(AssistantError, ValueError):
     """A setting has a value we cannot use; the message names the variable and the value."""
 
 
+#: Durations for which 0 means "none" (no linger, no pacing) rather than a mistake.
+MAY_BE_ZERO = frozenset({"kafka_linger_ms", "reply_interval_ms"})
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every knob of the stack. Field ``x_y`` is read from environment variable ``X_Y``."""
@@ -44,9 +48,17 @@ class Settings:
     kafka_replication: int = 0
     #: Heap of each embedded broker's JVM.
     kafka_heap_mb: int = 512
+    #: The embedded broker's JVM: ``small`` (serial collector, C1 compiler only: least idle
+    #: work) or ``throughput`` (the optimising compiler too: less CPU per record under load).
+    kafka_jvm: str = "small"
+    #: How long producers wait for more records to send together (0: at once).
+    kafka_linger_ms: int = 0
     #: How long a consumer's fetch waits at the broker for data (it returns as soon as any
     #: arrives, so this is idle cost, not latency).
     kafka_fetch_wait_ms: int = 500
+    #: The analytics sink's and usage stream's fetches wait at the broker until this many bytes
+    #: (or ``kafka_fetch_wait_ms``): fewer, larger fetches where latency does not matter.
+    kafka_batch_fetch_bytes: int = 65536
     #: Encrypt code-bearing records (editor events, replies) with per-session keys that live
     #: only in Redis (with a TTL): 1 on, 0 off (only for the canary's negative control).
     code_encryption: int = 1
@@ -292,8 +304,9 @@ class Settings:
             if isinstance(value, int | float) and field.name.endswith(
                 ("_count", "_partitions", "_bytes", "_chars", "_tokens", "_rows", "_documents",
                  "_ms", "_s")
-            ) and value <= 0:
-                raise SettingsError(f"{field.name.upper()}={value}: must be positive")
+            ) and (value < 0 if field.name in MAY_BE_ZERO else value <= 0):
+                raise SettingsError(f"{field.name.upper()}={value}: must be "
+                                    + ("0 or more" if field.name in MAY_BE_ZERO else "positive"))
         try:
             checkpoints = self.checkpoints()
         except ValueError:
@@ -307,6 +320,8 @@ class Settings:
         if self.model_threshold > 1:
             raise SettingsError(f"MODEL_THRESHOLD={self.model_threshold}: a confidence between 0 and 1 "
                                 "(negative: the model's default)")
+        if self.kafka_jvm not in ("small", "throughput"):
+            raise SettingsError(f"KAFKA_JVM={self.kafka_jvm}: small or throughput")
         if self.kafka_brokers not in (1, 3):
             raise SettingsError(f"KAFKA_BROKERS={self.kafka_brokers}: the embedded cluster has 1 or 3 "
                                 "brokers (a real cluster: KAFKA_BOOTSTRAP)")

@@ -115,11 +115,13 @@ def cluster_id(settings: Settings) -> str:
 
 def java_argv(settings: Settings, main_class: str, *args: str) -> list[str]:
     java = shutil.which("java") or "java"
+    # A small heap on a small machine: the serial collector has no background threads (idle
+    # cost) and its pauses at this size are a few ms. The C1 compiler alone (``small``): the
+    # optimising one kept compiling for minutes on an idle broker (2-3 % of a core), and pays
+    # back only under load (``throughput``).
+    compiler = ["-XX:TieredStopAtLevel=1"] if settings.kafka_jvm != "throughput" else []
     return [java, f"-Xmx{settings.kafka_heap_mb}m", "-Xms64m",
-            # A small heap on a small machine: the serial collector has no background threads
-            # (idle cost) and its pauses at this size are a few ms. The C1 compiler alone: the
-            # optimising one kept compiling for minutes on an idle broker (2-3 % of a core).
-            "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Djava.awt.headless=true",
+            "-XX:+UseSerialGC", *compiler, "-Djava.awt.headless=true",
             f"-Dlog4j.configuration=file:{LOG4J}",
             "-cp", f"{kafka_libs(settings)}/*", main_class, *args]
 

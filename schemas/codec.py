@@ -227,15 +227,16 @@ def decode_as(cls: type[T], value: Any, where: str = "") -> T:
     return result
 
 
-def parse_json(data: bytes | str) -> Any:
+def parse_json(data: bytes | str, unique_keys: bool = True) -> Any:
     """Parse one frame; anything but valid UTF-8 JSON is a :class:`FrameError`, and so is an
     object that repeats a key (parsers disagree on which one wins: two components could read
-    one frame differently)."""
+    one frame differently). ``unique_keys=False`` skips that second parse for values only our
+    own encoder can have written (sealed records: the key authenticates the writer)."""
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError as error:
         raise FrameError("bad_json", f"frame is not valid JSON: {error}") from None
-    if isinstance(value, dict | list):
+    if unique_keys and isinstance(value, dict | list):
         json.loads(data, object_pairs_hook=_unique_keys)
     return value
 

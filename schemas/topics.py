@@ -306,13 +306,14 @@ class UsageRecord:
     v: Literal[1] = 1
 
 
-def read_record(cls: type[R], data: bytes | None) -> R:
-    """Validate one Kafka record value as ``cls``."""
+def read_record(cls: type[R], data: bytes | None, sealed: bool = False) -> R:
+    """Validate one Kafka record value as ``cls``; ``sealed``: it was opened with its session's
+    key, so our own encoder wrote it (no object in it can repeat a key)."""
     if data is None:
         from schemas.errors import FrameError
 
         raise FrameError("empty_record", "record has no value")
-    return decode_as(cls, parse_json(data))
+    return decode_as(cls, parse_json(data, unique_keys=not sealed))
 
 
 def read_quality(data: bytes | None) -> QualityEvent:

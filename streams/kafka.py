@@ -156,10 +156,11 @@ async def _config_violations(admin: AIOKafkaAdminClient, specs: list[TopicSpec])
 
 
 def make_producer(settings: Settings) -> AIOKafkaProducer:
-    """Low-latency idempotent producer: no linger, every in-sync replica acknowledges."""
+    """Idempotent producer (every in-sync replica acknowledges), lingering
+    ``kafka_linger_ms`` for more records to send together."""
     return AIOKafkaProducer(
         bootstrap_servers=settings.bootstrap,
-        linger_ms=0,
+        linger_ms=settings.kafka_linger_ms,
         acks="all",
         enable_idempotence=True,
         max_request_size=settings.max_record_bytes,
@@ -173,8 +174,10 @@ IDLE_WAIT_MS = 1000
 
 
 def make_consumer(settings: Settings, *topics: str, group_id: str | None,
-                  auto_offset_reset: str = "latest") -> AIOKafkaConsumer:
-    """Long-polling consumer with manual commits when in a group."""
+                  auto_offset_reset: str = "latest", batch: bool = False) -> AIOKafkaConsumer:
+    """Long-polling consumer with manual commits when in a group; a ``batch`` one (whose
+    records are not waited on by a user) lets the broker gather ``kafka_batch_fetch_bytes``
+    before it answers."""
     return AIOKafkaConsumer(
         *topics,
         bootstrap_servers=settings.bootstrap,
@@ -182,6 +185,7 @@ def make_consumer(settings: Settings, *topics: str, group_id: str | None,
         enable_auto_commit=False,
         auto_offset_reset=auto_offset_reset,
         fetch_max_wait_ms=settings.kafka_fetch_wait_ms,
+        fetch_min_bytes=settings.kafka_batch_fetch_bytes if batch else 1,
         max_partition_fetch_bytes=settings.max_record_bytes,
         # A dead member's partitions move after 6 s (the broker's minimum); a heartbeat every
         # 2 s (a third of that, as Kafka advises) is idle work for the broker, so no more often.

@@ -105,6 +105,17 @@ def test_a_repeated_key_is_refused() -> None:
         assert caught.value.code == "bad_json" and "repeats the key" in caught.value.message
 
 
+def test_a_sealed_record_is_parsed_once() -> None:
+    """A record opened with its session's key was written by our encoder: the second parse
+    that looks for repeated keys is skipped (an unsealed one still gets it)."""
+    from schemas.topics import ResyncRequest, read_record
+
+    data = b'{"type":"resync","uri":"a","uri":"b"}'
+    assert read_record(ResyncRequest, data, sealed=True) == ResyncRequest("b")
+    with pytest.raises(FrameError, match="repeats the key"):
+        read_record(ResyncRequest, data)
+
+
 @pytest.mark.parametrize("number", [b"1e2", b"1.0", b"2E0"])
 def test_integers_are_written_as_integers(number: bytes) -> None:
     """What PROTOCOL.md says: an integer field takes a JSON integer, not a number with a

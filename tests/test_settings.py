@@ -36,7 +36,23 @@ class TestSettings:
         ({"WORKER_COUNT": "0"}, "WORKER_COUNT"),
         ({"EDGE_COUNT": "99"}, "EDGE_COUNT"),
         ({"MODEL_THRESHOLD": "2"}, "MODEL_THRESHOLD"),
+        ({"KAFKA_JVM": "fast"}, "KAFKA_JVM"),
+        ({"KAFKA_LINGER_MS": "-1"}, "KAFKA_LINGER_MS"),
+        ({"REPLY_INTERVAL_MS": "-5"}, "REPLY_INTERVAL_MS"),
+        ({"KAFKA_BATCH_FETCH_BYTES": "0"}, "KAFKA_BATCH_FETCH_BYTES"),
     ])
     def test_bad_values_name_the_variable(self, env: dict[str, str], named: str) -> None:
         with pytest.raises(SettingsError, match=named):
             Settings.from_env(env)
+
+    def test_no_linger_and_no_pacing_are_allowed(self) -> None:
+        s = Settings.from_env({"KAFKA_LINGER_MS": "0", "REPLY_INTERVAL_MS": "0"})
+        assert s.kafka_linger_ms == 0 and s.reply_interval_ms == 0
+
+    def test_the_brokers_jvm_profile(self) -> None:
+        from infra.broker import java_argv
+
+        small = java_argv(Settings(), "kafka.Kafka")
+        assert "-XX:TieredStopAtLevel=1" in small and "-XX:+UseSerialGC" in small
+        fast = java_argv(Settings(kafka_jvm="throughput"), "kafka.Kafka")
+        assert "-XX:TieredStopAtLevel=1" not in fast

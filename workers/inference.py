@@ -255,7 +255,8 @@ class TritonBackend:
                 f"model {model} failed: {error.code().name} {error.details()}") from None
         finally:
             done.set()
-            call.cancel()
+            if not call.done():  # cancelling a finished call costs a formatted traceback
+                call.cancel()
 
     async def close(self) -> None:
         await self._channel.close()

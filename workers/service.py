@@ -226,7 +226,7 @@ class CompletionWorker:
     def _on_record(self, value: bytes | None, partition: int, offset: int) -> list[Action]:
         """Apply one record to the state; the actions run once the whole batch is applied."""
         try:
-            event = read_record(EditorEvent, value)
+            event = read_record(EditorEvent, value, sealed=bool(self._settings.code_encryption))
         except ProtocolError as error:
             self.bad_records += 1
             log.warning("skipping bad editor event at partition %d offset %d: %s (field %s)",

@@ -80,7 +80,7 @@ class _Socket:
 
     async def drain(self) -> None:
         while (data := await self.outbox.get()) is not None:
-            await self.connection.send(data.decode("utf-8"))
+            await self.connection.send(data, text=True)  # encoded once, sent as a text frame
 
 
 class Edge:
@@ -330,7 +330,8 @@ class Edge:
             return
         try:
             reply = read_record(Reply, sock.cipher.open(value or b"", "reply",
-                                                        sock.session.session_id))
+                                                        sock.session.session_id),
+                                sealed=bool(self.settings.code_encryption))
         except SealError as error:
             self.bad_replies += 1
             log.warning("skipping unreadable reply at offset %d: %s", offset, error)
