@@ -9,7 +9,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from documents.redaction import control_characters, find_secrets, redact
+from documents.redaction import HeadMemo, control_characters, find_secrets, redact, redact_prefix
 
 _RNG = random.Random(20261123)
 
@@ -87,3 +87,33 @@ def test_bidi_and_invisible_characters_are_reported_by_offset() -> None:
     text = "access = 'user\u202e \u2066// admin\u2069 \u2066'\u200b"
     assert list(control_characters(text)) == [14, 16, 25, 27, 29]
     assert list(control_characters("plain text")) == []
+
+
+_PIECES = [*SEEDED.values(), "password", " = ", ":", '"', "'", "\n", "\n\n", "    ", "x = 1",
+           "-----BEGIN RSA PRIVATE KEY-----", "-----END RSA PRIVATE KEY-----", "aws secret key=",
+           "postgres://user:", "@db/x", "def f(a, b):", "return a + b", "api_key", "token"]
+
+
+@given(st.lists(st.sampled_from(_PIECES), max_size=60), st.lists(st.sampled_from(_PIECES),
+                                                                 min_size=1, max_size=8))
+def test_the_prefix_redactor_masks_what_the_full_scan_masks(pieces: list[str],
+                                                            typed: list[str]) -> None:
+    """A prompt's prefix is masked from a memo of the lines above the cursor's (kept between
+    keystrokes) and a scan of the cursor's line with the lines just above: at every keystroke
+    it masks at least every character the full scan masks, and keeps the length."""
+    memo = HeadMemo()
+    text = "".join(pieces)
+    for piece in typed:
+        text += piece
+        full, fast = redact(text), redact_prefix(text, memo)
+        assert len(fast) == len(text)
+        assert all(f == "*" for f, c in zip(fast, full, strict=True) if c == "*")
+
+
+def test_a_secret_split_over_the_cursors_line_is_masked() -> None:
+    memo = HeadMemo()
+    head = "def connect():\n    password =\n"
+    assert redact_prefix(head, memo) == head
+    typed = head + '        "' + SEEDED["github_token"] + '"'
+    assert SEEDED["github_token"] not in redact_prefix(typed, memo)
+    assert memo.head == head, "the lines above the cursor's were scanned once"

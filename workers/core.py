@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from documents import cross_file
 from documents.document import Document, DocumentSet
 from documents.languages import canonical_id
-from documents.redaction import redact
+from documents.redaction import HeadMemo, redact
 from next_edits.engine import MAX_CHARS as NEXT_EDIT_MAX_CHARS
 from next_edits.engine import Suggestion
 from next_edits.region import changed_region, replaced_identifier
@@ -240,6 +240,8 @@ class _Session:
     #: Other open documents cut into windows, per uri, with the document they were cut from
     #: (documents are immutable: a reopened or changed document is a new object).
     indexed: dict[str, tuple[Document, cross_file.Neighbour]] = field(default_factory=dict)
+    #: Per document, the secrets found above the cursor's line at its last prompt.
+    heads: dict[str, HeadMemo] = field(default_factory=dict)
 
     def neighbours(self, doc: Document) -> list[cross_file.Neighbour]:
         """The session's other open documents of ``doc``'s language, indexed once per version."""
@@ -437,6 +439,7 @@ class WorkerCore:
             return actions
         elif isinstance(body, DocClose):
             session.bases.pop(body.uri, None)
+            session.heads.pop(body.uri, None)
             session.edit_due.pop(body.uri, None)
             if docs.get(body.uri) is not None:
                 docs.close(body.uri)
@@ -584,7 +587,8 @@ class WorkerCore:
             return self._refuse(pending.route, request.request_id, error, pending.received_ms)
         limits = self._limits
         prompt = build_prompt(doc, request.offset, limits.prompt_prefix_chars,
-                              limits.prompt_suffix_chars, session.neighbours(doc))
+                              limits.prompt_suffix_chars, session.neighbours(doc),
+                              session.heads.setdefault(request.uri, HeadMemo()))
         max_tokens = min(request.max_tokens or limits.max_completion_tokens,
                          limits.max_completion_tokens)
         session.inflight.add(request.request_id)

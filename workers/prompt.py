@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from documents import cross_file
 from documents.document import Document
 from documents.languages import by_id, canonical_id
-from documents.redaction import redact
+from documents.redaction import HeadMemo, redact, redact_prefix
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,11 +27,13 @@ class Prompt:
 
 
 def build_prompt(doc: Document, offset: int, prefix_chars: int, suffix_chars: int,
-                 neighbours: Sequence[cross_file.Neighbour] = ()) -> Prompt:
+                 neighbours: Sequence[cross_file.Neighbour] = (),
+                 memo: HeadMemo | None = None) -> Prompt:
     """Prefix up to ``prefix_chars`` before ``offset``, suffix up to ``suffix_chars`` after it,
     with secrets masked (the edge masks what it can see in each edit; a secret typed key by key
     is only whole here, in the document), and context chosen from ``neighbours`` (the session's
-    other open documents of the language, already masked)."""
+    other open documents of the language, already masked). ``memo``: the document's secrets
+    above the cursor's line from its last prompt."""
     text = doc.text
     start = max(0, offset - prefix_chars)
     if start > 0:
@@ -41,7 +43,7 @@ def build_prompt(doc: Document, offset: int, prefix_chars: int, suffix_chars: in
     if end < len(text):
         newline = text.rfind("\n", offset, end)
         end = newline + 1 if newline != -1 else end
-    prefix = redact(text[start:offset])
+    prefix = redact_prefix(text[start:offset], memo)
     language_id = canonical_id(doc.language_id, doc.uri)
     language = by_id(language_id)
     context = cross_file.render(cross_file.choose(prefix, neighbours),
