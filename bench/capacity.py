@@ -40,6 +40,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.first_token import kafka_two_hops
 from bench.keys import provision
 from bench.loadgen import ask_fresh, stdlib_sources
 from bench.measure import percentile, stack_cpu_seconds
@@ -49,6 +50,8 @@ from config.settings import Settings
 from infra.stack import private_settings, up
 from schemas.socket import DocChange, DocClose, DocOpen, Feedback, TextEdit
 from socket_client.answers import Answer
+from workers.inference import TritonBackend
+from workers.prompt import Prompt
 from ws_edge.client import EdgeClient, connect_edge
 
 P99_TARGET_MS = 250.0
@@ -151,17 +154,54 @@ class _Typing:
         self.text = "".join(lines[:rng.randrange(5, len(lines))])
         self.uri = f"file:///cap/{uuid.uuid4().hex[:8]}.py"
         self.version = 1
+        self.asked = 0
 
     async def open(self) -> None:
         await self._client.send(DocOpen(self.uri, "python", self.version, self.text))
 
     async def ask(self) -> Answer:
-        line = f"cap_{uuid.uuid4().hex[:12]} = "
+        """A few characters typed at the end (a new line every eighth request), then ask."""
+        self.asked += 1
+        typed = ("\n" if self.asked % 8 == 0 else "") + f"c{uuid.uuid4().hex[:5]}="
         at = len(self.text)
-        self.text += line
+        self.text += typed
         self.version += 1
-        await self._client.send(DocChange(self.uri, self.version, (TextEdit(at, at, line),)))
+        await self._client.send(DocChange(self.uri, self.version, (TextEdit(at, at, typed),)))
         return await self._client.complete(self.uri, self.version, len(self.text))
+
+
+async def one_session(settings: Settings, api_key: str, requests: int) -> dict[str, float]:
+    """One developer typing alone on the stack (a request every 100 ms, each waited for): the
+    first frame against the model's own first piece (Triton asked directly) and the Kafka
+    two-hop floor, all measured here and now."""
+    floor = await kafka_two_hops(settings, requests)
+    backend = TritonBackend(settings.triton_grpc, settings.triton_model)
+    direct = []
+    try:
+        for n in range(requests):
+            started = time.perf_counter()
+            async for _ in backend.stream(Prompt(f"x{n} = ", "", "python"), 1, f"d{n}"):
+                direct.append((time.perf_counter() - started) * 1000)
+    finally:
+        await backend.close()
+    first = []
+    async with connect_edge(settings.edge_url(0), api_key, max_size=None) as connection:
+        client = EdgeClient(connection)
+        await client.start("capacity/1")
+        typing = _Typing(client, random.Random(1), stdlib_sources())  # noqa: S311 - a workload
+        await typing.open()
+        for _ in range(requests):
+            await asyncio.sleep(0.1)
+            answer = await typing.ask()
+            await asyncio.wait_for(answer.done.wait(), 30)
+            if answer.first_token_s is not None:
+                first.append(answer.first_token_s * 1000)
+        await client.close()
+    overhead = percentile(first, 0.5) - percentile(direct, 0.5)
+    return {"first_frame_p50_ms": percentile(first, 0.5), "first_frame_p99_ms":
+            percentile(first, 0.99), "model_alone_p50_ms": percentile(direct, 0.5),
+            "overhead_p50_ms": overhead, "two_hop_floor_p50_ms": percentile(floor, 0.5),
+            "overhead_over_floor": overhead / percentile(floor, 0.5)}
 
 
 async def run_step(settings: Settings, keys: list[str], rate: int, seconds: float,
@@ -235,6 +275,9 @@ def main() -> int:
                              "document per session (default: typing with --null-model)")
     parser.add_argument("--session-rate", type=float, default=1.0,
                         help="requests a second per session (sessions = rate / this)")
+    parser.add_argument("--one-session", type=int, default=0, metavar="REQUESTS",
+                        help="first measure one developer alone: the pipeline's overhead over "
+                             "the model's first piece against the Kafka two-hop floor")
     parser.add_argument("--record", action="store_true",
                         help="make this run's headline figures the recorded reference")
     args = parser.parse_args()
@@ -265,6 +308,14 @@ def main() -> int:
         # Warm-up, not reported.
         asyncio.run(run_step(running, keys[:4], 4 * round(args.session_rate), 10, workload,
                              args.session_rate, target))
+        if args.one_session:
+            alone = asyncio.run(one_session(running, keys[0], args.one_session))
+            print(f"one session, {args.one_session} requests: first frame p50 "
+                  f"{alone['first_frame_p50_ms']:.2f} ms, p99 {alone['first_frame_p99_ms']:.2f} "
+                  f"ms; {running.triton_model} alone p50 {alone['model_alone_p50_ms']:.2f} ms; "
+                  f"pipeline overhead p50 {alone['overhead_p50_ms']:.2f} ms = "
+                  f"{alone['overhead_over_floor']:.2f}x the Kafka two-hop floor "
+                  f"({alone['two_hop_floor_p50_ms']:.2f} ms, same run; target <= 2x)", flush=True)
         for rate in rates:
             steps.append(asyncio.run(run_step(running, keys, rate, args.seconds, workload,
                                               args.session_rate, target)))

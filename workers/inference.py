@@ -240,22 +240,24 @@ class TritonBackend:
             await done.wait()  # keep our half of the stream open until the final response
 
         call = self._stub.ModelStreamInfer(requests())
+        final = False
         try:
             async for message in call:
                 if message.error_message:
                     raise InferenceError(f"model {model} failed: {message.error_message}")
                 data = response_bytes(message.infer_response, output)
+                final = is_final(message.infer_response)
                 if data:
                     yield data
-                if is_final(message.infer_response):
+                if final:
                     return
             raise InferenceError(f"model {model} closed the stream without a final response")
         except grpc.aio.AioRpcError as error:
             raise InferenceError(
                 f"model {model} failed: {error.code().name} {error.details()}") from None
         finally:
-            done.set()
-            if not call.done():  # cancelling a finished call costs a formatted traceback
+            done.set()  # our half closes, and Triton ends the call after its final response
+            if not final:  # (cancelling a call that is ending costs a formatted traceback)
                 call.cancel()
 
     async def close(self) -> None:
