@@ -11,6 +11,7 @@ lacks (``resync``), and the edge ends the lost requests after ``REPLY_DEADLINE_M
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections import Counter
@@ -60,6 +61,8 @@ CONSUMER_GROUP = "completion-workers"
 PERSISTENCE_TICK_MS = 500
 #: How often idle sessions are evicted.
 EVICTION_TICK_MS = 10_000
+#: Consumed offsets are committed at most this often.
+COMMIT_INTERVAL_MS = 200
 
 
 class CompletionWorker:
@@ -143,9 +146,11 @@ class CompletionWorker:
         await consumer.start()
         next_eviction_ms = now_ms() + EVICTION_TICK_MS
         next_measure_ms = now_ms()
+        next_commit_ms, uncommitted = now_ms(), False
         try:
             while True:
-                deadline = min(self._core.next_deadline_ms() or next_measure_ms, next_measure_ms)
+                deadline = min(self._core.next_deadline_ms() or next_measure_ms, next_measure_ms,
+                               next_commit_ms if uncommitted else next_measure_ms)
                 wait_ms = max(0, min(IDLE_WAIT_MS, deadline - now_ms()))
                 batches = await consumer.getmany(timeout_ms=wait_ms, max_records=500)
                 if not self.ready.is_set() and consumer.assignment():
@@ -163,9 +168,17 @@ class CompletionWorker:
                 if now_ms() >= next_eviction_ms:
                     await self._evict_idle()
                     next_eviction_ms = now_ms() + EVICTION_TICK_MS
-                if batches:
+                uncommitted = uncommitted or bool(batches)
+                if uncommitted and now_ms() >= next_commit_ms:
+                    # Each commit is a write to the broker's offsets log: at most one per
+                    # interval. A crash replays what came since (replays are harmless: events
+                    # keep their ids, and what is too old is answered expired).
                     await consumer.commit()
+                    uncommitted, next_commit_ms = False, now_ms() + COMMIT_INTERVAL_MS
         finally:
+            if uncommitted:
+                with contextlib.suppress(Exception):
+                    await consumer.commit()
             await self.lifecycle.close()
             await self.publisher.drain()
             await self.completions.hub.close()
