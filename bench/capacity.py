@@ -266,9 +266,9 @@ def main() -> int:
     parser.add_argument("--null-model", action="store_true",
                         help="serve null_stream (a load generator computing nothing) instead of "
                              "the model: the plumbing's own capacity and cost")
-    parser.add_argument("--null-tokens", type=int, default=16,
+    parser.add_argument("--null-tokens", type=int, default=4,
                         help="pieces null_stream streams per request")
-    parser.add_argument("--null-token-ms", type=int, default=5,
+    parser.add_argument("--null-token-ms", type=int, default=20,
                         help="milliseconds between null_stream's pieces")
     parser.add_argument("--workload", choices=("fresh", "typing"), default=None,
                         help="fresh: a new document per request; typing: a line typed into one "

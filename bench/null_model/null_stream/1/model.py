@@ -1,7 +1,7 @@
 """``null_stream``: a load generator for the infrastructure (it computes nothing).
 
 Every request is answered with ``TOKENS`` fixed pieces of text, one every ``TOKEN_MS`` ms (the
-first at once), then an empty final response, whatever its inputs say (``MAX_TOKENS`` caps the
+first at once; the last carries the final flag), whatever its inputs say (``MAX_TOKENS`` caps the
 count). One thread paces every request in flight, so thousands can stream at once at the cost of
 sending their responses; ``execute`` only queues them. A cancelled request stops at its next piece.
 """
@@ -42,8 +42,8 @@ class TritonPythonModel:
 
     def initialize(self, args: dict[str, str]) -> None:
         config = json.loads(args["model_config"])
-        self.tokens = max(1, _parameter(config, "TOKENS", 16))
-        self.pace_s = max(0, _parameter(config, "TOKEN_MS", 5)) / 1000
+        self.tokens = max(1, _parameter(config, "TOKENS", 4))
+        self.pace_s = max(0, _parameter(config, "TOKEN_MS", 20)) / 1000
         self._due: list[tuple[float, int, _Stream]] = []
         self._order = itertools.count()
         self._wake = threading.Condition()
