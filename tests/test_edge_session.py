@@ -437,8 +437,8 @@ class TestUnanswered:
         assert session.overdue(600) == [CompletionEnd("r1", "error", 0, detail="no_answer")]
         assert session.overdue(10_000) == []
         # What the backend sends after that is not delivered (the request has ended).
-        assert session.on_reply(TokenChunk("r1", 0, "x"), 700) is False
-        assert session.on_reply(CompletionEnd("r1", "stop", 1), 700) is False
+        assert session.on_reply(TokenChunk("r1", 0, "x"), 700) is None
+        assert session.on_reply(CompletionEnd("r1", "stop", 1), 700) is None
 
     def test_each_chunk_extends_the_deadline_and_the_end_clears_it(self) -> None:
         session = self.opened()
@@ -469,6 +469,41 @@ def test_a_request_ends_exactly_once_even_when_answered_twice() -> None:
     assert session.on_reply(CompletionEnd("r1", "stop", 1), 50)
     assert not session.on_reply(CompletionEnd("r1", "expired", 0), 60)
     assert not session.on_reply(TokenChunk("r1", 0, "y"), 60)
+
+
+class TestLostReplies:
+    """A reply record the edge could not read (corrupt, or failing authentication) is dropped;
+    the request it belonged to ends with an error at the next frame that shows the gap, never
+    as a stream with a hole and a normal end."""
+
+    def opened(self) -> EdgeSession:
+        session = started()
+        session.receive(frame(DocOpen("a", "python", 1, "abc")), 20)
+        session.receive(frame(CompletionRequest("r1", "a", 1, 3)), 30)
+        return session
+
+    def test_a_missing_chunk_ends_the_request_with_an_error(self) -> None:
+        session = self.opened()
+        chunk = TokenChunk("r1", 0, "x")
+        assert session.on_reply(chunk, 40) is chunk
+        lost = CompletionEnd("r1", "error", 1, detail="reply_lost")
+        assert session.on_reply(TokenChunk("r1", 2, "z"), 50) == lost  # seq 1 never came
+        assert session.on_reply(TokenChunk("r1", 3, "w"), 60) is None
+        assert session.on_reply(CompletionEnd("r1", "stop", 4), 70) is None
+        assert session.overdue(99_999) == []
+
+    def test_a_missing_last_chunk_turns_the_end_into_an_error(self) -> None:
+        session = self.opened()
+        session.on_reply(TokenChunk("r1", 0, "x"), 40)
+        assert session.on_reply(CompletionEnd("r1", "stop", 2), 50) == CompletionEnd(
+            "r1", "error", 1, detail="reply_lost")
+
+    def test_a_chunk_sent_again_is_delivered_once(self) -> None:
+        session = self.opened()
+        session.on_reply(TokenChunk("r1", 0, "x"), 40)
+        assert session.on_reply(TokenChunk("r1", 0, "x"), 45) is None
+        end = CompletionEnd("r1", "stop", 1)
+        assert session.on_reply(end, 50) is end
 
 
 class TestDocumentedExamples:

@@ -107,6 +107,8 @@ class Edge:
         self.bad_replies = 0
         self.unanswered = 0
         self.late_replies = 0
+        #: Requests ended ``reply_lost``: a frame of theirs never came (its record was dropped).
+        self.lost_replies = 0
         self.metrics = _gauges(self)
 
     async def run(self, ready: asyncio.Event | None = None) -> None:
@@ -360,8 +362,13 @@ class Edge:
                 sock.closing = True
                 self._close_later(sock, 1008, "client is not reading its frames")
             return
-        if not sock.session.on_reply(frame, now_ms()):
+        delivered = sock.session.on_reply(frame, now_ms())
+        if delivered is None:
             self.late_replies += 1  # its request was ended here already: nothing may follow
+            return
+        if delivered is not frame:  # an earlier frame of its request never came
+            self.lost_replies += 1
+            self._push_frame(sock, delivered)
             return
         if isinstance(frame, ResyncRequest):
             self._resync(sock, frame.uri)
@@ -383,9 +390,15 @@ class Edge:
 
     def _push(self, sock: _Socket, frame: object) -> None:
         """One frame of a batch to its socket (unless its request has ended here)."""
-        if not sock.session.on_reply(frame, now_ms()):
+        delivered = sock.session.on_reply(frame, now_ms())
+        if delivered is None:
             self.late_replies += 1
             return
+        if delivered is not frame:
+            self.lost_replies += 1
+        self._push_frame(sock, delivered)
+
+    def _push_frame(self, sock: _Socket, frame: object) -> None:
         if not sock.push(encode(frame)) and not sock.closing:
             sock.closing = True
             self._close_later(sock, 1008, "client is not reading its frames")
@@ -430,6 +443,8 @@ def _gauges(edge: Edge) -> Registry:
         ("edge_requests_unanswered", "requests the edge ended itself (no frame within "
          "REPLY_DEADLINE_MS)", lambda: edge.unanswered),
         ("edge_replies_late", "frames for requests the edge had ended", lambda: edge.late_replies),
+        ("edge_requests_reply_lost", "requests ended with error because a frame of theirs never "
+         "came (its record was unreadable)", lambda: edge.lost_replies),
     ):
         metrics.gauge(name, meaning, read)
     return metrics

@@ -209,22 +209,33 @@ class EdgeSession:
         return self._editor(DocSnapshot(doc.uri, doc.language_id, doc.version, redact(doc.text)),
                             now_ms)
 
-    def on_reply(self, frame: object, now_ms: int) -> bool:
-        """A frame from a worker for this session: ``False`` if it must not be delivered (its
-        request has ended already). Keeps the request's answer deadline up to date."""
+    def on_reply(self, frame: object, now_ms: int) -> object | None:
+        """A frame from a worker for this session: what to deliver for it (``None``: nothing,
+        its request has ended already). A request one of whose frames never came (its record
+        was dropped as unreadable) ends here with ``error`` / ``reply_lost`` in place of the
+        frame after the gap: a client never gets a stream with a hole in it, and nothing of the
+        request after that end. Keeps the request's answer deadline up to date."""
         request_id = getattr(frame, "request_id", None)
         if request_id is None:
-            return True
+            return frame
         if request_id in self._ended:
-            return False
+            return None
+        waiting = self._waiting.get(request_id)
         if isinstance(frame, CompletionEnd):
             self._waiting.pop(request_id, None)
             self._finish(request_id)
-        elif isinstance(frame, TokenChunk | EditResult | FindingResult) and \
-                request_id in self._waiting:
+            if waiting is not None and frame.chunks > waiting[1]:
+                return CompletionEnd(request_id, "error", waiting[1], detail="reply_lost")
+        elif isinstance(frame, TokenChunk | EditResult | FindingResult) and waiting is not None:
+            if isinstance(frame, TokenChunk) and frame.seq != waiting[1]:
+                if frame.seq < waiting[1]:
+                    return None  # sent again (a worker replaying its records): delivered once
+                self._waiting.pop(request_id)
+                self._finish(request_id)
+                return CompletionEnd(request_id, "error", waiting[1], detail="reply_lost")
             self._waiting[request_id] = (now_ms + self._limits.reply_deadline_ms,
-                                         self._waiting[request_id][1] + 1)
-        return True
+                                         waiting[1] + 1)
+        return frame
 
     def on_suggestion(self, frame: EditSuggestion, now_ms: int) -> tuple[bool, list[OutRecord]]:
         """A next-edit suggestion from a worker: whether to deliver it (only to a session that
