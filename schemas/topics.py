@@ -101,11 +101,11 @@ class ResyncRequest:
 
 @dataclass(frozen=True, slots=True)
 class FrameBatch:
-    """Several frames of one task in one record (the edge delivers them one by one): a task's
-    answer can be dozens of findings, and one record each would load the worker, the broker
-    and the edge that completions share."""
+    """Several frames of one request in one record (the edge delivers them one by one): a
+    task's answer can be dozens of findings, and a completion's last chunk travels with its
+    ``end``; one record each would load the worker, the broker and the edge."""
 
-    frames: tuple[TokenChunk | EditResult | FindingResult, ...] = field(
+    frames: tuple[TokenChunk | EditResult | FindingResult | CompletionEnd, ...] = field(
         metadata=limit(min_len=1, max_len=256))
     type: Literal["batch"] = "batch"
 

@@ -81,13 +81,16 @@ class RecordingPublisher:
     """The publisher's interface, recording frames and events instead of producing them."""
 
     def __init__(self) -> None:
+        #: The frames as the edge delivers them (a batch's one by one), and the records.
         self.sent: list[ReplyFrame] = []
+        self.records: list[ReplyFrame] = []
         self.timings: list[StageTimes | None] = []
         self.events: list[object] = []
 
     async def send(self, route: Route, frame: ReplyFrame, timing: StageTimes | None = None
                    ) -> None:
-        self.sent.append(frame)
+        self.records.append(frame)
+        self.sent.extend(frame.frames if isinstance(frame, FrameBatch) else (frame,))
         self.timings.append(timing)
 
     def emit(self, topic: str, record: object, route: Route) -> asyncio.Task[None] | None:
@@ -141,7 +144,10 @@ class TestWorkerFrames:
         assert worker.sent == [TokenChunk("r1", 0, "t0"), TokenChunk("r1", 1, "t1"),
                                TokenChunk("r1", 2, "t2"), CompletionEnd("r1", "stop", 3)]
         first, *rest = worker.timings
-        assert first is not None and rest == [None, None, None], "only the first chunk is timed"
+        assert first is not None and rest == [None, None], "only the first chunk is timed"
+        assert worker.recorder.records[-1] == FrameBatch((TokenChunk("r1", 2, "t2"),
+                                                          CompletionEnd("r1", "stop", 3))), \
+            "the last chunk travels with the end"
         assert first.received_ms <= first.consumed_ms <= first.fired_ms <= first.first_chunk_ms
         assert 'worker_requests_total{source="inferred"} 1' in worker.metrics.render()
 
@@ -450,7 +456,7 @@ class TestWorkerTasks:
         worker = task_worker(SlowTasks([write_item(f) for f in findings], delay_s=-1))
         await start_task(worker)
         await until_idle(worker)
-        batch, end = worker.sent
+        batch, end = worker.recorder.records
         assert isinstance(batch, FrameBatch) and end == CompletionEnd("t1", "stop", 5)
         assert [(f.seq, f.rule) for f in batch.frames] == [(i, f"R{i}") for i in range(5)]
 

@@ -205,8 +205,13 @@ class CompletionAnswer:
         generation = source.generation
         owner.hub.attach(generation)
         try:
-            async for text in generation.follow(source.skip_chars, owner.reply_interval_s):
-                await self._chunk(request, text, source.kind)
+            async for text, last in generation.pieces(source.skip_chars, owner.reply_interval_s):
+                if last and request.chunks:  # the first is never held: it is the first token
+                    self._text.append(text)
+                    owner.lifecycle.hold(request, TokenChunk(start.request_id, request.chunks,
+                                                             text), len(text))
+                else:
+                    await self._chunk(request, text, source.kind)
         finally:
             owner.hub.detach(generation)
         return self._outcome(request, generation.reason, generation.detail)

@@ -54,10 +54,18 @@ class Generation:
         return len(self.chunks) > seen or self.finished
 
     async def follow(self, skip_chars: int = 0, interval_s: float = 0.0) -> AsyncIterator[str]:
+        """:meth:`pieces` without saying which is the last."""
+        async for text, _ in self.pieces(skip_chars, interval_s):
+            yield text
+
+    async def pieces(self, skip_chars: int = 0, interval_s: float = 0.0
+                     ) -> AsyncIterator[tuple[str, bool]]:
         """The text from character ``skip_chars`` on, until the end: the first piece as soon as
         there is one, then what came since, at most once every ``interval_s`` (0: each chunk as
         it arrives). Every piece a follower sends is a frame and a record all the way to the
-        editor, so a fast model's tokens travel together; the end is never held back."""
+        editor, so a fast model's tokens travel together; the end is never held back. Each
+        piece comes with whether it is the last (the generation had finished when it was
+        taken)."""
         index = 0
         loop = asyncio.get_running_loop()
         next_at = 0.0
@@ -71,12 +79,12 @@ class Generation:
                 new = self.chunks[index:]
                 index = len(self.chunks)
                 done = self.finished
-            pieces = new if interval_s <= 0 else ["".join(new)]
-            for chunk in pieces:
+            taken = new if interval_s <= 0 else ["".join(new)]
+            for n, chunk in enumerate(taken):
                 if skip_chars >= len(chunk):
                     skip_chars -= len(chunk)
                     continue
-                yield chunk[skip_chars:]
+                yield chunk[skip_chars:], done and n == len(taken) - 1
                 skip_chars = 0
                 next_at = loop.time() + interval_s
             if done:

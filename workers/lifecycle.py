@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from schemas.socket import CompletionEnd, EndReason, ErrorFrame
-from schemas.topics import CompletionEvent, ReplyFrame, Source, StageTimes, event_id
+from schemas.socket import CompletionEnd, EndReason, ErrorFrame, TokenChunk
+from schemas.topics import CompletionEvent, FrameBatch, ReplyFrame, Source, StageTimes, event_id
 from workers.core import Route
 from workers.publisher import EventPublisher
 from workers.quota import QuotaGate
@@ -53,6 +53,8 @@ class Request:
         #: The delivery of its event, which its end frame waits for.
         self.report: asyncio.Task[None] | None = None
         self.ended = False
+        #: Its last frame, held to travel with its end in one record (counted already).
+        self.tail: TokenChunk | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +164,15 @@ class Lifecycle:
         request.chunks += count
         request.generated_chars += chars
 
+    def hold(self, request: Request, frame: TokenChunk, chars: int) -> None:
+        """Keep ``frame``, the request's last, to send with its end (one record instead of two:
+        the end waits for the request's event on the broker anyway)."""
+        if request.stopped or request.ended:
+            raise asyncio.CancelledError
+        request.tail = frame
+        request.chunks += 1
+        request.generated_chars += chars
+
     async def admit(self, request: Request) -> bool:
         """Take one unit of quota; on refusal tell the client why (no inference is spent)."""
         if self._quota is None:
@@ -226,9 +237,10 @@ class Lifecycle:
         request.ended = True
         if request.report is not None:
             await asyncio.wait({request.report})
-        await self.publisher.send(request.route, CompletionEnd(
-            request.request_id, outcome.reason, request.chunks, detail=outcome.detail),
-            outcome.timing)
+        end = CompletionEnd(request.request_id, outcome.reason, request.chunks,
+                            detail=outcome.detail)
+        await self.publisher.send(request.route, end if request.tail is None else
+                                  FrameBatch((request.tail, end)), outcome.timing)
 
     def _stop_ended(self, task: asyncio.Task[Any]) -> None:
         self._ending.discard(task)
