@@ -23,7 +23,9 @@ without an ``end``, each component's CPU ms per answered completion (the capacit
 and the plumbing's sum (edge, broker, workers, analytics, usage: everything but the model,
 Redis and the load generator). The capacity is the highest step whose answered p99 stays under
 250 ms (the product's first-token p99; 100 ms with ``--null-model``, where no model's time is in
-it) with under 1 % refused and every request ended. The headline figures are compared with the
+it) with under 1 % refused and every request ended. Last, the capacity model at the seed's peak of
+50,000 completions/s from that step's costs (or the last step's): cores per component and
+records per second per topic, measured and assumed figures named apart. The headline figures are compared with the
 last recorded ones (``bench/recorded.py``; ``--record`` makes this run's the new reference).
 """
 
@@ -50,6 +52,7 @@ from config.settings import Settings
 from infra.stack import private_settings, up
 from schemas.socket import DocChange, DocClose, DocOpen, Feedback, TextEdit
 from socket_client.answers import Answer
+from streams.kafka import make_consumer, topic_partitions
 from workers.inference import TritonBackend
 from workers.prompt import Prompt
 from ws_edge.client import EdgeClient, connect_edge
@@ -73,6 +76,8 @@ class Step:
     p99_target_ms: float = P99_TARGET_MS
     #: How long the step really ran (its last requests end after ``seconds``).
     wall_s: float = 0.0
+    #: Records written to each topic during the step.
+    records: Counter[str] = field(default_factory=Counter)
 
     @property
     def answered(self) -> int:
@@ -204,6 +209,26 @@ async def one_session(settings: Settings, api_key: str, requests: int) -> dict[s
             "overhead_over_floor": overhead / percentile(floor, 0.5)}
 
 
+async def end_offsets(settings: Settings, topics: list[str]) -> Counter[str]:
+    """Records written so far to each of ``topics`` (their partitions' end offsets summed)."""
+    partitions = await topic_partitions(settings, topics)
+    consumer = make_consumer(settings, group_id=None)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets(partitions)
+    finally:
+        await consumer.stop()
+    totals: Counter[str] = Counter()
+    for tp, end in ends.items():
+        totals[tp.topic] += end
+    return totals
+
+
+def topics_of(settings: Settings) -> list[str]:
+    return [settings.topic_editor_events, settings.topic_replies, settings.topic_feedback,
+            settings.topic_completions, settings.topic_quality, settings.topic_usage]
+
+
 async def run_step(settings: Settings, keys: list[str], rate: int, seconds: float,
                    workload: str = "fresh", session_rate: float = 1.0,
                    p99_target_ms: float = P99_TARGET_MS) -> Step:
@@ -211,6 +236,7 @@ async def run_step(settings: Settings, keys: list[str], rate: int, seconds: floa
     step = Step(rate, seconds, p99_target_ms=p99_target_ms)
     sources = stdlib_sources()
     sessions = max(1, round(rate / session_rate))
+    records_before = await end_offsets(settings, topics_of(settings))
     before = stack_cpu_seconds(settings.run_dir)
     own_before = time.process_time()
     started = time.perf_counter()
@@ -222,6 +248,8 @@ async def run_step(settings: Settings, keys: list[str], rate: int, seconds: floa
     # The load generator shares the machine: what it costs is said, never counted as plumbing.
     step.cpu_s["loadgen"] = time.process_time() - own_before
     step.wall_s = time.perf_counter() - started
+    records = await end_offsets(settings, topics_of(settings))
+    step.records = Counter({t: records[t] - records_before[t] for t in records})
     return step
 
 
@@ -329,11 +357,43 @@ def main() -> int:
           + (f"null_stream ({args.null_tokens} pieces every {args.null_token_ms} ms)"
              if args.null_model else settings.triton_model))
     print("\n".join(report(steps)))
+    good = [s for s in steps if s.meets()]
+    print("\n".join(fleet(max(good, key=lambda s: s.answered) if good else steps[-1])))
     name = "capacity" if args.threshold == 0 else f"capacity, threshold {args.threshold}"
     name += f", window {args.window}" if args.window else ""
     name = "capacity, null model" if args.null_model else name
     compare_with_recorded(name, headline(steps), args.record)
     return 0
+
+
+#: The seed's peak, and how busy a core of the fleet may run (30 % headroom).
+PEAK_PER_S = 50_000
+UTILISATION = 0.7
+#: A cluster's topics keep three copies: each record is written by three brokers (assumed: one
+#: broker measured here, so its CPU per completion is multiplied by this).
+REPLICATION = 3
+
+
+def fleet(step: Step) -> list[str]:
+    """The capacity model at the seed's peak from one step's measured costs: cores per
+    component (CPU per completion x peak / utilisation; the broker's times replication) and
+    records per second per topic (records per completion measured x peak)."""
+    lines = [f"fleet for {PEAK_PER_S:,} completions/s from the step at {step.rate}/s offered "
+             f"(measured: CPU and records per completion; assumed: {UTILISATION:.0%} busy cores, "
+             f"replication {REPLICATION}):"]
+    total = 0.0
+    for component in PLUMBING:
+        factor = REPLICATION if component == "broker" else 1
+        cores = PEAK_PER_S * step.cpu_ms(component) / 1000 * factor / UTILISATION
+        total += cores
+        lines.append(f"  {component:9} {step.cpu_ms(component):5.2f} ms"
+                     f"{f' x {factor}' if factor > 1 else ''} -> {cores:7.0f} cores")
+    lines.append(f"  plumbing total {total:.0f} cores (target <= 300)")
+    for topic, count in sorted(step.records.items()):
+        per = count / max(1, step.answered)
+        lines.append(f"  {topic:20} {per:5.2f} records per completion -> "
+                     f"{per * PEAK_PER_S:9,.0f} records/s")
+    return lines
 
 
 def headline(steps: list[Step]) -> dict[str, float]:
