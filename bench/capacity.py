@@ -311,6 +311,8 @@ def main() -> int:
                         help="make this run's headline figures the recorded reference")
     args = parser.parse_args()
     rates = [int(r) for r in args.rates.split(",")]
+    if args.session_rate <= 0 or min(rates) <= 0:
+        parser.error("--session-rate and every rate must be positive")
     settings = private_settings("capacity").replace(
         model_threshold=args.threshold, worker_model_slots=args.slots,
         admission_wait_ms=args.wait_ms, worker_count=args.workers)
@@ -335,7 +337,7 @@ def main() -> int:
     steps = []
     try:
         # Warm-up, not reported.
-        asyncio.run(run_step(running, keys[:4], 4 * round(args.session_rate), 10, workload,
+        asyncio.run(run_step(running, keys[:4], max(1, round(4 * args.session_rate)), 10, workload,
                              args.session_rate, target))
         if args.one_session:
             alone = asyncio.run(one_session(running, keys[0], args.one_session))

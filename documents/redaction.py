@@ -159,9 +159,10 @@ def redact_prefix(text: str, memo: HeadMemo | None) -> str:
     head = text[:cut]
     if head != memo.head:
         memo.head, memo.findings = head, find_secrets(head)
-    start = max(0, cut - OVERLAP_CHARS)
-    if start > 0:
-        start = text.find("\n", start, cut) + 1 or start
+    if any(f.kind == "private_key" and f.end == cut for f in memo.findings):
+        return redact(text)  # a key block still open above the cursor runs on into its line
+    # From the start of the line OVERLAP_CHARS above the cursor's (a long line is taken whole).
+    start = text.rfind("\n", 0, max(0, cut - OVERLAP_CHARS)) + 1
     tail = [Finding(f.kind, f.start + start, f.end + start) for f in find_secrets(text[start:])]
     return _mask(text, memo.findings + tail)
 

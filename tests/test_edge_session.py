@@ -17,6 +17,7 @@ from schemas.socket import (
     DocOpen,
     ErrorFrame,
     Feedback,
+    FindingResult,
     Hello,
     Notice,
     SlowDown,
@@ -497,6 +498,16 @@ class TestLostReplies:
         session.on_reply(TokenChunk("r1", 0, "x"), 40)
         assert session.on_reply(CompletionEnd("r1", "stop", 2), 50) == CompletionEnd(
             "r1", "error", 1, detail="reply_lost")
+
+    def test_a_tasks_findings_are_checked_the_same_way(self) -> None:
+        session = started()
+        session.receive(frame(DocOpen("a", "python", 1, "abc")), 20)
+        session.receive(frame(TaskRequest("t1", "find_bugs", "a", 1, 0, 3)), 30)
+        first = FindingResult("t1", 0, 1, 0, 1, "error", "F821", "x")
+        assert session.on_reply(first, 40) is first
+        assert session.on_reply(first, 41) is None, "sent again: delivered once"
+        assert session.on_reply(FindingResult("t1", 2, 1, 0, 1, "error", "F821", "y"), 50) == \
+            CompletionEnd("t1", "error", 1, detail="reply_lost")
 
     def test_a_chunk_sent_again_is_delivered_once(self) -> None:
         session = self.opened()

@@ -117,3 +117,17 @@ def test_a_secret_split_over_the_cursors_line_is_masked() -> None:
     typed = head + '        "' + SEEDED["github_token"] + '"'
     assert SEEDED["github_token"] not in redact_prefix(typed, memo)
     assert memo.head == head, "the lines above the cursor's were scanned once"
+
+
+def test_a_key_block_open_far_above_the_cursor_stays_masked_on_its_line() -> None:
+    body = "\n".join(secrets.token_urlsafe(48) for _ in range(30))
+    text = f"key = (\n-----BEGIN RSA PRIVATE KEY-----\n{body}\nMIIEow"
+    fast, full = redact_prefix(text, HeadMemo()), redact(text)
+    assert all(f == "*" for f, c in zip(fast, full, strict=True) if c == "*")
+    assert fast.endswith("******")
+
+
+def test_a_long_line_above_the_cursor_is_scanned_whole() -> None:
+    head = "config = {" + "'a': 1, " * 100 + "'password':\n"
+    text = head + '    "' + SEEDED["gitlab_token"] + '"'
+    assert SEEDED["gitlab_token"] not in redact_prefix(text, HeadMemo())

@@ -206,7 +206,10 @@ class CompletionAnswer:
         owner.hub.attach(generation)
         try:
             async for text, last in generation.pieces(source.skip_chars, owner.reply_interval_s):
-                if last and request.chunks:  # the first is never held: it is the first token
+                # The last (never the first: it is the first token) travels with the end, unless
+                # REPLY_INTERVAL_MS is 0: then every piece and the end go as they come (what
+                # edges older than FrameBatch ends understand, during a rolling upgrade).
+                if last and request.chunks and owner.reply_interval_s > 0:
                     self._text.append(text)
                     owner.lifecycle.hold(request, TokenChunk(start.request_id, request.chunks,
                                                              text), len(text))

@@ -17,7 +17,7 @@ import uuid
 from collections import Counter
 from typing import Any
 
-from aiokafka import ConsumerRebalanceListener
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 
 from config.settings import Settings
 from config.task_routes import llm_route, task_routes
@@ -139,7 +139,7 @@ class CompletionWorker:
     async def run(self) -> None:
         settings = self._settings
         consumer = make_consumer(settings, group_id=CONSUMER_GROUP, auto_offset_reset="latest")
-        consumer.subscribe([settings.topic_editor_events], listener=_Revocations(self))
+        consumer.subscribe([settings.topic_editor_events], listener=_Revocations(self, consumer))
         self._kafka.producer = producer = make_producer(settings)
         await producer.start()
         self.reply_partitions = len(await producer.partitions_for(settings.topic_replies))
@@ -338,10 +338,17 @@ class CompletionWorker:
 class _Revocations(ConsumerRebalanceListener):  # type: ignore[misc]
     """Tells the worker when partitions move away (the consumer calls this during rebalances)."""
 
-    def __init__(self, worker: CompletionWorker) -> None:
+    def __init__(self, worker: CompletionWorker, consumer: AIOKafkaConsumer) -> None:
         self._worker = worker
+        self._consumer = consumer
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
+        # What was applied here is committed before the partitions move (commits are otherwise
+        # up to COMMIT_INTERVAL_MS apart): the next owner must not answer those requests again.
+        try:
+            await self._consumer.commit()
+        except Exception as error:  # noqa: BLE001 - the group moved on: the next owner replays
+            log.warning("offsets not committed before a rebalance: %s", type(error).__name__)
         await self._worker.partitions_revoked({tp.partition for tp in revoked})
 
     async def on_partitions_assigned(self, assigned: Any) -> None:

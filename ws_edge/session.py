@@ -227,7 +227,7 @@ class EdgeSession:
             if waiting is not None and frame.chunks > waiting[1]:
                 return CompletionEnd(request_id, "error", waiting[1], detail="reply_lost")
         elif isinstance(frame, TokenChunk | EditResult | FindingResult) and waiting is not None:
-            if isinstance(frame, TokenChunk) and frame.seq != waiting[1]:
+            if frame.seq != waiting[1]:
                 if frame.seq < waiting[1]:
                     return None  # sent again (a worker replaying its records): delivered once
                 self._waiting.pop(request_id)
