@@ -104,7 +104,8 @@ class TestCompletionEndToEnd:
         completion = await completion_for(client, PYTHON_SOURCE)
         assert completion.error is None
         tokens = [f for f in drain(client) if isinstance(f, TokenChunk)]
-        assert len(tokens) >= 2, f"expected a streamed completion, got {completion.chunks!r}"
+        # Chunks after the first are paced (REPLY_INTERVAL_MS): a fast answer may be one chunk.
+        assert tokens, f"expected a streamed completion, got {completion.chunks!r}"
         assert [t.seq for t in tokens] == list(range(len(tokens)))
         assert completion.end is not None
         assert completion.end.reason in {"stop", "length"}
