@@ -76,9 +76,9 @@ class TestGeneration:
                 await g.append(chunk)
 
         generation = hub.start("k", produce)
-        late = [c async for c in generation.follow(3)]
+        late = [c async for c, _ in generation.pieces(3)]
         assert late == ["d", "ef"]
-        assert [c async for c in generation.follow(0)] == ["ab", "cd", "ef"]
+        assert [c async for c, _ in generation.pieces(0)] == ["ab", "cd", "ef"]
         assert generation.finished and hub.live("k") is None
 
     async def test_unfollowed_generation_is_cancelled_after_linger(self) -> None:
@@ -128,7 +128,7 @@ class TestLingerAndFailure:
         await asyncio.sleep(0.1)
         assert not generation.finished, "an attached follower cancels the pending linger"
         release.set()
-        assert [c async for c in generation.follow(0)] == ["done"]
+        assert [c async for c, _ in generation.pieces(0)] == ["done"]
         hub.detach(generation)
 
     async def test_a_failing_producer_ends_its_followers_with_an_error(self) -> None:
@@ -139,5 +139,5 @@ class TestLingerAndFailure:
             raise RuntimeError("boom")
 
         generation = hub.start("k", broken)
-        assert [c async for c in generation.follow(0)] == ["x"]
+        assert [c async for c, _ in generation.pieces(0)] == ["x"]
         assert (generation.reason, generation.detail) == ("error", "internal error: RuntimeError")

@@ -53,11 +53,6 @@ class Generation:
     def _has_news(self, seen: int) -> bool:
         return len(self.chunks) > seen or self.finished
 
-    async def follow(self, skip_chars: int = 0, interval_s: float = 0.0) -> AsyncIterator[str]:
-        """:meth:`pieces` without saying which is the last."""
-        async for text, _ in self.pieces(skip_chars, interval_s):
-            yield text
-
     async def pieces(self, skip_chars: int = 0, interval_s: float = 0.0
                      ) -> AsyncIterator[tuple[str, bool]]:
         """The text from character ``skip_chars`` on, until the end: the first piece as soon as
