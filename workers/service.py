@@ -345,6 +345,8 @@ class _Revocations(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_revoked(self, revoked: Any) -> None:
         # What was applied here is committed before the partitions move (commits are otherwise
         # up to COMMIT_INTERVAL_MS apart): the next owner must not answer those requests again.
+        if not revoked:
+            return  # the first join: nothing was consumed yet
         try:
             await self._consumer.commit()
         except Exception as error:  # noqa: BLE001 - the group moved on: the next owner replays
