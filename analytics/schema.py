@@ -30,12 +30,12 @@ SUGGESTIONS_TABLE = "suggestion_events"
 
 FEEDBACK_COLUMNS = (
     "event_id", "session_id", "tenant_id", "user_id", "plan", "request_id", "kind",
-    "language_id", "accepted_chars", "latency_ms", "received_at",
+    "language_id", "accepted_chars", "latency_ms", "received_at", "editor",
 )
 COMPLETION_COLUMNS = (
     "event_id", "session_id", "tenant_id", "user_id", "plan", "request_id", "model",
     "language_id", "source", "admitted", "reason", "chunks", "generated_chars", "received_at",
-    "ended_at", "first_chunk_latency_ms",
+    "ended_at", "first_chunk_latency_ms", "kind", "editor",
 )
 PERSISTENCE_COLUMNS = (
     "event_id", "session_id", "tenant_id", "user_id", "plan", "request_id", "language_id",
@@ -94,6 +94,7 @@ def ddl(retention_days: int) -> list[str]:
             "accepted_chars Nullable(UInt32)",
             "latency_ms Nullable(UInt32)",
             "received_at DateTime64(3, 'UTC')",
+            "editor LowCardinality(String) DEFAULT 'other'",
         )),
         _event_table(COMPLETIONS_TABLE, ttl, (
             "request_id String",
@@ -107,12 +108,22 @@ def ddl(retention_days: int) -> list[str]:
             "received_at DateTime64(3, 'UTC')",
             "ended_at DateTime64(3, 'UTC')",
             "first_chunk_latency_ms Nullable(Int32)",
+            "kind LowCardinality(String) DEFAULT 'completion'",
+            "editor LowCardinality(String) DEFAULT 'other'",
             # One request can be reported twice (a replay after a crash, an edge that gave up
             # on it): the report that says most stays, as usage counts it (admitted if any
             # report was, then answered), not whichever was inserted last.
             "report_rank UInt8 MATERIALIZED toUInt8(admitted) * 2 "
             "+ toUInt8(first_chunk_latency_ms IS NOT NULL)",
         ), version="report_rank"),
+        # Tables made before these columns were (an instance's tables outlive an upgrade):
+        # their old rows read the defaults.
+        f"ALTER TABLE {FEEDBACK_TABLE} ADD COLUMN IF NOT EXISTS editor LowCardinality(String) "
+        "DEFAULT 'other' AFTER received_at",
+        f"ALTER TABLE {COMPLETIONS_TABLE} ADD COLUMN IF NOT EXISTS kind LowCardinality(String) "
+        "DEFAULT 'completion' AFTER first_chunk_latency_ms",
+        f"ALTER TABLE {COMPLETIONS_TABLE} ADD COLUMN IF NOT EXISTS editor "
+        "LowCardinality(String) DEFAULT 'other' AFTER kind",
         # Usage per tenant, user and UTC day: replay-proof states, kept up to date on insert.
         f"""
         CREATE TABLE IF NOT EXISTS usage_daily (

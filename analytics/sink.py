@@ -80,7 +80,7 @@ def feedback_row(event: FeedbackEvent) -> tuple[Any, ...]:
     return (
         event.event_id, event.session_id, event.tenant_id, event.user_id, event.plan,
         event.request_id, event.kind, event.language_id or "", event.accepted_chars,
-        event.latency_ms, _time(event.received_ms),
+        event.latency_ms, _time(event.received_ms), event.editor,
     )
 
 
@@ -90,7 +90,7 @@ def completion_row(event: CompletionEvent) -> tuple[Any, ...]:
         event.event_id, event.session_id, event.tenant_id, event.user_id, event.plan,
         event.request_id, event.model, event.language_id, event.source, event.admitted,
         event.reason, event.chunks, event.generated_chars, _time(event.received_ms),
-        _time(event.ended_ms), event.first_chunk_latency_ms,
+        _time(event.ended_ms), event.first_chunk_latency_ms, event.kind, event.editor,
     )
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
 from schemas.codec import decode_as, encode, limit, parse_json
+from schemas.editors import Editor
 from schemas.socket import (
     Cancel,
     CompletionEnd,
@@ -36,6 +37,7 @@ from schemas.socket import (
     FeedbackKind,
     FindingResult,
     Plan,
+    TaskKind,
     TaskRequest,
     TokenChunk,
 )
@@ -88,6 +90,8 @@ class EditorEvent:
     body: EditorBody
     #: The session opted in to next-edit suggestions at hello.
     edit_suggestions: bool = False
+    #: The session's editor (``schemas.editors``, from hello), for analytics.
+    editor: Editor = "other"
     v: Literal[1] = 1
 
 
@@ -152,10 +156,13 @@ class FeedbackEvent:
     language_id: str | None = field(default=None, metadata=limit(max_len=64))
     accepted_chars: int | None = field(default=None, metadata=limit(ge=0, le=2**31))
     latency_ms: int | None = field(default=None, metadata=limit(ge=0, le=3_600_000))
+    editor: Editor = "other"
     v: Literal[1] = 1
 
 
 Source = Literal["inferred", "shared", "cached", "typed_as_suggested", "none"]
+#: What a request asked for: an inline completion or one of the tasks.
+RequestKind = Literal["completion", TaskKind]
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,12 +193,15 @@ class CompletionEvent:
     #: Edge receipt of the request to its first chunk (edge and worker clocks); none if no chunk.
     first_chunk_latency_ms: int | None = field(default=None, metadata=limit(ge=-60_000,
                                                                              le=3_600_000))
+    kind: RequestKind = "completion"
+    editor: Editor = "other"
     v: Literal[1] = 1
 
     @classmethod
     def unstarted(cls, session_id: str, tenant_id: str, user_id: str, plan: Plan,
                   request_id: str, reason: EndReason, received_ms: int, ended_ms: int,
-                  language_id: str = "") -> CompletionEvent:
+                  language_id: str = "", kind: RequestKind = "completion",
+                  editor: Editor = "other") -> CompletionEvent:
         """A request that ended before any answer started (superseded or cancelled while it
         waited, expired, refused by the edge or a worker): no model, no source, not admitted.
         Its id is the one a worker would give it and ``received_ms`` the edge's receipt of the
@@ -201,7 +211,8 @@ class CompletionEvent:
                    tenant_id=tenant_id, user_id=user_id, plan=plan, request_id=request_id,
                    model=UNSTARTED_MODEL, language_id=language_id, source="none",
                    admitted=False, reason=reason, chunks=0, generated_chars=0,
-                   received_ms=received_ms, ended_ms=ended_ms, first_chunk_latency_ms=None)
+                   received_ms=received_ms, ended_ms=ended_ms, first_chunk_latency_ms=None,
+                   kind=kind, editor=editor)
 
 
 #: The ``model`` of a request no model was asked about.

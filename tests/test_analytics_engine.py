@@ -43,7 +43,7 @@ def fill(client: Client, tenant: str) -> None:
     now = datetime.now(UTC)
     client.insert(COMPLETIONS_TABLE, [
         (uuid.uuid4().hex, "s-" + user, tenant, user, "free", f"r{i}", "code_fim", "python",
-         "inferred", True, "stop", 3, 12, now, now, 40)
+         "inferred", True, "stop", 3, 12, now, now, 40, "completion", "vscode")
         for user in USERS for i in range(5)], column_names=list(COMPLETION_COLUMNS))
 
 
@@ -102,7 +102,8 @@ def test_of_two_reports_of_a_request_the_one_that_says_most_stays(engine: Client
         engine.insert(COMPLETIONS_TABLE, [(event, "s", "t", "u", "free", "r", "m", "python",
                                            "inferred" if admitted else "none", admitted,
                                            "stop" if admitted else "error", 1, 1, now, now,
-                                           latency)], column_names=list(COMPLETION_COLUMNS))
+                                           latency, "completion", "vscode")],
+                      column_names=list(COMPLETION_COLUMNS))
 
     report("worker-first", True, 40)
     report("worker-first", False, None)

@@ -19,6 +19,7 @@ from documents.redaction import HeadMemo, redact
 from next_edits.engine import MAX_CHARS as NEXT_EDIT_MAX_CHARS
 from next_edits.engine import Suggestion
 from next_edits.region import changed_region, replaced_identifier
+from schemas.editors import Editor
 from schemas.errors import ProtocolError, StateError
 from schemas.socket import (
     Cancel,
@@ -38,6 +39,7 @@ from schemas.topics import (
     DocSnapshot,
     EditorEvent,
     ReplyFrame,
+    RequestKind,
     ResyncRequest,
     SessionEnd,
     StageTimes,
@@ -57,6 +59,8 @@ class Route:
     plan: str
     #: Completions per UTC day for this user (``None``: unlimited), set by the edge from the key.
     daily_limit: int | None
+    #: The session's editor, for analytics (``schemas.editors``).
+    editor: Editor = "other"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +100,9 @@ class SendFrame:
     #: clock). Its analytics event is dated by it, as every other event of the request is, so
     #: two reports of one request (a replay, the edge giving up) land in one usage window.
     received_ms: int | None = None
+    #: For the end of a request that never started: what it asked for (its analytics event's
+    #: ``kind``).
+    kind: RequestKind = "completion"
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,7 +395,7 @@ class WorkerCore:
     def handle(self, event: EditorEvent, now_ms: int) -> list[Action]:
         """Apply one event; return what must happen because of it."""
         route = Route(event.session_id, event.reply_partition, event.tenant_id, event.user_id,
-                      event.plan, event.daily_limit)
+                      event.plan, event.daily_limit, event.editor)
         body = event.body
         if isinstance(body, SessionEnd):
             session = self._sessions.pop(event.session_id, None)
@@ -416,7 +423,8 @@ class WorkerCore:
         except ProtocolError as error:
             request_id = (body.request_id if isinstance(body, CompletionRequest | TaskRequest)
                           else None)
-            return self._refuse(route, request_id, error, event.received_ms)
+            return self._refuse(route, request_id, error, event.received_ms,
+                                body.kind if isinstance(body, TaskRequest) else "completion")
 
     def _apply(self, route: Route, session: _Session, body: object, received_ms: int,
                now_ms: int) -> list[Action]:
@@ -450,7 +458,7 @@ class WorkerCore:
                                          if w[0].uri != body.uri]
                 return session.supersede(route, "cancelled") + [
                     SendFrame(route, CompletionEnd(w[0].request_id, "cancelled", 0),
-                              received_ms=w[1])
+                              received_ms=w[1], kind=w[0].kind)
                     for w in ended]
         elif isinstance(body, CursorMove):
             return session.supersede(route, "superseded")
@@ -470,7 +478,7 @@ class WorkerCore:
         if doc is not None and body.version < doc.version and body.uri not in session.awaiting:
             return [SendFrame(route, CompletionEnd(body.request_id, "superseded", 0,
                                                    detail="the document changed since"),
-                              received_ms=received_ms)]
+                              received_ms=received_ms, kind=body.kind)]
         if (doc is None or body.uri in session.awaiting or body.version > doc.version
                 or body.end > len(doc.text)):
             session.waiting_tasks.append((body, received_ms, now_ms))
@@ -543,7 +551,7 @@ class WorkerCore:
             try:
                 actions += self._task(route, session, task, received_ms, arrived_ms)
             except ProtocolError as error:
-                actions += self._refuse(route, task.request_id, error, received_ms)
+                actions += self._refuse(route, task.request_id, error, received_ms, task.kind)
         pending = session.pending
         if pending is None or pending.request.uri != body.uri:
             return actions
@@ -563,7 +571,7 @@ class WorkerCore:
         if waiting:
             session.waiting_tasks.remove(waiting[0])
             return [SendFrame(route, CompletionEnd(request_id, "cancelled", 0),
-                              received_ms=waiting[0][1])]
+                              received_ms=waiting[0][1], kind=waiting[0][0].kind)]
         if request_id in session.inflight:
             session.inflight.discard(request_id)
             return [StopCompletion(route, request_id, "cancelled")]
@@ -598,14 +606,15 @@ class WorkerCore:
 
     @staticmethod
     def _refuse(route: Route, request_id: str | None, error: ProtocolError,
-                received_ms: int | None = None) -> list[Action]:
+                received_ms: int | None = None, kind: RequestKind = "completion"
+                ) -> list[Action]:
         frame = ErrorFrame(code=error.code, message=error.message, field=error.field,
                            request_id=request_id)
         actions: list[Action] = [SendFrame(route, frame)]
         if request_id is not None:
             actions.append(SendFrame(route, CompletionEnd(request_id, "error", 0,
                                                           detail=error.code),
-                                     received_ms=received_ms))
+                                     received_ms=received_ms, kind=kind))
         return actions
 
     def finished(self, session_id: str, request_id: str) -> None:

@@ -24,7 +24,15 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from schemas.socket import CompletionEnd, EndReason, ErrorFrame, TokenChunk
-from schemas.topics import CompletionEvent, FrameBatch, ReplyFrame, Source, StageTimes, event_id
+from schemas.topics import (
+    CompletionEvent,
+    FrameBatch,
+    ReplyFrame,
+    RequestKind,
+    Source,
+    StageTimes,
+    event_id,
+)
 from workers.core import Route
 from workers.publisher import EventPublisher
 from workers.quota import QuotaGate
@@ -68,7 +76,8 @@ class Outcome:
 
 
 def request_event(request: Request, reason: EndReason, *, model: str, language_id: str,
-                  source: Source, admitted: bool, received_ms: int) -> CompletionEvent:
+                  source: Source, admitted: bool, received_ms: int,
+                  kind: RequestKind = "completion") -> CompletionEvent:
     """The :class:`CompletionEvent` of any request: ``model`` names what answered it (a task's
     route model), so analytics and billing see every kind side by side."""
     route = request.route
@@ -80,16 +89,17 @@ def request_event(request: Request, reason: EndReason, *, model: str, language_i
         source=source, admitted=admitted, reason=reason, chunks=request.chunks,
         generated_chars=request.generated_chars, received_ms=received_ms, ended_ms=now_ms(),
         first_chunk_latency_ms=(None if request.first_chunk_ms is None
-                                else request.first_chunk_ms - received_ms))
+                                else request.first_chunk_ms - received_ms),
+        kind=kind, editor=route.editor)
 
 
-def unstarted_event(route: Route, end: CompletionEnd, received_ms: int, ended_ms: int
-                    ) -> CompletionEvent:
+def unstarted_event(route: Route, end: CompletionEnd, received_ms: int, ended_ms: int,
+                    kind: RequestKind = "completion") -> CompletionEvent:
     """The event of a request that ended before any answer started: analytics count every
     request a client sent."""
     return CompletionEvent.unstarted(route.session_id, route.tenant_id, route.user_id,
                                      route.plan, end.request_id, end.reason,  # type: ignore[arg-type]
-                                     received_ms, ended_ms)
+                                     received_ms, ended_ms, kind=kind, editor=route.editor)
 
 
 class Answer(Protocol):
@@ -124,11 +134,13 @@ class Lifecycle:
 
     async def end_unstarted(self, route: Route, end: CompletionEnd,
                             timing: StageTimes | None = None,
-                            received_ms: int | None = None) -> None:
+                            received_ms: int | None = None,
+                            kind: RequestKind = "completion") -> None:
         """Send the end of a request that never started, after its event (as for any other),
         dated by the edge's receipt of the request when known."""
         ended = now_ms()
-        event = unstarted_event(route, end, ended if received_ms is None else received_ms, ended)
+        event = unstarted_event(route, end, ended if received_ms is None else received_ms, ended,
+                                kind)
         report = self.publisher.emit(self._topic, event, route)
         if report is not None:
             await asyncio.wait({report})

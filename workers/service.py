@@ -253,7 +253,7 @@ class CompletionWorker:
         self._partition_of[event.session_id] = partition
         actions = self._core.handle(event, now_ms())
         route = Route(event.session_id, event.reply_partition, event.tenant_id, event.user_id,
-                      event.plan, event.daily_limit)
+                      event.plan, event.daily_limit, event.editor)
         self._quality.follow(event, route, now_ms())
         return actions
 
@@ -261,7 +261,7 @@ class CompletionWorker:
         if isinstance(action, SendFrame) and isinstance(action.frame, CompletionEnd):
             # Every end the pure core decides is of a request that never started.
             await self.lifecycle.end_unstarted(action.route, action.frame, action.timing,
-                                               action.received_ms)
+                                               action.received_ms, action.kind)
         elif isinstance(action, SendFrame):
             await self.publisher.send(action.route, action.frame, action.timing)
         elif isinstance(action, StopCompletion):

@@ -23,9 +23,11 @@ from documents.document import DocumentSet
 from documents.redaction import control_characters, redact
 from schemas.capabilities import LANGUAGE_TASKS
 from schemas.codec import parse_json
+from schemas.editors import Editor, editor_of
 from schemas.errors import FrameError, ProtocolError, StateError, ValidationError
 from schemas.socket import (
     PROTOCOL_VERSION,
+    TASK_KINDS,
     Cancel,
     ClientMessage,
     CompletionEnd,
@@ -58,6 +60,7 @@ from schemas.topics import (
     EditorBody,
     EditorEvent,
     FeedbackEvent,
+    RequestKind,
     SessionEnd,
     SuggestionEvent,
 )
@@ -144,6 +147,8 @@ class EdgeSession:
         self.reply_partition = reply_partition
         self.principal = principal
         self.hello: Hello | None = None
+        #: The editor family its hello names (``other`` until then).
+        self.editor: Editor = "other"
         self._limits = limits
         self.docs = DocumentSet(limits.max_documents, limits.max_document_chars)
         self._requests: OrderedDict[str, str] = OrderedDict()
@@ -182,8 +187,9 @@ class EdgeSession:
             charged = isinstance(error, FrameError | ValidationError | _OverOwnRate)
             if charged and not self._refusals.take(now_ms):
                 self._flooding = True
-            kind, request_id, uri = ((None, None, None) if isinstance(error, _OverOwnBytes)
-                                     else _identify(frame))
+            kind, request_id, uri, asked = ((None, None, None, "completion")
+                                            if isinstance(error, _OverOwnBytes)
+                                            else _identify(frame))
             replies = [ErrorFrame(code=error.code, message=error.message, field=error.field,
                                   request_id=request_id, uri=uri)]
             if isinstance(error, _OverOwnRate):
@@ -196,7 +202,8 @@ class EdgeSession:
                 # hanging; one whose id is in use does not (whatever the refusal): the request
                 # that owns it ends by itself, once, with its one analytics row.
                 replies.append(CompletionEnd(request_id, "error", 0, detail=error.code))
-                return replies, [self._unstarted(request_id, "error", now_ms, now_ms)]
+                return replies, [self._unstarted(request_id, "error", now_ms, now_ms,
+                                                 kind=asked)]
             return replies, []
 
     def snapshot(self, uri: str, now_ms: int) -> OutRecord | None:
@@ -352,6 +359,7 @@ class EdgeSession:
                 raise StateError("hello_required",
                                  f"the first message must be hello, got {message.type}", "type")
             self.hello = message
+            self.editor = editor_of(message.client)
             principal = self.principal
             return [Welcome(self.session_id, PROTOCOL_VERSION, self._limits.max_frame_bytes,
                             principal.tenant_id, principal.user_id, principal.tenant.plan,
@@ -429,7 +437,8 @@ class EdgeSession:
                 return [CompletionEnd(message.request_id, "excluded", 0,
                                       detail="content_exclusion")], [
                     self._unstarted(message.request_id, "excluded", now_ms, now_ms,
-                                    doc.language_id)]
+                                    doc.language_id, message.kind
+                                    if isinstance(message, TaskRequest) else "completion")]
             self._waiting[message.request_id] = (now_ms + self._limits.reply_deadline_ms, 0)
         elif isinstance(message, Feedback):
             feedback = self._feedback(message, now_ms)
@@ -458,16 +467,17 @@ class EdgeSession:
             user_id=principal.user_id, plan=principal.tenant.plan,
             daily_limit=principal.tenant.daily_limit(), received_ms=now_ms, body=body,
             edit_suggestions=self.hello is not None and self.hello.edit_suggestions,
+            editor=self.editor,
         ))
 
     def _unstarted(self, request_id: str, reason: EndReason, now_ms: int, received_ms: int,
-                   language_id: str = "") -> OutRecord:
+                   language_id: str = "", kind: RequestKind = "completion") -> OutRecord:
         principal = self.principal
         return OutRecord("completions", f"{principal.tenant_id}/{principal.user_id}",
                          CompletionEvent.unstarted(
                              self.session_id, principal.tenant_id, principal.user_id,
                              principal.tenant.plan, request_id, reason, received_ms, now_ms,
-                             language_id))
+                             language_id, kind, self.editor))
 
     def _feedback(self, message: Feedback, now_ms: int) -> OutRecord:
         principal = self.principal
@@ -483,7 +493,7 @@ class EdgeSession:
             tenant_id=principal.tenant_id, user_id=principal.user_id, plan=principal.tenant.plan,
             request_id=message.request_id, kind=message.kind, received_ms=now_ms,
             language_id=language_id, accepted_chars=message.accepted_chars,
-            latency_ms=message.latency_ms,
+            latency_ms=message.latency_ms, editor=self.editor,
         ))
 
 
@@ -495,18 +505,21 @@ def _flag_controls(uri: str, texts: Iterable[str]) -> list[ServerMessage]:
                    "differently from how it runs", uri)]
 
 
-def _identify(frame: bytes | str) -> tuple[str | None, str | None, str | None]:
+def _identify(frame: bytes | str
+              ) -> tuple[str | None, str | None, str | None, RequestKind]:
     """Best-effort type, request id and document of a refused frame, so the client can match
-    the error to what it sent."""
+    the error to what it sent; and what the request asked for (for its analytics row)."""
     if isinstance(frame, bytes) or ('"request_id"' not in frame and '"uri"' not in frame):
-        return None, None, None
+        return None, None, None, "completion"
     try:
         value = parse_json(frame)
     except ProtocolError:
-        return None, None, None
+        return None, None, None, "completion"
     if not isinstance(value, dict):
-        return None, None, None
+        return None, None, None, "completion"
     kind, found, uri = value.get("type"), value.get("request_id"), value.get("uri")
     request_id = found if isinstance(found, str) and 0 < len(found) <= 64 else None
+    task = value.get("kind")
+    asked: RequestKind = task if kind == "task" and task in TASK_KINDS else "completion"
     return ((kind if isinstance(kind, str) else None), request_id,
-            uri if isinstance(uri, str) and 0 < len(uri) <= 2048 else None)
+            uri if isinstance(uri, str) and 0 < len(uri) <= 2048 else None, asked)

@@ -99,7 +99,8 @@ class TaskAnswer:
         return request_event(request, reason, model=self._owner.routes[self.start.kind].model,
                              language_id=self.start.language_id,
                              source="inferred" if self.admitted else "none",
-                             admitted=self.admitted, received_ms=self.start.received_ms)
+                             admitted=self.admitted, received_ms=self.start.received_ms,
+                             kind=self.start.kind)
 
     def end_timing(self, request: Request) -> StageTimes | None:
         """None: task frames carry no stage times (the edge's first-token figures are the
