@@ -23,7 +23,8 @@ from typing import Any
 
 import orjson
 
-from analytics.query import literal, run_query
+from analytics.query import run_query
+from analytics.scope import literal
 from config.settings import Settings
 from schemas.errors import ProtocolError
 from schemas.topics import UsageRecord, read_record

@@ -29,11 +29,6 @@ class QueryError(AssistantError, RuntimeError):
     pass
 
 
-def literal(text: str) -> str:
-    """``text`` as a ClickHouse string literal (for the few statements built with a value)."""
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def run_query(settings: Settings, sql: str, api_key: str | None = None) -> dict[str, Any]:
     """Columns and rows of one read-only statement; with an analyst's ``api_key``, only that
     key's tenant's rows. Anything but a read is refused here, before any engine sees it (the

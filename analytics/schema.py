@@ -30,7 +30,7 @@ SUGGESTIONS_TABLE = "suggestion_events"
 
 FEEDBACK_COLUMNS = (
     "event_id", "session_id", "tenant_id", "user_id", "plan", "request_id", "kind",
-    "language_id", "accepted_chars", "latency_ms", "received_at", "editor",
+    "language_id", "accepted_chars", "latency_ms", "received_at", "editor", "request_kind",
 )
 COMPLETION_COLUMNS = (
     "event_id", "session_id", "tenant_id", "user_id", "plan", "request_id", "model",
@@ -95,6 +95,7 @@ def ddl(retention_days: int) -> list[str]:
             "latency_ms Nullable(UInt32)",
             "received_at DateTime64(3, 'UTC')",
             "editor LowCardinality(String) DEFAULT 'other'",
+            "request_kind LowCardinality(String) DEFAULT 'completion'",
         )),
         _event_table(COMPLETIONS_TABLE, ttl, (
             "request_id String",
@@ -120,6 +121,8 @@ def ddl(retention_days: int) -> list[str]:
         # their old rows read the defaults.
         f"ALTER TABLE {FEEDBACK_TABLE} ADD COLUMN IF NOT EXISTS editor LowCardinality(String) "
         "DEFAULT 'other' AFTER received_at",
+        f"ALTER TABLE {FEEDBACK_TABLE} ADD COLUMN IF NOT EXISTS request_kind "
+        "LowCardinality(String) DEFAULT 'completion' AFTER editor",
         f"ALTER TABLE {COMPLETIONS_TABLE} ADD COLUMN IF NOT EXISTS kind LowCardinality(String) "
         "DEFAULT 'completion' AFTER first_chunk_latency_ms",
         f"ALTER TABLE {COMPLETIONS_TABLE} ADD COLUMN IF NOT EXISTS editor "

@@ -26,6 +26,11 @@ TENANT_READS = frozenset({"SELECT", "WITH"})
 OPERATOR_READS = TENANT_READS | {"SHOW", "DESCRIBE", "DESC", "EXISTS", "EXPLAIN"}
 
 
+def literal(text: str) -> str:
+    """``text`` as a ClickHouse string literal (for the few statements built with a value)."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def _skip_quoted(sql: str, start: int) -> int:
     """Index just past the literal or quoted identifier opening at ``start`` (``\\`` escapes,
     doubled quotes)."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +33,7 @@ from aiokafka.structs import OffsetAndMetadata
 from clickhouse_connect.driver.client import Client
 
 from analytics.batcher import Batch, Batcher, plan_metadata, planned_end
+from analytics.dashboard import dashboard_app
 from analytics.erasure import Erasure
 from analytics.schema import (
     AUTHORSHIP_COLUMNS,
@@ -80,7 +82,7 @@ def feedback_row(event: FeedbackEvent) -> tuple[Any, ...]:
     return (
         event.event_id, event.session_id, event.tenant_id, event.user_id, event.plan,
         event.request_id, event.kind, event.language_id or "", event.accepted_chars,
-        event.latency_ms, _time(event.received_ms), event.editor,
+        event.latency_ms, _time(event.received_ms), event.editor, event.request_kind,
     )
 
 
@@ -388,9 +390,23 @@ async def serve_analytics(settings: Settings, ready_file: str | None) -> None:
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", settings.analytics_port)
     await site.start()
+
+    async def scoped(sql: str, tenant_id: str | None) -> dict[str, Any]:
+        result: dict[str, Any] = await sink.on_db(sink.query, sql, tenant_id)
+        return result
+
+    board = web.AppRunner(dashboard_app(settings, scoped), access_log=None)
+    await board.setup()
+    tls = None
+    if settings.dashboard_tls_cert:
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(settings.dashboard_tls_cert, settings.dashboard_tls_key)
+    await web.TCPSite(board, settings.dashboard_host, settings.dashboard_port,
+                      ssl_context=tls).start()
     try:
         await run_marking_ready(sink.run(), sink.ready, ready_file)
     finally:
+        await board.cleanup()
         await runner.cleanup()
         await sink.on_db(client.close)
         sink.db.shutdown()

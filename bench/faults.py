@@ -40,8 +40,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
 from analytics.billing import Month, clickhouse_totals, read_usage, summarize, totals
-from analytics.query import literal, run_query
+from analytics.query import run_query
 from analytics.schema import create_tables
+from analytics.scope import literal
 from bench.keys import provision
 from bench.loadgen import ask_fresh, stdlib_sources
 from bench.measure import percentile

@@ -111,6 +111,14 @@ class Settings:
     worker_metrics_port: int = 18200
     #: Loopback port of the analytics process's read-only SQL endpoint (embedded setup).
     analytics_port: int = 18124
+    #: The dashboard and metrics API (``analytics.dashboard``), served by the analytics
+    #: process; every request needs an analyst's or operator's key. Loopback by default: set
+    #: ``DASHBOARD_HOST=0.0.0.0`` (with TLS below) to reach it from other machines.
+    dashboard_host: str = "127.0.0.1"
+    dashboard_port: int = 18125
+    #: TLS for the dashboard (https): PEM certificate chain and private key. Both or neither.
+    dashboard_tls_cert: str = ""
+    dashboard_tls_key: str = ""
     #: WebSocket edge.
     edge_host: str = "127.0.0.1"
     edge_port: int = 8765
@@ -348,6 +356,9 @@ class Settings:
             raise SettingsError(f"CODE_ENCRYPTION={self.code_encryption}: 1 (on) or 0 (off)")
         if bool(self.edge_tls_cert) != bool(self.edge_tls_key):
             raise SettingsError("EDGE_TLS_CERT and EDGE_TLS_KEY: set both (wss) or neither (ws)")
+        if bool(self.dashboard_tls_cert) != bool(self.dashboard_tls_key):
+            raise SettingsError("DASHBOARD_TLS_CERT and DASHBOARD_TLS_KEY: set both (https) or "
+                                "neither (http)")
         if self.edge_count > self.editor_events_partitions:
             raise SettingsError(
                 f"EDGE_COUNT={self.edge_count}: each edge owns one reply partition and the replies "

@@ -23,6 +23,13 @@ from tenants.directory import (
 )
 
 
+def dashboard_url(settings: Settings) -> str:
+    scheme = "https" if settings.dashboard_tls_cert else "http"
+    wildcard = settings.dashboard_host in ("0.0.0.0", "::")  # noqa: S104 - a comparison
+    host = "127.0.0.1" if wildcard else settings.dashboard_host
+    return f"{scheme}://{host}:{settings.dashboard_port}/dashboard/"
+
+
 def _connect_help(settings: Settings) -> str:
     edges = ", ".join(settings.edge_url(i) for i in range(settings.edge_count))
     return (
@@ -32,6 +39,8 @@ def _connect_help(settings: Settings) -> str:
         "FILE.py\n"
         f"  API keys: {settings.tenants_path} (hashes only); the local developer key is in "
         f"{settings.tenants_path.with_suffix('.dev-key')}; more with `python -m infra keys create`\n"
+        f"  dashboard: {dashboard_url(settings)} (an analyst's key: `python -m infra keys create "
+        "--role analyst --tenant local --user NAME`)\n"
         f"  logs: {settings.log_dir}\n"
         "  stop: Ctrl-C here, or `make down` from another shell"
     )

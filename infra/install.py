@@ -25,6 +25,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from analytics.dashboard import chart_library
 from config.settings import REPO_ROOT, Settings
 from infra.broker import POM, kafka_libs
 from schemas.errors import AssistantError
@@ -220,6 +221,8 @@ DEBIAN_PACKAGES = (
     DebianPackage("find_bugs on Rust (rustc)", ("rustc",), ("rustc", "--version")),
     DebianPackage("find_bugs on C and C++ (cppcheck)", ("cppcheck",)),
     DebianPackage("the Neovim editor tests", ("neovim",), ("nvim", "--version")),
+    DebianPackage("the browser tests (the dashboard, VS Code in code-server)", ("chromium",),
+                  ("chromium", "--headless", "--version")),
     DebianPackage("the Emacs editor tests", ("emacs-nox", "elpa-eglot"),
                   ("emacs", "--batch", "-q", "--eval", "(require (quote eglot))")),
 )
@@ -260,10 +263,38 @@ def install_debian_packages(wanted: tuple[DebianPackage, ...] = DEBIAN_PACKAGES)
 
 
 ANALYZERS = Path(__file__).resolve().parent / "analyzers"
+DASHBOARD = Path(__file__).resolve().parent / "dashboard"
 
 
 def oxlint_path(settings: Settings) -> Path:
     return settings.vendor_dir / "analyzers" / "node_modules" / ".bin" / "oxlint"
+
+
+def npm_ci(source: Path, target: Path, ready: Path) -> str | None:
+    """``npm ci`` of ``source``'s package.json and lock into ``target`` (npm checks every
+    package against the lock's integrity hashes), unless ``ready`` exists and the lock there
+    is this one. Why it failed, or ``None``."""
+    lock = (source / "package-lock.json").read_bytes()
+    installed = target / "package-lock.json"
+    if ready.exists() and installed.exists() and installed.read_bytes() == lock:
+        return None
+    npm = shutil.which("npm")
+    if npm is None:
+        return "npm is missing (install Node.js 20)"
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(source / "package.json", target / "package.json")
+    shutil.copy2(source / "package-lock.json", installed)
+    try:
+        result = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--omit=dev"],
+                                cwd=target, capture_output=True, text=True, check=False,
+                                timeout=600)
+        failure = result.stderr.strip()[-300:] if result.returncode else ""
+    except (OSError, subprocess.TimeoutExpired) as error:
+        failure = str(error)
+    if failure or not ready.exists():
+        installed.unlink(missing_ok=True)
+        return f"`npm ci` failed: {failure or f'{ready.name} is missing after it'}"
+    return None
 
 
 def install_analyzers(settings: Settings) -> list[str]:
@@ -271,31 +302,17 @@ def install_analyzers(settings: Settings) -> list[str]:
     native tsc (npm, pinned by infra/analyzers' lock, checked by npm's integrity hashes).
     Optional: when they cannot be installed it is reported (those languages get syntax errors
     only, and the answer says which analyzer is missing), never fatal."""
-    notes: list[str] = []
-    target = settings.vendor_dir / "analyzers"
-    lock = (ANALYZERS / "package-lock.json").read_bytes()
-    installed = target / "package-lock.json"
-    if not (oxlint_path(settings).exists() and installed.exists()
-            and installed.read_bytes() == lock):
-        npm = shutil.which("npm")
-        if npm is None:
-            notes.append("oxlint, tsc: npm is missing (install Node.js 20); JavaScript and "
-                         "TypeScript get syntax errors only")
-        else:
-            target.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ANALYZERS / "package.json", target / "package.json")
-            shutil.copy2(ANALYZERS / "package-lock.json", target / "package-lock.json")
-            try:
-                result = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--omit=dev"],
-                                        cwd=target, capture_output=True, text=True, check=False,
-                                        timeout=600)
-                failure = result.stderr.strip()[-300:] if result.returncode else ""
-            except (OSError, subprocess.TimeoutExpired) as error:
-                failure = str(error)
-            if failure or not oxlint_path(settings).exists():
-                installed.unlink(missing_ok=True)
-                notes.append(f"oxlint, tsc: `npm ci` failed: {failure}")
-    return notes
+    failure = npm_ci(ANALYZERS, settings.vendor_dir / "analyzers", oxlint_path(settings))
+    if failure is None:
+        return []
+    return [f"oxlint, tsc: {failure}; JavaScript and TypeScript get syntax errors only"]
+
+
+def install_dashboard(settings: Settings) -> str:
+    """The dashboard's chart library, Chart.js (npm, pinned by infra/dashboard's lock), served
+    by the analytics process. Without it the dashboard still shows every panel's table."""
+    failure = npm_ci(DASHBOARD, settings.vendor_dir / "dashboard", chart_library(settings))
+    return str(chart_library(settings)) if failure is None else f"none ({failure})"
 
 
 STATICCHECK_MODULE = "honnef.co/go/tools/cmd/staticcheck"
@@ -342,6 +359,7 @@ def main() -> int:
         print("compilers and analyzers for find_bugs: " + ", ".join(
             f"{name} {shutil.which(name) or 'none'}" for name in (
                 "go", "gcc", "g++", "javac", "rustc", "clippy-driver", "cppcheck")))
+        print(f"dashboard charts: {install_dashboard(settings)}")
         print(f"staticcheck: {install_staticcheck()}")
         print(f"Error Prone: {install_errorprone()}")
         # Go's first vet compiles the standard library into a cache in memory, staticcheck and

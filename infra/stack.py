@@ -221,7 +221,7 @@ def start_services(settings: Settings, supervisor: Supervisor) -> None:
     """Analytics, the usage stream, workers and edges start together: each joins its consumer
     group meanwhile."""
     analytics = python_service(settings, "analytics", "analytics")
-    analytics.ports = [settings.analytics_port]
+    analytics.ports = [settings.analytics_port, settings.dashboard_port]
     specs = [analytics, python_service(settings, "usage", "analytics.usage")]
     for index in range(settings.worker_count):
         spec = python_service(settings, f"worker-{index}", "workers", "--index", str(index))
@@ -252,6 +252,7 @@ def private_settings(instance: str, redis_url: str | None = None) -> Settings:
         triton_grpc_port=pick(), triton_http_port=pick(),
         # Blocks: tests and benchmarks add edges and workers at ``port + index``.
         triton_metrics_port=pick(), edge_port=pick(4), analytics_port=pick(),
+        dashboard_port=pick(),
         worker_metrics_port=pick(4),
         redis_port=pick(), redis_url=redis_url or settings.redis_url,
     )

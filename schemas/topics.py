@@ -141,6 +141,10 @@ class Reply:
     v: Literal[1] = 1
 
 
+#: What a request asked for: an inline completion or one of the tasks.
+RequestKind = Literal["completion", TaskKind]
+
+
 @dataclass(frozen=True, slots=True)
 class FeedbackEvent:
     """What a user did with a completion. Metadata only: no code text ever."""
@@ -157,12 +161,12 @@ class FeedbackEvent:
     accepted_chars: int | None = field(default=None, metadata=limit(ge=0, le=2**31))
     latency_ms: int | None = field(default=None, metadata=limit(ge=0, le=3_600_000))
     editor: Editor = "other"
+    #: What the request the feedback is about asked for.
+    request_kind: RequestKind = "completion"
     v: Literal[1] = 1
 
 
 Source = Literal["inferred", "shared", "cached", "typed_as_suggested", "none"]
-#: What a request asked for: an inline completion or one of the tasks.
-RequestKind = Literal["completion", TaskKind]
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,9 +31,12 @@ import orjson
 from schemas.errors import AssistantError
 
 Plan = Literal["free", "pro", "enterprise"]
-Role = Literal["developer", "analyst"]
+#: ``developer``: opens editor sessions; ``analyst``: reads its tenant's analytics (SQL, the
+#: dashboard, the metrics API); ``operator``: reads every tenant's analytics (its own tenant is
+#: only where the key is listed).
+Role = Literal["developer", "analyst", "operator"]
 PLANS: tuple[Plan, ...] = ("free", "pro", "enterprise")
-ROLES: tuple[Role, ...] = ("developer", "analyst")
+ROLES: tuple[Role, ...] = ("developer", "analyst", "operator")
 KEY_PREFIX = "ck_"
 #: The free plan's completions per user per UTC day (the product's promise).
 FREE_DAILY_COMPLETIONS = 100
@@ -120,8 +123,9 @@ class Directory:
     keys: dict[str, ApiKey] = field(default_factory=dict)  # by sha256
 
     def authenticate(self, key: str | None, now_ms: int,
-                     role: Role = "developer") -> Principal | Refusal:
-        """The principal ``key`` stands for at ``now_ms``, or why it is refused."""
+                     role: Role | tuple[Role, ...] = "developer") -> Principal | Refusal:
+        """The principal ``key`` stands for at ``now_ms``, or why it is refused (``role``: the
+        role, or roles, that may do what the key is asked for)."""
         if not key:
             return NO_KEY
         entry = self.keys.get(hash_key(key))
@@ -131,7 +135,7 @@ class Directory:
             return REVOKED_KEY
         if entry.expires_ms is not None and now_ms >= entry.expires_ms:
             return EXPIRED_KEY
-        if entry.role != role:
+        if entry.role not in ((role,) if isinstance(role, str) else role):
             return WRONG_ROLE
         return Principal(self.tenants[entry.tenant_id], entry.user_id, entry.key_id, entry.role)
 

@@ -7,8 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from analytics.query import literal
-from analytics.scope import OPERATOR_READS, refusal, scoped_settings, statement_refusal
+from analytics.scope import OPERATOR_READS, literal, refusal, scoped_settings, statement_refusal
 
 TABLES = {"feedback_events"}
 

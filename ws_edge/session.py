@@ -151,7 +151,8 @@ class EdgeSession:
         self.editor: Editor = "other"
         self._limits = limits
         self.docs = DocumentSet(limits.max_documents, limits.max_document_chars)
-        self._requests: OrderedDict[str, str] = OrderedDict()
+        #: The session's last requests: their language and what each asked for.
+        self._requests: OrderedDict[str, tuple[str, RequestKind]] = OrderedDict()
         self._user = user or UserBudget.new(limits.messages_per_second,
                                             limits.user_bytes_per_second,
                                             limits.max_frame_bytes, now_ms)
@@ -432,7 +433,8 @@ class EdgeSession:
                 doc = docs.check_position(message.uri, message.version, message.offset)
             else:
                 doc = docs.check_position(message.uri, message.version, message.end, "end")
-            self._remember(message.request_id, doc.language_id)
+            self._remember(message.request_id, doc.language_id,
+                           message.kind if isinstance(message, TaskRequest) else "completion")
             if tenant.excludes(message.uri):
                 return [CompletionEnd(message.request_id, "excluded", 0,
                                       detail="content_exclusion")], [
@@ -453,8 +455,8 @@ class EdgeSession:
             raise AssertionError(message)
         return notices, [self._editor(message, now_ms)]
 
-    def _remember(self, request_id: str, language_id: str) -> None:
-        self._requests[request_id] = language_id
+    def _remember(self, request_id: str, language_id: str, kind: RequestKind) -> None:
+        self._requests[request_id] = (language_id, kind)
         self._requests.move_to_end(request_id)
         while len(self._requests) > REMEMBERED_REQUESTS:
             self._requests.popitem(last=False)
@@ -484,16 +486,16 @@ class EdgeSession:
         if message.kind == "partial" and message.accepted_chars is None:
             raise StateError("missing_field", "partial feedback needs accepted_chars",
                              "accepted_chars")
-        language_id = self._requests.get(message.request_id)
-        if language_id is None:
+        remembered = self._requests.get(message.request_id)
+        if remembered is None:
             raise StateError("unknown_request", "feedback must name a request of this session "
                              f"(one of its last {REMEMBERED_REQUESTS})", "request_id")
         return OutRecord("feedback", f"{principal.tenant_id}/{principal.user_id}", FeedbackEvent(
             event_id=message.event_id, session_id=self.session_id,
             tenant_id=principal.tenant_id, user_id=principal.user_id, plan=principal.tenant.plan,
             request_id=message.request_id, kind=message.kind, received_ms=now_ms,
-            language_id=language_id, accepted_chars=message.accepted_chars,
-            latency_ms=message.latency_ms, editor=self.editor,
+            language_id=remembered[0], accepted_chars=message.accepted_chars,
+            latency_ms=message.latency_ms, editor=self.editor, request_kind=remembered[1],
         ))
 
 
