@@ -134,8 +134,8 @@ def _feedback_source(filters: Filters, with_model: bool) -> str:
         return f"{FEEDBACK_TABLE} AS f WHERE {where}"
     # A request's feedback comes after it: its completion row is in the range or a day before.
     requests = day_range(filters, before=1)
-    return (f"{FEEDBACK_TABLE} AS f LEFT JOIN (SELECT DISTINCT tenant_id, session_id, "
-            f"request_id, model FROM {COMPLETIONS_TABLE} WHERE {requests}) AS c "
+    return (f"{FEEDBACK_TABLE} AS f ANY LEFT JOIN (SELECT tenant_id, session_id, request_id, "
+            f"model FROM {COMPLETIONS_TABLE} WHERE {requests} AND kind = 'completion') AS c "
             "ON c.tenant_id = f.tenant_id AND c.session_id = f.session_id "
             f"AND c.request_id = f.request_id WHERE {where}")
 
