@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from analytics.panels import ACCEPTED, FilterError, Filters, day_range
+from analytics.panels import ACCEPTED, REQUEST_KEY, FilterError, Filters, day_range
 from analytics.schema import COMPLETIONS_TABLE, FEEDBACK_TABLE
 
 #: GitHub's page size: 28 days by default, at most 100.
@@ -92,13 +92,13 @@ def completions_sql(filters: Filters) -> str:
         "uniqExactIf(event_id, kind = 'shown') AS suggestions, "
         f"uniqExactIf(event_id, kind IN {ACCEPTED}) AS acceptances "
         "FROM (SELECT toDate(f.received_at) AS day, f.editor AS editor, "
-        "if(c.model = '', 'unknown', c.model) AS model, f.language_id AS language, f.user_id AS user_id, "
-        f"f.kind AS kind, f.event_id AS event_id FROM {FEEDBACK_TABLE} AS f "
-        "ANY LEFT JOIN (SELECT tenant_id, session_id, request_id, model "
-        f"FROM {COMPLETIONS_TABLE} WHERE {requests} AND kind = 'completion') AS c "
-        "ON c.tenant_id = f.tenant_id AND c.session_id = f.session_id "
-        f"AND c.request_id = f.request_id WHERE {day_range(filters, 'f.received_at')} "
-        "AND f.request_kind = 'completion') "
+        "if(c.model = '', 'unknown', c.model) AS model, f.language_id AS language, "
+        "f.user_id AS user_id, f.kind AS kind, f.event_id AS event_id "
+        f"FROM (SELECT event_id, kind, language_id, editor, user_id, received_at, {REQUEST_KEY} "
+        f"AS request FROM {FEEDBACK_TABLE} WHERE {day_range(filters)} "
+        "AND request_kind = 'completion') AS f "
+        f"ANY LEFT JOIN (SELECT {REQUEST_KEY} AS request, model FROM {COMPLETIONS_TABLE} "
+        f"WHERE {requests} AND kind = 'completion') AS c USING request) "
         "GROUP BY GROUPING SETS ((day), (day, language), (day, editor), (day, editor, model), "
         "(day, editor, model, language)) ORDER BY day, level, editor, model, language")
 

@@ -168,7 +168,9 @@ function render(section, spec, result) {
   }
   section.dataset.state = "ready";
   status.textContent = `${result.rows.length} rows, ${result.query_ms} ms`;
-  section.querySelector(".table-wrap").append(table(result));
+  // Newest day first in the table (the chart reads left to right).
+  const rows = spec.x === "day" ? [...result.rows].reverse() : result.rows;
+  section.querySelector(".table-wrap").append(table(result.columns, rows));
   if (spec.chart !== "table" && window.Chart) draw(section, spec, result);
 }
 
@@ -177,16 +179,16 @@ function allZero(spec, result) {
   return result.rows.every((row) => measured.every((i) => !row[i]));
 }
 
-function table(result) {
+function table(columns, rows) {
   const element = document.createElement("table");
   const head = element.createTHead().insertRow();
-  for (const column of result.columns) {
+  for (const column of columns) {
     const th = document.createElement("th");
     th.textContent = column;
     head.append(th);
   }
   const body = element.createTBody();
-  for (const row of result.rows) {
+  for (const row of rows) {
     const tr = body.insertRow();
     for (const cell of row) tr.insertCell().textContent = cell === null ? "" : String(cell);
   }
