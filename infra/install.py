@@ -21,6 +21,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -223,6 +224,10 @@ DEBIAN_PACKAGES = (
     DebianPackage("the Neovim editor tests", ("neovim",), ("nvim", "--version")),
     DebianPackage("the browser tests (the dashboard, VS Code in code-server)", ("chromium",),
                   ("chromium", "--headless", "--version")),
+    DebianPackage("building code-server's native modules, and its search (ripgrep)",
+                  ("libkrb5-dev", "libx11-dev", "libxkbfile-dev", "libsecret-1-dev", "ripgrep"),
+                  ("dpkg", "-s", "libkrb5-dev", "libx11-dev", "libxkbfile-dev",
+                   "libsecret-1-dev", "ripgrep")),
     DebianPackage("the Emacs editor tests", ("emacs-nox", "elpa-eglot"),
                   ("emacs", "--batch", "-q", "--eval", "(require (quote eglot))")),
 )
@@ -315,6 +320,75 @@ def install_dashboard(settings: Settings) -> str:
     return str(chart_library(settings)) if failure is None else f"none ({failure})"
 
 
+CODE_SERVER = Path(__file__).resolve().parent / "code-server"
+#: Native modules of VS Code that must build (npm 11 runs no dependency's install script
+#: unless allowed by name); the Windows-only ones stay off.
+CODE_SERVER_BUILDS = ("@parcel/watcher,@vscode/deviceid,@vscode/spdlog,kerberos,native-watchdog,"
+                      "node-pty,@vscode/ripgrep")
+
+
+def code_server_path(settings: Settings) -> Path:
+    return settings.vendor_dir / "code-server" / "node_modules" / ".bin" / "code-server"
+
+
+def install_code_server(settings: Settings) -> str:
+    """VS Code in the browser (code-server, pinned by infra/code-server's lock; VS Code's own
+    dependencies by code-server's shrinkwrap), for the test that runs our extension in it.
+    Its postinstall is done step by step here: native modules built against Debian's Node
+    headers (``nodedir=/usr``, nothing downloaded), Debian's ripgrep instead of a download.
+    Optional: without it the VS Code test is skipped and says why."""
+    target = settings.vendor_dir / "code-server"
+    lock = ((CODE_SERVER / "package.json").read_bytes()
+            + (CODE_SERVER / "package-lock.json").read_bytes())
+    marker = target / ".installed"
+    if (marker.exists() and marker.read_bytes() == lock
+            and code_server_path(settings).exists()):
+        return str(code_server_path(settings))
+    npm, rg = shutil.which("npm"), shutil.which("rg")
+    if npm is None or rg is None:
+        return f"none ({'npm' if npm is None else 'rg (Debian ripgrep)'} is missing)"
+    marker.unlink(missing_ok=True)
+    target.mkdir(parents=True, exist_ok=True)
+    (target / ".npmrc").write_text("nodedir=/usr\n")
+    vscode = target / "node_modules" / "code-server" / "lib" / "vscode"
+    env = {**os.environ, "npm_config_yes": "true"}
+    quiet = ["--no-audit", "--no-fund"]
+    steps: list[tuple[Path, list[str]]] = [
+        (target, [npm, "ci", "--ignore-scripts", "--omit=dev", *quiet]),
+        # code-server hashes passwords with argon2 (allowed in the package.json) even when
+        # started without one.
+        (target, [npm, "rebuild", "argon2"]),
+        (vscode, [npm, "install", "--omit=dev", "--ignore-scripts", *quiet]),
+        (vscode, [npm, "rebuild"]),
+        (vscode / "extensions", [npm, "install", "--omit=dev", *quiet]),
+    ]
+    for index, (where, command) in enumerate(steps):
+        if index == 0:
+            shutil.copy2(CODE_SERVER / "package.json", target / "package.json")
+            shutil.copy2(CODE_SERVER / "package-lock.json", target / "package-lock.json")
+        if index == 2:
+            (vscode / ".npmrc").write_text(f"nodedir=/usr\nallow-scripts={CODE_SERVER_BUILDS}\n")
+        if index == 3:
+            # Its postinstall skips the download when the binary is there.
+            ripgrep = vscode / "node_modules" / "@vscode" / "ripgrep" / "bin"
+            ripgrep.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(rg, ripgrep / "rg")
+        try:
+            result = subprocess.run(command, cwd=where, capture_output=True, text=True,
+                                    check=False, timeout=900, env=env)
+            failure = result.stderr.strip()[-300:] if result.returncode else ""
+        except (OSError, subprocess.TimeoutExpired) as error:
+            failure = str(error)
+        if failure:
+            return f"none (`{' '.join(command[1:3])}` in {where.name} failed: {failure})"
+    asar = vscode / "node_modules.asar"
+    if not asar.is_symlink():
+        shutil.rmtree(asar, ignore_errors=True)
+        asar.symlink_to("node_modules")
+    marker.write_bytes(lock)
+    return str(code_server_path(settings))
+
+
 STATICCHECK_MODULE = "honnef.co/go/tools/cmd/staticcheck"
 
 
@@ -360,6 +434,9 @@ def main() -> int:
             f"{name} {shutil.which(name) or 'none'}" for name in (
                 "go", "gcc", "g++", "javac", "rustc", "clippy-driver", "cppcheck")))
         print(f"dashboard charts: {install_dashboard(settings)}")
+        started = time.monotonic()
+        print(f"code-server: {install_code_server(settings)} "
+              f"({time.monotonic() - started:.0f} s)")
         print(f"staticcheck: {install_staticcheck()}")
         print(f"Error Prone: {install_errorprone()}")
         # Go's first vet compiles the standard library into a cache in memory, staticcheck and
