@@ -43,8 +43,9 @@ MAX_PER_PAGE = 100
 
 
 def parse_window(query: dict[str, str], today: date) -> tuple[Filters, int, int]:
-    """``since`` / ``until`` (ISO 8601 date or time, as GitHub takes them; default the 100 days
-    up to ``today``), ``page`` (from 1) and ``per_page`` (1..100, default 28)."""
+    """``since`` / ``until`` (ISO 8601 date or time, as GitHub takes them; default the 28 days
+    up to ``today``, one default page; at most 100 days), ``page`` (from 1) and ``per_page``
+    (1..100, default 28)."""
     def moment(name: str, default: date) -> date:
         raw = query.get(name, "").strip()
         if not raw:
@@ -61,7 +62,7 @@ def parse_window(query: dict[str, str], today: date) -> tuple[Filters, int, int]
         return int(raw)
 
     until = moment("until", today)
-    since = moment("since", until - timedelta(days=MAX_PER_PAGE - 1))
+    since = moment("since", until - timedelta(days=DEFAULT_PER_PAGE - 1))
     if since > until:
         raise FilterError(f"since: {since} is after until ({until})")
     if (until - since).days + 1 > MAX_PER_PAGE:

@@ -26,7 +26,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
 from analytics.billing import clickhouse_totals
-from analytics.query import literal, run_query
+from analytics.query import run_query
+from analytics.scope import literal
 from bench.keys import provision
 from config.settings import Settings
 from infra.stack import forget_instance, up
