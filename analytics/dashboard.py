@@ -82,7 +82,11 @@ class Dashboard:
         try:
             directory = load_directory(self.settings.tenants_path)
         except DirectoryError as error:
-            return _error(503, f"the tenants file cannot be read: {error}")
+            # The detail names tenants and the file's path: for the operator's log, not for
+            # whoever is knocking.
+            log.error("the dashboard cannot read the tenants file: %s", error)
+            return _error(503, "the service cannot check keys right now (the operator's log "
+                               "says why); try again later")
         verdict = directory.authenticate(key.strip(), time.time_ns() // 1_000_000,
                                          role=("analyst", "operator"))
         if not isinstance(verdict, Principal):

@@ -11,7 +11,8 @@ Definitions (shown under each panel, and in docs/ANALYTICS.md):
 - *active user*: sent at least one request (completion or task) that day; weekly and monthly
   count the users active in the 7 and 30 days up to that day;
 - *acceptance rate*: accepted (``accepted`` + ``partial``) / (accepted + not accepted
-  (``rejected`` + ``dismissed``)), as the ``acceptance_daily`` view.
+  (``rejected`` + ``dismissed``)), as the ``acceptance_daily`` view defines it, over the
+  feedback on completions only (the view also counts the feedback on tasks).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from analytics.schema import (
 )
 from analytics.scope import literal
 from schemas.editors import EDITORS
+from schemas.errors import AssistantError
 
 #: The longest range one request may ask for (the store keeps 400 days by default).
 MAX_DAYS = 400
@@ -41,7 +43,7 @@ ACCEPTED = "('accepted', 'partial')"
 NOT_ACCEPTED = "('rejected', 'dismissed')"
 
 
-class FilterError(ValueError):
+class FilterError(AssistantError, ValueError):
     """A filter parameter is malformed; the message names it."""
 
 
@@ -155,10 +157,12 @@ def active_users(filters: Filters, _: Mapping[str, int]) -> str:
     # Each (day, user) counts toward the 30 days whose window holds it.
     where = _where(filters, _COMPLETION_DIMENSIONS, before=29)
     since, until = literal(filters.since.isoformat()), literal(filters.until.isoformat())
-    return (f"SELECT d AS day, uniqExactIf(user_id, seen = d) AS daily, "
-            f"uniqExactIf(user_id, seen > d - 7) AS weekly, uniqExact(user_id) AS monthly "
-            f"FROM (SELECT DISTINCT toDate(received_at) AS seen, user_id FROM {COMPLETIONS_TABLE} "
-            f"WHERE {where}) "
+    # A user is a tenant's user: an operator's view must not merge ann@acme with ann@globex.
+    return (f"SELECT d AS day, uniqExactIf(tenant_id, user_id, seen = d) AS daily, "
+            f"uniqExactIf(tenant_id, user_id, seen > d - 7) AS weekly, "
+            f"uniqExact(tenant_id, user_id) AS monthly "
+            f"FROM (SELECT DISTINCT toDate(received_at) AS seen, tenant_id, user_id "
+            f"FROM {COMPLETIONS_TABLE} WHERE {where}) "
             f"ARRAY JOIN arrayFilter(x -> x >= toDate({since}) AND x <= toDate({until}), "
             f"arrayMap(i -> seen + i, range(30))) AS d "
             f"GROUP BY day ORDER BY day {_fill(filters)}")
@@ -202,7 +206,7 @@ def latency(filters: Filters, _: Mapping[str, int]) -> str:
 
 def quota_by_plan(filters: Filters, _: Mapping[str, int]) -> str:
     where = _where(filters, _COMPLETION_DIMENSIONS)
-    return (f"SELECT toDate(received_at) AS day, plan, uniqExact(user_id) AS users, "
+    return (f"SELECT toDate(received_at) AS day, plan, uniqExact(tenant_id, user_id) AS users, "
             f"uniqExactIf(event_id, admitted) AS admitted, "
             f"uniqExactIf(event_id, reason = 'quota') AS refused_for_quota, "
             f"round(admitted / greatest(users, 1), 1) AS admitted_per_user "
@@ -211,9 +215,9 @@ def quota_by_plan(filters: Filters, _: Mapping[str, int]) -> str:
 
 def quota_nearest(filters: Filters, limits: Mapping[str, int]) -> str:
     """The users closest to their daily limit on the range's last day (``limits``: the daily
-    completions of each tenant that has a limit, from the tenants file)."""
-    last = Filters(filters.until, filters.until, filters.language, filters.editor,
-                   filters.model)
+    completions of each tenant that has a limit, from the tenants file). A limit counts every
+    request of the day, so the language, editor and model filters do not apply."""
+    last = Filters(filters.until, filters.until)
     where = _where(last, {})
     tenants = sorted(limits)
     if not tenants:
@@ -309,7 +313,8 @@ PANELS: tuple[Panel, ...] = (
           "Admitted completions and tasks (what quotas and billing count) per plan and day.",
           quota_by_plan, group="plan"),
     Panel("quota_nearest", "Users nearest their daily limit", "table", "user_id", ("admitted",),
-          "On the range's last day; plans with a daily limit only (free: 100).", quota_nearest),
+          "On the range's last day; plans with a daily limit only (free: 100).", quota_nearest,
+          filtered_by=()),
     Panel("tasks", "Tasks by kind", "bar", "kind", ("requests", "answered", "accepted"),
           "Explain, find bugs, fix, refactor, tests, docs: requests, answered, accepted.", tasks),
     Panel("next_edits", "Next-edit suggestions", "line", "day",

@@ -384,10 +384,12 @@ def query_app(sink: AnalyticsSink) -> web.Application:
             except DirectoryError as error:
                 return web.json_response({"error": f"tenants file: {error}"}, status=503)
             verdict = directory.authenticate(key.strip() if scheme.lower() == "bearer" else None,
-                                             time.time_ns() // 1_000_000, role="analyst")
+                                             time.time_ns() // 1_000_000,
+                                             role=("analyst", "operator"))
             if not isinstance(verdict, Principal):
                 return web.json_response({"error": verdict.reason}, status=403)
-            tenant_id = verdict.tenant_id
+            # An operator's key reads every tenant, as the local operator does.
+            tenant_id = None if verdict.role == "operator" else verdict.tenant_id
         try:
             result = await sink.read(sql, tenant_id)
         except Exception as error:  # noqa: BLE001 - the engine's message is the useful answer
@@ -416,26 +418,40 @@ def query_app(sink: AnalyticsSink) -> web.Application:
     return app
 
 
+async def start_dashboard(settings: Settings, sink: AnalyticsSink) -> web.AppRunner | None:
+    """The dashboard's site, or ``None`` when it cannot start (its port taken, its TLS files
+    unreadable): said in the log, and ingestion goes on without it."""
+    board = web.AppRunner(dashboard_app(settings, sink.read), access_log=None)
+    await board.setup()
+    try:
+        tls = None
+        if settings.dashboard_tls_cert:
+            tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            tls.load_cert_chain(settings.dashboard_tls_cert, settings.dashboard_tls_key)
+        await web.TCPSite(board, settings.dashboard_host, settings.dashboard_port,
+                          ssl_context=tls).start()
+    except (OSError, ssl.SSLError) as error:
+        log.error("the dashboard could not start on %s:%d (%s); the sink runs without it: "
+                  "free the port or set DASHBOARD_PORT, check DASHBOARD_TLS_CERT/KEY",
+                  settings.dashboard_host, settings.dashboard_port, error)
+        await board.cleanup()
+        return None
+    return board
+
+
 async def serve_analytics(settings: Settings, ready_file: str | None) -> None:
     client = await asyncio.to_thread(open_client, settings)
     sink = AnalyticsSink(settings, client)
     runner = web.AppRunner(query_app(sink), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", settings.analytics_port)
-    await site.start()
-
-    board = web.AppRunner(dashboard_app(settings, sink.read), access_log=None)
-    await board.setup()
-    tls = None
-    if settings.dashboard_tls_cert:
-        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        tls.load_cert_chain(settings.dashboard_tls_cert, settings.dashboard_tls_key)
-    await web.TCPSite(board, settings.dashboard_host, settings.dashboard_port,
-                      ssl_context=tls).start()
+    board: web.AppRunner | None = None
     try:
+        await web.TCPSite(runner, "127.0.0.1", settings.analytics_port).start()
+        board = await start_dashboard(settings, sink)
         await run_marking_ready(sink.run(), sink.ready, ready_file)
     finally:
-        await board.cleanup()
+        if board is not None:
+            await board.cleanup()
         await runner.cleanup()
         await sink.on_db(client.close)
         sink.reads.shutdown(wait=True)

@@ -1,5 +1,5 @@
 """A generated history of usage, written straight into the analytics tables: the dashboard's
-test data and the volume its timing is measured on (``python -m bench.dashboard``).
+test data and the volume its timing is measured on (``tests/test_dashboard_timing.py``).
 
 Deterministic for a seed. Every row has the shape the sink writes (metadata only, as always):
 completions and tasks over several tenants, users, languages, editors and models, with the

@@ -334,8 +334,9 @@ def code_server_path(settings: Settings) -> Path:
 def install_code_server(settings: Settings) -> str:
     """VS Code in the browser (code-server, pinned by infra/code-server's lock; VS Code's own
     dependencies by code-server's shrinkwrap), for the test that runs our extension in it.
-    Its postinstall is done step by step here: native modules built against Debian's Node
-    headers (``nodedir=/usr``, nothing downloaded), Debian's ripgrep instead of a download.
+    What its postinstall does for the server is done step by step here (its command-line
+    helpers for a terminal inside VS Code are left out): native modules built against Debian's
+    Node headers (``nodedir=/usr``, nothing downloaded), Debian's ripgrep instead of a download.
     Optional: without it the VS Code test is skipped and says why."""
     target = settings.vendor_dir / "code-server"
     lock = ((CODE_SERVER / "package.json").read_bytes()
@@ -368,6 +369,7 @@ def install_code_server(settings: Settings) -> str:
             shutil.copy2(CODE_SERVER / "package-lock.json", target / "package-lock.json")
         if index == 2:
             (vscode / ".npmrc").write_text(f"nodedir=/usr\nallow-scripts={CODE_SERVER_BUILDS}\n")
+            (vscode / "extensions" / ".npmrc").write_text("nodedir=/usr\n")
         if index == 3:
             # Its postinstall skips the download when the binary is there.
             ripgrep = vscode / "node_modules" / "@vscode" / "ripgrep" / "bin"
@@ -376,15 +378,20 @@ def install_code_server(settings: Settings) -> str:
         try:
             result = subprocess.run(command, cwd=where, capture_output=True, text=True,
                                     check=False, timeout=900, env=env)
-            failure = result.stderr.strip()[-300:] if result.returncode else ""
+            failure = ((result.stderr.strip()[-300:] or f"exit status {result.returncode}")
+                       if result.returncode else "")
         except (OSError, subprocess.TimeoutExpired) as error:
             failure = str(error)
         if failure:
             return f"none (`{' '.join(command[1:3])}` in {where.name} failed: {failure})"
+    # VS Code looks for its bundled modules in an asar archive; the plain folder serves.
     asar = vscode / "node_modules.asar"
-    if not asar.is_symlink():
-        shutil.rmtree(asar, ignore_errors=True)
-        asar.symlink_to("node_modules")
+    if asar.is_dir() and not asar.is_symlink():
+        shutil.rmtree(asar)
+    asar.unlink(missing_ok=True)
+    asar.symlink_to("node_modules")
+    if not code_server_path(settings).exists():
+        return f"none ({code_server_path(settings)} is missing after the install)"
     marker.write_bytes(lock)
     return str(code_server_path(settings))
 

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import csv
 import io
+import socket
 import time
 import urllib.error
 import urllib.request
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -20,9 +22,10 @@ import pytest
 
 from analytics.panels import FilterError, parse_filters, to_csv
 from analytics.schema import COMPLETIONS_TABLE, FEEDBACK_TABLE, SUGGESTIONS_TABLE
+from analytics.sink import AnalyticsSink, start_dashboard
 from bench.history import Spec, generate
 from schemas.editors import editor_of
-from tests.dashboard_server import Board, serve_board
+from tests.dashboard_server import Board, board_settings, serve_board
 
 TODAY = datetime.now(UTC).date()
 SPEC = Spec(3000, 10, TODAY, users_per_tenant=12, seed=11)
@@ -193,6 +196,12 @@ def test_an_analyst_sees_its_tenant_and_an_operator_every_tenant(board: Board) -
     assert everyone == {k: v[0] for k, v in acceptance(None, 11).items()}
     assert {r["plan"] for r in panel(board, "quota_by_plan", key="globex")} == {"pro"}
     assert {r["plan"] for r in panel(board, "quota_by_plan", key="operator")} == {"free", "pro"}
+    # An operator counts a tenant's user as that tenant's: user007 of acme and of globex are two.
+    seen: dict[date, set[tuple[str, str]]] = defaultdict(set)
+    for row in rows(COMPLETIONS_TABLE, None):
+        seen[row[13].date()].add((row[2], row[3]))
+    for r in panel(board, "active_users", key="operator"):
+        assert r["daily"] == len(seen.get(date.fromisoformat(r["day"]), set()))
     status, who = get(board, "/dashboard/api/whoami", board.keys["operator"])
     assert status == 200 and who["scope"] == "every tenant"
     status, who = get(board, "/dashboard/api/whoami", board.keys["acme"])
@@ -292,3 +301,25 @@ def test_a_failing_panel_fails_alone(board: Board) -> None:
         client.command("RENAME TABLE persistence_events_away TO persistence_events")
         client.close()
     assert get(board, "/dashboard/api/panels/retained_chars", board.keys["acme"])[0] == 200
+
+
+def test_a_broken_tenants_file_names_nobody(board: Board) -> None:
+    path = board.settings.tenants_path
+    good = path.read_bytes()
+    path.write_bytes(good.replace(b'"acme"', b'"acme-typo"', 1))
+    try:
+        status, body = get(board, "/dashboard/api/whoami", "ck_anything")
+        assert status == 503 and "try again" in body["error"]
+        assert "acme" not in body["error"] and str(path) not in body["error"]
+    finally:
+        path.write_bytes(good)
+    assert get(board, "/dashboard/api/whoami", board.keys["acme"])[0] == 200
+
+
+async def test_a_dashboard_that_cannot_start_leaves_the_sink_running(tmp_path: Path) -> None:
+    settings = board_settings(tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = settings.replace(dashboard_port=taken.getsockname()[1])
+        assert await start_dashboard(busy, AnalyticsSink(busy, None)) is None  # type: ignore[arg-type]

@@ -75,7 +75,8 @@ def test_kill_9_during_100k_events_loses_and_doubles_nothing(
                              # Its own groups: sharing the test stack's would make its sinks and
                              # the stack's rebalance together and take each other's partitions.
                              analytics_consumer_group=f"chaos-sink-{run}",
-                             analytics_port=free_port(), sink_batch_rows=1000, sink_batch_ms=300)
+                             analytics_port=free_port(), dashboard_port=free_port(),
+                             sink_batch_rows=1000, sink_batch_ms=300)
     asyncio.run(ensure_topics(settings, [TopicSpec(settings.topic_feedback, 4, 86_400_000),
                                          TopicSpec(settings.topic_completions, 1, 86_400_000),
                                          TopicSpec(settings.topic_quality, 1, 86_400_000)]))

@@ -171,6 +171,8 @@ def drive(server: CodeServer) -> dict[str, Any]:
             page.keyboard.type(" ")
             page.keyboard.press("Backspace")
         page.keyboard.press("Escape")
+        # The timed wait below must not find this suggestion still on the page.
+        page.wait_for_selector(".ghost-text-decoration", state="detached", timeout=10_000)
         page.keyboard.press("Shift+Tab")  # back to the top level, under word_count
         page.keyboard.press("Enter")
         page.keyboard.type("def count_words(text):")

@@ -6,6 +6,8 @@
 
 const KEY = "code-assistant-dashboard-key";
 const charts = new Map();
+// Each panel's latest request: an answer to an older one (filters applied twice) is dropped.
+const latest = new Map();
 let panelSpecs = [];
 
 function $(id) { return document.getElementById(id); }
@@ -40,17 +42,25 @@ function showLogin(message) {
 
 async function signIn(key) {
   sessionStorage.setItem(KEY, key);
+  let who;
   try {
-    const who = await call("api/whoami");
-    $("who-text").textContent = `${who.user} (${who.role}): ${who.scope}`;
-    $("who").hidden = false;
-    $("login").hidden = true;
-    $("board").hidden = false;
-    document.body.dataset.view = "board";
-    await startBoard();
+    who = await call("api/whoami");
   } catch (error) {
     sessionStorage.removeItem(KEY);
-    showLogin(`That key was refused: ${error.message}`);
+    showLogin(error.status === 401 || error.status === 403
+      ? `That key was refused: ${error.message}`
+      : `The dashboard did not answer: ${error.message}`);
+    return;
+  }
+  $("who-text").textContent = `${who.user} (${who.role}): ${who.scope}`;
+  $("who").hidden = false;
+  $("login").hidden = true;
+  $("board").hidden = false;
+  document.body.dataset.view = "board";
+  try {
+    await startBoard();
+  } catch (error) {
+    $("filters-error").textContent = `The panels could not be listed: ${error.message}`;
   }
 }
 
@@ -108,8 +118,9 @@ function panelElement(spec) {
   title.append(csv);
   const note = document.createElement("p");
   note.className = "note";
-  note.textContent = spec.note + (spec.filtered_by.length < 3
-    ? ` (filtered by ${spec.filtered_by.join(", ")} only)` : "");
+  const only = spec.filtered_by.length === 0 ? " (the filters but the dates do not apply)"
+    : spec.filtered_by.length < 3 ? ` (filtered by ${spec.filtered_by.join(", ")} only)` : "";
+  note.textContent = spec.note + only;
   const status = document.createElement("p");
   status.className = "status";
   status.textContent = "Loading…";
@@ -133,12 +144,16 @@ async function loadPanels() {
 async function loadPanel(spec, chosen) {
   const section = document.querySelector(`[data-panel="${spec.name}"]`);
   const status = section.querySelector(".status");
+  const ticket = (latest.get(spec.name) || 0) + 1;
+  latest.set(spec.name, ticket);
   section.dataset.state = "loading";
   status.textContent = "Loading…";
   try {
     const result = await call(`api/panels/${spec.name}`, chosen);
+    if (latest.get(spec.name) !== ticket) return;
     render(section, spec, result);
   } catch (error) {
+    if (latest.get(spec.name) !== ticket) return;
     if (error.status === 401 || error.status === 403) {
       sessionStorage.removeItem(KEY);
       showLogin(`Signed out: ${error.message}`);
