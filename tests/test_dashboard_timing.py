@@ -37,7 +37,7 @@ def test_first_paint_and_every_panel_in_time_on_a_million_completions(
         for who in ("acme", "operator"):
             page = sign_in(browser, big, big.keys[who])
             settled(page, 60_000)  # the first view warms the engine's caches
-            for _ in range(3):
+            for _ in range(5):
                 page.reload()
                 states = settled(page, 60_000)
                 assert set(states.values()) == {"ready"}, states
@@ -49,8 +49,8 @@ def test_first_paint_and_every_panel_in_time_on_a_million_completions(
                 timings.setdefault(f"{who} slowest panel", []).append(slowest)
             shot(page, f"million-{who}")
             page.close()
-        medians = {name: sorted(values)[1] for name, values in timings.items()}
-        print("dashboard timings on 1M completions (median of 3, ms):", medians)
+        medians = {name: sorted(values)[2] for name, values in timings.items()}
+        print("dashboard timings on 1M completions (median of 5, ms):", medians)
         assert medians["acme first paint"] <= 1000 and medians["operator first paint"] <= 1000
         assert medians["acme slowest panel"] <= 2000, medians
         assert medians["operator slowest panel"] <= 2000, medians

@@ -43,8 +43,10 @@ function showLogin(message) {
 async function signIn(key) {
   sessionStorage.setItem(KEY, key);
   let who;
+  let specs;
   try {
-    who = await call("api/whoami");
+    // Both need only the key: asked together, the panels start a round trip sooner.
+    [who, specs] = await Promise.all([call("api/whoami"), call("api/panels")]);
   } catch (error) {
     sessionStorage.removeItem(KEY);
     showLogin(error.status === 401 || error.status === 403
@@ -58,7 +60,7 @@ async function signIn(key) {
   $("board").hidden = false;
   document.body.dataset.view = "board";
   try {
-    await startBoard();
+    await startBoard(specs);
   } catch (error) {
     $("filters-error").textContent = `The panels could not be listed: ${error.message}`;
   }
@@ -89,18 +91,19 @@ async function loadOptions() {
   }
 }
 
-async function startBoard() {
+async function startBoard(specs) {
   if (!$("until").value) {
     const today = new Date();
     $("until").value = isoDay(today);
     $("since").value = isoDay(new Date(today.getTime() - 27 * 86400000));
   }
-  panelSpecs = await call("api/panels");
+  panelSpecs = specs;
   const container = $("panels");
   container.replaceChildren();
   for (const spec of panelSpecs) container.append(panelElement(spec));
-  loadOptions();
+  // The filters' choices after the panels: they would take a read thread from them.
   await loadPanels();
+  await loadOptions();
 }
 
 function panelElement(spec) {
@@ -267,8 +270,7 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   $("filters").addEventListener("submit", (event) => {
     event.preventDefault();
-    loadOptions();
-    loadPanels();
+    loadPanels().then(loadOptions);
   });
   const key = sessionStorage.getItem(KEY);
   if (key) signIn(key); else showLogin("");
