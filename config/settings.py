@@ -122,6 +122,12 @@ class Settings:
     #: WebSocket edge.
     edge_host: str = "127.0.0.1"
     edge_port: int = 8765
+    #: 1: edge ``i`` listens on ``EDGE_PORT + i`` (several edges on one machine); 0: every edge
+    #: on ``EDGE_PORT`` (one edge per container, as the Helm chart runs them).
+    edge_port_per_index: int = 1
+    #: Where workers serve ``/metrics`` (loopback; ``0.0.0.0`` in a container, for Prometheus
+    #: and the kubelet's probes).
+    metrics_host: str = "127.0.0.1"
     #: TLS for the edge (wss): PEM certificate chain and private key. Both or neither.
     edge_tls_cert: str = ""
     edge_tls_key: str = ""
@@ -279,7 +285,10 @@ class Settings:
 
     def edge_url(self, index: int = 0) -> str:
         scheme = "wss" if self.edge_tls_cert else "ws"
-        return f"{scheme}://{self.edge_host}:{self.edge_port + index}"
+        return f"{scheme}://{self.edge_host}:{self.edge_listen_port(index)}"
+
+    def edge_listen_port(self, index: int) -> int:
+        return self.edge_port + index * self.edge_port_per_index
 
     def to_env(self) -> dict[str, str]:
         """The environment that makes ``from_env`` in a child process rebuild these settings."""
@@ -359,6 +368,9 @@ class Settings:
         if bool(self.dashboard_tls_cert) != bool(self.dashboard_tls_key):
             raise SettingsError("DASHBOARD_TLS_CERT and DASHBOARD_TLS_KEY: set both (https) or "
                                 "neither (http)")
+        if self.edge_port_per_index not in (0, 1):
+            raise SettingsError(f"EDGE_PORT_PER_INDEX={self.edge_port_per_index}: 1 (EDGE_PORT + "
+                                "the edge's index) or 0 (every edge on EDGE_PORT)")
         if self.edge_count > self.editor_events_partitions:
             raise SettingsError(
                 f"EDGE_COUNT={self.edge_count}: each edge owns one reply partition and the replies "

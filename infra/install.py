@@ -16,6 +16,7 @@ Run: ``python -m infra.install`` (idempotent; re-verifies what is already there)
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import stat
@@ -25,6 +26,7 @@ import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from analytics.dashboard import chart_library
 from config.settings import REPO_ROOT, Settings
@@ -426,6 +428,105 @@ def install_staticcheck() -> str:
     return f"none (`go install` failed: {failure})" if failure else str(VENDOR_STATICCHECK)
 
 
+#: The chart's checkers, built by ``go install`` at pinned versions from the Go module proxy.
+CHART_TOOLS = {
+    "helm": ("helm.sh/helm/v4/cmd/helm", "v4.3.2"),
+    "kubeconform": ("github.com/yannh/kubeconform/cmd/kubeconform", "v0.7.0"),
+}
+#: The Kubernetes kinds' JSON schemas (strict: unknown fields refused) for kubeconform, from the
+#: kubernetes-validate wheel (it carries yannh/kubernetes-json-schema's for each version).
+KUBERNETES_SCHEMAS = PinnedWheel(
+    component="Kubernetes 1.34 JSON schemas",
+    requirement="kubernetes-validate==1.37.0",
+    filename="kubernetes_validate-1.37.0-py3-none-any.whl",
+    sha256="85136d018a27b50ec7fc049d902bfa5193f5976807e6c0f408e3ab6fe078cad9",
+    members=("kubernetes_validate/kubernetes-json-schema/v1.34.0-local-strict/",),
+)
+KUBERNETES_VERSION = "1.34.0"
+
+
+def standalone(schema: Any, definitions: dict[str, Any], seen: tuple[str, ...] = ()) -> Any:
+    """``schema`` with every ``$ref`` into ``definitions`` written out in place (kubeconform
+    reads one file per kind); a definition inside itself (only CRDs' own schema types recurse)
+    becomes ``{}``."""
+    if isinstance(schema, list):
+        return [standalone(item, definitions, seen) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and "#/$defs/" in ref:
+        name = ref.split("#/$defs/", 1)[1]
+        if name in seen:
+            return {}
+        rest = {key: standalone(value, definitions, seen) for key, value in schema.items()
+                if key != "$ref"}
+        return {**standalone(definitions[name], definitions, (*seen, name)), **rest}
+    return {key: standalone(value, definitions, seen) for key, value in schema.items()}
+
+
+def chart_tool_path(settings: Settings, name: str) -> Path:
+    return settings.vendor_dir / "bin" / name
+
+
+def kubernetes_schemas(settings: Settings) -> Path:
+    return (settings.vendor_dir / "kubernetes-json-schema"
+            / f"v{KUBERNETES_VERSION}-standalone-strict")
+
+
+def install_chart_tools(settings: Settings) -> list[str]:
+    """helm and kubeconform (``go install`` at their pinned versions, checked by Go's checksum
+    database) and the Kubernetes schemas, for the chart's tests. Optional: without them those
+    tests are skipped and say why."""
+    notes: list[str] = []
+    go = shutil.which("go")
+    for name, (module, version) in CHART_TOOLS.items():
+        binary = chart_tool_path(settings, name)
+        stamp = binary.with_suffix(".version")
+        if binary.exists() and stamp.exists() and stamp.read_text() == version:
+            continue
+        if go is None:
+            notes.append(f"{name}: none (no go)")
+            continue
+        binary.parent.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
+        try:
+            result = subprocess.run([go, "install", f"{module}@{version}"], capture_output=True,
+                                    text=True, timeout=1800, check=False,
+                                    env={**os.environ, "GOBIN": str(binary.parent),
+                                         "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0"})
+            failure = ((result.stderr.strip()[-300:] or f"exit status {result.returncode}")
+                       if result.returncode else "")
+        except (OSError, subprocess.TimeoutExpired) as error:
+            failure = str(error)
+        if failure or not binary.exists():
+            notes.append(f"{name}: none (`go install {module}@{version}` failed: {failure})")
+            continue
+        stamp.write_text(version)
+        notes.append(f"{name} {version}: built in {time.monotonic() - started:.0f} s")
+    target = kubernetes_schemas(settings)
+    if not (target / "configmap-v1.json").exists():
+        try:
+            wheel = fetch_wheel(KUBERNETES_SCHEMAS, settings.vendor_dir / "wheels")
+        except InstallError as error:
+            notes.append(f"kubernetes schemas: none ({error})")
+            return notes
+        prefix = KUBERNETES_SCHEMAS.members[0]
+        with zipfile.ZipFile(wheel) as archive:
+            files = {member[len(prefix):]: json.loads(archive.read(member))
+                     for member in archive.namelist()
+                     if member.startswith(prefix) and member.endswith(".json")}
+        definitions = files.pop("_definitions.json")["$defs"]
+        staged = target.with_name(target.name + ".new")
+        shutil.rmtree(staged, ignore_errors=True)
+        staged.mkdir(parents=True)
+        for name, schema in files.items():
+            if "x-kubernetes-group-version-kind" in schema:  # a kind, not a part of one
+                (staged / name).write_text(json.dumps(standalone(schema, definitions)))
+        shutil.rmtree(target, ignore_errors=True)
+        staged.rename(target)
+    return notes
+
+
 def main() -> int:
     settings = Settings.from_env()
     try:
@@ -445,6 +546,8 @@ def main() -> int:
         print(f"code-server: {install_code_server(settings)} "
               f"({time.monotonic() - started:.0f} s)")
         print(f"staticcheck: {install_staticcheck()}")
+        for note in install_chart_tools(settings) or ["helm, kubeconform, schemas: present"]:
+            print(f"chart tools: {note}")
         print(f"Error Prone: {install_errorprone()}")
         # Go's first vet compiles the standard library into a cache in memory, staticcheck and
         # mypy analyse theirs: now, not in the first request.

@@ -40,10 +40,16 @@ class TestSettings:
         ({"KAFKA_LINGER_MS": "-1"}, "KAFKA_LINGER_MS"),
         ({"REPLY_INTERVAL_MS": "-5"}, "REPLY_INTERVAL_MS"),
         ({"KAFKA_BATCH_FETCH_BYTES": "0"}, "KAFKA_BATCH_FETCH_BYTES"),
+        ({"EDGE_PORT_PER_INDEX": "2"}, "EDGE_PORT_PER_INDEX"),
+        ({"DASHBOARD_TLS_CERT": "/c.pem"}, "DASHBOARD_TLS_KEY"),
     ])
     def test_bad_values_name_the_variable(self, env: dict[str, str], named: str) -> None:
         with pytest.raises(SettingsError, match=named):
             Settings.from_env(env)
+
+    def test_edges_on_one_machine_or_one_per_container(self) -> None:
+        assert Settings().edge_url(2).endswith(":8767")
+        assert Settings(edge_port_per_index=0).edge_url(2).endswith(":8765")
 
     def test_no_linger_and_no_pacing_are_allowed(self) -> None:
         s = Settings.from_env({"KAFKA_LINGER_MS": "0", "REPLY_INTERVAL_MS": "0"})

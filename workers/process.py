@@ -57,7 +57,8 @@ async def serve(settings: Settings, ready_file: str | None, index: int = 0) -> N
     worker.metrics.gauge("worker_unreadable_records", "editor events skipped because their "
                          "session's key was missing or did not open them",
                          lambda: worker.unreadable_records)
-    metrics = await serve_metrics(worker.metrics, settings.worker_metrics_port + index)
+    metrics = await serve_metrics(worker.metrics, settings.worker_metrics_port + index,
+                                  settings.metrics_host)
     try:
         await run_marking_ready(worker.run(), worker.ready, ready_file)
     finally:
@@ -115,8 +116,9 @@ def directory_digest(directory: Path, extra: Path | None = None, choice: str = "
     return digest.hexdigest()[:16]
 
 
-async def serve_metrics(registry: Registry, port: int) -> web.AppRunner:
-    """``GET /metrics`` on loopback ``port`` (Prometheus text format)."""
+async def serve_metrics(registry: Registry, port: int, host: str = "127.0.0.1"
+                        ) -> web.AppRunner:
+    """``GET /metrics`` on ``host:port`` (Prometheus text format)."""
 
     async def handle(_: web.Request) -> web.Response:
         return web.Response(text=registry.render(), content_type="text/plain")
@@ -125,5 +127,5 @@ async def serve_metrics(registry: Registry, port: int) -> web.AppRunner:
     app.router.add_get("/metrics", handle)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    await web.TCPSite(runner, host, port).start()
     return runner

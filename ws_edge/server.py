@@ -124,7 +124,7 @@ class Edge:
             self._watch_directory(), _keep_keys_fresh(self.keys), self._end_overdue())]
         try:
             async with serve(
-                self._handle, settings.edge_host, settings.edge_port + self.index,
+                self._handle, settings.edge_host, settings.edge_listen_port(self.index),
                 max_size=settings.max_frame_bytes * HARD_FRAME_FACTOR,
                 # Per-message deflate costs memory per socket and opens the door to decompression
                 # bombs: off (the server never negotiates it).

