@@ -21,28 +21,13 @@ app.kubernetes.io/component: {{ .component }}
 {{ .Values.image.repository }}:{{ .Values.image.tag }}
 {{- end -}}
 
-{{/* Where each backing service is: the chart's own, or the one named in the values. */}}
+{{/* Where each backing service is: the chart's own, or the one named in the values. The
+bootstrap is fully qualified: KEDA's operator resolves it from its own namespace. */}}
 {{- define "ca.kafkaBootstrap" -}}
 {{- if .Values.kafka.strimzi.enabled -}}
-{{ .Values.kafka.strimzi.clusterName }}-kafka-bootstrap:9092
+{{ .Values.kafka.strimzi.clusterName }}-kafka-bootstrap.{{ .Release.Namespace }}.svc:9092
 {{- else -}}
 {{ required "kafka.bootstrap: set it, or enable kafka.strimzi" .Values.kafka.bootstrap }}
-{{- end -}}
-{{- end -}}
-
-{{- define "ca.clickhouseUrl" -}}
-{{- if .Values.clickhouse.altinity.enabled -}}
-http://clickhouse-{{ include "ca.fullname" . }}:8123
-{{- else -}}
-{{ required "clickhouse.url: set it, or enable clickhouse.altinity" .Values.clickhouse.url }}
-{{- end -}}
-{{- end -}}
-
-{{- define "ca.redisUrl" -}}
-{{- if .Values.redis.enabled -}}
-redis://{{ include "ca.fullname" . }}-redis:6379/0
-{{- else -}}
-{{ required "redis.url: set it, or enable redis" .Values.redis.url }}
 {{- end -}}
 {{- end -}}
 
@@ -62,6 +47,7 @@ capabilities:
   drop: ["ALL"]
 {{- end -}}
 
+{{/* Settings from the ConfigMap; the URLs that may carry passwords from Secrets. */}}
 {{- define "ca.env" -}}
 envFrom:
   - configMapRef:
@@ -69,15 +55,60 @@ envFrom:
 env:
   - name: READY_FILE
     value: /tmp/ready
+  - name: CLICKHOUSE_URL
+    valueFrom:
+      secretKeyRef:
+        name: {{ .Values.clickhouse.existingSecret }}
+        key: url
+  {{- if not .Values.redis.enabled }}
+  - name: REDIS_URL
+    valueFrom:
+      secretKeyRef:
+        name: {{ required "redis.existingSecret: the Secret with REDIS_URL under 'url' (redis.enabled is false)" .Values.redis.existingSecret }}
+        key: url
+  {{- end }}
 {{- end -}}
 
+{{/* A service's command: the ready file of a previous run of the container is removed first
+(the emptyDir outlives a restart), so readiness waits for this run. */}}
+{{- define "ca.command" -}}
+command: ["/bin/sh", "-c", {{ printf "rm -f /tmp/ready; exec python -m %s" . | quote }}]
+{{- end -}}
+
+{{/* What every pod shares: the config's checksum (a settings change restarts the pods), pull
+secrets and scheduling. */}}
+{{- define "ca.podMeta" -}}
+annotations:
+  checksum/settings: {{ include (print .Template.BasePath "/settings.yaml") . | sha256sum }}
+  {{- with .Values.podAnnotations }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+{{- end -}}
+
+{{- define "ca.podSpec" -}}
+automountServiceAccountToken: false
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{/* Mounts: the tenants file and /tmp for all; the TLS key only where it is served (tls). */}}
 {{- define "ca.volumeMounts" -}}
 - name: tenants
   mountPath: /etc/code-assistant/tenants
   readOnly: true
 - name: tmp
   mountPath: /tmp
-{{- if .Values.tls.existingSecret }}
+{{- if and .tls .root.Values.tls.existingSecret }}
 - name: tls
   mountPath: /etc/code-assistant/tls
   readOnly: true
@@ -87,13 +118,13 @@ env:
 {{- define "ca.volumes" -}}
 - name: tenants
   secret:
-    secretName: {{ .Values.tenants.existingSecret }}
+    secretName: {{ .root.Values.tenants.existingSecret }}
 - name: tmp
   emptyDir: {}
-{{- if .Values.tls.existingSecret }}
+{{- if and .tls .root.Values.tls.existingSecret }}
 - name: tls
   secret:
-    secretName: {{ .Values.tls.existingSecret }}
+    secretName: {{ .root.Values.tls.existingSecret }}
 {{- end }}
 {{- end -}}
 
