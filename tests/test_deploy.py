@@ -105,3 +105,16 @@ def test_dockerfiles_pass_hadolint(dockerfile: str) -> None:
     done = subprocess.run([str(HADOLINT), str(REPO_ROOT / "deploy" / "docker" / dockerfile)],
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+@needs_helm
+def test_a_service_can_run_its_own_tag() -> None:
+    """Readers first: the sink and the usage stream on the new release, the rest on the old."""
+    images = {doc["metadata"]["name"]: doc["spec"]["template"]["spec"]["containers"][0]["image"]
+              for doc in documents(render("--set", "image.tag=old", "--set",
+                                          "imageTags.analytics=new", "--set",
+                                          "imageTags.usage=new"))
+              if doc["kind"] in ("Deployment", "StatefulSet") and "triton" not in
+              doc["metadata"]["name"] and "redis" not in doc["metadata"]["name"]}
+    tags = {name.rsplit("-", 1)[1]: image.rsplit(":", 1)[1] for name, image in images.items()}
+    assert tags == {"edge": "old", "worker": "old", "analytics": "new", "usage": "new"}

@@ -17,8 +17,10 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
 app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 
+{{/* The services' image; a service's own tag (imageTags) wins over image.tag. */}}
 {{- define "ca.image" -}}
-{{ .Values.image.repository }}:{{ .Values.image.tag }}
+{{- $tag := index .root.Values.imageTags .component | default .root.Values.image.tag -}}
+{{ .root.Values.image.repository }}:{{ $tag }}
 {{- end -}}
 
 {{/* Where each backing service is: the chart's own, or the one named in the values. The
