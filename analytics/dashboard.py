@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ from aiohttp import web
 from analytics import copilot_metrics
 from analytics.panels import BY_NAME, PANELS, FilterError, options_sql, parse_filters, to_csv
 from config.settings import Settings
-from tenants.directory import DirectoryError, Principal, load_directory
+from tenants.directory import Directory, DirectoryError, Principal, load_directory
 
 log = logging.getLogger("analytics.dashboard")
 
@@ -67,6 +68,25 @@ def _today() -> Any:
     return datetime.now(UTC).date()
 
 
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """Why a request gets no data: its HTTP status and the reason, said as it is."""
+
+    status: int
+    message: str
+
+
+def _limits(directory: Directory, scope: str | None) -> dict[str, int]:
+    """Each tenant's daily completions per user, where it has a limit (``scope``: one
+    tenant's, or every tenant's)."""
+    limits: dict[str, int] = {}
+    for tenant in directory.tenants.values():
+        limit = tenant.daily_limit()
+        if limit is not None and scope in (None, tenant.tenant_id):
+            limits[tenant.tenant_id] = limit
+    return limits
+
+
 class Dashboard:
     """The routes' handlers: who is asking, then one query per panel."""
 
@@ -74,24 +94,26 @@ class Dashboard:
         self.settings = settings
         self.query = query
 
-    def _directory_principal(self, request: web.Request) -> Principal | web.Response:
+    def _who(self, request: web.Request) -> tuple[Principal, Directory] | Refused:
+        """The key's principal and the tenants file it was checked against (read once per
+        request), or why the request is refused (status and message)."""
         scheme, _, key = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() not in ("bearer", "token") or not key.strip():
-            return _error(401, "missing key: send an analyst's or operator's API key as "
-                               "'Authorization: Bearer <key>'")
+            return Refused(401, "missing key: send an analyst's or operator's API key as "
+                                "'Authorization: Bearer <key>'")
         try:
             directory = load_directory(self.settings.tenants_path)
         except DirectoryError as error:
             # The detail names tenants and the file's path: for the operator's log, not for
             # whoever is knocking.
             log.error("the dashboard cannot read the tenants file: %s", error)
-            return _error(503, "the service cannot check keys right now (the operator's log "
-                               "says why); try again later")
+            return Refused(503, "the service cannot check keys right now (the operator's log "
+                                "says why); try again later")
         verdict = directory.authenticate(key.strip(), time.time_ns() // 1_000_000,
                                          role=("analyst", "operator"))
         if not isinstance(verdict, Principal):
-            return _error(401 if verdict.code == 4401 else 403, verdict.reason)
-        return verdict
+            return Refused(401 if verdict.code == 4401 else 403, verdict.reason)
+        return verdict, directory
 
     @staticmethod
     def _scope(principal: Principal) -> str | None:
@@ -115,9 +137,10 @@ class Dashboard:
                             headers=_HEADERS)
 
     async def whoami(self, request: web.Request) -> web.Response:
-        principal = self._directory_principal(request)
-        if isinstance(principal, web.Response):
-            return principal
+        who = self._who(request)
+        if isinstance(who, Refused):
+            return _error(who.status, who.message)
+        principal = who[0]
         scope = self._scope(principal)
         return web.json_response({"user": principal.user_id, "tenant": principal.tenant_id,
                                   "role": principal.role,
@@ -125,15 +148,16 @@ class Dashboard:
                                  headers=_HEADERS)
 
     async def panels(self, request: web.Request) -> web.Response:
-        principal = self._directory_principal(request)
-        if isinstance(principal, web.Response):
-            return principal
+        who = self._who(request)
+        if isinstance(who, Refused):
+            return _error(who.status, who.message)
         return web.json_response([panel.spec() for panel in PANELS], headers=_HEADERS)
 
     async def options(self, request: web.Request) -> web.Response:
-        principal = self._directory_principal(request)
-        if isinstance(principal, web.Response):
-            return principal
+        who = self._who(request)
+        if isinstance(who, Refused):
+            return _error(who.status, who.message)
+        principal = who[0]
         try:
             filters = parse_filters(request.query, _today())
             result = await self.query(options_sql(filters), self._scope(principal))
@@ -146,9 +170,10 @@ class Dashboard:
                                   "model": sorted(models)}, headers=_HEADERS)
 
     async def panel(self, request: web.Request) -> web.Response:
-        principal = self._directory_principal(request)
-        if isinstance(principal, web.Response):
-            return principal
+        who = self._who(request)
+        if isinstance(who, Refused):
+            return _error(who.status, who.message)
+        principal, directory = who
         panel = BY_NAME.get(request.match_info["name"])
         if panel is None:
             return _error(404, f"no panel {request.match_info['name'][:64]!r}; the panels: "
@@ -158,7 +183,7 @@ class Dashboard:
         except FilterError as error:
             return _error(400, str(error))
         scope = self._scope(principal)
-        limits = self._limits(scope)
+        limits = _limits(directory, scope)
         started = time.perf_counter()
         try:
             result = await self.query(panel.sql(filters, limits), scope)
@@ -176,27 +201,14 @@ class Dashboard:
                             option=orjson.OPT_NAIVE_UTC | orjson.OPT_NON_STR_KEYS)
         return web.Response(body=body, content_type="application/json", headers=_HEADERS)
 
-    def _limits(self, scope: str | None) -> dict[str, int]:
-        """Each tenant's daily completions per user, where it has a limit."""
-        try:
-            directory = load_directory(self.settings.tenants_path)
-        except DirectoryError:
-            return {}
-        limits: dict[str, int] = {}
-        for tenant in directory.tenants.values():
-            limit = tenant.daily_limit()
-            if limit is not None and scope in (None, tenant.tenant_id):
-                limits[tenant.tenant_id] = limit
-        return limits
-
     async def copilot(self, request: web.Request) -> web.Response:
         """``GET /orgs/{org}/copilot/metrics``: the org is a tenant; an analyst's key reads
         only its own (another answers 404, as GitHub does for an org one cannot see)."""
-        principal = self._directory_principal(request)
-        if isinstance(principal, web.Response):
-            body = principal.body if isinstance(principal.body, bytes) else b"{}"
-            return web.json_response({"message": orjson.loads(body).get("error", "refused")},
-                                     status=principal.status, headers=_HEADERS)
+        who = self._who(request)
+        if isinstance(who, Refused):
+            return web.json_response({"message": who.message}, status=who.status,
+                                     headers=_HEADERS)
+        principal = who[0]
         org = request.match_info["org"]
         if principal.role != "operator" and org != principal.tenant_id:
             return web.json_response({"message": "Not Found"}, status=404, headers=_HEADERS)

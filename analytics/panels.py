@@ -150,10 +150,16 @@ def _feedback_source(filters: Filters, with_model: bool) -> str:
             f"WHERE {requests} AND kind = 'completion') AS c USING request")
 
 
+def _verdicts(ids: str, kinds: str) -> str:
+    """Accepted, not accepted and the acceptance rate, counting distinct ``ids`` by the
+    feedback ``kinds`` column (every panel's one definition of acceptance)."""
+    return (f"uniqExactIf(cityHash64({ids}), {kinds} IN {ACCEPTED}) AS accepted, "
+            f"uniqExactIf(cityHash64({ids}), {kinds} IN {NOT_ACCEPTED}) AS not_accepted, "
+            "round(accepted / greatest(accepted + not_accepted, 1), 4) AS acceptance_rate")
+
+
 _ACCEPTANCE = (f"uniqExactIf(cityHash64(f.event_id), f.kind = 'shown') AS shown, "
-               f"uniqExactIf(cityHash64(f.event_id), f.kind IN {ACCEPTED}) AS accepted, "
-               f"uniqExactIf(cityHash64(f.event_id), f.kind IN {NOT_ACCEPTED}) AS not_accepted, "
-               "round(accepted / greatest(accepted + not_accepted, 1), 4) AS acceptance_rate")
+               f"{_verdicts('f.event_id', 'f.kind')}")
 
 
 def active_users(filters: Filters, _: Mapping[str, int]) -> str:
@@ -243,9 +249,7 @@ def tasks(filters: Filters, _: Mapping[str, int]) -> str:
     feedback = day_range(filters)
     return (f"SELECT c.kind AS kind, uniqExact(cityHash64(c.event_id)) AS requests, "
             f"uniqExactIf(cityHash64(c.event_id), c.first_chunk_latency_ms IS NOT NULL) AS answered, "
-            f"uniqExactIf(cityHash64(c.event_id), f.kind IN {ACCEPTED}) AS accepted, "
-            f"uniqExactIf(cityHash64(c.event_id), f.kind IN {NOT_ACCEPTED}) AS not_accepted, "
-            f"round(accepted / greatest(accepted + not_accepted, 1), 4) AS acceptance_rate "
+            f"{_verdicts('c.event_id', 'f.kind')} "
             f"FROM (SELECT event_id, kind, first_chunk_latency_ms, {REQUEST_KEY} AS request "
             f"FROM {COMPLETIONS_TABLE} WHERE {where} AND kind != 'completion') AS c "
             f"LEFT JOIN (SELECT {REQUEST_KEY} AS request, kind FROM {FEEDBACK_TABLE} "
@@ -257,9 +261,7 @@ def next_edits(filters: Filters, _: Mapping[str, int]) -> str:
     where = _where(filters, {"language": "language_id"})
     return (f"SELECT toDate(received_at) AS day, "
             f"uniqExactIf(cityHash64(suggestion_id), kind = 'shown') AS shown, "
-            f"uniqExactIf(cityHash64(suggestion_id), kind IN {ACCEPTED}) AS accepted, "
-            f"uniqExactIf(cityHash64(suggestion_id), kind IN {NOT_ACCEPTED}) AS not_accepted, "
-            f"round(accepted / greatest(accepted + not_accepted, 1), 4) AS acceptance_rate "
+            f"{_verdicts('suggestion_id', 'kind')} "
             f"FROM {SUGGESTIONS_TABLE} WHERE {where} GROUP BY day ORDER BY day {_fill(filters)}")
 
 
