@@ -135,6 +135,23 @@ class TestExactlyOneEnd:
         (end,) = broker.ends()
         assert end.reason == "error" and broker.timings[-1] == StageTimes(1, 2, 3, 4, 4)
 
+    @pytest.mark.parametrize("reason", ["superseded", "cancelled"])
+    async def test_a_request_stopped_before_its_task_ever_ran(self, reason: str) -> None:
+        """A start and its stop from one poll of the broker: the task is cancelled before its
+        first step, so none of its own code runs; the stop still reports it, once."""
+        broker = SlowBroker()
+        life, finished = lifecycle(broker)
+        life.start(ROUTE, "r1", Scripted(life))
+        await life.stop(ROUTE, "r1", reason)  # type: ignore[arg-type]
+        await settle(life)
+        await asyncio.sleep(0.05)
+        (end,) = broker.ends()
+        (event,) = [e for e in broker.log if isinstance(e, CompletionEvent)]
+        assert (end.reason, end.chunks) == (reason, 0)
+        assert (event.reason, event.chunks, event.request_id) == (reason, 0, "r1")
+        assert broker.log.index(event) < broker.log.index(end), "the end after the event"
+        assert finished == [("s1", "r1")]
+
     async def test_stopping_an_unknown_request_sends_nothing(self) -> None:
         broker = SlowBroker()
         life, _ = lifecycle(broker)

@@ -50,9 +50,12 @@ class Request:
 
     task: asyncio.Task[None]
 
-    def __init__(self, route: Route, request_id: str) -> None:
+    def __init__(self, route: Route, request_id: str, answer: Answer) -> None:
         self.route = route
         self.request_id = request_id
+        self.answer = answer
+        #: Whether its task ran at all: one cancelled before its first step runs none of it.
+        self.began = False
         self.chunks = 0
         self.generated_chars = 0
         self.first_chunk_ms: int | None = None
@@ -147,7 +150,7 @@ class Lifecycle:
         await self.publisher.send(route, end, timing)
 
     def start(self, route: Route, request_id: str, answer: Answer) -> None:
-        request = Request(route, request_id)
+        request = Request(route, request_id, answer)
         request.task = asyncio.create_task(self._run(request, answer))
         self._requests[(route.session_id, request_id)] = request
 
@@ -161,6 +164,11 @@ class Lifecycle:
         request.stop_reason = reason
         request.task.cancel()
         await asyncio.gather(request.task, return_exceptions=True)
+        if not request.began:
+            # Started and stopped in one go (one poll of the broker): the cancellation reached
+            # the task before its first step, so none of ``_run`` ran to report it.
+            self._finished(route.session_id, request_id)
+        self._report(request, reason)
         ending = asyncio.create_task(self._end(request, Outcome(reason)))
         self._ending.add(ending)
         ending.add_done_callback(self._stop_ended)
@@ -215,11 +223,12 @@ class Lifecycle:
             await self._quota.settled()  # units of cancelled takes, given back before we go
 
     async def _run(self, request: Request, answer: Answer) -> None:
+        request.began = True
         route = request.route
         try:
             outcome = await answer.produce(request)
         except asyncio.CancelledError:
-            self._report(request, answer, request.stop_reason)
+            self._report(request, request.stop_reason)
             raise  # stop() sends the end frame
         except Exception as error:
             log.exception("request failed")
@@ -231,16 +240,17 @@ class Lifecycle:
             if self._requests.get(key) is request:
                 del self._requests[key]
         if request.stopped:  # the cancellation was swallowed: the stop sends the end
-            self._report(request, answer, request.stop_reason)
+            self._report(request, request.stop_reason)
             return
-        self._report(request, answer, outcome.reason)
+        self._report(request, outcome.reason)
         await self._end(request, outcome)
 
-    def _report(self, request: Request, answer: Answer, reason: EndReason) -> None:
-        """Emit the request's event (in the background: this may run while its task is being
-        cancelled); its end frame waits for it."""
+    def _report(self, request: Request, reason: EndReason) -> None:
+        """Emit the request's event, once (in the background: this may run while its task is
+        being cancelled); its end frame waits for it."""
         if request.report is None:
-            request.report = self.publisher.emit(self._topic, answer.event(request, reason),
+            request.report = self.publisher.emit(self._topic,
+                                                 request.answer.event(request, reason),
                                                  request.route)
 
     async def _end(self, request: Request, outcome: Outcome) -> None:
