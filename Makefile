@@ -8,10 +8,10 @@ export PYTHONPATH := $(CURDIR)
 install: .venv/.installed
 	$(PY) -m infra install
 
-.venv/.installed: requirements.lock requirements-runtime.txt pyproject.toml
+.venv/.installed: requirements.lock requirements-runtime.txt requirements-test.txt pyproject.toml
 	python3.11 -m venv .venv || python3 -m venv .venv
 	$(PY) -m pip install -q --upgrade pip
-	CMAKE_ARGS="-DLLAVA_BUILD=OFF" $(PY) -m pip install -q -r requirements.lock -r requirements-runtime.txt
+	CMAKE_ARGS="-DLLAVA_BUILD=OFF" $(PY) -m pip install -q -r requirements.lock -r requirements-runtime.txt -r requirements-test.txt
 	touch $@
 
 up: install

@@ -64,7 +64,7 @@ from config.settings import Settings
 from config.task_routes import task_routes
 from schemas.errors import AssistantError
 from streams.kafka import make_producer, partition_for, read_partitions, topic_partitions
-from streams.redis_client import RedisUnavailable, services_redis_url
+from streams.redis_client import RedisUnavailable, services_redis
 from tenants.directory import DirectoryError, load_directory, save_directory
 
 #: How long a run waits for the engine to drop the parts a delete replaced (its cleanup runs
@@ -83,17 +83,27 @@ def revoke_keys(settings: Settings, tenant_id: str, user_id: str) -> int:
     for key in live:
         directory = directory.revoked(key.key_id)
     if live:
-        save_directory(settings.tenants_path, directory)
+        try:
+            save_directory(settings.tenants_path, directory)
+        except OSError as error:
+            raise StepFailed(
+                f"{len(live)} live API key(s), and the tenants file {settings.tenants_path} "
+                f"cannot be written here ({error.strerror or type(error).__name__}). Where it is "
+                "a mounted Secret (a cluster: docs/DEPLOY.md), revoke the keys where the file is "
+                "kept (`python -m infra keys revoke`), update the Secret, wait for the edges to "
+                "read it, then run this again: it finds no live key and goes on") from None
     return len(live)
 
 
 def remove_counters(settings: Settings, tenant_id: str, user_id: str) -> int:
     try:
-        client = redis.Redis.from_url(services_redis_url(settings))
+        client = services_redis(settings)
     except RedisUnavailable as error:
         raise StepFailed(str(error)) from None
     try:
-        return int(client.delete(*quota_keys(tenant_id, user_id, time.time_ns() // 1_000_000)))
+        # One key per command: in a cluster the user's days may live on different nodes.
+        return sum(int(client.delete(key))
+                   for key in quota_keys(tenant_id, user_id, time.time_ns() // 1_000_000))
     except (redis.RedisError, OSError) as error:
         raise StepFailed(f"Redis: {error}") from None
     finally:

@@ -22,7 +22,7 @@ import redis
 from analytics.query import QueryError, run_query
 from config.settings import Settings
 from quota.arithmetic import DAY_MS, quota_key
-from streams.redis_client import RedisUnavailable, services_redis_url
+from streams.redis_client import RedisUnavailable, SyncRedis, services_redis
 
 User = tuple[str, str]
 
@@ -44,17 +44,14 @@ def compare(redis_counts: dict[User, int], clickhouse_counts: dict[User, int],
             if redis_counts.get((t, u), 0) != clickhouse_counts.get((t, u), 0)]
 
 
-def redis_counts(url: str, day_number: int, tenant: str = "*") -> dict[User, int]:
-    client = redis.Redis.from_url(url)
-    try:
-        counts: dict[User, int] = {}
-        for key in client.scan_iter(match=f"quota:v1:{tenant}:*:{day_number}", count=1000):
-            parts = key.decode().split(":")
-            if len(parts) == 5:
-                counts[(parts[2], parts[3])] = int(client.get(key) or 0)
-        return counts
-    finally:
-        client.close()
+def redis_counts(client: SyncRedis, day_number: int, tenant: str = "*") -> dict[User, int]:
+    """The day's quota counters (a cluster's client scans every primary)."""
+    counts: dict[User, int] = {}
+    for key in client.scan_iter(match=f"quota:v1:{tenant}:*:{day_number}", count=1000):
+        parts = key.decode().split(":")
+        if len(parts) == 5:
+            counts[(parts[2], parts[3])] = int(client.get(key) or 0)
+    return counts
 
 
 def clickhouse_counts(settings: Settings, day: date, tenant: str | None = None
@@ -70,20 +67,16 @@ def clickhouse_counts(settings: Settings, day: date, tenant: str | None = None
     return counts, limited
 
 
-def repair(url: str, day_number: int, drifts: list[Drift]) -> int:
+def repair(client: SyncRedis, day_number: int, drifts: list[Drift]) -> int:
     """Set each drifted counter of ``day_number`` to what ClickHouse recorded (the admitted
     completions billing sees), keeping its expiry; how many were set. A counter that is gone
     (or never was) is left alone: it is recreated at the user's next request."""
-    client = redis.Redis.from_url(url)
-    try:
-        repaired = 0
-        for d in drifts:
-            key = quota_key(d.tenant_id, d.user_id, str(day_number))
-            if client.set(key, d.clickhouse, keepttl=True, xx=True):
-                repaired += 1
-        return repaired
-    finally:
-        client.close()
+    repaired = 0
+    for d in drifts:
+        key = quota_key(d.tenant_id, d.user_id, str(day_number))
+        if client.set(key, d.clickhouse, keepttl=True, xx=True):
+            repaired += 1
+    return repaired
 
 
 def _tenant_id(value: str) -> str:
@@ -104,10 +97,22 @@ def main() -> int:
     day_number = int(datetime(args.day.year, args.day.month, args.day.day, tzinfo=UTC)
                      .timestamp() * 1000) // DAY_MS
     try:
-        url = services_redis_url(settings)
-        in_redis = redis_counts(url, day_number, args.tenant or "*")
-        in_clickhouse, limited = clickhouse_counts(settings, args.day, args.tenant)
-    except (QueryError, redis.RedisError, RedisUnavailable) as error:
+        client = services_redis(settings)
+    except RedisUnavailable as error:
+        print(f"reconcile: {error}", file=sys.stderr)
+        return 2
+    try:
+        return _reconcile(settings, client, args.day, day_number, args.tenant, args.repair)
+    finally:
+        client.close()
+
+
+def _reconcile(settings: Settings, client: SyncRedis, day: date, day_number: int,
+               tenant: str | None, repairing: bool) -> int:
+    try:
+        in_redis = redis_counts(client, day_number, tenant or "*")
+        in_clickhouse, limited = clickhouse_counts(settings, day, tenant)
+    except (QueryError, redis.RedisError) as error:
         print(f"reconcile: {error}", file=sys.stderr)
         return 2
     drifts = compare(in_redis, in_clickhouse, limited)
@@ -115,11 +120,11 @@ def main() -> int:
         print(f"{d.tenant_id}/{d.user_id}: redis {d.redis}, clickhouse {d.clickhouse} "
               f"(drift {d.redis - d.clickhouse:+d})")
     compared = len(set(in_redis) | (set(in_clickhouse) & limited))
-    print(f"{args.day}: {compared} limited users compared, {len(drifts)} with drift; "
+    print(f"{day}: {compared} limited users compared, {len(drifts)} with drift; "
           f"redis total {sum(in_redis.values())}, clickhouse total "
           f"{sum(in_clickhouse.get(u, 0) for u in set(in_redis) | limited)}")
-    if drifts and args.repair:
-        print(f"repaired {repair(url, day_number, drifts)} counter(s) to ClickHouse's count")
+    if drifts and repairing:
+        print(f"repaired {repair(client, day_number, drifts)} counter(s) to ClickHouse's count")
         return 0
     return 1 if drifts else 0
 

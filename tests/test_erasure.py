@@ -4,12 +4,14 @@ tenants file (patterns never pass), exact Redis keys, and names kept out of what
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from analytics.erase import StepFailed, revoke_keys
 from analytics.erasure import (
     SETTLE_MARGIN_MS,
     EraseError,
@@ -19,9 +21,10 @@ from analytics.erasure import (
     settle_ms,
     subject_hash,
 )
+from config.settings import Settings
 from quota.arithmetic import DAY_MS, day_window, quota_key
 from streams.kafka import partition_for
-from tenants.directory import Directory, Tenant, new_key
+from tenants.directory import Directory, Tenant, load_directory, new_key, save_directory
 
 ACME = Tenant("acme", "free")
 
@@ -89,3 +92,25 @@ def test_usage_records_land_where_kafkas_partitioner_puts_their_subject(
     reads one partition; the placement must be the one any Kafka client computes."""
     partitions = list(range(count))
     assert partition_for(key, count) == DefaultPartitioner()(key, partitions, partitions)
+
+
+def test_a_tenants_file_that_cannot_be_written_says_what_to_do(tmp_path: Path) -> None:
+    """In a cluster the tenants file is a read-only Secret: the erasure cannot revoke there, and
+    says so (revoke where the file is kept, then run again), touching nothing."""
+    path = tmp_path / "tenants.json"
+    save_directory(path, directory())
+    before = path.read_bytes()
+    path.with_suffix(".tmp").mkdir()  # the atomic write's temporary file cannot be made
+    settings = Settings(tenants_file=str(path))
+    with pytest.raises(StepFailed, match=r"1 live API key.*cannot be written here.*run this "
+                                         r"again"):
+        revoke_keys(settings, "acme", "bob")
+    assert path.read_bytes() == before
+    # Revoked where the file is kept: the erasure finds no live key and writes nothing.
+    revoked = load_directory(path)
+    for key in check_subject(revoked, "acme", "bob"):
+        revoked = revoked.revoked(key.key_id)
+    path.with_suffix(".tmp").rmdir()
+    save_directory(path, revoked)
+    path.with_suffix(".tmp").mkdir()
+    assert revoke_keys(settings, "acme", "bob") == 0

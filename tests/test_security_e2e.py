@@ -9,6 +9,8 @@ import ssl
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -206,6 +208,31 @@ class TestIsolation:
 
 
 class TestTransport:
+    async def test_metrics_apart_from_the_client_port(
+        self, running_stack: tuple[Supervisor, Settings], unused_tcp_port: int
+    ) -> None:
+        """In a cluster the edge's client port faces everyone and a network policy cannot
+        split it by path: with ``EDGE_METRICS_PORT`` the metrics leave it for a port of their
+        own, and the probes' ``/healthz`` stays."""
+        supervisor, stack = running_stack
+        apart = stack.replace(edge_metrics_port=unused_tcp_port - 2)
+        spec = python_service(apart, "edge-metrics", "ws_edge", "--index", "2")
+        spec.ports = [apart.edge_port + 2, unused_tcp_port]
+        await asyncio.to_thread(supervisor.start, spec, 60)
+        try:
+            client_port = f"http://127.0.0.1:{apart.edge_port + 2}"
+            assert await asyncio.to_thread(http_status, f"{client_port}/healthz") == (200, "ok\n")
+            status, body = await asyncio.to_thread(http_status, f"{client_port}/metrics")
+            assert status == 404 and "edge_" not in body
+            status, body = await asyncio.to_thread(
+                http_status, f"http://127.0.0.1:{unused_tcp_port}/metrics")
+            assert status == 200 and "edge_sessions" in body, body[:300]
+        finally:
+            proc = supervisor.procs.pop("edge-metrics")
+            proc.terminate()
+            proc.wait(timeout=10)
+            (stack.run_dir / "edge-metrics.pid").unlink(missing_ok=True)
+
     async def test_wss_with_configured_certificate(
         self, running_stack: tuple[Supervisor, Settings], tmp_path: Path
     ) -> None:
@@ -236,3 +263,11 @@ class TestTransport:
             proc.terminate()
             proc.wait(timeout=10)
             (stack.run_dir / "edge-tls.pid").unlink(missing_ok=True)
+
+
+def http_status(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()

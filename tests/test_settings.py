@@ -41,6 +41,9 @@ class TestSettings:
         ({"REPLY_INTERVAL_MS": "-5"}, "REPLY_INTERVAL_MS"),
         ({"KAFKA_BATCH_FETCH_BYTES": "0"}, "KAFKA_BATCH_FETCH_BYTES"),
         ({"EDGE_PORT_PER_INDEX": "2"}, "EDGE_PORT_PER_INDEX"),
+        ({"EDGE_METRICS_PORT": "70000"}, "EDGE_METRICS_PORT"),
+        ({"REDIS_CLUSTER": "yes"}, "REDIS_CLUSTER"),
+        ({"REDIS_CLUSTER": "2"}, "REDIS_CLUSTER"),
         ({"DASHBOARD_TLS_CERT": "/c.pem"}, "DASHBOARD_TLS_KEY"),
     ])
     def test_bad_values_name_the_variable(self, env: dict[str, str], named: str) -> None:
@@ -50,6 +53,12 @@ class TestSettings:
     def test_edges_on_one_machine_or_one_per_container(self) -> None:
         assert Settings().edge_url(2).endswith(":8767")
         assert Settings(edge_port_per_index=0).edge_url(2).endswith(":8765")
+
+    def test_edge_metrics_on_the_client_port_or_apart(self) -> None:
+        assert Settings().edge_metrics_listen_port(2) is None
+        assert Settings(edge_metrics_port=18300).edge_metrics_listen_port(2) == 18302
+        assert Settings(edge_metrics_port=18300,
+                        edge_port_per_index=0).edge_metrics_listen_port(2) == 18300
 
     def test_no_linger_and_no_pacing_are_allowed(self) -> None:
         s = Settings.from_env({"KAFKA_LINGER_MS": "0", "REPLY_INTERVAL_MS": "0"})

@@ -9,15 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-import redis.asyncio as aioredis
 
 from schemas.socket import EndReason
+from streams.redis_client import AsyncRedis
 
 CACHEABLE: frozenset[EndReason] = frozenset({"stop", "length"})
 
 
 class CompletionCache:
-    def __init__(self, client: aioredis.Redis, ttl_s: int) -> None:
+    def __init__(self, client: AsyncRedis, ttl_s: int) -> None:
         self._client = client
         self._ttl_s = ttl_s
         self.hits = 0

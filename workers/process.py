@@ -10,10 +10,8 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from aiohttp import web
-
 from config.settings import Settings
-from runtime.metrics import Registry
+from runtime.metrics_http import serve_metrics
 from runtime.service import run_marking_ready
 from sealing.session_keys import SessionKeys
 from streams.redis_client import make_redis
@@ -31,7 +29,7 @@ async def serve(settings: Settings, ready_file: str | None, index: int = 0) -> N
                if settings.triton_model_interface == "items" else
                LlmCompletions(settings.triton_grpc, settings.triton_model,
                               settings.triton_model_interface, settings.fim_template))
-    redis_client = make_redis(settings.redis_url)
+    redis_client = make_redis(settings.redis_url, bool(settings.redis_cluster))
     cache = CompletionCache(redis_client, settings.completion_cache_ttl_s)
     keys = SessionKeys(redis_client if settings.code_encryption else None,
                        settings.code_retention_ms)
@@ -114,18 +112,3 @@ def directory_digest(directory: Path, extra: Path | None = None, choice: str = "
         with extra.open("rb") as file:
             digest.update(hashlib.file_digest(file, "sha256").digest())
     return digest.hexdigest()[:16]
-
-
-async def serve_metrics(registry: Registry, port: int, host: str = "127.0.0.1"
-                        ) -> web.AppRunner:
-    """``GET /metrics`` on ``host:port`` (Prometheus text format)."""
-
-    async def handle(_: web.Request) -> web.Response:
-        return web.Response(text=registry.render(), content_type="text/plain")
-
-    app = web.Application()
-    app.router.add_get("/metrics", handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, host, port).start()
-    return runner

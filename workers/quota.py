@@ -17,7 +17,6 @@ import asyncio
 import functools
 import logging
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from quota.arithmetic import (
@@ -28,6 +27,7 @@ from quota.arithmetic import (
     decide,
     quota_key,
 )
+from streams.redis_client import AsyncRedis
 
 log = logging.getLogger("workers.quota")
 
@@ -59,7 +59,7 @@ class QuotaGate:
     killed between a take and its request's event (at most its requests in flight), and a give
     back that Redis refused (logged)."""
 
-    def __init__(self, client: aioredis.Redis) -> None:
+    def __init__(self, client: AsyncRedis) -> None:
         self._client = client
         self._take = client.register_script(_TAKE)
         self._give_back = client.register_script(_GIVE_BACK)

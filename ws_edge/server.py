@@ -21,6 +21,7 @@ import uuid
 from http import HTTPStatus
 from typing import Any
 
+from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
@@ -28,6 +29,7 @@ from websockets.http11 import Request, Response
 
 from config.settings import Settings
 from runtime.metrics import Registry
+from runtime.metrics_http import serve_metrics
 from runtime.service import run_marking_ready
 from schemas.codec import encode
 from schemas.errors import ProtocolError
@@ -94,7 +96,8 @@ class Edge:
                                  settings.reply_deadline_ms, settings.user_bytes_per_second,
                                  settings.slow_down_interval_ms)
         self.producer: AIOKafkaProducer = make_producer(settings)
-        self.redis = make_redis(settings.redis_url) if settings.code_encryption else None
+        self.redis = (make_redis(settings.redis_url, bool(settings.redis_cluster))
+                      if settings.code_encryption else None)
         self.keys = SessionKeys(self.redis, settings.code_retention_ms)
         self.sockets: dict[str, _Socket] = {}
         self.gate = Gate(settings)
@@ -122,7 +125,11 @@ class Edge:
         replies = asyncio.create_task(self._route_replies(consumer))
         loops = [asyncio.create_task(loop) for loop in (
             self._watch_directory(), _keep_keys_fresh(self.keys), self._end_overdue())]
+        metrics_port = settings.edge_metrics_listen_port(self.index)
+        metrics: web.AppRunner | None = None
         try:
+            if metrics_port is not None:
+                metrics = await serve_metrics(self.metrics, metrics_port, settings.metrics_host)
             async with serve(
                 self._handle, settings.edge_host, settings.edge_listen_port(self.index),
                 max_size=settings.max_frame_bytes * HARD_FRAME_FACTOR,
@@ -149,6 +156,8 @@ class Edge:
             for task in (replies, *loops):
                 task.cancel()
             await asyncio.gather(replies, *loops, return_exceptions=True)
+            if metrics is not None:
+                await metrics.cleanup()
             await consumer.stop()
             await self.producer.stop()
             if self.redis is not None:
@@ -159,6 +168,8 @@ class Edge:
         if request.path == "/healthz":
             return connection.respond(HTTPStatus.OK, "ok\n")
         if request.path == "/metrics":
+            if self.settings.edge_metrics_port:
+                return connection.respond(HTTPStatus.NOT_FOUND, "metrics are served apart\n")
             return connection.respond(HTTPStatus.OK, self.metrics.render())
         return self.gate.handshake(connection, request, now_ms())
 
