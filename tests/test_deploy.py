@@ -177,3 +177,25 @@ def test_the_toolbox_runs_operators_commands_inside_the_cluster() -> None:
     assert {"name": "erasure", "secret": {"secretName": "ops-erasure"}} in pod["volumes"]
     assert not any(d["metadata"]["name"].endswith("-toolbox")
                    for d in documents(render("--set", "toolbox.enabled=false")))
+
+
+@needs_helm
+def test_the_internal_policy_names_every_component_and_clickhouse_has_its_own() -> None:
+    """Every workload of the chart is behind the release-only policy (a component left out
+    would accept the whole cluster); ClickHouse's pods, which the operator makes, let the
+    release and the operator in."""
+    docs = documents(render())
+    components = {d["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"]
+                  for d in docs if d["kind"] in ("Deployment", "StatefulSet")}
+    internal = next(d for d in docs if d["kind"] == "NetworkPolicy"
+                    and d["metadata"]["name"].endswith("-internal"))
+    (expression,) = internal["spec"]["podSelector"]["matchExpressions"]
+    assert set(expression["values"]) == components
+    clickhouse = next(d for d in docs if d["kind"] == "NetworkPolicy"
+                      and d["metadata"]["name"].endswith("-clickhouse"))
+    chi = next(d for d in docs if d["kind"] == "ClickHouseInstallation")
+    assert clickhouse["spec"]["podSelector"]["matchLabels"] == {
+        "clickhouse.altinity.com/chi": chi["metadata"]["name"]}
+    peers = clickhouse["spec"]["ingress"][0]["from"]
+    assert {"namespaceSelector": {"matchLabels": {
+        "kubernetes.io/metadata.name": "kube-system"}}} in peers
