@@ -43,7 +43,6 @@ from datetime import UTC, datetime
 
 import clickhouse_connect
 import orjson
-import redis
 from aiokafka.errors import KafkaError
 
 from analytics.billing import live_records
@@ -64,7 +63,7 @@ from config.settings import Settings
 from config.task_routes import task_routes
 from schemas.errors import AssistantError
 from streams.kafka import make_producer, partition_for, read_partitions, topic_partitions
-from streams.redis_client import RedisUnavailable, services_redis
+from streams.redis_client import REDIS_FAILURES, RedisUnavailable, services_redis
 from tenants.directory import DirectoryError, load_directory, save_directory
 
 #: How long a run waits for the engine to drop the parts a delete replaced (its cleanup runs
@@ -104,7 +103,7 @@ def remove_counters(settings: Settings, tenant_id: str, user_id: str) -> int:
         # One key per command: in a cluster the user's days may live on different nodes.
         return sum(int(client.delete(key))
                    for key in quota_keys(tenant_id, user_id, time.time_ns() // 1_000_000))
-    except (redis.RedisError, OSError) as error:
+    except REDIS_FAILURES as error:
         raise StepFailed(f"Redis: {error}") from None
     finally:
         client.close()

@@ -17,12 +17,10 @@ import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-import redis
-
 from analytics.query import QueryError, run_query
 from config.settings import Settings
 from quota.arithmetic import DAY_MS, quota_key
-from streams.redis_client import RedisUnavailable, SyncRedis, services_redis
+from streams.redis_client import REDIS_FAILURES, RedisUnavailable, SyncRedis, services_redis
 
 User = tuple[str, str]
 
@@ -112,7 +110,10 @@ def _reconcile(settings: Settings, client: SyncRedis, day: date, day_number: int
     try:
         in_redis = redis_counts(client, day_number, tenant or "*")
         in_clickhouse, limited = clickhouse_counts(settings, day, tenant)
-    except (QueryError, redis.RedisError) as error:
+    except REDIS_FAILURES as error:
+        print(f"reconcile: redis: {error}", file=sys.stderr)
+        return 2
+    except QueryError as error:
         print(f"reconcile: {error}", file=sys.stderr)
         return 2
     drifts = compare(in_redis, in_clickhouse, limited)

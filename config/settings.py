@@ -388,6 +388,13 @@ class Settings:
         if self.edge_port_per_index not in (0, 1):
             raise SettingsError(f"EDGE_PORT_PER_INDEX={self.edge_port_per_index}: 1 (EDGE_PORT + "
                                 "the edge's index) or 0 (every edge on EDGE_PORT)")
+        if self.edge_metrics_port:
+            clients = {self.edge_listen_port(i) for i in range(self.edge_count)}
+            taken = sorted(clients & {self.edge_metrics_listen_port(i)
+                                      for i in range(self.edge_count)})
+            if taken:
+                raise SettingsError(f"EDGE_METRICS_PORT={self.edge_metrics_port}: port {taken[0]} "
+                                    "is also an edge's client port (EDGE_PORT + its index)")
         if self.edge_count > self.editor_events_partitions:
             raise SettingsError(
                 f"EDGE_COUNT={self.edge_count}: each edge owns one reply partition and the replies "

@@ -212,6 +212,11 @@ def start_infrastructure(settings: Settings, supervisor: Supervisor) -> Settings
         remove_stale_triton_regions()
         supervisor.start(triton_spec(settings), timeout)
     if not redis_reachable(settings.redis_url):
+        if settings.redis_cluster:
+            raise ComponentError("redis", f"the Redis Cluster at REDIS_URL={settings.redis_url} "
+                                 "does not answer, and the embedded Redis is one node",
+                                 "start the cluster (or name a node that answers), or set "
+                                 "REDIS_CLUSTER=0 for the embedded Redis")
         supervisor.start(redis_spec(settings), timeout)
         settings = settings.replace(redis_url=f"redis://127.0.0.1:{settings.redis_port}/0")
     return settings
@@ -229,7 +234,8 @@ def start_services(settings: Settings, supervisor: Supervisor) -> None:
         specs.append(spec)
     for index in range(settings.edge_count):
         spec = python_service(settings, f"edge-{index}", "ws_edge", "--index", str(index))
-        spec.ports = [settings.edge_port + index]
+        metrics = settings.edge_metrics_listen_port(index)
+        spec.ports = [settings.edge_listen_port(index), *([] if metrics is None else [metrics])]
         specs.append(spec)
     supervisor.start_together(specs, settings.start_timeout_s)
 

@@ -20,5 +20,9 @@ async def serve_metrics(registry: Registry, port: int, host: str = "127.0.0.1"
     app.router.add_get("/metrics", handle)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except BaseException:
+        await runner.cleanup()  # e.g. the port is taken: nothing is left open
+        raise
     return runner

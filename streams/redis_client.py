@@ -19,6 +19,14 @@ from config.settings import Settings
 from schemas.errors import AssistantError
 
 MAX_CONNECTIONS = 32
+#: Connections per node of a Redis Cluster. redis-py's cluster client does not queue for a
+#: connection: past this many commands in flight to one node it fails (``MaxConnectionsError``,
+#: which callers treat as Redis being away), so the bound is far above what a process sends.
+CLUSTER_MAX_CONNECTIONS = 4096
+#: What a Redis call may raise when Redis, or a cluster's slot map, is out of reach: a
+#: cluster client's ``RedisClusterException`` is not a ``RedisError``.
+REDIS_FAILURES: tuple[type[Exception], ...] = (redis.RedisError,
+                                               redis.exceptions.RedisClusterException, OSError)
 WAIT_FOR_CONNECTION_S = 5.0
 
 
@@ -33,7 +41,7 @@ def make_redis(url: str, cluster: bool = False) -> AsyncRedis:
         # The node named is where the client learns the slot map; it then keeps a pool per
         # node (a cluster has one database: the URL's number is dropped).
         return aioredis.RedisCluster.from_url(_without_database(url),
-                                              max_connections=MAX_CONNECTIONS)
+                                              max_connections=CLUSTER_MAX_CONNECTIONS)
     pool = aioredis.BlockingConnectionPool.from_url(
         url, max_connections=MAX_CONNECTIONS, timeout=WAIT_FOR_CONNECTION_S)
     return aioredis.Redis.from_pool(pool)  # the client owns the pool: aclose() closes both
@@ -67,12 +75,12 @@ def services_redis(settings: Settings) -> SyncRedis:
     for url in urls:
         try:
             client = sync_redis(url, bool(settings.redis_cluster))
-        except (redis.RedisError, OSError):
+        except REDIS_FAILURES:
             continue  # a cluster client asks for the slot map as it is made
         try:
             client.ping()
             return client
-        except (redis.RedisError, OSError):
+        except REDIS_FAILURES:
             client.close()
     raise RedisUnavailable(f"no Redis answers at {settings.redis_url}" + (
         "" if settings.redis_cluster else

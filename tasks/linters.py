@@ -190,11 +190,12 @@ def run_oxlint(text: str, language: str) -> list[Diagnostic]:
 
 
 def remove_leftovers() -> int:
-    """Remove private directories a killed process left in memory (at a route's start)."""
+    """Remove private directories a killed process left in memory (at a route's start): those
+    of this process's user, whoever owns the code (root, in an image)."""
     removed = 0
     if MEMORY_DIR.is_dir():
         for leftover in MEMORY_DIR.glob(f"{LINT_PREFIX}*"):
-            if leftover.is_dir() and leftover.owner() == Path(__file__).owner():
+            if leftover.is_dir() and leftover.stat().st_uid == os.getuid():
                 shutil.rmtree(leftover, ignore_errors=True)
                 removed += 1
     return removed

@@ -87,6 +87,7 @@ def test_the_charts_topics_are_make_ups() -> None:
     ("kafka.codeRetentionMs=7200000", "codeRetentionMs"),
     ("redis.persistence=true", "persistence"),
     ("redis.cluster=true", "redis.cluster"),
+    ("edge.metricsPort=8765", "edge.metricsPort"),
     ("edge.maxReplicas=16", "edge.maxReplicas"),
     ("worker.maxReplicas=9", "worker.maxReplicas"),
     ("edge.replicas=zero", "replicas"),

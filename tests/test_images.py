@@ -19,7 +19,7 @@ import json
 import re
 import subprocess
 import sys
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 import yaml
@@ -29,7 +29,7 @@ from infra.install import DEBIAN_PACKAGES
 from tasks.errorprone import VENDOR_ERRORPRONE
 from tasks.linters import VENDOR_ANALYZERS
 from tasks.staticcheck import STATICCHECK_VERSION, VENDOR_STATICCHECK
-from tests.dockerfile import Dockerfile, lay_out, parse
+from tests.dockerfile import Dockerfile, Stage, lay_out, parse
 from tests.test_deploy import needs_helm, render
 
 DOCKER = REPO_ROOT / "deploy" / "docker"
@@ -219,9 +219,48 @@ def test_the_analyzers_sit_where_tasks_looks_for_them() -> None:
 
 
 #: Debian packages make install adds that the Triton image takes as whole toolchains from their
-#: own images instead (Go at staticcheck's version, Temurin's JDK, rustup's Rust with Clippy).
-TOOLCHAINS = {"golang-go": "/usr/local/go", "openjdk-17-jdk-headless": "/opt/java/openjdk",
-              "rustc": "/usr/local/cargo"}
+#: own images instead (Go at staticcheck's version, Temurin's JDK, rustup's Rust with Clippy:
+#: rustup's proxies in cargo's bin, the toolchains in RUSTUP_HOME).
+TOOLCHAINS = {"golang-go": ("/usr/local/go",), "openjdk-17-jdk-headless": ("/opt/java/openjdk",),
+              "rustc": ("/usr/local/cargo", "/usr/local/rustup")}
+#: Where the official images keep what the stages copy from them (each image's documented
+#: layout): a COPY --from a stage takes either one of these or what the stage itself made.
+BASE_IMAGE_PATHS = {"golang": ("/usr/local/go",), "maven": ("/opt/java/openjdk",),
+                    "rust": ("/usr/local/rustup", "/usr/local/cargo"),
+                    "node": ("/usr/local/bin/node",)}
+
+
+def base_image(dockerfile: Dockerfile, stage: Stage) -> str:
+    """The stage's base image's name (``golang``), its ARG resolved."""
+    reference = stage.base
+    argument = re.fullmatch(r"\$\{(\w+)\}", reference)
+    if argument:
+        reference = dockerfile.args[argument.group(1)]
+    return reference.split("/")[-1].split(":")[0]
+
+
+def made_by(stage: Stage, source: str) -> bool:
+    """Whether ``source`` (or a folder above it) is named as a path by one of the stage's
+    commands, or lies under its WORKDIR (where its commands run)."""
+    path = PurePosixPath(source)
+    candidates = [str(p) for p in (path, *path.parents) if str(p) != "/"]
+    if stage.workdir != "/" and path.is_relative_to(stage.workdir):
+        return True
+    return any(re.search(rf"(?<![\w./-]){re.escape(c)}(?![\w.-])", run)
+               for c in candidates for run in stage.runs)
+
+
+def test_every_copy_from_a_stage_takes_what_that_stage_has() -> None:
+    """A source path a stage never makes (an output folder misnamed, a base image's path
+    guessed) would fail the build: each is its base image's, or its own commands' output."""
+    for dockerfile in (SERVICES, TRITON):
+        stages = {stage.name: stage for stage in dockerfile.stages if stage.name}
+        for copy in (c for stage in dockerfile.stages for c in stage.copies if c.stage):
+            stage = stages[copy.stage]
+            known = BASE_IMAGE_PATHS.get(base_image(dockerfile, stage), ())
+            for source in copy.sources:
+                assert source in known or made_by(stage, source), (
+                    f"COPY --from={copy.stage} {source}: the stage does not make it")
 
 
 def test_the_triton_image_has_every_find_bugs_tool(tmp_path: Path) -> None:
@@ -232,10 +271,22 @@ def test_the_triton_image_has_every_find_bugs_tool(tmp_path: Path) -> None:
            if not word.startswith("-")}
     copied = {c.destination for c in TRITON.final.copies}
     missing = {name for name in wanted
-               if name not in apt and TOOLCHAINS.get(name) not in copied}
+               if name not in apt and not set(TOOLCHAINS.get(name, ("-",))) <= copied}
     assert missing == set(), f"find_bugs needs {missing}, which the Triton image lacks"
+    env = TRITON.final.env
     assert {"/usr/local/go/bin", "/opt/java/openjdk/bin", "/usr/local/cargo/bin"} <= set(
-        TRITON.final.env["PATH"].split(":"))
+        env["PATH"].split(":"))
+    assert env["PATH"].endswith(":$PATH"), "the base image's PATH (/usr/local/bin) is kept"
+    assert env["RUSTUP_HOME"] == "/usr/local/rustup"
+
+
+def test_the_analyzers_wrappers_have_their_interpreter() -> None:
+    """oxlint's and tsc's npm entry points are node scripts: node must be in the image."""
+    wrapper = VENDOR_ANALYZERS / "node_modules" / ".bin" / "oxlint"
+    if not wrapper.exists():
+        pytest.skip("oxlint is not installed here (`make install`)")
+    if wrapper.read_text(errors="replace").startswith("#!/usr/bin/env node"):
+        assert "/usr/local/bin/node" in {c.destination for c in TRITON.final.copies}
 
 
 def test_the_reader_reads_what_it_is_given() -> None:

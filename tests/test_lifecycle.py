@@ -152,6 +152,17 @@ class TestExactlyOneEnd:
         assert broker.log.index(event) < broker.log.index(end), "the end after the event"
         assert finished == [("s1", "r1")]
 
+    async def test_a_request_closed_before_its_task_ever_ran_is_reported(self) -> None:
+        """At shutdown too: a request started in the last poll has its event."""
+        broker = SlowBroker()
+        life, finished = lifecycle(broker)
+        life.start(ROUTE, "r1", Scripted(life))
+        await life.close()
+        await asyncio.sleep(0.05)
+        (event,) = [e for e in broker.log if isinstance(e, CompletionEvent)]
+        assert (event.reason, event.request_id) == ("cancelled", "r1")
+        assert finished == [("s1", "r1")]
+
     async def test_stopping_an_unknown_request_sends_nothing(self) -> None:
         broker = SlowBroker()
         life, _ = lifecycle(broker)

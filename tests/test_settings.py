@@ -42,6 +42,7 @@ class TestSettings:
         ({"KAFKA_BATCH_FETCH_BYTES": "0"}, "KAFKA_BATCH_FETCH_BYTES"),
         ({"EDGE_PORT_PER_INDEX": "2"}, "EDGE_PORT_PER_INDEX"),
         ({"EDGE_METRICS_PORT": "70000"}, "EDGE_METRICS_PORT"),
+        ({"EDGE_METRICS_PORT": "8766", "EDGE_COUNT": "2"}, "EDGE_METRICS_PORT"),
         ({"REDIS_CLUSTER": "yes"}, "REDIS_CLUSTER"),
         ({"REDIS_CLUSTER": "2"}, "REDIS_CLUSTER"),
         ({"DASHBOARD_TLS_CERT": "/c.pem"}, "DASHBOARD_TLS_KEY"),

@@ -3,7 +3,9 @@ text that never reaches a disk; and what happens without them."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 
 import pytest
 
@@ -77,3 +79,20 @@ def test_the_text_is_linted_from_memory_and_removed() -> None:
     before = {p.name for p in linters.MEMORY_DIR.iterdir()}
     linters.run_oxlint(JS, "javascript")
     assert {p.name for p in linters.MEMORY_DIR.iterdir()} == before
+
+
+def test_leftover_private_directories_of_this_user_are_removed() -> None:
+    """A killed analyzer's private directory in memory goes at the next start: this process's
+    user's, whoever owns the code (root in the Triton image, which runs as another user)."""
+    mine = tempfile.mkdtemp(prefix=linters.LINT_PREFIX, dir=linters.MEMORY_DIR)
+    theirs = tempfile.mkdtemp(prefix=linters.LINT_PREFIX, dir=linters.MEMORY_DIR)
+    other = tempfile.mkdtemp(prefix="not-ours-", dir=linters.MEMORY_DIR)
+    try:
+        if os.getuid() == 0:
+            os.chown(theirs, 54321, 54321)
+        assert linters.remove_leftovers() >= 1
+        assert not os.path.exists(mine) and os.path.exists(other)
+        assert os.path.exists(theirs) == (os.getuid() == 0)
+    finally:
+        for path in (mine, theirs, other):
+            shutil.rmtree(path, ignore_errors=True)

@@ -213,11 +213,16 @@ class Lifecycle:
         return False
 
     async def close(self) -> None:
-        """Cancel what runs (at shutdown) and wait for the ends already under way."""
-        tasks = [request.task for request in self._requests.values()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        """Cancel what runs (at shutdown) and wait for the ends already under way. Every request
+        is reported, one whose task never ran too (as ``_run`` reports the others)."""
+        requests = list(self._requests.values())
+        for request in requests:
+            request.task.cancel()
+        await asyncio.gather(*(request.task for request in requests), return_exceptions=True)
+        for request in requests:
+            if not request.began:
+                self._finished(request.route.session_id, request.request_id)
+                self._report(request, request.stop_reason)
         await asyncio.gather(*self._ending, return_exceptions=True)
         if self._quota is not None:
             await self._quota.settled()  # units of cancelled takes, given back before we go

@@ -17,8 +17,6 @@ import asyncio
 import functools
 import logging
 
-from redis.exceptions import RedisError
-
 from quota.arithmetic import (
     LOCAL_FALLBACK_COMPLETIONS,
     LocalAllowance,
@@ -27,7 +25,7 @@ from quota.arithmetic import (
     decide,
     quota_key,
 )
-from streams.redis_client import AsyncRedis
+from streams.redis_client import REDIS_FAILURES, AsyncRedis
 
 log = logging.getLogger("workers.quota")
 
@@ -84,7 +82,7 @@ class QuotaGate:
         except asyncio.CancelledError:
             attempt.add_done_callback(functools.partial(self._unit_unheard, key, limit))
             raise
-        except (RedisError, OSError) as error:
+        except REDIS_FAILURES as error:
             log.warning("quota counter unreachable (%s): local fallback", type(error).__name__)
             local_limit = min(limit, self._local.limit)
             used = self._local.take(tenant_id, user_id, day, local_limit)
@@ -104,6 +102,6 @@ class QuotaGate:
     async def _return_unit(self, key: str) -> None:
         try:
             await self._give_back(keys=[key])
-        except (RedisError, OSError) as error:
+        except REDIS_FAILURES as error:
             log.warning("could not give back a quota unit (%s): the counter is one above the "
                         "admitted requests until reconciled", type(error).__name__)
