@@ -19,7 +19,7 @@ from analytics.reconcile import Drift, redis_counts, repair
 from config.settings import Settings
 from quota.arithmetic import DAY_MS, day_window, quota_key
 from sealing.session_keys import SessionKeys
-from streams.redis_client import make_redis, services_redis, sync_redis
+from streams.redis_client import RedisUnavailable, make_redis, services_redis, sync_redis
 from workers.cache import CompletionCache
 from workers.quota import QuotaGate
 
@@ -159,3 +159,17 @@ def test_the_operators_commands_reach_every_node(cluster: str) -> None:
         assert redis_counts(client, int(day), "ops").get(("ops", "gone")) is None
     finally:
         client.close()
+
+
+async def test_a_cluster_out_of_reach_is_redis_being_away() -> None:
+    """No node answers: the quota gate falls back to its local allowance (as with one Redis
+    away), the operator's commands say which Redis they could not reach."""
+    port = free_ports(1)[0]
+    client = make_redis(f"redis://127.0.0.1:{port}/0", cluster=True)
+    try:
+        decision = await QuotaGate(client).take("acme", "u", 3, int(time.time() * 1000))
+        assert decision.allowed and decision.degraded
+    finally:
+        await client.aclose()
+    with pytest.raises(RedisUnavailable, match=f"127.0.0.1:{port}"):
+        services_redis(Settings(redis_url=f"redis://127.0.0.1:{port}/0", redis_cluster=1))
