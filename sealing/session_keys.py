@@ -10,9 +10,10 @@ With ``CODE_ENCRYPTION=0`` every method hands out :data:`sealing.cipher.PLAIN`.
 
 from __future__ import annotations
 
+import redis.asyncio as aioredis
+
 from schemas.errors import AssistantError
 from sealing.cipher import PLAIN, Cipher, SessionCipher, new_key
-from streams.redis_client import AsyncRedis
 
 PREFIX = "sk:v1:"
 #: How often the edge writes its live sessions' keys again.
@@ -28,7 +29,8 @@ class SessionKeyError(AssistantError, RuntimeError):
 class SessionKeys:
     """Session keys in Redis, with the ciphers of the sessions this process already knows."""
 
-    def __init__(self, client: AsyncRedis | None, ttl_ms: int) -> None:
+    def __init__(self, client: aioredis.Redis | aioredis.RedisCluster | None, ttl_ms: int
+                 ) -> None:
         self._client = client
         self._ttl_ms = ttl_ms
         self._known: dict[str, Cipher] = {}
