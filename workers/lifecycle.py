@@ -151,7 +151,7 @@ class Lifecycle:
 
     def start(self, route: Route, request_id: str, answer: Answer) -> None:
         request = Request(route, request_id, answer)
-        request.task = asyncio.create_task(self._run(request, answer))
+        request.task = asyncio.create_task(self._run(request))
         self._requests[(route.session_id, request_id)] = request
 
     async def stop(self, route: Route, request_id: str, reason: EndReason) -> None:
@@ -227,18 +227,18 @@ class Lifecycle:
         if self._quota is not None:
             await self._quota.settled()  # units of cancelled takes, given back before we go
 
-    async def _run(self, request: Request, answer: Answer) -> None:
+    async def _run(self, request: Request) -> None:
         request.began = True
         route = request.route
         try:
-            outcome = await answer.produce(request)
+            outcome = await request.answer.produce(request)
         except asyncio.CancelledError:
             self._report(request, request.stop_reason)
             raise  # stop() sends the end frame
         except Exception as error:
             log.exception("request failed")
             outcome = Outcome("error", f"internal error: {type(error).__name__}",
-                              answer.end_timing(request))
+                              request.answer.end_timing(request))
         finally:
             self._finished(route.session_id, request.request_id)
             key = (route.session_id, request.request_id)
