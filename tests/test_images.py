@@ -24,6 +24,7 @@ from pathlib import Path, PurePosixPath
 import pytest
 import yaml
 
+from analytics.dashboard import chart_library
 from config.settings import REPO_ROOT, Settings
 from infra.install import DEBIAN_PACKAGES
 from tasks.errorprone import VENDOR_ERRORPRONE
@@ -105,20 +106,22 @@ print(json.dumps(failed))
 """
 
 
-@pytest.fixture(scope="module")
-def services_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("services-image")
-    missing = lay_out(SERVICES.final, REPO_ROOT, root)
+def laid_out(factory: pytest.TempPathFactory, dockerfile: Dockerfile, name: str) -> Path:
+    """The image's ``/`` as its final stage's context COPY lines fill it."""
+    root = factory.mktemp(name)
+    missing = lay_out(dockerfile.final, REPO_ROOT, root)
     assert missing == [], f"COPY sources absent or ignored: {missing}"
     return root
+
+
+@pytest.fixture(scope="module")
+def services_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return laid_out(tmp_path_factory, SERVICES, "services-image")
 
 
 @pytest.fixture(scope="module")
 def triton_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("triton-image")
-    missing = lay_out(TRITON.final, REPO_ROOT, root)
-    assert missing == [], f"COPY sources absent or ignored: {missing}"
-    return root
+    return laid_out(tmp_path_factory, TRITON, "triton-image")
 
 
 def packages(app: Path) -> list[str]:
@@ -163,9 +166,7 @@ def test_every_module_the_chart_runs_is_in_the_image(services_root: Path) -> Non
 
 def test_the_dashboards_chart_library_is_where_the_sink_looks() -> None:
     """The services image's Chart.js copy lands at ``chart_library`` for its STACK_HOME."""
-    stack_home = "/opt/stack"
-    from analytics.dashboard import chart_library
-    wanted = chart_library(Settings(stack_home=Path(stack_home)))
+    wanted = chart_library(Settings(stack_home=Path("/opt/stack")))  # the chart's STACK_HOME
     copies = [c for c in SERVICES.final.copies if c.stage is not None]
     assert any(Path(c.destination) == wanted for c in copies), copies
 
